@@ -1,0 +1,1 @@
+"""nabd.dashboards."""
