@@ -1,0 +1,1 @@
+"""The database schema of Nabd: versioned SQL migrations and the runner that applies them."""
