@@ -5,21 +5,41 @@ can run side by side during a rollout. A gateway's topics all sit under ``nabd/v
 so that one broker ACL pattern (``pattern write nabd/v1/gw/%u/obs``, the username being the
 gateway id) confines a gateway to its own topics.
 
-====================================  =====================  ==========================================
-topic                                 direction              content
-====================================  =====================  ==========================================
-``nabd/v1/gw/<gw>/obs``               gateway -> ingest      ``ObservationBatch`` (QoS 1)
-``nabd/v1/gw/<gw>/status``            gateway -> everyone    ``GatewayStatus``, retained; last will
-``nabd/v1/gw/<gw>/ack``               ingest -> gateway      ``IngestAck``: batches now committed
-``nabd/v1/gw/<gw>/cmd``               server -> gateway      ``GatewayCommand``
-``nabd/v1/ward/<ward>/alerts``        analytics -> nurses    ``Alert``
-====================================  =====================  ==========================================
+==============================  ===================  ========================================
+topic                           direction            content
+==============================  ===================  ========================================
+``nabd/v1/gw/<gw>/obs``         gateway -> ingest    ``ObservationBatch`` (QoS 1)
+``nabd/v1/gw/<gw>/status``      gateway -> everyone  ``GatewayStatus``, retained; last will
+``nabd/v1/gw/<gw>/ack``         ingest -> gateway    ``IngestAck``: batches now committed
+``nabd/v1/gw/<gw>/cmd``         server -> gateway    ``GatewayCommand``
+``nabd/v1/ward/<ward>/alerts``  analytics -> nurses  ``Alert``
+==============================  ===================  ========================================
 """
 
 from __future__ import annotations
 
 import re
 from typing import Final
+
+from nabd.contract.errors import TopicError
+
+__all__ = [
+    "ALL_ALERTS",
+    "ALL_OBSERVATIONS",
+    "ALL_STATUSES",
+    "ID_RE",
+    "INGEST_SHARE_GROUP",
+    "ROOT",
+    "TopicError",
+    "ack",
+    "alerts",
+    "check_id",
+    "commands",
+    "gateway_of",
+    "observations",
+    "shared",
+    "status",
+]
 
 ROOT: Final = "nabd/v1"
 """Prefix of every Nabd topic; the version is part of the topic, not of the payload only."""
@@ -30,10 +50,6 @@ INGEST_SHARE_GROUP: Final = "nabd-ingest"
 _ID_PATTERN: Final = r"[a-z0-9][a-z0-9_-]{0,62}"
 ID_RE: Final = re.compile(rf"^{_ID_PATTERN}$")
 """Gateway, device, patient and ward ids: lower-case, no MQTT wildcards (``+``, ``#``) or ``/``."""
-
-
-class TopicError(ValueError):
-    """A topic or an id that cannot be part of a topic."""
 
 
 def check_id(kind: str, value: str) -> str:
@@ -78,9 +94,21 @@ def shared(group: str, topic_filter: str) -> str:
     return f"$share/{check_id('share group', group)}/{topic_filter}"
 
 
+_GATEWAY_LEAVES: Final = frozenset({"obs", "status", "ack", "cmd"})
+
+
 def gateway_of(topic: str) -> str:
-    """The gateway id in a ``nabd/v1/gw/<gw>/...`` topic, or :class:`TopicError`."""
+    """The gateway id in a ``nabd/v1/gw/<gw>/<leaf>`` topic, or :class:`TopicError`.
+
+    Ingest uses it to attribute a message to the gateway that published it (the broker ACL makes
+    the topic trustworthy, the payload's own ``gateway_id`` must then agree with it).
+    """
     parts = topic.split("/")
-    if len(parts) != 5 or f"{parts[0]}/{parts[1]}" != ROOT or parts[2] != "gw":
+    if (
+        len(parts) != 5
+        or f"{parts[0]}/{parts[1]}" != ROOT
+        or parts[2] != "gw"
+        or parts[4] not in _GATEWAY_LEAVES
+    ):
         raise TopicError(f"not a gateway topic: {topic!r}")
     return check_id("gateway", parts[3])
