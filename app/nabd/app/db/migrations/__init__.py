@@ -17,6 +17,8 @@ from typing import Final
 
 import psycopg
 
+from nabd.contract.catalogue import METRICS
+
 _FILE_RE: Final = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 _LOCK_KEY: Final = 0x6E616264  # "nabd": one advisory lock for all migrators of a database
 
@@ -95,6 +97,39 @@ def apply_migrations(conninfo: str) -> list[str]:
                         (migration.version, migration.name, migration.checksum),
                     )
                 done.append(migration.version)
+            with conn.transaction():
+                _sync_metrics(conn)
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
     return done
+
+
+def _sync_metrics(conn: psycopg.Connection[tuple[str, str]]) -> None:
+    """Upsert the contract's catalogue into ``metric``; ids, once given, never change."""
+    with conn.cursor() as cur:
+        cur.executemany(
+            """INSERT INTO metric (key, ucum, loinc, mdc_ref_id, mdc_code, kind,
+                                  min_value, max_value, name_en, name_fr)
+               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+               ON CONFLICT (key) DO UPDATE SET
+                   ucum = excluded.ucum, loinc = excluded.loinc,
+                   mdc_ref_id = excluded.mdc_ref_id, mdc_code = excluded.mdc_code,
+                   kind = excluded.kind, min_value = excluded.min_value,
+                   max_value = excluded.max_value, name_en = excluded.name_en,
+                   name_fr = excluded.name_fr""",
+            [
+                (
+                    m.key,
+                    m.unit,
+                    m.loinc,
+                    m.mdc_ref_id,
+                    m.mdc_code,
+                    m.kind.value,
+                    m.min_value,
+                    m.max_value,
+                    m.name_en,
+                    m.name_fr,
+                )
+                for m in METRICS.values()
+            ],
+        )
