@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+
 from nabd.analytics.news2 import MISSING, News2, News2InputError, score
 
 NORMAL: dict[str, Any] = {

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from nabd.analytics.news2 import score
 
 REPO_ROOT = Path(__file__).parents[2]

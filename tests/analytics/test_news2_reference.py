@@ -15,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from nabd.analytics.news2 import MISSING, News2, score
 
 SUB_SCORES = (

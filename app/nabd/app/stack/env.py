@@ -1,0 +1,77 @@
+"""The environment variables every Nabd process reads to find its database and broker.
+
+``nabd stack env`` prints them for the local stack; a deployment against a hospital's own
+TimescaleDB and broker sets the same names by hand. So the names describe *what* a service
+needs (a URL, a host, a CA, its own credentials), never *where it came from*.
+
+======================================  ==================================================
+variable                                meaning
+======================================  ==================================================
+``NABD_DATABASE_URL``                   owner's libpq URL to the ``nabd`` database
+``NABD_<SERVICE>_DATABASE_URL``         that service's own login (member of ``nabd_<service>``)
+``NABD_MQTT_HOST`` / ``NABD_MQTT_PORT``   the broker's TLS listener
+``NABD_MQTT_CA_FILE``                   CA certificate that signed the broker's certificate
+``NABD_<SERVICE>_MQTT_USERNAME``        that service's broker account ...
+``NABD_<SERVICE>_MQTT_PASSWORD``        ... its password ...
+``NABD_<SERVICE>_MQTT_CERT_FILE``       ... and its client certificate and key (PEM)
+``NABD_<SERVICE>_MQTT_KEY_FILE``
+``NABD_GATEWAY_ID``                     (``--gateway``) the gateway's id, also its username
+``NABD_EDGE_MQTT_*``                    (``--gateway``) the same four for the edge agent
+======================================  ==================================================
+
+``<SERVICE>`` is ``INGEST``, ``ANALYTICS`` or ``DASHBOARDS``.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Final
+from urllib.parse import quote
+
+DATABASE_URL: Final = "NABD_DATABASE_URL"
+MQTT_HOST: Final = "NABD_MQTT_HOST"
+MQTT_PORT: Final = "NABD_MQTT_PORT"
+MQTT_CA_FILE: Final = "NABD_MQTT_CA_FILE"
+GATEWAY_ID: Final = "NABD_GATEWAY_ID"
+EDGE: Final = "edge"
+"""The component name under which a gateway's credentials are printed."""
+
+
+def database_url(
+    user: str, password: str, port: int, database: str, host: str = "127.0.0.1"
+) -> str:
+    """A libpq URL; the password is percent-encoded so any character survives."""
+    return (
+        f"postgresql://{quote(user, safe='')}:{quote(password, safe='')}@{host}:{port}/{database}"
+    )
+
+
+def service_database_url_var(service: str) -> str:
+    """``NABD_<SERVICE>_DATABASE_URL``: the service's own least-privilege login."""
+    return f"NABD_{service.upper()}_DATABASE_URL"
+
+
+def mqtt_vars(component: str) -> dict[str, str]:
+    """The four broker credential variable names of one component, keyed by what they hold."""
+    prefix = f"NABD_{component.upper()}_MQTT_"
+    return {k: prefix + k.upper() for k in ("username", "password", "cert_file", "key_file")}
+
+
+def mqtt_credentials(
+    component: str, username: str, password: str, cert: Path, key: Path
+) -> dict[str, str]:
+    """One component's broker credentials as environment variables."""
+    names = mqtt_vars(component)
+    return {
+        names["username"]: username,
+        names["password"]: password,
+        names["cert_file"]: str(cert),
+        names["key_file"]: str(key),
+    }
+
+
+def render_exports(variables: Mapping[str, str]) -> str:
+    """``export NAME=value`` lines, shell-quoted, for ``eval "$(nabd stack env)"``."""
+    return "".join(f"export {name}={shlex.quote(value)}\n" for name, value in variables.items())

@@ -1,0 +1,122 @@
+"""Where every file of the local stack lives inside its state folder.
+
+One place names the paths so that the servers' configuration, the environment printed for
+clients and the tests cannot disagree. Three kinds of files, three owners when run as root:
+``postgres/`` belongs to the ``postgres`` user, ``mosquitto/`` to the ``mosquitto`` user (it
+holds everything the broker reads, including a copy of the CA certificate), and the rest (state
+file, CA key, client certificates and keys) stays with the invoking user, mode 0600.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+SOCKET_PATH_MAX: Final = 107
+"""sun_path holds 108 bytes with the terminating NUL: longer Unix socket paths cannot bind."""
+
+_SOCKET_NAME_MAX: Final = len("/.s.PGSQL.65535")
+
+
+def socket_dir_for(root: Path) -> Path:
+    """PostgreSQL's socket folder: inside the state folder, or under /tmp when that is too long."""
+    preferred = root / "postgres" / "run"
+    if len(str(preferred)) + _SOCKET_NAME_MAX <= SOCKET_PATH_MAX:
+        return preferred
+    digest = hashlib.sha256(str(root).encode()).hexdigest()[:16]
+    return Path("/tmp") / f"nabd-pg-{digest}"  # noqa: S108  (private: 0700, owned by postgres)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The paths of one stack, all derived from its state folder ``root`` (absolute)."""
+
+    root: Path
+
+    @property
+    def state_file(self) -> Path:
+        return self.root / "stack.json"
+
+    @property
+    def lock_file(self) -> Path:
+        return self.root / "stack.lock"
+
+    @property
+    def tls_dir(self) -> Path:
+        return self.root / "tls"
+
+    @property
+    def ca_cert(self) -> Path:
+        return self.tls_dir / "ca.crt"
+
+    @property
+    def ca_key(self) -> Path:
+        return self.tls_dir / "ca.key"
+
+    @property
+    def clients_dir(self) -> Path:
+        return self.root / "clients"
+
+    def client_cert(self, account: str) -> Path:
+        return self.clients_dir / account / "client.crt"
+
+    def client_key(self, account: str) -> Path:
+        return self.clients_dir / account / "client.key"
+
+    @property
+    def pg_dir(self) -> Path:
+        return self.root / "postgres"
+
+    @property
+    def pg_data(self) -> Path:
+        return self.pg_dir / "data"
+
+    @property
+    def pg_log(self) -> Path:
+        return self.pg_dir / "server.log"
+
+    @property
+    def pg_socket_dir(self) -> Path:
+        return socket_dir_for(self.root)
+
+    @property
+    def mqtt_dir(self) -> Path:
+        return self.root / "mosquitto"
+
+    @property
+    def mqtt_conf(self) -> Path:
+        return self.mqtt_dir / "mosquitto.conf"
+
+    @property
+    def mqtt_passwd(self) -> Path:
+        return self.mqtt_dir / "passwd"
+
+    @property
+    def mqtt_acl(self) -> Path:
+        return self.mqtt_dir / "acl"
+
+    @property
+    def mqtt_ca(self) -> Path:
+        return self.mqtt_dir / "ca.crt"
+
+    @property
+    def mqtt_cert(self) -> Path:
+        return self.mqtt_dir / "server.crt"
+
+    @property
+    def mqtt_key(self) -> Path:
+        return self.mqtt_dir / "server.key"
+
+    @property
+    def mqtt_data(self) -> Path:
+        return self.mqtt_dir / "data"
+
+    @property
+    def mqtt_log(self) -> Path:
+        return self.mqtt_dir / "mosquitto.log"
+
+    @property
+    def mqtt_pid(self) -> Path:
+        return self.mqtt_dir / "mosquitto.pid"

@@ -1,0 +1,372 @@
+"""``nabd stack up | down | status | env`` and gateway accounts, on one state folder.
+
+Every operation takes an exclusive lock on the state folder, so two ``stack up`` at once (two
+terminals, two test sessions on the same folder) cannot race each other into a half-made
+cluster. ``up`` is idempotent: it creates what is missing, reuses the recorded ports and
+secrets, starts what is not running and waits, with a deadline, until each server accepts a
+client.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+
+from nabd.app.stack import mosquitto, postgres, provision, tls
+from nabd.app.stack.accounts import PROBE_ACCOUNT, SERVICES, check_gateway_id
+from nabd.app.stack.env import (
+    DATABASE_URL,
+    EDGE,
+    GATEWAY_ID,
+    MQTT_CA_FILE,
+    MQTT_HOST,
+    MQTT_PORT,
+    database_url,
+    mqtt_credentials,
+    service_database_url_var,
+)
+from nabd.app.stack.errors import (
+    ServiceStartError,
+    StackInputError,
+    StackNotInitialisedError,
+    TimescaleDBMissingError,
+)
+from nabd.app.stack.layout import Layout
+from nabd.app.stack.ports import LOCALHOST, free_port, require_free
+from nabd.app.stack.privileges import (
+    MOSQUITTO_USER,
+    POSTGRES_USER,
+    ServiceUser,
+    check_reachable,
+    is_root,
+    service_user,
+)
+from nabd.app.stack.settings import StackSettings
+from nabd.app.stack.state import (
+    DATABASE,
+    OWNER,
+    SUPERUSER,
+    StackState,
+    load_state,
+    new_state,
+    save_state,
+)
+from nabd.app.stack.timescale import TimescaleFeatures, timescaledb_features
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS_MODULE = "nabd.app.db.migrations"
+
+
+@dataclass(frozen=True)
+class ServiceStatus:
+    """One server: whether it runs, where, and its pid."""
+
+    name: str
+    running: bool
+    port: int
+    pid: int | None
+
+
+@dataclass(frozen=True)
+class StackStatus:
+    """Both servers, the TimescaleDB features (when PostgreSQL runs) and the gateways."""
+
+    state_dir: Path
+    postgres: ServiceStatus
+    mosquitto: ServiceStatus
+    timescaledb: TimescaleFeatures | None
+    gateways: tuple[str, ...]
+
+    @property
+    def running(self) -> bool:
+        return self.postgres.running and self.mosquitto.running
+
+
+@contextlib.contextmanager
+def _locked(layout: Layout) -> Iterator[None]:
+    if not layout.root.is_dir():
+        raise StackNotInitialisedError(f"no stack in {layout.root}: run `nabd stack up` first")
+    with layout.lock_file.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _make_root(layout: Layout) -> None:
+    layout.root.mkdir(parents=True, exist_ok=True)
+    # As root the servers run as other users: they must be able to enter (not list) the folder.
+    layout.root.chmod(0o711 if is_root() else 0o700)
+    for private in (layout.tls_dir, layout.clients_dir):
+        private.mkdir(mode=0o700, exist_ok=True)
+        private.chmod(0o700)
+
+
+def _load_or_create(layout: Layout) -> StackState:
+    state = load_state(layout)
+    if state is None:
+        pg_port = free_port()
+        state = new_state(pg_port, free_port(exclude={pg_port}))
+        save_state(layout, state)
+        log.info("stack: new state in %s", layout.root)
+    return state
+
+
+def _existing(layout: Layout) -> StackState:
+    state = load_state(layout) if layout.root.exists() else None
+    if state is None:
+        raise StackNotInitialisedError(f"no stack in {layout.root}: run `nabd stack up` first")
+    return state
+
+
+def _client_accounts(state: StackState) -> list[str]:
+    return [*state.mqtt.services, *state.mqtt.gateways]
+
+
+def _issue_certificates(layout: Layout, state: StackState) -> None:
+    ca = tls.ensure_authority(layout.ca_cert, layout.ca_key)
+    layout.mqtt_dir.mkdir(mode=0o700, exist_ok=True)
+    tls.ensure_leaf(
+        ca, "localhost", server=True, cert_path=layout.mqtt_cert, key_path=layout.mqtt_key
+    )
+    for account in _client_accounts(state):
+        tls.ensure_leaf(
+            ca,
+            account,
+            server=False,
+            cert_path=layout.client_cert(account),
+            key_path=layout.client_key(account),
+        )
+
+
+def _owner_url(state: StackState) -> str:
+    return database_url(
+        OWNER, state.postgres.owner_password.get_secret_value(), state.postgres.port, DATABASE
+    )
+
+
+def _admin_url(state: StackState) -> str:
+    password = state.postgres.superuser_password.get_secret_value()
+    return provision.admin_url(state.postgres.port, SUPERUSER, password)
+
+
+def _apply_migrations(owner_url: str) -> None:
+    """Run the schema migrations when the module exists; its absence is not an error."""
+    try:
+        from nabd.app.db.migrations import apply_migrations  # noqa: PLC0415  (optional part)
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and f"{MIGRATIONS_MODULE}.".startswith(f"{exc.name}."):
+            log.info("stack: no %s module, no migrations to apply", MIGRATIONS_MODULE)
+            return
+        raise
+    applied = apply_migrations(owner_url)
+    log.info("postgres: migrations applied now: %s", ", ".join(applied) or "none (up to date)")
+
+
+def _up_postgres(settings: StackSettings, layout: Layout, state: StackState) -> None:
+    install = postgres.find_install(settings.pg_config)
+    postgres.require_timescaledb(install)
+    user = service_user(POSTGRES_USER)
+    check_reachable(layout.root, user)
+    pg = state.postgres
+    postgres.init_cluster(
+        install, layout, user, SUPERUSER, pg.superuser_password.get_secret_value()
+    )
+    if postgres.is_running(install, layout, user):
+        log.info("postgres: already running on %s:%d", LOCALHOST, pg.port)
+        return
+    require_free(pg.port, f"recorded in {layout.state_file}")
+    postgres.configure(layout, user, pg.port)
+    postgres.start(install, layout, user, settings.stack_timeout)
+    log.info("postgres: started on %s:%d", LOCALHOST, pg.port)
+
+
+def _provision_database(state: StackState) -> None:
+    """Roles, database, extension, migrations, memberships: each step a no-op when done."""
+    pg = state.postgres
+    logins = {name: account.password.get_secret_value() for name, account in pg.services.items()}
+    try:
+        provision.ensure_roles_and_database(
+            _admin_url(state), OWNER, pg.owner_password.get_secret_value(), DATABASE, logins
+        )
+        provision.ensure_timescaledb(_owner_url(state))
+        _apply_migrations(_owner_url(state))
+        granted = provision.grant_service_groups(_admin_url(state), pg.services)
+    except psycopg.Error as exc:
+        raise ServiceStartError(f"preparing the {DATABASE} database failed: {exc}") from exc
+    if granted:
+        log.info("postgres: service logins are members of %s", ", ".join(granted))
+
+
+def _probe_credentials(layout: Layout, state: StackState) -> mosquitto.ProbeCredentials:
+    return mosquitto.ProbeCredentials(
+        ca=layout.ca_cert,
+        cert=layout.client_cert(PROBE_ACCOUNT),
+        key=layout.client_key(PROBE_ACCOUNT),
+        username=PROBE_ACCOUNT,
+        password=state.mqtt.services[PROBE_ACCOUNT].password.get_secret_value(),
+    )
+
+
+def _mosquitto_user() -> ServiceUser | None:
+    return service_user(MOSQUITTO_USER)
+
+
+def _up_mosquitto(settings: StackSettings, layout: Layout, state: StackState) -> None:
+    if mosquitto.running_pid(layout) is not None:
+        log.info("mosquitto: already running on %s:%d", LOCALHOST, state.mqtt.port)
+        return
+    user = _mosquitto_user()
+    check_reachable(layout.root, user)
+    mosquitto.write_config(layout, state.mqtt, user)
+    mosquitto.start(
+        layout,
+        settings.mosquitto,
+        state.mqtt.port,
+        _probe_credentials(layout, state),
+        settings.stack_timeout,
+    )
+    log.info("mosquitto: started on %s:%d (TLS)", LOCALHOST, state.mqtt.port)
+
+
+def up(settings: StackSettings) -> StackStatus:
+    """Create what is missing and start what is not running; return the resulting status."""
+    layout = Layout(settings.root)
+    _make_root(layout)
+    with _locked(layout):
+        state = _load_or_create(layout)
+        _issue_certificates(layout, state)
+        _up_postgres(settings, layout, state)
+        _provision_database(state)
+        _up_mosquitto(settings, layout, state)
+    return status(settings)
+
+
+def down(settings: StackSettings) -> None:
+    """Stop both servers (PostgreSQL with ``-m fast``); a stopped or absent stack is fine."""
+    layout = Layout(settings.root)
+    if not layout.state_file.exists():
+        log.info("stack: nothing in %s", layout.root)
+        return
+    with _locked(layout):
+        mosquitto.stop(layout, settings.stack_timeout)
+        install = postgres.find_install(settings.pg_config)
+        user = service_user(POSTGRES_USER)
+        if postgres.is_running(install, layout, user):
+            postgres.stop(install, layout, user, settings.stack_timeout)
+            log.info("postgres: stopped")
+
+
+def _features(state: StackState) -> TimescaleFeatures | None:
+    try:
+        return timescaledb_features(_owner_url(state))
+    except (TimescaleDBMissingError, psycopg.Error):
+        return None  # running but not (yet) provisioned: `status` still answers
+
+
+def status(settings: StackSettings) -> StackStatus:
+    """Whether each server runs, on which port, and what its TimescaleDB can do."""
+    layout = Layout(settings.root)
+    state = _existing(layout)
+    install = postgres.find_install(settings.pg_config)
+    pg_running = postgres.is_running(install, layout, service_user(POSTGRES_USER))
+    mqtt_pid = mosquitto.running_pid(layout)
+    return StackStatus(
+        state_dir=layout.root,
+        postgres=ServiceStatus(
+            "postgres",
+            pg_running,
+            state.postgres.port,
+            postgres.postmaster_pid(layout) if pg_running else None,
+        ),
+        mosquitto=ServiceStatus("mosquitto", mqtt_pid is not None, state.mqtt.port, mqtt_pid),
+        timescaledb=_features(state) if pg_running else None,
+        gateways=tuple(sorted(state.mqtt.gateways)),
+    )
+
+
+def _broker_vars(layout: Layout, state: StackState) -> dict[str, str]:
+    return {
+        MQTT_HOST: LOCALHOST,
+        MQTT_PORT: str(state.mqtt.port),
+        MQTT_CA_FILE: str(layout.ca_cert),
+    }
+
+
+def _gateway_vars(layout: Layout, state: StackState, gateway: str) -> dict[str, str]:
+    account = state.mqtt.gateways.get(check_gateway_id(gateway))
+    if account is None:
+        raise StackInputError(f"no gateway {gateway!r}: `nabd stack gateway add {gateway}`")
+    password = account.password.get_secret_value()
+    cert, key = layout.client_cert(gateway), layout.client_key(gateway)
+    return {GATEWAY_ID: gateway, **mqtt_credentials(EDGE, gateway, password, cert, key)}
+
+
+def _service_vars(layout: Layout, state: StackState, service: str) -> dict[str, str]:
+    db_password = state.postgres.services[service].password.get_secret_value()
+    url = database_url(service, db_password, state.postgres.port, DATABASE)
+    password = state.mqtt.services[service].password.get_secret_value()
+    cert, key = layout.client_cert(service), layout.client_key(service)
+    return {
+        service_database_url_var(service): url,
+        **mqtt_credentials(service, service, password, cert, key),
+    }
+
+
+def environment(settings: StackSettings, gateway: str | None = None) -> dict[str, str]:
+    """The variables of :mod:`nabd.app.stack.env` for the services, or for one gateway."""
+    layout = Layout(settings.root)
+    state = _existing(layout)
+    if gateway is not None:
+        return _broker_vars(layout, state) | _gateway_vars(layout, state, gateway)
+    variables = {DATABASE_URL: _owner_url(state), **_broker_vars(layout, state)}
+    for service in SERVICES:
+        variables |= _service_vars(layout, state, service)
+    return variables
+
+
+def _apply_accounts(settings: StackSettings, layout: Layout, state: StackState) -> None:
+    save_state(layout, state)
+    user = _mosquitto_user()
+    if layout.mqtt_dir.exists():
+        mosquitto.write_auth_files(layout, state.mqtt, user)
+    if mosquitto.reload(layout, settings.stack_timeout):
+        log.info("mosquitto: reloaded accounts (no restart)")
+
+
+def add_gateway(settings: StackSettings, gateway_id: str) -> None:
+    """Give a gateway a broker account and a client certificate; reload a running broker."""
+    layout = Layout(settings.root)
+    with _locked(layout):
+        state = _existing(layout).with_gateway(check_gateway_id(gateway_id))
+        ca = tls.ensure_authority(layout.ca_cert, layout.ca_key)
+        tls.ensure_leaf(
+            ca,
+            gateway_id,
+            server=False,
+            cert_path=layout.client_cert(gateway_id),
+            key_path=layout.client_key(gateway_id),
+        )
+        _apply_accounts(settings, layout, state)
+    log.info("gateway %s: account ready; `nabd stack env --gateway %s`", gateway_id, gateway_id)
+
+
+def remove_gateway(settings: StackSettings, gateway_id: str) -> None:
+    """Delete a gateway's account and certificate; a running broker refuses it from now on."""
+    layout = Layout(settings.root)
+    with _locked(layout):
+        state = _existing(layout)
+        if gateway_id not in state.mqtt.gateways:
+            raise StackInputError(f"no gateway {gateway_id!r} in {layout.state_file}")
+        _apply_accounts(settings, layout, state.without_gateway(gateway_id))
+        shutil.rmtree(layout.client_cert(gateway_id).parent, ignore_errors=True)
+    log.info("gateway %s: removed", gateway_id)

@@ -1,0 +1,148 @@
+"""What a stack chose once and must keep: its ports and its generated credentials.
+
+Stored as JSON in the state folder, mode 0600, and nowhere else: secrets never enter the
+repository, the logs or a command line. Validated on load (strict, ``extra="forbid"``), so a
+hand-edited or truncated file is reported instead of half-used. Passwords are ``SecretStr`` so a
+stray ``repr`` or log line shows ``**********``; only the JSON file and ``nabd stack env`` reveal
+them.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Annotated, Final, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
+
+from nabd.app.stack.accounts import PROBE_ACCOUNT, SERVICES, check_gateway_id
+from nabd.app.stack.errors import StackInputError
+from nabd.app.stack.layout import Layout
+
+Port = Annotated[int, Field(ge=1024, le=65535)]
+Secret = Annotated[
+    SecretStr, PlainSerializer(lambda s: s.get_secret_value(), return_type=str, when_used="json")
+]
+
+SUPERUSER: Final = "postgres"
+"""The cluster's bootstrap superuser: only the stack itself logs in with it."""
+OWNER: Final = "nabd"
+"""Owns the ``nabd`` database; runs migrations; not a superuser (CREATEDB, CREATEROLE)."""
+DATABASE: Final = "nabd"
+
+
+def new_secret() -> SecretStr:
+    """A fresh password: 32 URL-safe characters (192 bits), safe unquoted in URLs and shells."""
+    return SecretStr(secrets.token_urlsafe(24))
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class Account(_Frozen):
+    """One login: the password (its name is the key it is stored under)."""
+
+    password: Secret
+
+
+class PostgresState(_Frozen):
+    """The private cluster: its port and the passwords of its roles."""
+
+    port: Port
+    superuser_password: Secret
+    owner_password: Secret
+    services: dict[str, Account]
+    """Login roles per service, members of the migrations' ``nabd_<service>`` group roles."""
+
+
+class MqttState(_Frozen):
+    """The broker: its TLS port and one account per service and per gateway."""
+
+    port: Port
+    services: dict[str, Account]
+    gateways: dict[str, Account]
+
+    @field_validator("gateways")
+    @classmethod
+    def _gateway_ids(cls, value: dict[str, Account]) -> dict[str, Account]:
+        for gateway_id in value:
+            check_gateway_id(gateway_id)
+        return value
+
+    def passwords(self) -> dict[str, str]:
+        """Every broker username and its password, for the password file."""
+        accounts = {**self.services, **self.gateways}
+        return {name: account.password.get_secret_value() for name, account in accounts.items()}
+
+
+class StackState(_Frozen):
+    """Everything ``nabd stack up`` decided the first time and reuses afterwards."""
+
+    format: Literal[1] = 1
+    postgres: PostgresState
+    mqtt: MqttState
+
+    def with_gateway(self, gateway_id: str) -> StackState:
+        """This state plus a gateway account (unchanged if the gateway already has one)."""
+        if check_gateway_id(gateway_id) in self.mqtt.gateways:
+            return self
+        gateways = {**self.mqtt.gateways, gateway_id: Account(password=new_secret())}
+        return self.model_copy(update={"mqtt": self.mqtt.model_copy(update={"gateways": gateways})})
+
+    def without_gateway(self, gateway_id: str) -> StackState:
+        """This state without the gateway's account."""
+        gateways = {k: v for k, v in self.mqtt.gateways.items() if k != gateway_id}
+        return self.model_copy(update={"mqtt": self.mqtt.model_copy(update={"gateways": gateways})})
+
+
+def new_state(pg_port: int, mqtt_port: int) -> StackState:
+    """A first state: the given ports and fresh passwords for every role and account."""
+    return StackState(
+        postgres=PostgresState(
+            port=pg_port,
+            superuser_password=new_secret(),
+            owner_password=new_secret(),
+            services={name: Account(password=new_secret()) for name in SERVICES},
+        ),
+        mqtt=MqttState(
+            port=mqtt_port,
+            services={name: Account(password=new_secret()) for name in (*SERVICES, PROBE_ACCOUNT)},
+            gateways={},
+        ),
+    )
+
+
+def load_state(layout: Layout) -> StackState | None:
+    """The stored state, ``None`` if there is none yet; a damaged file raises."""
+    try:
+        text = layout.state_file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    try:
+        return StackState.model_validate_json(text)
+    except ValidationError as exc:
+        raise StackInputError(f"{layout.state_file} is not a valid stack state: {exc}") from exc
+
+
+def save_state(layout: Layout, state: StackState) -> None:
+    """Write the state atomically, readable by the invoking user only (0600)."""
+    _write_private(layout.state_file, state.model_dump_json(indent=2) + "\n")
+
+
+def _write_private(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    tmp.chmod(0o600)
+    tmp.replace(path)

@@ -1,0 +1,123 @@
+"""The local stack for test suites: start it in a throwaway folder, hand out credentials.
+
+``tests/conftest.py`` wraps these in pytest fixtures; they live here, typed and importable, so
+every component's tests can annotate their fixture arguments and reuse the same helpers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
+
+from nabd.app.stack import lifecycle
+from nabd.app.stack.env import DATABASE_URL, EDGE, MQTT_CA_FILE, MQTT_HOST, MQTT_PORT, mqtt_vars
+from nabd.app.stack.settings import StackSettings
+
+
+@dataclass(frozen=True)
+class MqttCredentials:
+    """What one client needs to log in: username, password, client certificate and key."""
+
+    username: str
+    password: str = field(repr=False)
+    cert_file: Path
+    key_file: Path
+
+
+def _credentials(env: Mapping[str, str], component: str) -> MqttCredentials:
+    names = mqtt_vars(component)
+    return MqttCredentials(
+        username=env[names["username"]],
+        password=env[names["password"]],
+        cert_file=Path(env[names["cert_file"]]),
+        key_file=Path(env[names["key_file"]]),
+    )
+
+
+@dataclass(frozen=True)
+class RunningStack:
+    """A started stack: its settings and the variables ``nabd stack env`` prints for it."""
+
+    settings: StackSettings
+    env: Mapping[str, str] = field(repr=False)
+
+    @property
+    def state_dir(self) -> Path:
+        return self.settings.root
+
+    @property
+    def database_url(self) -> str:
+        """The owner's URL to the ``nabd`` database (``NABD_DATABASE_URL``)."""
+        return self.env[DATABASE_URL]
+
+    @property
+    def mqtt_host(self) -> str:
+        return self.env[MQTT_HOST]
+
+    @property
+    def mqtt_port(self) -> int:
+        return int(self.env[MQTT_PORT])
+
+    @property
+    def ca_file(self) -> Path:
+        return Path(self.env[MQTT_CA_FILE])
+
+    def service(self, name: str) -> MqttCredentials:
+        """Broker credentials of a service: ``ingest``, ``analytics`` or ``dashboards``."""
+        return _credentials(self.env, name)
+
+    def add_gateway(self, gateway_id: str) -> MqttCredentials:
+        """Create (or reuse) a gateway's account, as ``nabd stack gateway add`` does."""
+        lifecycle.add_gateway(self.settings, gateway_id)
+        return _credentials(lifecycle.environment(self.settings, gateway_id), EDGE)
+
+    def remove_gateway(self, gateway_id: str) -> None:
+        """Revoke a gateway, as ``nabd stack gateway remove`` does."""
+        lifecycle.remove_gateway(self.settings, gateway_id)
+
+
+@contextlib.contextmanager
+def running_stack(state_dir: Path, timeout: float = 30.0) -> Iterator[RunningStack]:
+    """Start a stack in ``state_dir``; stop it on exit, also when starting failed half-way."""
+    settings = StackSettings(state_dir=state_dir, stack_timeout=timeout)
+    try:
+        lifecycle.up(settings)
+        yield RunningStack(settings, lifecycle.environment(settings))
+    finally:
+        lifecycle.down(settings)
+
+
+@contextlib.contextmanager
+def fresh_database(owner_url: str, prefix: str = "nabd_test") -> Iterator[str]:
+    """A new, empty database with TimescaleDB, owned by the owner; dropped on exit.
+
+    ``owner_url`` must be a ``postgresql://`` URL; yields the new database's URL (same
+    credentials). Schema migrations are the caller's business.
+    """
+    name = f"{prefix}_{secrets.token_hex(6)}"
+    with psycopg.connect(owner_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    url = urlsplit(owner_url)._replace(path=f"/{name}").geturl()
+    try:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("SET client_min_messages = warning")
+            conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
+        yield url
+    finally:
+        with psycopg.connect(owner_url, autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+
+
+def database_name(url: str) -> str:
+    """The database a URL or conninfo string points at."""
+    return str(conninfo_to_dict(url)["dbname"])

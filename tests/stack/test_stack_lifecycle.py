@@ -1,0 +1,154 @@
+"""``nabd stack up`` twice, ``down``, ``up`` again, on a stack of its own (not the session's)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from nabd.app.cli import main
+from nabd.app.stack import mosquitto, postgres
+from nabd.app.stack.layout import Layout
+from nabd.app.stack.ports import LOCALHOST, port_is_free
+from nabd.app.stack.state import StackState, load_state
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def private_dir() -> Iterator[Path]:
+    """A state folder for this module's own stack, stopped and removed at the end."""
+    path = Path(tempfile.mkdtemp(prefix="nabd-lifecycle-"))
+    try:
+        yield path
+    finally:
+        main(["-q", "stack", "down", "--state-dir", str(path)])
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _stack(args: list[str], state_dir: Path) -> int:
+    return main(["stack", *args, "--state-dir", str(state_dir)])
+
+
+def _state(state_dir: Path) -> StackState:
+    state = load_state(Layout(state_dir))
+    assert state is not None
+    return state
+
+
+def _secrets(state: StackState) -> list[str]:
+    dumped = json.loads(state.model_dump_json())
+    return [
+        dumped["postgres"]["superuser_password"],
+        dumped["postgres"]["owner_password"],
+        *(a["password"] for a in dumped["postgres"]["services"].values()),
+        *(a["password"] for a in dumped["mqtt"]["services"].values()),
+        *(a["password"] for a in dumped["mqtt"]["gateways"].values()),
+    ]
+
+
+def _owner_url(state_dir: Path, capsys: pytest.CaptureFixture[str]) -> str:
+    capsys.readouterr()
+    assert _stack(["env"], state_dir) == 0
+    line = next(
+        line for line in capsys.readouterr().out.splitlines() if "NABD_DATABASE_URL=" in line
+    )
+    return line.split("=", 1)[1]
+
+
+def test_up_twice_reuses_everything_and_restarts_nothing(
+    private_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    layout = Layout(private_dir)
+    assert _stack(["up"], private_dir) == 0
+    first = _state(private_dir)
+    pids = (postgres.postmaster_pid(layout), mosquitto.running_pid(layout))
+    assert None not in pids
+    assert _stack(["gateway", "add", "gw-1"], private_dir) == 0
+
+    assert _stack(["up"], private_dir) == 0
+    second = _state(private_dir)
+    assert (postgres.postmaster_pid(layout), mosquitto.running_pid(layout)) == pids
+    assert second.postgres == first.postgres
+    assert second.mqtt.port == first.mqtt.port
+    assert second.mqtt.gateways.keys() == {"gw-1"}
+    assert _stack(["status"], private_dir) == 0
+    assert "running" in capsys.readouterr().out
+
+
+def test_no_secret_reaches_the_output_or_the_server_logs(
+    private_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _stack(["up"], private_dir) == 0
+    assert _stack(["status"], private_dir) == 0
+    printed = capsys.readouterr()
+    layout = Layout(private_dir)
+    logs = layout.pg_log.read_text() + layout.mqtt_log.read_text()
+    for secret in _secrets(_state(private_dir)):
+        assert secret not in printed.out + printed.err
+        assert secret not in logs
+
+
+def test_down_stops_both_and_up_brings_back_the_same_data(
+    private_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    layout = Layout(private_dir)
+    assert _stack(["up"], private_dir) == 0
+    url = _owner_url(private_dir, capsys)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS survives (x int)")
+        conn.execute("INSERT INTO survives VALUES (42)")
+    state = _state(private_dir)
+
+    assert _stack(["down"], private_dir) == 0
+    assert mosquitto.running_pid(layout) is None
+    assert port_is_free(state.postgres.port)
+    assert port_is_free(state.mqtt.port)
+    assert _stack(["status"], private_dir) == 3
+    assert capsys.readouterr().out.count("stopped") == 2
+    assert _stack(["down"], private_dir) == 0  # stopping a stopped stack is fine
+
+    assert _stack(["up"], private_dir) == 0
+    assert _owner_url(private_dir, capsys) == url
+    with psycopg.connect(url) as conn:
+        assert conn.execute("SELECT x FROM survives").fetchall() == [(42,)]
+
+
+def test_a_recorded_port_taken_by_another_program_is_reported(
+    private_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _stack(["up"], private_dir) == 0
+    mqtt_port = _state(private_dir).mqtt.port
+    assert _stack(["down"], private_dir) == 0
+    with socket.socket() as squatter:
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        squatter.bind((LOCALHOST, mqtt_port))
+        squatter.listen()
+        capsys.readouterr()
+        assert _stack(["up"], private_dir) == 1
+        assert f"port {mqtt_port}" in capsys.readouterr().err
+    assert _stack(["up"], private_dir) == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["gateway", "add", "Ward/3"], "must match"),
+        (["gateway", "add", "ingest"], "service account"),
+        (["gateway", "remove", "never-added"], "no gateway"),
+        (["env", "--gateway", "never-added"], "no gateway"),
+    ],
+)
+def test_bad_gateway_requests_are_refused_with_a_reason(
+    private_dir: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    assert _stack(["up"], private_dir) == 0
+    capsys.readouterr()
+    assert _stack(args, private_dir) == 1
+    assert message in capsys.readouterr().err

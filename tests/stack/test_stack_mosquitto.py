@@ -1,0 +1,274 @@
+"""The stack's Mosquitto: TLS + client certificate + password, and the ACL between accounts.
+
+Every check waits on an event with a deadline (no sleeps): a CONNACK, a SUBACK, a PUBACK, or
+the next message. "X is not delivered" is checked with a sentinel: the same publisher then
+publishes an allowed message, and the subscriber's next message must be the sentinel (a broker
+keeps one publisher's messages in order for each subscriber).
+"""
+
+from __future__ import annotations
+
+import queue
+import shutil
+import ssl
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.reasoncodes import ReasonCode
+
+from nabd.app.cli import main
+from nabd.app.stack import mosquitto, tls
+from nabd.app.stack.layout import Layout
+from nabd.app.stack.testing import MqttCredentials, RunningStack
+from nabd.contract import topics
+
+pytestmark = pytest.mark.integration
+
+DEADLINE = 5.0
+NOT_AUTHORIZED = 0x87
+ACCEPTED = {0x00, 0x10}
+"""PUBACK codes for an accepted publish: 0x10 is "accepted, but no subscriber matched"."""
+
+
+class Peer:
+    """One MQTT v5 client on its own network thread, with events to wait on."""
+
+    def __init__(
+        self,
+        stack: RunningStack,
+        creds: MqttCredentials | None,
+        *,
+        use_tls: bool = True,
+        client_cert: tuple[Path, Path] | None = None,
+        present_cert: bool = True,
+    ) -> None:
+        self._stack = stack
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=f"test-{uuid.uuid4().hex[:12]}",
+            protocol=mqtt.MQTTv5,
+        )
+        if use_tls:
+            context = ssl.create_default_context(cafile=str(stack.ca_file))
+            cert = client_cert or ((creds.cert_file, creds.key_file) if creds else None)
+            if cert is not None and present_cert:
+                context.load_cert_chain(str(cert[0]), str(cert[1]))
+            self.client.tls_set_context(context)
+        if creds is not None:
+            self.client.username_pw_set(creds.username, creds.password)
+        self.connack: ReasonCode | None = None
+        self.answered = threading.Event()
+        self.closed = threading.Event()
+        self.messages: queue.Queue[mqtt.MQTTMessage] = queue.Queue()
+        self._acks: dict[int, list[ReasonCode]] = {}
+        self._acked = threading.Condition()
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_message = lambda _c, _u, message: self.messages.put(message)
+        self.client.on_publish = lambda _c, _u, mid, code, _p: self._ack(mid, [code])
+        self.client.on_subscribe = lambda _c, _u, mid, codes, _p: self._ack(mid, codes)
+
+    def _on_connect(self, _c: Any, _u: Any, _f: Any, code: ReasonCode, _p: Any) -> None:
+        self.connack = code
+        self.answered.set()
+
+    def _on_disconnect(self, _c: Any, _u: Any, _f: Any, _code: Any, _p: Any) -> None:
+        self.client.loop_stop()  # from its own thread: ends the loop, no reconnect attempts
+        self.closed.set()
+        self.answered.set()
+
+    def _ack(self, mid: int, codes: list[ReasonCode]) -> None:
+        with self._acked:
+            self._acks[mid] = codes
+            self._acked.notify_all()
+
+    def _wait_ack(self, mid: int) -> list[ReasonCode]:
+        with self._acked:
+            assert self._acked.wait_for(lambda: mid in self._acks, timeout=DEADLINE)
+            return self._acks.pop(mid)
+
+    def connect(self) -> ReasonCode | None:
+        """The CONNACK's reason code, or ``None`` if the broker hung up without one."""
+        try:
+            self.client.connect(self._stack.mqtt_host, self._stack.mqtt_port, keepalive=30)
+        except (OSError, ssl.SSLError):
+            return None
+        if self.closed.is_set():  # refused while sending CONNECT, before any network thread
+            return None
+        self.client.loop_start()
+        assert self.answered.wait(DEADLINE), "neither CONNACK nor disconnect"
+        return self.connack
+
+    def connected(self) -> Peer:
+        code = self.connect()
+        assert code is not None
+        assert code.value == 0, str(code)
+        return self
+
+    def subscribe(self, topic_filter: str) -> None:
+        _, mid = self.client.subscribe(topic_filter, qos=1)
+        assert mid is not None
+        assert [code.value for code in self._wait_ack(mid)] == [1]  # granted QoS 1
+
+    def publish(self, topic: str, payload: bytes) -> int:
+        """Publish at QoS 1 and return the PUBACK's reason code."""
+        info = self.client.publish(topic, payload, qos=1)
+        (code,) = self._wait_ack(info.mid)
+        return int(code.value)
+
+    def next_message(self) -> mqtt.MQTTMessage:
+        return self.messages.get(timeout=DEADLINE)
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+@pytest.fixture
+def peer(nabd_stack: RunningStack) -> Iterator[Any]:
+    """A factory of connected-or-not clients, all closed at the end of the test."""
+    made: list[Peer] = []
+
+    def make(creds: MqttCredentials | None, **options: Any) -> Peer:
+        made.append(Peer(nabd_stack, creds, **options))
+        return made[-1]
+
+    yield make
+    for p in made:
+        p.close()
+
+
+def _payload() -> bytes:
+    return uuid.uuid4().bytes
+
+
+def test_a_gateway_observation_reaches_ingest_on_the_shared_subscription(
+    nabd_stack: RunningStack, peer: Any
+) -> None:
+    ingest = peer(nabd_stack.service("ingest")).connected()
+    ingest.subscribe(topics.shared(topics.INGEST_SHARE_GROUP, topics.ALL_OBSERVATIONS))
+    gateway = peer(nabd_stack.add_gateway("gw-own")).connected()
+    payload = _payload()
+    assert gateway.publish(topics.observations("gw-own"), payload) in ACCEPTED
+    message = ingest.next_message()
+    assert (message.topic, message.payload, message.qos) == (
+        topics.observations("gw-own"),
+        payload,
+        1,
+    )
+
+
+def test_a_gateway_cannot_publish_as_another_gateway(nabd_stack: RunningStack, peer: Any) -> None:
+    ingest = peer(nabd_stack.service("ingest")).connected()
+    ingest.subscribe(topics.ALL_OBSERVATIONS)
+    nabd_stack.add_gateway("gw-victim")
+    forger = peer(nabd_stack.add_gateway("gw-forger")).connected()
+    assert forger.publish(topics.observations("gw-victim"), b"forged") == NOT_AUTHORIZED
+    assert forger.publish(topics.commands("gw-forger"), b"not mine to send") == NOT_AUTHORIZED
+    sentinel = _payload()
+    assert forger.publish(topics.observations("gw-forger"), sentinel) in ACCEPTED
+    assert ingest.next_message().payload == sentinel  # the forged batch never arrived
+    assert forger.client.is_connected()  # refused, not disconnected: the gateway carries on
+
+
+def test_a_gateway_reads_its_own_acks_only(nabd_stack: RunningStack, peer: Any) -> None:
+    nabd_stack.add_gateway("gw-other")
+    gateway = peer(nabd_stack.add_gateway("gw-reader")).connected()
+    gateway.subscribe(f"{topics.ROOT}/gw/+/ack")  # asks for everyone's: gets its own only
+    ingest = peer(nabd_stack.service("ingest")).connected()
+    assert ingest.publish(topics.ack("gw-other"), b"not for you") in ACCEPTED
+    own = _payload()
+    assert ingest.publish(topics.ack("gw-reader"), own) in ACCEPTED
+    message = gateway.next_message()
+    assert (message.topic, message.payload) == (topics.ack("gw-reader"), own)
+
+
+def test_analytics_reads_statuses_not_observations_and_writes_alerts(
+    nabd_stack: RunningStack, peer: Any
+) -> None:
+    analytics = peer(nabd_stack.service("analytics")).connected()
+    analytics.subscribe("#")
+    dashboards = peer(nabd_stack.service("dashboards")).connected()
+    dashboards.subscribe("#")
+    gateway = peer(nabd_stack.add_gateway("gw-status")).connected()
+    assert gateway.publish(topics.observations("gw-status"), b"obs") in ACCEPTED
+    status = _payload()
+    assert gateway.publish(topics.status("gw-status"), status) in ACCEPTED
+    assert analytics.next_message().payload == status
+    assert dashboards.messages.empty()  # reads nothing (its data comes from the database)
+    assert analytics.publish(topics.alerts("ward-a"), b"alert") in ACCEPTED
+    ingest = peer(nabd_stack.service("ingest")).connected()
+    assert ingest.publish(topics.alerts("ward-a"), b"fake alert") == NOT_AUTHORIZED
+    assert dashboards.publish(topics.alerts("ward-a"), b"fake alert") == NOT_AUTHORIZED
+
+
+def test_anonymous_clients_are_refused(nabd_stack: RunningStack, peer: Any) -> None:
+    ingest = nabd_stack.service("ingest")
+    anonymous = peer(None, client_cert=(ingest.cert_file, ingest.key_file))
+    code = anonymous.connect()
+    assert code is not None
+    assert code.value == NOT_AUTHORIZED
+
+
+def test_a_wrong_password_is_refused(nabd_stack: RunningStack, peer: Any) -> None:
+    real = nabd_stack.add_gateway("gw-pw")
+    wrong = MqttCredentials(real.username, real.password + "x", real.cert_file, real.key_file)
+    code = peer(wrong).connect()
+    assert code is not None
+    assert code.value == NOT_AUTHORIZED
+
+
+def test_a_client_without_a_certificate_is_refused(nabd_stack: RunningStack, peer: Any) -> None:
+    creds = nabd_stack.add_gateway("gw-nocert")
+    assert peer(creds, present_cert=False).connect() is None
+
+
+def test_a_certificate_from_another_ca_is_refused(
+    nabd_stack: RunningStack, peer: Any, tmp_path: Path
+) -> None:
+    creds = nabd_stack.add_gateway("gw-foreign")
+    stranger = tls.ensure_authority(tmp_path / "ca.crt", tmp_path / "ca.key")
+    cert, key = tmp_path / "client.crt", tmp_path / "client.key"
+    tls.ensure_leaf(stranger, creds.username, server=False, cert_path=cert, key_path=key)
+    assert peer(creds, client_cert=(cert, key)).connect() is None
+
+
+def test_plaintext_mqtt_on_the_port_gets_no_connack(nabd_stack: RunningStack, peer: Any) -> None:
+    creds = nabd_stack.add_gateway("gw-plain")
+    plain = peer(creds, use_tls=False)
+    assert plain.connect() is None
+    assert plain.closed.is_set()
+
+
+def test_removing_a_gateway_revokes_it_without_restarting_the_broker(
+    nabd_stack: RunningStack, peer: Any, tmp_path: Path
+) -> None:
+    layout = Layout(nabd_stack.state_dir)
+    broker_pid = mosquitto.running_pid(layout)
+    creds = nabd_stack.add_gateway("gw-revoked")
+    # Keep a copy: the removal deletes the gateway's certificate and key from the state folder.
+    kept = MqttCredentials(
+        creds.username,
+        creds.password,
+        Path(shutil.copy(creds.cert_file, tmp_path)),
+        Path(shutil.copy(creds.key_file, tmp_path)),
+    )
+    live = peer(kept).connected()
+    assert live.publish(topics.observations("gw-revoked"), b"before") in ACCEPTED
+
+    argv = ["-q", "stack", "gateway", "remove", "gw-revoked", "--state-dir", str(layout.root)]
+    assert main(argv) == 0
+
+    assert live.closed.wait(DEADLINE)  # the broker dropped the live session on reload
+    code = peer(kept).connect()
+    assert code is not None
+    assert code.value == NOT_AUTHORIZED
+    assert not creds.cert_file.exists()
+    assert not creds.key_file.exists()
+    assert mosquitto.running_pid(layout) == broker_pid
