@@ -1,0 +1,143 @@
+"""Array types, the time base and the small checks and reductions every detector shares.
+
+Time base: every timestamp in the detectors is an ``int64`` count of **nanoseconds since the Unix
+epoch (UTC)**, the resolution of ``numpy.datetime64[ns]`` and finer than TimescaleDB's
+microseconds, so a timestamp survives the round trip to the database unchanged and two readings
+never collide by rounding. Durations in configuration are in seconds (what a clinician reads)
+and are converted once, with :func:`seconds_to_ns`.
+
+``NEVER`` (the smallest int64) marks "no such time" in state arrays (no breach started, no
+sample yet). It is never subtracted from: comparisons are written ``since <= now - duration``
+so no arithmetic can overflow.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Final, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+
+from nabd.analytics.errors import AnalyticsInputError
+
+__all__ = [
+    "NEVER",
+    "NS_PER_S",
+    "BoolArray",
+    "FloatArray",
+    "Int8Array",
+    "IntArray",
+    "bool_per_patient",
+    "check_duration",
+    "check_now",
+    "elapsed_at_least",
+    "float_per_patient",
+    "int_per_patient",
+    "masked_median",
+    "pad_rows",
+    "seconds_to_ns",
+]
+
+ScalarT = TypeVar("ScalarT", bound=np.generic)
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+Int8Array = npt.NDArray[np.int8]
+BoolArray = npt.NDArray[np.bool_]
+
+NS_PER_S: Final = 1_000_000_000
+NEVER: Final = int(np.iinfo(np.int64).min)
+"""Sentinel time: "not started" / "never seen"."""
+
+
+def seconds_to_ns(seconds: float) -> int:
+    """A duration in seconds as whole nanoseconds (rounded to the nearest)."""
+    return round(seconds * NS_PER_S)
+
+
+def check_duration(name: str, seconds: float) -> None:
+    """Raise unless ``seconds`` is a finite, non-negative duration."""
+    if not math.isfinite(seconds) or seconds < 0:
+        raise AnalyticsInputError(name, f"must be a finite duration >= 0 s, got {seconds!r}")
+
+
+def check_now(now: int) -> int:
+    """``now`` as a Python int of nanoseconds; raise if it is not an integer time."""
+    if isinstance(now, bool) or not isinstance(now, int | np.integer):
+        raise AnalyticsInputError("now", f"must be int nanoseconds since the epoch, got {now!r}")
+    value = int(now)
+    if value == NEVER:
+        raise AnalyticsInputError("now", "must not be the NEVER sentinel")
+    return value
+
+
+def elapsed_at_least(since: IntArray, now: int, duration_ns: npt.ArrayLike) -> BoolArray:
+    """Where a clock started at ``since`` (NEVER = not started) has run for ``duration_ns``.
+
+    Written as ``since <= now - duration`` so the NEVER sentinel is never subtracted from.
+    """
+    limit = np.int64(now) - np.asarray(duration_ns, dtype=np.int64)
+    result: BoolArray = (since != NEVER) & (since <= limit)
+    return result
+
+
+def _per_patient(name: str, value: npt.ArrayLike, patients: int, dtype: str) -> npt.NDArray[Any]:
+    array = np.asarray(value)
+    if array.ndim == 0:
+        array = np.full(patients, array)
+    if array.shape != (patients,):
+        raise AnalyticsInputError(
+            name, f"expected one value per patient ({patients},), got shape {array.shape}"
+        )
+    if not np.can_cast(array.dtype, dtype, casting="same_kind"):
+        raise AnalyticsInputError(name, f"expected {dtype} values, got dtype {array.dtype}")
+    return array.astype(dtype)
+
+
+def float_per_patient(name: str, value: npt.ArrayLike, patients: int) -> FloatArray:
+    """``value`` (a scalar, or one per patient) as a float64 array of shape ``(patients,)``."""
+    result: FloatArray = _per_patient(name, value, patients, "float64")
+    return result
+
+
+def int_per_patient(name: str, value: npt.ArrayLike, patients: int) -> IntArray:
+    """``value`` (a scalar, or one per patient) as an int64 array of shape ``(patients,)``."""
+    result: IntArray = _per_patient(name, value, patients, "int64")
+    return result
+
+
+def bool_per_patient(name: str, value: npt.ArrayLike, patients: int) -> BoolArray:
+    """``value`` (a scalar, or one per patient) as a bool array of shape ``(patients,)``."""
+    result: BoolArray = _per_patient(name, value, patients, "bool")
+    return result
+
+
+def masked_median(values: FloatArray, valid: BoolArray) -> tuple[FloatArray, IntArray]:
+    """Median of the valid entries along the last axis, and how many there were.
+
+    NaN where a row has no valid entry. Written with a sort instead of ``np.nanmedian`` because
+    that warns on empty rows, which are normal here (a patient with no data yet); invalid entries
+    become +inf so they sort last, and the median is read at the middle of each row's valid run.
+    """
+    count = valid.sum(axis=-1, dtype=np.int64)
+    if values.shape[-1] == 0:
+        return np.full(count.shape, np.nan), count
+    ordered = np.sort(np.where(valid, values, np.inf), axis=-1)
+    low = np.maximum(count - 1, 0) // 2
+    high = np.minimum(count // 2, values.shape[-1] - 1)
+    lower = np.take_along_axis(ordered, low[..., None], axis=-1)[..., 0]
+    upper = np.take_along_axis(ordered, high[..., None], axis=-1)[..., 0]
+    median = np.where(count > 0, (lower + upper) / 2.0, np.nan)
+    return median, count
+
+
+def pad_rows(array: npt.NDArray[ScalarT], patients: int, fill: object) -> npt.NDArray[ScalarT]:
+    """``array`` grown along its first axis to ``patients`` rows, new rows set to ``fill``."""
+    if patients < array.shape[0]:
+        raise AnalyticsInputError(
+            "patients", f"cannot shrink from {array.shape[0]} to {patients} patients"
+        )
+    grown: npt.NDArray[ScalarT] = np.full((patients, *array.shape[1:]), fill, dtype=array.dtype)
+    grown[: array.shape[0]] = array
+    return grown

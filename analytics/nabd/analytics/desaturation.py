@@ -1,0 +1,204 @@
+"""SpO2 desaturation events and their rate per hour (an oxygen desaturation index, ODI).
+
+Definition used (sleep-medicine convention; there is no single standard algorithm, and published
+ODI implementations differ mainly in how they take the baseline):
+
+* an **event** is a fall of SpO2 to at least ``drop`` percentage points below the baseline,
+  staying at or below that level for at least ``min_duration_s`` (10 s). ``drop = 3`` counts the
+  desaturations of ODI-3, the >= 3 % desaturation of the AASM Scoring Manual's recommended
+  hypopnoea rule; ``drop = 4`` those of ODI-4, the >= 4 % of its acceptable (CMS) rule. The
+  10-second minimum is the AASM minimum duration of a scored respiratory event.
+* the **baseline** is the median SpO2 over the preceding ``baseline_s`` (120 s), so a brief dip
+  does not move it (a median ignores anything shorter than half its window), and it is frozen
+  when a dip begins, so a long desaturation cannot drag its own reference down and "end" itself.
+* a confirmed event **ends** when SpO2 is back to within ``drop - recovery`` of the frozen
+  baseline (hysteresis: with drop 3 and recovery 1, a dip from 97 % starts at <= 94 % and ends at
+  >= 95 %). A dip that has not yet lasted ``min_duration_s`` is dropped as soon as SpO2 leaves the
+  dip level or the reading goes missing: confirmation needs continuous evidence.
+* **events per hour** counts events that *began* in the last ``rate_window_s`` (1 h), divided
+  by the hours of that window the patient has been monitored (since their first SpO2 reading),
+  and is reported only after ``min_coverage_s`` (15 min).
+
+Unlike the other detectors this one is a mutable object, because it keeps each patient's recent
+event times in a :class:`~nabd.analytics.ring.RingBuffer`; every tick is still a fixed number of
+NumPy passes over all patients.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from nabd.analytics.arrays import (
+    NEVER,
+    NS_PER_S,
+    BoolArray,
+    FloatArray,
+    IntArray,
+    check_duration,
+    check_now,
+    elapsed_at_least,
+    masked_median,
+    pad_rows,
+    seconds_to_ns,
+)
+from nabd.analytics.errors import AnalyticsInputError
+from nabd.analytics.ring import RingBuffer, Window
+
+__all__ = ["Desaturation", "DesaturationConfig", "DesaturationTick"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class DesaturationConfig:
+    """ODI-3 by default; ``drop=4.0`` gives ODI-4. SpO2 in %, durations in seconds."""
+
+    drop: float = 3.0
+    min_duration_s: float = 10
+    baseline_s: float = 120
+    min_baseline_samples: int = 30
+    recovery: float = 1.0
+    max_age_s: float = 5
+    """The newest sample counts as "current" only if it is at most this old."""
+    rate_window_s: float = 3600
+    min_coverage_s: float = 900
+
+    def __post_init__(self) -> None:
+        for name in ("drop", "recovery"):
+            value = getattr(self, name)
+            if not math.isfinite(value) or value <= 0:
+                raise AnalyticsInputError(name, f"must be > 0 percentage points, got {value}")
+        if self.recovery >= self.drop:
+            raise AnalyticsInputError("recovery", "must be smaller than drop")
+        for name in ("min_duration_s", "baseline_s", "max_age_s", "min_coverage_s"):
+            check_duration(name, getattr(self, name))
+        check_duration("rate_window_s", self.rate_window_s)
+        if self.rate_window_s <= 0 or self.min_coverage_s > self.rate_window_s:
+            raise AnalyticsInputError("rate_window_s", "must be > 0 and at least min_coverage_s")
+        if self.min_baseline_samples < 1:
+            raise AnalyticsInputError("min_baseline_samples", "must be >= 1")
+
+    @property
+    def max_events(self) -> int:
+        """Events one rate window can hold: at most one per ``min_duration_s`` plus one."""
+        shortest = max(self.min_duration_s, 1.0)
+        return math.ceil(self.rate_window_s / shortest) + 1
+
+
+@dataclass(frozen=True)
+class DesaturationTick:
+    """What one tick found, per patient (arrays of shape ``(patients,)``)."""
+
+    current: FloatArray
+    """The SpO2 the tick judged (NaN: none fresh enough)."""
+    baseline: FloatArray
+    """The baseline in force: the frozen one during a dip, else the rolling median (NaN: too few
+    samples)."""
+    in_event: BoolArray
+    """A confirmed desaturation is under way (the alertable condition)."""
+    started: BoolArray
+    """An event was confirmed at this tick (it began ``min_duration_s`` earlier)."""
+    ended: BoolArray
+    """A confirmed event ended at this tick."""
+    events_in_window: IntArray
+    events_per_hour: FloatArray
+    """NaN until ``min_coverage_s`` of monitoring."""
+
+
+class Desaturation:
+    """Online desaturation detector and ODI for every patient; call :meth:`step` each tick."""
+
+    def __init__(self, patients: int, config: DesaturationConfig | None = None) -> None:
+        self.config = config or DesaturationConfig()
+        self._in_dip = np.zeros(patients, dtype=np.bool_)
+        self._confirmed = np.zeros(patients, dtype=np.bool_)
+        self._dip_since = np.full(patients, NEVER, dtype=np.int64)
+        self._dip_baseline = np.full(patients, np.nan)
+        self._first_seen = np.full(patients, NEVER, dtype=np.int64)
+        self._events = RingBuffer(patients, self.config.max_events)
+
+    @property
+    def patients(self) -> int:
+        return int(self._in_dip.shape[0])
+
+    def grow(self, patients: int) -> None:
+        """Room for new patients (admissions); existing state is kept."""
+        self._in_dip = pad_rows(self._in_dip, patients, fill=False)
+        self._confirmed = pad_rows(self._confirmed, patients, fill=False)
+        self._dip_since = pad_rows(self._dip_since, patients, fill=NEVER)
+        self._dip_baseline = pad_rows(self._dip_baseline, patients, fill=np.nan)
+        self._first_seen = pad_rows(self._first_seen, patients, fill=NEVER)
+        self._events.grow(patients)
+
+    def step(self, now: int, spo2: Window) -> DesaturationTick:
+        """Advance every patient to ``now`` given their SpO2 ring window (>= ``baseline_s``)."""
+        instant = check_now(now)
+        if spo2.valid.shape[0] != self.patients:
+            raise AnalyticsInputError(
+                "spo2",
+                f"window has {spo2.valid.shape[0]} rows, detector has {self.patients} patients",
+            )
+        cfg = self.config
+        current = self._current(instant, spo2)
+        rolling = self._rolling_baseline(instant, spo2)
+        known = ~np.isnan(current)
+        seen = np.where(known, current, np.inf)
+        self._first_seen = np.where((self._first_seen == NEVER) & known, instant, self._first_seen)
+        start = ~self._in_dip & known & (seen <= rolling - cfg.drop)
+        self._dip_baseline = np.where(start, rolling, self._dip_baseline)
+        self._dip_since = np.where(start, instant, self._dip_since)
+        dipping = self._in_dip | start
+        below = dipping & known & (seen <= self._dip_baseline - cfg.drop)
+        recovered = known & (seen >= self._dip_baseline - cfg.drop + cfg.recovery)
+        stays = np.where(self._confirmed, ~recovered, below)
+        in_dip = dipping & stays
+        confirm = (
+            in_dip
+            & ~self._confirmed
+            & below
+            & elapsed_at_least(self._dip_since, instant, seconds_to_ns(cfg.min_duration_s))
+        )
+        ended = self._confirmed & ~in_dip
+        self._record(confirm)
+        self._in_dip = in_dip
+        self._confirmed = (self._confirmed | confirm) & in_dip
+        self._dip_since = np.where(in_dip, self._dip_since, NEVER)
+        self._dip_baseline = np.where(in_dip, self._dip_baseline, np.nan)
+        count, rate = self._rate(instant)
+        return DesaturationTick(
+            current=current,
+            baseline=np.where(in_dip, self._dip_baseline, rolling),
+            in_event=self._confirmed.copy(),
+            started=confirm,
+            ended=ended,
+            events_in_window=count,
+            events_per_hour=rate,
+        )
+
+    def _current(self, now: int, spo2: Window) -> FloatArray:
+        fresh = elapsed_at_least(spo2.latest_time, now, 0) & (
+            spo2.latest_time >= now - seconds_to_ns(self.config.max_age_s)
+        )
+        return np.where(fresh, spo2.latest_value, np.nan)
+
+    def _rolling_baseline(self, now: int, spo2: Window) -> FloatArray:
+        recent = spo2.valid & (spo2.times >= now - seconds_to_ns(self.config.baseline_s))
+        recent &= spo2.times <= now
+        median, count = masked_median(spo2.values, recent)
+        return np.where(count >= self.config.min_baseline_samples, median, np.nan)
+
+    def _record(self, confirm: BoolArray) -> None:
+        """Store each newly confirmed event's start time (value: its baseline)."""
+        patients = np.flatnonzero(confirm)
+        self._events.push(patients, self._dip_since[patients], self._dip_baseline[patients])
+
+    def _rate(self, now: int) -> tuple[IntArray, FloatArray]:
+        window_ns = seconds_to_ns(self.config.rate_window_s)
+        count = self._events.window(since=now - window_ns).count
+        seen = self._first_seen != NEVER
+        monitored = np.where(seen, now - np.where(seen, self._first_seen, now), 0)
+        covered = np.minimum(monitored, window_ns)
+        ready = seen & (covered >= seconds_to_ns(self.config.min_coverage_s)) & (covered > 0)
+        hours = np.where(ready, covered, 1) / (NS_PER_S * 3600.0)
+        return count, np.where(ready, count / hours, np.nan)

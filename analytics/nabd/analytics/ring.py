@@ -1,0 +1,256 @@
+"""Rolling windows of one metric for every patient, in one preallocated ring buffer.
+
+One :class:`RingBuffer` holds one metric (heart rate, SpO2, RR intervals, ...) for the whole
+ward: ``values`` and ``times`` are ``(patients, capacity)`` arrays, and each patient row is a
+circular buffer with its own write index (``head``, the slot the next sample goes to) and
+``count``. Rows are indexed by a patient *index* the shell assigns on admission; nothing here
+knows patient ids.
+
+Timestamps are int64 nanoseconds since the Unix epoch (``nabd.analytics.arrays``).
+
+**Pushing a micro-batch without a loop over samples.** A batch holds samples for any patients in
+any order, several per patient. :meth:`RingBuffer.push` sorts it by (patient, time) with one
+stable ``np.lexsort``; marks where each patient's run starts; drops samples not newer than the
+previous one kept for that patient (duplicates from re-sent batches, and stragglers older than
+what is already stored: the window is strictly time-ordered, and the database, not this buffer,
+is the record); gives each remaining sample its rank within its patient's run
+(``arange - start of run``); and writes sample ``rank`` of a run to slot
+``(head + rank) % capacity``. When a run is longer than the capacity only its newest
+``capacity`` samples are written, so no slot is written twice in one assignment (NumPy does not
+promise which of two writes to one slot wins). Heads and counts then advance by the run
+lengths. Everything is a fixed number of NumPy passes over the batch.
+
+**Reading.** :meth:`RingBuffer.window` returns ``(patients, columns)`` arrays ordered oldest to
+newest and *right-aligned*: the newest sample of every patient is in the last column, so
+``window.values[:, -1]`` is the latest value and ``[:, -k:]`` the last ``k`` samples; missing
+entries (fewer samples than columns, or older than ``since``) are NaN with ``valid`` False.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from nabd.analytics.arrays import NEVER, BoolArray, FloatArray, IntArray, pad_rows
+from nabd.analytics.errors import AnalyticsInputError
+
+__all__ = ["RingBuffer", "Window"]
+
+
+@dataclass(frozen=True)
+class Window:
+    """Samples of one metric, ``(patients, columns)``, oldest to newest, newest in the last column.
+
+    ``values`` is NaN and ``times`` is 0 wherever ``valid`` is False.
+    """
+
+    times: IntArray
+    values: FloatArray
+    valid: BoolArray
+
+    @property
+    def count(self) -> IntArray:
+        """Valid samples per patient."""
+        result: IntArray = self.valid.sum(axis=1, dtype=np.int64)
+        return result
+
+    @property
+    def latest_time(self) -> IntArray:
+        """Time of each patient's newest sample in the window (NEVER if none)."""
+        if not self._has_columns:
+            return np.full(self.times.shape[0], NEVER, dtype=np.int64)
+        return np.where(self.valid[:, -1], self.times[:, -1], NEVER)
+
+    @property
+    def latest_value(self) -> FloatArray:
+        """Each patient's newest value in the window (NaN if none)."""
+        if not self._has_columns:
+            return np.full(self.values.shape[0], np.nan)
+        result: FloatArray = self.values[:, -1].copy()
+        return result
+
+    @property
+    def oldest_time(self) -> IntArray:
+        """Time of each patient's oldest sample in the window (NEVER if none)."""
+        if not self._has_columns:
+            return np.full(self.times.shape[0], NEVER, dtype=np.int64)
+        first = np.argmax(self.valid, axis=1)
+        rows = np.arange(self.times.shape[0])
+        return np.where(self.valid.any(axis=1), self.times[rows, first], NEVER)
+
+    @property
+    def _has_columns(self) -> bool:
+        return bool(self.times.shape[1] > 0)
+
+
+class RingBuffer:
+    """A fixed-capacity rolling window of one metric for every patient.
+
+    ``capacity`` is per patient. Memory is ``patients * capacity * 16`` bytes (float64 value plus
+    int64 time): a 60-bed ward keeping 6 h of one-per-second samples is 60 * 21600 * 16 B =
+    21 MB per metric, so long baselines are better fed one-per-minute summaries.
+    """
+
+    def __init__(self, patients: int, capacity: int) -> None:
+        if patients < 0:
+            raise AnalyticsInputError("patients", f"must be >= 0, got {patients}")
+        if capacity < 1:
+            raise AnalyticsInputError("capacity", f"must be >= 1, got {capacity}")
+        self._capacity = capacity
+        self._times: IntArray = np.zeros((patients, capacity), dtype=np.int64)
+        self._values: FloatArray = np.full((patients, capacity), np.nan, dtype=np.float64)
+        self._head: IntArray = np.zeros(patients, dtype=np.int64)
+        self._count: IntArray = np.zeros(patients, dtype=np.int64)
+        self._newest: IntArray = np.full(patients, NEVER, dtype=np.int64)
+
+    @property
+    def patients(self) -> int:
+        return int(self._head.shape[0])
+
+    @property
+    def capacity(self) -> int:
+        return self._capacity
+
+    @property
+    def count(self) -> IntArray:
+        """Samples held per patient (at most ``capacity``); a read-only copy."""
+        return self._count.copy()
+
+    @property
+    def newest_time(self) -> IntArray:
+        """Time of each patient's newest sample ever kept (NEVER if none since admission)."""
+        return self._newest.copy()
+
+    def push(
+        self, patient: npt.ArrayLike, times: npt.ArrayLike, values: npt.ArrayLike
+    ) -> BoolArray:
+        """Append a micro-batch of samples; return which were kept, in the order given.
+
+        ``patient`` (int indices), ``times`` (int64 ns) and ``values`` (finite floats) are 1-D and
+        of equal length, in any order. A sample is dropped (False) when its time is not later
+        than the newest sample already kept for that patient, in the buffer or earlier in this
+        batch; of samples with equal times the first given is kept.
+        """
+        index, stamp, value = self._checked(patient, times, values)
+        order = np.lexsort((stamp, index))
+        index, stamp, value = index[order], stamp[order], value[order]
+        keep = stamp > self._floor(index, stamp)
+        kept = np.zeros(order.shape[0], dtype=np.bool_)
+        kept[order[keep]] = True
+        self._write(index[keep], stamp[keep], value[keep])
+        return kept
+
+    def window(self, since: npt.ArrayLike | None = None, columns: int | None = None) -> Window:
+        """The newest ``columns`` (default: all) slots of every patient, oldest to newest.
+
+        ``since`` (int64 ns, a scalar or one per patient) hides samples older than it.
+        """
+        width = self._capacity if columns is None else columns
+        if not 0 <= width <= self._capacity:
+            raise AnalyticsInputError("columns", f"must be in 0..{self._capacity}, got {width}")
+        offsets = np.arange(self._capacity - width, self._capacity)
+        slots = (self._head[:, None] + offsets) % self._capacity
+        rows = np.arange(self.patients)[:, None]
+        times = self._times[rows, slots]
+        valid = offsets[None, :] >= (self._capacity - self._count)[:, None]
+        if since is not None:
+            valid &= times >= self._since(since)[:, None]
+        return Window(
+            times=np.where(valid, times, 0),
+            values=np.where(valid, self._values[rows, slots], np.nan),
+            valid=valid,
+        )
+
+    def grow(self, patients: int) -> None:
+        """Make room for ``patients`` patients in all (admissions); existing rows are kept."""
+        self._times = pad_rows(self._times, patients, fill=0)
+        self._values = pad_rows(self._values, patients, fill=np.nan)
+        self._head = pad_rows(self._head, patients, fill=0)
+        self._count = pad_rows(self._count, patients, fill=0)
+        self._newest = pad_rows(self._newest, patients, fill=NEVER)
+
+    def clear(self, patient: npt.ArrayLike) -> None:
+        """Forget every sample of these patients (discharge), so their rows can be reused."""
+        index = np.asarray(patient, dtype=np.int64)
+        self._check_indices(index)
+        self._head[index] = 0
+        self._count[index] = 0
+        self._newest[index] = NEVER
+        self._values[index] = np.nan
+
+    # ---- internals ---------------------------------------------------------------------------
+
+    def _floor(self, index: IntArray, stamp: IntArray) -> IntArray:
+        """Per sorted sample: the time it must exceed (previous in its run, or newest stored)."""
+        previous = np.empty_like(stamp)
+        previous[:1] = NEVER
+        previous[1:] = np.where(index[1:] == index[:-1], stamp[:-1], NEVER)
+        return np.maximum(previous, self._newest[index])
+
+    def _write(self, index: IntArray, stamp: IntArray, value: FloatArray) -> None:
+        """Write runs of sorted, strictly increasing samples per patient into their rings."""
+        total = index.shape[0]
+        if total == 0:
+            return
+        starts = np.flatnonzero(np.r_[True, index[1:] != index[:-1]])
+        lengths = np.diff(np.r_[starts, total])
+        run = np.repeat(np.arange(starts.shape[0]), lengths)
+        rank = np.arange(total) - starts[run]
+        fits = rank >= (lengths - self._capacity)[run]
+        slot = (self._head[index] + rank) % self._capacity
+        self._times[index[fits], slot[fits]] = stamp[fits]
+        self._values[index[fits], slot[fits]] = value[fits]
+        patients = index[starts]
+        self._head[patients] = (self._head[patients] + lengths) % self._capacity
+        self._count[patients] = np.minimum(self._count[patients] + lengths, self._capacity)
+        self._newest[patients] = stamp[starts + lengths - 1]
+
+    def _checked(
+        self, patient: npt.ArrayLike, times: npt.ArrayLike, values: npt.ArrayLike
+    ) -> tuple[IntArray, IntArray, FloatArray]:
+        index = np.asarray(patient)
+        stamp = np.asarray(times)
+        value = np.asarray(values)
+        if index.ndim != 1 or stamp.shape != index.shape or value.shape != index.shape:
+            raise AnalyticsInputError(
+                "push",
+                f"patient, times and values must be 1-D of equal length, got shapes "
+                f"{index.shape}, {stamp.shape}, {value.shape}",
+            )
+        if index.size == 0:  # an empty batch of any dtype (``[]`` is float) is a no-op
+            return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.float64)
+        if index.dtype.kind not in "iu" or stamp.dtype.kind not in "iu":
+            raise AnalyticsInputError(
+                "push", f"patient and times must be integers, got {index.dtype}, {stamp.dtype}"
+            )
+        if value.dtype.kind not in "iuf":
+            raise AnalyticsInputError("values", f"must be numbers, got dtype {value.dtype}")
+        index = index.astype(np.int64)
+        self._check_indices(index)
+        value = value.astype(np.float64)
+        if not np.isfinite(value).all():
+            raise AnalyticsInputError(
+                "values", "must be finite: a reading without a value is not a sample"
+            )
+        return index, stamp.astype(np.int64), value
+
+    def _check_indices(self, index: IntArray) -> None:
+        if index.size and (index.min() < 0 or index.max() >= self.patients):
+            raise AnalyticsInputError(
+                "patient",
+                f"indices must be in 0..{self.patients - 1}, got {index.min()}..{index.max()}",
+            )
+
+    def _since(self, since: npt.ArrayLike) -> IntArray:
+        array = np.asarray(since)
+        if (
+            array.dtype.kind not in "iu"
+            or array.ndim > 1
+            or (array.ndim == 1 and array.shape != (self.patients,))
+        ):
+            raise AnalyticsInputError(
+                "since", f"must be int64 ns, a scalar or one per patient, got {array!r}"
+            )
+        return np.broadcast_to(array.astype(np.int64), (self.patients,))

@@ -1,0 +1,289 @@
+"""Technical conditions: is the equipment telling us anything, and can we believe it?
+
+A monitoring system fails most dangerously by going quiet: a sensor that fell off, a strap with a
+flat battery or a gateway that lost power produces no abnormal value, just no value, and a
+dashboard that silently shows the last good reading. These detectors make that visible, for every
+patient (and metric) at once:
+
+* :func:`data_flow` - **no data** (nothing since admission) and **stale data** (newest sample
+  older than the metric's expected interval times ``stale_factor``);
+* :func:`sensor_off` - the device says contact is lost (quality flags), or it reports the 0 that
+  many oximeters send with the probe off (only for metrics where 0 cannot be real);
+* :func:`flatline` - a metric that must vary (heart rate, RR intervals) has not changed at all
+  over a window: a stuck sensor or a gateway repeating a cached value;
+* :func:`impossible` - a value no living patient can have (outside the catalogue's possible
+  range, or not finite), which should have been stopped at the contract boundary;
+* :class:`BatteryState` - **low battery**, latched with hysteresis (on at or below 20 %, off only
+  at or above 30 %) so a level jittering around 20 % does not toggle;
+* :func:`gateway_offline` - the patient's gateway said ``offline`` (its MQTT last will) or has
+  not been heard from within a timeout.
+
+Shapes: ``(patients,)`` for one metric, or ``(patients, metrics)`` with per-metric parameters of
+shape ``(metrics,)``, which broadcast.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+
+from nabd.analytics.arrays import (
+    NEVER,
+    BoolArray,
+    FloatArray,
+    check_duration,
+    check_now,
+    float_per_patient,
+    seconds_to_ns,
+)
+from nabd.analytics.errors import AnalyticsInputError
+from nabd.analytics.latch import Latch
+from nabd.analytics.ring import Window
+from nabd.contract.catalogue import METRICS
+
+__all__ = [
+    "DEFAULT_EXPECTATIONS",
+    "BatteryConfig",
+    "BatteryState",
+    "DataFlow",
+    "MetricExpectation",
+    "data_flow",
+    "flatline",
+    "gateway_offline",
+    "impossible",
+    "possible_range",
+    "sensor_off",
+    "stale_after_s",
+]
+
+
+@dataclass(frozen=True, kw_only=True)
+class MetricExpectation:
+    """What normal data flow looks like for one metric (durations in seconds)."""
+
+    interval_s: float
+    """Expected time between samples."""
+    stale_factor: float = 3.0
+    """Stale after this many expected intervals without a sample (tolerates two lost ones)."""
+    zero_means_off: bool = False
+    """The device sends 0 when the sensor is off, and 0 cannot be a real value of this metric."""
+    flatline_window_s: float | None = None
+    """Window over which the metric must vary; None: it may legitimately stay constant."""
+    flatline_min_points: int = 10
+    flatline_epsilon: float = 0.0
+    """Peak-to-peak change at or below which the window counts as flat."""
+
+    def __post_init__(self) -> None:
+        check_duration("interval_s", self.interval_s)
+        if self.interval_s <= 0 or not (
+            math.isfinite(self.stale_factor) and self.stale_factor >= 1
+        ):
+            raise AnalyticsInputError("interval_s", "need interval_s > 0 and stale_factor >= 1")
+        if self.flatline_window_s is not None:
+            check_duration("flatline_window_s", self.flatline_window_s)
+        if self.flatline_min_points < 2 or not self.flatline_epsilon >= 0:
+            raise AnalyticsInputError("flatline", "need min_points >= 2 and epsilon >= 0")
+
+    @property
+    def stale_after_s(self) -> float:
+        return self.interval_s * self.stale_factor
+
+
+DEFAULT_EXPECTATIONS: Final[Mapping[str, MetricExpectation]] = MappingProxyType(
+    {
+        # Heart-rate straps notify about once a second; a real heart rate always wobbles.
+        "heart_rate": MetricExpectation(interval_s=1, stale_factor=10, flatline_window_s=300),
+        # One RR interval per beat: 60 s at 30/min is 30 intervals, and no two minutes of
+        # intervals are identical in a living heart.
+        "rr_interval": MetricExpectation(
+            interval_s=2, stale_factor=5, flatline_window_s=60, flatline_epsilon=0.001
+        ),
+        # Oximeters send 0 for SpO2 and pulse rate with the probe off; a saturation plateau at
+        # 98-100 % is normal, so SpO2 has no flatline check.
+        "spo2": MetricExpectation(interval_s=1, stale_factor=10, zero_means_off=True),
+        "pulse_rate": MetricExpectation(
+            interval_s=1, stale_factor=10, zero_means_off=True, flatline_window_s=300
+        ),
+        "respiration_rate": MetricExpectation(interval_s=60, stale_factor=3),
+        "pulse_amplitude_index": MetricExpectation(interval_s=1, stale_factor=10),
+        # Spot measurements: expected every 4 h (the frequent end of the 4-6-hourly minimum
+        # NEWS2 sets for a score of 1-4); a missed round is stale after 8 h.
+        "body_temperature": MetricExpectation(interval_s=4 * 3600, stale_factor=2),
+        "systolic_bp": MetricExpectation(interval_s=4 * 3600, stale_factor=2),
+        "diastolic_bp": MetricExpectation(interval_s=4 * 3600, stale_factor=2),
+    }
+)
+
+
+def stale_after_s(expectations: Sequence[MetricExpectation]) -> FloatArray:
+    """Per-metric staleness limits, shape ``(metrics,)``, for :func:`data_flow`."""
+    return np.array([e.stale_after_s for e in expectations], dtype=np.float64)
+
+
+def possible_range(keys: Sequence[str]) -> tuple[FloatArray, FloatArray]:
+    """Each metric's physiologically possible ``(min, max)`` from the catalogue."""
+    try:
+        rows = [METRICS[key] for key in keys]
+    except KeyError as exc:
+        raise AnalyticsInputError("keys", f"unknown metric {exc.args[0]!r}") from exc
+    return (
+        np.array([row.min_value for row in rows], dtype=np.float64),
+        np.array([row.max_value for row in rows], dtype=np.float64),
+    )
+
+
+@dataclass(frozen=True)
+class DataFlow:
+    """``no_data``: no sample since admission; ``stale``: the newest one is too old."""
+
+    no_data: BoolArray
+    stale: BoolArray
+
+
+def data_flow(now: int, newest_time: npt.ArrayLike, stale_after: npt.ArrayLike) -> DataFlow:
+    """No-data and stale-data conditions from each newest sample time (int64 ns, NEVER: none).
+
+    ``stale_after`` is in seconds (scalar, or per metric to broadcast with ``newest_time``). A
+    sample stamped in the future (clock skew) is not stale.
+    """
+    instant = check_now(now)
+    newest = np.asarray(newest_time)
+    if newest.dtype.kind not in "iu":
+        raise AnalyticsInputError("newest_time", f"must be int64 ns, got {newest.dtype}")
+    limit = np.asarray(stale_after, dtype=np.float64)
+    if not (np.isfinite(limit).all() and (limit > 0).all()):
+        raise AnalyticsInputError("stale_after", "must be finite and > 0 s")
+    limit_ns = np.rint(limit * 1e9).astype(np.int64)
+    none = newest == NEVER
+    return DataFlow(no_data=none, stale=~none & (newest < instant - limit_ns))
+
+
+def sensor_off(
+    latest_value: npt.ArrayLike, contact_lost: npt.ArrayLike, zero_means_off: npt.ArrayLike
+) -> BoolArray:
+    """The device flags lost contact, or sends 0 for a metric where 0 means "probe off".
+
+    ``contact_lost`` is the shell's reading of the newest sample's quality flags
+    (``sensor_contact_lost``, or ``unavailable``); NaN values (missing) are not "off".
+    """
+    value = np.asarray(latest_value, dtype=np.float64)
+    result: BoolArray = np.asarray(contact_lost, dtype=np.bool_) | (
+        np.asarray(zero_means_off, dtype=np.bool_) & (value == 0.0)
+    )
+    return result
+
+
+def flatline(now: int, window: Window, expectation: MetricExpectation) -> BoolArray:
+    """Per patient: enough samples in the flatline window, all within ``flatline_epsilon``."""
+    instant = check_now(now)
+    patients = window.valid.shape[0]
+    if expectation.flatline_window_s is None:
+        return np.zeros(patients, dtype=np.bool_)
+    start = instant - seconds_to_ns(expectation.flatline_window_s)
+    used = window.valid & (window.times >= start) & (window.times <= instant)
+    enough = used.sum(axis=1) >= expectation.flatline_min_points
+    high = np.where(used, window.values, -np.inf).max(axis=1, initial=-np.inf)
+    low = np.where(used, window.values, np.inf).min(axis=1, initial=np.inf)
+    spread = np.where(enough, high, 0.0) - np.where(enough, low, 0.0)
+    result: BoolArray = enough & (spread <= expectation.flatline_epsilon)
+    return result
+
+
+def impossible(values: npt.ArrayLike, low: npt.ArrayLike, high: npt.ArrayLike) -> BoolArray:
+    """Present values that are not finite or lie outside ``[low, high]`` (NaN = missing: False)."""
+    value = np.asarray(values, dtype=np.float64)
+    present = ~np.isnan(value)
+    seen = np.where(present, value, 0.0)
+    outside = ~np.isfinite(seen) | (seen < np.asarray(low)) | (seen > np.asarray(high))
+    result: BoolArray = present & outside
+    return result
+
+
+def gateway_offline(
+    now: int,
+    online: npt.ArrayLike,
+    last_seen: npt.ArrayLike,
+    gateway_of_patient: npt.ArrayLike,
+    timeout_s: float = 120,
+) -> BoolArray:
+    """Per patient: their gateway is offline, or silent for more than ``timeout_s``.
+
+    ``online`` and ``last_seen`` (int64 ns, NEVER: never heard) are one per gateway, from its
+    retained status and its latest batch or status; ``gateway_of_patient`` indexes them, -1 for a
+    patient with no gateway assigned (never "offline": that patient is "no data").
+    """
+    instant = check_now(now)
+    check_duration("timeout_s", timeout_s)
+    state = np.asarray(online, dtype=np.bool_)
+    seen = np.asarray(last_seen)
+    index = np.asarray(gateway_of_patient)
+    if state.ndim != 1 or seen.shape != state.shape or seen.dtype.kind not in "iu":
+        raise AnalyticsInputError("online/last_seen", "must be 1-D, one per gateway, ns times")
+    if index.ndim != 1 or index.dtype.kind not in "iu":
+        raise AnalyticsInputError("gateway_of_patient", "must be 1-D integer indices")
+    if index.size and (index.min() < -1 or index.max() >= state.shape[0]):
+        raise AnalyticsInputError("gateway_of_patient", f"must be in -1..{state.shape[0] - 1}")
+    silent = (seen == NEVER) | (seen < instant - seconds_to_ns(timeout_s))
+    down = np.r_[~state | silent, False]  # index -1 (no gateway) reads the trailing False
+    result: BoolArray = down[index]
+    return result
+
+
+@dataclass(frozen=True, kw_only=True)
+class BatteryConfig:
+    """Low at or below ``low_at`` %, back to normal only at or above ``ok_at`` %."""
+
+    low_at: float = 20.0
+    ok_at: float = 30.0
+    persist_s: float = 0
+    clear_s: float = 60
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.low_at < self.ok_at <= 100:
+            raise AnalyticsInputError("low_at/ok_at", "need 0 <= low_at < ok_at <= 100")
+        check_duration("persist_s", self.persist_s)
+        check_duration("clear_s", self.clear_s)
+
+
+@dataclass(frozen=True)
+class BatteryState:
+    """The low-battery condition per patient (their monitoring device), with hysteresis."""
+
+    latch: Latch
+
+    @classmethod
+    def initial(cls, patients: int) -> BatteryState:
+        return cls(latch=Latch.initial(patients))
+
+    def grow(self, patients: int) -> BatteryState:
+        return BatteryState(latch=self.latch.grow(patients))
+
+    def step(
+        self,
+        now: int,
+        level: npt.ArrayLike,
+        low_flag: npt.ArrayLike = False,
+        config: BatteryConfig | None = None,
+    ) -> BatteryState:
+        """``level`` in % (NaN: unknown); ``low_flag``: the device's own low-battery flag."""
+        cfg = config or BatteryConfig()
+        patients = self.latch.active.shape[0]
+        percent = float_per_patient("level", level, patients)
+        flagged = np.broadcast_to(np.asarray(low_flag, dtype=np.bool_), (patients,))
+        known = ~np.isnan(percent)
+        seen = np.where(known, percent, 0.0)
+        return BatteryState(
+            latch=self.latch.step(
+                check_now(now),
+                breach=flagged | (known & (seen <= cfg.low_at)),
+                recovered=~flagged & known & (seen >= cfg.ok_at),
+                persist_ns=seconds_to_ns(cfg.persist_s),
+                clear_ns=seconds_to_ns(cfg.clear_s),
+            )
+        )
