@@ -95,9 +95,12 @@ def _env(args: argparse.Namespace) -> int:
 
 
 def _gateway_add(args: argparse.Namespace) -> int:
-    from nabd.app.stack.lifecycle import add_gateway
+    from nabd.app.stack.lifecycle import add_gateway, add_gateways
 
-    add_gateway(_settings(args), args.gateway_id)
+    if len(args.gateway_ids) == 1:
+        add_gateway(_settings(args), args.gateway_ids[0])
+    else:
+        add_gateways(_settings(args), args.gateway_ids)
     return 0
 
 
@@ -132,9 +135,13 @@ def _register_gateway(actions: Subparsers, common: argparse.ArgumentParser) -> N
     gateway.set_defaults(handler=_help(gateway))
     verbs = gateway.add_subparsers(title="actions", metavar="ACTION")
     add = verbs.add_parser(
-        "add", parents=[common], help="create an account, client certificate and ACL entry"
+        "add",
+        parents=[common],
+        help="create accounts and client certificates (the broker reloads once)",
     )
-    add.add_argument("gateway_id", metavar="ID", help="gateway id, also its MQTT username")
+    add.add_argument(
+        "gateway_ids", metavar="ID", nargs="+", help="gateway id, also its MQTT username"
+    )
     add.set_defaults(handler=_guarded(_gateway_add))
     remove = verbs.add_parser(
         "remove", parents=[common], help="revoke a gateway (the broker reloads, no restart)"

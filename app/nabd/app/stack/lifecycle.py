@@ -13,7 +13,7 @@ import contextlib
 import fcntl
 import logging
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -345,19 +345,40 @@ def _apply_accounts(settings: StackSettings, layout: Layout, state: StackState) 
 
 def add_gateway(settings: StackSettings, gateway_id: str) -> None:
     """Give a gateway a broker account and a client certificate; reload a running broker."""
+    add_gateways(settings, [gateway_id])
+    log.info("gateway %s: account ready; `nabd stack env --gateway %s`", gateway_id, gateway_id)
+
+
+def add_gateways(settings: StackSettings, gateway_ids: Sequence[str]) -> None:
+    """Accounts and client certificates for many gateways at once (existing ones are kept); the
+    broker re-reads its password file once, however many were added (a load test adds
+    thousands). Every id is checked before anything is written."""
+    wanted = list(dict.fromkeys(check_gateway_id(g) for g in gateway_ids))
     layout = Layout(settings.root)
     with _locked(layout):
-        state = _existing(layout).with_gateway(check_gateway_id(gateway_id))
+        state = _existing(layout).with_gateways(wanted)
         ca = tls.ensure_authority(layout.ca_cert, layout.ca_key)
-        tls.ensure_leaf(
-            ca,
-            gateway_id,
-            server=False,
-            cert_path=layout.client_cert(gateway_id),
-            key_path=layout.client_key(gateway_id),
-        )
+        for gateway_id in wanted:
+            tls.ensure_leaf(
+                ca,
+                gateway_id,
+                server=False,
+                cert_path=layout.client_cert(gateway_id),
+                key_path=layout.client_key(gateway_id),
+            )
         _apply_accounts(settings, layout, state)
-    log.info("gateway %s: account ready; `nabd stack env --gateway %s`", gateway_id, gateway_id)
+    if len(wanted) > 1:
+        log.info("gateways: %d accounts ready", len(wanted))
+
+
+def gateway_environments(
+    settings: StackSettings, gateway_ids: Sequence[str]
+) -> dict[str, dict[str, str]]:
+    """``environment(settings, gateway)`` for many gateways, reading the state once."""
+    layout = Layout(settings.root)
+    state = _existing(layout)
+    broker = _broker_vars(layout, state)
+    return {g: broker | _gateway_vars(layout, state, g) for g in gateway_ids}
 
 
 def remove_gateway(settings: StackSettings, gateway_id: str) -> None:

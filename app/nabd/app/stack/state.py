@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Final, Literal
 
@@ -94,9 +95,19 @@ class StackState(_Frozen):
 
     def with_gateway(self, gateway_id: str) -> StackState:
         """This state plus a gateway account (unchanged if the gateway already has one)."""
-        if check_gateway_id(gateway_id) in self.mqtt.gateways:
+        return self.with_gateways([gateway_id])
+
+    def with_gateways(self, gateway_ids: Iterable[str]) -> StackState:
+        """This state plus an account for each gateway that has none yet (one copy, so adding
+        thousands costs one pass)."""
+        new = {
+            gateway_id: Account(password=new_secret())
+            for gateway_id in map(check_gateway_id, gateway_ids)
+            if gateway_id not in self.mqtt.gateways
+        }
+        if not new:
             return self
-        gateways = {**self.mqtt.gateways, gateway_id: Account(password=new_secret())}
+        gateways = {**self.mqtt.gateways, **new}
         return self.model_copy(update={"mqtt": self.mqtt.model_copy(update={"gateways": gateways})})
 
     def without_gateway(self, gateway_id: str) -> StackState:

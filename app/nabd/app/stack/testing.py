@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import secrets
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -78,6 +78,12 @@ class RunningStack:
         """Create (or reuse) a gateway's account, as ``nabd stack gateway add`` does."""
         lifecycle.add_gateway(self.settings, gateway_id)
         return _credentials(lifecycle.environment(self.settings, gateway_id), EDGE)
+
+    def add_gateways(self, gateway_ids: Sequence[str]) -> dict[str, MqttCredentials]:
+        """Accounts for many gateways at once (one broker reload), by gateway id."""
+        lifecycle.add_gateways(self.settings, gateway_ids)
+        environments = lifecycle.gateway_environments(self.settings, gateway_ids)
+        return {g: _credentials(env, EDGE) for g, env in environments.items()}
 
     def remove_gateway(self, gateway_id: str) -> None:
         """Revoke a gateway, as ``nabd stack gateway remove`` does."""

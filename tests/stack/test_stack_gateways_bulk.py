@@ -1,0 +1,70 @@
+"""Many gateway accounts at once (what a load test needs): one broker reload, every account live,
+existing accounts untouched, and nothing written when one id is bad."""
+
+from __future__ import annotations
+
+import pytest
+
+from nabd.app.cli import main
+from nabd.app.stack import mosquitto
+from nabd.app.stack.layout import Layout
+from nabd.app.stack.state import load_state
+from nabd.app.stack.testing import MqttCredentials, RunningStack
+
+pytestmark = pytest.mark.integration
+
+
+def _reloads(stack: RunningStack) -> int:
+    return Layout(stack.state_dir).mqtt_log.read_bytes().count(b"Reloading config")
+
+
+def _connack(stack: RunningStack, creds: MqttCredentials, password: str | None = None) -> int:
+    probe = mosquitto.ProbeCredentials(
+        ca=stack.ca_file,
+        cert=creds.cert_file,
+        key=creds.key_file,
+        username=creds.username,
+        password=creds.password if password is None else password,
+    )
+    return mosquitto.connack_code(stack.mqtt_port, probe)
+
+
+def _passwords(stack: RunningStack) -> dict[str, str]:
+    state = load_state(Layout(stack.state_dir))
+    assert state is not None
+    return {g: a.password.get_secret_value() for g, a in state.mqtt.gateways.items()}
+
+
+def test_many_gateways_are_added_with_one_reload(nabd_stack: RunningStack) -> None:
+    before = _reloads(nabd_stack)
+    ids = [f"bulk-{i:03d}" for i in range(40)]
+    creds = nabd_stack.add_gateways(ids)
+    assert _reloads(nabd_stack) == before + 1
+    assert list(creds) == ids
+    assert {c.username for c in creds.values()} == set(ids)
+    assert all(_connack(nabd_stack, c) == 0 for c in creds.values())
+    assert _connack(nabd_stack, creds[ids[0]], password="not-the-password") != 0
+
+
+def test_adding_again_keeps_existing_accounts(nabd_stack: RunningStack) -> None:
+    first = nabd_stack.add_gateways(["keep-a", "keep-b"])
+    passwords = _passwords(nabd_stack)
+    again = nabd_stack.add_gateways(["keep-a", "keep-b", "keep-c", "keep-c"])
+    assert list(again) == ["keep-a", "keep-b", "keep-c"]
+    after = _passwords(nabd_stack)
+    assert after["keep-a"] == passwords["keep-a"] == first["keep-a"].password
+    assert after["keep-b"] == passwords["keep-b"]
+    assert _connack(nabd_stack, again["keep-c"]) == 0
+
+
+def test_the_cli_adds_several_ids_or_none(
+    nabd_stack: RunningStack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    state_dir = str(nabd_stack.state_dir)
+    assert main(["-q", "stack", "gateway", "add", "cli-a", "cli-b", "--state-dir", state_dir]) == 0
+    assert {"cli-a", "cli-b"} <= set(_passwords(nabd_stack))
+    capsys.readouterr()
+    code = main(["stack", "gateway", "add", "cli-c", "Bad/Id", "--state-dir", state_dir])
+    assert code == 1
+    assert "must match" in capsys.readouterr().err
+    assert "cli-c" not in _passwords(nabd_stack)
