@@ -1,0 +1,80 @@
+"""``nabd ingest run``: one ingest worker, MQTT to TimescaleDB, until SIGTERM or Ctrl-C.
+
+Reads ``IngestSettings`` from the environment (``eval "$(nabd stack env)"`` locally); options
+override it. Logs are JSON lines on stderr. SIGTERM and SIGINT flush what the worker holds,
+acknowledge it and exit 0 (1 if the last flush could not commit within the shutdown timeout:
+what it held stays unacknowledged and the broker delivers it again).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import threading
+from types import FrameType
+
+from nabd.app.commands import Subparsers, fail
+
+
+def register(subparsers: Subparsers) -> None:
+    """Add ``nabd ingest`` and its subcommands."""
+    ingest = subparsers.add_parser("ingest", help="the MQTT to TimescaleDB ingest service")
+    commands = ingest.add_subparsers(title="ingest commands", metavar="COMMAND", required=True)
+    run = commands.add_parser(
+        "run",
+        help="run one ingest worker until SIGTERM",
+        description="Consume observation batches from the broker (shared subscription), store "
+        "them in the database, acknowledge what is committed. Settings come from NABD_* "
+        "variables (see docs/ingest.md).",
+    )
+    run.add_argument(
+        "--worker-id",
+        help="stable worker name; its MQTT session is nabd-ingest-<id> (default: "
+        "$NABD_INGEST_WORKER_ID, else 1)",
+    )
+    run.add_argument(
+        "--metrics-port",
+        type=int,
+        help="serve Prometheus /metrics on this port (default: $NABD_INGEST_METRICS_PORT; none)",
+    )
+    run.set_defaults(handler=_run)
+
+
+def _json_logs() -> None:
+    from nabd.ingest.logs import JsonFormatter
+
+    root = logging.getLogger()
+    for handler in root.handlers:
+        handler.setFormatter(JsonFormatter())
+
+
+def _run(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from nabd.ingest.errors import IngestError
+    from nabd.ingest.service import IngestService
+    from nabd.ingest.settings import IngestSettings
+
+    overrides: dict[str, object] = {}
+    if args.worker_id is not None:
+        overrides["worker_id"] = args.worker_id
+    if args.metrics_port is not None:
+        overrides["metrics_port"] = args.metrics_port
+    try:
+        settings = IngestSettings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        return fail(ValueError(f"ingest settings: {exc}"))
+    _json_logs()
+    service = IngestService(settings)
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        # Stopping takes locks the interrupted code may hold: do it from another thread.
+        threading.Thread(target=service.stop, name="ingest-stop", daemon=True).start()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        return service.run()
+    except IngestError as exc:
+        return fail(exc)

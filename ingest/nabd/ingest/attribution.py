@@ -1,0 +1,151 @@
+"""Who a reading belongs to: the device must be the publishing gateway's, and the patient is the
+one the device was assigned to at the sample's time.
+
+The registry rows of a flush's devices are read by one query *inside the flush transaction*
+(:data:`REGISTRY_SQL`), never from a long-lived cache, so a device registered or re-assigned a
+moment ago counts at once; the rules themselves are pure (:class:`Registry`):
+
+* **Registration.** Every reading's device must be registered (``device.gateway_id``) to the
+  gateway whose topic carried the batch; otherwise the whole batch is a dead letter (a gateway
+  reporting someone else's device is misconfigured or lying, and its other readings are suspect).
+* **Attribution by time.** The assignment whose ``valid`` range contains the sample time: a
+  device moved to another patient on Tuesday leaves Monday's samples with the first patient,
+  however late they arrive. Ranges honour their bounds (``[)`` as written by Nabd).
+* **Unassigned is kept.** A reading whose device had no patient at that instant has no patient
+  here; the writer stores it in ``unattributed_observation`` (visible, re-attributable), never
+  drops it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Final
+
+from nabd.contract.payloads import ObservationBatch
+from nabd.ingest.staging import Row
+
+__all__ = [
+    "REGISTRY_SQL",
+    "Assignment",
+    "Attributed",
+    "Registry",
+    "attribute",
+    "unregistered_reason",
+]
+
+REGISTRY_SQL: Final = """
+SELECT d.id, d.gateway_id, a.patient_id,
+       nullif(lower(a.valid), '-infinity'), nullif(upper(a.valid), 'infinity'),
+       lower_inc(a.valid), upper_inc(a.valid)
+FROM device d LEFT JOIN device_assignment a ON a.device_id = d.id
+WHERE d.id = ANY(%s)
+"""
+"""The registry rows of some devices: one row per assignment (or one with NULLs if none)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    """A device worn by a patient over a time range (``None``: unbounded on that side)."""
+
+    patient_id: str
+    start: datetime | None
+    end: datetime | None
+    start_inclusive: bool = True
+    end_inclusive: bool = False
+
+    def covers(self, t: datetime) -> bool:
+        after_start = (
+            self.start is None or t > self.start or (self.start_inclusive and t == self.start)
+        )
+        before_end = self.end is None or t < self.end or (self.end_inclusive and t == self.end)
+        return after_start and before_end
+
+
+@dataclass(frozen=True, slots=True)
+class Registry:
+    """Who owns and who wears the devices of one flush, as read in its transaction."""
+
+    gateways: Mapping[str, str] = field(default_factory=dict)
+    """Device id -> the gateway it is registered to (unknown devices are absent)."""
+    assignments: Mapping[str, tuple[Assignment, ...]] = field(default_factory=dict)
+
+    @classmethod
+    def from_rows(cls, rows: Iterable[tuple[Any, ...]]) -> Registry:
+        """Build from :data:`REGISTRY_SQL` rows."""
+        gateways: dict[str, str] = {}
+        assignments: dict[str, list[Assignment]] = {}
+        for device, gateway, patient, start, end, start_inc, end_inc in rows:
+            gateways[str(device)] = str(gateway)
+            if patient is not None:
+                assignments.setdefault(str(device), []).append(
+                    Assignment(str(patient), start, end, bool(start_inc), bool(end_inc))
+                )
+        return cls(gateways, {d: tuple(a) for d, a in assignments.items()})
+
+    def unregistered(self, batch: ObservationBatch) -> tuple[int, str, str | None] | None:
+        """The first reading whose device is not the batch gateway's: (index, device, owner)."""
+        for index, r in enumerate(batch.readings):
+            owner = self.gateways.get(r.device_id)
+            if owner != batch.gateway_id:
+                return index, r.device_id, owner
+        return None
+
+    def patient_at(self, device_id: str, t: datetime) -> str | None:
+        """The patient wearing ``device_id`` at ``t``, or ``None``.
+
+        Assignments of one device cannot overlap (an exclusion constraint), so at most one
+        covers ``t``.
+        """
+        for a in self.assignments.get(device_id, ()):
+            if a.covers(t):
+                return a.patient_id
+        return None
+
+
+def unregistered_reason(device_id: str, gateway_id: str, owner: str | None) -> str:
+    """The dead-letter reason for a device that is not ``gateway_id``'s."""
+    where = "an unknown device" if owner is None else f"registered to gateway {owner!r}"
+    return f"device {device_id!r} is not registered to gateway {gateway_id!r} ({where})"
+
+
+@dataclass(slots=True)
+class Attributed:
+    """The rows of a flush, split by whether someone wore the device at the sample's time."""
+
+    observed: list[tuple[Any, ...]] = field(default_factory=list)
+    """``(patient_id, *Row)`` for ``observation``."""
+    unattributed: list[Row] = field(default_factory=list)
+    latest: dict[tuple[str, int], Row] = field(default_factory=dict)
+    """Newest row per (patient, metric): what ``observation_latest`` must hold at least."""
+
+    @property
+    def patients(self) -> list[str]:
+        return sorted({p for p, _ in self.latest})
+
+    @property
+    def first_time(self) -> datetime | None:
+        return min((r[1] for r in self.observed), default=None)
+
+    @property
+    def last_time(self) -> datetime | None:
+        return max((r[1] for r in self.observed), default=None)
+
+
+def attribute(rows: Iterable[Row], registry: Registry) -> Attributed:
+    """Give each row its patient at its sample time (``Row[0]``), or set it aside."""
+    out = Attributed()
+    patient_at, latest = registry.patient_at, out.latest  # local names: this loop is hot
+    observed, unattributed = out.observed.append, out.unattributed.append
+    for row in rows:
+        patient = patient_at(row[1], row[0])
+        if patient is None:
+            unattributed(row)
+            continue
+        observed((patient, *row))
+        key = (patient, row[2])
+        newest = latest.get(key)
+        if newest is None or row[0] >= newest[0]:
+            latest[key] = row
+    return out

@@ -1,0 +1,240 @@
+"""The MQTT side: a paho-mqtt 2.x MQTT v5 client that receives batches and acknowledges them
+only when told their commit is done.
+
+* **Persistent session.** Fixed client id per worker, ``clean_start=False`` and a Session Expiry
+  Interval: the broker keeps our subscription and queues what arrives while we are gone (paho's
+  default, ``MQTT_CLEAN_START_FIRST_ONLY``, would throw that queue away on every restart).
+* **Shared subscription** ``$share/nabd-ingest/nabd/v1/gw/+/obs``: each message goes to one
+  worker of the group.
+* **Manual acknowledgement.** ``manual_ack_set(True)``: paho sends no PUBACK by itself;
+  :meth:`Consumer.acknowledge` sends them after the commit. A crash before that means
+  redelivery, never loss.
+* **Receive Maximum** (MQTT v5): the broker sends at most that many unacknowledged messages, so
+  a stalled database stops the flow at the broker instead of filling our memory.
+* **Reconnection** with exponential backoff is paho's own (``loop_start`` runs
+  ``loop_forever``, which reconnects; ``reconnect_delay_set`` bounds the delays).
+
+Packet ids are only meaningful within one connection: after a reconnect the broker re-sends the
+unacknowledged messages (same ids, DUP set), and an id acknowledged twice could free a *new*
+message the broker gave that id in the meantime. So each delivery carries the connection
+``epoch`` it arrived on, and only deliveries of the current connection are acknowledged; the
+others come back as duplicates, are recognised as already committed, and are acknowledged then.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import ssl
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Final
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+from paho.mqtt.subscribeoptions import SubscribeOptions
+
+from nabd.contract import topics
+from nabd.contract.payloads import IngestAck, to_json
+from nabd.ingest.settings import IngestSettings
+
+__all__ = ["SUBSCRIPTION", "Consumer", "Delivery"]
+
+log = logging.getLogger(__name__)
+
+SUBSCRIPTION: Final = topics.shared(topics.INGEST_SHARE_GROUP, topics.ALL_OBSERVATIONS)
+"""``$share/nabd-ingest/nabd/v1/gw/+/obs``."""
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One received MQTT message and what is needed to acknowledge it."""
+
+    number: int
+    """Unique within the process, in order of receipt."""
+    mid: int
+    qos: int
+    epoch: int
+    """The connection it arrived on (see the module's docstring)."""
+    topic: str
+    payload: bytes
+    received_at: float
+    """Wall-clock seconds (``time.time()``) at receipt."""
+
+
+class Consumer:
+    """The paho client, its network thread, and epoch-checked acknowledgement."""
+
+    def __init__(
+        self,
+        settings: IngestSettings,
+        handle: Callable[[Delivery], None],
+        *,
+        on_connection: Callable[[bool], None] | None = None,
+    ) -> None:
+        self._settings = settings
+        self._handle = handle
+        self._on_connection = on_connection
+        self._numbers = itertools.count()
+        self._lock = threading.Lock()
+        self._epoch = 0
+        self._connected = False
+        self._unpublished: list[mqtt.MQTTMessageInfo] = []
+        self._subscribed = threading.Event()
+        self._client = self._build()
+
+    def _build(self) -> mqtt.Client:
+        s = self._settings
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=s.client_id,
+            protocol=MQTTProtocolVersion.MQTTv5,
+        )
+        client.tls_set(
+            ca_certs=str(s.mqtt_ca_file),
+            certfile=str(s.mqtt_cert_file),
+            keyfile=str(s.mqtt_key_file),
+            tls_version=ssl.PROTOCOL_TLS_CLIENT,
+        )
+        client.username_pw_set(s.mqtt_username, s.mqtt_password)
+        client.manual_ack_set(True)
+        client.reconnect_delay_set(
+            min_delay=max(1, round(s.backoff_min_s)), max_delay=max(1, round(s.backoff_max_s))
+        )
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        client.on_subscribe = self._on_subscribe
+        return client
+
+    @property
+    def connected(self) -> bool:
+        return self._connected
+
+    def wait_subscribed(self, timeout_s: float) -> bool:
+        """Wait until the broker confirmed our subscription on the current connection."""
+        return self._subscribed.wait(timeout_s)
+
+    def start(self) -> None:
+        """Connect in the background (retrying until the broker answers) and start receiving."""
+        s = self._settings
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        props.SessionExpiryInterval = s.session_expiry_s
+        props.ReceiveMaximum = s.receive_maximum
+        self._client.connect_async(
+            s.mqtt_host,
+            s.mqtt_port,
+            keepalive=s.keepalive_s,
+            clean_start=False,
+            properties=props,
+        )
+        self._client.loop_start()
+
+    def acknowledge(self, deliveries: Iterable[Delivery]) -> int:
+        """PUBACK the deliveries of the current connection; return how many were acknowledged."""
+        done = 0
+        with self._lock:
+            for d in deliveries:
+                if d.epoch == self._epoch and self._connected:
+                    self._client.ack(d.mid, d.qos)
+                    done += 1
+        return done
+
+    def publish_acks(self, acks: Iterable[IngestAck]) -> None:
+        """Tell gateways (QoS 1) which batches are committed; queued by paho while offline."""
+        with self._lock:
+            self._unpublished = [i for i in self._unpublished if not i.is_published()]
+            for ack in acks:
+                info = self._client.publish(topics.ack(ack.gateway_id), to_json(ack), qos=1)
+                self._unpublished.append(info)
+
+    def stop(self, timeout_s: float) -> None:
+        """Wait (bounded) for queued acks to reach the broker, then disconnect, keeping the
+        session (no unsubscribe: the broker goes on queueing for us)."""
+        deadline = time.monotonic() + timeout_s
+        while self._connected and time.monotonic() < deadline:
+            with self._lock:
+                self._unpublished = [i for i in self._unpublished if not i.is_published()]
+                if not self._unpublished:
+                    break
+            time.sleep(0.01)
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    # -- paho callbacks (network thread) ----------------------------------------------------
+
+    def _on_connect(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        flags: mqtt.ConnectFlags,
+        reason_code: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        if reason_code.is_failure:
+            log.error("broker refused the connection", extra={"reason": str(reason_code)})
+            return
+        with self._lock:
+            self._epoch += 1
+            self._connected = True
+        log.info(
+            "connected to the broker",
+            extra={"client_id": self._settings.client_id, "session_present": flags.session_present},
+        )
+        client.subscribe(SUBSCRIPTION, options=SubscribeOptions(qos=1))
+
+    def _on_disconnect(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        flags: mqtt.DisconnectFlags,
+        reason_code: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        with self._lock:
+            self._epoch += 1
+            self._connected = False
+        self._subscribed.clear()
+        log.warning("disconnected from the broker", extra={"reason": str(reason_code)})
+        if self._on_connection is not None:
+            self._on_connection(False)
+
+    def _on_subscribe(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        mid: int,
+        reason_codes: list[ReasonCode],
+        properties: Properties | None,
+    ) -> None:
+        refused = [str(code) for code in reason_codes if code.is_failure]
+        if refused:
+            log.error("subscription refused", extra={"filter": SUBSCRIPTION, "reason": refused})
+            return
+        self._subscribed.set()
+        if self._on_connection is not None:
+            self._on_connection(True)
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        try:
+            topic = message.topic
+        except UnicodeDecodeError:  # MQTT topics are UTF-8; keep what came rather than drop it
+            topic = repr(message._topic)
+        delivery = Delivery(
+            number=next(self._numbers),
+            mid=message.mid,
+            qos=message.qos,
+            epoch=self._epoch,
+            topic=topic,
+            payload=bytes(message.payload),
+            received_at=time.time(),
+        )
+        try:
+            self._handle(delivery)
+        except Exception:  # last resort: a handler bug must not kill the network thread
+            log.exception("message handler failed; the message stays unacknowledged")

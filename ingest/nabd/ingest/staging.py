@@ -1,0 +1,115 @@
+"""A valid batch as database rows, and the COPY statements that write them.
+
+Rows are built when a message arrives (on the MQTT thread), so that building them overlaps with
+the previous flush waiting on the database; a flush then only adds the patient and streams the
+tuples through binary COPY:
+
+* the fast path copies straight into ``observation`` and ``unattributed_observation``, inside a
+  savepoint; it is right whenever no reading of the flush is stored already, which is the
+  normal case since already-stored *batches* are recognised before;
+* if that COPY meets a reading that is already stored (a gateway that re-sends readings in new
+  batches after a restart, or two workers racing on the same batch), the savepoint is rolled
+  back and the same rows go through the temporary ``ingest_staging`` table and one
+  ``INSERT ... SELECT ... ON CONFLICT DO NOTHING`` per table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Final, TypeAlias
+
+from nabd.contract.payloads import ObservationBatch, Reading
+
+__all__ = [
+    "CREATE_STAGING_SQL",
+    "FROM_STAGING_SQL",
+    "OBSERVATION_COPY",
+    "OBSERVATION_TYPES",
+    "STAGING_COPY",
+    "UNATTRIBUTED_COPY",
+    "UNATTRIBUTED_TYPES",
+    "Row",
+    "rows_of",
+    "sample_time",
+]
+
+Row: TypeAlias = tuple[datetime, str, int, int, float | None, list[str], datetime, str]
+"""(time, device_id, metric_id, seq, value, quality, received_at, gateway_id): a reading as
+stored, without its patient (the writer adds it, from the registry, at flush time)."""
+
+_COLUMNS: Final = "time, device_id, metric_id, seq, value, quality, received_at, gateway_id"
+UNATTRIBUTED_TYPES: Final = (
+    "timestamptz",
+    "text",
+    "int2",
+    "int8",
+    "float8",
+    "text[]",
+    "timestamptz",
+    "text",
+)
+OBSERVATION_TYPES: Final = ("text", *UNATTRIBUTED_TYPES)
+"""Types of ``(patient_id, *Row)``."""
+
+OBSERVATION_COPY: Final = f"COPY observation (patient_id, {_COLUMNS}) FROM STDIN (FORMAT BINARY)"
+UNATTRIBUTED_COPY: Final = f"COPY unattributed_observation ({_COLUMNS}) FROM STDIN (FORMAT BINARY)"
+STAGING_COPY: Final = f"COPY ingest_staging (patient_id, {_COLUMNS}) FROM STDIN (FORMAT BINARY)"
+
+CREATE_STAGING_SQL: Final = """
+CREATE TEMPORARY TABLE IF NOT EXISTS ingest_staging (
+    patient_id   text,             -- NULL: no assignment at the sample's time
+    time         timestamptz NOT NULL,
+    device_id    text NOT NULL,
+    metric_id    smallint NOT NULL,
+    seq          bigint NOT NULL,
+    value        double precision,
+    quality      text[] NOT NULL,
+    received_at  timestamptz NOT NULL,
+    gateway_id   text NOT NULL
+) ON COMMIT DELETE ROWS
+"""
+
+FROM_STAGING_SQL: Final = (
+    """INSERT INTO observation (patient_id, time, device_id, metric_id, seq, value, quality,
+                            received_at, gateway_id)
+       SELECT patient_id, time, device_id, metric_id, seq, value, quality, received_at,
+              gateway_id
+       FROM ingest_staging WHERE patient_id IS NOT NULL
+       ON CONFLICT DO NOTHING""",
+    """INSERT INTO unattributed_observation (time, device_id, metric_id, seq, value, quality,
+                                         received_at, gateway_id)
+       SELECT time, device_id, metric_id, seq, value, quality, received_at, gateway_id
+       FROM ingest_staging WHERE patient_id IS NULL
+       ON CONFLICT DO NOTHING""",
+)
+"""The slow path: (into observation, into unattributed_observation), each skipping readings
+already stored."""
+
+_NO_FLAGS: Final[list[str]] = []
+
+
+def sample_time(reading: Reading) -> datetime:
+    """When the value was measured: the device's clock if it has one, else the gateway's receipt.
+
+    This is the ``time`` of the stored row and the instant attribution looks up.
+    """
+    return reading.device_time if reading.device_time is not None else reading.received_at
+
+
+def rows_of(batch: ObservationBatch, metric_ids: Mapping[str, int]) -> tuple[Row, ...]:
+    """One row per reading, in the batch's order."""
+    gateway = batch.gateway_id
+    return tuple(
+        (
+            sample_time(r),
+            r.device_id,
+            metric_ids[r.metric],
+            r.seq,
+            r.value,
+            [q.value for q in r.quality] if r.quality else _NO_FLAGS,
+            r.received_at,
+            gateway,
+        )
+        for r in batch.readings
+    )

@@ -1,0 +1,380 @@
+"""The database side: one flush of received messages, committed in one transaction.
+
+A flush, in order, all inside one transaction:
+
+1. batches already in ``ingested_batch`` (or twice in this flush) are duplicates: no rows, acked;
+2. the registry rows of the new batches' devices are read; a batch with a device that is not
+   its gateway's becomes a dead letter; every other row gets its patient at its sample time
+   (:mod:`nabd.ingest.attribution`);
+3. the rows go to ``observation`` / ``unattributed_observation`` by binary COPY (falling back
+   to staging + ``INSERT ... ON CONFLICT DO NOTHING`` if some reading is stored already, see
+   :mod:`nabd.ingest.staging`), and ``observation_latest`` is upserted;
+4. the new batches are recorded in ``ingested_batch``, dead letters in ``dead_letter``;
+5. if observations were stored, a hand-off journal entry is numbered in commit order and a
+   NOTIFY is queued (both delivered by the COMMIT, see :mod:`nabd.ingest.handoff`).
+
+Nothing is acknowledged before this commits; if it fails, nothing of it happened.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Final, TypeAlias
+
+import psycopg
+from psycopg import errors as pg_errors
+
+from nabd.contract.catalogue import METRICS
+from nabd.ingest import handoff
+from nabd.ingest.attribution import (
+    REGISTRY_SQL,
+    Attributed,
+    Registry,
+    attribute,
+    unregistered_reason,
+)
+from nabd.ingest.errors import (
+    DatabaseUnavailableError,
+    RefusedByDatabaseError,
+    SchemaMismatchError,
+)
+from nabd.ingest.inbox import Pending
+from nabd.ingest.metrics import HEALTH_UPSERT_SQL, HealthSnapshot
+from nabd.ingest.staging import (
+    CREATE_STAGING_SQL,
+    FROM_STAGING_SQL,
+    OBSERVATION_COPY,
+    OBSERVATION_TYPES,
+    STAGING_COPY,
+    UNATTRIBUTED_COPY,
+    UNATTRIBUTED_TYPES,
+)
+from nabd.ingest.validate import Accepted, BatchId, Category, Rejected, refuse
+
+__all__ = ["FlushOutcome", "Writer"]
+
+log = logging.getLogger(__name__)
+
+Conn: TypeAlias = psycopg.Connection[tuple[Any, ...]]
+
+_KNOWN_SQL: Final = """
+SELECT b.gateway_id, b.boot_id, b.batch_seq
+FROM ingested_batch b
+JOIN unnest(%s::text[], %s::text[], %s::int8[]) AS k (gateway_id, boot_id, batch_seq)
+  USING (gateway_id, boot_id, batch_seq)
+"""
+
+_LATEST_SQL: Final = """
+INSERT INTO observation_latest AS l (patient_id, metric_id, time, value, quality, device_id)
+SELECT p, m, t, v, q::text[], d
+FROM unnest(%s::text[], %s::int2[], %s::timestamptz[], %s::float8[], %s::text[], %s::text[])
+     AS k (p, m, t, v, q, d)
+ORDER BY p, m  -- one lock order for every worker: no deadlock between concurrent flushes
+ON CONFLICT (patient_id, metric_id) DO UPDATE
+    SET time = excluded.time, value = excluded.value, quality = excluded.quality,
+        device_id = excluded.device_id
+    WHERE excluded.time >= l.time
+"""
+
+_RECORD_BATCHES_SQL: Final = """
+INSERT INTO ingested_batch (gateway_id, boot_id, batch_seq, readings, committed_at)
+SELECT g, b, s, n, clock_timestamp()
+FROM unnest(%s::text[], %s::text[], %s::int8[], %s::int4[]) AS k (g, b, s, n)
+ON CONFLICT DO NOTHING
+"""
+
+_DEAD_LETTER_SQL: Final = """
+INSERT INTO dead_letter (topic, gateway_id, payload, reason, field)
+SELECT * FROM unnest(%s::text[], %s::text[], %s::bytea[], %s::text[], %s::text[])
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class FlushOutcome:
+    """What one committed flush did."""
+
+    stored: tuple[Pending, ...]
+    """Messages whose batch was stored now."""
+    duplicates: tuple[Pending, ...]
+    """Messages whose batch was already stored (re-delivered, re-sent, or twice in the flush)."""
+    dead: tuple[Rejected, ...]
+    """Messages now in ``dead_letter``."""
+    rows_stored: int
+    rows_unattributed: int
+    commit_seq: int | None
+    """The hand-off journal entry of this flush, if it stored observations."""
+
+    @property
+    def committed_batches(self) -> list[BatchId]:
+        """Batches the gateways may forget: stored now, before, or held as dead letters."""
+        ids = [_accepted(p).batch_id for p in (*self.stored, *self.duplicates)]
+        return ids + [r.batch_id for r in self.dead if r.batch_id is not None]
+
+
+def _split(items: Sequence[Pending]) -> tuple[list[Pending], list[Pending], list[Rejected]]:
+    """First copy of each batch, later copies of one, and the messages validation refused."""
+    first: dict[BatchId, Pending] = {}
+    repeats: list[Pending] = []
+    rejected: list[Rejected] = []
+    for item in items:
+        verdict = item.verdict
+        if isinstance(verdict, Rejected):
+            rejected.append(verdict)
+        elif verdict.batch_id in first:
+            repeats.append(item)
+        else:
+            first[verdict.batch_id] = item
+    return list(first.values()), repeats, rejected
+
+
+def _take_out_unregistered(
+    items: list[Pending], registry: Registry
+) -> tuple[list[Pending], list[Rejected]]:
+    """Batches whose devices are all their gateway's, and dead letters for the others."""
+    keep: list[Pending] = []
+    refused: list[Rejected] = []
+    for item in items:
+        accepted = _accepted(item)
+        found = registry.unregistered(accepted.batch)
+        if found is None:
+            keep.append(item)
+            continue
+        index, device, owner = found
+        reason = unregistered_reason(device, accepted.batch.gateway_id, owner)
+        field = f"readings.{index}.device_id"
+        refused.append(refuse(accepted, Category.UNREGISTERED_DEVICE, reason, field))
+    return keep, refused
+
+
+def _copy(cur: Any, statement: str, types: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> None:
+    if not rows:
+        return
+    with cur.copy(statement) as copy:
+        copy.set_types(list(types))
+        for row in rows:
+            copy.write_row(row)
+
+
+def _accepted(item: Pending) -> Accepted:
+    assert isinstance(item.verdict, Accepted)  # only accepted messages are staged
+    return item.verdict
+
+
+class Writer:
+    """Owns ingest's database connection; writes flushes, health and journal retention."""
+
+    def __init__(
+        self,
+        conninfo: str,
+        worker_id: str,
+        *,
+        statement_timeout_s: float = 30.0,
+        journal_retention_s: float = 86_400.0,
+    ) -> None:
+        self._conninfo = conninfo
+        self._worker_id = worker_id
+        self._statement_timeout_ms = round(statement_timeout_s * 1000)
+        self._journal_retention_s = journal_retention_s
+        self._conn: Conn | None = None
+
+    # -- connection -------------------------------------------------------------------------
+
+    def connect(self) -> dict[str, int]:
+        """(Re)connect, prepare the staging table; return the metric ids by catalogue key."""
+        self.close()
+        try:
+            conn: Conn = psycopg.connect(
+                self._conninfo,
+                autocommit=False,
+                connect_timeout=10,
+                application_name=f"nabd-ingest-{self._worker_id}",
+                options=f"-c statement_timeout={self._statement_timeout_ms}",
+            )
+        except psycopg.Error as exc:
+            raise DatabaseUnavailableError(f"cannot connect to the database: {exc}") from exc
+        try:
+            with conn.transaction():
+                conn.execute(CREATE_STAGING_SQL)
+                ids = {str(k): int(v) for k, v in conn.execute("SELECT key, id FROM metric")}
+        except psycopg.Error as exc:
+            conn.close()
+            raise DatabaseUnavailableError(f"cannot prepare the session: {exc}") from exc
+        missing = sorted(set(METRICS) - set(ids))
+        if missing:
+            conn.close()
+            raise SchemaMismatchError(
+                f"metrics {missing} are not in the database's metric table: run `nabd db migrate`"
+            )
+        self._conn = conn
+        return ids
+
+    @property
+    def connected(self) -> bool:
+        return self._conn is not None and not self._conn.closed
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _require(self) -> Conn:
+        if self._conn is None or self._conn.closed:
+            raise DatabaseUnavailableError("not connected to the database")
+        return self._conn
+
+    def _run(self, work: str, body: Any) -> Any:
+        """Run ``body(conn)`` in one transaction, classifying failures."""
+        conn = self._require()
+        try:
+            with conn.transaction():
+                return body(conn)
+        except (pg_errors.DataError, pg_errors.IntegrityError) as exc:
+            raise RefusedByDatabaseError(f"{work}: {exc.sqlstate} {exc}") from exc
+        except psycopg.Error as exc:
+            # Connection lost, timeout, deadlock, server shutting down...: start afresh later.
+            self.close()
+            raise DatabaseUnavailableError(f"{work}: {exc}") from exc
+
+    # -- flush ------------------------------------------------------------------------------
+
+    def write(self, items: Sequence[Pending]) -> FlushOutcome:
+        """Commit one flush; raises :class:`DatabaseUnavailableError` (retry later) or
+        :class:`RefusedByDatabaseError` (isolate the offending message)."""
+        result: FlushOutcome = self._run("flush", lambda conn: self._flush(conn, items))
+        return result
+
+    def dead_letter(self, rejected: Sequence[Rejected]) -> None:
+        """Commit dead letters alone (a message the database refused, isolated)."""
+        self._run("dead letter", lambda conn: self._insert_dead(conn, rejected))
+
+    def _flush(self, conn: Conn, items: Sequence[Pending]) -> FlushOutcome:
+        firsts, repeats, rejected = _split(items)
+        known = self._known(conn, [_accepted(p).batch_id for p in firsts])
+        new = [p for p in firsts if _accepted(p).batch_id not in known]
+        duplicates = repeats + [p for p in firsts if _accepted(p).batch_id in known]
+        rows_stored = rows_unattributed = 0
+        seq = None
+        if new:
+            registry = self._registry(conn, new)
+            new, refused = _take_out_unregistered(new, registry)
+            rejected += refused
+            split = attribute((row for p in new for row in p.rows), registry)
+            if new:
+                rows_stored, rows_unattributed = self._insert(conn, split)
+                self._upsert_latest(conn, split)
+                self._record_batches(conn, new)
+        self._insert_dead(conn, rejected)
+        if rows_stored:
+            seq = self._journal(conn, split)
+        return FlushOutcome(
+            tuple(new), tuple(duplicates), tuple(rejected), rows_stored, rows_unattributed, seq
+        )
+
+    @staticmethod
+    def _known(conn: Conn, ids: Sequence[BatchId]) -> set[BatchId]:
+        if not ids:
+            return set()
+        rows = conn.execute(
+            _KNOWN_SQL,
+            (
+                [i.gateway_id for i in ids],
+                [i.boot_id for i in ids],
+                [i.batch_seq for i in ids],
+            ),
+        ).fetchall()
+        return {BatchId(str(g), str(b), int(s)) for g, b, s in rows}
+
+    @staticmethod
+    def _registry(conn: Conn, items: Iterable[Pending]) -> Registry:
+        devices = sorted({r.device_id for p in items for r in _accepted(p).batch.readings})
+        return Registry.from_rows(conn.execute(REGISTRY_SQL, (devices,)))
+
+    @staticmethod
+    def _insert(conn: Conn, split: Attributed) -> tuple[int, int]:
+        """Fast path: COPY in a savepoint. A reading stored already: staging + ON CONFLICT."""
+        try:
+            with conn.transaction(), conn.cursor() as cur:
+                _copy(cur, OBSERVATION_COPY, OBSERVATION_TYPES, split.observed)
+                _copy(cur, UNATTRIBUTED_COPY, UNATTRIBUTED_TYPES, split.unattributed)
+        except pg_errors.UniqueViolation:
+            log.info("some readings were stored already; inserting with ON CONFLICT DO NOTHING")
+        else:
+            return len(split.observed), len(split.unattributed)
+        with conn.cursor() as cur:
+            unattributed = [(None, *row) for row in split.unattributed]
+            _copy(cur, STAGING_COPY, OBSERVATION_TYPES, [*split.observed, *unattributed])
+            stored = cur.execute(FROM_STAGING_SQL[0]).rowcount
+            kept = cur.execute(FROM_STAGING_SQL[1]).rowcount
+        return stored, kept
+
+    @staticmethod
+    def _upsert_latest(conn: Conn, split: Attributed) -> None:
+        if not split.latest:
+            return
+        keys = sorted(split.latest)
+        rows = [split.latest[k] for k in keys]
+        conn.execute(
+            _LATEST_SQL,
+            (
+                [p for p, _ in keys],
+                [m for _, m in keys],
+                [r[0] for r in rows],
+                [r[4] for r in rows],
+                ["{" + ",".join(r[5]) + "}" for r in rows],
+                [r[1] for r in rows],
+            ),
+        )
+
+    def _journal(self, conn: Conn, split: Attributed) -> int | None:
+        first, last = split.first_time, split.last_time
+        if first is None or last is None:
+            return None
+        return handoff.record_commit(
+            conn,
+            self._worker_id,
+            rows_stored=len(split.observed),
+            patients=split.patients,
+            first_time=first,
+            last_time=last,
+        )
+
+    @staticmethod
+    def _record_batches(conn: Conn, items: Sequence[Pending]) -> None:
+        batches = [_accepted(p).batch for p in items]
+        conn.execute(
+            _RECORD_BATCHES_SQL,
+            (
+                [b.gateway_id for b in batches],
+                [b.boot_id for b in batches],
+                [b.batch_seq for b in batches],
+                [len(b.readings) for b in batches],
+            ),
+        )
+
+    @staticmethod
+    def _insert_dead(conn: Conn, rejected: Sequence[Rejected]) -> None:
+        if not rejected:
+            return
+        conn.execute(
+            _DEAD_LETTER_SQL,
+            (
+                [r.topic for r in rejected],
+                [r.gateway_id for r in rejected],
+                [r.payload for r in rejected],
+                [r.reason for r in rejected],
+                [r.field for r in rejected],
+            ),
+        )
+
+    # -- health and retention ---------------------------------------------------------------
+
+    def write_health(self, snapshot: HealthSnapshot) -> None:
+        """Rewrite this worker's ``ingest_health`` row and prune the hand-off journal."""
+
+        def body(conn: Conn) -> None:
+            conn.execute(HEALTH_UPSERT_SQL, snapshot.params())
+            handoff.prune(conn, self._journal_retention_s)
+
+        self._run("health", body)
