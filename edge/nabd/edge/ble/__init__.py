@@ -1,0 +1,1 @@
+"""Bluetooth: bleak's public API on BlueZ or on the bumble backend, the central and sessions."""

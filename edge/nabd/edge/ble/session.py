@@ -1,0 +1,200 @@
+"""One device, for as long as the agent runs: find, connect, read, subscribe, and again.
+
+The loop never gives up and never needs a restart: after a failed attempt or a lost connection
+it waits a backoff delay (exponential with full jitter, capped at ``ble.reconnect_max_s``, reset
+once a connection is fully set up), then for an advertisement heard *after* the loss, then
+connects again through bleak-retry-connector's ``establish_connection``.
+
+Once connected it reads the Device Information strings and the Battery Level, subscribes to every
+standard measurement characteristic the device has (notifications or indications) and to battery
+notifications if offered, and hands every value to :class:`~nabd.edge.ingress.Ingress`. Every
+GATT operation and every wait has a deadline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Final
+from zoneinfo import ZoneInfo
+
+from bleak import BleakClient
+from bleak.backends.characteristic import BleakGATTCharacteristic
+from bleak.backends.device import BLEDevice
+from bleak.exc import BleakError
+from bleak_retry_connector import establish_connection
+
+from nabd.contract.gatt import DeviceInfoString
+from nabd.contract.gatt import decode as decode_value
+from nabd.edge import gatt
+from nabd.edge.backoff import Backoff
+from nabd.edge.ble.backend import BackendClasses
+from nabd.edge.ble.profiles import BATTERY_LEVEL, DEVICE_INFO_STRINGS, MEASUREMENTS, uuid16_of
+from nabd.edge.ble.sightings import Sightings
+from nabd.edge.config import BleConfig
+from nabd.edge.ingress import Ingress
+from nabd.edge.runtime import Runtime
+from nabd.edge.status import DeviceHealth, DeviceState
+
+__all__ = ["DeviceSession"]
+
+log = logging.getLogger(__name__)
+
+_SEARCH_WAIT: Final = 30.0
+"""Longest single wait for an advertisement before the loop looks again."""
+_GATT_TIMEOUT: Final = 10.0
+"""Deadline of one GATT read or subscription."""
+_LINK_CHECK: Final = 5.0
+"""How often a quiet connection is checked for being still up."""
+_CONNECT_ATTEMPTS: Final = 2
+"""Attempts per ``establish_connection`` call; the session's own backoff does the rest."""
+_FAILURES: Final = (BleakError, TimeoutError, OSError, EOFError)
+"""What a lost or refused link raises (bleak, deadlines, D-Bus and transport errors)."""
+
+
+class _NothingToRead(BleakError):
+    """The device has none of the standard measurement characteristics."""
+
+
+class DeviceSession:
+    """The connection loop of one device; state and counters live in ``health``."""
+
+    def __init__(
+        self,
+        health: DeviceHealth,
+        *,
+        zone: ZoneInfo,
+        backend: BackendClasses,
+        sightings: Sightings,
+        ingress: Ingress,
+        config: BleConfig,
+        runtime: Runtime,
+    ) -> None:
+        self.health = health
+        self._zone = zone
+        self._backend = backend
+        self._sightings = sightings
+        self._ingress = ingress
+        self._config = config
+        self._runtime = runtime
+        self._clock = runtime.clock
+        self._monotonic = runtime.monotonic
+        self._disconnected = asyncio.Event()
+
+    async def run(self) -> None:
+        backoff = Backoff(self._config.reconnect_initial_s, self._config.reconnect_max_s)
+        lost_at = float("-inf")
+        while True:
+            self._set(DeviceState.SEARCHING)
+            try:
+                async with asyncio.timeout(_SEARCH_WAIT):
+                    sighting = await self._sightings.heard_after(self.health.address, lost_at)
+            except TimeoutError:
+                continue
+            self._set(DeviceState.CONNECTING)
+            try:
+                await self._session(sighting.device, backoff)
+            except _FAILURES as exc:
+                self._failed(exc)
+            lost_at = self._monotonic()
+            self._set(DeviceState.LOST)
+            await asyncio.sleep(backoff.next_delay())
+
+    async def _session(self, device: BLEDevice, backoff: Backoff) -> None:
+        self._disconnected = asyncio.Event()
+        async with asyncio.timeout(self._config.connect_timeout_s):
+            client = await establish_connection(
+                BleakClient,
+                device,
+                self.health.device_id,
+                disconnected_callback=lambda _client: self._disconnected.set(),
+                max_attempts=_CONNECT_ATTEMPTS,
+                **self._backend.client_args(),
+            )
+        try:
+            await self._set_up(client)
+            backoff.reset()
+            await self._stay_connected(client)
+        finally:
+            with contextlib.suppress(*_FAILURES):
+                async with asyncio.timeout(_GATT_TIMEOUT):
+                    await client.disconnect()
+
+    async def _set_up(self, client: BleakClient) -> None:
+        characteristics = list(client.services.characteristics.values())
+        for characteristic in characteristics:
+            await self._read(client, characteristic)
+        subscribed = [c for c in characteristics if await self._subscribe(client, c)]
+        if not any(uuid16_of(c.uuid) in MEASUREMENTS for c in subscribed):
+            raise _NothingToRead("no standard measurement characteristic to subscribe to")
+        self.health.connections += 1
+        self.health.connected_monotonic = self._monotonic()
+        self.health.last_error = None
+        self._set(DeviceState.CONNECTED)
+        log.info("%s: connected to %s", self.health.device_id, self.health.address)
+
+    async def _read(self, client: BleakClient, characteristic: BleakGATTCharacteristic) -> None:
+        """Device Information strings into the status; Battery Level as a reading."""
+        uuid = uuid16_of(characteristic.uuid)
+        if "read" not in characteristic.properties or (
+            uuid not in DEVICE_INFO_STRINGS and uuid != BATTERY_LEVEL
+        ):
+            return
+        async with asyncio.timeout(_GATT_TIMEOUT):
+            data = bytes(await client.read_gatt_char(characteristic))
+        if uuid == BATTERY_LEVEL:
+            self._on_value(characteristic, bytearray(data))
+            return
+        assert uuid is not None
+        with contextlib.suppress(gatt.GattDecodeError):
+            value = decode_value(uuid, data)
+            if isinstance(value, DeviceInfoString):
+                self.health.info[DEVICE_INFO_STRINGS[uuid]] = value.text
+
+    async def _subscribe(
+        self, client: BleakClient, characteristic: BleakGATTCharacteristic
+    ) -> bool:
+        uuid = uuid16_of(characteristic.uuid)
+        wanted = uuid in MEASUREMENTS or uuid == BATTERY_LEVEL
+        pushes = {"notify", "indicate"} & set(characteristic.properties)
+        if not wanted or not pushes:
+            return False
+        try:
+            async with asyncio.timeout(_GATT_TIMEOUT):
+                await client.start_notify(characteristic, self._on_value)
+        except BleakError as exc:
+            log.warning("%s: cannot subscribe to %s: %s", self.health.device_id, uuid, exc)
+            return False
+        return True
+
+    async def _stay_connected(self, client: BleakClient) -> None:
+        while client.is_connected and not self._disconnected.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._disconnected.wait(), _LINK_CHECK)
+        self._event("device_lost", "the connection dropped")
+
+    def _on_value(self, characteristic: BleakGATTCharacteristic, data: bytearray) -> None:
+        """A notification, indication or read value (called on the event loop)."""
+        received_at = self._clock()
+        try:
+            samples = gatt.decode(characteristic.uuid, bytes(data))
+        except gatt.GattDecodeError as exc:
+            self.health.decode_errors += 1
+            self._event("decode_error", str(exc))
+            return
+        self._ingress.accept(self.health, samples, received_at, self._zone)
+        if self.health.state is DeviceState.SILENT and self.health.last_reading_at == received_at:
+            self._set(DeviceState.CONNECTED)
+            self._event("device_resumed", "readings arrive again")
+
+    def _failed(self, exc: BaseException) -> None:
+        detail = str(exc) or type(exc).__name__
+        self.health.last_error = detail
+        log.info("%s: %s", self.health.device_id, detail)
+
+    def _set(self, state: DeviceState) -> None:
+        self.health.set_state(state, self._clock())
+
+    def _event(self, kind: str, detail: str) -> None:
+        self._runtime.event(kind, detail, self.health.device_id)

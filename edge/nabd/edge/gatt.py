@@ -1,0 +1,120 @@
+"""Characteristic bytes -> readings in canonical units: the edge agent's view of the GATT codecs.
+
+The byte-exact decoders live in :mod:`nabd.contract.gatt`, shared with the simulators' encoders.
+This module flattens a decoded value into :class:`Reading` rows, one per metric sample (one per RR
+interval), each with its catalogue key, canonical value and UCUM unit and the device's own time
+stamp when the payload carries one.
+
+* A special value (NaN, NRes, +/-INFINITY, reserved) never becomes a number: ``value`` is ``None``
+  and ``flags`` holds :attr:`SampleFlag.UNAVAILABLE`, which is what the contract's
+  ``Quality.UNAVAILABLE`` + ``"value": null`` carries on the wire.
+* ``timestamp`` is the device's wall-clock time, *naive*: the characteristic carries no zone, so
+  attaching one (per device, from the configuration) is the agent's decision.
+* ``clock_unset`` is true when the payload carries a time stamp that the device itself marks as
+  not set (PLX "device clock is not set") or that has no date (year, month or day 0); the agent
+  then reports ``device_clock_unset`` instead of a time.
+* Bytes that are not a valid value, and characteristics with no decoder, raise
+  :class:`GattDecodeError` (a ``ValueError``); a decoder never returns a partial reading.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final, Protocol, runtime_checkable
+
+from nabd.contract.catalogue import metric as catalogue_metric
+from nabd.contract.gatt import (
+    CharacteristicValue,
+    DateTime,
+    GattDecodeError,
+    GlucoseMeasurement,
+    SampleFlag,
+    UnknownCharacteristicError,
+)
+from nabd.contract.gatt import decode as decode_value
+
+__all__ = ["GattDecodeError", "Reading", "SampleFlag", "characteristic_uuid16", "decode"]
+
+_BASE_UUID_TAIL: Final = "-0000-1000-8000-00805f9b34fb"
+_UUID16_RE: Final = re.compile(r"^(?:0x)?([0-9a-f]{4})$")
+_UUID128_RE: Final = re.compile(rf"^0000([0-9a-f]{{4}}){re.escape(_BASE_UUID_TAIL)}$")
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """One sample of one metric, in the catalogue's canonical unit."""
+
+    metric: str
+    """Catalogue key (``nabd.contract.catalogue``)."""
+    value: float | None
+    """Canonical unit; ``None`` only for a special value (then flagged ``unavailable``)."""
+    unit: str
+    """The metric's canonical UCUM unit."""
+    timestamp: datetime | None
+    """The device's wall-clock time (naive), when the payload carries a usable one."""
+    flags: frozenset[SampleFlag] = frozenset()
+    """What the device said about the value (contact lost, early estimate, ...)."""
+    clock_unset: bool = False
+    """The payload carries a time stamp, but from a clock the device says is not set."""
+
+
+@runtime_checkable
+class _Timed(Protocol):
+    """Values that may carry a device time stamp (PLX spot-check, HTS, BLS, GLS, WSS)."""
+
+    @property
+    def measured_at(self) -> datetime | None: ...
+
+
+def characteristic_uuid16(characteristic_uuid: int | str) -> int:
+    """The 16-bit SIG UUID named by an int, ``"2A37"``, ``"0x2a37"`` or bleak's 128-bit form.
+
+    Raises :class:`GattDecodeError` for anything else (a vendor 128-bit UUID has no codec here).
+    """
+    if isinstance(characteristic_uuid, int):
+        if 0 <= characteristic_uuid <= 0xFFFF:
+            return characteristic_uuid
+        raise GattDecodeError(f"characteristic {characteristic_uuid}", "not a 16-bit UUID")
+    text = characteristic_uuid.strip().lower()
+    match = _UUID16_RE.fullmatch(text) or _UUID128_RE.fullmatch(text)
+    if match is None:
+        raise GattDecodeError(f"characteristic {characteristic_uuid!r}", "not a SIG 16-bit UUID")
+    return int(match.group(1), 16)
+
+
+def decode(characteristic_uuid: int | str, data: bytes) -> list[Reading]:
+    """Decode one characteristic value into readings; raises :class:`GattDecodeError`."""
+    uuid = characteristic_uuid16(characteristic_uuid)
+    try:
+        value = decode_value(uuid, data)
+    except UnknownCharacteristicError as exc:
+        raise GattDecodeError(f"characteristic 0x{uuid:04X}", "no decoder for it") from exc
+    timestamp, clock_unset = _device_time(value)
+    return [
+        Reading(
+            metric=str(sample.metric),
+            value=sample.value,
+            unit=catalogue_metric(sample.metric).unit,
+            timestamp=timestamp,
+            flags=sample.flags,
+            clock_unset=clock_unset,
+        )
+        for sample in value.samples()
+    ]
+
+
+def _device_time(value: CharacteristicValue) -> tuple[datetime | None, bool]:
+    """The device's time stamp and whether the payload carried one the device could not set."""
+    if not isinstance(value, _Timed):
+        return None, False
+    measured_at = value.measured_at
+    return measured_at, measured_at is None and _carries_time_stamp(value)
+
+
+def _carries_time_stamp(value: CharacteristicValue) -> bool:
+    if isinstance(value, GlucoseMeasurement):
+        return True  # Base Time is mandatory in a glucose record
+    stamp: DateTime | None = getattr(value, "timestamp", None)
+    return stamp is not None
