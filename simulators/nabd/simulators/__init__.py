@@ -1,5 +1,6 @@
 """nabd.simulators: virtual patients, scenarios with ground truth, and replays of recordings.
 
 The physiological core (``patient``, ``scenarios``, ``labels``, ``replay``, ``ward``) is pure
-NumPy; the BLE and MQTT shells build on it. See docs/simulators.md.
+NumPy; two shells build on it: virtual BLE devices (``ble``, bumble GATT peripherals) and the MQTT
+load generator (``load``). ``export`` writes simulated wards as files. See docs/simulators.md.
 """

@@ -7,7 +7,14 @@ cause (a malformed label file, a missing data record) catches the subclass.
 
 from __future__ import annotations
 
-__all__ = ["LabelFormatError", "ReplayError", "ScenarioError", "SimulatorError"]
+__all__ = [
+    "DeviceTransportError",
+    "LabelFormatError",
+    "LoadError",
+    "ReplayError",
+    "ScenarioError",
+    "SimulatorError",
+]
 
 
 class SimulatorError(ValueError):
@@ -24,3 +31,11 @@ class LabelFormatError(SimulatorError):
 
 class ReplayError(SimulatorError):
     """A recorded data file that is missing or cannot be read as the format it claims."""
+
+
+class DeviceTransportError(SimulatorError):
+    """A BLE transport spec that names nothing bumble can open (no such dongle, bad syntax)."""
+
+
+class LoadError(SimulatorError):
+    """A load-generator setting or sent record that cannot be used (bad rate, unreadable file)."""
