@@ -1,0 +1,480 @@
+"""Every word a nurse or an operator reads on the dashboards, in English and in French.
+
+One frozen :class:`Strings` per language: a missing translation is a missing constructor
+argument, which mypy and the first import refuse, not a blank label on a ward screen. Metric
+names come from the contract's catalogue (``name_en``/``name_fr``) and are not repeated here.
+
+Risk, priority, state and connection labels are also written into SQL results and matched by the
+panels' value mappings, so they must stay distinct from one another (``Strings`` checks it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Final
+
+from nabd.contract.catalogue import METRICS
+
+__all__ = ["STRINGS", "Lang", "Strings", "metric_name", "strings"]
+
+
+_FORBIDDEN: Final = frozenset("'\\$")
+"""Labels go into SQL literals and Grafana interpolates ``$``: keep both out of them."""
+
+
+class Lang(StrEnum):
+    """A dashboard language."""
+
+    EN = "en"
+    FR = "fr"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Strings:  # one field per label; grouped by dashboard
+    # Dashboards and variables.
+    ward_title: str
+    patient_title: str
+    alerts_title: str
+    devices_title: str
+    pipeline_title: str
+    var_ward: str
+    var_patient: str
+    open_patient: str
+    # Markers written into cells by SQL.
+    stale: str
+    sensor_off: str
+    no_value: str
+    incomplete: str
+    scale2: str
+    unit_min: str
+    unit_hour: str
+    unit_day: str
+    # NEWS2 risk (Chart 3).
+    risk_low: str
+    risk_low_medium: str
+    risk_medium: str
+    risk_high: str
+    # Alerts.
+    priority_low: str
+    priority_medium: str
+    priority_high: str
+    priority_critical: str
+    state_raised: str
+    state_acknowledged: str
+    state_silenced: str
+    state_resolved: str
+    # Gateways and devices.
+    gateway_online: str
+    gateway_offline: str
+    gateway_unknown: str
+    conn_connected: str
+    conn_silent: str
+    conn_gateway_offline: str
+    conn_no_data: str
+    # Column headers.
+    col_patient: str
+    col_ward: str
+    col_news2: str
+    col_pulse: str
+    col_spo2: str
+    col_respiration: str
+    col_temperature: str
+    col_systolic: str
+    col_alerts: str
+    col_last_seen: str
+    col_device: str
+    col_kind: str
+    col_battery: str
+    col_gateway: str
+    col_gateway_state: str
+    col_connection: str
+    col_devices: str
+    col_metric: str
+    col_value: str
+    col_unit: str
+    col_time: str
+    col_priority: str
+    col_state: str
+    col_condition: str
+    col_message: str
+    col_age: str
+    col_escalation: str
+    col_acknowledged_by: str
+    col_received: str
+    col_expected: str
+    col_completeness: str
+    col_topic: str
+    col_reason: str
+    col_field: str
+    col_worker: str
+    col_mqtt: str
+    col_pending: str
+    col_flush: str
+    col_lag: str
+    col_db_errors: str
+    mqtt_connected: str
+    mqtt_disconnected: str
+    # Ward overview.
+    stat_patients: str
+    stat_high_risk: str
+    stat_unacknowledged: str
+    stat_stale_patients: str
+    table_patients: str
+    # Patient detail.
+    stat_news2: str
+    stat_open_alerts: str
+    stat_last_data: str
+    panel_pulse: str
+    panel_blood_pressure: str
+    panel_body: str
+    panel_news2_trend: str
+    panel_devices: str
+    panel_battery: str
+    annotation_alerts: str
+    # Alerts.
+    stat_critical: str
+    stat_high: str
+    stat_escalated: str
+    table_open_alerts: str
+    panel_alerts_raised: str
+    # Devices and gateways.
+    stat_gateways_offline: str
+    stat_devices_silent: str
+    stat_low_battery: str
+    table_gateways: str
+    table_devices: str
+    table_completeness: str
+    # Pipeline health.
+    stat_ingest_rate: str
+    stat_last_batch: str
+    stat_dead_letters: str
+    stat_last_tick: str
+    panel_ingest_rate: str
+    panel_lag: str
+    panel_tick: str
+    panel_dead_letters: str
+    table_dead_letters: str
+    table_ingest_workers: str
+    series_readings: str
+    series_batches: str
+    series_lag_p50: str
+    series_lag_p95: str
+    series_tick_max: str
+    series_tick_mean: str
+    series_dead_letters: str
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if not value.strip() or set(value) & _FORBIDDEN:
+                raise ValueError(f"{f.name}: {value!r} must be non-empty, without {_FORBIDDEN}")
+        for group in (self.risks(), self.priorities(), self.states(), self.connections()):
+            if len(set(group.values())) != len(group):
+                raise ValueError(f"labels must be distinct: {sorted(group.values())}")
+
+    def risks(self) -> dict[str, str]:
+        """NEWS2 risk key (as stored in ``news2_score.risk``) -> label."""
+        return {
+            "low": self.risk_low,
+            "low-medium": self.risk_low_medium,
+            "medium": self.risk_medium,
+            "high": self.risk_high,
+        }
+
+    def priorities(self) -> dict[str, str]:
+        """Alert priority key -> label."""
+        return {
+            "low": self.priority_low,
+            "medium": self.priority_medium,
+            "high": self.priority_high,
+            "critical": self.priority_critical,
+        }
+
+    def states(self) -> dict[str, str]:
+        """Alert state key -> label."""
+        return {
+            "raised": self.state_raised,
+            "acknowledged": self.state_acknowledged,
+            "silenced": self.state_silenced,
+            "resolved": self.state_resolved,
+        }
+
+    def gateway_states(self) -> dict[str, str]:
+        """Gateway ``last_status`` (or ``unknown`` before its first status) -> label."""
+        return {
+            "online": self.gateway_online,
+            "offline": self.gateway_offline,
+            "unknown": self.gateway_unknown,
+        }
+
+    def connections(self) -> dict[str, str]:
+        """Device connection state (computed in SQL) -> label."""
+        return {
+            "connected": self.conn_connected,
+            "silent": self.conn_silent,
+            "gateway_offline": self.conn_gateway_offline,
+            "no_data": self.conn_no_data,
+        }
+
+
+_EN: Final = Strings(
+    ward_title="Nabd · Ward overview",
+    patient_title="Nabd · Patient detail",
+    alerts_title="Nabd · Alerts",
+    devices_title="Nabd · Devices and gateways",
+    pipeline_title="Nabd · Pipeline health",
+    var_ward="Ward",
+    var_patient="Patient",
+    open_patient="Open patient detail",
+    stale="stale",
+    sensor_off="sensor off",
+    no_value="no value",
+    incomplete="incomplete",
+    scale2="SpO2 scale 2",
+    unit_min="min",
+    unit_hour="h",
+    unit_day="d",
+    risk_low="Low",
+    risk_low_medium="Low-medium",
+    risk_medium="Medium",
+    risk_high="High",
+    priority_low="Low",
+    priority_medium="Medium",
+    priority_high="High",
+    priority_critical="Critical",
+    state_raised="Not acknowledged",
+    state_acknowledged="Acknowledged",
+    state_silenced="Silenced",
+    state_resolved="Resolved",
+    gateway_online="Online",
+    gateway_offline="Offline",
+    gateway_unknown="Unknown",
+    conn_connected="Connected",
+    conn_silent="Silent",
+    conn_gateway_offline="Gateway offline",
+    conn_no_data="No data",
+    col_patient="Patient",
+    col_ward="Ward",
+    col_news2="NEWS2",
+    col_pulse="Pulse /min",
+    col_spo2="SpO2 %",
+    col_respiration="Resp. /min",
+    col_temperature="Temp. °C",
+    col_systolic="Syst. BP mmHg",
+    col_alerts="Open alerts",
+    col_last_seen="Last data",
+    col_device="Device",
+    col_kind="Kind",
+    col_battery="Battery",
+    col_gateway="Gateway",
+    col_gateway_state="Gateway state",
+    col_connection="Connection",
+    col_devices="Devices",
+    col_metric="Measurement",
+    col_value="Value",
+    col_unit="Unit",
+    col_time="Time",
+    col_priority="Priority",
+    col_state="State",
+    col_condition="Condition",
+    col_message="Message",
+    col_age="Open for",
+    col_escalation="Escalation",
+    col_acknowledged_by="Acknowledged by",
+    col_received="Received",
+    col_expected="Expected",
+    col_completeness="Completeness",
+    col_topic="Topic",
+    col_reason="Reason",
+    col_field="Field",
+    col_worker="Ingest worker",
+    col_mqtt="MQTT",
+    col_pending="Pending messages",
+    col_flush="Last flush",
+    col_lag="Last lag",
+    col_db_errors="Database errors",
+    mqtt_connected="Connected",
+    mqtt_disconnected="Disconnected",
+    stat_patients="Patients",
+    stat_high_risk="High NEWS2 risk",
+    stat_unacknowledged="Unacknowledged alerts",
+    stat_stale_patients="Patients with stale data",
+    table_patients="Patients, most acute first",
+    stat_news2="NEWS2",
+    stat_open_alerts="Open alerts",
+    stat_last_data="Last data",
+    panel_pulse="Heart rate and pulse",
+    panel_blood_pressure="Blood pressure",
+    panel_body="Body measurements (latest)",
+    panel_news2_trend="NEWS2 trend",
+    panel_devices="Devices",
+    panel_battery="Device battery",
+    annotation_alerts="Alerts",
+    stat_critical="Critical alerts",
+    stat_high="High-priority alerts",
+    stat_escalated="Escalated alerts",
+    table_open_alerts="Open alerts, unacknowledged first",
+    panel_alerts_raised="Alerts raised",
+    stat_gateways_offline="Gateways offline",
+    stat_devices_silent="Silent devices",
+    stat_low_battery="Batteries at or below 20 %",
+    table_gateways="Gateways",
+    table_devices="Devices",
+    table_completeness="Data completeness (received / expected samples)",
+    stat_ingest_rate="Readings per second (5 min)",
+    stat_last_batch="Since last batch",
+    stat_dead_letters="Dead letters",
+    stat_last_tick="Since last analytics tick",
+    panel_ingest_rate="Ingest rate",
+    panel_lag="Lag from gateway to database",
+    panel_tick="Analytics tick time",
+    panel_dead_letters="Dead letters",
+    table_dead_letters="Latest dead letters",
+    table_ingest_workers="Ingest workers",
+    series_readings="readings/s",
+    series_batches="batches/s",
+    series_lag_p50="median",
+    series_lag_p95="95th percentile",
+    series_tick_max="longest",
+    series_tick_mean="mean",
+    series_dead_letters="dead letters",
+)
+
+_FR: Final = Strings(
+    ward_title="Nabd · Vue du service",
+    patient_title="Nabd · Dossier du patient",
+    alerts_title="Nabd · Alertes",
+    devices_title="Nabd · Capteurs et passerelles",
+    pipeline_title="Nabd · Santé de la chaîne de données",
+    var_ward="Service",
+    var_patient="Patient",
+    open_patient="Ouvrir le dossier du patient",
+    stale="périmé",
+    sensor_off="capteur retiré",
+    no_value="sans valeur",
+    incomplete="incomplet",
+    scale2="SpO2 échelle 2",
+    unit_min="min",
+    unit_hour="h",
+    unit_day="j",
+    risk_low="Faible",
+    risk_low_medium="Faible-moyen",
+    risk_medium="Moyen",
+    risk_high="Élevé",
+    priority_low="Basse",
+    priority_medium="Moyenne",
+    priority_high="Haute",
+    priority_critical="Critique",
+    state_raised="Non acquittée",
+    state_acknowledged="Acquittée",
+    state_silenced="En sourdine",
+    state_resolved="Résolue",
+    gateway_online="En ligne",
+    gateway_offline="Hors ligne",
+    gateway_unknown="Inconnu",
+    conn_connected="Connecté",
+    conn_silent="Muet",
+    conn_gateway_offline="Passerelle hors ligne",
+    conn_no_data="Aucune donnée",
+    col_patient="Patient",
+    col_ward="Service",
+    col_news2="NEWS2",
+    col_pulse="Pouls /min",
+    col_spo2="SpO2 %",
+    col_respiration="Resp. /min",
+    col_temperature="Temp. °C",
+    col_systolic="PA syst. mmHg",
+    col_alerts="Alertes ouvertes",
+    col_last_seen="Dernière donnée",
+    col_device="Capteur",
+    col_kind="Type",
+    col_battery="Batterie",
+    col_gateway="Passerelle",
+    col_gateway_state="État de la passerelle",
+    col_connection="Connexion",
+    col_devices="Capteurs",
+    col_metric="Mesure",
+    col_value="Valeur",
+    col_unit="Unité",
+    col_time="Heure",
+    col_priority="Priorité",
+    col_state="État",
+    col_condition="Condition",
+    col_message="Message",
+    col_age="Ouverte depuis",
+    col_escalation="Escalade",
+    col_acknowledged_by="Acquittée par",
+    col_received="Reçus",
+    col_expected="Attendus",
+    col_completeness="Complétude",
+    col_topic="Sujet MQTT",
+    col_reason="Motif",
+    col_field="Champ",
+    col_worker="Processus en entrée",
+    col_mqtt="MQTT",
+    col_pending="Messages en attente",
+    col_flush="Dernière écriture",
+    col_lag="Dernier délai",
+    col_db_errors="Erreurs de base",
+    mqtt_connected="Connecté",
+    mqtt_disconnected="Déconnecté",
+    stat_patients="Patients",
+    stat_high_risk="Risque NEWS2 élevé",
+    stat_unacknowledged="Alertes non acquittées",
+    stat_stale_patients="Patients aux données périmées",
+    table_patients="Patients, les plus graves en premier",
+    stat_news2="NEWS2",
+    stat_open_alerts="Alertes ouvertes",
+    stat_last_data="Dernière donnée",
+    panel_pulse="Fréquence cardiaque et pouls",
+    panel_blood_pressure="Pression artérielle",
+    panel_body="Mesures corporelles (dernières)",
+    panel_news2_trend="Évolution du NEWS2",
+    panel_devices="Capteurs",
+    panel_battery="Batterie des capteurs",
+    annotation_alerts="Alertes",
+    stat_critical="Alertes critiques",
+    stat_high="Alertes de priorité haute",
+    stat_escalated="Alertes escaladées",
+    table_open_alerts="Alertes ouvertes, non acquittées en premier",
+    panel_alerts_raised="Alertes déclenchées",
+    stat_gateways_offline="Passerelles hors ligne",
+    stat_devices_silent="Capteurs muets",
+    stat_low_battery="Batteries à 20 % ou moins",
+    table_gateways="Passerelles",
+    table_devices="Capteurs",
+    table_completeness="Complétude des données (échantillons reçus / attendus)",
+    stat_ingest_rate="Mesures par seconde (5 min)",
+    stat_last_batch="Depuis le dernier lot",
+    stat_dead_letters="Messages rejetés",
+    stat_last_tick="Depuis le dernier cycle analytique",
+    panel_ingest_rate="Débit en entrée",
+    panel_lag="Délai de la passerelle à la base",
+    panel_tick="Durée du cycle analytique",
+    panel_dead_letters="Messages rejetés",
+    table_dead_letters="Derniers messages rejetés",
+    table_ingest_workers="Processus en entrée",
+    series_readings="mesures/s",
+    series_batches="lots/s",
+    series_lag_p50="médiane",
+    series_lag_p95="95e centile",
+    series_tick_max="plus long",
+    series_tick_mean="moyenne",
+    series_dead_letters="messages rejetés",
+)
+
+STRINGS: Final[Mapping[Lang, Strings]] = MappingProxyType({Lang.EN: _EN, Lang.FR: _FR})
+
+
+def strings(lang: Lang) -> Strings:
+    """The labels of one language."""
+    return STRINGS[lang]
+
+
+def metric_name(key: str, lang: Lang) -> str:
+    """A catalogue metric's name in ``lang``."""
+    row = METRICS[key]
+    return row.name_fr if lang is Lang.FR else row.name_en
