@@ -20,7 +20,14 @@ drowning nurses in duplicate alarms (alarm fatigue makes real alarms go unanswer
   shell records but does not sound them, and escalation waits until the silence ends;
 * **resolve** once the condition has been inactive for ``resolve_after_s`` (per condition). This
   hold-down is the lifecycle's own hysteresis: a condition that flaps faster than it keeps one
-  alert open instead of a storm of raise/resolve pairs.
+  alert open instead of a storm of raise/resolve pairs;
+* **latch** (optional, ``latch_priority``): an alert at or above that priority that nobody has
+  acknowledged does not resolve when its condition clears; it stays open, ``latched``, until a
+  nurse acknowledges it (IEC 60601-1-8's latching alarm signal: a high-priority event that came
+  and went must still be seen). If the condition returns first, the alert is simply active again
+  (``unlatched``); a latched alert keeps escalating;
+* a silence **ends** by itself at its expiry (``silence_ended``), so the record shows when the
+  alert could sound again.
 
 Priorities are int codes 0..3 for 'low', 'medium', 'high', 'critical'
 (``nabd.contract.payloads.AlertPriority``). Times are int64 ns since the epoch. :func:`step`
@@ -98,6 +105,13 @@ class AlertEventKind(StrEnum):
     SILENCED = "silenced"
     RESOLVED = "resolved"
     """The condition has been inactive for ``resolve_after_s``: the alert closed."""
+    LATCHED = "latched"
+    """The condition cleared, but the alert (priority >= ``latch_priority``, unacknowledged)
+    stays open until acknowledged."""
+    UNLATCHED = "unlatched"
+    """The condition of a latched alert returned: the alert is active again."""
+    SILENCE_ENDED = "silence_ended"
+    """A silence reached its expiry: the alert may sound (and escalate) again."""
 
 
 @dataclass(frozen=True)
@@ -106,6 +120,8 @@ class AlertPolicy:
 
     ``raise_after_s`` and ``resolve_after_s`` are one value for all conditions or one per
     condition; ``escalate_after_s`` is indexed by the alert's current priority (low..critical).
+    ``latch_priority`` (a code 0..3, or None for no latching) is the current priority at or
+    above which an unacknowledged alert latches instead of resolving.
     """
 
     conditions: tuple[str, ...]
@@ -113,6 +129,7 @@ class AlertPolicy:
     resolve_after_s: float | Sequence[float] = 60.0
     escalate_after_s: tuple[float, float, float, float] = (1800.0, 600.0, 180.0, 60.0)
     max_level: int = 3
+    latch_priority: int | None = None
     raise_after_ns: IntArray = field(init=False, repr=False, compare=False)
     resolve_after_ns: IntArray = field(init=False, repr=False, compare=False)
     escalate_after_ns: IntArray = field(init=False, repr=False, compare=False)
@@ -127,6 +144,8 @@ class AlertPolicy:
             raise AnalyticsInputError("escalate_after_s", "need one duration per priority")
         if not 0 <= self.max_level <= 127:
             raise AnalyticsInputError("max_level", f"must be in 0..127, got {self.max_level}")
+        if self.latch_priority is not None and not LOW <= self.latch_priority <= CRITICAL:
+            raise AnalyticsInputError("latch_priority", "must be a priority code 0..3 or None")
         object.__setattr__(self, "raise_after_ns", self._per_condition("raise_after_s"))
         object.__setattr__(self, "resolve_after_ns", self._per_condition("resolve_after_s"))
         object.__setattr__(
@@ -163,10 +182,13 @@ class AlertState:
     level: Int8Array
     acknowledged: BoolArray
     notified_at: IntArray
-    """Start of the escalation clock: raised, worsened or last escalated."""
+    """Start of the escalation clock: raised, worsened, last escalated or silence ended."""
     silenced_until: IntArray
+    """End of the silence in force (NEVER: not silenced)."""
     active_since: IntArray
     inactive_since: IntArray
+    latched: BoolArray
+    """The condition has cleared but the alert is held open until acknowledged."""
 
     def __post_init__(self) -> None:
         for value in vars(self).values():
@@ -188,6 +210,7 @@ class AlertState:
             silenced_until=never.copy(),
             active_since=never.copy(),
             inactive_since=never.copy(),
+            latched=np.zeros(shape, dtype=np.bool_),
         )
 
     def grow(self, patients: int) -> AlertState:
@@ -245,8 +268,9 @@ class AlertEvent:
 class AlertEvents:
     """One tick's events as parallel arrays (one element per event).
 
-    Order: acknowledged, silenced, resolved, raised, worsened, escalated (nurse actions first:
-    they happened before the tick); within a kind by patient, then condition.
+    Order: acknowledged, silenced, silence_ended, unlatched, resolved, latched, raised, worsened,
+    escalated (nurse actions first: they happened before the tick); within a kind by patient,
+    then condition.
     """
 
     kind: npt.NDArray[np.str_]
@@ -309,14 +333,18 @@ def step(
     log = _Log(instant)
     log.add(AlertEventKind.ACKNOWLEDGED, cells, cells.acknowledge(todo.acknowledge))
     log.add(AlertEventKind.SILENCED, cells, cells.silence(todo.silence_until, instant))
+    log.add(AlertEventKind.SILENCE_ENDED, cells, cells.end_silences(instant))
+    log.add(AlertEventKind.UNLATCHED, cells, cells.unlatch(on))
     cells.track(on, instant)
-    resolving = cells.due_to_resolve(on, instant, policy)
+    resolving, holding = cells.due_to_resolve(on, instant, policy)
     log.add(AlertEventKind.RESOLVED, cells, resolving)
     cells.close(resolving)
+    log.add(AlertEventKind.LATCHED, cells, cells.latch(holding))
     opened = cells.raise_(on, level_in, instant, policy)
     log.add(AlertEventKind.RAISED, cells, opened)
     log.add(AlertEventKind.WORSENED, cells, cells.worsen(on & ~opened, level_in, instant))
-    log.add(AlertEventKind.ESCALATED, cells, cells.escalate(on & ~opened, instant, policy))
+    sounding = (on | cells.latched) & ~opened
+    log.add(AlertEventKind.ESCALATED, cells, cells.escalate(sounding, instant, policy))
     return cells.freeze(), log.events()
 
 
@@ -353,6 +381,7 @@ class _Cells:
     silenced_until: IntArray
     active_since: IntArray
     inactive_since: IntArray
+    latched: BoolArray
 
     @classmethod
     def of(cls, state: AlertState) -> _Cells:
@@ -372,6 +401,31 @@ class _Cells:
         self.silenced_until = np.where(done, until, self.silenced_until)
         return done
 
+    def end_silences(self, now: int) -> BoolArray:
+        """Open alerts whose silence reached its expiry; their escalation clock restarts then.
+
+        A silence belongs to the patient x condition cell, so it also covers an alert raised
+        again in that cell before it expires; one that expires while the cell is closed just
+        ends, with no event.
+        """
+        expired = (self.silenced_until != NEVER) & (self.silenced_until <= now)
+        done: BoolArray = self.open & expired
+        self.notified_at = np.where(
+            done, np.maximum(self.notified_at, self.silenced_until), self.notified_at
+        )
+        self.silenced_until = np.where(expired, NEVER, self.silenced_until)
+        return done
+
+    def unlatch(self, on: BoolArray) -> BoolArray:
+        done = self.latched & on
+        self.latched &= ~done
+        return done
+
+    def latch(self, holding: BoolArray) -> BoolArray:
+        done = holding & ~self.latched
+        self.latched |= done
+        return done
+
     def track(self, on: BoolArray, now: int) -> None:
         self.active_since = np.where(
             on, np.where(self.active_since == NEVER, now, self.active_since), NEVER
@@ -380,11 +434,17 @@ class _Cells:
             on, NEVER, np.where(self.inactive_since == NEVER, now, self.inactive_since)
         )
 
-    def due_to_resolve(self, on: BoolArray, now: int, policy: AlertPolicy) -> BoolArray:
+    def due_to_resolve(
+        self, on: BoolArray, now: int, policy: AlertPolicy
+    ) -> tuple[BoolArray, BoolArray]:
+        """Cells that resolve now, and cells that would but are held (latched) instead."""
         due: BoolArray = (
             self.open & ~on & elapsed_at_least(self.inactive_since, now, policy.resolve_after_ns)
         )
-        return due
+        if policy.latch_priority is None:
+            return due, np.zeros_like(due)
+        held = due & ~self.acknowledged & (self.priority >= policy.latch_priority)
+        return due & ~held, held
 
     def close(self, done: BoolArray) -> None:
         self.open &= ~done
@@ -394,6 +454,7 @@ class _Cells:
         self.level = np.where(done, 0, self.level).astype(np.int8)
         self.acknowledged &= ~done
         self.notified_at = np.where(done, NEVER, self.notified_at)
+        self.latched &= ~done
 
     def raise_(
         self, on: BoolArray, level_in: Int8Array, now: int, policy: AlertPolicy

@@ -163,6 +163,20 @@ class RingBuffer:
             valid=valid,
         )
 
+    def latest(self) -> tuple[IntArray, FloatArray]:
+        """Each patient's newest sample: ``(time, value)``, NEVER and NaN when there is none.
+
+        The same as ``window(columns=1)``'s ``latest_time`` and ``latest_value`` with a single
+        gather: the shell reads every metric's newest value on every tick.
+        """
+        slot = (self._head - 1) % self._capacity
+        rows = np.arange(self.patients)
+        has = self._count > 0
+        return (
+            np.where(has, self._times[rows, slot], NEVER),
+            np.where(has, self._values[rows, slot], np.nan),
+        )
+
     def grow(self, patients: int) -> None:
         """Make room for ``patients`` patients in all (admissions); existing rows are kept."""
         self._times = pad_rows(self._times, patients, fill=0)

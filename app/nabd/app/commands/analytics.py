@@ -1,0 +1,64 @@
+"""``nabd analytics run``: the analytics service, scoring every patient, until SIGTERM or Ctrl-C.
+
+Reads ``MonitorSettings`` from the environment (``eval "$(nabd stack env)"`` locally). SIGTERM and
+SIGINT finish the tick under way (its transaction commits or rolls back as a whole), flush the
+alert messages already queued (bounded by ``NABD_ANALYTICS_SHUTDOWN_TIMEOUT_S``) and exit 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+
+from nabd.app.commands import Subparsers, fail
+
+
+def register(subparsers: Subparsers) -> None:
+    """Add ``nabd analytics`` and its subcommands."""
+    analytics = subparsers.add_parser(
+        "analytics", help="the analytics (scoring and alerts) service"
+    )
+    commands = analytics.add_subparsers(
+        title="analytics commands", metavar="COMMAND", required=True
+    )
+    run = commands.add_parser(
+        "run",
+        help="score every patient and raise alerts until SIGTERM",
+        description="Fold committed observations into per-patient windows, score NEWS2 and the "
+        "detectors every tick, keep the alert lifecycle in the database and publish alerts on "
+        "the ward topics. Settings come from NABD_* variables (see docs/analytics.md).",
+    )
+    run.add_argument(
+        "--tick", type=float, help="longest seconds between ticks (default: $NABD_ANALYTICS_TICK_S)"
+    )
+    run.set_defaults(handler=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from nabd.app.monitor.errors import MonitorError
+    from nabd.app.monitor.service import MonitorService
+    from nabd.app.monitor.settings import MonitorSettings
+
+    overrides: dict[str, object] = {}
+    if args.tick is not None:
+        overrides["tick_s"] = args.tick
+    try:
+        settings = MonitorSettings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        return fail(ValueError(f"analytics settings: {exc}"))
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        await MonitorService(settings).run(stop)
+
+    try:
+        asyncio.run(main())
+    except MonitorError as exc:
+        return fail(exc)
+    return 0

@@ -1,0 +1,203 @@
+"""Nurses' side of the alert lifecycle: list, acknowledge, silence (``nabd alerts``).
+
+An action is one transaction that takes the alert lock (:data:`~nabd.app.monitor.store.ALERT_LOCK`,
+the analytics service holds it while it writes a tick), changes the alert row, records the action
+in ``alert_action`` for the service to apply to its lifecycle state at its next tick, appends an
+``audit_log`` entry naming the nurse (the log's trigger stamps the time), and notifies
+``nabd_alerts``. The row is therefore right at once, whether or not the service is running.
+
+Rules (the same as the scoring core's): only an alert in state ``raised`` can be acknowledged
+(an acknowledged one has been seen; a worsened one is ``raised`` again); any open alert can be
+silenced, for at most :data:`MAX_SILENCE_S`, and a silence can only be extended, not shortened.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Final, TypeAlias
+
+import psycopg
+
+from nabd.app.monitor.errors import AlertActionError, MonitorInputError
+from nabd.app.monitor.store import ALERT_LOCK, ALERTS_CHANNEL
+
+__all__ = [
+    "MAX_SILENCE_S",
+    "AlertRow",
+    "acknowledge",
+    "check_nurse",
+    "list_alerts",
+    "record_entry",
+    "silence",
+]
+
+Conn: TypeAlias = psycopg.Connection[tuple[Any, ...]]
+
+MAX_SILENCE_S: Final = 3600.0
+"""A silence longer than an hour is a switched-off alarm, not a pause."""
+
+_COLUMNS: Final = """a.id, a.patient_id, p.ward_id, a.condition, a.kind, a.priority, a.state,
+    a.escalation_level, a.latched, a.raised_at, a.acknowledged_by, a.silenced_until, a.message"""
+
+
+@dataclass(frozen=True)
+class AlertRow:
+    """One alert as a nurse sees it."""
+
+    alert_id: uuid.UUID
+    patient_id: str
+    ward_id: str
+    condition: str
+    kind: str
+    priority: str
+    state: str
+    escalation_level: int
+    latched: bool
+    raised_at: datetime
+    acknowledged_by: str | None
+    silenced_until: datetime | None
+    message: str
+
+
+def check_nurse(name: str) -> str:
+    """A nurse's name as recorded: 1-100 characters, not blank."""
+    cleaned = name.strip()
+    if not 1 <= len(cleaned) <= 100:
+        raise MonitorInputError("the nurse's name must be 1 to 100 characters")
+    return cleaned
+
+
+def list_alerts(
+    conn: Conn,
+    *,
+    ward: str | None = None,
+    patient: str | None = None,
+    include_resolved: bool = False,
+    limit: int = 200,
+) -> list[AlertRow]:
+    """Open alerts (or all), most urgent first."""
+    rows = conn.execute(
+        f"""SELECT {_COLUMNS} FROM alert a JOIN patient p ON p.id = a.patient_id
+            WHERE (%(ward)s::text IS NULL OR p.ward_id = %(ward)s)
+              AND (%(patient)s::text IS NULL OR a.patient_id = %(patient)s)
+              AND (%(all)s OR a.state <> 'resolved')
+            ORDER BY (a.state = 'raised') DESC,
+                     array_position(ARRAY['critical', 'high', 'medium', 'low'], a.priority),
+                     a.raised_at DESC
+            LIMIT %(limit)s""",  # noqa: S608 - only the column list is interpolated
+        {"ward": ward, "patient": patient, "all": include_resolved, "limit": limit},
+    ).fetchall()
+    return [AlertRow(*row) for row in rows]
+
+
+def acknowledge(conn: Conn, alert_id: uuid.UUID, nurse: str) -> AlertRow:
+    """Acknowledge a raised alert as ``nurse``; audited."""
+    who = check_nurse(nurse)
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (ALERT_LOCK,))
+        current = _current(conn, alert_id)
+        if current.state != "raised":
+            raise AlertActionError(f"alert {alert_id} is {current.state}: nothing to acknowledge")
+        conn.execute(
+            """UPDATE alert SET state = 'acknowledged', acknowledged_at = now(),
+                   acknowledged_by = %s, updated_at = now() WHERE id = %s""",
+            (who, alert_id),
+        )
+        conn.execute(
+            "INSERT INTO alert_action (alert_id, action, actor) VALUES (%s, 'acknowledge', %s)",
+            (alert_id, who),
+        )
+        _audit(conn, who, "alert_acknowledged", current, {})
+        conn.execute("SELECT pg_notify(%s, %s)", (ALERTS_CHANNEL, f"acknowledged:{alert_id}"))
+        return _current(conn, alert_id)
+
+
+def silence(conn: Conn, alert_id: uuid.UUID, nurse: str, seconds: float) -> AlertRow:
+    """Silence an open alert for ``seconds`` (at most an hour) as ``nurse``; audited."""
+    who = check_nurse(nurse)
+    if not 0 < seconds <= MAX_SILENCE_S:
+        raise MonitorInputError(f"a silence lasts more than 0 and at most {MAX_SILENCE_S:g} s")
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (ALERT_LOCK,))
+        current = _current(conn, alert_id)
+        if current.state == "resolved":
+            raise AlertActionError(f"alert {alert_id} is resolved: nothing to silence")
+        row = conn.execute(
+            """UPDATE alert SET silenced_until = now() + %s, silenced_by = %s, updated_at = now()
+               WHERE id = %s AND (silenced_until IS NULL OR silenced_until < now() + %s)
+               RETURNING silenced_until""",
+            (timedelta(seconds=seconds), who, alert_id, timedelta(seconds=seconds)),
+        ).fetchone()
+        if row is None:
+            raise AlertActionError(f"alert {alert_id} is already silenced for longer")
+        conn.execute(
+            """INSERT INTO alert_action (alert_id, action, actor, silence_until)
+               VALUES (%s, 'silence', %s, %s)""",
+            (alert_id, who, row[0]),
+        )
+        _audit(conn, who, "alert_silenced", current, {"until": row[0].isoformat()})
+        conn.execute("SELECT pg_notify(%s, %s)", (ALERTS_CHANNEL, f"silenced:{alert_id}"))
+        return _current(conn, alert_id)
+
+
+def record_entry(
+    conn: Conn,
+    patient_id: str,
+    parameter: str,
+    value: str,
+    *,
+    valid_for_s: float,
+    nurse: str,
+    observed_at: datetime | None = None,
+) -> int:
+    """Record a nurse's NEWS2 entry (consciousness 'A'..'U', or oxygen 'air'/'oxygen')."""
+    who = check_nurse(nurse)
+    if valid_for_s <= 0:
+        raise MonitorInputError("an entry must be valid for some time")
+    try:
+        row = conn.execute(
+            """INSERT INTO nurse_entry (patient_id, parameter, value, observed_at, valid_until,
+                                        entered_by)
+               SELECT %(p)s, %(k)s, %(v)s, t, t + %(d)s, %(who)s
+               FROM (SELECT coalesce(%(at)s::timestamptz, now()) AS t) s
+               RETURNING id""",
+            {
+                "p": patient_id,
+                "k": parameter,
+                "v": value,
+                "at": observed_at,
+                "d": timedelta(seconds=valid_for_s),
+                "who": who,
+            },
+        ).fetchone()
+    except (psycopg.errors.CheckViolation, psycopg.errors.ForeignKeyViolation) as exc:
+        raise MonitorInputError(f"nurse entry refused: {exc.diag.message_primary}") from exc
+    assert row is not None
+    return int(row[0])
+
+
+def _current(conn: Conn, alert_id: uuid.UUID) -> AlertRow:
+    row = conn.execute(
+        f"SELECT {_COLUMNS} FROM alert a JOIN patient p ON p.id = a.patient_id WHERE a.id = %s",  # noqa: S608
+        (alert_id,),
+    ).fetchone()
+    if row is None:
+        raise AlertActionError(f"no alert {alert_id}")
+    return AlertRow(*row)
+
+
+def _audit(conn: Conn, who: str, action: str, alert: AlertRow, extra: dict[str, Any]) -> None:
+    details = {
+        "patient_id": alert.patient_id,
+        "condition": alert.condition,
+        "priority": alert.priority,
+        "state_before": alert.state,
+        **extra,
+    }
+    conn.execute(
+        "INSERT INTO audit_log (actor, action, subject, details) VALUES (%s, %s, %s, %s::jsonb)",
+        (who, action, f"alert:{alert.alert_id}", json.dumps(details)),
+    )

@@ -1,0 +1,475 @@
+"""One tick: score every patient, run the detectors, step the alert lifecycle.
+
+:meth:`Engine.detect` turns the ward state into the ``(patients, conditions)`` arrays of what is
+active and how severe, with one call of each scoring-core function for the whole ward:
+
+* **NEWS2** from each patient's latest values, each counted only while not stale (its metric's
+  ``stale_after_s``), the nurses' consciousness and oxygen entries while valid, and the
+  clinician's Scale 2 flag. A stale or missing parameter makes the score incomplete, never
+  normal. The ``news2`` condition is a latch on "risk at least low-medium"; it clears only when
+  the score is low *and* every parameter that was present while it fired is present again (a
+  parameter that scored 3 and then went missing is no evidence of recovery);
+* **hard limits** per metric (heart rate: the strap's, else the oximeter's pulse rate);
+* **technical**: no data, stale data, sensor off (latched, see ``EngineConfig.sensor_off``),
+  low battery, gateway offline, every tick; flatline with the window detectors;
+* **window detectors** (desaturation, AF, flatline) every ``window_every_s``;
+* **per-minute medians, baselines and trends** every ``slow_every_s`` (they change slowly).
+
+Between runs, a detector's last verdict stands. :meth:`Engine.alerts` then steps the
+:class:`~nabd.app.monitor.lifecycle.AlertBook` with the nurses' actions. No step loops over
+patients; the only Python loops are over metrics, conditions and (few) events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+
+from nabd.analytics import af, baseline, trend
+from nabd.analytics.alerts import HIGH, LOW, MEDIUM
+from nabd.analytics.arrays import (
+    NEVER,
+    NS_PER_S,
+    BoolArray,
+    FloatArray,
+    masked_median,
+    pad_rows,
+    seconds_to_ns,
+)
+from nabd.analytics.desaturation import Desaturation, DesaturationTick
+from nabd.analytics.latch import Latch
+from nabd.analytics.limits import LimitState
+from nabd.analytics.news2 import MISSING, News2, score
+from nabd.analytics.technical import BatteryState, data_flow, flatline, gateway_offline
+from nabd.app.monitor.conditions import BY_NAME, CONDITIONS, NAMES, column
+from nabd.app.monitor.config import CONTINUOUS_METRICS, LIMIT_METRICS, MINUTE_METRICS, EngineConfig
+from nabd.app.monitor.lifecycle import AlertBook, NurseAction, Transition
+from nabd.app.monitor.registry import Registry
+from nabd.app.monitor.samples import Samples, metric_index
+from nabd.app.monitor.state import BATTERY_WINDOW_S, IngestCount, WardState
+
+__all__ = ["Detection", "Engine", "message"]
+
+_NEWS2_PARTS: Final = (
+    "respiration_rate",
+    "spo2",
+    "air_or_oxygen",
+    "systolic_bp",
+    "heart_rate",
+    "consciousness",
+    "temperature",
+)
+_PART_NAMES: Final = (
+    "respiratory rate",
+    "SpO2",
+    "oxygen",
+    "blood pressure",
+    "pulse",
+    "consciousness",
+    "temperature",
+)
+_SENSOR_METRICS: Final = ("spo2", "pulse_rate", "heart_rate")
+_FLATLINE_METRICS: Final = ("heart_rate", "pulse_rate", "rr_interval")
+_BASELINE_SIDES: Final = {"heart_rate": "both", "spo2": "below", "respiration_rate": "both"}
+_TREND_SIDES: Final = {"heart_rate": "both", "spo2": "falling", "respiration_rate": "both"}
+_DETAIL_PREFIX: Final = {
+    "desaturation": "baseline ",
+    "heart_rate_deviation": "baseline ",
+    "spo2_deviation": "baseline ",
+    "respiration_rate_deviation": "baseline ",
+}
+
+
+@dataclass
+class Detection:
+    """One tick's verdicts, ``(patients, conditions)``, and the values behind the messages.
+
+    Messages are formatted only for the few cells with an event (:func:`message`), from
+    ``value`` and the per-condition masks and numbers kept here.
+    """
+
+    now: int
+    active: BoolArray
+    priority: npt.NDArray[np.int8]
+    value: FloatArray
+    """Per cell, the number the condition's message shows (NaN: none)."""
+    news2: News2
+    masks: dict[str, tuple[BoolArray, tuple[str, ...]]] = field(default_factory=dict)
+    """Per condition, ``(patients, k)`` flags and the names of the k things they flag."""
+    numbers: dict[str, FloatArray] = field(default_factory=dict)
+    """Per condition, a second number per patient (a baseline, a z-score)."""
+
+
+def message(found: Detection, row: int, condition: str) -> str:
+    """The alert message of one cell: the condition's template, filled from the detection."""
+    template = BY_NAME[condition].template
+    value = float(found.value[row, column(condition)])
+    detail = ""
+    if condition in found.masks:
+        flags, names = found.masks[condition]
+        detail = ", ".join(name for name, on in zip(names, flags[row], strict=True) if on)
+    if condition == "news2":
+        complete = bool(found.news2.complete[row])
+        detail = f"risk {found.news2.risk[row]}" if complete else f"incomplete, missing: {detail}"
+    elif condition in found.numbers:
+        detail = f"{_DETAIL_PREFIX.get(condition, '')}{float(found.numbers[condition][row]):.0f}"
+    text = template.format(value=value, detail=detail or "-")
+    return text.replace("nan", "?")
+
+
+class Engine:
+    """The ward state, every detector's state and the alert book, advanced tick by tick."""
+
+    def __init__(self, config: EngineConfig | None = None) -> None:
+        self.config = config or EngineConfig()
+        self.state = WardState(self.config)
+        self.book = AlertBook(self.config.policy)
+        self.started_at = NEVER
+        self._limits = {key: LimitState.initial(0) for key in LIMIT_METRICS}
+        self._news2 = Latch.initial(0)
+        self._news2_seen = np.zeros((0, len(_NEWS2_PARTS)), dtype=np.bool_)
+        self._sensor = Latch.initial(0)
+        self._battery = BatteryState.initial(0)
+        self._baselines = {key: baseline.BaselineState.initial(0) for key in MINUTE_METRICS}
+        self._trends = {key: trend.TrendState.initial(0) for key in MINUTE_METRICS}
+        self._desaturation = Desaturation(0, self.config.desaturation)
+        self._desat_tick: DesaturationTick | None = None
+        self._af = af.AfState.initial(0)
+        self._window_active = np.zeros((0, 3), dtype=np.bool_)
+        self._slow: dict[str, FloatArray] = {}
+        self._slow_numbers: dict[str, FloatArray] = {}
+        self._slow_active = np.zeros((0, len(CONDITIONS)), dtype=np.bool_)
+        self._last_window = NEVER
+        self._last_slow = NEVER
+        self._last_minute = NEVER
+
+    @property
+    def patients(self) -> int:
+        return self.state.patients
+
+    # ---- inputs ------------------------------------------------------------------------------
+
+    def apply(self, registry: Registry) -> list[str]:
+        """Apply a registry snapshot; grow every detector for new admissions."""
+        new = self.state.apply(registry)
+        if new:
+            self._grow(self.state.patients)
+        return new
+
+    def ingest(self, samples: Samples) -> IngestCount:
+        return self.state.ingest(samples)
+
+    def warm_minutes(self, samples: Samples, upto: int) -> None:
+        """Refill the per-minute rings (service start) from medians read back from the database.
+
+        ``samples`` holds one median per (patient, metric, minute start); heart rate takes the
+        strap's median where there is one, else the oximeter's pulse rate, as
+        :meth:`WardState.summarise_minute` does. Minutes before ``upto`` are then complete.
+        """
+        pulse, strap = metric_index("pulse_rate"), metric_index("heart_rate")
+        for key, ring in self.state.minutes.items():
+            wanted = samples.metric == metric_index(key)
+            if key == "heart_rate":  # strap first: of equal times the ring keeps the first
+                order = np.argsort(np.where(samples.metric == strap, 0, 1), kind="stable")
+                wanted = (samples.metric[order] == strap) | (samples.metric[order] == pulse)
+                picked = order[wanted]
+            else:
+                picked = np.flatnonzero(wanted)
+            ring.push(samples.row[picked], samples.time[picked], samples.value[picked])
+        minute = seconds_to_ns(60)
+        self._last_minute = upto - upto % minute
+
+    def _grow(self, n: int) -> None:
+        self._limits = {key: s.grow(n) for key, s in self._limits.items()}
+        self._news2 = self._news2.grow(n)
+        self._news2_seen = pad_rows(self._news2_seen, n, fill=False)
+        self._sensor = self._sensor.grow(n)
+        self._battery = self._battery.grow(n)
+        self._baselines = {key: s.grow(n) for key, s in self._baselines.items()}
+        self._trends = {key: s.grow(n) for key, s in self._trends.items()}
+        self._desaturation.grow(n)
+        self._desat_tick = None
+        self._af = self._af.grow(n)
+        self._window_active = pad_rows(self._window_active, n, fill=False)
+        self._slow_active = pad_rows(self._slow_active, n, fill=False)
+        self._slow = {key: pad_rows(v, n, fill=np.nan) for key, v in self._slow.items()}
+        self._slow_numbers = {
+            key: pad_rows(v, n, fill=np.nan) for key, v in self._slow_numbers.items()
+        }
+        self.book.grow(n)
+
+    # ---- detection ---------------------------------------------------------------------------
+
+    def detect(self, now: int) -> Detection:
+        """Score every patient at ``now`` (int ns) and say which conditions are active."""
+        if self.started_at == NEVER:
+            self.started_at = now
+        n, conditions = self.patients, len(CONDITIONS)
+        fresh = self._fresh(now)
+        found = Detection(
+            now=now,
+            active=np.zeros((n, conditions), dtype=np.bool_),
+            priority=np.broadcast_to(
+                np.array([c.priority for c in CONDITIONS], dtype=np.int8), (n, conditions)
+            ).copy(),
+            value=np.full((n, conditions), np.nan),
+            news2=self._news2_score(now, fresh),
+        )
+        self._news2_condition(now, found)
+        self._hard_limits(now, fresh, found)
+        self._technical(now, found)
+        if self._due(self._last_window, now, self.config.window_every_s):
+            self._last_window = now
+            self._windows(now)
+        self._apply_windows(fresh, found)
+        if self._due(self._last_slow, now, self.config.slow_every_s):
+            self._last_slow = now
+            self._slow_detectors(now)
+        found.active |= self._slow_active
+        for key, values in self._slow.items():
+            found.value[:, column(key)] = values
+        found.numbers.update(self._slow_numbers)
+        found.active &= self.state.monitored[:, None]
+        return found
+
+    def alerts(self, found: Detection, actions: Sequence[NurseAction] = ()) -> list[Transition]:
+        """Step the alert lifecycle with a detection and the nurses' pending actions."""
+        return self.book.step(found.now, found.active, found.priority, actions)
+
+    @staticmethod
+    def _due(last: int, now: int, every_s: float) -> bool:
+        return last == NEVER or now - last >= seconds_to_ns(every_s) - NS_PER_S // 100
+
+    def _fresh(self, now: int) -> dict[str, FloatArray]:
+        """Each windowed metric's current value, NaN when missing or stale.
+
+        The current value is the newest clean sample, or for metrics with ``confirm_samples``
+        k > 1 the median of the newest k (a slowly sampled metric keeps its newest value until
+        the next sample, so time persistence cannot stop one artefact; a median of three can).
+        """
+        out: dict[str, FloatArray] = {}
+        st = self.state
+        for key in st.rings:
+            index = metric_index(key)
+            limit = seconds_to_ns(self.config.expectations[key].stale_after_s)
+            recent = st.clean_time[:, index] >= now - limit  # NEVER is never recent
+            value = st.clean_value[:, index]
+            k = self.config.confirm_samples.get(key, 1)
+            if k > 1 and recent.any():
+                window = st.rings[key].window(since=now - limit, columns=k)
+                value, _ = masked_median(window.values, window.valid)
+            out[key] = np.where(recent, value, np.nan)
+        strap = out["heart_rate"]
+        out["pulse"] = np.where(np.isnan(strap), out["pulse_rate"], strap)
+        return out
+
+    def _news2_score(self, now: int, fresh: dict[str, FloatArray]) -> News2:
+        st = self.state
+        acvpu = np.where(st.consciousness_until > now, st.consciousness, "")
+        oxygen = np.where(st.oxygen_until > now, st.on_oxygen, np.nan)
+        return score(
+            fresh["respiration_rate"],
+            fresh["spo2"],
+            oxygen,
+            fresh["body_temperature"],
+            fresh["systolic_bp"],
+            fresh["pulse"],
+            acvpu,
+            scale2=st.scale2,
+        )
+
+    def _news2_condition(self, now: int, found: Detection) -> None:
+        news = found.news2
+        present = np.stack([getattr(news, p) != MISSING for p in _NEWS2_PARTS], axis=1)
+        # Chart 3 in numbers (the same as news.risk, without comparing strings per patient).
+        level = np.select(
+            [news.total >= 7, news.total >= 5, news.single_parameter_3],
+            [HIGH, MEDIUM, LOW],
+            default=-1,
+        ).astype(np.int8)
+        breach = level >= 0
+        kept = ~_any_column(~present & self._news2_seen)
+        latch = self._news2.step(
+            now,
+            breach=breach,
+            recovered=~breach & kept,
+            persist_ns=seconds_to_ns(self.config.news2.persist_s),
+            clear_ns=seconds_to_ns(self.config.news2.clear_s),
+        )
+        self._news2_seen = np.where(
+            breach[:, None], present, self._news2_seen & latch.active[:, None]
+        )
+        self._news2 = latch
+        col = column("news2")
+        found.active[:, col] = latch.active
+        found.priority[:, col] = np.maximum(level, LOW)
+        found.value[:, col] = news.total
+        found.masks["news2"] = (~present, _PART_NAMES)
+
+    def _hard_limits(self, now: int, fresh: dict[str, FloatArray], found: Detection) -> None:
+        names = {
+            "heart_rate": "heart_rate",
+            "spo2": "spo2",
+            "respiration_rate": "respiration_rate",
+            "systolic_bp": "systolic_bp",
+            "body_temperature": "temperature",
+        }
+        for key in LIMIT_METRICS:
+            value = fresh["pulse"] if key == "heart_rate" else fresh[key]
+            state = self._limits[key]
+            if not _idle(state, value):
+                state = state.step(now, value, self.state.thresholds[key])
+                self._limits[key] = state
+            for side, latch in (("high", state.high), ("low", state.low)):
+                name = f"{names[key]}_{side}"
+                if name in NAMES:
+                    found.active[:, column(name)] = latch.active
+                    found.value[:, column(name)] = value
+
+    def _technical(self, now: int, found: Detection) -> None:
+        st, cfg = self.state, self.config
+        seen_any = _any_column(st.latest_time != NEVER)
+        since = np.maximum(st.admitted_at, self.started_at)
+        waited = since <= now - seconds_to_ns(cfg.no_data_grace_s)
+        found.active[:, column("no_data")] = st.has_device & ~seen_any & waited
+        keys = list(CONTINUOUS_METRICS)
+        idx = [metric_index(k) for k in keys]
+        limits = np.array([cfg.expectations[k].stale_after_s for k in keys])
+        flow = data_flow(now, st.latest_time[:, idx], limits)
+        stale = flow.stale & st.has_device[:, None]
+        found.active[:, column("stale_data")] = _any_column(stale)
+        found.masks["stale_data"] = (stale, tuple(keys))
+        sensors = [metric_index(k) for k in _SENSOR_METRICS]
+        zero = np.array([cfg.expectations[k].zero_means_off for k in _SENSOR_METRICS])
+        sensor_limits = np.array([cfg.expectations[k].stale_after_s for k in _SENSOR_METRICS])
+        times = st.latest_time[:, sensors]
+        off = st.latest_contact_lost[:, sensors] | (zero & (st.latest_value[:, sensors] == 0))
+        off &= ~data_flow(now, times, sensor_limits).stale  # a stale "off" is stale data
+        off &= times != NEVER
+        breach = _any_column(off)
+        self._sensor = self._sensor.step(
+            now,
+            breach=breach,
+            recovered=~breach & _any_column(times != NEVER),
+            persist_ns=seconds_to_ns(cfg.sensor_off.persist_s),
+            clear_ns=seconds_to_ns(cfg.sensor_off.clear_s),
+        )
+        found.active[:, column("sensor_off")] = self._sensor.active
+        found.masks["sensor_off"] = (off, _SENSOR_METRICS)
+        battery = self._battery_level(now)
+        self._battery = self._battery.step(now, battery, config=cfg.battery)
+        found.active[:, column("low_battery")] = self._battery.latch.active
+        found.value[:, column("low_battery")] = battery
+        # A gateway nobody has recorded a status for is not called offline: until ingest records
+        # it, a silent gateway shows as stale data, not as a flood of "offline" alerts.
+        seen = np.where(st.gateway_last_seen == NEVER, now, st.gateway_last_seen)
+        found.active[:, column("gateway_offline")] = gateway_offline(
+            now, st.gateway_online, seen, st.gateway_of, cfg.gateway_timeout_s
+        )
+
+    def _battery_level(self, now: int) -> FloatArray:
+        """Lowest of the registry's device levels and the lowest recent battery reading."""
+        st = self.state
+        recent = st.battery_low_time >= now - seconds_to_ns(BATTERY_WINDOW_S)
+        reading = np.where(recent, st.battery_low, np.nan)
+        level: FloatArray = np.fmin(st.battery, reading)
+        return level
+
+    def _windows(self, now: int) -> None:
+        """Desaturation, AF and flatline: the detectors that read whole windows."""
+        rings, cfg = self.state.rings, self.config
+        self._desat_tick = self._desaturation.step(now, rings["spo2"].window())
+        assessed = af.assess(now, rings["rr_interval"].window(columns=cfg.af.beats), cfg.af)
+        self._af = self._af.step(now, assessed, cfg.af)
+        flat = np.stack(
+            [flatline(now, rings[k].window(), cfg.expectations[k]) for k in _FLATLINE_METRICS],
+            axis=1,
+        )
+        self._window_active = flat
+
+    def _apply_windows(self, fresh: dict[str, FloatArray], found: Detection) -> None:
+        if self._desat_tick is not None:
+            col = column("desaturation")
+            found.active[:, col] = self._desat_tick.in_event
+            found.value[:, col] = self._desat_tick.current
+            found.numbers["desaturation"] = self._desat_tick.baseline
+        col = column("atrial_fibrillation")
+        found.active[:, col] = self._af.latch.active
+        found.priority[:, col] = np.where(fresh["pulse"] >= self.config.af_fast_rate, HIGH, MEDIUM)
+        found.value[:, col] = fresh["pulse"]
+        found.active[:, column("flatline")] = _any_column(self._window_active)
+        found.masks["flatline"] = (self._window_active, _FLATLINE_METRICS)
+
+    def _slow_detectors(self, now: int) -> None:
+        """Per-minute medians, then baselines and trends on them."""
+        minute = seconds_to_ns(60)
+        current = now - now % minute
+        if self._last_minute == NEVER or current > self._last_minute:
+            self.state.summarise_minute(current - minute, current)
+            self._last_minute = current
+        active = np.zeros((self.patients, len(CONDITIONS)), dtype=np.bool_)
+        for key in MINUTE_METRICS:
+            window = self.state.minutes[key].window()
+            cfg = self.config.baselines[key]
+            scored = baseline.score(window, now, cfg)
+            state = self._baselines[key].step(now, scored, cfg)
+            self._baselines[key] = state
+            on = (
+                state.below.active
+                if _BASELINE_SIDES[key] == "below"
+                else (state.above.active | state.below.active)
+            )
+            active[:, column(f"{key}_deviation")] = on
+            self._slow[f"{key}_deviation"] = scored.current
+            self._slow_numbers[f"{key}_deviation"] = scored.baseline
+            self._trend(now, key, active)
+        self._slow_active = active
+
+    def _trend(self, now: int, key: str, active: BoolArray) -> None:
+        cfg = self.config.trends[key]
+        if not (np.isfinite(cfg.rise_per_h) or np.isfinite(cfg.fall_per_h)):
+            return
+        ring = self.state.minutes[key]
+        columns = min(ring.capacity, int(cfg.window_s // 60) + 1)
+        slope = trend.trend(ring.window(columns=columns), now, cfg)
+        state = self._trends[key].step(now, slope, cfg)
+        self._trends[key] = state
+        on = (
+            state.falling.active
+            if _TREND_SIDES[key] == "falling"
+            else (state.rising.active | state.falling.active)
+        )
+        active[:, column(f"{key}_trend")] = on
+        self._slow[f"{key}_trend"] = slope.slope_per_h
+
+
+def _idle(state: LimitState, value: FloatArray) -> bool:
+    """A step would change nothing: no value anywhere and no clock running.
+
+    With every value missing a limit step only resets running clocks (a missing value is
+    evidence of neither breach nor recovery), so when none runs the state is already the
+    result. Skipping saves a ward-wide pass for metrics nobody measures (often temperature and
+    blood pressure between rounds).
+    """
+    if not np.isnan(value).all():
+        return False
+    return all(
+        (latch.breach_since == NEVER).all()
+        and (latch.recovered_since == NEVER).all()
+        and not latch.fired.any()
+        and not latch.cleared.any()
+        for latch in (state.low, state.high)
+    )
+
+
+def _any_column(mask: BoolArray) -> BoolArray:
+    """``mask.any(axis=1)`` for a few columns: one OR per column (a loop over metrics, not
+    patients), several times faster than a reduction over short rows."""
+    result = np.zeros(mask.shape[0], dtype=np.bool_)
+    for i in range(mask.shape[1]):
+        result |= mask[:, i]
+    return result

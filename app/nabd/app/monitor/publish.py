@@ -1,0 +1,189 @@
+"""Publishing alert states on the contract's ward topics (MQTT v5, TLS, QoS 1).
+
+The database is the record; MQTT is how nurses' displays hear about a change at once. So a
+message is published only after the transaction that wrote the transition has committed (a
+display never shows an alert the database does not have), with QoS 1 (at least once: a display
+keeps the newest state per ``alert_id``, so a duplicate is harmless), on
+``nabd/v1/ward/<ward>/alerts`` (:func:`nabd.contract.topics.alerts`). The contract's states are
+``raised`` (raised, worsened or escalated: the priority in the message is the current one),
+``acknowledged`` and ``resolved``; silences and latching change nothing on the wire.
+
+paho-mqtt 2.x runs its network thread (``loop_start``) and reconnects by itself; a publish made
+while disconnected is queued by paho and sent on reconnection. A PUBACK with a failure reason
+code (0x87, not authorized) is counted and logged: it means the broker's ACL refuses us.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import threading
+import time
+from collections.abc import Iterable
+from typing import Any, Final
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from nabd.analytics.alerts import AlertEventKind
+from nabd.app.monitor.conditions import BY_NAME
+from nabd.app.monitor.settings import MonitorSettings
+from nabd.app.monitor.store import Published, from_ns
+from nabd.contract import topics
+from nabd.contract.payloads import Alert, AlertState, to_json
+
+__all__ = ["AlertPublisher", "alert_payload"]
+
+log = logging.getLogger(__name__)
+
+_STATE: Final = {
+    AlertEventKind.RAISED: AlertState.RAISED,
+    AlertEventKind.WORSENED: AlertState.RAISED,
+    AlertEventKind.ESCALATED: AlertState.RAISED,
+    AlertEventKind.ACKNOWLEDGED: AlertState.ACKNOWLEDGED,
+    AlertEventKind.RESOLVED: AlertState.RESOLVED,
+}
+
+
+def alert_payload(item: Published) -> Alert | None:
+    """The contract message for a written transition, or None if the wire state is unchanged."""
+    t = item.transition
+    state = _STATE.get(t.kind)
+    if state is None:
+        return None
+    return Alert.model_validate(
+        {
+            "schema": "nabd.alert/1",
+            "alert_id": str(t.alert_id),
+            "patient_id": item.patient_id,
+            "ward_id": item.ward_id,
+            "kind": t.condition,
+            "priority": t.priority,
+            "state": state,
+            "raised_at": from_ns(t.raised_at),
+            "message": item.message[:500] or t.condition,
+            "metric": BY_NAME[t.condition].metric,
+        }
+    )
+
+
+class AlertPublisher:
+    """A paho client publishing ``Alert`` payloads; thread-safe, non-blocking publish."""
+
+    def __init__(self, settings: MonitorSettings) -> None:
+        self._settings = settings
+        self._lock = threading.Lock()
+        self._connected = threading.Event()
+        self._inflight: list[mqtt.MQTTMessageInfo] = []
+        self.published = 0
+        self.refused = 0
+        self._client = self._build()
+
+    def _build(self) -> mqtt.Client:
+        s = self._settings
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=s.mqtt_client_id,
+            protocol=MQTTProtocolVersion.MQTTv5,
+        )
+        client.tls_set(
+            ca_certs=str(s.mqtt_ca_file),
+            certfile=str(s.mqtt_cert_file),
+            keyfile=str(s.mqtt_key_file),
+            tls_version=ssl.PROTOCOL_TLS_CLIENT,
+        )
+        client.username_pw_set(s.mqtt_username, s.mqtt_password)
+        client.reconnect_delay_set(
+            min_delay=max(1, round(s.backoff_min_s)), max_delay=max(1, round(s.backoff_max_s))
+        )
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_publish = self._on_publish
+        return client
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    def start(self) -> None:
+        """Connect in the background (paho retries until the broker answers)."""
+        s = self._settings
+        self._client.connect_async(s.mqtt_host, s.mqtt_port, keepalive=30, clean_start=True)
+        self._client.loop_start()
+
+    def wait_connected(self, timeout_s: float) -> bool:
+        return self._connected.wait(timeout_s)
+
+    def publish(self, items: Iterable[Published]) -> int:
+        """Queue the messages of committed transitions (QoS 1); return how many."""
+        count = 0
+        with self._lock:
+            self._inflight = [i for i in self._inflight if not i.is_published()]
+            for item in items:
+                payload = alert_payload(item)
+                if payload is None:
+                    continue
+                info = self._client.publish(topics.alerts(item.ward_id), to_json(payload), qos=1)
+                self._inflight.append(info)
+                count += 1
+        return count
+
+    def flush(self, timeout_s: float) -> bool:
+        """Wait (bounded) until every queued message has been acknowledged by the broker."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            with self._lock:
+                self._inflight = [i for i in self._inflight if not i.is_published()]
+                if not self._inflight:
+                    return True
+            time.sleep(0.01)
+        return False
+
+    def stop(self, timeout_s: float) -> None:
+        if self.connected:
+            self.flush(timeout_s)
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    # -- paho callbacks (network thread) ----------------------------------------------------
+
+    def _on_connect(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        flags: mqtt.ConnectFlags,
+        reason_code: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        if reason_code.is_failure:
+            log.error("broker refused the connection: %s", reason_code)
+            return
+        self._connected.set()
+        log.info("connected to the broker as %s", self._settings.mqtt_client_id)
+
+    def _on_disconnect(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        flags: mqtt.DisconnectFlags,
+        reason_code: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        self._connected.clear()
+        log.warning("disconnected from the broker: %s", reason_code)
+
+    def _on_publish(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        mid: int,
+        reason_code: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        if reason_code.is_failure:
+            self.refused += 1
+            log.error("the broker refused an alert message (mid %d): %s", mid, reason_code)
+        else:
+            self.published += 1

@@ -1,0 +1,93 @@
+"""What the analytics service reads from its environment, checked once at start.
+
+The connection variables are the shared names of ``docs/stack.md`` (``NABD_MQTT_HOST``,
+``NABD_ANALYTICS_DATABASE_URL``, ...), so a deployment sets them once for every service; the
+tuning knobs are the service's own (``NABD_ANALYTICS_*``), with defaults that suit a hospital.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["MonitorSettings"]
+
+
+class MonitorSettings(BaseSettings):
+    """Connections, credentials and cadences of the analytics service."""
+
+    model_config = SettingsConfigDict(
+        frozen=True, extra="ignore", populate_by_name=True, case_sensitive=False
+    )
+
+    database_url: str = Field(min_length=1, validation_alias="NABD_ANALYTICS_DATABASE_URL")
+    """libpq URL of the service's own login (a member of ``nabd_analytics``)."""
+    mqtt_host: str = Field(min_length=1, validation_alias="NABD_MQTT_HOST")
+    mqtt_port: int = Field(ge=1, le=65535, validation_alias="NABD_MQTT_PORT")
+    mqtt_ca_file: Path = Field(validation_alias="NABD_MQTT_CA_FILE")
+    mqtt_username: str = Field(min_length=1, validation_alias="NABD_ANALYTICS_MQTT_USERNAME")
+    mqtt_password: str = Field(
+        min_length=1, repr=False, validation_alias="NABD_ANALYTICS_MQTT_PASSWORD"
+    )
+    mqtt_cert_file: Path = Field(validation_alias="NABD_ANALYTICS_MQTT_CERT_FILE")
+    mqtt_key_file: Path = Field(validation_alias="NABD_ANALYTICS_MQTT_KEY_FILE")
+    mqtt_client_id: str = Field(
+        default="nabd-analytics", min_length=1, validation_alias="NABD_ANALYTICS_MQTT_CLIENT_ID"
+    )
+
+    tick_s: float = Field(default=1.0, gt=0, le=60, validation_alias="NABD_ANALYTICS_TICK_S")
+    """Longest time between two ticks: time-driven transitions (staleness, escalation, silence
+    expiry) are decided at least this often even when no observation arrives."""
+    min_tick_s: float = Field(
+        default=0.05, ge=0, le=10, validation_alias="NABD_ANALYTICS_MIN_TICK_S"
+    )
+    """Shortest time between two ticks: hand-off notifications arriving faster are coalesced
+    into one micro-batch (bounds the tick rate under load, adds at most this much latency)."""
+    registry_s: float = Field(default=5.0, gt=0, validation_alias="NABD_ANALYTICS_REGISTRY_S")
+    """How often patients, nurses' entries, alarm limits, batteries and gateways are re-read."""
+    window_every_s: float = Field(
+        default=1.0, gt=0, validation_alias="NABD_ANALYTICS_WINDOW_EVERY_S"
+    )
+    """Cadence of the window detectors (desaturation, AF, flatline); raise it for very large
+    deployments (see docs/analytics.md for the cost per patient)."""
+    slow_every_s: float = Field(default=60.0, gt=0, validation_alias="NABD_ANALYTICS_SLOW_EVERY_S")
+    """Cadence of per-minute summaries, baselines and trends."""
+    news2_every_s: float = Field(
+        default=60.0, gt=0, le=300, validation_alias="NABD_ANALYTICS_NEWS2_EVERY_S"
+    )
+    """Every patient's NEWS2 is written at least this often, and whenever it changes."""
+    warmup_s: float = Field(default=600.0, ge=0, validation_alias="NABD_ANALYTICS_WARMUP_S")
+    """On start, raw observations of this many seconds are read back into the windows."""
+    baseline_warmup_s: float = Field(
+        default=6 * 3600.0, ge=0, validation_alias="NABD_ANALYTICS_BASELINE_WARMUP_S"
+    )
+    """On start, per-minute medians of this many seconds are read back for the baselines."""
+    fetch_limit: int = Field(default=500, ge=1, validation_alias="NABD_ANALYTICS_FETCH_LIMIT")
+    """Hand-off journal entries folded into one micro-batch at most (catch-up is chunked)."""
+    connect_timeout_s: float = Field(
+        default=10.0, gt=0, validation_alias="NABD_ANALYTICS_CONNECT_TIMEOUT_S"
+    )
+    statement_timeout_s: float = Field(
+        default=10.0, gt=0, validation_alias="NABD_ANALYTICS_STATEMENT_TIMEOUT_S"
+    )
+    """Any statement taking longer is cancelled: a hung server must not hang the service."""
+    publish_timeout_s: float = Field(
+        default=5.0, gt=0, validation_alias="NABD_ANALYTICS_PUBLISH_TIMEOUT_S"
+    )
+    backoff_min_s: float = Field(default=0.5, gt=0, validation_alias="NABD_ANALYTICS_BACKOFF_MIN_S")
+    backoff_max_s: float = Field(
+        default=30.0, gt=0, validation_alias="NABD_ANALYTICS_BACKOFF_MAX_S"
+    )
+    shutdown_timeout_s: float = Field(
+        default=10.0, gt=0, validation_alias="NABD_ANALYTICS_SHUTDOWN_TIMEOUT_S"
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> MonitorSettings:
+        if self.min_tick_s > self.tick_s:
+            raise ValueError("NABD_ANALYTICS_MIN_TICK_S must not exceed NABD_ANALYTICS_TICK_S")
+        if self.backoff_min_s > self.backoff_max_s:
+            raise ValueError("backoff_min_s must not exceed backoff_max_s")
+        return self

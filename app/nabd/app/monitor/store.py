@@ -1,0 +1,373 @@
+"""Writing the alert lifecycle, NEWS2 scores and tick timings to the database.
+
+One tick's writes are one transaction, which first takes :data:`ALERT_LOCK` (a transaction-level
+advisory lock that ``nabd alerts ack|silence`` take too): the nurses' actions pending at that
+moment are read, fed into the lifecycle, and marked applied in the same transaction that writes
+the resulting transitions, so the ``alert`` rows and the service's in-memory state never
+disagree about an acknowledgement or a silence.
+
+Per transition (``nabd.app.monitor.lifecycle.Transition``):
+
+========================  ===================================================================
+event                     row change (every one also appends an ``audit_log`` entry)
+========================  ===================================================================
+raised                    new row, state ``raised`` (the unique index refuses a second open
+                          alert for the same patient and condition)
+worsened                  priority up, state back to ``raised``, acknowledgement and silence
+                          cleared, message updated
+escalated                 ``escalation_level`` + 1, priority + 1 (at most critical)
+latched / unlatched       ``latched`` set / cleared (condition cleared / returned)
+silence_ended             ``silenced_until`` cleared
+resolved                  state ``resolved``, ``resolved_at``
+acknowledged / silenced   nothing: ``nabd alerts`` changed the row and wrote the audit entry
+                          when the nurse acted; the action is marked applied
+========================  ===================================================================
+
+The service's own transitions are audited as actor ``nabd-analytics``; a nurse's as the nurse.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final, TypeAlias
+
+import numpy as np
+import psycopg
+
+from nabd.analytics.alerts import AlertEventKind
+from nabd.analytics.arrays import NEVER, BoolArray, IntArray
+from nabd.analytics.news2 import News2
+from nabd.app.monitor.conditions import BY_NAME, column
+from nabd.app.monitor.lifecycle import NurseAction, OpenAlert, Transition
+from nabd.app.monitor.state import PatientIndex
+
+__all__ = [
+    "ACTOR",
+    "ALERTS_CHANNEL",
+    "ALERT_LOCK",
+    "AlertStore",
+    "News2Writer",
+    "TickRecord",
+    "from_ns",
+]
+
+Conn: TypeAlias = psycopg.AsyncConnection[tuple[Any, ...]]
+
+ALERT_LOCK: Final = 0x6E616C72  # "nalr": one lock for every writer of alert lifecycle state
+ACTOR: Final = "nabd-analytics"
+"""Who the audit log names for the service's own transitions."""
+ALERTS_CHANNEL: Final = "nabd_alerts"
+"""NOTIFY channel: ``<event>:<alert id>`` for every transition, at COMMIT."""
+
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_PRIORITY_CODES: Final = {"low": 0, "medium": 1, "high": 2, "critical": 3}
+
+
+def from_ns(ns: int) -> datetime:
+    """Int64 ns since the epoch as an aware datetime (microsecond resolution, as stored)."""
+    return _EPOCH + timedelta(microseconds=ns // 1000)
+
+
+def _ns(moment: datetime | None) -> int:
+    if moment is None:
+        return NEVER
+    delta = moment - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
+
+
+_OPEN_SQL: Final = """
+SELECT id, patient_id, condition, raised_at, priority, coalesce(condition_priority, priority),
+       escalation_level, state = 'acknowledged', coalesce(last_notified_at, raised_at),
+       silenced_until, latched, silenced_by, message
+FROM alert WHERE state <> 'resolved'
+"""
+
+_PENDING_SQL: Final = """
+SELECT id, alert_id, action, actor, silence_until FROM alert_action
+WHERE applied_at IS NULL ORDER BY id
+"""
+
+_INSERT_SQL: Final = """
+INSERT INTO alert (id, patient_id, condition, kind, priority, condition_priority, state,
+                   metric_id, message, raised_at, updated_at, last_notified_at,
+                   silenced_until, silenced_by)
+VALUES (%(id)s, %(patient)s, %(condition)s, %(kind)s, %(priority)s, %(condition_priority)s,
+        'raised', (SELECT id FROM metric WHERE key = %(metric)s), %(message)s, %(at)s, %(at)s,
+        %(at)s, %(silenced_until)s, %(silenced_by)s)
+"""
+
+_UPDATE_SQL: Final = {
+    AlertEventKind.WORSENED: """
+        UPDATE alert SET priority = %(priority)s, condition_priority = %(condition_priority)s,
+               state = 'raised', acknowledged_at = NULL, acknowledged_by = NULL,
+               silenced_until = NULL, silenced_by = NULL, message = %(message)s,
+               last_notified_at = %(at)s, updated_at = %(at)s
+        WHERE id = %(id)s""",
+    AlertEventKind.ESCALATED: """
+        UPDATE alert SET priority = %(priority)s, escalation_level = %(level)s,
+               last_notified_at = %(at)s, escalated_at = %(at)s, updated_at = %(at)s
+        WHERE id = %(id)s""",
+    AlertEventKind.LATCHED: """
+        UPDATE alert SET latched = true, updated_at = %(at)s WHERE id = %(id)s""",
+    AlertEventKind.UNLATCHED: """
+        UPDATE alert SET latched = false, updated_at = %(at)s WHERE id = %(id)s""",
+    AlertEventKind.SILENCE_ENDED: """
+        UPDATE alert SET silenced_until = NULL, silenced_by = NULL,
+               last_notified_at = %(notified_at)s, updated_at = %(at)s
+        WHERE id = %(id)s""",
+    AlertEventKind.RESOLVED: """
+        UPDATE alert SET state = 'resolved', resolved_at = %(at)s, latched = false,
+               updated_at = %(at)s
+        WHERE id = %(id)s AND state <> 'resolved'""",
+}
+
+_AUDIT_SQL: Final = """
+INSERT INTO audit_log (actor, action, subject, details) VALUES (%s, %s, %s, %s::jsonb)
+"""
+
+_NEWS2_SQL: Final = """
+INSERT INTO news2_score (time, patient_id, total, risk, complete, scale2, respiration_rate,
+                         spo2, air_or_oxygen, systolic_bp, heart_rate, consciousness,
+                         temperature)
+SELECT %s, * FROM unnest(%s::text[], %s::int2[], %s::text[], %s::bool[], %s::bool[],
+                         %s::int2[], %s::int2[], %s::int2[], %s::int2[], %s::int2[],
+                         %s::int2[], %s::int2[])
+ON CONFLICT DO NOTHING
+"""
+
+_TICK_SQL: Final = """
+INSERT INTO analytics_tick (time, duration_ms, patients, samples, events, detect_ms, store_ms,
+                            handoff_lag_ms)
+VALUES (%(time)s, %(duration_ms)s, %(patients)s, %(samples)s, %(events)s, %(detect_ms)s,
+        %(store_ms)s,
+        CASE WHEN %(oldest)s::timestamptz IS NULL THEN NULL
+             ELSE extract(epoch FROM clock_timestamp() - %(oldest)s::timestamptz) * 1000 END)
+"""
+
+_NEWS2_PARTS: Final = (
+    "respiration_rate",
+    "spo2",
+    "air_or_oxygen",
+    "systolic_bp",
+    "heart_rate",
+    "consciousness",
+    "temperature",
+)
+
+
+@dataclass(frozen=True)
+class Published:
+    """What the publisher needs of a transition that changes the alert's state on the wire."""
+
+    transition: Transition
+    patient_id: str
+    ward_id: str
+    message: str
+
+
+@dataclass(frozen=True)
+class TickRecord:
+    """One ``analytics_tick`` row."""
+
+    time: int
+    duration_ms: float
+    patients: int
+    samples: int
+    events: int
+    detect_ms: float
+    store_ms: float
+    oldest_commit: int
+    """Commit time of the oldest hand-off entry folded in (NEVER: none)."""
+
+
+class AlertStore:
+    """The service's writer of alert rows and audit entries (on the service's connection)."""
+
+    def __init__(self, conn: Conn) -> None:
+        self._conn = conn
+        self._messages: dict[uuid.UUID, str] = {}
+
+    async def lock(self) -> None:
+        """Serialise with nurses' actions until this transaction ends."""
+        await self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (ALERT_LOCK,))
+
+    async def open_alerts(self, index: PatientIndex) -> list[OpenAlert]:
+        """The unresolved alerts, for :meth:`AlertBook.restore` (unknown ones are skipped)."""
+        rows = await (await self._conn.execute(_OPEN_SQL)).fetchall()
+        restored = []
+        for (alert_id, patient, condition, raised, priority, worst, level, acknowledged,
+             notified, silenced, latched, silenced_by, text) in rows:  # fmt: skip
+            row = int(index.rows([patient])[0])
+            if row < 0 or condition not in BY_NAME:
+                continue
+            restored.append(
+                OpenAlert(
+                    alert_id=alert_id,
+                    row=row,
+                    column=column(condition),
+                    raised_at=_ns(raised),
+                    priority=_PRIORITY_CODES[priority],
+                    condition_priority=_PRIORITY_CODES[worst],
+                    level=int(level),
+                    acknowledged=bool(acknowledged),
+                    notified_at=_ns(notified),
+                    silenced_until=_ns(silenced),
+                    latched=bool(latched),
+                    silenced_by=silenced_by,
+                )
+            )
+            self._messages[alert_id] = text
+        return restored
+
+    async def pending_actions(self) -> list[NurseAction]:
+        rows = await (await self._conn.execute(_PENDING_SQL)).fetchall()
+        return [
+            NurseAction(
+                action_id=int(action_id),
+                alert_id=alert_id,
+                action=action,
+                actor=actor,
+                silence_until=_ns(until),
+            )
+            for action_id, alert_id, action, actor, until in rows
+        ]
+
+    async def mark_applied(self, actions: Sequence[NurseAction]) -> None:
+        if actions:
+            await self._conn.execute(
+                "UPDATE alert_action SET applied_at = now() WHERE id = ANY(%s)",
+                ([a.action_id for a in actions],),
+            )
+
+    async def write(
+        self,
+        transitions: Sequence[Transition],
+        index: PatientIndex,
+        ward_of: IntArray,
+        ward_names: Sequence[str],
+        messages: dict[tuple[int, str], str],
+    ) -> list[Published]:
+        """Write the transitions in order; return what to publish once this commits.
+
+        ``messages`` holds the message of each (row, condition) raised or worsened this tick.
+        """
+        published = []
+        async with self._conn.cursor() as cur:
+            for t in transitions:
+                patient = index.id_of(t.row)
+                if t.kind in (AlertEventKind.RAISED, AlertEventKind.WORSENED):
+                    self._messages[t.alert_id] = messages[(t.row, t.condition)]
+                params = self._params(t, patient)
+                if t.kind is AlertEventKind.RAISED:
+                    await cur.execute(_INSERT_SQL, params)
+                elif t.kind in _UPDATE_SQL:
+                    await cur.execute(_UPDATE_SQL[t.kind], params)
+                if t.kind not in (AlertEventKind.ACKNOWLEDGED, AlertEventKind.SILENCED):
+                    await cur.execute(_AUDIT_SQL, _audit(t, patient))
+                await cur.execute(
+                    "SELECT pg_notify(%s, %s)", (ALERTS_CHANNEL, f"{t.kind.value}:{t.alert_id}")
+                )
+                published.append(
+                    Published(
+                        transition=t,
+                        patient_id=patient,
+                        ward_id=ward_names[int(ward_of[t.row])],
+                        message=self._messages.get(t.alert_id, BY_NAME[t.condition].template),
+                    )
+                )
+                if t.kind is AlertEventKind.RESOLVED:
+                    self._messages.pop(t.alert_id, None)
+        return published
+
+    def _params(self, t: Transition, patient: str) -> dict[str, Any]:
+        condition = BY_NAME[t.condition]
+        return {
+            "id": t.alert_id,
+            "patient": patient,
+            "condition": t.condition,
+            "kind": condition.kind.value,
+            "metric": condition.metric,
+            "priority": t.priority.value,
+            "condition_priority": t.condition_priority.value,
+            "level": t.level,
+            "message": self._messages.get(t.alert_id, ""),
+            "at": from_ns(t.at),
+            "notified_at": from_ns(t.notified_at) if t.notified_at != NEVER else None,
+            "silenced_until": from_ns(t.silenced_until) if t.silenced_until != NEVER else None,
+            "silenced_by": t.silenced_by,
+        }
+
+    async def write_tick(self, record: TickRecord) -> None:
+        await self._conn.execute(
+            _TICK_SQL,
+            {
+                "time": from_ns(record.time),
+                "duration_ms": record.duration_ms,
+                "patients": record.patients,
+                "samples": record.samples,
+                "events": record.events,
+                "detect_ms": record.detect_ms,
+                "store_ms": record.store_ms,
+                "oldest": None if record.oldest_commit == NEVER else from_ns(record.oldest_commit),
+            },
+        )
+
+
+def _audit(t: Transition, patient: str) -> tuple[str, str, str, str]:
+    details = {
+        "patient_id": patient,
+        "condition": t.condition,
+        "priority": t.priority.value,
+        "escalation_level": t.level,
+        "at": from_ns(t.at).isoformat(),
+        "raised_at": from_ns(t.raised_at).isoformat(),
+    }
+    return ACTOR, f"alert_{t.kind.value}", f"alert:{t.alert_id}", json.dumps(details)
+
+
+class News2Writer:
+    """Writes each monitored patient's NEWS2 when it changes, and at least every ``every_s``."""
+
+    def __init__(self, every_s: float) -> None:
+        self._every_ns = round(every_s * 1e9)
+        self._last = np.zeros((0, len(_NEWS2_PARTS) + 2), dtype=np.int64)
+        self._when = np.zeros(0, dtype=np.int64)
+
+    def due(self, now: int, news: News2, monitored: BoolArray) -> IntArray:
+        """Rows to write now (changed since written, or not written for ``every_s``)."""
+        n = monitored.shape[0]
+        if self._when.shape[0] < n:
+            grown = np.full((n, self._last.shape[1]), -9, dtype=np.int64)
+            grown[: self._last.shape[0]] = self._last
+            self._last = grown
+            self._when = np.concatenate([self._when, np.full(n - self._when.shape[0], NEVER)])
+        current = np.stack(
+            [getattr(news, p).astype(np.int64) for p in _NEWS2_PARTS]
+            + [news.total.astype(np.int64), news.scale2.astype(np.int64)],
+            axis=1,
+        )
+        changed = (current != self._last).any(axis=1)
+        old = (self._when == NEVER) | (self._when <= now - self._every_ns)
+        rows = np.flatnonzero(monitored & (changed | old))
+        self._last[rows] = current[rows]
+        self._when[rows] = now
+        return rows
+
+    @staticmethod
+    async def write(conn: Conn, now: int, news: News2, rows: IntArray, index: PatientIndex) -> None:
+        if rows.shape[0] == 0:
+            return
+        ids = [index.id_of(int(r)) for r in rows]
+        columns: list[list[Any]] = [
+            ids,
+            news.total[rows].tolist(),
+            news.risk[rows].tolist(),
+            news.complete[rows].tolist(),
+            news.scale2[rows].tolist(),
+        ]
+        columns += [getattr(news, p)[rows].tolist() for p in _NEWS2_PARTS]
+        await conn.execute(_NEWS2_SQL, (from_ns(now), *columns))

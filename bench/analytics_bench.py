@@ -1,0 +1,535 @@
+"""Benchmark of the analytics engine: samples scored per second and tick time, vectorised
+(``nabd.app.monitor.engine``) against a straightforward per-patient Python implementation of the
+same per-second logic, measured in the same run.
+
+Usage (from the repository root)::
+
+    .venv/bin/python bench/analytics_bench.py [--sizes 1000,10000,100000] [--ticks 10]
+
+Each patient sends, every second, a heart rate, a pulse rate, an SpO2 and an RR interval (four
+samples); 2 % are tachycardic, 1 % desaturated, 1 % have the oximeter probe off, 1 % send nothing.
+One *tick* folds one second of samples into the ring buffers (``ingest``) and runs the per-second
+path: NEWS2 from the latest values with staleness, hard limits with persistence and hysteresis,
+the NEWS2 latch, no data / stale data / sensor off / low battery / gateway offline, and the alert
+lifecycle for every patient x condition (``detect`` + ``alerts``). The window detectors
+(desaturation, AF, flatline) and the per-minute ones (medians, baselines, trends) run on their
+own cadence and are timed separately, as one run each.
+
+The per-patient implementation (:class:`PerPatient`) is the same per-second logic written the
+plain way: a dict of deques per patient, a loop over patients and conditions, NEWS2 by banding
+scalars. Before timing, both are run side by side on the first size for 600 simulated seconds
+and must raise, escalate, latch and resolve exactly the same alerts at the same ticks; otherwise
+the benchmark stops (a speed ratio between two different computations would mean nothing).
+Only the per-patient tick is timed at the larger sizes (one tick at 100 000 patients, as it takes
+seconds).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import math
+import resource
+import statistics
+import sys
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from nabd.analytics import news2 as chart
+from nabd.analytics.alerts import CRITICAL, LOW
+from nabd.analytics.arrays import NEVER
+from nabd.app.monitor.conditions import CONDITIONS, NAMES
+from nabd.app.monitor.config import EngineConfig
+from nabd.app.monitor.engine import Engine
+from nabd.app.monitor.registry import Registry
+from nabd.app.monitor.samples import Samples, metric_index
+
+S = 1_000_000_000
+T0 = 1_750_000_000 * S
+FEED = ("heart_rate", "pulse_rate", "spo2", "rr_interval")
+FAST = (
+    "news2",
+    "heart_rate_high",
+    "heart_rate_low",
+    "spo2_low",
+    "respiration_rate_high",
+    "respiration_rate_low",
+    "systolic_bp_high",
+    "systolic_bp_low",
+    "temperature_high",
+    "temperature_low",
+    "no_data",
+    "stale_data",
+    "sensor_off",
+    "low_battery",
+    "gateway_offline",
+)
+
+
+# ---- the ward: patients and one second of samples ------------------------------------------
+
+
+@dataclass
+class Ward:
+    n: int
+    rng: np.random.Generator
+    hr: np.ndarray = field(init=False)
+    spo2: np.ndarray = field(init=False)
+    probe_off: np.ndarray = field(init=False)
+    silent: np.ndarray = field(init=False)
+    battery: np.ndarray = field(init=False)
+    scale2: np.ndarray = field(init=False)
+    episodic: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        kind = self.rng.random(self.n)
+        self.hr = self.rng.normal(76, 9, self.n)
+        self.hr[kind < 0.02] = 142.0
+        self.spo2 = np.full(self.n, 97.0)
+        self.spo2[(kind >= 0.02) & (kind < 0.03)] = 88.0
+        self.probe_off = (kind >= 0.03) & (kind < 0.04)
+        self.silent = (kind >= 0.04) & (kind < 0.05)
+        self.episodic = (kind >= 0.05) & (kind < 0.07)  # tachycardic 100 s out of every 250
+        self.battery = np.where(self.rng.random(self.n) < 0.01, 12.0, 80.0)
+        self.scale2 = self.rng.random(self.n) < 0.05
+
+    def registry(self) -> Registry:
+        return Registry(
+            patient=np.array([f"p{i:06d}" for i in range(self.n)]),
+            ward=np.array([f"w{i % 20}" for i in range(self.n)]),
+            scale2=self.scale2,
+            admitted_at=np.full(self.n, T0 - 3600 * S),
+            gateway=np.array([f"g{i // 20}" for i in range(self.n)]),
+            battery=self.battery,
+            gateway_id=np.array([f"g{i}" for i in range((self.n + 19) // 20)]),
+            gateway_online=np.ones((self.n + 19) // 20, dtype=np.bool_),
+            gateway_last_seen=np.full((self.n + 19) // 20, T0 + 10**6 * S),
+        )
+
+    def second(self, now: int) -> Samples:
+        """One second of samples of every patient that sends, in arrival (shuffled) order."""
+        rows = np.flatnonzero(~self.silent)
+        k = rows.shape[0]
+        noise = self.rng.normal(0, 1.5, (4, k)).round()
+        episode = (now - T0) // S % 250 < 100
+        base = np.where(self.episodic[rows] & episode, 150.0, self.hr[rows])
+        hr = np.clip(base + noise[0], 30, 220).round()
+        spo2 = np.where(self.probe_off[rows], 0.0, np.clip(self.spo2[rows] + noise[2] / 2, 70, 100))
+        values = np.concatenate([hr, hr + noise[1], spo2.round(), 60.0 / hr])
+        metric = np.repeat([metric_index(m) for m in FEED], k)
+        lost = np.concatenate([np.zeros(2 * k, bool), self.probe_off[rows], np.zeros(k, bool)])
+        order = self.rng.permutation(4 * k)
+        return Samples(
+            row=np.tile(rows, 4)[order],
+            metric=metric[order],
+            time=np.full(4 * k, now - S // 2, dtype=np.int64),
+            value=values[order],
+            contact_lost=lost[order],
+            doubtful=np.zeros(4 * k, dtype=np.bool_),
+        )
+
+
+def vectorised(ward: Ward) -> Engine:
+    # Window and per-minute detectors on their own (long) cadence: timed separately.
+    engine = Engine(EngineConfig(window_every_s=1e9, slow_every_s=1e9))
+    engine.apply(ward.registry())
+    return engine
+
+
+# ---- the same per-second logic, one patient at a time -----------------------------------------
+
+
+class Latch:
+    __slots__ = ("active", "breach_since", "recovered_since")
+
+    def __init__(self) -> None:
+        self.active = False
+        self.breach_since = NEVER
+        self.recovered_since = NEVER
+
+    def step(self, now: int, breach: bool, recovered: bool, persist: int, clear: int) -> None:
+        self.breach_since = (
+            (now if self.breach_since == NEVER else self.breach_since) if breach else NEVER
+        )
+        if not self.active and breach and self.breach_since <= now - persist:
+            self.active = True
+        if self.active and recovered:
+            self.recovered_since = now if self.recovered_since == NEVER else self.recovered_since
+            if self.recovered_since <= now - clear:
+                self.active = False
+                self.recovered_since = NEVER
+        else:
+            self.recovered_since = NEVER
+
+
+class Cell:
+    __slots__ = ("acknowledged", "active_since", "inactive_since", "latched", "level",
+                 "notified_at", "open", "priority", "worst")  # fmt: skip
+
+    def __init__(self) -> None:
+        self.open = False
+        self.priority = -1
+        self.worst = -1
+        self.level = 0
+        self.acknowledged = False
+        self.latched = False
+        self.notified_at = NEVER
+        self.active_since = NEVER
+        self.inactive_since = NEVER
+
+
+LIMITED = ("heart_rate", "spo2", "respiration_rate", "systolic_bp", "body_temperature")
+
+
+class Patient:
+    def __init__(self, cfg: EngineConfig, admitted: int, battery: float, scale2: bool) -> None:
+        self.rings: dict[str, deque[tuple[int, float]]] = {
+            k: deque(maxlen=c) for k, c in cfg.capacities.items()
+        }
+        self.newest: dict[str, tuple[int, float, bool]] = {}
+        self.limits = {k: (Latch(), Latch()) for k in LIMITED}
+        self.news2 = Latch()
+        self.news2_seen = [False] * 7
+        self.sensor = Latch()
+        self.battery_latch = Latch()
+        self.cells = [Cell() for _ in NAMES]
+        self.admitted = admitted
+        self.battery = battery
+        self.scale2 = scale2
+
+
+def _band(bands: chart.Bands, value: float) -> int:
+    units = math.floor(value * 10**bands.decimals + 0.5)
+    for _, high, score in bands.bands:
+        top = None if high is None else round(high * 10**bands.decimals)
+        if top is None or units <= top:
+            return score
+    raise AssertionError("bands are open at the top")
+
+
+def news2_scalar(
+    vitals: tuple[float, float, float, float, float], scale2: bool
+) -> tuple[int, str, list[bool]]:
+    """NEWS2 of (RR, SpO2, temperature, systolic, pulse) with consciousness and oxygen missing
+    (no nurse entries in this ward)."""
+    rr, spo2, temp, sbp, hr = vitals
+    subs: list[int | None] = [
+        None if math.isnan(rr) else _band(chart.RESPIRATION_RATE, rr),
+        None,
+        None,  # air or oxygen: no entry
+        None if math.isnan(sbp) else _band(chart.SYSTOLIC_BP, sbp),
+        None if math.isnan(hr) else _band(chart.HEART_RATE, hr),
+        None,  # consciousness: no entry
+        None if math.isnan(temp) else _band(chart.TEMPERATURE, temp),
+    ]
+    if not math.isnan(spo2):
+        if not scale2:
+            subs[1] = _band(chart.SPO2_SCALE_1, spo2)
+        else:  # oxygen unknown: known only where both Scale 2 rows agree
+            air = _band(chart.SPO2_SCALE_2_ON_AIR, spo2)
+            oxy = _band(chart.SPO2_SCALE_2_ON_OXYGEN, spo2)
+            subs[1] = air if air == oxy else None
+    present = [s is not None for s in subs]
+    total = sum(s for s in subs if s is not None)
+    risk = "low"
+    for lowest, name in chart.AGGREGATE_RISK:
+        if total >= lowest:
+            risk = name
+    if risk == "low" and any(s == 3 for s in subs):
+        risk = "low-medium"
+    return total, risk, present
+
+
+class PerPatient:
+    """The per-second logic of :class:`~nabd.app.monitor.engine.Engine`, patient by patient."""
+
+    def __init__(self, ward: Ward, registry: Registry, cfg: EngineConfig) -> None:
+        self.cfg = cfg
+        self.patients = [
+            Patient(
+                cfg,
+                int(registry.admitted_at[i]),
+                float(registry.battery[i]),
+                bool(registry.scale2[i]),
+            )
+            for i in range(ward.n)
+        ]
+        self.keys = {metric_index(k): k for k in FEED}
+        self.started = NEVER
+        self.stale = {k: round(e.stale_after_s * S) for k, e in cfg.expectations.items()}
+        self.policy = cfg.policy
+
+    def ingest(self, samples: Samples) -> None:
+        for row, metric, t, value, lost in zip(
+            samples.row.tolist(), samples.metric.tolist(), samples.time.tolist(),
+            samples.value.tolist(), samples.contact_lost.tolist(), strict=True,
+        ):  # fmt: skip
+            p = self.patients[row]
+            key = self.keys[metric]
+            old = p.newest.get(key)
+            if old is None or t >= old[0]:
+                p.newest[key] = (t, value, lost)
+            zero_off = self.cfg.expectations[key].zero_means_off and value == 0
+            if math.isnan(value) or lost or zero_off:
+                continue
+            ring = p.rings[key]
+            if not ring or t > ring[-1][0]:
+                ring.append((t, value))
+
+    def _fresh(self, p: Patient, key: str, now: int) -> float:
+        ring = p.rings.get(key)
+        if not ring:
+            return math.nan
+        t, v = ring[-1]
+        if t < now - self.stale[key]:
+            return math.nan
+        k = self.cfg.confirm_samples.get(key, 1)
+        if k > 1:  # the median of the newest k that are not stale
+            recent = [x for s, x in list(ring)[-k:] if s >= now - self.stale[key]]
+            return float(statistics.median(recent))
+        return float(v)
+
+    def tick(self, now: int) -> list[tuple[int, str, str]]:
+        if self.started == NEVER:
+            self.started = now
+        events: list[tuple[int, str, str]] = []
+        for row, p in enumerate(self.patients):
+            active, priority = self._detect(p, now)
+            events += [(row, NAMES[c], kind) for c, kind in self._alerts(p, now, active, priority)]
+        return events
+
+    def _detect(self, p: Patient, now: int) -> tuple[list[bool], list[int]]:
+        cfg = self.cfg
+        active = [False] * len(NAMES)
+        priority = [c.priority for c in CONDITIONS]
+        strap = self._fresh(p, "heart_rate", now)
+        pulse = strap if not math.isnan(strap) else self._fresh(p, "pulse_rate", now)
+        values = {
+            "heart_rate": pulse,
+            "spo2": self._fresh(p, "spo2", now),
+            "respiration_rate": self._fresh(p, "respiration_rate", now),
+            "systolic_bp": self._fresh(p, "systolic_bp", now),
+            "body_temperature": self._fresh(p, "body_temperature", now),
+        }
+        vitals = (values["respiration_rate"], values["spo2"], values["body_temperature"],
+                  values["systolic_bp"], pulse)  # fmt: skip
+        _, risk, present = news2_scalar(vitals, p.scale2)
+        level = {"low": -1, "low-medium": 0, "medium": 1, "high": 2}[risk]
+        kept = all(now_ or not seen for now_, seen in zip(present, p.news2_seen, strict=True))
+        p.news2.step(now, level >= 0, level < 0 and kept,
+                     round(cfg.news2.persist_s * S), round(cfg.news2.clear_s * S))  # fmt: skip
+        p.news2_seen = present if level >= 0 else [s and p.news2.active for s in p.news2_seen]
+        active[0], priority[0] = p.news2.active, max(level, LOW)
+        names = {"heart_rate": "heart_rate", "spo2": "spo2", "respiration_rate": "respiration_rate",
+                 "systolic_bp": "systolic_bp", "body_temperature": "temperature"}  # fmt: skip
+        for key, (low_latch, high_latch) in p.limits.items():
+            lim, value = cfg.limits[key], values[key]
+            known = not math.isnan(value)
+            persist, clear = round(lim.persist_s * S), round(lim.clear_s * S)
+            low_latch.step(now, known and value <= lim.low, known and value > lim.low + lim.margin,
+                           persist, clear)  # fmt: skip
+            high_latch.step(now, known and value >= lim.high,
+                            known and value < lim.high - lim.margin, persist, clear)  # fmt: skip
+            for side, latch in (("high", high_latch), ("low", low_latch)):
+                name = f"{names[key]}_{side}"
+                if name in NAMES:
+                    active[NAMES.index(name)] = latch.active
+        seen = bool(p.newest)
+        since = max(p.admitted, self.started)
+        active[NAMES.index("no_data")] = not seen and since <= now - round(cfg.no_data_grace_s * S)
+        stale = False
+        for key in ("heart_rate", "pulse_rate", "spo2", "rr_interval", "respiration_rate"):
+            newest = p.newest.get(key)
+            stale |= newest is not None and newest[0] < now - self.stale[key]
+        active[NAMES.index("stale_data")] = stale
+        off = any_seen = False
+        for key in ("spo2", "pulse_rate", "heart_rate"):
+            newest = p.newest.get(key)
+            if newest is None:
+                continue
+            any_seen = True
+            flagged = newest[2] or (cfg.expectations[key].zero_means_off and newest[1] == 0)
+            off |= flagged and newest[0] >= now - self.stale[key]
+        p.sensor.step(now, off, not off and any_seen, round(cfg.sensor_off.persist_s * S),
+                      round(cfg.sensor_off.clear_s * S))  # fmt: skip
+        active[NAMES.index("sensor_off")] = p.sensor.active
+        b = cfg.battery
+        known = not math.isnan(p.battery)
+        p.battery_latch.step(now, known and p.battery <= b.low_at, known and p.battery >= b.ok_at,
+                             round(b.persist_s * S), round(b.clear_s * S))  # fmt: skip
+        active[NAMES.index("low_battery")] = p.battery_latch.active
+        return active, priority
+
+    def _alerts(
+        self, p: Patient, now: int, active: list[bool], priority: list[int]
+    ) -> list[tuple[int, str]]:
+        policy, out = self.policy, []
+        for c, cell in enumerate(p.cells):
+            on, level = active[c], priority[c] if active[c] else LOW
+            if on:
+                cell.active_since = now if cell.active_since == NEVER else cell.active_since
+                cell.inactive_since = NEVER
+            else:
+                cell.active_since = NEVER
+                cell.inactive_since = now if cell.inactive_since == NEVER else cell.inactive_since
+            if cell.latched and on:
+                cell.latched = False
+                out.append((c, "unlatched"))
+            if (
+                cell.open
+                and not on
+                and cell.inactive_since <= now - int(policy.resolve_after_ns[c])
+            ):
+                held = (
+                    policy.latch_priority is not None
+                    and not cell.acknowledged
+                    and (cell.priority >= policy.latch_priority)
+                )
+                if not held:
+                    cell.__init__()  # type: ignore[misc]
+                    cell.inactive_since = now
+                    out.append((c, "resolved"))
+                elif not cell.latched:
+                    cell.latched = True
+                    out.append((c, "latched"))
+            opened = False
+            if not cell.open and on and cell.active_since <= now - int(policy.raise_after_ns[c]):
+                cell.open, cell.priority, cell.worst, cell.level = True, level, level, 0
+                cell.acknowledged, cell.notified_at, opened = False, now, True
+                out.append((c, "raised"))
+            if cell.open and on and not opened and level > cell.worst:
+                cell.worst, cell.priority = level, max(cell.priority, level)
+                cell.acknowledged, cell.notified_at = False, now
+                out.append((c, "worsened"))
+            wait = int(policy.escalate_after_ns[min(max(cell.priority, LOW), CRITICAL)])
+            sounding = cell.open and (on or cell.latched) and not opened
+            if (
+                sounding
+                and not cell.acknowledged
+                and cell.level < policy.max_level
+                and cell.notified_at <= now - wait
+            ):
+                cell.level += 1
+                cell.priority = min(cell.priority + 1, CRITICAL)
+                cell.notified_at = now
+                out.append((c, "escalated"))
+        return out
+
+
+# ---- checks and measurements --------------------------------------------------------------
+
+
+def check_same_alerts(n: int, seconds: int = 600) -> dict[str, int]:
+    """Run both implementations side by side; fail unless they raise the same alerts."""
+    ward = Ward(n, np.random.default_rng(7))
+    engine = vectorised(ward)
+    plain = PerPatient(ward, ward.registry(), engine.config)
+    count: dict[str, int] = {}
+    for second in range(seconds):
+        now = T0 + second * S
+        batch = ward.second(now)
+        engine.ingest(batch)
+        plain.ingest(batch)
+        mine = sorted((t.row, t.condition, t.kind.value) for t in engine.alerts(engine.detect(now)))
+        theirs = sorted(plain.tick(now))
+        if mine != theirs:
+            sys.exit(f"the implementations disagree at {second} s:\n{mine[:5]}\n{theirs[:5]}")
+        for _, _, kind in mine:
+            count[kind] = count.get(kind, 0) + 1
+    return count
+
+
+def measure_vectorised(ward: Ward, ticks: int) -> dict[str, float]:
+    """Median ingest and tick times in steady state, then one run of each slower cadence."""
+    engine = vectorised(ward)
+    for second in range(40):  # warm: windows filled, latches and alerts in steady state
+        engine.ingest(ward.second(T0 + second * S))
+        engine.alerts(engine.detect(T0 + second * S))
+    ingest, tick = [], []
+    samples = 0
+    for second in range(40, 40 + ticks):
+        now = T0 + second * S
+        batch = ward.second(now)
+        samples = len(batch)
+        gc.collect()
+        started = time.perf_counter()
+        engine.ingest(batch)
+        ingest.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        engine.alerts(engine.detect(now))
+        tick.append(time.perf_counter() - started)
+    now = T0 + (40 + ticks) * S
+    started = time.perf_counter()
+    engine._windows(now)  # one run of its cadence
+    window = time.perf_counter() - started
+    started = time.perf_counter()
+    engine._slow_detectors(now)
+    slow = time.perf_counter() - started
+    return {
+        "samples": samples,
+        "ingest_ms": statistics.median(ingest) * 1e3,
+        "tick_ms": statistics.median(tick) * 1e3,
+        "tick_max_ms": max(tick) * 1e3,
+        "rate": samples / statistics.median(i + t for i, t in zip(ingest, tick, strict=True)),
+        "window_ms": window * 1e3,
+        "slow_ms": slow * 1e3,
+    }
+
+
+def measure_plain(ward: Ward, ticks: int) -> float:
+    """Median seconds of one per-patient tick (ingest included)."""
+    plain = PerPatient(ward, ward.registry(), EngineConfig())
+    times = []
+    for second in range(ticks):
+        now = T0 + second * S
+        batch = ward.second(now)
+        started = time.perf_counter()
+        plain.ingest(batch)
+        plain.tick(now)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def measure(n: int, ticks: int, plain_ticks: int) -> dict[str, float]:
+    result = measure_vectorised(Ward(n, np.random.default_rng(11)), ticks)
+    gc.collect()
+    plain = measure_plain(Ward(n, np.random.default_rng(11)), plain_ticks)
+    vectorised_s = result["samples"] / result["rate"]
+    return {
+        **result,
+        "plain_ms": plain * 1e3,
+        "plain_rate": result["samples"] / plain,
+        "ratio": plain / vectorised_s,
+        "rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="1000,10000,100000")
+    parser.add_argument("--ticks", type=int, default=10)
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    started = time.perf_counter()
+    events = check_same_alerts(min(sizes))
+    print(f"same alerts from both implementations over 600 s of {min(sizes)} patients: "
+          f"{events}")  # fmt: skip
+    print(f"{'patients':>9} {'samples/tick':>12} {'ingest ms':>9} {'tick ms':>8} {'max ms':>7} "
+          f"{'samples/s':>11} {'plain ms':>9} {'plain/s':>9} {'ratio':>6} {'window ms':>9} "
+          f"{'minute ms':>9} {'RSS GB':>6}")  # fmt: skip
+    for n in sizes:
+        plain_ticks = 10 if n <= 1000 else (3 if n <= 10_000 else 1)
+        r = measure(n, args.ticks, plain_ticks)
+        print(f"{n:>9} {r['samples']:>12.0f} {r['ingest_ms']:>9.1f} {r['tick_ms']:>8.1f} "
+              f"{r['tick_max_ms']:>7.1f} {r['rate']:>11,.0f} {r['plain_ms']:>9.0f} "
+              f"{r['plain_rate']:>9,.0f} {r['ratio']:>6.0f} {r['window_ms']:>9.0f} "
+              f"{r['slow_ms']:>9.0f} {r['rss_gb']:>6.1f}", flush=True)  # fmt: skip
+    print(f"total {time.perf_counter() - started:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

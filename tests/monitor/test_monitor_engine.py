@@ -1,0 +1,221 @@
+"""The engine on synthetic signals with known answers: staleness makes NEWS2 incomplete, nurses'
+entries count only while valid, a single motion spike does not page while a sustained change
+pages exactly when its persistence says, flagged artefacts never reach the detectors, probe-off
+is a technical alarm not a desaturation, and scoring many patients together equals scoring each
+alone."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pytest
+
+from nabd.analytics.arrays import NEVER
+from nabd.analytics.news2 import MISSING
+from nabd.app.monitor.conditions import CONDITIONS, column
+from nabd.app.monitor.engine import Engine, message
+from nabd.app.monitor.registry import Registry
+from nabd.app.monitor.samples import Samples
+from nabd.contract.payloads import Alert, parse, to_json
+
+S = 1_000_000_000
+T0 = 1_750_000_000 * S
+
+
+def registry(
+    patients: int,
+    *,
+    scale2: Sequence[bool] | None = None,
+    entries: Sequence[tuple[int, str, str, int]] = (),
+    gateway_online: bool = True,
+    gateway_seen: int = NEVER,
+) -> Registry:
+    """``patients`` admitted an hour before T0 on ward w1, each with a device on gateway g1."""
+    return Registry(
+        patient=np.array([f"p{i}" for i in range(patients)]),
+        ward=np.array(["w1"] * patients),
+        scale2=np.array(scale2 or [False] * patients),
+        admitted_at=np.full(patients, T0 - 3600 * S),
+        gateway=np.array(["g1"] * patients),
+        battery=np.full(patients, 90.0),
+        gateway_id=np.array(["g1"]),
+        gateway_online=np.array([gateway_online]),
+        gateway_last_seen=np.array([gateway_seen]),
+        entry_patient=np.array([f"p{e[0]}" for e in entries], dtype=np.str_),
+        entry_parameter=np.array([e[1] for e in entries], dtype=np.str_),
+        entry_value=np.array([e[2] for e in entries], dtype=np.str_),
+        entry_valid_until=np.array([e[3] for e in entries], dtype=np.int64),
+    )
+
+
+def engine(patients: int = 1, **kwargs: object) -> Engine:
+    made = Engine()
+    made.apply(registry(patients, **kwargs))  # type: ignore[arg-type]
+    return made
+
+
+def feed(
+    e: Engine,
+    second: float,
+    metric: str,
+    values: Sequence[float],
+    *,
+    contact_lost: bool = False,
+    doubtful: bool = False,
+) -> None:
+    n = len(values)
+    e.ingest(
+        Samples.of(
+            np.arange(n),
+            [metric] * n,
+            np.full(n, T0 + int(second * S)),
+            values,
+            contact_lost=np.full(n, contact_lost),
+            doubtful=np.full(n, doubtful),
+        )
+    )
+
+
+def heart_rate(second: int) -> float:
+    """A living heart rate: varies, so no flatline."""
+    return 72.0 + (second % 5)
+
+
+def run_heart_rate(
+    e: Engine, seconds: int, value_at: object, **flags: bool
+) -> list[tuple[int, str, str]]:
+    """One heart-rate sample per second; return (second, event, condition) of every event."""
+    events = []
+    for second in range(seconds):
+        value = value_at(second)  # type: ignore[operator]
+        feed(
+            e, second, "heart_rate", [value], doubtful=flags.get("doubtful", False) and value > 100
+        )
+        found = e.detect(T0 + second * S)
+        events += [(second, t.kind.value, t.condition) for t in e.alerts(found)]
+    return events
+
+
+def test_a_stale_parameter_makes_news2_incomplete_never_normal() -> None:
+    e = engine()
+    feed(e, 0, "heart_rate", [150.0])  # scores 3
+    found = e.detect(T0 + 9 * S)  # heart rate is stale after 10 s
+    assert int(found.news2.heart_rate[0]) == 3
+    found = e.detect(T0 + 11 * S)
+    assert int(found.news2.heart_rate[0]) == MISSING
+    assert not bool(found.news2.complete[0])
+    assert int(found.news2.total[0]) == 0  # a lower bound, shown with "incomplete"
+    assert "incomplete" in message(found, 0, "news2")
+
+
+def test_nurse_entries_count_only_while_valid() -> None:
+    until = T0 + 60 * S
+    e = engine(
+        entries=[(0, "consciousness", "V", until), (0, "supplemental_oxygen", "oxygen", until)]
+    )
+    found = e.detect(T0 + 59 * S)
+    assert (int(found.news2.consciousness[0]), int(found.news2.air_or_oxygen[0])) == (3, 2)
+    found = e.detect(T0 + 60 * S)
+    assert (int(found.news2.consciousness[0]), int(found.news2.air_or_oxygen[0])) == (
+        MISSING,
+        MISSING,
+    )
+
+
+def test_each_patient_is_scored_on_their_own_scale() -> None:
+    e = engine(2, scale2=[False, True], entries=[(1, "supplemental_oxygen", "air", T0 + 600 * S)])
+    feed(e, 0, "spo2", [89.0, 89.0])
+    found = e.detect(T0 + S)
+    assert found.news2.spo2.tolist() == [3, 0]  # Scale 2's target is 88-92 %
+    assert found.news2.scale2.tolist() == [False, True]
+
+
+def test_a_single_motion_spike_does_not_page() -> None:
+    events = run_heart_rate(engine(), 180, lambda s: 190.0 if s == 60 else heart_rate(s))
+    assert events == []
+
+
+def test_a_sustained_change_pages_when_its_persistence_says() -> None:
+    events = run_heart_rate(engine(), 120, lambda s: 150.0 if s >= 30 else heart_rate(s))
+    # heart_rate_high: 10 s of persistence; NEWS2 (heart rate scores 3): 30 s.
+    assert events == [(40, "raised", "heart_rate_high"), (60, "raised", "news2")]
+
+
+def test_flagged_artefacts_never_reach_the_detectors() -> None:
+    events = run_heart_rate(
+        engine(), 120, lambda s: 150.0 if s >= 30 else heart_rate(s), doubtful=True
+    )
+    assert [e for e in events if e[2] != "stale_data"] == []
+
+
+def test_a_probe_off_is_a_technical_alarm_not_a_desaturation() -> None:
+    e = engine()
+    events = []
+    for second in range(60):
+        probe_off = second >= 10
+        feed(e, second, "spo2", [0.0 if probe_off else 97.0], contact_lost=probe_off)
+        feed(e, second, "heart_rate", [heart_rate(second)])
+        events += [(second, t.kind.value, t.condition) for t in e.alerts(e.detect(T0 + second * S))]
+    assert events == [(25, "raised", "sensor_off")]  # 15 s of persistence
+    assert CONDITIONS[column("sensor_off")].kind.value == "technical"
+
+
+def test_a_gateway_is_offline_only_when_it_says_so_or_falls_silent() -> None:
+    never = engine(gateway_seen=NEVER)
+    assert not never.detect(T0).active[0, column("gateway_offline")]
+    said = engine(gateway_online=False, gateway_seen=T0)
+    assert said.detect(T0).active[0, column("gateway_offline")]
+    silent = engine(gateway_seen=T0 - 121 * S)
+    assert silent.detect(T0).active[0, column("gateway_offline")]
+
+
+def test_many_patients_together_equal_each_alone() -> None:
+    rng = np.random.default_rng(3)
+    patients, seconds = 4, 150
+    hr = 70 + rng.normal(0, 3, (seconds, patients)).cumsum(axis=0)
+    hr[40:80, 1] = 160.0
+    hr[:, 2] = np.where(np.arange(seconds) % 17 == 0, 200.0, hr[:, 2])
+    spo2 = np.clip(97 + rng.normal(0, 1, (seconds, patients)), 70, 100).round()
+    spo2[50:110, 3] = 84.0
+    together = engine(patients)
+    alone = [engine(1) for _ in range(patients)]
+    for second in range(seconds):
+        now = T0 + second * S
+        feed(together, second, "heart_rate", hr[second].tolist())
+        feed(together, second, "spo2", spo2[second].tolist())
+        all_found = together.detect(now)
+        all_events = together.alerts(all_found)
+        for p, single in enumerate(alone):
+            feed(single, second, "heart_rate", [hr[second, p]])
+            feed(single, second, "spo2", [spo2[second, p]])
+            found = single.detect(now)
+            assert np.array_equal(found.active[0], all_found.active[p])
+            assert int(found.news2.total[0]) == int(all_found.news2.total[p])
+            mine = [(t.kind, t.condition) for t in all_events if t.row == p]
+            assert mine == [(t.kind, t.condition) for t in single.alerts(found)]
+    assert together.book.open_count > 0  # the scenario did raise alerts
+
+
+@pytest.mark.parametrize("condition", [c.name for c in CONDITIONS])
+def test_every_message_fits_the_contract(condition: str) -> None:
+    e = engine()
+    found = e.detect(T0)
+    text = message(found, 0, condition)
+    alert = Alert.model_validate(
+        {
+            "schema": "nabd.alert/1",
+            "alert_id": "9d7c0f1e-5a2b-4c3d-8e9f-0a1b2c3d4e5f",
+            "patient_id": "p0",
+            "ward_id": "w1",
+            "kind": condition,
+            "priority": "high",
+            "state": "raised",
+            "raised_at": "2025-03-01T09:41:17Z",
+            "message": text,
+            "metric": CONDITIONS[column(condition)].metric,
+        },
+        strict=False,
+    )
+    assert parse(Alert, to_json(alert)) == alert
+    assert "p0" not in text  # nothing identifying, not even the pseudonym
