@@ -1,0 +1,214 @@
+"""``nabd fhir``: export a patient as a FHIR R4 Bundle, serve the read-only API, make tokens.
+
+Handlers import the FHIR stack (fhir.resources, FastAPI, psycopg) only when they run, so that
+``nabd --help`` works with the base install alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import getpass
+import json
+import sys
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import IO, TYPE_CHECKING
+
+from nabd.app.commands import Subparsers, fail
+
+if TYPE_CHECKING:
+    from nabd.app.fhir.settings import FhirSettings
+
+
+def _instant(text: str) -> datetime:
+    """An ISO 8601 instant with a UTC offset, or a day (midnight UTC)."""
+    try:
+        if len(text) == len("2026-01-01"):
+            day = date.fromisoformat(text)
+            return datetime(day.year, day.month, day.day, tzinfo=UTC)
+        value = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 date or instant: {text!r}") from exc
+    if value.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"give a UTC offset (Z or +hh:mm): {text!r}")
+    return value.astimezone(UTC)
+
+
+def _settings(args: argparse.Namespace) -> FhirSettings:
+    """The FHIR settings, or ValueError naming each bad ``NABD_FHIR_*`` variable."""
+    from pydantic import ValidationError
+
+    from nabd.app.fhir import settings
+
+    overrides = {"database_url": args.database_url} if args.database_url else {}
+    try:
+        return settings.FhirSettings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"NABD_FHIR_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors()
+        )
+        raise ValueError(f"FHIR settings: {problems}") from exc
+
+
+@contextlib.contextmanager
+def _output(path: Path | None) -> Iterator[IO[str]]:
+    """Standard output, or ``path`` written in full or not at all (via a ``.part`` file)."""
+    if path is None:
+        yield sys.stdout
+        return
+    partial = path.with_name(path.name + ".part")
+    try:
+        with partial.open("w", encoding="utf-8") as out:
+            yield out
+        partial.replace(path)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def _export(args: argparse.Namespace) -> int:
+    """Audit first (committed), then read one snapshot and write it: no unaudited disclosure."""
+    from nabd.app.fhir import bundle, export, query
+    from nabd.app.fhir.errors import FhirError
+    from nabd.app.fhir.settings import DEFAULT_PUBLIC_URL
+
+    try:
+        settings = _settings(args)
+    except ValueError as exc:
+        return fail(exc)
+    now = datetime.now(UTC)
+    request = export.ExportRequest(
+        patient_id=args.patient,
+        since=args.since,
+        until=args.until or now,
+        identity=args.identity,
+        period_s=settings.summary_period_s,
+        systems=settings.systems,
+    )
+    try:
+        with query.session(settings.database_url, identity=args.identity) as conn:
+            query.audit(
+                conn,
+                actor=args.actor,
+                action="fhir_export",
+                subject=f"Patient/{args.patient.replace('_', '.')}",
+                details={
+                    "since": request.window.start.isoformat(),
+                    "until": request.until.isoformat(),
+                    "identity": args.identity,
+                    "out": str(args.out) if args.out else "-",
+                },
+            )
+        with (
+            query.session(settings.database_url, identity=args.identity) as conn,
+            _output(args.out) as out,
+        ):
+            count = bundle.write_collection(
+                out,
+                export.resources(conn, request, now=now),
+                base_url=settings.public_url or DEFAULT_PUBLIC_URL,
+                bundle_id=str(uuid.uuid4()),
+                timestamp=now,
+            )
+    except (FhirError, OSError) as exc:
+        return fail(exc)
+    print(f"nabd: exported {count} resources of patient {args.patient}", file=sys.stderr)
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from nabd.app.fhir import query
+    from nabd.app.fhir.api import create_app
+    from nabd.app.fhir.errors import FhirError
+
+    try:
+        settings = _settings(args)
+    except ValueError as exc:
+        return fail(exc)
+    if not settings.tokens:
+        return fail(ValueError("no tokens: set NABD_FHIR_TOKENS (see `nabd fhir token`)"))
+    if (args.tls_cert is None) != (args.tls_key is None):
+        return fail(ValueError("--tls-cert and --tls-key go together"))
+    try:
+        query.check_roles(settings.database_url, identity=settings.needs_identity)
+    except FhirError as exc:
+        return fail(exc)
+    uvicorn.run(
+        create_app(settings),
+        host=args.host,
+        port=args.port,
+        ssl_certfile=args.tls_cert,
+        ssl_keyfile=args.tls_key,
+    )
+    return 0
+
+
+def _token(args: argparse.Namespace) -> int:
+    from nabd.app.fhir.auth import new_token, token_digest
+
+    secret = new_token()
+    grant = {args.name: {"sha256": token_digest(secret), "identity": args.identity}}
+    print(secret)
+    print(
+        "nabd: give the caller the token above (it is shown once) and merge this entry into "
+        f"NABD_FHIR_TOKENS: {json.dumps(grant)}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _register_export(commands: Subparsers) -> None:
+    export = commands.add_parser(
+        "export",
+        help="write one patient's data since a time as a FHIR R4 collection Bundle",
+        description="Write the Patient, their devices, Observations (spot readings, per-period "
+        "summaries of streamed vitals, blood-pressure panels, NEWS2) and alert Flags from "
+        "--since on as one FHIR R4 Bundle (JSON). The export is recorded in the audit log.",
+    )
+    export.add_argument("--patient", required=True, metavar="P", help="pseudonymous patient id")
+    export.add_argument("--since", required=True, type=_instant, metavar="T",
+                        help="ISO 8601 instant with offset, or a day (UTC)")  # fmt: skip
+    export.add_argument("--until", type=_instant, metavar="T", help="default: now")
+    export.add_argument("--out", type=Path, metavar="FILE", help="default: standard output")
+    export.add_argument(
+        "--identity",
+        action="store_true",
+        help="include name, MRN and birth date (the login needs nabd_fhir_identity)",
+    )
+    export.add_argument("--actor", default=f"cli:{getpass.getuser()}",
+                        help="who the audit log names (default: cli:<user>)")  # fmt: skip
+    export.add_argument("--database-url", help="default: $NABD_FHIR_DATABASE_URL")
+    export.set_defaults(handler=_export)
+
+
+def register(subparsers: Subparsers) -> None:
+    """Add ``nabd fhir`` and its subcommands."""
+    fhir = subparsers.add_parser("fhir", help="HL7 FHIR R4 export and read-only API")
+    commands = fhir.add_subparsers(title="fhir commands", metavar="COMMAND", required=True)
+    _register_export(commands)
+    serve = commands.add_parser(
+        "serve",
+        help="serve the read-only FHIR API (bearer tokens from NABD_FHIR_TOKENS)",
+        description="Serve GET /Patient, /Device, /Observation and /Flag with search and "
+        "paging; every read is audited. Put TLS in front (or pass --tls-cert/--tls-key) "
+        "before listening beyond 127.0.0.1: bearer tokens must not cross a network in clear.",
+    )
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--tls-cert", type=Path, help="PEM certificate chain (enables HTTPS)")
+    serve.add_argument("--tls-key", type=Path, help="PEM private key for --tls-cert")
+    serve.add_argument("--database-url", help="default: $NABD_FHIR_DATABASE_URL")
+    serve.set_defaults(handler=_serve)
+    token = commands.add_parser(
+        "token",
+        help="make a bearer token and print its NABD_FHIR_TOKENS entry",
+        description="Print a new random token (once) and, on stderr, the entry to add to "
+        "NABD_FHIR_TOKENS; only the token's SHA-256 is ever configured.",
+    )
+    token.add_argument("name", help="the caller's name, recorded as the audit actor")
+    token.add_argument("--identity", action="store_true", help="may see names and MRN")
+    token.set_defaults(handler=_token)

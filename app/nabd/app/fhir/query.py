@@ -1,0 +1,541 @@
+"""The SQL: one patient's data from a time on, read under the ``nabd_fhir`` role, and the audit.
+
+Every read runs in a transaction that first drops to ``nabd_fhir`` (or ``nabd_fhir_identity``
+for a caller allowed to see identity) with ``SET LOCAL ROLE``: whatever login the service uses,
+the database itself enforces that a pseudonymous caller cannot read ``identity``.
+
+Observations come from four sources (spot readings, per-period summaries of streamed metrics,
+blood-pressure panels, NEWS2 scores). Each is read in one order, the sort key
+``(time, source, key, device, seq)``, from just after a :class:`~nabd.app.fhir.search.Cursor`;
+merging the sources' first ``n`` rows gives the first ``n`` overall, so pages are keyset-based
+(stable while new data arrives) and no source is ever read past one page. Text sorts with
+``COLLATE "C"``, which orders as Python does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import heapq
+import itertools
+import uuid
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Final
+
+import psycopg
+from psycopg import errors, sql
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+from nabd.app.fhir import ids
+from nabd.app.fhir.codes import (
+    BLOOD_PRESSURE_KEYS,
+    BLOOD_PRESSURE_STREAM,
+    NEWS2_STREAM,
+    VITAL_SIGNS,
+)
+from nabd.app.fhir.errors import FhirConfigError, NotFoundError
+from nabd.app.fhir.records import (
+    NEWS2_SUBSCORES,
+    AlertRecord,
+    BloodPressureRecord,
+    DeviceRecord,
+    IdentityRecord,
+    News2Record,
+    PatientRecord,
+    ReadingRecord,
+)
+from nabd.app.fhir.search import START, Cursor, TimeRange
+from nabd.app.fhir.summaries import Summary, bucket_start
+
+Row = dict[str, Any]
+Conn = psycopg.Connection[Row]
+
+ROLE: Final = "nabd_fhir"
+IDENTITY_ROLE: Final = "nabd_fhir_identity"
+NEWS2_TABLE: Final = "news2_score"
+NEWS2_COLUMNS: Final = ("time", "patient_id", "total", "risk", "complete", "scale2")
+NEWS2_ALL_COLUMNS: Final = (*NEWS2_COLUMNS, *NEWS2_SUBSCORES)
+
+SPOT, SUMMARY, PANEL, NEWS2 = range(4)
+"""Source ranks: the second element of the sort key."""
+
+ObservationRecord = ReadingRecord | Summary | BloodPressureRecord | News2Record
+
+
+@contextlib.contextmanager
+def session(url: str, *, identity: bool = False) -> Iterator[Conn]:
+    """One transaction as ``nabd_fhir`` (or ``nabd_fhir_identity``); commits on success."""
+    try:
+        conn = psycopg.connect(url, row_factory=dict_row)
+    except psycopg.OperationalError as exc:
+        raise FhirConfigError(f"cannot connect to the database: {exc}") from exc
+    with conn:
+        try:
+            conn.execute(
+                sql.SQL("SET LOCAL ROLE {}").format(
+                    sql.Identifier(IDENTITY_ROLE if identity else ROLE)
+                )
+            )
+        except (errors.InsufficientPrivilege, errors.UndefinedObject) as exc:
+            role = IDENTITY_ROLE if identity else ROLE
+            raise FhirConfigError(f"the database login cannot act as {role}: {exc}") from exc
+        conn.execute("SET LOCAL statement_timeout = '30s'")
+        yield conn
+
+
+def check_roles(url: str, *, identity: bool) -> None:
+    """Fail early (FhirConfigError) if the login cannot take the roles the tokens need."""
+    with session(url):
+        pass
+    if identity:
+        with session(url, identity=True):
+            pass
+
+
+def audit(conn: Conn, *, actor: str, action: str, subject: str, details: Mapping[str, Any]) -> None:
+    """Append one row to the hash-chained audit log (the trigger numbers, stamps and chains it)."""
+    conn.execute(
+        "INSERT INTO audit_log (actor, action, subject, details) VALUES (%s, %s, %s, %s)",
+        (actor, action, subject, Jsonb(dict(details))),
+    )
+
+
+# ---- Patients and devices -------------------------------------------------------------------
+
+
+def patient(conn: Conn, patient_id: str, *, identity: bool) -> PatientRecord:
+    """The patient, with identity only when asked (which needs the identity role)."""
+    row = conn.execute(
+        "SELECT id, ward_id, admitted_at, discharged_at FROM patient WHERE id = %s",
+        (patient_id,),
+    ).fetchone()
+    if row is None:
+        raise NotFoundError(f"no patient {patient_id!r}")
+    person = None
+    if identity:
+        found = conn.execute(
+            """SELECT mrn, given_name, family_name, birth_date FROM identity.patient_identity
+               WHERE patient_id = %s""",
+            (patient_id,),
+        ).fetchone()
+        person = None if found is None else IdentityRecord(**found)
+    return PatientRecord(**row, identity=person)
+
+
+_DEVICE: Final = """
+    SELECT d.id, d.kind, d.manufacturer, d.model, d.serial, d.firmware, d.battery_level,
+           (SELECT a.patient_id FROM device_assignment a
+             WHERE a.device_id = d.id AND a.valid @> now()) AS patient_id
+    FROM device d
+    WHERE {condition}
+    ORDER BY d.id COLLATE "C"
+"""
+_DEVICE_BY_ID: Final = sql.SQL(_DEVICE).format(condition=sql.SQL("d.id = %s"))
+_DEVICES_OF: Final = sql.SQL(_DEVICE).format(
+    condition=sql.SQL(
+        """d.id IN (SELECT device_id FROM device_assignment
+                    WHERE patient_id = %s AND valid && tstzrange(%s, %s))"""
+    )
+)
+
+
+def device(conn: Conn, device_id: str) -> DeviceRecord:
+    row = conn.execute(_DEVICE_BY_ID, (device_id,)).fetchone()
+    if row is None:
+        raise NotFoundError(f"no device {device_id!r}")
+    return DeviceRecord(**row)
+
+
+def devices_of(conn: Conn, patient_id: str, time: TimeRange | None = None) -> list[DeviceRecord]:
+    """Devices assigned to the patient at some time in ``time`` (default: ever)."""
+    window = TimeRange() if time is None else time
+    rows = conn.execute(_DEVICES_OF, (patient_id, window.start, window.end)).fetchall()
+    return [DeviceRecord(**row) for row in rows]
+
+
+# ---- Observations -----------------------------------------------------------------------------
+
+
+def sort_key(record: ObservationRecord) -> Cursor:
+    """The position of an Observation in every listing (and the cursor after it)."""
+    if isinstance(record, ReadingRecord):
+        return Cursor(record.time, SPOT, record.key, record.device_id, record.seq)
+    if isinstance(record, Summary):
+        return Cursor(record.start, SUMMARY, record.key, record.device_id, 0)
+    if isinstance(record, BloodPressureRecord):
+        return Cursor(record.time, PANEL, BLOOD_PRESSURE_STREAM, record.device_id, record.seq)
+    return Cursor(record.time, NEWS2, NEWS2_STREAM, "", 0)
+
+
+def _after(cursor: Cursor) -> dict[str, Any]:
+    return {
+        "c_time": cursor.time,
+        "c_rank": cursor.rank,
+        "c_key": cursor.key,
+        "c_device": cursor.device,
+        "c_seq": cursor.seq,
+    }
+
+
+def _after_sql(time: str, rank: int, key: str, device: str, seq: str) -> sql.Composed:
+    """``sort key > cursor`` for a source whose sort key is made of these SQL expressions.
+
+    The expressions are constants of this module, never input.
+    """
+    return sql.SQL(
+        """ROW({time}, {rank}, {key} COLLATE "C", {device} COLLATE "C", {seq})
+        > ROW(%(c_time)s, %(c_rank)s, %(c_key)s::text, %(c_device)s::text, %(c_seq)s)"""
+    ).format(
+        time=sql.SQL(time),
+        rank=sql.Literal(rank),
+        key=sql.SQL(key),
+        device=sql.SQL(device),
+        seq=sql.SQL(seq),
+    )
+
+
+def _digest_sql(columns: str) -> sql.Composed:
+    return sql.SQL(ids.DIGEST_SQL).format(sql.SQL(columns))
+
+
+def _quality(text: str | None) -> tuple[str, ...]:
+    """Flags from ``string_agg`` of the readings' quality arrays, de-duplicated and sorted."""
+    return tuple(sorted({flag for flag in (text or "").split(",") if flag}))
+
+
+def _reading(row: Row) -> ReadingRecord:
+    return ReadingRecord(**(row | {"quality": tuple(row["quality"])}))
+
+
+_SPOT: Final = sql.SQL(
+    """
+    SELECT o.time, o.patient_id, o.device_id, m.key, o.seq, o.value, o.quality
+    FROM observation o JOIN metric m ON m.id = o.metric_id
+    WHERE o.patient_id = %(patient)s AND m.key = ANY(%(keys)s)
+      AND o.time >= %(start)s AND o.time < %(end)s AND o.time >= %(c_time)s AND {after}
+    ORDER BY o.time, m.key COLLATE "C", o.device_id COLLATE "C", o.seq
+    LIMIT %(limit)s"""
+).format(after=_after_sql("o.time", SPOT, "m.key", "o.device_id", "o.seq"))
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """One page of one patient's data: the time range, the cursor and the page size."""
+
+    patient_id: str
+    time: TimeRange
+    cursor: Cursor
+    limit: int
+
+    def params(self) -> dict[str, Any]:
+        base = {"patient": self.patient_id, "start": self.time.start, "end": self.time.end}
+        return base | _after(self.cursor) | {"limit": self.limit}
+
+
+def spot_readings(conn: Conn, window: Window, keys: Iterable[str]) -> list[ReadingRecord]:
+    rows = conn.execute(_SPOT, window.params() | {"keys": list(keys)}).fetchall()
+    return [_reading(row) for row in rows]
+
+
+def _ceil(time: datetime, period_s: int) -> datetime:
+    start = bucket_start(time, period_s)
+    return start if start == time else start + timedelta(seconds=period_s)
+
+
+_STATISTICS: Final = """count(value) AS count, avg(value) AS average, min(value) AS minimum,
+    max(value) AS maximum, string_agg(NULLIF(array_to_string(quality, ','), ''), ',') AS quality"""
+
+_SUMMARIES: Final = sql.SQL(
+    """
+    SELECT start, key, device_id, {statistics}
+    FROM (SELECT time_bucket(%(period)s, o.time) AS start, m.key, o.device_id, o.value, o.quality
+          FROM observation o JOIN metric m ON m.id = o.metric_id
+          WHERE o.patient_id = %(patient)s AND m.key = ANY(%(keys)s)
+            AND o.time >= %(start)s AND o.time < %(end)s AND o.time >= %(c_time)s
+            AND {after}) AS readings
+    GROUP BY start, key, device_id
+    ORDER BY start, key COLLATE "C", device_id COLLATE "C"
+    LIMIT %(limit)s"""
+).format(
+    statistics=sql.SQL(_STATISTICS),
+    after=_after_sql("time_bucket(%(period)s, o.time)", SUMMARY, "m.key", "o.device_id", "0"),
+)
+
+
+def summaries(conn: Conn, window: Window, keys: Iterable[str], period_s: int) -> list[Summary]:
+    """Per-period summaries of streamed metrics whose period *starts* within the window."""
+    params = window.params() | {
+        "keys": list(keys),
+        "period": timedelta(seconds=period_s),
+        "start": _ceil(window.time.start, period_s),
+        "end": _ceil(window.time.end, period_s),
+    }
+    return [
+        Summary(
+            **(row | {"quality": _quality(row["quality"])}),
+            patient_id=window.patient_id,
+            period_s=period_s,
+        )
+        for row in conn.execute(_SUMMARIES, params).fetchall()
+    ]
+
+
+_PANEL_SELECT: Final = """
+    SELECT o.time, o.patient_id, o.device_id, o.seq, array_agg(m.key) AS keys,
+           array_agg(o.value) AS values,
+           string_agg(NULLIF(array_to_string(o.quality, ','), ''), ',') AS quality
+    FROM observation o JOIN metric m ON m.id = o.metric_id
+    WHERE m.key = ANY(%(keys)s) AND {condition}
+    GROUP BY o.time, o.patient_id, o.device_id, o.seq"""
+
+_PANELS: Final = sql.SQL(
+    _PANEL_SELECT + """ ORDER BY o.time, o.device_id COLLATE "C", o.seq LIMIT %(limit)s"""
+).format(
+    condition=sql.SQL(
+        """o.patient_id = %(patient)s AND o.time >= %(start)s AND o.time < %(end)s
+        AND o.time >= %(c_time)s AND {after}"""
+    ).format(after=_after_sql("o.time", PANEL, "'blood_pressure'::text", "o.device_id", "o.seq"))
+)
+
+_PANEL_BY_ID: Final = sql.SQL(_PANEL_SELECT).format(
+    condition=sql.SQL("o.time = %(time)s AND o.seq = %(seq)s AND {digest} = %(digest)s").format(
+        digest=_digest_sql("o.device_id")
+    )
+)
+
+
+def _panel(row: Row) -> BloodPressureRecord:
+    return BloodPressureRecord(
+        time=row["time"],
+        patient_id=row["patient_id"],
+        device_id=row["device_id"],
+        seq=row["seq"],
+        values=dict(zip(row["keys"], row["values"], strict=True)),
+        quality=_quality(row["quality"]),
+    )
+
+
+def panels(conn: Conn, window: Window) -> list[BloodPressureRecord]:
+    """Blood-pressure measurements: the cuff's readings grouped by (time, device, seq)."""
+    params = window.params() | {"keys": list(BLOOD_PRESSURE_KEYS)}
+    return [_panel(row) for row in conn.execute(_PANELS, params).fetchall()]
+
+
+def news2_available(conn: Conn) -> bool:
+    """Whether ``news2_score`` exists with the expected columns and this role may read them.
+
+    (information_schema shows only columns the current role has a privilege on.)
+    """
+    row = conn.execute(
+        """SELECT count(*) AS n FROM information_schema.columns
+           WHERE table_schema = 'public' AND table_name = %s AND column_name = ANY(%s)""",
+        (NEWS2_TABLE, list(NEWS2_ALL_COLUMNS)),
+    ).fetchone()
+    return row is not None and row["n"] == len(NEWS2_ALL_COLUMNS)
+
+
+def _news2_record(row: Row) -> News2Record:
+    return News2Record(
+        time=row["time"],
+        patient_id=row["patient_id"],
+        total=row["total"],
+        risk=row["risk"],
+        complete=row["complete"],
+        scale2=row["scale2"],
+        subscores={name: row[name] for name in NEWS2_SUBSCORES},
+    )
+
+
+_NEWS2_SELECT: Final = sql.SQL("SELECT {columns} FROM {table} WHERE ").format(
+    columns=sql.SQL(", ").join(sql.Identifier(c) for c in NEWS2_ALL_COLUMNS),
+    table=sql.Identifier(NEWS2_TABLE),
+)
+_NEWS2: Final = _NEWS2_SELECT + sql.SQL(
+    """patient_id = %(patient)s AND time >= %(start)s AND time < %(end)s
+    AND time >= %(c_time)s AND {after} ORDER BY time LIMIT %(limit)s"""
+).format(after=_after_sql("time", NEWS2, "'news2'::text", "''::text", "0"))
+_NEWS2_BY_ID: Final = _NEWS2_SELECT + sql.SQL("time = %s AND {digest} = %s").format(
+    digest=_digest_sql("patient_id")
+)
+
+
+def news2_scores(conn: Conn, window: Window) -> list[News2Record]:
+    """NEWS2 scores, or none when the table is not there (yet) or not readable."""
+    if not news2_available(conn):
+        return []
+    return [_news2_record(row) for row in conn.execute(_NEWS2, window.params()).fetchall()]
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """What an Observation listing covers."""
+
+    patient_id: str
+    streams: frozenset[str]
+    time: TimeRange
+    period_s: int
+
+
+def observations(
+    conn: Conn, selection: Selection, cursor: Cursor = START, limit: int = 100
+) -> list[ObservationRecord]:
+    """Up to ``limit`` Observations after ``cursor``, in sort-key order, from every source."""
+    wanted = selection.streams
+    spot = [k for k, v in VITAL_SIGNS.items() if k in wanted and not v.streamed]
+    streamed = [k for k, v in VITAL_SIGNS.items() if k in wanted and v.streamed]
+    window = Window(selection.patient_id, selection.time, cursor, limit)
+    sources: list[list[ObservationRecord]] = []
+    if spot:
+        sources.append(list(spot_readings(conn, window, spot)))
+    if streamed:
+        sources.append(list(summaries(conn, window, streamed, selection.period_s)))
+    if BLOOD_PRESSURE_STREAM in wanted:
+        sources.append(list(panels(conn, window)))
+    if NEWS2_STREAM in wanted:
+        sources.append(list(news2_scores(conn, window)))
+    return list(itertools.islice(heapq.merge(*sources, key=sort_key), limit))
+
+
+def all_observations(
+    conn: Conn, selection: Selection, page: int = 2000
+) -> Iterator[ObservationRecord]:
+    """Every Observation of the selection, read a page at a time (for exports)."""
+    cursor = START
+    while True:
+        batch = observations(conn, selection, cursor, page)
+        yield from batch
+        if len(batch) < page:
+            return
+        cursor = sort_key(batch[-1])
+
+
+def observation(conn: Conn, obs_id: ids.ObservationId) -> ObservationRecord:
+    """The Observation with this (decoded) id, or NotFoundError.
+
+    Summary ids carry their own period, so an id issued before the period setting changed still
+    reads back the same summary.
+    """
+    found = _find(conn, obs_id)
+    if found is None:
+        raise NotFoundError(f"no Observation {obs_id}")
+    return found
+
+
+def _key_of(conn: Conn, mdc_code: int) -> str | None:
+    row = conn.execute("SELECT key FROM metric WHERE mdc_code = %s", (mdc_code,)).fetchone()
+    return None if row is None else str(row["key"])
+
+
+def _find(conn: Conn, obs_id: ids.ObservationId) -> ObservationRecord | None:
+    if isinstance(obs_id, ids.SpotId):
+        return _find_spot(conn, obs_id)
+    if isinstance(obs_id, ids.SummaryId):
+        return _find_summary(conn, obs_id)
+    if isinstance(obs_id, ids.PanelId):
+        params = {
+            "keys": list(BLOOD_PRESSURE_KEYS),
+            "time": obs_id.time,
+            "seq": obs_id.seq,
+            "digest": obs_id.device_digest,
+        }
+        row = conn.execute(_PANEL_BY_ID, params).fetchone()
+        return None if row is None else _panel(row)
+    if not news2_available(conn):
+        return None
+    row = conn.execute(_NEWS2_BY_ID, (obs_id.time, obs_id.patient_digest)).fetchone()
+    return None if row is None else _news2_record(row)
+
+
+_SPOT_BY_ID: Final = sql.SQL(
+    """SELECT o.time, o.patient_id, o.device_id, m.key, o.seq, o.value, o.quality
+       FROM observation o JOIN metric m ON m.id = o.metric_id
+       WHERE m.key = %s AND o.time = %s AND o.seq = %s AND {digest} = %s"""
+).format(digest=_digest_sql("o.device_id"))
+
+
+def _find_spot(conn: Conn, obs_id: ids.SpotId) -> ReadingRecord | None:
+    key = _key_of(conn, obs_id.mdc_code)
+    if key is None or key not in VITAL_SIGNS or VITAL_SIGNS[key].streamed:
+        return None
+    params = (key, obs_id.time, obs_id.seq, obs_id.device_digest)
+    row = conn.execute(_SPOT_BY_ID, params).fetchone()
+    return None if row is None else _reading(row)
+
+
+_SUMMARY_BY_ID: Final = sql.SQL(
+    """SELECT patient_id, device_id, {statistics}
+       FROM observation o JOIN metric m ON m.id = o.metric_id
+       WHERE m.key = %s AND o.time >= %s AND o.time < %s AND {digest} = %s
+       GROUP BY patient_id, device_id"""
+).format(statistics=sql.SQL(_STATISTICS), digest=_digest_sql("o.patient_id, o.device_id"))
+
+
+def _find_summary(conn: Conn, obs_id: ids.SummaryId) -> Summary | None:
+    key = _key_of(conn, obs_id.mdc_code)
+    if key is None or key not in VITAL_SIGNS or not VITAL_SIGNS[key].streamed:
+        return None
+    try:
+        if bucket_start(obs_id.start, obs_id.period_s) != obs_id.start:
+            return None
+    except ValueError:
+        return None  # not a period Nabd uses
+    end = obs_id.start + timedelta(seconds=obs_id.period_s)
+    params = (key, obs_id.start, end, obs_id.subject_digest)
+    row = conn.execute(_SUMMARY_BY_ID, params).fetchone()
+    if row is None:
+        return None
+    return Summary(
+        **(row | {"quality": _quality(row["quality"])}),
+        key=key,
+        start=obs_id.start,
+        period_s=obs_id.period_s,
+    )
+
+
+# ---- Alerts -------------------------------------------------------------------------------------
+
+_ALERT_SELECT: Final = """
+    SELECT a.id, a.patient_id, a.condition, a.priority, a.state, a.message, a.raised_at,
+           a.resolved_at, m.key AS metric_key
+    FROM alert a LEFT JOIN metric m ON m.id = a.metric_id
+    WHERE {condition}"""
+_ALERTS: Final = sql.SQL(_ALERT_SELECT).format(
+    condition=sql.SQL(
+        """a.patient_id = %(patient)s AND a.raised_at < %(end)s
+        AND coalesce(a.resolved_at, 'infinity') >= %(start)s
+        AND ROW(a.raised_at, a.id::text COLLATE "C") > ROW(%(c_time)s, %(c_key)s::text)
+        ORDER BY a.raised_at, a.id::text COLLATE "C"
+        LIMIT %(limit)s"""
+    )
+)
+_ALERT_BY_ID: Final = sql.SQL(_ALERT_SELECT).format(condition=sql.SQL("a.id = %s"))
+
+
+def alerts(conn: Conn, window: Window) -> list[AlertRecord]:
+    """Alerts whose active period ``[raised, resolved)`` overlaps the window, by raise time."""
+    return [AlertRecord(**row) for row in conn.execute(_ALERTS, window.params()).fetchall()]
+
+
+def alert_cursor(record: AlertRecord) -> Cursor:
+    return Cursor(record.raised_at, 0, str(record.id), "", 0)
+
+
+def all_alerts(
+    conn: Conn, patient_id: str, time: TimeRange, page: int = 1000
+) -> Iterator[AlertRecord]:
+    cursor = START
+    while True:
+        batch = alerts(conn, Window(patient_id, time, cursor, page))
+        yield from batch
+        if len(batch) < page:
+            return
+        cursor = alert_cursor(batch[-1])
+
+
+def alert(conn: Conn, alert_id: uuid.UUID) -> AlertRecord:
+    row = conn.execute(_ALERT_BY_ID, (alert_id,)).fetchone()
+    if row is None:
+        raise NotFoundError(f"no Flag {alert_id}")
+    return AlertRecord(**row)

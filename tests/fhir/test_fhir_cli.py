@@ -1,0 +1,38 @@
+"""``nabd fhir`` without a database: tokens, argument checking."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from nabd.app.cli import main
+from nabd.app.fhir.auth import token_digest
+
+
+def test_token_prints_a_secret_and_its_entry(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["fhir", "token", "ehr-bridge", "--identity"]) == 0
+    out, err = capsys.readouterr()
+    secret = out.strip()
+    entry = json.loads(err[err.index("{") :])
+    assert entry == {"ehr-bridge": {"sha256": token_digest(secret), "identity": True}}
+    assert main(["fhir", "token", "other"]) == 0
+    assert capsys.readouterr().out.strip() != secret
+
+
+@pytest.mark.parametrize("since", ["yesterday", "2026-03-02T08:00:00", "2026-13-01"])
+def test_export_needs_an_instant_with_an_offset(
+    since: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as usage:
+        main(["fhir", "export", "--patient", "p_1", "--since", since])
+    assert usage.value.code == 2
+    assert "--since" in capsys.readouterr().err
+
+
+def test_export_without_a_database_says_which_variable(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("NABD_FHIR_DATABASE_URL", raising=False)
+    assert main(["fhir", "export", "--patient", "p_1", "--since", "2026-03-02"]) == 1
+    assert "NABD_FHIR_DATABASE_URL: Field required" in capsys.readouterr().err
