@@ -12,7 +12,18 @@ import logging
 import sys
 from typing import Final
 
-COMMAND_GROUPS: Final = ("nabd.app.commands.stack", "nabd.app.commands.db")
+COMMAND_GROUPS: Final = (
+    "nabd.app.commands.stack",
+    "nabd.app.commands.db",
+    "nabd.app.commands.ingest",
+    "nabd.app.commands.edge",
+    "nabd.app.commands.dashboards",
+    "nabd.app.commands.fhir",
+    "nabd.app.commands.analytics",
+    "nabd.app.commands.alerts",
+    "nabd.app.commands.evaluate",
+    "nabd.app.commands.simulate",
+)
 """Modules that each register one subcommand group, in the order ``--help`` lists them."""
 
 
