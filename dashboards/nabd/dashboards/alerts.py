@@ -18,7 +18,7 @@ from nabd.dashboards.i18n import Lang, Strings, strings
 from nabd.dashboards.layout import Row, place
 from nabd.dashboards.style import (
     PRIORITY_COLOURS,
-    age_thresholds,
+    age_column,
     cell_background,
     column,
     count_stat,
@@ -70,14 +70,7 @@ def _open_alerts(s: Strings) -> table.Panel:
         .override_by_name("message", column(s.col_message))
         .override_by_name(
             "age",
-            column(
-                s.col_age,
-                prop("unit", "s"),
-                prop("decimals", 0),
-                prop("thresholds", age_thresholds(300, 900).build()),
-                prop("color", {"mode": "thresholds"}),
-                cell_background(),
-            ),
+            age_column(s.col_age, 300, 900),
         )
         .override_by_name(
             "escalation",

@@ -20,7 +20,8 @@ from nabd.dashboards.layout import Row, place
 from nabd.dashboards.style import (
     STALE_COLOUR,
     TECHNICAL_COLOUR,
-    age_thresholds,
+    age_column,
+    battery_column,
     cell_background,
     column,
     count_stat,
@@ -41,8 +42,6 @@ _CONNECTION_COLOURS = {
     "gateway_offline": TECHNICAL_COLOUR,
     "no_data": STALE_COLOUR,
 }
-_BATTERY = steps((None, "red"), (20.5, "orange"), (30.0, "green"))
-"""Red at or below 20 % (the low-battery alarm of nabd.analytics.technical), orange below 30 %."""
 
 
 def _gateways(s: Strings) -> table.Panel:
@@ -65,14 +64,7 @@ def _gateways(s: Strings) -> table.Panel:
         )
         .override_by_name(
             "last_seen",
-            column(
-                s.col_last_seen,
-                prop("unit", "s"),
-                prop("decimals", 0),
-                prop("thresholds", age_thresholds(60, sql.GATEWAY_SILENT_AFTER_S).build()),
-                prop("color", {"mode": "thresholds"}),
-                cell_background(),
-            ),
+            age_column(s.col_last_seen, 60, sql.GATEWAY_SILENT_AFTER_S),
         )
         .override_by_name("devices", column(s.col_devices))
     )
@@ -92,24 +84,11 @@ def _devices(s: Strings) -> table.Panel:
         .override_by_name("patient", column(s.col_patient))
         .override_by_name(
             "battery",
-            column(
-                s.col_battery,
-                prop("unit", "percent"),
-                prop("thresholds", _BATTERY.build()),
-                prop("color", {"mode": "thresholds"}),
-                cell_background(),
-            ),
+            battery_column(s.col_battery),
         )
         .override_by_name(
             "last_seen",
-            column(
-                s.col_last_seen,
-                prop("unit", "s"),
-                prop("decimals", 0),
-                prop("thresholds", age_thresholds(300, 3600).build()),
-                prop("color", {"mode": "thresholds"}),
-                cell_background(),
-            ),
+            age_column(s.col_last_seen, 300, 3600),
         )
         .override_by_name(
             "connection",

@@ -25,7 +25,9 @@ from nabd.dashboards.layout import Row, place
 from nabd.dashboards.style import (
     NEWS2_TOTAL_STEPS,
     PRIORITY_COLOURS,
+    age_column,
     age_thresholds,
+    battery_column,
     big_stat,
     cell_background,
     column,
@@ -181,24 +183,11 @@ def _devices(s: Strings) -> table.Panel:
         .override_by_name("kind", column(s.col_kind))
         .override_by_name(
             "battery",
-            column(
-                s.col_battery,
-                prop("unit", "percent"),
-                prop("thresholds", steps((None, "red"), (20.5, "orange"), (30.0, "green")).build()),
-                prop("color", {"mode": "thresholds"}),
-                cell_background(),
-            ),
+            battery_column(s.col_battery),
         )
         .override_by_name(
             "last_seen",
-            column(
-                s.col_last_seen,
-                prop("unit", "s"),
-                prop("decimals", 0),
-                prop("thresholds", age_thresholds(300, 3600).build()),
-                prop("color", {"mode": "thresholds"}),
-                cell_background(),
-            ),
+            age_column(s.col_last_seen, 300, 3600),
         )
         .override_by_name(
             "gateway_state",

@@ -181,6 +181,33 @@ def prop(name: str, value: object) -> dashboard.DynamicConfigValue:
     return dashboard.DynamicConfigValue(id_val=name, value=value)
 
 
+BATTERY_THRESHOLDS: Final = steps((None, "red"), (20.5, "orange"), (30.0, "green"))
+"""Red at or below 20 % (the low-battery alarm of nabd.analytics.technical), orange below 30 %."""
+
+
+def age_column(display: str, warn_s: float, alarm_s: float) -> Props:
+    """A column of ages in seconds, coloured by :func:`age_thresholds` over the whole cell."""
+    return column(
+        display,
+        prop("unit", "s"),
+        prop("decimals", 0),
+        prop("thresholds", age_thresholds(warn_s, alarm_s).build()),
+        prop("color", {"mode": "thresholds"}),
+        cell_background(),
+    )
+
+
+def battery_column(display: str) -> Props:
+    """A column of battery levels in percent, coloured by :data:`BATTERY_THRESHOLDS`."""
+    return column(
+        display,
+        prop("unit", "percent"),
+        prop("thresholds", BATTERY_THRESHOLDS.build()),
+        prop("color", {"mode": "thresholds"}),
+        cell_background(),
+    )
+
+
 def big_stat(title: str, sql: str, field: str, colours: ThresholdsConfig) -> stat.Panel:
     """A stat showing column ``field`` of ``sql`` large, on a background of its colour."""
     return (

@@ -18,7 +18,7 @@ from nabd.dashboards.board import new_board, uid, ward_variable
 from nabd.dashboards.i18n import Lang, Strings, strings
 from nabd.dashboards.layout import Row, place
 from nabd.dashboards.style import (
-    age_thresholds,
+    age_column,
     alert_count_mappings,
     big_stat,
     cell_background,
@@ -83,14 +83,7 @@ def _patient_table(s: Strings, lang: Lang) -> table.Panel:
         )
         .override_by_name(
             "last_seen",
-            column(
-                s.col_last_seen,
-                prop("unit", "s"),
-                prop("decimals", 0),
-                prop("thresholds", age_thresholds(60, 300).build()),
-                prop("color", {"mode": "thresholds"}),
-                cell_background(),
-            ),
+            age_column(s.col_last_seen, 60, 300),
         )
     )
     for name, header in _headers(s).items():
