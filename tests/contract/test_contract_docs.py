@@ -13,6 +13,7 @@ from nabd.contract.payloads import (
     MAX_MESSAGE_CHARS,
     MAX_PAYLOAD_BYTES,
     MAX_READINGS,
+    MAX_STATUS_DEVICES,
     Alert,
     GatewayCommand,
     GatewayStatus,
@@ -89,6 +90,7 @@ def test_doc_examples_are_valid_payloads(model: str, body: str) -> None:
         f"{MAX_READINGS} readings",
         f"1 to {MAX_ACKED}, no repeats",
         f"1 to {MAX_MESSAGE_CHARS} characters",
+        f"more than **{MAX_STATUS_DEVICES} devices**",
     ],
 )
 def test_doc_states_the_limits(limit: str) -> None:

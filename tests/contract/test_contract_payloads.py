@@ -25,16 +25,20 @@ from nabd.contract.payloads import (
     MAX_PAYLOAD_BYTES,
     MAX_READINGS,
     MAX_SEQ,
+    MAX_STATUS_DEVICES,
     OBS_SCHEMA,
     STATUS_SCHEMA,
     Alert,
     AlertPriority,
     AlertState,
+    DeviceConnection,
+    DeviceStatus,
     GatewayCommand,
     GatewayState,
     GatewayStatus,
     IngestAck,
     ObservationBatch,
+    OutboxStatus,
     Payload,
     Quality,
     Reading,
@@ -113,7 +117,30 @@ def acks(draw: st.DrawFn) -> IngestAck:
 
 
 @st.composite
+def device_statuses(draw: st.DrawFn, device_id: str) -> DeviceStatus:
+    return DeviceStatus(
+        device_id=device_id,
+        state=draw(st.sampled_from(DeviceConnection)),
+        since=draw(times),
+        last_reading_at=draw(st.none() | times),
+        battery_percent=draw(st.none() | st.integers(0, 100)),
+        rssi_dbm=draw(st.none() | st.integers(-127, 20)),
+    )
+
+
+@st.composite
+def outbox_statuses(draw: st.DrawFn) -> OutboxStatus:
+    return OutboxStatus(
+        pending=draw(seqs),
+        oldest_received_at=draw(st.none() | times),
+        dropped_full=draw(seqs),
+        dropped_expired=draw(seqs),
+    )
+
+
+@st.composite
 def statuses(draw: st.DrawFn) -> GatewayStatus:
+    device_ids = draw(st.lists(ids, max_size=5, unique=True))
     return GatewayStatus(
         schema=STATUS_SCHEMA,
         gateway_id=draw(ids),
@@ -121,6 +148,8 @@ def statuses(draw: st.DrawFn) -> GatewayStatus:
         state=draw(st.sampled_from(GatewayState)),
         at=draw(times),
         software_version=draw(st.none() | st.from_regex(r"[0-9A-Za-z.+_-]{1,64}", fullmatch=True)),
+        devices=tuple(draw(device_statuses(d)) for d in device_ids),
+        outbox=draw(st.none() | outbox_statuses()),
     )
 
 
@@ -480,6 +509,17 @@ STATUS = to_json(
         state=GatewayState.ONLINE,
         at=T0,
         software_version="0.1.0+g1a2b3c",
+        devices=(
+            DeviceStatus(
+                device_id="hr-1",
+                state=DeviceConnection.CONNECTED,
+                since=T0,
+                last_reading_at=T0,
+                battery_percent=80,
+                rssi_dbm=-61,
+            ),
+        ),
+        outbox=OutboxStatus(pending=12, oldest_received_at=T0),
     )
 )
 COMMAND = to_json(
@@ -511,7 +551,7 @@ def _edit(raw: bytes, path: str, value: object) -> bytes:
     *parents, leaf = path.split(".")
     node: Any = doc
     for part in parents:
-        node = node[part]
+        node = node[int(part)] if isinstance(node, list) else node[part]
     node[leaf] = value
     return json.dumps(doc).encode()
 
@@ -530,6 +570,66 @@ BAD_OTHERS: list[tuple[str, type[Payload], bytes, str]] = [
         "software_version",
     ),
     ("status_naive_at", GatewayStatus, _edit(STATUS, "at", "2025-03-01T10:00:00"), "at"),
+    (
+        "status_device_state_unknown",
+        GatewayStatus,
+        _edit(STATUS, "devices.0.state", "sleeping"),
+        "devices.0.state",
+    ),
+    (
+        "status_battery_above_100",
+        GatewayStatus,
+        _edit(STATUS, "devices.0.battery_percent", 101),
+        "devices.0.battery_percent",
+    ),
+    (
+        "status_battery_fraction",
+        GatewayStatus,
+        _edit(STATUS, "devices.0.battery_percent", 50.5),
+        "devices.0.battery_percent",
+    ),
+    (
+        "status_battery_as_string",
+        GatewayStatus,
+        _edit(STATUS, "devices.0.battery_percent", "80"),
+        "devices.0.battery_percent",
+    ),
+    (
+        "status_rssi_positive",
+        GatewayStatus,
+        _edit(STATUS, "devices.0.rssi_dbm", 40),
+        "devices.0.rssi_dbm",
+    ),
+    (
+        "status_device_bad_id",
+        GatewayStatus,
+        _edit(STATUS, "devices.0.device_id", "HR/1"),
+        "devices.0.device_id",
+    ),
+    (
+        "status_device_unknown_field",
+        GatewayStatus,
+        _edit(STATUS, "devices.0.patient", "p-1"),
+        "devices.0.patient",
+    ),
+    (
+        "status_device_clock_unset",
+        GatewayStatus,
+        _edit(STATUS, "devices.0.since", "1970-01-01T00:00:00Z"),
+        "devices.0.since",
+    ),
+    (
+        "status_outbox_negative",
+        GatewayStatus,
+        _edit(STATUS, "outbox.pending", -1),
+        "outbox.pending",
+    ),
+    (
+        "status_outbox_dropped_null",
+        GatewayStatus,
+        _edit(STATUS, "outbox.dropped_full", None),
+        "outbox.dropped_full",
+    ),
     (
         "command_unknown_action",
         GatewayCommand,
@@ -594,3 +694,48 @@ def test_good_payloads_are_accepted_and_not_interchangeable(
     assert to_json(parse(model, raw)) == raw
     with pytest.raises(PayloadError, match="schema"):
         parse(ObservationBatch, raw)
+
+
+def test_status_repeating_a_device_is_rejected() -> None:
+    doc = json.loads(STATUS)
+    doc["devices"].append(doc["devices"][0])
+    with pytest.raises(PayloadError) as caught:
+        parse(GatewayStatus, json.dumps(doc).encode())
+    assert caught.value.field == "devices"
+    assert "devices.1 repeats device_id of devices.0" in caught.value.reason
+
+
+def test_status_with_too_many_devices_is_rejected() -> None:
+    doc = json.loads(STATUS)
+    device = doc["devices"][0]
+    doc["devices"] = [device | {"device_id": f"d-{i}"} for i in range(MAX_STATUS_DEVICES + 1)]
+    with pytest.raises(PayloadError) as caught:
+        parse(GatewayStatus, json.dumps(doc).encode())
+    assert caught.value.field == "devices"
+
+
+def test_status_without_devices_or_outbox_is_the_version_1_message() -> None:
+    """Statuses written before devices and outbox existed (and every last will) still parse."""
+    doc = json.loads(STATUS)
+    del doc["devices"], doc["outbox"]
+    status = parse(GatewayStatus, json.dumps(doc).encode())
+    assert status.devices == ()
+    assert status.outbox is None
+
+
+@given(status=statuses())
+def test_status_round_trips_with_devices_and_outbox(status: GatewayStatus) -> None:
+    assert parse(GatewayStatus, to_json(status)) == status
+
+
+@given(battery=st.integers() | st.floats(allow_nan=False, allow_infinity=False))
+def test_battery_outside_0_to_100_or_not_an_integer_is_rejected(battery: float) -> None:
+    doc = json.loads(STATUS)
+    doc["devices"][0]["battery_percent"] = battery
+    valid = isinstance(battery, int) and 0 <= battery <= 100
+    if valid:
+        assert parse(GatewayStatus, json.dumps(doc).encode()).devices[0].battery_percent == battery
+    else:
+        with pytest.raises(PayloadError) as caught:
+            parse(GatewayStatus, json.dumps(doc).encode())
+        assert caught.value.field == "devices.0.battery_percent"

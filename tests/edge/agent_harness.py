@@ -31,6 +31,7 @@ def write_config(
     outbox: Mapping[str, Any] | None = None,
     ble: Mapping[str, Any] | None = None,
     name: str = "edge.toml",
+    status_interval_s: float = 0.5,
 ) -> Path:
     """A gateway TOML file in ``folder`` (data in ``folder/data``); ``devices`` maps device id
     to address."""
@@ -50,7 +51,7 @@ def write_config(
     lines = ['data_dir = "data"', 'site = "test-ward"', "", "[broker]", "reconnect_max_s = 1"]
     lines += ["", "[ble]"] + [f"{key} = {_toml(value)}" for key, value in ble_options.items()]
     lines += ["", "[outbox]"] + [f"{key} = {_toml(value)}" for key, value in outbox_options.items()]
-    lines += ["", "[status]", "interval_s = 0.5"]
+    lines += ["", "[status]", f"interval_s = {status_interval_s!r}"]
     for device_id, address in devices.items():
         lines += ["", "[[devices]]", f'id = "{device_id}"', f'address = "{address}"']
     path = folder / name

@@ -36,7 +36,7 @@ def _closure(extra: str) -> set[str]:
 
 def test_edge_gateway_install_has_no_numerical_or_database_stack() -> None:
     installed = _closure("edge")
-    assert {"bleak", "paho-mqtt", "pydantic"} <= installed
+    assert {"bleak", "bumble", "paho-mqtt", "pydantic"} <= installed
     assert installed & HEAVY == set()
 
 

@@ -49,16 +49,20 @@ __all__ = [
     "MAX_PAYLOAD_BYTES",
     "MAX_READINGS",
     "MAX_SEQ",
+    "MAX_STATUS_DEVICES",
     "OBS_SCHEMA",
     "STATUS_SCHEMA",
     "Alert",
     "AlertPriority",
     "AlertState",
+    "DeviceConnection",
+    "DeviceStatus",
     "GatewayCommand",
     "GatewayState",
     "GatewayStatus",
     "IngestAck",
     "ObservationBatch",
+    "OutboxStatus",
     "Payload",
     "PayloadError",
     "Quality",
@@ -91,6 +95,10 @@ MAX_SEQ: Final = 2**63 - 1
 """Sequence numbers fit a PostgreSQL ``bigint``."""
 
 MAX_MESSAGE_CHARS: Final = 500
+
+MAX_STATUS_DEVICES: Final = 256
+"""Devices in one status message: far more than one gateway serves (a bedside has a handful, a
+ward-corridor gateway a few dozen), and a full status stays under 64 kB."""
 
 EARLIEST: Final = datetime(2020, 1, 1, tzinfo=UTC)
 LATEST: Final = datetime(2100, 1, 1, tzinfo=UTC)
@@ -285,12 +293,60 @@ class GatewayState(StrEnum):
     OFFLINE = "offline"
 
 
+class DeviceConnection(StrEnum):
+    """The gateway's Bluetooth link to one device."""
+
+    SEARCHING = "searching"
+    """Not connected; waiting to hear the device advertise."""
+    CONNECTING = "connecting"
+    """Heard; connecting, discovering, subscribing."""
+    CONNECTED = "connected"
+    """Subscribed, readings arriving."""
+    SILENT = "silent"
+    """Connected, but no reading for the gateway's silence limit (a technical alarm)."""
+    LOST = "lost"
+    """The connection dropped or failed; the gateway waits before the next attempt."""
+
+
+class DeviceStatus(Payload):
+    """One device as its gateway sees it, in a :class:`GatewayStatus`."""
+
+    device_id: DeviceId
+    state: DeviceConnection
+    since: UtcDatetime
+    """When the device entered ``state``, by the gateway's clock."""
+    last_reading_at: UtcDatetime | None = None
+    """When the gateway last received a reading from it; null if none since the agent started."""
+    battery_percent: int | None = Field(default=None, ge=0, le=100)
+    """The device's Battery Level (0x2A19), if it has one and reported it."""
+    rssi_dbm: int | None = Field(default=None, ge=-127, le=20)
+    """Received signal strength of its latest advertisement, if heard."""
+
+
+class OutboxStatus(Payload):
+    """The gateway's backlog: readings kept on disk until ingest acknowledges them."""
+
+    pending: Seq
+    """Readings in the outbox (not yet acknowledged by ingest)."""
+    oldest_received_at: UtcDatetime | None = None
+    """When the oldest pending reading was received; null when the outbox is empty."""
+    dropped_full: Seq = 0
+    """Readings dropped because the outbox was full (oldest first), since it was created."""
+    dropped_expired: Seq = 0
+    """Readings dropped because they were older than the outbox's age limit."""
+
+
 class GatewayStatus(Payload):
     """Gateway -> everyone on ``nabd/v1/gw/<gw>/status``, retained.
 
-    The gateway publishes ``online`` after connecting and registers an ``offline`` status as its
-    MQTT last will, so the broker publishes it if the gateway vanishes. The will is written at
-    connect time: in it, ``at`` is when that session started, not when it died.
+    The gateway publishes ``online`` after connecting, again every status interval and at every
+    device state change (with its devices and its outbox), and registers an ``offline`` status
+    as its MQTT last will, so the broker publishes it if the gateway vanishes. The will is written
+    at connect time: in it, ``at`` is when that session started, not when it died, and it
+    carries no devices (their states would be those of the start).
+
+    A status is state, not an event: the newest one wins. Consumers order them by ``at``; an
+    ``offline`` of the current ``boot_id`` ends it whatever its ``at`` (see docs/contract.md).
     """
 
     schema_id: Literal["nabd.status/1"] = Field(alias="schema")
@@ -299,6 +355,22 @@ class GatewayStatus(Payload):
     state: GatewayState
     at: UtcDatetime
     software_version: SoftwareVersion | None = None
+    devices: tuple[DeviceStatus, ...] = Field(default=(), max_length=MAX_STATUS_DEVICES)
+    """Every device the gateway serves, each once; empty in the last will."""
+    outbox: OutboxStatus | None = None
+    """The backlog; null in the last will."""
+
+    @field_validator("devices")
+    @classmethod
+    def _devices_unique(cls, devices: tuple[DeviceStatus, ...]) -> tuple[DeviceStatus, ...]:
+        first: dict[str, int] = {}
+        for index, device in enumerate(devices):
+            if device.device_id in first:
+                raise ValueError(
+                    f"devices.{index} repeats device_id of devices.{first[device.device_id]}"
+                )
+            first[device.device_id] = index
+        return devices
 
 
 class ReconnectDevice(Payload):

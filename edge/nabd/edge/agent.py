@@ -42,7 +42,13 @@ from nabd.edge.runtime import Runtime
 from nabd.edge.sender import Sender
 from nabd.edge.sequence import SeqAllocator
 from nabd.edge.settings import BrokerParams
-from nabd.edge.status import DeviceHealth, DeviceState, gateway_status
+from nabd.edge.status import (
+    DeviceHealth,
+    DeviceState,
+    StatusReport,
+    gateway_status,
+    wire_status,
+)
 
 __all__ = ["Agent"]
 
@@ -54,6 +60,19 @@ _LOST_POLL: Final = 5.0
 
 class _Stopping(Exception):
     """Raised inside the task group to end it when the agent is asked to stop."""
+
+
+def _stop_if_cancelled(exc: Exception) -> None:
+    """Re-raise a cancellation that a failure masked, instead of retrying forever.
+
+    When this task is cancelled (the agent is stopping) at the moment the Bluetooth stack
+    fails (its controller went away), a nested TaskGroup or the stack's own cleanup can raise
+    the failure and swallow the ``CancelledError``; the task is still marked as cancelling, but
+    nothing would cancel it again, so the retry loop would keep the agent from ever stopping.
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError from exc
 
 
 def _version() -> str | None:
@@ -106,7 +125,7 @@ class Agent:
         def on_ack(payload: bytes) -> None:
             sender.on_ack(payload)
 
-        was_connected = False
+        was_connected = stopping = False
 
         def on_link_change() -> None:
             nonlocal was_connected
@@ -114,7 +133,13 @@ class Agent:
                 detail = link.last_error or "the broker link dropped"
                 self.runtime.event("broker_lost", f"{detail}; readings wait in the outbox")
             was_connected = link.connected.is_set()
+            if was_connected:
+                reporter.request()  # a fresh status, newer than the one on_connect re-sent
             sender.wake()
+
+        def publish_status(report: StatusReport) -> None:
+            if not stopping:
+                link.publish_status(to_json(wire_status(report, _version())))
 
         link = MqttLink(
             self.broker,
@@ -144,6 +169,7 @@ class Agent:
             in_flight=lambda: len(sender.window.in_flight),
             broker_connected=link.connected.is_set,
             runtime=self.runtime,
+            publish=publish_status,
         )
         self.sender, self.reporter = sender, reporter
         log.info("gateway %s starting, boot %s", self.gateway_id, self.boot_id)
@@ -158,6 +184,7 @@ class Agent:
         except* _Stopping:
             pass
         finally:
+            stopping = True  # the last report goes to status.json; the broker gets `offline`
             await ingress.flush()
             with contextlib.suppress(Exception):
                 await reporter.write()
@@ -185,6 +212,7 @@ class Agent:
                         group.create_task(central.run(), name="central")
                         group.create_task(self._watch(opened.lost), name="controller")
             except Exception as exc:  # the stack's fault barrier: report, reopen later
+                _stop_if_cancelled(exc)
                 self._bluetooth_failed(exc)
             await asyncio.sleep(backoff.next_delay())
 

@@ -4,8 +4,9 @@ paho-mqtt runs the session on its own network thread, reconnecting by itself (wi
 delay) for as long as the agent runs, also when the broker is unreachable at start. Its callbacks
 are handed to the asyncio loop with ``call_soon_threadsafe``; the agent never blocks on paho.
 
-On every (re)connection the session subscribes to the gateway's ack topic and publishes a
-retained ``online`` :class:`~nabd.contract.payloads.GatewayStatus`; the ``offline`` one is
+On every (re)connection the session subscribes to the gateway's ack topic and publishes the
+latest retained ``online`` :class:`~nabd.contract.payloads.GatewayStatus` (the agent then
+publishes a fresh one, and more with :meth:`MqttLink.publish_status`); the ``offline`` one is
 registered as the last will, so the broker announces a gateway that vanishes, and published
 explicitly on a clean stop. The first connection of a process starts a clean session (acks for
 an earlier boot are stale); reconnections resume it, so acks sent while the link was down arrive
@@ -123,6 +124,13 @@ class MqttLink:
     def publish(self, topic: str, payload: bytes) -> None:
         """QoS 1, not retained; paho queues it if the link just dropped."""
         self._client.publish(topic, payload, qos=QOS)
+
+    def publish_status(self, online: bytes) -> None:
+        """Publish a new retained ``online`` status (if connected; it is also the one published
+        on the next reconnection)."""
+        self._online = online
+        if self.connected.is_set() and not self._stopping:
+            self._client.publish(self._status_topic, online, qos=QOS, retain=True)
 
     # paho's network thread ----------------------------------------------------------------
 

@@ -4,12 +4,14 @@ Every tick (at most a second, and often enough to notice silence within ``ble.si
 plus a quarter of it) connected devices that stopped sending are marked ``silent`` with a
 technical event; readings older than ``outbox.max_age_h`` are dropped, counted and reported; the
 :class:`~nabd.edge.status.StatusReport` is rewritten (atomically: a reader never sees half a file)
-every ``status.interval_s`` and whenever a device changes state.
+and handed to ``publish`` (the retained ``GatewayStatus``) every ``status.interval_s``, whenever a
+device changes state, and at once when :meth:`Reporter.request` asks (the broker link came up).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -46,6 +48,7 @@ class Reporter:
         in_flight: Callable[[], int],
         broker_connected: Callable[[], bool],
         runtime: Runtime,
+        publish: Callable[[StatusReport], None] = lambda _report: None,
     ) -> None:
         self._config = config
         self._gateway_id = gateway_id
@@ -59,6 +62,12 @@ class Reporter:
         self._monotonic = runtime.monotonic
         self._path: Path = config.status_path
         self._tick = min(_MAX_TICK, config.ble.silent_after_s / 4)
+        self._publish = publish
+        self._requested = asyncio.Event()
+
+    def request(self) -> None:
+        """Write and publish at the next tick, without waiting for the interval (loop thread)."""
+        self._requested.set()
 
     async def run(self) -> None:
         next_write = next_expiry = self._monotonic()
@@ -70,11 +79,13 @@ class Reporter:
                 await self._expire()
                 next_expiry = now + _EXPIRE_EVERY
             current = self._states()
-            if now >= next_write or current != states:
+            if now >= next_write or current != states or self._requested.is_set():
+                self._requested.clear()
                 await self.write()
                 next_write = now + self._config.status.interval_s
                 states = current
-            await asyncio.sleep(self._tick)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._requested.wait(), self._tick)
 
     def _states(self) -> dict[str, DeviceState]:
         return {device_id: health.state for device_id, health in self._devices.items()}
@@ -114,8 +125,9 @@ class Reporter:
         )
 
     async def write(self) -> None:
-        text = (await self.report()).model_dump_json(indent=2)
-        await asyncio.to_thread(_replace, self._path, text)
+        report = await self.report()
+        await asyncio.to_thread(_replace, self._path, report.model_dump_json(indent=2))
+        self._publish(report)
 
 
 def _replace(path: Path, text: str) -> None:

@@ -1,11 +1,11 @@
 """What the gateway reports about itself: the contract's ``GatewayStatus`` and a full report.
 
-The broker carries the contract's :class:`~nabd.contract.payloads.GatewayStatus` (retained,
-``online`` after connecting, ``offline`` as the last will). That payload has no fields yet for
-devices, batteries, clocks, the outbox or technical events, so the agent keeps them in a
-:class:`StatusReport`, written as JSON next to the outbox (``nabd edge status`` prints it) and
-logged when something changes; :func:`gateway_status` is the one place that maps the report to
-the wire, to be extended when the contract is.
+The broker carries the contract's :class:`~nabd.contract.payloads.GatewayStatus` (retained:
+``online`` after connecting, every status interval and at every device state change, with each
+device's connection state, last reading, battery and signal strength and the outbox's backlog;
+``offline`` as the last will). The agent's fuller :class:`StatusReport` (clocks, Device
+Information, counters, technical events) is written as JSON next to the outbox (``nabd edge
+status`` prints it); :func:`wire_status` is the one place that maps the report to the wire.
 
 Device states:
 
@@ -25,12 +25,18 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 from typing import Final
 
 from pydantic import BaseModel, ConfigDict
 
-from nabd.contract.payloads import STATUS_SCHEMA, GatewayState, GatewayStatus
+from nabd.contract.payloads import (
+    STATUS_SCHEMA,
+    DeviceConnection,
+    DeviceStatus,
+    GatewayState,
+    GatewayStatus,
+    OutboxStatus,
+)
 from nabd.edge.clock import ClockWatch
 
 __all__ = [
@@ -43,18 +49,15 @@ __all__ = [
     "StatusReport",
     "gateway_status",
     "is_silent",
+    "wire_status",
 ]
 
 MAX_EVENTS: Final = 100
 """Recent technical events kept in the report."""
 
 
-class DeviceState(StrEnum):
-    SEARCHING = "searching"
-    CONNECTING = "connecting"
-    CONNECTED = "connected"
-    SILENT = "silent"
-    LOST = "lost"
+DeviceState = DeviceConnection
+"""The contract's device connection states: what the agent tracks is what it publishes."""
 
 
 class _Report(BaseModel):
@@ -80,6 +83,7 @@ class DeviceReport(_Report):
     since: datetime
     last_reading_at: datetime | None
     battery_percent: int | None
+    rssi_dbm: int | None = None
     clock_offset_s: float | None
     clock_off: bool
     info: dict[str, str]
@@ -123,6 +127,8 @@ class DeviceHealth:
     last_reading_monotonic: float | None = None
     connected_monotonic: float | None = None
     battery_percent: int | None = None
+    rssi_dbm: int | None = None
+    """Signal strength of the device's latest advertisement (the central sets it)."""
     info: dict[str, str] = field(default_factory=dict)
     readings: int = 0
     rejected: int = 0
@@ -149,6 +155,7 @@ class DeviceHealth:
             since=self.since or at,
             last_reading_at=self.last_reading_at,
             battery_percent=self.battery_percent,
+            rssi_dbm=self.rssi_dbm,
             clock_offset_s=None if offset is None else offset.total_seconds(),
             clock_off=self.clock.off,
             info=dict(self.info),
@@ -189,7 +196,7 @@ class EventLog:
 def gateway_status(
     gateway_id: str, boot_id: str, state: GatewayState, at: datetime, version: str | None
 ) -> GatewayStatus:
-    """The retained status message (``online``, or ``offline`` as the last will)."""
+    """A status without devices: the first ``online`` and the ``offline`` last will."""
     return GatewayStatus(
         schema=STATUS_SCHEMA,
         gateway_id=gateway_id,
@@ -197,4 +204,35 @@ def gateway_status(
         state=state,
         at=at,
         software_version=version,
+    )
+
+
+def wire_status(report: StatusReport, version: str | None) -> GatewayStatus:
+    """The retained ``online`` status for ``report``: its devices and its outbox."""
+    outbox = report.outbox
+    return GatewayStatus(
+        schema=STATUS_SCHEMA,
+        gateway_id=report.gateway_id,
+        boot_id=report.boot_id,
+        state=GatewayState.ONLINE,
+        at=report.at,
+        software_version=version,
+        devices=tuple(_wire_device(device) for device in report.devices),
+        outbox=OutboxStatus(
+            pending=outbox.pending,
+            oldest_received_at=outbox.oldest_received_at,
+            dropped_full=outbox.dropped_full,
+            dropped_expired=outbox.dropped_expired,
+        ),
+    )
+
+
+def _wire_device(device: DeviceReport) -> DeviceStatus:
+    return DeviceStatus(
+        device_id=device.device_id,
+        state=device.state,
+        since=device.since,
+        last_reading_at=device.last_reading_at,
+        battery_percent=device.battery_percent,
+        rssi_dbm=device.rssi_dbm,
     )

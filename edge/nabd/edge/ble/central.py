@@ -35,6 +35,9 @@ log = logging.getLogger(__name__)
 
 _SCANNER_TIMEOUT: Final = 10.0
 _IDLE_WAIT: Final = 5.0
+_RSSI_MIN: Final = -127
+_RSSI_MAX: Final = 20
+"""The range of an RSSI in dBm (Core Specification); anything else means "not available"."""
 
 
 class Central:
@@ -103,9 +106,15 @@ class Central:
         )
         self._group.create_task(session.run(), name=f"ble-{device_id}")
 
+    def _note_rssi(self, address: str, rssi: int) -> None:
+        health = self._devices.get(self._by_address.get(address, ""))
+        if health is not None:
+            health.rssi_dbm = rssi if _RSSI_MIN <= rssi <= _RSSI_MAX else None
+
     def _on_advertisement(self, device: BLEDevice, advertisement: AdvertisementData) -> None:
         address = device.address.upper()
         self._sightings.record(Sighting(device, advertisement, self._runtime.monotonic()))
+        self._note_rssi(address, advertisement.rssi)
         if address in self._by_address or not self._config.discovery.enabled:
             return
         if self._group is None or not self._wanted & set(advertisement.service_uuids):
