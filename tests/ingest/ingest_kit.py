@@ -236,6 +236,12 @@ class FakeGateway:
         info.wait_for_publish(DEADLINE_S)
         assert info.rc == mqtt.MQTT_ERR_SUCCESS
 
+    def publish_status(self, payload: bytes, *, retain: bool = True) -> None:
+        """On the gateway's status topic, retained as a gateway publishes it."""
+        info = self._client.publish(topics.status(self.gateway_id), payload, qos=1, retain=retain)
+        info.wait_for_publish(DEADLINE_S)
+        assert info.rc == mqtt.MQTT_ERR_SUCCESS
+
     def acked(self) -> list[tuple[str, int]]:
         """Every (boot_id, batch_seq) acknowledged so far, with repetitions."""
         with self._lock:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 
-from nabd.contract.payloads import ObservationBatch, parse_batch
 from nabd.ingest.attribution import Registry, attribute, unregistered_reason
 from nabd.ingest.staging import Row
 
@@ -35,33 +33,11 @@ def test_a_reassigned_device_gives_each_sample_to_the_patient_of_its_time() -> N
     assert REG.patient_at("hr-9", datetime(2020, 1, 1, tzinfo=UTC)) == "p-9"  # unbounded
 
 
-def _batch(gateway: str, devices: list[str]) -> ObservationBatch:
-    readings = [
-        {
-            "device_id": d,
-            "seq": i,
-            "metric": "heart_rate",
-            "value": 70.0,
-            "unit": "/min",
-            "received_at": MON.isoformat(),
-        }
-        for i, d in enumerate(devices)
-    ]
-    doc = {
-        "schema": "nabd.obs/1",
-        "gateway_id": gateway,
-        "boot_id": "0b0c7d4e-1f2a-4b3c-8d9e-0f1a2b3c4d5e",
-        "batch_seq": 0,
-        "sent_at": MON.isoformat(),
-        "readings": readings,
-    }
-    return parse_batch(json.dumps(doc).encode())
-
-
 def test_the_first_device_not_registered_to_the_gateway_is_named() -> None:
-    assert REG.unregistered(_batch("gw-1", ["hr-1", "ox-1"])) is None
-    assert REG.unregistered(_batch("gw-1", ["hr-1", "hr-9", "zz"])) == (1, "hr-9", "gw-9")
-    assert REG.unregistered(_batch("gw-1", ["zz"])) == (0, "zz", None)
+    assert REG.unregistered("gw-1", ["hr-1", "ox-1", "hr-1"]) is None
+    assert REG.unregistered("gw-1", ["hr-1", "hr-1", "zz", "hr-9", "zz"]) == (2, "zz", None)
+    assert REG.unregistered("gw-1", ["hr-1", "hr-9", "zz"]) == (1, "hr-9", "gw-9")
+    assert REG.unregistered("gw-9", ["hr-9"]) is None
     assert unregistered_reason("zz", "gw-1", None) == (
         "device 'zz' is not registered to gateway 'gw-1' (an unknown device)"
     )
@@ -86,3 +62,16 @@ def test_rows_are_split_and_the_newest_per_patient_and_metric_is_kept() -> None:
     assert split.latest == {("p-mon", 1): rows[1], ("p-tue", 1): rows[3]}
     assert split.patients == ["p-mon", "p-tue"]
     assert (split.first_time, split.last_time) == (rows[0][0], rows[3][0])
+
+
+def test_only_an_assignment_covering_the_whole_span_attributes_without_a_check_per_row() -> None:
+    assert REG.patients_throughout(MON, MON + timedelta(hours=23)) == {
+        "hr-1": "p-mon",
+        "hr-9": "p-9",
+    }
+    assert REG.patients_throughout(MON, TUE) == {"hr-9": "p-9"}  # hr-1 changed hands at TUE
+    rows = [_row("hr-1", MON, seq=0), _row("hr-1", TUE, seq=1), _row("ox-1", TUE, seq=2)]
+    split = attribute(rows, REG)
+    assert [r[0] for r in split.observed] == ["p-mon", "p-tue"]
+    assert split.unattributed == [rows[2]]
+    assert (split.first_time, split.last_time) == (MON, TUE)

@@ -18,12 +18,12 @@ moment ago counts at once; the rules themselves are pure (:class:`Registry`):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import itemgetter
 from typing import Any, Final
 
-from nabd.contract.payloads import ObservationBatch
 from nabd.ingest.staging import Row
 
 __all__ = [
@@ -84,13 +84,27 @@ class Registry:
                 )
         return cls(gateways, {d: tuple(a) for d, a in assignments.items()})
 
-    def unregistered(self, batch: ObservationBatch) -> tuple[int, str, str | None] | None:
-        """The first reading whose device is not the batch gateway's: (index, device, owner)."""
-        for index, r in enumerate(batch.readings):
-            owner = self.gateways.get(r.device_id)
-            if owner != batch.gateway_id:
-                return index, r.device_id, owner
-        return None
+    def unregistered(
+        self, gateway_id: str, devices: Sequence[str]
+    ) -> tuple[int, str, str | None] | None:
+        """The first reading, given the devices of a batch's readings in order, whose device is
+        not ``gateway_id``'s: (index, device, owner)."""
+        gateways = self.gateways
+        foreign = {d for d in set(devices) if gateways.get(d) != gateway_id}  # a few devices
+        if not foreign:
+            return None
+        index = next(i for i, d in enumerate(devices) if d in foreign)
+        return index, devices[index], gateways.get(devices[index])
+
+    def patients_throughout(self, start: datetime, end: datetime) -> dict[str, str]:
+        """Device -> patient, for the devices one assignment covers from ``start`` to ``end``
+        (both included; an assignment is one interval, so it covers everything between)."""
+        return {
+            device: a.patient_id
+            for device, assignments in self.assignments.items()
+            for a in assignments
+            if a.covers(start) and a.covers(end)
+        }
 
     def patient_at(self, device_id: str, t: datetime) -> str | None:
         """The patient wearing ``device_id`` at ``t``, or ``None``.
@@ -126,20 +140,29 @@ class Attributed:
 
     @property
     def first_time(self) -> datetime | None:
-        return min((r[1] for r in self.observed), default=None)
+        return min(map(itemgetter(1), self.observed), default=None)
 
     @property
     def last_time(self) -> datetime | None:
-        return max((r[1] for r in self.observed), default=None)
+        return max(map(itemgetter(1), self.observed), default=None)
 
 
 def attribute(rows: Iterable[Row], registry: Registry) -> Attributed:
-    """Give each row its patient at its sample time (``Row[0]``), or set it aside."""
+    """Give each row its patient at its sample time (``Row[0]``), or set it aside.
+
+    A device whose one assignment covers the flush's whole time span (the usual case) gives its
+    patient to its rows without a range check per row.
+    """
+    rows = rows if isinstance(rows, list) else list(rows)
     out = Attributed()
+    if not rows:
+        return out
+    times = list(map(itemgetter(0), rows))
+    throughout = registry.patients_throughout(min(times), max(times))
     patient_at, latest = registry.patient_at, out.latest  # local names: this loop is hot
     observed, unattributed = out.observed.append, out.unattributed.append
     for row in rows:
-        patient = patient_at(row[1], row[0])
+        patient = throughout.get(row[1]) or patient_at(row[1], row[0])
         if patient is None:
             unattributed(row)
             continue

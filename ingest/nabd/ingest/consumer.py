@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
@@ -43,12 +43,35 @@ from nabd.contract import topics
 from nabd.contract.payloads import IngestAck, to_json
 from nabd.ingest.settings import IngestSettings
 
-__all__ = ["SUBSCRIPTION", "Consumer", "Delivery"]
+__all__ = ["STATUS_SUBSCRIPTION", "SUBSCRIPTION", "Consumer", "Delivery", "is_status_topic"]
 
 log = logging.getLogger(__name__)
 
 SUBSCRIPTION: Final = topics.shared(topics.INGEST_SHARE_GROUP, topics.ALL_OBSERVATIONS)
 """``$share/nabd-ingest/nabd/v1/gw/+/obs``."""
+
+STATUS_SUBSCRIPTION: Final = topics.ALL_STATUSES
+"""``nabd/v1/gw/+/status``, not shared: every worker gets every status, and the retained ones
+when it subscribes (a shared subscription gets no retained messages). See ``gateway_status``."""
+
+
+def is_status_topic(topic: str) -> bool:
+    """Whether ``topic`` is a gateway's status topic, ``nabd/v1/gw/<gw>/status``."""
+    parts = topic.split("/")
+    return len(parts) == 5 and topic.startswith(f"{topics.ROOT}/gw/") and parts[4] == "status"
+
+
+def _published(info: mqtt.MQTTMessageInfo) -> bool:
+    """Whether the broker has acknowledged this QoS 1 publish.
+
+    A publish made while the connection is down (a broker crash) gets ``rc`` = NO_CONN, yet paho
+    keeps the message and sends it on reconnect; its ``is_published()`` raises RuntimeError for
+    any such ``rc``, which killed the worker at its next flush after a broker restart. That
+    ``rc`` means "queued", so it is cleared before asking.
+    """
+    if info.rc == MQTTErrorCode.MQTT_ERR_NO_CONN:
+        info.rc = MQTTErrorCode.MQTT_ERR_SUCCESS
+    return info.is_published()
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,9 +99,11 @@ class Consumer:
         handle: Callable[[Delivery], None],
         *,
         on_connection: Callable[[bool], None] | None = None,
+        handle_status: Callable[[Delivery], None] | None = None,
     ) -> None:
         self._settings = settings
         self._handle = handle
+        self._handle_status = handle_status
         self._on_connection = on_connection
         self._numbers = itertools.count()
         self._lock = threading.Lock()
@@ -90,18 +115,7 @@ class Consumer:
 
     def _build(self) -> mqtt.Client:
         s = self._settings
-        client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=s.client_id,
-            protocol=MQTTProtocolVersion.MQTTv5,
-        )
-        client.tls_set(
-            ca_certs=str(s.mqtt_ca_file),
-            certfile=str(s.mqtt_cert_file),
-            keyfile=str(s.mqtt_key_file),
-            tls_version=ssl.PROTOCOL_TLS_CLIENT,
-        )
-        client.username_pw_set(s.mqtt_username, s.mqtt_password)
+        client = _worker_client(s)
         client.manual_ack_set(True)
         client.reconnect_delay_set(
             min_delay=max(1, round(s.backoff_min_s)), max_delay=max(1, round(s.backoff_max_s))
@@ -148,7 +162,7 @@ class Consumer:
     def publish_acks(self, acks: Iterable[IngestAck]) -> None:
         """Tell gateways (QoS 1) which batches are committed; queued by paho while offline."""
         with self._lock:
-            self._unpublished = [i for i in self._unpublished if not i.is_published()]
+            self._unpublished = [i for i in self._unpublished if not _published(i)]
             for ack in acks:
                 info = self._client.publish(topics.ack(ack.gateway_id), to_json(ack), qos=1)
                 self._unpublished.append(info)
@@ -159,7 +173,7 @@ class Consumer:
         deadline = time.monotonic() + timeout_s
         while self._connected and time.monotonic() < deadline:
             with self._lock:
-                self._unpublished = [i for i in self._unpublished if not i.is_published()]
+                self._unpublished = [i for i in self._unpublished if not _published(i)]
                 if not self._unpublished:
                     break
             time.sleep(0.01)
@@ -186,7 +200,8 @@ class Consumer:
             "connected to the broker",
             extra={"client_id": self._settings.client_id, "session_present": flags.session_present},
         )
-        client.subscribe(SUBSCRIPTION, options=SubscribeOptions(qos=1))
+        wanted = [SUBSCRIPTION] + ([STATUS_SUBSCRIPTION] if self._handle_status else [])
+        client.subscribe([(f, SubscribeOptions(qos=1)) for f in wanted])
 
     def _on_disconnect(
         self,
@@ -235,6 +250,58 @@ class Consumer:
             received_at=time.time(),
         )
         try:
-            self._handle(delivery)
+            if self._handle_status is not None and is_status_topic(topic):
+                self._handle_status(delivery)
+            else:
+                self._handle(delivery)
         except Exception:  # last resort: a handler bug must not kill the network thread
             log.exception("message handler failed; the message stays unacknowledged")
+
+
+def _worker_client(s: IngestSettings) -> mqtt.Client:
+    """A paho v5 client with this worker's client id, TLS client certificate and password."""
+    client = mqtt.Client(
+        CallbackAPIVersion.VERSION2,
+        client_id=s.client_id,
+        protocol=MQTTProtocolVersion.MQTTv5,
+    )
+    client.tls_set(
+        ca_certs=str(s.mqtt_ca_file),
+        certfile=str(s.mqtt_cert_file),
+        keyfile=str(s.mqtt_key_file),
+        tls_version=ssl.PROTOCOL_TLS_CLIENT,
+    )
+    client.username_pw_set(s.mqtt_username, s.mqtt_password)
+    return client
+
+
+def end_session(settings: IngestSettings, timeout_s: float = 10.0) -> bool:
+    """Make the broker discard this worker's persistent session; True once it has.
+
+    A stopped worker's session stays in the shared subscription's group until it expires, and
+    the broker keeps handing it its share of the observations, which then wait for a worker that
+    is not coming back. Nothing is lost (gateways send unacknowledged batches again after their
+    ack timeout, and a re-send goes to a live worker), but those readings arrive late. Retiring a
+    worker for good therefore ends its session: one connection with its client id,
+    ``clean_start`` and a zero session expiry. The worker must be stopped first: connecting with
+    the client id of a running worker takes its connection over.
+    """
+    client = _worker_client(settings)
+    accepted = threading.Event()
+
+    def on_connect(
+        client: mqtt.Client, userdata: Any, flags: Any, reason: ReasonCode, props: Any
+    ) -> None:
+        if not reason.is_failure:
+            accepted.set()
+
+    client.on_connect = on_connect
+    props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+    props.SessionExpiryInterval = 0
+    client.connect_async(settings.mqtt_host, settings.mqtt_port, clean_start=True, properties=props)
+    client.loop_start()
+    try:
+        return accepted.wait(timeout_s)
+    finally:
+        client.disconnect()
+        client.loop_stop()

@@ -25,10 +25,10 @@ from prometheus_client import CollectorRegistry
 from nabd.ingest.acks import ingest_acks
 from nabd.ingest.consumer import Consumer, Delivery
 from nabd.ingest.errors import DatabaseUnavailableError, RefusedByDatabaseError
+from nabd.ingest.gateway_status import StatusRecorder
 from nabd.ingest.inbox import FlushPolicy, Inbox, Pending
 from nabd.ingest.metrics import IngestMetrics, MetricsServer
 from nabd.ingest.settings import IngestSettings
-from nabd.ingest.staging import rows_of, sample_time
 from nabd.ingest.validate import Accepted, Category, Rejected, refuse, validate
 from nabd.ingest.writer import FlushOutcome, Writer
 
@@ -74,9 +74,25 @@ class IngestService:
             settings.worker_id,
             statement_timeout_s=settings.statement_timeout_s,
             journal_retention_s=settings.journal_retention_s,
+            dead_letter_retention_s=settings.dead_letter_retention_days * 86_400,
+            reattribute_interval_s=settings.reattribute_interval_s,
         )
         self._metric_ids: dict[str, int] = {}
-        self._consumer = Consumer(settings, self._receive, on_connection=self._connection)
+        self._statuses = StatusRecorder(
+            settings.database_url,
+            settings.worker_id,
+            lambda deliveries: self._consumer.acknowledge(deliveries),  # noqa: PLW0108 (built below)
+            registry=self.metrics.registry,
+            backoff_min_s=settings.backoff_min_s,
+            backoff_max_s=settings.backoff_max_s,
+            statement_timeout_s=settings.statement_timeout_s,
+        )
+        self._consumer = Consumer(
+            settings,
+            self._receive,
+            on_connection=self._connection,
+            handle_status=self._statuses.put,
+        )
         self._metrics_server: MetricsServer | None = None
         self._next_health = 0.0
 
@@ -110,6 +126,7 @@ class IngestService:
         try:
             if not self._connect_database(deadline=None):
                 return 0  # stopped before the database ever answered: nothing was received
+            self._statuses.start()
             self._consumer.start()
             log.info("ingest worker running", extra={"worker_id": s.worker_id})
             while not self._stop.is_set():
@@ -129,6 +146,7 @@ class IngestService:
         deadline = time.monotonic() + self.settings.shutdown_timeout_s
         items = self._inbox.drain()
         committed = not items or self._commit(items, deadline=deadline)
+        self._statuses.stop(timeout_s=max(0.5, deadline - time.monotonic()))
         self._consumer.stop(timeout_s=max(0.5, deadline - time.monotonic()))
         self._health_if_due(force=True)
         log.info(
@@ -142,10 +160,9 @@ class IngestService:
     def _receive(self, delivery: Delivery) -> None:
         self.metrics.received.inc()
         try:
-            verdict = validate(delivery.topic, delivery.payload)
+            verdict = validate(delivery.topic, delivery.payload, self._metric_ids)
             if isinstance(verdict, Accepted):
-                rows = rows_of(verdict.batch, self._metric_ids)
-                newest = max(sample_time(r) for r in verdict.batch.readings)
+                rows, newest = verdict.rows, verdict.newest_sample
             else:
                 rows, newest = (), None
         except Exception as exc:  # a bug must cost one message (kept whole), not the stream

@@ -84,6 +84,16 @@ class IngestSettings(BaseSettings):
         default=86_400.0, gt=0, validation_alias="NABD_INGEST_JOURNAL_RETENTION_S"
     )
     """How long hand-off journal entries (``observation_commit``) are kept for analytics."""
+    dead_letter_retention_days: float = Field(
+        default=30.0, ge=0, validation_alias="NABD_INGEST_DEAD_LETTER_RETENTION_DAYS"
+    )
+    """Dead letters older than this are deleted (checked with the health row); 0 keeps them for
+    ever. Long enough to notice, fix the cause and replay; not a clinical record."""
+    reattribute_interval_s: float = Field(
+        default=60.0, ge=0, validation_alias="NABD_INGEST_REATTRIBUTE_INTERVAL_S"
+    )
+    """How often readings stored for nobody are moved to a patient whose assignment now covers
+    them (:mod:`nabd.ingest.reattribution`); 0: only by ``nabd ingest reattribute``."""
     metrics_host: str = Field(default="127.0.0.1", validation_alias="NABD_INGEST_METRICS_HOST")
     metrics_port: int | None = Field(
         default=None, ge=0, le=65535, validation_alias="NABD_INGEST_METRICS_PORT"

@@ -9,16 +9,24 @@ A batch is accepted or rejected *whole*: the contract's :func:`~nabd.contract.pa
 refuses the batch on the first invalid reading. The good readings of a refused batch are not lost
 (the raw bytes sit in ``dead_letter``), they are only not stored as observations; and a wrong
 value is never stored.
+
+Valid batches are judged by :mod:`nabd.ingest.compiled`, the same rules compiled into one
+pydantic-core schema that yields the rows directly; whatever it refuses is judged again by the
+contract's own ``parse_batch``, so the verdict and a dead letter's reason are the contract's.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 from nabd.contract.errors import ContractError, PayloadError
-from nabd.contract.payloads import ObservationBatch, parse_batch
+from nabd.contract.payloads import parse_batch
 from nabd.contract.topics import gateway_of
+from nabd.ingest.compiled import CheckedBatch, check_batch
+from nabd.ingest.staging import Row, rows_of, sample_time
 
 __all__ = ["Accepted", "BatchId", "Category", "Rejected", "refuse", "validate"]
 
@@ -48,22 +56,18 @@ class BatchId:
     boot_id: str
     batch_seq: int
 
-    @classmethod
-    def of(cls, batch: ObservationBatch) -> BatchId:
-        return cls(batch.gateway_id, batch.boot_id, batch.batch_seq)
-
 
 @dataclass(frozen=True, slots=True)
 class Accepted:
-    """A valid batch, published on its own gateway's topic."""
+    """A valid batch, published on its own gateway's topic, as the rows it stores."""
 
     topic: str
     payload: bytes
-    batch: ObservationBatch
-
-    @property
-    def batch_id(self) -> BatchId:
-        return BatchId.of(self.batch)
+    batch_id: BatchId
+    rows: tuple[Row, ...]
+    """One staging row per reading, in the batch's order (:data:`~nabd.ingest.staging.Row`)."""
+    newest_sample: datetime
+    """Sample time of the newest reading: commit minus this is the pipeline's lag."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,25 +89,41 @@ class Rejected:
     batch_id: BatchId | None = None
 
 
-def validate(topic: str, payload: bytes) -> Accepted | Rejected:
-    """Judge one message from ``nabd/v1/gw/<gw>/obs``; never raises."""
+def validate(topic: str, payload: bytes, metric_ids: Mapping[str, int]) -> Accepted | Rejected:
+    """Judge one message from ``nabd/v1/gw/<gw>/obs``; never raises.
+
+    ``metric_ids`` maps every catalogue key to its ``metric.id`` in the database (the rows
+    carry ids).
+    """
     try:
         gateway_id = gateway_of(topic)
     except ContractError as exc:
         return Rejected(topic, payload, None, Category.TOPIC, str(exc))
-    try:
-        batch = parse_batch(payload)
-    except PayloadError as exc:
-        return Rejected(topic, payload, gateway_id, Category.PAYLOAD, exc.reason, exc.field or None)
-    except (ValueError, RecursionError) as exc:  # defensive: the contract promises PayloadError
-        return Rejected(topic, payload, gateway_id, Category.PAYLOAD, f"unparseable: {exc}")
-    if batch.gateway_id != gateway_id:
+    checked = check_batch(payload, metric_ids)
+    if checked is None:  # refused by the fast path: the contract gives the verdict and reason
+        try:
+            checked = _by_contract(payload, metric_ids)
+        except PayloadError as exc:
+            field = exc.field or None
+            return Rejected(topic, payload, gateway_id, Category.PAYLOAD, exc.reason, field)
+        except (ValueError, RecursionError) as exc:  # defensive: the contract raises PayloadError
+            return Rejected(topic, payload, gateway_id, Category.PAYLOAD, f"unparseable: {exc}")
+    if checked.gateway_id != gateway_id:
         reason = (
-            f"payload gateway_id {batch.gateway_id!r} differs from {gateway_id!r}, "
+            f"payload gateway_id {checked.gateway_id!r} differs from {gateway_id!r}, "
             "the gateway of the topic it was published on"
         )
         return Rejected(topic, payload, gateway_id, Category.GATEWAY_MISMATCH, reason, "gateway_id")
-    return Accepted(topic, payload, batch)
+    batch_id = BatchId(checked.gateway_id, checked.boot_id, checked.batch_seq)
+    return Accepted(topic, payload, batch_id, checked.rows, checked.newest_sample)
+
+
+def _by_contract(payload: bytes, metric_ids: Mapping[str, int]) -> CheckedBatch:
+    """The contract's own judgement (raises :class:`PayloadError`), as the fast path's result."""
+    batch = parse_batch(payload)
+    newest = max(sample_time(r) for r in batch.readings)
+    rows = rows_of(batch, metric_ids)
+    return CheckedBatch(batch.gateway_id, batch.boot_id, batch.batch_seq, rows, newest)
 
 
 def refuse(accepted: Accepted, category: Category, reason: str, field: str | None) -> Rejected:
@@ -111,7 +131,7 @@ def refuse(accepted: Accepted, category: Category, reason: str, field: str | Non
     return Rejected(
         accepted.topic,
         accepted.payload,
-        accepted.batch.gateway_id,
+        accepted.batch_id.gateway_id,
         category,
         reason,
         field,

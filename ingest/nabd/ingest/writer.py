@@ -19,9 +19,10 @@ Nothing is acknowledged before this commits; if it fails, nothing of it happened
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, TypeAlias
+from typing import Any, Final, TypeAlias, TypeVar
 
 import psycopg
 from psycopg import errors as pg_errors
@@ -42,6 +43,7 @@ from nabd.ingest.errors import (
 )
 from nabd.ingest.inbox import Pending
 from nabd.ingest.metrics import HEALTH_UPSERT_SQL, HealthSnapshot
+from nabd.ingest.reattribution import Reattributed, reattribute
 from nabd.ingest.staging import (
     CREATE_STAGING_SQL,
     FROM_STAGING_SQL,
@@ -58,6 +60,7 @@ __all__ = ["FlushOutcome", "Writer"]
 log = logging.getLogger(__name__)
 
 Conn: TypeAlias = psycopg.Connection[tuple[Any, ...]]
+_T = TypeVar("_T")
 
 _KNOWN_SQL: Final = """
 SELECT b.gateway_id, b.boot_id, b.batch_seq
@@ -86,8 +89,12 @@ ON CONFLICT DO NOTHING
 """
 
 _DEAD_LETTER_SQL: Final = """
-INSERT INTO dead_letter (topic, gateway_id, payload, reason, field)
-SELECT * FROM unnest(%s::text[], %s::text[], %s::bytea[], %s::text[], %s::text[])
+INSERT INTO dead_letter (topic, gateway_id, payload, reason, field, category)
+SELECT * FROM unnest(%s::text[], %s::text[], %s::bytea[], %s::text[], %s::text[], %s::text[])
+"""
+
+_PURGE_DEAD_LETTERS_SQL: Final = """
+DELETE FROM dead_letter WHERE received_at < now() - make_interval(secs => %s)
 """
 
 
@@ -137,12 +144,13 @@ def _take_out_unregistered(
     refused: list[Rejected] = []
     for item in items:
         accepted = _accepted(item)
-        found = registry.unregistered(accepted.batch)
+        gateway = accepted.batch_id.gateway_id
+        found = registry.unregistered(gateway, [row[1] for row in item.rows])
         if found is None:
             keep.append(item)
             continue
         index, device, owner = found
-        reason = unregistered_reason(device, accepted.batch.gateway_id, owner)
+        reason = unregistered_reason(device, gateway, owner)
         field = f"readings.{index}.device_id"
         refused.append(refuse(accepted, Category.UNREGISTERED_DEVICE, reason, field))
     return keep, refused
@@ -172,11 +180,18 @@ class Writer:
         *,
         statement_timeout_s: float = 30.0,
         journal_retention_s: float = 86_400.0,
+        dead_letter_retention_s: float = 0.0,
+        reattribute_interval_s: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._conninfo = conninfo
         self._worker_id = worker_id
         self._statement_timeout_ms = round(statement_timeout_s * 1000)
         self._journal_retention_s = journal_retention_s
+        self._dead_letter_retention_s = dead_letter_retention_s
+        self._reattribute_interval_s = reattribute_interval_s
+        self._clock = clock
+        self._next_reattribution = 0.0
         self._conn: Conn | None = None
 
     # -- connection -------------------------------------------------------------------------
@@ -249,7 +264,22 @@ class Writer:
         """Commit dead letters alone (a message the database refused, isolated)."""
         self._run("dead letter", lambda conn: self._insert_dead(conn, rejected))
 
-    def _flush(self, conn: Conn, items: Sequence[Pending]) -> FlushOutcome:
+    def transaction(self, work: str, body: Callable[[Conn], _T]) -> _T:
+        """Run ``body(conn)`` in one transaction on this writer's connection; failures raised as
+        :class:`RefusedByDatabaseError` or :class:`DatabaseUnavailableError` (operator tools)."""
+        result: _T = self._run(work, body)
+        return result
+
+    def flush_in(
+        self, conn: Conn, items: Sequence[Pending], *, record_dead: bool = True
+    ) -> FlushOutcome:
+        """A flush inside the caller's transaction (:meth:`transaction`). With ``record_dead``
+        false, refusals are only reported in the outcome (a replay updates its dead letter)."""
+        return self._flush(conn, items, record_dead=record_dead)
+
+    def _flush(
+        self, conn: Conn, items: Sequence[Pending], *, record_dead: bool = True
+    ) -> FlushOutcome:
         firsts, repeats, rejected = _split(items)
         known = self._known(conn, [_accepted(p).batch_id for p in firsts])
         new = [p for p in firsts if _accepted(p).batch_id not in known]
@@ -260,12 +290,13 @@ class Writer:
             registry = self._registry(conn, new)
             new, refused = _take_out_unregistered(new, registry)
             rejected += refused
-            split = attribute((row for p in new for row in p.rows), registry)
+            split = attribute([row for p in new for row in p.rows], registry)
             if new:
                 rows_stored, rows_unattributed = self._insert(conn, split)
                 self._upsert_latest(conn, split)
                 self._record_batches(conn, new)
-        self._insert_dead(conn, rejected)
+        if record_dead:
+            self._insert_dead(conn, rejected)
         if rows_stored:
             seq = self._journal(conn, split)
         return FlushOutcome(
@@ -288,7 +319,7 @@ class Writer:
 
     @staticmethod
     def _registry(conn: Conn, items: Iterable[Pending]) -> Registry:
-        devices = sorted({r.device_id for p in items for r in _accepted(p).batch.readings})
+        devices = sorted({row[1] for p in items for row in p.rows})
         return Registry.from_rows(conn.execute(REGISTRY_SQL, (devices,)))
 
     @staticmethod
@@ -342,14 +373,14 @@ class Writer:
 
     @staticmethod
     def _record_batches(conn: Conn, items: Sequence[Pending]) -> None:
-        batches = [_accepted(p).batch for p in items]
+        batches = [_accepted(p).batch_id for p in items]
         conn.execute(
             _RECORD_BATCHES_SQL,
             (
                 [b.gateway_id for b in batches],
                 [b.boot_id for b in batches],
                 [b.batch_seq for b in batches],
-                [len(b.readings) for b in batches],
+                [len(p.rows) for p in items],
             ),
         )
 
@@ -365,16 +396,36 @@ class Writer:
                 [r.payload for r in rejected],
                 [r.reason for r in rejected],
                 [r.field for r in rejected],
+                [r.category.value for r in rejected],
             ),
         )
 
     # -- health and retention ---------------------------------------------------------------
 
     def write_health(self, snapshot: HealthSnapshot) -> None:
-        """Rewrite this worker's ``ingest_health`` row and prune the hand-off journal."""
+        """Rewrite this worker's ``ingest_health`` row, prune the hand-off journal and old dead
+        letters, and re-attribute readings newly covered by an assignment when that is due."""
 
         def body(conn: Conn) -> None:
             conn.execute(HEALTH_UPSERT_SQL, snapshot.params())
             handoff.prune(conn, self._journal_retention_s)
+            if self._dead_letter_retention_s > 0:
+                conn.execute(_PURGE_DEAD_LETTERS_SQL, (self._dead_letter_retention_s,))
 
         self._run("health", body)
+        now = self._clock()
+        if self._reattribute_interval_s > 0 and now >= self._next_reattribution:
+            self._next_reattribution = now + self._reattribute_interval_s
+            done = self.reattribute()
+            if done.moved:
+                log.info(
+                    "readings re-attributed",
+                    extra={"moved": done.moved, "stored": done.stored, "seq": done.commit_seq},
+                )
+
+    def reattribute(self, device_id: str | None = None) -> Reattributed:
+        """Move the unattributed readings an assignment now covers (one transaction)."""
+        result: Reattributed = self._run(
+            "re-attribution", lambda conn: reattribute(conn, self._worker_id, device_id)
+        )
+        return result

@@ -39,6 +39,80 @@ def register(subparsers: Subparsers) -> None:
         help="serve Prometheus /metrics on this port (default: $NABD_INGEST_METRICS_PORT; none)",
     )
     run.set_defaults(handler=_run)
+    _register_dead_letters(commands)
+    reattribute = commands.add_parser(
+        "reattribute",
+        help="move readings stored for nobody to the patient an assignment now names",
+        description="Readings of a device that was assigned to nobody at their sample time are "
+        "in unattributed_observation. Once an assignment covering them exists, this moves them "
+        "to observation under its patient, exactly once, in one transaction, with a hand-off "
+        "journal entry for analytics. The ingest service also does it every "
+        "NABD_INGEST_REATTRIBUTE_INTERVAL_S.",
+    )
+    reattribute.add_argument("--device", help="only this device's readings (default: all)")
+    _database_option(reattribute)
+    reattribute.set_defaults(handler=_reattribute)
+    retire = commands.add_parser(
+        "retire",
+        help="end a stopped worker's broker session for good (scaling down)",
+        description="A stopped worker's persistent session keeps receiving its share of the "
+        "shared subscription until it expires; those readings arrive late, when gateways send "
+        "them again. Retiring a worker you will not restart ends its session at once. Stop the "
+        "worker first.",
+    )
+    retire.add_argument(
+        "--worker-id", help="the worker to retire (default: $NABD_INGEST_WORKER_ID, else 1)"
+    )
+    retire.set_defaults(handler=_retire)
+
+
+def _database_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--database-url",
+        help="a login in the nabd_ingest group (default: $NABD_INGEST_DATABASE_URL)",
+    )
+
+
+def _register_dead_letters(commands: Subparsers) -> None:
+    from nabd.app.commands import ingest_dead_letters
+
+    ingest_dead_letters.register(commands, _database_option)
+
+
+def _reattribute(args: argparse.Namespace) -> int:
+    from nabd.app.commands.ingest_dead_letters import operator_writer
+    from nabd.ingest.errors import IngestError
+
+    try:
+        with operator_writer(args) as (writer, _):
+            done = writer.reattribute(args.device)
+    except (IngestError, ValueError) as exc:
+        return fail(exc)
+    print(
+        f"moved {done.moved} readings, {done.stored} newly stored"
+        + (f" for {', '.join(done.patients)}" if done.patients else "")
+        + (f" (journal entry {done.commit_seq})" if done.commit_seq is not None else "")
+    )
+    return 0
+
+
+def _retire(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from nabd.ingest.consumer import end_session
+    from nabd.ingest.settings import IngestSettings
+
+    overrides: dict[str, object] = {}
+    if args.worker_id is not None:
+        overrides["worker_id"] = args.worker_id
+    try:
+        settings = IngestSettings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        return fail(ValueError(f"ingest settings: {exc}"))
+    if not end_session(settings):
+        return fail(ValueError(f"the broker did not accept {settings.client_id}'s connection"))
+    print(f"{settings.client_id}: broker session ended")
+    return 0
 
 
 def _json_logs() -> None:
