@@ -126,3 +126,31 @@ def test_growing_keeps_events_and_bad_input_raises() -> None:
         detector.step(401 * S, RingBuffer(2, capacity=10).window())
     with pytest.raises(AnalyticsInputError):
         DesaturationConfig(drop=3.0, recovery=3.0)
+
+
+def test_stepping_cohorts_at_one_instant_equals_stepping_everyone() -> None:
+    """Two cohorts stepped in turn at the same ``now`` leave the detector exactly as one step of
+    every patient does: ``rows`` only chooses whom to advance."""
+    rng = np.random.default_rng(5)
+    seconds, patients = 900, 8
+    spo2 = np.clip(97 + rng.normal(0, 1, (seconds, patients)).round(), 80, 100)
+    for p in range(patients):
+        start = int(rng.integers(200, 700))
+        spo2[start : start + int(rng.integers(5, 60)), p] -= rng.integers(3, 8)
+    spo2[rng.random(spo2.shape) < 0.05] = np.nan
+    ring = RingBuffer(patients, capacity=150)
+    whole, split = Desaturation(patients), Desaturation(patients)
+    cohorts = [np.array([0, 2, 4, 6]), np.array([7, 5, 3, 1])]
+    for second in range(seconds):
+        present = np.flatnonzero(~np.isnan(spo2[second]))
+        now = second * S
+        ring.push(present, np.full(present.shape, now), spo2[second, present])
+        expected = whole.step(now, ring.window())
+        for rows in cohorts:
+            part = split.step(now, ring.window(rows=rows), rows=rows)
+            for name in ("in_event", "started", "ended", "events_in_window"):
+                assert np.array_equal(getattr(part, name), getattr(expected, name)[rows])
+            assert np.array_equal(part.baseline, expected.baseline[rows], equal_nan=True)
+            assert np.array_equal(part.events_per_hour, expected.events_per_hour[rows],
+                                  equal_nan=True)  # fmt: skip
+    assert sum(int(t) for t in whole.step(seconds * S, ring.window()).events_in_window) > 0

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from nabd.analytics.errors import AnalyticsInputError
 from nabd.analytics.news2 import MISSING, News2, News2InputError, score
 
 NORMAL: dict[str, Any] = {
@@ -236,6 +237,15 @@ def test_impossible_input_raises_naming_the_parameter(parameter: str, value: Any
 def test_the_error_points_at_the_first_bad_element() -> None:
     with pytest.raises(News2InputError, match=r"2 value\(s\).*-3\.0 at \(1, 0\)"):
         news2(heart_rate=np.array([[70.0, 80.0], [-3.0, -4.0]]))
+
+
+def test_bad_input_is_part_of_the_analytics_exception_tree() -> None:
+    with pytest.raises(AnalyticsInputError) as raised:
+        news2(heart_rate=-5.0)
+    assert isinstance(raised.value, News2InputError)
+    assert isinstance(raised.value, ValueError)
+    assert raised.value.parameter == "heart_rate"
+    assert str(raised.value).startswith("NEWS2 heart_rate: ")
 
 
 def test_inputs_that_do_not_broadcast_raise() -> None:

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from nabd.analytics.arrays import NEVER
 from nabd.analytics.errors import AnalyticsInputError
 from nabd.analytics.ring import RingBuffer
+from nabd.analytics.technical import MetricExpectation, flatline
 
 S = 1_000_000_000
 
@@ -148,3 +149,83 @@ def test_the_window_is_the_last_capacity_samples_in_order(
         assert window.times[patient][valid].tolist() == [t for t, _ in tail]
         assert window.values[patient][valid].tolist() == [v for _, v in tail]
         assert valid.tolist() == [False] * (capacity - len(tail)) + [True] * len(tail)
+
+
+def _gathered(ring: RingBuffer, width: int, since: int | None) -> tuple[np.ndarray, ...]:
+    """The window as first written: every element gathered by its own (row, slot) index."""
+    cap = ring.capacity
+    offsets = np.arange(cap - width, cap)
+    slots = (ring._head[:, None] + offsets) % cap
+    rows = np.arange(ring.patients)[:, None]
+    times = ring._times[rows, slots]
+    valid = offsets[None, :] >= (cap - ring._count)[:, None]
+    if since is not None:
+        valid &= times >= since
+    return np.where(valid, times, 0), np.where(valid, ring._values[rows, slots], np.nan), valid
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    capacity=st.integers(1, 12),
+    pushes=st.lists(st.integers(0, 30), min_size=1, max_size=6),
+    seed=st.integers(0, 2**31),
+)
+def test_the_grouped_rotation_equals_the_elementwise_gather(
+    capacity: int, pushes: list[int], seed: int
+) -> None:
+    """Rows at every head position, partly filled, cleared and grown: identical windows."""
+    rng = np.random.default_rng(seed)
+    ring = RingBuffer(patients=9, capacity=capacity)
+    clock = 0
+    for size in pushes:
+        rows = rng.integers(0, ring.patients, size)
+        clock += size + 1
+        ring.push(rows, clock + rng.permutation(size), rng.normal(size=size))
+        if rng.random() < 0.3:
+            ring.clear([int(rng.integers(0, ring.patients))])
+    ring.grow(ring.patients + 2)
+    for width in {0, 1, capacity // 2, capacity}:
+        for since in (None, clock - 10):
+            window = ring.window(since=since, columns=width)
+            times, values, valid = _gathered(ring, width, since)
+            assert np.array_equal(window.times, times)
+            assert np.array_equal(window.values, values, equal_nan=True)
+            assert np.array_equal(window.valid, valid)
+            cohort = rng.permutation(ring.patients)[: ring.patients // 2]
+            part = ring.window(since=since, columns=width, rows=cohort)
+            assert np.array_equal(part.times, times[cohort])
+            assert np.array_equal(part.values, values[cohort], equal_nan=True)
+            assert np.array_equal(part.valid, valid[cohort])
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    capacity=st.integers(1, 12),
+    pushes=st.lists(st.integers(0, 30), min_size=1, max_size=6),
+    seed=st.integers(0, 2**31),
+)
+def test_stored_holds_the_window_in_storage_order(
+    capacity: int, pushes: list[int], seed: int
+) -> None:
+    """Per row the same (time, value) samples as the window, empty slots NaN and 0, and the
+    flatline verdict (order-free) the same from either."""
+    rng = np.random.default_rng(seed)
+    ring = RingBuffer(patients=7, capacity=capacity)
+    clock = 0
+    for size in pushes:
+        clock += size + 1
+        ring.push(rng.integers(0, 7, size), (clock + rng.permutation(size)) * S,
+                  rng.integers(60, 63, size).astype(float))  # fmt: skip
+        if rng.random() < 0.3:
+            ring.clear([int(rng.integers(0, 7))])
+    stored, window = ring.stored(), ring.window()
+    assert not stored.values.flags.writeable
+    for row in range(7):
+        kept, held = stored.valid[row], window.valid[row]
+        mine = sorted(zip(stored.times[row][kept], stored.values[row][kept], strict=True))
+        assert mine == list(zip(window.times[row][held], window.values[row][held], strict=True))
+        assert (stored.times[row][~stored.valid[row]] == 0).all()
+    expectation = MetricExpectation(interval_s=1, flatline_window_s=5, flatline_min_points=2)
+    for now in (clock * S, (clock + 3) * S):
+        assert np.array_equal(flatline(now, stored, expectation),
+                              flatline(now, window, expectation))  # fmt: skip

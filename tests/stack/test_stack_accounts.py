@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nabd.app.stack.accounts import (
+    ALERTS_READER,
     RESERVED,
     SERVICES,
     check_gateway_id,
@@ -95,3 +96,11 @@ def test_acl_confines_gateways_by_username_pattern_only() -> None:
     # No rule grants anything on a bare wildcard, and every service has a `user` section.
     assert not any(line.split()[-1] in {"#", "+"} for line in rules)
     assert {line.split()[1] for line in rules if line.startswith("user ")} >= set(SERVICES)
+
+
+def test_the_alerts_reader_may_only_read_ward_alerts() -> None:
+    lines = render_acl().splitlines()
+    start = lines.index(f"user {ALERTS_READER}")
+    section = lines[start + 1 : lines.index("", start)]
+    assert section == ["topic read nabd/v1/ward/+/alerts"]
+    assert ALERTS_READER in RESERVED

@@ -278,3 +278,27 @@ def test_removing_a_gateway_revokes_it_without_restarting_the_broker(
     assert not creds.cert_file.exists()
     assert not creds.key_file.exists()
     assert mosquitto.running_pid(layout) == broker_pid
+
+
+def test_the_alerts_reader_reads_alerts_only_and_publishes_nothing(
+    nabd_stack: RunningStack, peer: Any
+) -> None:
+    reader = peer(nabd_stack.service("alerts_reader")).connected()
+    assert reader.connack is not None
+    reader.subscribe("#")  # asks for everything: gets ward alerts only
+    gateway = peer(nabd_stack.add_gateway("gw-display")).connected()
+    assert gateway.publish(topics.observations("gw-display"), b"obs") in ACCEPTED
+    assert gateway.publish(topics.status("gw-display"), _payload()) in ACCEPTED
+    ingest = peer(nabd_stack.service("ingest")).connected()
+    assert ingest.publish(topics.ack("gw-display"), b"ack") in ACCEPTED
+    # Mosquitto routes a QoS 1 message before it sends the PUBACK: everything above was queued
+    # for the reader before this alert, so its first message must be the alert.
+    alert = _payload()
+    analytics = peer(nabd_stack.service("analytics")).connected()
+    assert analytics.publish(topics.alerts("ward-display"), alert) in ACCEPTED
+    message = reader.next_message()
+    assert (message.topic, message.payload) == (topics.alerts("ward-display"), alert)
+    assert reader.publish(topics.alerts("ward-display"), b"forged") == NOT_AUTHORIZED
+    assert reader.publish(topics.observations("gw-display"), b"forged") == NOT_AUTHORIZED
+    assert reader.publish(topics.status("gw-display"), b"forged") == NOT_AUTHORIZED
+    assert reader.client.is_connected()

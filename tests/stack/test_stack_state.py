@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from psycopg.conninfo import conninfo_to_dict
 
+from nabd.app.stack.accounts import ALERTS_READER
 from nabd.app.stack.env import database_url, render_exports
 from nabd.app.stack.errors import StackInputError, TimescaleDBMissingError
 from nabd.app.stack.layout import SOCKET_PATH_MAX, Layout, socket_dir_for
@@ -62,6 +63,17 @@ def test_adding_a_gateway_twice_keeps_its_password_and_removing_forgets_it() -> 
     state = new_state(40001, 40002).with_gateway("gw-1")
     assert state.with_gateway("gw-1") == state
     assert "gw-1" not in state.without_gateway("gw-1").mqtt.gateways
+
+
+def test_a_state_made_before_the_alerts_reader_gets_it_and_keeps_the_rest() -> None:
+    state = new_state(40001, 40002)
+    assert ALERTS_READER in state.mqtt.services
+    assert state.with_broker_accounts() is state
+    services = {k: v for k, v in state.mqtt.services.items() if k != ALERTS_READER}
+    old = state.model_copy(update={"mqtt": state.mqtt.model_copy(update={"services": services})})
+    upgraded = old.with_broker_accounts()
+    assert ALERTS_READER in upgraded.mqtt.services
+    assert {k: v for k, v in upgraded.mqtt.services.items() if k != ALERTS_READER} == services
 
 
 def test_socket_dir_stays_in_the_state_folder_when_short_enough(tmp_path: Path) -> None:

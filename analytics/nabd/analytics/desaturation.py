@@ -30,6 +30,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from nabd.analytics.arrays import (
     NEVER,
@@ -131,45 +132,54 @@ class Desaturation:
         self._first_seen = pad_rows(self._first_seen, patients, fill=NEVER)
         self._events.grow(patients)
 
-    def step(self, now: int, spo2: Window) -> DesaturationTick:
-        """Advance every patient to ``now`` given their SpO2 ring window (>= ``baseline_s``)."""
+    def step(self, now: int, spo2: Window, rows: npt.ArrayLike | None = None) -> DesaturationTick:
+        """Advance patients to ``now`` given their SpO2 ring window (>= ``baseline_s``).
+
+        ``rows`` (patient indices; default all) advances only those patients, whose windows
+        ``spo2`` holds in that order: a cohort judged at this tick. The others keep their state;
+        the result's arrays are the cohort's.
+        """
         instant = check_now(now)
-        if spo2.valid.shape[0] != self.patients:
+        index = np.arange(self.patients) if rows is None else np.asarray(rows, dtype=np.int64)
+        if spo2.valid.shape[0] != index.shape[0]:
             raise AnalyticsInputError(
                 "spo2",
-                f"window has {spo2.valid.shape[0]} rows, detector has {self.patients} patients",
+                f"window has {spo2.valid.shape[0]} rows for {index.shape[0]} patients",
             )
         cfg = self.config
         current = self._current(instant, spo2)
         rolling = self._rolling_baseline(instant, spo2)
         known = ~np.isnan(current)
         seen = np.where(known, current, np.inf)
-        self._first_seen = np.where((self._first_seen == NEVER) & known, instant, self._first_seen)
-        start = ~self._in_dip & known & (seen <= rolling - cfg.drop)
-        self._dip_baseline = np.where(start, rolling, self._dip_baseline)
-        self._dip_since = np.where(start, instant, self._dip_since)
-        dipping = self._in_dip | start
-        below = dipping & known & (seen <= self._dip_baseline - cfg.drop)
-        recovered = known & (seen >= self._dip_baseline - cfg.drop + cfg.recovery)
-        stays = np.where(self._confirmed, ~recovered, below)
+        was_in_dip, was_confirmed = self._in_dip[index], self._confirmed[index]
+        first_seen = self._first_seen[index]
+        self._first_seen[index] = np.where((first_seen == NEVER) & known, instant, first_seen)
+        start = ~was_in_dip & known & (seen <= rolling - cfg.drop)
+        dip_baseline = np.where(start, rolling, self._dip_baseline[index])
+        dip_since = np.where(start, instant, self._dip_since[index])
+        dipping = was_in_dip | start
+        below = dipping & known & (seen <= dip_baseline - cfg.drop)
+        recovered = known & (seen >= dip_baseline - cfg.drop + cfg.recovery)
+        stays = np.where(was_confirmed, ~recovered, below)
         in_dip = dipping & stays
         confirm = (
             in_dip
-            & ~self._confirmed
+            & ~was_confirmed
             & below
-            & elapsed_at_least(self._dip_since, instant, seconds_to_ns(cfg.min_duration_s))
+            & elapsed_at_least(dip_since, instant, seconds_to_ns(cfg.min_duration_s))
         )
-        ended = self._confirmed & ~in_dip
-        self._record(confirm)
-        self._in_dip = in_dip
-        self._confirmed = (self._confirmed | confirm) & in_dip
-        self._dip_since = np.where(in_dip, self._dip_since, NEVER)
-        self._dip_baseline = np.where(in_dip, self._dip_baseline, np.nan)
-        count, rate = self._rate(instant)
+        ended = was_confirmed & ~in_dip
+        self._record(index[confirm], dip_since[confirm], dip_baseline[confirm])
+        confirmed = (was_confirmed | confirm) & in_dip
+        self._in_dip[index] = in_dip
+        self._confirmed[index] = confirmed
+        self._dip_since[index] = np.where(in_dip, dip_since, NEVER)
+        self._dip_baseline[index] = np.where(in_dip, dip_baseline, np.nan)
+        count, rate = self._rate(instant, index)
         return DesaturationTick(
             current=current,
-            baseline=np.where(in_dip, self._dip_baseline, rolling),
-            in_event=self._confirmed.copy(),
+            baseline=np.where(in_dip, dip_baseline, rolling),
+            in_event=confirmed,
             started=confirm,
             ended=ended,
             events_in_window=count,
@@ -188,16 +198,19 @@ class Desaturation:
         median, count = masked_median(spo2.values, recent)
         return np.where(count >= self.config.min_baseline_samples, median, np.nan)
 
-    def _record(self, confirm: BoolArray) -> None:
+    def _record(self, patients: IntArray, since: IntArray, baseline: FloatArray) -> None:
         """Store each newly confirmed event's start time (value: its baseline)."""
-        patients = np.flatnonzero(confirm)
-        self._events.push(patients, self._dip_since[patients], self._dip_baseline[patients])
+        self._events.push(patients, since, baseline)
 
-    def _rate(self, now: int) -> tuple[IntArray, FloatArray]:
+    def _rate(self, now: int, index: IntArray) -> tuple[IntArray, FloatArray]:
         window_ns = seconds_to_ns(self.config.rate_window_s)
-        count = self._events.window(since=now - window_ns).count
-        seen = self._first_seen != NEVER
-        monitored = np.where(seen, now - np.where(seen, self._first_seen, now), 0)
+        # Storage order is enough to count (no copy): one pass instead of a 361-column gather.
+        events = self._events.stored()
+        recent = events.valid[index] & (events.times[index] >= now - window_ns)
+        count = recent.sum(axis=1, dtype=np.int64)
+        first_seen = self._first_seen[index]
+        seen = first_seen != NEVER
+        monitored = np.where(seen, now - np.where(seen, first_seen, now), 0)
         covered = np.minimum(monitored, window_ns)
         ready = seen & (covered >= seconds_to_ns(self.config.min_coverage_s)) & (covered > 0)
         hours = np.where(ready, covered, 1) / (NS_PER_S * 3600.0)

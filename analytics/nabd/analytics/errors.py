@@ -2,7 +2,8 @@
 
 One class for the whole scoring core (``nabd.analytics``), so the shell can catch bad input from
 any detector in one place. It subclasses ``ValueError`` because the fault is always the value
-passed, never the state of the detector; ``parameter`` names the argument.
+passed, never the state of the detector; ``parameter`` names the argument. NEWS2's own
+``News2InputError`` is a subclass (its message names the score).
 """
 
 from __future__ import annotations

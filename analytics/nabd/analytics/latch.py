@@ -65,6 +65,29 @@ class Latch:
             cleared=pad_rows(self.cleared, patients, fill=False),
         )
 
+    def take(self, rows: npt.NDArray[np.int64]) -> Latch:
+        """The latches of some patients only (a cohort judged at this tick), as a new Latch."""
+        return Latch(
+            active=self.active[rows],
+            breach_since=self.breach_since[rows],
+            recovered_since=self.recovered_since[rows],
+            fired=self.fired[rows],
+            cleared=self.cleared[rows],
+        )
+
+    def put(self, rows: npt.NDArray[np.int64], part: Latch) -> Latch:
+        """These latches with ``rows`` replaced by ``part`` (a stepped :meth:`take`).
+
+        The other patients keep their state as it was, ``fired`` and ``cleared`` included: they
+        were not judged.
+        """
+        arrays = []
+        for name in ("active", "breach_since", "recovered_since", "fired", "cleared"):
+            whole = getattr(self, name).copy()
+            whole[rows] = getattr(part, name)
+            arrays.append(whole)
+        return Latch(*arrays)
+
     def step(
         self,
         now: int,

@@ -31,6 +31,8 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
+from nabd.analytics.errors import AnalyticsInputError
+
 __all__ = [
     "AGGREGATE_RISK",
     "AIR_OR_OXYGEN",
@@ -69,11 +71,15 @@ MEDIUM: Final = "medium"
 HIGH: Final = "high"
 
 
-class News2InputError(ValueError):
-    """An input that no patient can have (or that cannot be read), named by parameter."""
+class News2InputError(AnalyticsInputError):
+    """An input that no patient can have (or that cannot be read), named by parameter.
+
+    Part of the scoring core's one exception tree (:class:`AnalyticsInputError`, a
+    ``ValueError``), so the shell catches bad NEWS2 input with every other detector's.
+    """
 
     def __init__(self, parameter: str, problem: str) -> None:
-        super().__init__(f"NEWS2 {parameter}: {problem}")
+        super().__init__(f"NEWS2 {parameter}", problem)
         self.parameter = parameter
 
 

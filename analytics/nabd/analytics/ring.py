@@ -142,26 +142,43 @@ class RingBuffer:
         self._write(index[keep], stamp[keep], value[keep])
         return kept
 
-    def window(self, since: npt.ArrayLike | None = None, columns: int | None = None) -> Window:
+    def window(
+        self,
+        since: npt.ArrayLike | None = None,
+        columns: int | None = None,
+        rows: npt.ArrayLike | None = None,
+    ) -> Window:
         """The newest ``columns`` (default: all) slots of every patient, oldest to newest.
 
-        ``since`` (int64 ns, a scalar or one per patient) hides samples older than it.
+        ``since`` (int64 ns, a scalar or one per patient) hides samples older than it. ``rows``
+        (patient indices) reads only those patients, in that order (a cohort); default all.
         """
         width = self._capacity if columns is None else columns
         if not 0 <= width <= self._capacity:
             raise AnalyticsInputError("columns", f"must be in 0..{self._capacity}, got {width}")
+        index = self._rows(rows)
         offsets = np.arange(self._capacity - width, self._capacity)
-        slots = (self._head[:, None] + offsets) % self._capacity
-        rows = np.arange(self.patients)[:, None]
-        times = self._times[rows, slots]
-        valid = offsets[None, :] >= (self._capacity - self._count)[:, None]
+        times, values = self._rotated(width, index)
+        valid = offsets[None, :] >= (self._capacity - self._count[index])[:, None]
         if since is not None:
-            valid &= times >= self._since(since)[:, None]
-        return Window(
-            times=np.where(valid, times, 0),
-            values=np.where(valid, self._values[rows, slots], np.nan),
-            valid=valid,
-        )
+            valid &= times >= self._since(since)[index][:, None]
+        np.copyto(times, 0, where=~valid)
+        np.copyto(values, np.nan, where=~valid)
+        return Window(times=times, values=values, valid=valid)
+
+    def stored(self) -> Window:
+        """Every slot of every patient **in storage order** (not time order): read-only views.
+
+        For detectors that only reduce over a time range (flatline's peak-to-peak, counts,
+        medians), which do not care about the order of the columns: no copy is made. An empty
+        slot holds NaN and time 0 (values pushed are finite, and :meth:`clear` resets both), so
+        ``valid`` is exactly "the value is not NaN". ``latest_*`` and ``oldest_time`` of the
+        result mean nothing (they assume time order); use :meth:`latest` instead.
+        """
+        times, values = self._times.view(), self._values.view()
+        times.flags.writeable = False
+        values.flags.writeable = False
+        return Window(times=times, values=values, valid=~np.isnan(values))
 
     def latest(self) -> tuple[IntArray, FloatArray]:
         """Each patient's newest sample: ``(time, value)``, NEVER and NaN when there is none.
@@ -193,8 +210,46 @@ class RingBuffer:
         self._count[index] = 0
         self._newest[index] = NEVER
         self._values[index] = np.nan
+        self._times[index] = 0
 
     # ---- internals ---------------------------------------------------------------------------
+
+    def _rows(self, rows: npt.ArrayLike | None) -> IntArray:
+        if rows is None:
+            return np.arange(self.patients)
+        index = np.asarray(rows)
+        if index.ndim != 1 or (index.size and index.dtype.kind not in "iu"):
+            raise AnalyticsInputError("rows", f"must be 1-D patient indices, got {index!r}")
+        index = index.astype(np.int64)
+        self._check_indices(index)
+        return index
+
+    def _rotated(self, width: int, index: IntArray) -> tuple[IntArray, FloatArray]:
+        """The newest ``width`` slots of the rows ``index``, oldest first (fresh arrays).
+
+        Rows are grouped by their write index, and each group is copied with two slices: a loop
+        over the (at most ``capacity``) distinct heads, never over patients. Row copies are
+        contiguous, so this is several times faster than gathering every element by its own
+        (row, slot) index, which dominated every window detector's cost.
+        """
+        cap, n = self._capacity, index.shape[0]
+        times: IntArray = np.empty((n, width), dtype=np.int64)
+        values: FloatArray = np.empty((n, width), dtype=np.float64)
+        if width == 0 or n == 0:
+            return times, values
+        heads = self._head[index]
+        order = np.argsort(heads, kind="stable")
+        bounds = np.searchsorted(heads[order], np.arange(cap + 1), side="left")
+        for head in np.flatnonzero(np.diff(bounds)).tolist():
+            out = order[bounds[head] : bounds[head + 1]]
+            rows = index[out]
+            start = (head + cap - width) % cap
+            first = min(width, cap - start)  # slots start.. up to the end of the ring
+            for target, source in ((times, self._times), (values, self._values)):
+                target[out, :first] = source[rows, start : start + first]
+                if first < width:
+                    target[out, first:] = source[rows, : width - first]
+        return times, values
 
     def _floor(self, index: IntArray, stamp: IntArray) -> IntArray:
         """Per sorted sample: the time it must exceed (previous in its run, or newest stored)."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final, TypeAlias
@@ -25,11 +26,14 @@ from nabd.app.monitor.errors import AlertActionError, MonitorInputError
 from nabd.app.monitor.store import ALERT_LOCK, ALERTS_CHANNEL
 
 __all__ = [
+    "ENTRY_VALUES",
+    "MAX_ENTRY_S",
     "MAX_SILENCE_S",
     "AlertRow",
     "acknowledge",
     "check_nurse",
     "list_alerts",
+    "record_entries",
     "record_entry",
     "silence",
 ]
@@ -38,6 +42,10 @@ Conn: TypeAlias = psycopg.Connection[tuple[Any, ...]]
 
 MAX_SILENCE_S: Final = 3600.0
 """A silence longer than an hour is a switched-off alarm, not a pause."""
+
+MAX_ENTRY_S: Final = 24 * 3600.0
+"""An observation older than a day says nothing about the patient now (NEWS2 asks for them
+at least 12-hourly)."""
 
 _COLUMNS: Final = """a.id, a.patient_id, p.ward_id, a.condition, a.kind, a.priority, a.state,
     a.escalation_level, a.latched, a.raised_at, a.acknowledged_by, a.silenced_until, a.message"""
@@ -143,6 +151,13 @@ def silence(conn: Conn, alert_id: uuid.UUID, nurse: str, seconds: float) -> Aler
         return _current(conn, alert_id)
 
 
+ENTRY_VALUES: Final = {
+    "consciousness": ("A", "C", "V", "P", "U"),
+    "supplemental_oxygen": ("air", "oxygen"),
+}
+"""What a nurse may record for each NEWS2 parameter the devices cannot measure."""
+
+
 def record_entry(
     conn: Conn,
     patient_id: str,
@@ -154,28 +169,83 @@ def record_entry(
     observed_at: datetime | None = None,
 ) -> int:
     """Record a nurse's NEWS2 entry (consciousness 'A'..'U', or oxygen 'air'/'oxygen')."""
+    return record_entries(
+        conn,
+        patient_id,
+        {parameter: value},
+        valid_for_s=valid_for_s,
+        nurse=nurse,
+        observed_at=observed_at,
+    )[0]
+
+
+def record_entries(
+    conn: Conn,
+    patient_id: str,
+    entries: Mapping[str, str],
+    *,
+    valid_for_s: float,
+    nurse: str,
+    observed_at: datetime | None = None,
+) -> list[int]:
+    """Record several entries of one observation in one transaction, each audited.
+
+    The service reads entries in force at its next registry refresh, so the next NEWS2 uses
+    them; an entry stops counting at ``valid_until`` (the score becomes incomplete again, never
+    assumed normal).
+    """
     who = check_nurse(nurse)
-    if valid_for_s <= 0:
-        raise MonitorInputError("an entry must be valid for some time")
+    if not entries:
+        raise MonitorInputError("nothing to record: give a consciousness level or oxygen")
+    if not 0 < valid_for_s <= MAX_ENTRY_S:
+        raise MonitorInputError(f"an entry is valid for more than 0 and at most {MAX_ENTRY_S:g} s")
+    for parameter, value in entries.items():
+        if value not in ENTRY_VALUES.get(parameter, ()):
+            raise MonitorInputError(
+                f"{parameter}: {value!r} is not one of {ENTRY_VALUES.get(parameter)}"
+            )
+    ids = []
     try:
-        row = conn.execute(
-            """INSERT INTO nurse_entry (patient_id, parameter, value, observed_at, valid_until,
-                                        entered_by)
-               SELECT %(p)s, %(k)s, %(v)s, t, t + %(d)s, %(who)s
-               FROM (SELECT coalesce(%(at)s::timestamptz, now()) AS t) s
-               RETURNING id""",
-            {
-                "p": patient_id,
-                "k": parameter,
-                "v": value,
-                "at": observed_at,
-                "d": timedelta(seconds=valid_for_s),
-                "who": who,
-            },
-        ).fetchone()
+        with conn.transaction():
+            for parameter, value in entries.items():
+                ids.append(_insert_entry(conn, patient_id, parameter, value, valid_for_s, who,
+                                         observed_at))  # fmt: skip
     except (psycopg.errors.CheckViolation, psycopg.errors.ForeignKeyViolation) as exc:
         raise MonitorInputError(f"nurse entry refused: {exc.diag.message_primary}") from exc
+    return ids
+
+
+def _insert_entry(  # noqa: PLR0917 - private; one row's columns
+    conn: Conn,
+    patient_id: str,
+    parameter: str,
+    value: str,
+    valid_for_s: float,
+    who: str,
+    observed_at: datetime | None,
+) -> int:
+    row = conn.execute(
+        """INSERT INTO nurse_entry (patient_id, parameter, value, observed_at, valid_until,
+                                    entered_by)
+           SELECT %(p)s, %(k)s, %(v)s, t, t + %(d)s, %(who)s
+           FROM (SELECT coalesce(%(at)s::timestamptz, now()) AS t) s
+           RETURNING id, valid_until""",
+        {
+            "p": patient_id,
+            "k": parameter,
+            "v": value,
+            "at": observed_at,
+            "d": timedelta(seconds=valid_for_s),
+            "who": who,
+        },
+    ).fetchone()
     assert row is not None
+    details = {"entry_id": row[0], "parameter": parameter, "value": value,
+               "valid_until": row[1].isoformat()}  # fmt: skip
+    conn.execute(
+        "INSERT INTO audit_log (actor, action, subject, details) VALUES (%s, %s, %s, %s::jsonb)",
+        (who, "nurse_entry_recorded", f"patient:{patient_id}", json.dumps(details)),
+    )
     return int(row[0])
 
 

@@ -129,7 +129,16 @@ class EngineConfig:
     """After admission (or a service start), how long to wait for a first sample."""
     gateway_timeout_s: float = 120.0
     window_every_s: float = 1.0
+    """Each patient's window detectors (desaturation, AF, flatline) are judged this often."""
     slow_every_s: float = 60.0
+    """Each patient's per-minute detectors (medians, baselines, trends) are judged this often."""
+    window_cohorts: int = 1
+    """Patients split into this many cohorts (``row % k``) for the window detectors: a run is
+    due every ``window_every_s / k`` and judges the cohorts whose turn came, so each patient is
+    still judged every ``window_every_s`` and no single tick pays for the whole ward
+    (``nabd.app.monitor.cohorts``). 1: everyone at every run."""
+    slow_cohorts: int = 1
+    """The same for the per-minute detectors (e.g. 60: one sixtieth of the ward every second)."""
     policy: AlertPolicy = field(default_factory=_policy)
 
     def __post_init__(self) -> None:
@@ -149,3 +158,5 @@ class EngineConfig:
             check_duration(name, getattr(self, name))
         if self.window_every_s <= 0 or self.slow_every_s <= 0:
             raise MonitorInputError("window_every_s and slow_every_s must be > 0")
+        if self.window_cohorts < 1 or self.slow_cohorts < 1:
+            raise MonitorInputError("window_cohorts and slow_cohorts must be >= 1")

@@ -13,7 +13,8 @@ active and how severe, with one call of each scoring-core function for the whole
 * **technical**: no data, stale data, sensor off (latched, see ``EngineConfig.sensor_off``),
   low battery, gateway offline, every tick; flatline with the window detectors;
 * **window detectors** (desaturation, AF, flatline) every ``window_every_s``;
-* **per-minute medians, baselines and trends** every ``slow_every_s`` (they change slowly).
+* **per-minute medians, baselines and trends** every ``slow_every_s`` (they change slowly);
+  either group may judge the ward in cohorts, a few at each run (``nabd.app.monitor.cohorts``).
 
 Between runs, a detector's last verdict stands. :meth:`Engine.alerts` then steps the
 :class:`~nabd.app.monitor.lifecycle.AlertBook` with the nurses' actions. No step loops over
@@ -33,18 +34,20 @@ from nabd.analytics import af, baseline, trend
 from nabd.analytics.alerts import HIGH, LOW, MEDIUM
 from nabd.analytics.arrays import (
     NEVER,
-    NS_PER_S,
     BoolArray,
     FloatArray,
+    IntArray,
     masked_median,
     pad_rows,
     seconds_to_ns,
 )
-from nabd.analytics.desaturation import Desaturation, DesaturationTick
+from nabd.analytics.desaturation import Desaturation
 from nabd.analytics.latch import Latch
 from nabd.analytics.limits import LimitState
 from nabd.analytics.news2 import MISSING, News2, score
+from nabd.analytics.ring import Window
 from nabd.analytics.technical import BatteryState, data_flow, flatline, gateway_offline
+from nabd.app.monitor.cohorts import Cadence, cohort_step
 from nabd.app.monitor.conditions import BY_NAME, CONDITIONS, NAMES, column
 from nabd.app.monitor.config import CONTINUOUS_METRICS, LIMIT_METRICS, MINUTE_METRICS, EngineConfig
 from nabd.app.monitor.lifecycle import AlertBook, NurseAction, Transition
@@ -137,15 +140,19 @@ class Engine:
         self._baselines = {key: baseline.BaselineState.initial(0) for key in MINUTE_METRICS}
         self._trends = {key: trend.TrendState.initial(0) for key in MINUTE_METRICS}
         self._desaturation = Desaturation(0, self.config.desaturation)
-        self._desat_tick: DesaturationTick | None = None
+        self._desat_in_event = np.zeros(0, dtype=np.bool_)
+        self._desat_current = np.zeros(0)
+        self._desat_baseline = np.zeros(0)
         self._af = af.AfState.initial(0)
         self._window_active = np.zeros((0, 3), dtype=np.bool_)
         self._slow: dict[str, FloatArray] = {}
         self._slow_numbers: dict[str, FloatArray] = {}
         self._slow_active = np.zeros((0, len(CONDITIONS)), dtype=np.bool_)
-        self._last_window = NEVER
-        self._last_slow = NEVER
+        self._window_cadence = Cadence(self.config.window_every_s, self.config.window_cohorts)
+        self._slow_cadence = Cadence(self.config.slow_every_s, self.config.slow_cohorts)
         self._last_minute = NEVER
+        self._minute_done = np.zeros(0, dtype=np.int64)
+        """Per patient, the start of the last minute summarised into its minute rings."""
 
     @property
     def patients(self) -> int:
@@ -182,6 +189,7 @@ class Engine:
             ring.push(samples.row[picked], samples.time[picked], samples.value[picked])
         minute = seconds_to_ns(60)
         self._last_minute = upto - upto % minute
+        self._minute_done[:] = self._last_minute
 
     def _grow(self, n: int) -> None:
         self._limits = {key: s.grow(n) for key, s in self._limits.items()}
@@ -192,7 +200,10 @@ class Engine:
         self._baselines = {key: s.grow(n) for key, s in self._baselines.items()}
         self._trends = {key: s.grow(n) for key, s in self._trends.items()}
         self._desaturation.grow(n)
-        self._desat_tick = None
+        self._desat_in_event = pad_rows(self._desat_in_event, n, fill=False)
+        self._desat_current = pad_rows(self._desat_current, n, fill=np.nan)
+        self._desat_baseline = pad_rows(self._desat_baseline, n, fill=np.nan)
+        self._minute_done = pad_rows(self._minute_done, n, fill=self._last_minute)
         self._af = self._af.grow(n)
         self._window_active = pad_rows(self._window_active, n, fill=False)
         self._slow_active = pad_rows(self._slow_active, n, fill=False)
@@ -222,13 +233,13 @@ class Engine:
         self._news2_condition(now, found)
         self._hard_limits(now, fresh, found)
         self._technical(now, found)
-        if self._due(self._last_window, now, self.config.window_every_s):
-            self._last_window = now
-            self._windows(now)
+        run, rows = self._window_cadence.due(now, n)
+        if run:
+            self._windows(now, rows)
         self._apply_windows(fresh, found)
-        if self._due(self._last_slow, now, self.config.slow_every_s):
-            self._last_slow = now
-            self._slow_detectors(now)
+        run, rows = self._slow_cadence.due(now, n)
+        if run:
+            self._slow_detectors(now, rows)
         found.active |= self._slow_active
         for key, values in self._slow.items():
             found.value[:, column(key)] = values
@@ -239,10 +250,6 @@ class Engine:
     def alerts(self, found: Detection, actions: Sequence[NurseAction] = ()) -> list[Transition]:
         """Step the alert lifecycle with a detection and the nurses' pending actions."""
         return self.book.step(found.now, found.active, found.priority, actions)
-
-    @staticmethod
-    def _due(last: int, now: int, every_s: float) -> bool:
-        return last == NEVER or now - last >= seconds_to_ns(every_s) - NS_PER_S // 100
 
     def _fresh(self, now: int) -> dict[str, FloatArray]:
         """Each windowed metric's current value, NaN when missing or stale.
@@ -379,24 +386,34 @@ class Engine:
         level: FloatArray = np.fmin(st.battery, reading)
         return level
 
-    def _windows(self, now: int) -> None:
-        """Desaturation, AF and flatline: the detectors that read whole windows."""
+    def _windows(self, now: int, rows: IntArray | None = None) -> None:
+        """Desaturation, AF and flatline: the detectors that read whole windows.
+
+        ``rows``: the cohort judged at this run (None: everyone, see ``cohorts``).
+        """
         rings, cfg = self.state.rings, self.config
-        self._desat_tick = self._desaturation.step(now, rings["spo2"].window())
-        assessed = af.assess(now, rings["rr_interval"].window(columns=cfg.af.beats), cfg.af)
-        self._af = self._af.step(now, assessed, cfg.af)
+        sel = slice(None) if rows is None else rows
+        tick = self._desaturation.step(now, rings["spo2"].window(rows=rows), rows=rows)
+        self._desat_in_event[sel] = tick.in_event
+        self._desat_current[sel] = tick.current
+        self._desat_baseline[sel] = tick.baseline
+        rr = rings["rr_interval"].window(columns=cfg.af.beats, rows=rows)
+        assessed = af.assess(now, rr, cfg.af)
+        self._af = cohort_step(self._af, rows, lambda s: s.step(now, assessed, cfg.af))
         flat = np.stack(
-            [flatline(now, rings[k].window(), cfg.expectations[k]) for k in _FLATLINE_METRICS],
+            [
+                flatline(now, _rows_of(rings[k].stored(), rows), cfg.expectations[k])
+                for k in _FLATLINE_METRICS
+            ],
             axis=1,
         )
-        self._window_active = flat
+        self._window_active[sel] = flat
 
     def _apply_windows(self, fresh: dict[str, FloatArray], found: Detection) -> None:
-        if self._desat_tick is not None:
-            col = column("desaturation")
-            found.active[:, col] = self._desat_tick.in_event
-            found.value[:, col] = self._desat_tick.current
-            found.numbers["desaturation"] = self._desat_tick.baseline
+        col = column("desaturation")
+        found.active[:, col] = self._desat_in_event
+        found.value[:, col] = self._desat_current
+        found.numbers["desaturation"] = self._desat_baseline
         col = column("atrial_fibrillation")
         found.active[:, col] = self._af.latch.active
         found.priority[:, col] = np.where(fresh["pulse"] >= self.config.af_fast_rate, HIGH, MEDIUM)
@@ -404,47 +421,75 @@ class Engine:
         found.active[:, column("flatline")] = _any_column(self._window_active)
         found.masks["flatline"] = (self._window_active, _FLATLINE_METRICS)
 
-    def _slow_detectors(self, now: int) -> None:
-        """Per-minute medians, then baselines and trends on them."""
+    def _slow_detectors(self, now: int, rows: IntArray | None = None) -> None:
+        """Per-minute medians, then baselines and trends on them (of the cohort ``rows``)."""
         minute = seconds_to_ns(60)
         current = now - now % minute
-        if self._last_minute == NEVER or current > self._last_minute:
-            self.state.summarise_minute(current - minute, current)
-            self._last_minute = current
-        active = np.zeros((self.patients, len(CONDITIONS)), dtype=np.bool_)
+        cohort = np.arange(self.patients) if rows is None else rows
+        due = cohort[self._minute_done[cohort] < current]  # NEVER: never summarised
+        if due.size:
+            everyone = due.size == self.patients
+            self.state.summarise_minute(current - minute, current, None if everyone else due)
+            self._minute_done[due] = current
+            self._last_minute = max(self._last_minute, current)
+        sel = slice(None) if rows is None else rows
+        active = self._slow_active.copy() if rows is not None else self._fresh_slow_active()
         for key in MINUTE_METRICS:
-            window = self.state.minutes[key].window()
+            window = self.state.minutes[key].window(rows=rows)
             cfg = self.config.baselines[key]
             scored = baseline.score(window, now, cfg)
-            state = self._baselines[key].step(now, scored, cfg)
+            state = cohort_step(self._baselines[key], rows, lambda s: s.step(now, scored, cfg))  # noqa: B023 - called at once
             self._baselines[key] = state
             on = (
                 state.below.active
                 if _BASELINE_SIDES[key] == "below"
                 else (state.above.active | state.below.active)
             )
-            active[:, column(f"{key}_deviation")] = on
-            self._slow[f"{key}_deviation"] = scored.current
-            self._slow_numbers[f"{key}_deviation"] = scored.baseline
-            self._trend(now, key, active)
+            active[sel, column(f"{key}_deviation")] = on[sel]
+            self._slow_row(f"{key}_deviation", rows, scored.current, scored.baseline)
+            self._trend(now, key, active, rows)
         self._slow_active = active
 
-    def _trend(self, now: int, key: str, active: BoolArray) -> None:
+    def _fresh_slow_active(self) -> BoolArray:
+        return np.zeros((self.patients, len(CONDITIONS)), dtype=np.bool_)
+
+    def _slow_row(
+        self, name: str, rows: IntArray | None, value: FloatArray, number: FloatArray | None
+    ) -> None:
+        """Store a slow detector's per-patient numbers for the messages (a cohort's rows)."""
+        if rows is None:
+            self._slow[name] = value
+            if number is not None:
+                self._slow_numbers[name] = number
+            return
+        self._slow.setdefault(name, np.full(self.patients, np.nan))[rows] = value
+        if number is not None:
+            self._slow_numbers.setdefault(name, np.full(self.patients, np.nan))[rows] = number
+
+    def _trend(self, now: int, key: str, active: BoolArray, rows: IntArray | None) -> None:
         cfg = self.config.trends[key]
         if not (np.isfinite(cfg.rise_per_h) or np.isfinite(cfg.fall_per_h)):
             return
         ring = self.state.minutes[key]
         columns = min(ring.capacity, int(cfg.window_s // 60) + 1)
-        slope = trend.trend(ring.window(columns=columns), now, cfg)
-        state = self._trends[key].step(now, slope, cfg)
+        slope = trend.trend(ring.window(columns=columns, rows=rows), now, cfg)
+        state = cohort_step(self._trends[key], rows, lambda s: s.step(now, slope, cfg))
         self._trends[key] = state
         on = (
             state.falling.active
             if _TREND_SIDES[key] == "falling"
             else (state.rising.active | state.falling.active)
         )
-        active[:, column(f"{key}_trend")] = on
-        self._slow[f"{key}_trend"] = slope.slope_per_h
+        sel = slice(None) if rows is None else rows
+        active[sel, column(f"{key}_trend")] = on[sel]
+        self._slow_row(f"{key}_trend", rows, slope.slope_per_h, None)
+
+
+def _rows_of(window: Window, rows: IntArray | None) -> Window:
+    """A window cut to a cohort's rows (a copy of those rows only)."""
+    if rows is None:
+        return window
+    return Window(times=window.times[rows], values=window.values[rows], valid=window.valid[rows])
 
 
 def _idle(state: LimitState, value: FloatArray) -> bool:

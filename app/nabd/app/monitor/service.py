@@ -73,7 +73,15 @@ class MonitorService:
 
     def __init__(self, settings: MonitorSettings, config: EngineConfig | None = None) -> None:
         self.settings = settings
-        self.engine = Engine(config)
+        self.engine = Engine(
+            config
+            or EngineConfig(
+                window_every_s=settings.window_every_s,
+                slow_every_s=settings.slow_every_s,
+                window_cohorts=settings.window_cohorts,
+                slow_cohorts=settings.slow_cohorts,
+            )
+        )
         self.publisher = AlertPublisher(settings)
         self.stats = TickStats()
         self.ready = asyncio.Event()

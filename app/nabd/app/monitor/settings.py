@@ -54,6 +54,11 @@ class MonitorSettings(BaseSettings):
     deployments (see docs/analytics.md for the cost per patient)."""
     slow_every_s: float = Field(default=60.0, gt=0, validation_alias="NABD_ANALYTICS_SLOW_EVERY_S")
     """Cadence of per-minute summaries, baselines and trends."""
+    window_cohorts: int = Field(default=1, ge=1, validation_alias="NABD_ANALYTICS_WINDOW_COHORTS")
+    """Spread the window detectors over this many ticks per ``window_every_s`` (a cohort of
+    patients each); every patient is still judged every ``window_every_s``."""
+    slow_cohorts: int = Field(default=1, ge=1, validation_alias="NABD_ANALYTICS_SLOW_COHORTS")
+    """The same for the per-minute detectors (60 with the defaults: a sixtieth each second)."""
     news2_every_s: float = Field(
         default=60.0, gt=0, le=300, validation_alias="NABD_ANALYTICS_NEWS2_EVERY_S"
     )

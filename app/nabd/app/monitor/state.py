@@ -202,23 +202,30 @@ class WardState:
 
     # ---- slow path: per-minute medians --------------------------------------------------------
 
-    def summarise_minute(self, start: int, end: int) -> None:
+    def summarise_minute(self, start: int, end: int, rows: IntArray | None = None) -> None:
         """Push the median of ``[start, end)`` of each minute metric into its minute ring.
 
         Heart rate falls back to the oximeter's pulse rate for patients with no strap samples.
+        ``rows``: only these patients (a cohort); default everyone.
         """
+        index = np.arange(self.patients) if rows is None else rows
         for key in MINUTE_METRICS:
-            median, count = self._median(key, start, end)
+            median, count = self._median(key, start, end, rows)
             if key == "heart_rate":
-                pulse, pulse_count = self._median("pulse_rate", start, end)
+                pulse, pulse_count = self._median("pulse_rate", start, end, rows)
                 median = np.where(count > 0, median, pulse)
                 count = np.maximum(count, pulse_count)
-            rows = np.flatnonzero(count > 0)
-            self.minutes[key].push(rows, np.full(rows.shape[0], start, np.int64), median[rows])
+            kept = np.flatnonzero(count > 0)
+            self.minutes[key].push(
+                index[kept], np.full(kept.shape[0], start, np.int64), median[kept]
+            )
 
-    def _median(self, key: str, start: int, end: int) -> tuple[FloatArray, IntArray]:
+    def _median(
+        self, key: str, start: int, end: int, rows: IntArray | None
+    ) -> tuple[FloatArray, IntArray]:
         ring = self.rings[key]
-        window = ring.window(since=start, columns=min(ring.capacity, self.config.minute_columns))
+        columns = min(ring.capacity, self.config.minute_columns)
+        window = ring.window(since=start, columns=columns, rows=rows)
         inside = window.valid & (window.times < end)
         return masked_median(window.values, inside)
 

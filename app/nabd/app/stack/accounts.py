@@ -31,7 +31,15 @@ SERVICES: Final = ("ingest", "analytics", "dashboards")
 PROBE_ACCOUNT: Final = "stack"
 """The stack's own account: it only connects, to check that the broker accepts clients."""
 
-RESERVED: Final = frozenset({*SERVICES, PROBE_ACCOUNT})
+ALERTS_READER: Final = "alerts-reader"
+"""Reads every ward's alerts and nothing else: for a ward display or a pager bridge. A broker
+account only (it has no database login); ``nabd stack env`` prints it as
+``NABD_ALERTS_READER_MQTT_*``."""
+
+BROKER_ONLY: Final = (ALERTS_READER,)
+"""Broker accounts that are not a server-side service (no database role)."""
+
+RESERVED: Final = frozenset({*SERVICES, PROBE_ACCOUNT, *BROKER_ONLY})
 
 _ALL_ACKS: Final = f"{ROOT}/gw/+/ack"
 _PBKDF2_ITERATIONS: Final = 101
@@ -64,6 +72,7 @@ def _service_rules() -> dict[str, tuple[str, ...]]:
             f"topic read {ALL_STATUSES}",
         ),
         "dashboards": (),  # Grafana reads the database; no topic is readable or writable.
+        ALERTS_READER: (f"topic read {ALL_ALERTS}",),
         PROBE_ACCOUNT: (),
     }
 

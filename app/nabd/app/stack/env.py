@@ -15,6 +15,7 @@ variable                                meaning
 ``NABD_<SERVICE>_MQTT_PASSWORD``        ... its password ...
 ``NABD_<SERVICE>_MQTT_CERT_FILE``       ... and its client certificate and key (PEM)
 ``NABD_<SERVICE>_MQTT_KEY_FILE``
+``NABD_ALERTS_READER_MQTT_*``           the same four for ``alerts-reader``: reads ward alerts only
 ``NABD_GATEWAY_ID``                     (``--gateway``) the gateway's id, also its username
 ``NABD_EDGE_MQTT_*``                    (``--gateway``) the same four for the edge agent
 ======================================  ==================================================

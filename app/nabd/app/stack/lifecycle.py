@@ -20,7 +20,7 @@ from pathlib import Path
 import psycopg
 
 from nabd.app.stack import mosquitto, postgres, provision, tls
-from nabd.app.stack.accounts import PROBE_ACCOUNT, SERVICES, check_gateway_id
+from nabd.app.stack.accounts import BROKER_ONLY, PROBE_ACCOUNT, SERVICES, check_gateway_id
 from nabd.app.stack.env import (
     DATABASE_URL,
     EDGE,
@@ -118,7 +118,11 @@ def _load_or_create(layout: Layout) -> StackState:
         state = new_state(pg_port, free_port(exclude={pg_port}))
         save_state(layout, state)
         log.info("stack: new state in %s", layout.root)
-    return state
+    upgraded = state.with_broker_accounts()
+    if upgraded is not state:
+        save_state(layout, upgraded)
+        log.info("stack: added broker accounts %s", sorted(set(BROKER_ONLY)))
+    return upgraded
 
 
 def _existing(layout: Layout) -> StackState:
@@ -331,6 +335,12 @@ def environment(settings: StackSettings, gateway: str | None = None) -> dict[str
     variables = {DATABASE_URL: _owner_url(state), **_broker_vars(layout, state)}
     for service in SERVICES:
         variables |= _service_vars(layout, state, service)
+    for account in BROKER_ONLY:
+        if account in state.mqtt.services:  # a stack made before it: added on the next `up`
+            password = state.mqtt.services[account].password.get_secret_value()
+            cert, key = layout.client_cert(account), layout.client_key(account)
+            component = account.replace("-", "_")
+            variables |= mqtt_credentials(component, account, password, cert, key)
     return variables
 
 

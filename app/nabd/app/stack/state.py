@@ -25,7 +25,7 @@ from pydantic import (
     field_validator,
 )
 
-from nabd.app.stack.accounts import PROBE_ACCOUNT, SERVICES, check_gateway_id
+from nabd.app.stack.accounts import BROKER_ONLY, PROBE_ACCOUNT, SERVICES, check_gateway_id
 from nabd.app.stack.errors import StackInputError
 from nabd.app.stack.layout import Layout
 
@@ -93,6 +93,19 @@ class StackState(_Frozen):
     postgres: PostgresState
     mqtt: MqttState
 
+    def with_broker_accounts(self) -> StackState:
+        """This state plus any broker-only account it predates (a stack made before the
+        account existed gets it on its next ``up``); unchanged when nothing is missing."""
+        missing = {
+            name: Account(password=new_secret())
+            for name in BROKER_ONLY
+            if name not in self.mqtt.services
+        }
+        if not missing:
+            return self
+        services = {**self.mqtt.services, **missing}
+        return self.model_copy(update={"mqtt": self.mqtt.model_copy(update={"services": services})})
+
     def with_gateway(self, gateway_id: str) -> StackState:
         """This state plus a gateway account (unchanged if the gateway already has one)."""
         return self.with_gateways([gateway_id])
@@ -127,7 +140,10 @@ def new_state(pg_port: int, mqtt_port: int) -> StackState:
         ),
         mqtt=MqttState(
             port=mqtt_port,
-            services={name: Account(password=new_secret()) for name in (*SERVICES, PROBE_ACCOUNT)},
+            services={
+                name: Account(password=new_secret())
+                for name in (*SERVICES, PROBE_ACCOUNT, *BROKER_ONLY)
+            },
             gateways={},
         ),
     )
