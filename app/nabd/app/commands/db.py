@@ -31,6 +31,10 @@ def register(subparsers: Subparsers) -> None:
     migrate.add_argument("--database-url", help="owner's URL; default: $NABD_DATABASE_URL")
     migrate.set_defaults(handler=_migrate)
 
+    from nabd.app.commands.ward_viewer import register_under
+
+    register_under(commands)
+
 
 def _migrate(args: argparse.Namespace) -> int:
     from pydantic import ValidationError

@@ -1,0 +1,1 @@
+"""The audit log of clinical actions: checking its hash chain (``nabd audit verify``)."""
