@@ -21,8 +21,11 @@ COMMAND_GROUPS: Final = (
     "nabd.app.commands.fhir",
     "nabd.app.commands.analytics",
     "nabd.app.commands.alerts",
+    "nabd.app.commands.nurse",
+    "nabd.app.commands.audit",
     "nabd.app.commands.evaluate",
     "nabd.app.commands.simulate",
+    "nabd.app.commands.demo",
 )
 """Modules that each register one subcommand group, in the order ``--help`` lists them."""
 
