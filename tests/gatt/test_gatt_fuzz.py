@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from nabd.contract.gatt.errors import GattDecodeError
 from nabd.contract.gatt.registry import DECODERS, decode, encode
 from nabd.contract.gatt.samples import SampleFlag
+from tests.security.fuzz_budget import examples
 
 ALL_UUIDS = sorted(DECODERS)
 
@@ -50,7 +51,7 @@ def check(uuid: int, data: bytes) -> None:
 
 
 @pytest.mark.parametrize("uuid", ALL_UUIDS, ids=hex)
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(data=st.binary(max_size=48))
 def test_arbitrary_bytes(uuid: int, data: bytes) -> None:
     check(uuid, data)
@@ -71,7 +72,7 @@ DEFINED_FLAGS = {
 
 
 @pytest.mark.parametrize(("uuid", "defined"), DEFINED_FLAGS.items(), ids=hex)
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(flags=st.integers(0, 0xFF), fields=st.binary(max_size=40))
 def test_defined_flags_with_arbitrary_fields(
     uuid: int, defined: int, flags: int, fields: bytes
@@ -79,7 +80,7 @@ def test_defined_flags_with_arbitrary_fields(
     check(uuid, bytes([flags & defined]) + fields)
 
 
-@settings(max_examples=1500, deadline=None)
+@settings(max_examples=examples(1500), deadline=None)
 @given(
     seed=st.sampled_from(SEEDS),
     position=st.integers(0, 40),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import secrets
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -118,10 +119,31 @@ def fresh_database(owner_url: str, prefix: str = "nabd_test") -> Iterator[str]:
             conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
         yield url
     finally:
-        with psycopg.connect(owner_url, autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
+        _drop_database(owner_url, name)
+
+
+def _drop_database(owner_url: str, name: str, wait_s: float = 20.0) -> None:
+    """Drop ``name`` once other roles' sessions on it have ended (bounded by ``wait_s``).
+
+    The owner is not a superuser, so ``WITH (FORCE)`` may terminate only its own sessions: a
+    service login's connection that is still closing (a worker thread finishing its last
+    statement) would make the drop fail. New connections are refused first, then the drop waits
+    for the stragglers; one that outlives ``wait_s`` is a leak and the drop reports it.
+    """
+    ident = sql.Identifier(name)
+    with psycopg.connect(owner_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS false").format(ident))
+        end = time.monotonic() + wait_s
+        while time.monotonic() < end:
+            row = conn.execute(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = %s AND usename <> current_user",
+                (name,),
+            ).fetchone()
+            if row is None or row[0] == 0:
+                break
+            time.sleep(0.1)
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(ident))
 
 
 def database_name(url: str) -> str:
