@@ -137,7 +137,8 @@ def _drop_database(owner_url: str, name: str, wait_s: float = 20.0) -> None:
         while time.monotonic() < end:
             row = conn.execute(
                 "SELECT count(*) FROM pg_stat_activity"
-                " WHERE datname = %s AND usename <> current_user",
+                " WHERE datname = %s AND usename <> current_user"
+                " AND backend_type = 'client backend'",
                 (name,),
             ).fetchone()
             if row is None or row[0] == 0:
