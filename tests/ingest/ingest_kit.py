@@ -28,14 +28,13 @@ import paho.mqtt.client as mqtt
 import psycopg
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
 from prometheus_client import CollectorRegistry
 
 from nabd.app.db.migrations import apply_migrations
 from nabd.app.stack.testing import MqttCredentials, RunningStack
 from nabd.contract import topics
 from nabd.contract.payloads import IngestAck, parse, parse_batch, to_json
+from nabd.ingest.consumer import end_session
 from nabd.ingest.service import IngestService
 from nabd.ingest.settings import IngestSettings
 
@@ -253,15 +252,20 @@ class FakeGateway:
 
 
 def forget_session(stack: RunningStack, worker_id: str) -> None:
-    """Delete a worker's broker session (clean start, expiry 0) so it leaves the share group."""
-    client = _tls_client(stack, stack.service("ingest"), f"nabd-ingest-{worker_id}")
-    props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-    props.SessionExpiryInterval = 0
-    client.connect(stack.mqtt_host, stack.mqtt_port, clean_start=True, properties=props)
-    client.loop_start()
-    wait_until(client.is_connected, "a clean session")
-    client.disconnect()
-    client.loop_stop()
+    """Delete a worker's broker session so it leaves the share group (``nabd ingest retire``)."""
+    creds = stack.service("ingest")
+    settings = IngestSettings(
+        database_url=stack.database_url,  # unused: ending a session touches only the broker
+        mqtt_host=stack.mqtt_host,
+        mqtt_port=stack.mqtt_port,
+        mqtt_ca_file=stack.ca_file,
+        mqtt_username=creds.username,
+        mqtt_password=creds.password,
+        mqtt_cert_file=creds.cert_file,
+        mqtt_key_file=creds.key_file,
+        worker_id=worker_id,
+    )
+    assert end_session(settings, DEADLINE_S), f"the broker refused nabd-ingest-{worker_id}"
 
 
 # -- workers -------------------------------------------------------------------------------
