@@ -152,6 +152,22 @@ class AlertPolicy:
             self, "escalate_after_ns", self._durations("escalate_after_s", self.escalate_after_s)
         )
 
+    def restricted(self, columns: Sequence[int]) -> AlertPolicy:
+        """The same policy for the conditions ``columns`` only, in that order (to step a block
+        of the cells: the conditions something is happening to)."""
+
+        def pick(value: float | Sequence[float]) -> float | list[float]:
+            return value if isinstance(value, int | float) else [value[c] for c in columns]
+
+        return AlertPolicy(
+            conditions=tuple(self.conditions[c] for c in columns),
+            raise_after_s=pick(self.raise_after_s),
+            resolve_after_s=pick(self.resolve_after_s),
+            escalate_after_s=self.escalate_after_s,
+            max_level=self.max_level,
+            latch_priority=self.latch_priority,
+        )
+
     def _per_condition(self, name: str) -> IntArray:
         value: float | Sequence[float] = getattr(self, name)
         seconds = [value] * len(self.conditions) if isinstance(value, int | float) else value

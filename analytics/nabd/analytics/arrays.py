@@ -14,7 +14,7 @@ so no arithmetic can overflow.
 from __future__ import annotations
 
 import math
-from typing import Any, Final, TypeVar
+from typing import Any, Final, Literal, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -140,12 +140,21 @@ def masked_median(values: FloatArray, valid: BoolArray) -> tuple[FloatArray, Int
     return median, count
 
 
-def pad_rows(array: npt.NDArray[ScalarT], patients: int, fill: object) -> npt.NDArray[ScalarT]:
-    """``array`` grown along its first axis to ``patients`` rows, new rows set to ``fill``."""
+def pad_rows(
+    array: npt.NDArray[ScalarT], patients: int, fill: object, *, order: Literal["C", "F"] = "C"
+) -> npt.NDArray[ScalarT]:
+    """``array`` grown along its first axis to ``patients`` rows, new rows set to ``fill``.
+
+    ``order="F"`` for a ``(patients, k)`` table read one column at a time (one metric or
+    condition of every patient): each column is then contiguous, several times cheaper to read
+    and write across 100 000 patients than a column strided through the rows.
+    """
     if patients < array.shape[0]:
         raise AnalyticsInputError(
             "patients", f"cannot shrink from {array.shape[0]} to {patients} patients"
         )
-    grown: npt.NDArray[ScalarT] = np.full((patients, *array.shape[1:]), fill, dtype=array.dtype)
+    grown: npt.NDArray[ScalarT] = np.full(
+        (patients, *array.shape[1:]), fill, dtype=array.dtype, order=order
+    )
     grown[: array.shape[0]] = array
     return grown

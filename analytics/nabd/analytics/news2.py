@@ -22,6 +22,7 @@ Decisions the chart leaves open (docs/analytics.md, "NEWS2 scoring", says why):
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from dataclasses import dataclass, field
@@ -95,6 +96,9 @@ class Bands:
     bands: tuple[tuple[float | None, float | None, int], ...]
     _upper_edges: IntArray = field(init=False, repr=False, compare=False)
     _scores: IntArray = field(init=False, repr=False, compare=False)
+    _table: IntArray = field(init=False, repr=False, compare=False)
+    """Sub-score of every chart unit from the first upper edge to one past the last: values
+    beyond either end score as that end's band, so a clipped lookup replaces a search."""
 
     def __post_init__(self) -> None:
         units = [(self._units(low), self._units(high), sub) for low, high, sub in self.bands]
@@ -103,9 +107,13 @@ class Bands:
         for (_, high, _), (low, _, _) in itertools.pairwise(units):
             if high is None or low is None or low != high + 1:
                 raise ValueError(f"chart bands must be contiguous: {self.bands}")
-        edges = [high for _, high, _ in units[:-1]]
-        object.__setattr__(self, "_upper_edges", np.array(edges, dtype=np.int64))
-        object.__setattr__(self, "_scores", np.array([s for *_, s in units], dtype=np.int64))
+        edges = np.array([high for _, high, _ in units[:-1]], dtype=np.int64)
+        scores = np.array([s for *_, s in units], dtype=np.int64)
+        every_unit = np.arange(edges[0], edges[-1] + 2)
+        table = scores[np.searchsorted(edges, every_unit, side="left")]
+        object.__setattr__(self, "_upper_edges", edges)
+        object.__setattr__(self, "_scores", scores)
+        object.__setattr__(self, "_table", table)
 
     def _units(self, edge: float | None) -> int | None:
         """A chart edge in whole chart units (tenths of a degree, whole beats, ...)."""
@@ -122,9 +130,16 @@ class Bands:
         return np.floor(scaled + 0.5).astype(np.int64)
 
     def score(self, values: FloatArray) -> IntArray:
-        """Sub-score of each (present, finite) value."""
-        index = np.searchsorted(self._upper_edges, self.recorded(values), side="left")
-        scores: IntArray = self._scores[index]
+        """Sub-score of each value; NaN (missing: the caller masks it) scores as the top band.
+
+        The value as charted (:meth:`recorded`), clipped to the table's ends, looks its score
+        up: a few passes over a ward, however many bands the row has. ``fmin``/``fmax`` pass
+        NaN through to the clip's end rather than to an integer cast.
+        """
+        low, high = int(self._upper_edges[0]), int(self._upper_edges[-1]) + 1
+        scaled = values * 10.0**self.decimals
+        units = np.fmax(np.fmin(np.floor(scaled + 0.5), high), low)
+        scores: IntArray = self._table[units.astype(np.intp) - low]
         return scores
 
 
@@ -224,6 +239,9 @@ AGGREGATE_RISK: Final = (
 """(lowest aggregate of the band, clinical risk), in ascending order."""
 _AGGREGATE_LOWEST: Final = np.array([lowest for lowest, _ in AGGREGATE_RISK], dtype=np.int64)
 _AGGREGATE_NAMES: Final = np.array([name for _, name in AGGREGATE_RISK])
+_RISK_NAMES: Final = np.array([*_AGGREGATE_NAMES, LOW_MEDIUM])
+_LOW_BANDS: Final = _AGGREGATE_NAMES == LOW
+"""Risk by band number; one past the last band is low-medium (the single-parameter-3 rule)."""
 
 # ---- What no patient can have. -----------------------------------------------------------------
 
@@ -250,7 +268,6 @@ class News2:
     """
 
     total: IntArray
-    risk: StrArray
     respiration_rate: IntArray
     spo2: IntArray
     air_or_oxygen: IntArray
@@ -268,6 +285,15 @@ class News2:
             frozen = np.array(value, copy=True)
             frozen.flags.writeable = False
             object.__setattr__(self, name, frozen)
+
+    @functools.cached_property
+    def risk(self) -> StrArray:
+        """Chart 3 clinical risk: 'low', 'low-medium', 'medium' or 'high' (a lower bound when
+        the score is incomplete). Made on first use: an engine tick needs the numbers only, and
+        a ward's worth of strings is the costliest array here."""
+        risk = np.asarray(_RISK_NAMES[_risk_band(self.total, self.single_parameter_3)])
+        risk.flags.writeable = False
+        return risk
 
 
 def score(  # noqa: PLR0917 - the chart's seven parameters, in the chart's order
@@ -322,26 +348,51 @@ def score(  # noqa: PLR0917 - the chart's seven parameters, in the chart's order
 
 
 def _aggregate(subs: dict[str, IntArray], scale: BoolArray) -> News2:
-    """Total, completeness and Chart 3 risk from the seven sub-scores."""
-    parts = np.stack(list(subs.values()))
-    present = parts != MISSING
-    total = np.where(present, parts, 0).sum(axis=0, dtype=np.int64)
-    single_3 = (parts == 3).any(axis=0)
-    band = np.searchsorted(_AGGREGATE_LOWEST, total, side="right") - 1
-    by_aggregate = _AGGREGATE_NAMES[band]
-    risk = np.where((by_aggregate == LOW) & single_3, LOW_MEDIUM, by_aggregate)
-    return News2(
+    """Total, completeness and Chart 3 risk from the seven sub-scores.
+
+    One pass per parameter and per Chart 3 row (no stacked copy of the sub-scores), and the
+    risk names looked up by band number rather than compared as strings.
+    """
+    first = next(iter(subs.values()))
+    total = np.zeros(first.shape, dtype=np.int64)
+    single_3 = np.zeros(first.shape, dtype=np.bool_)
+    complete = np.ones(first.shape, dtype=np.bool_)
+    for sub in subs.values():
+        total += np.maximum(sub, 0)
+        single_3 |= sub == 3
+        complete &= sub != MISSING
+    return _frozen(
         total=total,
-        risk=risk,
         single_parameter_3=single_3,
-        complete=present.all(axis=0),
-        scale2=scale,
+        complete=complete,
+        scale2=scale.copy(),
         **subs,
     )
 
 
+def _risk_band(total: IntArray, single_3: BoolArray) -> npt.NDArray[np.intp]:
+    """Index into ``_RISK_NAMES``: Chart 3's band of the total, or low-medium where a single
+    parameter scores 3 and the total alone says low."""
+    band = np.zeros(total.shape, dtype=np.intp)
+    for lowest in _AGGREGATE_LOWEST[1:]:
+        band += total >= lowest
+    band[_LOW_BANDS[band] & single_3] = len(_AGGREGATE_NAMES)
+    return band
+
+
+def _frozen(**fields: npt.NDArray[Any]) -> News2:
+    """A :class:`News2` of arrays made for it here (no one else holds them): frozen in place,
+    without the copies the public constructor makes of whatever it is given."""
+    result = object.__new__(News2)
+    for name, value in fields.items():
+        frozen = np.asarray(value)  # a scalar input gives NumPy scalars: make them 0-d arrays
+        frozen.flags.writeable = False
+        object.__setattr__(result, name, frozen)
+    return result
+
+
 def _banded(bands: Bands, values: FloatArray, present: BoolArray) -> IntArray:
-    return np.where(present, bands.score(np.where(present, values, 0.0)), MISSING)
+    return np.where(present, bands.score(values), MISSING)
 
 
 def _spo2(
@@ -351,13 +402,17 @@ def _spo2(
     oxygen_present: BoolArray,
     scale2: BoolArray,
 ) -> IntArray:
-    """SpO2 sub-score; on Scale 2 it depends on oxygen, unless both Scale 2 rows agree (<=92)."""
-    filled = np.where(present, values, 0.0)
-    on_air = SPO2_SCALE_2_ON_AIR.score(filled)
-    on_oxygen = SPO2_SCALE_2_ON_OXYGEN.score(filled)
-    known = oxygen_present | (on_air == on_oxygen)
-    scale_2 = np.where(known, np.where(oxygen & oxygen_present, on_oxygen, on_air), MISSING)
-    sub = np.where(scale2, scale_2, SPO2_SCALE_1.score(filled))
+    """SpO2 sub-score; on Scale 2 it depends on oxygen, unless both Scale 2 rows agree (<=92).
+
+    The Scale 2 rows are looked up only when some patient is on Scale 2 (few are).
+    """
+    sub = SPO2_SCALE_1.score(values)
+    if scale2.any():
+        on_air = SPO2_SCALE_2_ON_AIR.score(values)
+        on_oxygen = SPO2_SCALE_2_ON_OXYGEN.score(values)
+        known = oxygen_present | (on_air == on_oxygen)
+        scale_2 = np.where(known, np.where(oxygen & oxygen_present, on_oxygen, on_air), MISSING)
+        sub = np.where(scale2, scale_2, sub)
     return np.where(present, sub, MISSING)
 
 
@@ -367,19 +422,22 @@ def _numeric(name: str, value: MaybeArrayLike) -> tuple[FloatArray, BoolArray]:
     if raw.dtype.kind not in "iufO":
         raise News2InputError(name, f"expected numbers, got dtype {raw.dtype}")
     try:
-        floats = raw.astype(np.float64)
+        floats = np.asarray(raw, dtype=np.float64)  # no copy of float input: it is only read
     except (TypeError, ValueError) as exc:
         raise News2InputError(name, f"expected numbers: {exc}") from exc
-    present = ~masked & ~np.isnan(floats)
+    present = ~np.isnan(floats)
+    if masked is not None:
+        present &= ~masked
     low, high = _POSSIBLE[name]
     possible = np.isfinite(floats) & (floats >= low) & (floats <= high)
     _reject(name, present & ~possible, floats, f"must be finite and within [{low}, {high}]")
-    return np.where(present, floats, np.nan), present
+    return (floats if masked is None else np.where(present, floats, np.nan)), present
 
 
 def _on_oxygen(value: MaybeArrayLike) -> tuple[BoolArray, BoolArray]:
     """Whether on supplemental oxygen, and where that is known."""
-    raw, masked = _unmask(value)
+    raw, maybe_masked = _unmask(value)
+    masked = np.zeros(raw.shape, dtype=np.bool_) if maybe_masked is None else maybe_masked
     if raw.dtype == np.bool_:
         return raw & ~masked, ~masked
     if raw.dtype.kind not in "iufO":
@@ -395,7 +453,10 @@ def _on_oxygen(value: MaybeArrayLike) -> tuple[BoolArray, BoolArray]:
 
 def _consciousness(value: MaybeArrayLike) -> IntArray:
     """ACVPU sub-scores, MISSING where None, '' or masked; unknown letters raise."""
-    raw, masked = _unmask(value)
+    raw, maybe_masked = _unmask(value)
+    if maybe_masked is None and raw.dtype == np.dtype("<U1"):
+        return _consciousness_letters(raw)
+    masked = np.zeros(raw.shape, dtype=np.bool_) if maybe_masked is None else maybe_masked
     if raw.dtype.kind != "U":  # str arrays compare in C; anything else may hold None
         raw = raw.astype(object)
         masked = masked | np.equal(raw, _NONE)
@@ -410,6 +471,31 @@ def _consciousness(value: MaybeArrayLike) -> IntArray:
     return sub
 
 
+def _consciousness_letters(raw: npt.NDArray[np.str_]) -> IntArray:
+    """ACVPU sub-scores of one-letter strings (the engine's array), by code point: one lookup
+    instead of a comparison per letter. '' is code point 0, missing."""
+    codes = np.minimum(raw.view(np.uint32), _ACVPU_BY_CODE.shape[0] - 1)
+    sub: IntArray = _ACVPU_BY_CODE[codes]
+    _reject("consciousness", sub == _UNKNOWN, raw, f"must be one of {''.join(CONSCIOUSNESS)}")
+    return sub
+
+
+_UNKNOWN: Final = -2
+
+
+def _by_code_point() -> IntArray:
+    table = np.full(129, _UNKNOWN, dtype=np.int64)
+    table[0] = MISSING
+    for letter, points in CONSCIOUSNESS.items():
+        table[ord(letter)] = points
+    table.flags.writeable = False
+    return table
+
+
+_ACVPU_BY_CODE: Final = _by_code_point()
+"""Sub-score by code point (the last entry stands for every code point above 127)."""
+
+
 def _scale2(value: npt.ArrayLike) -> BoolArray:
     raw = np.asarray(value)
     if raw.dtype != np.bool_ or np.ma.isMaskedArray(value):
@@ -419,12 +505,12 @@ def _scale2(value: npt.ArrayLike) -> BoolArray:
     return raw
 
 
-def _unmask(value: MaybeArrayLike) -> tuple[npt.NDArray[Any], BoolArray]:
-    """The values as an array, and where a masked array masks them (masked = missing)."""
+def _unmask(value: MaybeArrayLike) -> tuple[npt.NDArray[Any], BoolArray | None]:
+    """The values as an array, and where a masked array masks them (masked = missing; None:
+    not a masked array)."""
     if isinstance(value, np.ma.MaskedArray):
         return np.asarray(value.data), np.ma.getmaskarray(value)
-    raw = np.asarray(value)
-    return raw, np.zeros(raw.shape, dtype=np.bool_)
+    return np.asarray(value), None
 
 
 _NONE: Final = np.array(None, dtype=object)

@@ -29,6 +29,7 @@ entries (fewer samples than columns, or older than ``since``) are NaN with ``val
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -134,6 +135,8 @@ class RingBuffer:
         batch; of samples with equal times the first given is kept.
         """
         index, stamp, value = self._checked(patient, times, values)
+        if _distinct(index, self.patients):
+            return self._push_distinct(index, stamp, value)
         order = np.lexsort((stamp, index))
         index, stamp, value = index[order], stamp[order], value[order]
         keep = stamp > self._floor(index, stamp)
@@ -251,6 +254,20 @@ class RingBuffer:
                     target[out, first:] = source[rows, : width - first]
         return times, values
 
+    def _push_distinct(self, index: IntArray, stamp: IntArray, value: FloatArray) -> BoolArray:
+        """:meth:`push` of a batch with at most one sample per patient (a one-second tick's
+        usual batch): no order among samples to keep, so no sort."""
+        keep: BoolArray = stamp > self._newest[index]
+        rows = index[keep]
+        slot = self._head[rows]
+        cell = rows * self._capacity + slot
+        _flat(self._times)[cell] = stamp[keep]
+        _flat(self._values)[cell] = value[keep]
+        self._head[rows] = (slot + 1) % self._capacity
+        self._count[rows] = np.minimum(self._count[rows] + 1, self._capacity)
+        self._newest[rows] = stamp[keep]
+        return keep
+
     def _floor(self, index: IntArray, stamp: IntArray) -> IntArray:
         """Per sorted sample: the time it must exceed (previous in its run, or newest stored)."""
         previous = np.empty_like(stamp)
@@ -269,8 +286,9 @@ class RingBuffer:
         rank = np.arange(total) - starts[run]
         fits = rank >= (lengths - self._capacity)[run]
         slot = (self._head[index] + rank) % self._capacity
-        self._times[index[fits], slot[fits]] = stamp[fits]
-        self._values[index[fits], slot[fits]] = value[fits]
+        cell = index[fits] * self._capacity + slot[fits]
+        _flat(self._times)[cell] = stamp[fits]
+        _flat(self._values)[cell] = value[fits]
         patients = index[starts]
         self._head[patients] = (self._head[patients] + lengths) % self._capacity
         self._count[patients] = np.minimum(self._count[patients] + lengths, self._capacity)
@@ -323,3 +341,15 @@ class RingBuffer:
                 "since", f"must be int64 ns, a scalar or one per patient, got {array!r}"
             )
         return np.broadcast_to(array.astype(np.int64), (self.patients,))
+
+
+def _distinct(index: IntArray, patients: int) -> bool:
+    """No patient twice in ``index`` (indices checked to be in ``0..patients-1``)."""
+    return index.size < 2 or int(np.bincount(index, minlength=patients).max()) <= 1
+
+
+def _flat(table: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    """A C-ordered ring table as one flat view (raises rather than copy: writes would be lost).
+
+    Scattering by flat cell number is several times faster than by (row, slot) pairs."""
+    return np.reshape(table, -1, copy=False)

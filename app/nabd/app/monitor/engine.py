@@ -194,7 +194,7 @@ class Engine:
     def _grow(self, n: int) -> None:
         self._limits = {key: s.grow(n) for key, s in self._limits.items()}
         self._news2 = self._news2.grow(n)
-        self._news2_seen = pad_rows(self._news2_seen, n, fill=False)
+        self._news2_seen = pad_rows(self._news2_seen, n, fill=False, order="F")
         self._sensor = self._sensor.grow(n)
         self._battery = self._battery.grow(n)
         self._baselines = {key: s.grow(n) for key, s in self._baselines.items()}
@@ -205,8 +205,8 @@ class Engine:
         self._desat_baseline = pad_rows(self._desat_baseline, n, fill=np.nan)
         self._minute_done = pad_rows(self._minute_done, n, fill=self._last_minute)
         self._af = self._af.grow(n)
-        self._window_active = pad_rows(self._window_active, n, fill=False)
-        self._slow_active = pad_rows(self._slow_active, n, fill=False)
+        self._window_active = pad_rows(self._window_active, n, fill=False, order="F")
+        self._slow_active = pad_rows(self._slow_active, n, fill=False, order="F")
         self._slow = {key: pad_rows(v, n, fill=np.nan) for key, v in self._slow.items()}
         self._slow_numbers = {
             key: pad_rows(v, n, fill=np.nan) for key, v in self._slow_numbers.items()
@@ -223,11 +223,11 @@ class Engine:
         fresh = self._fresh(now)
         found = Detection(
             now=now,
-            active=np.zeros((n, conditions), dtype=np.bool_),
+            active=np.zeros((n, conditions), dtype=np.bool_, order="F"),
             priority=np.broadcast_to(
                 np.array([c.priority for c in CONDITIONS], dtype=np.int8), (n, conditions)
-            ).copy(),
-            value=np.full((n, conditions), np.nan),
+            ).copy(order="F"),
+            value=np.full((n, conditions), np.nan, order="F"),
             news2=self._news2_score(now, fresh),
         )
         self._news2_condition(now, found)
@@ -291,7 +291,7 @@ class Engine:
 
     def _news2_condition(self, now: int, found: Detection) -> None:
         news = found.news2
-        present = np.stack([getattr(news, p) != MISSING for p in _NEWS2_PARTS], axis=1)
+        present = np.stack([getattr(news, p) != MISSING for p in _NEWS2_PARTS]).T  # column-major
         # Chart 3 in numbers (the same as news.risk, without comparing strings per patient).
         level = np.select(
             [news.total >= 7, news.total >= 5, news.single_parameter_3],
@@ -404,9 +404,8 @@ class Engine:
             [
                 flatline(now, _rows_of(rings[k].stored(), rows), cfg.expectations[k])
                 for k in _FLATLINE_METRICS
-            ],
-            axis=1,
-        )
+            ]
+        ).T  # column-major, as the table it goes into
         self._window_active[sel] = flat
 
     def _apply_windows(self, fresh: dict[str, FloatArray], found: Detection) -> None:
@@ -433,7 +432,8 @@ class Engine:
             self._minute_done[due] = current
             self._last_minute = max(self._last_minute, current)
         sel = slice(None) if rows is None else rows
-        active = self._slow_active.copy() if rows is not None else self._fresh_slow_active()
+        fresh = rows is None
+        active = self._fresh_slow_active() if fresh else self._slow_active.copy(order="F")
         for key in MINUTE_METRICS:
             window = self.state.minutes[key].window(rows=rows)
             cfg = self.config.baselines[key]
@@ -451,7 +451,7 @@ class Engine:
         self._slow_active = active
 
     def _fresh_slow_active(self) -> BoolArray:
-        return np.zeros((self.patients, len(CONDITIONS)), dtype=np.bool_)
+        return np.zeros((self.patients, len(CONDITIONS)), dtype=np.bool_, order="F")
 
     def _slow_row(
         self, name: str, rows: IntArray | None, value: FloatArray, number: FloatArray | None

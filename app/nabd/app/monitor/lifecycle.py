@@ -1,11 +1,13 @@
 """Every patient's alerts: the core's lifecycle state, alert identities and nurses' actions.
 
 :class:`AlertBook` keeps the scoring core's :class:`~nabd.analytics.alerts.AlertState` for all
-``(patients, conditions)`` cells in writable master arrays and steps only the rows where
-something is going on (a condition active or recently active, an alert open, a nurse's action):
-on a ward almost every row is quiet, and stepping a quiet row changes nothing that matters (its
-cells are closed and stay closed), so the tick costs what the busy rows cost. Rows are gathered,
-stepped with :func:`nabd.analytics.alerts.step` and scattered back, all vectorised.
+``(patients, conditions)`` cells in writable master arrays and steps only the block of rows
+and conditions where something is going on (a condition active or recently active, an alert
+open, a silence, a nurse's action): on a ward almost every row is quiet, a busy row is busy
+with one or two conditions, and stepping a quiet cell changes nothing that matters (it is
+closed and stays closed), so the tick costs what the busy cells cost. The block is gathered,
+stepped with :func:`nabd.analytics.alerts.step` (under the policy of its conditions) and
+scattered back, all vectorised.
 
 It also gives each alert its identity (a UUID, the ``alert.id`` and the contract's ``alert_id``)
 when it is raised, maps nurses' actions (which name an alert id) to cells, and restores open
@@ -39,6 +41,7 @@ from nabd.contract.payloads import AlertPriority
 __all__ = ["AlertBook", "NurseAction", "OpenAlert", "Transition"]
 
 _FIELDS = tuple(AlertState.__dataclass_fields__)
+_POLICIES_KEPT = 256
 
 
 @dataclass(frozen=True)
@@ -112,6 +115,12 @@ class AlertBook:
         """Open alerts per row (kept with the ids, so finding busy rows scans no cells)."""
         self._was_active = np.zeros(patients, dtype=np.bool_)
         """Rows with a condition active at the last step: their clocks must be reset."""
+        conditions = len(policy.conditions)
+        self._open_cols = np.zeros(conditions, dtype=np.int64)
+        self._was_active_cols = np.zeros(conditions, dtype=np.bool_)
+        self._silenced: set[tuple[int, int]] = set()
+        """Cells whose ``silenced_until`` is set (an expired one is reset by a step)."""
+        self._policies: dict[tuple[int, ...], AlertPolicy] = {}
 
     @property
     def patients(self) -> int:
@@ -162,6 +171,9 @@ class AlertBook:
             self._ids[cell] = alert.alert_id
             self._where[alert.alert_id] = cell
             self._open_rows[alert.row] += 1
+            self._open_cols[alert.column] += 1
+            if alert.silenced_until != NEVER:
+                self._silenced.add(cell)
             if alert.silenced_by is not None:
                 self._silencer[cell] = alert.silenced_by
 
@@ -181,20 +193,57 @@ class AlertBook:
         if active.shape != shape or priority.shape != shape:
             raise MonitorInputError(f"active and priority must have shape {shape}")
         placed = [(a, self._where[a.alert_id]) for a in actions if a.alert_id in self._where]
-        any_active = _any_per_row(active)
-        busy = any_active | (self._open_rows > 0) | self._was_active
-        busy[[row for _, (row, _) in placed]] = True
-        self._was_active = any_active
-        rows = np.flatnonzero(busy)
-        sub = AlertState(**{name: np.take(v, rows, axis=0) for name, v in self._cells.items()})
-        todo = self._actions(rows, placed)
-        new, events = step(
-            sub, self.policy, now, active=active[rows], priority=priority[rows], actions=todo
-        )
-        for name in _FIELDS:
-            self._cells[name][rows] = getattr(new, name)
-        found = self._transitions(rows, events, placed)
+        rows, cols = self._busy(active, placed)
+        found: list[Transition] = []
+        if rows.size and cols.size:
+            flat = (rows[:, None] * shape[1] + cols).reshape(-1)
+            block = (rows.shape[0], cols.shape[0])
+            sub = AlertState(**{n: _flat(v)[flat].reshape(block) for n, v in self._cells.items()})
+            new, events = step(
+                sub,
+                self._policy_of(cols),
+                now,
+                active=active[rows][:, cols],
+                priority=priority[rows][:, cols],
+                actions=self._actions(rows, cols, placed),
+            )
+            for name in _FIELDS:
+                _flat(self._cells[name])[flat] = getattr(new, name).reshape(-1)
+            found = self._transitions(rows, cols, events, placed)
+        self._forget_ended_silences(placed)
         return found + self._expired_silences(now, found, placed)
+
+    def _busy(
+        self, active: BoolArray, placed: list[tuple[NurseAction, tuple[int, int]]]
+    ) -> tuple[IntArray, IntArray]:
+        """The rows and the conditions with something going on: a condition active now or at
+        the last step (its clocks must be reset), an alert open, a silence set, a nurse's
+        action. Every other cell is closed and quiet, and stepping it would change nothing;
+        a busy row is usually busy with one or two conditions."""
+        any_active = _any_per_row(active)
+        active_cols = _any_per_column(active)
+        busy = any_active | (self._open_rows > 0) | self._was_active
+        going = active_cols | (self._open_cols > 0) | self._was_active_cols
+        for row, column in [*(cell for _, cell in placed), *self._silenced]:
+            busy[row] = going[column] = True
+        self._was_active, self._was_active_cols = any_active, active_cols
+        return np.flatnonzero(busy), np.flatnonzero(going)
+
+    def _forget_ended_silences(self, placed: list[tuple[NurseAction, tuple[int, int]]]) -> None:
+        """Keep :attr:`_silenced` to the cells whose silence is set (few: nurses set them)."""
+        until = self._cells["silenced_until"]
+        cells = {*self._silenced, *(cell for a, cell in placed if a.action == "silence")}
+        self._silenced = {cell for cell in cells if until[cell] != NEVER}
+
+    def _policy_of(self, cols: IntArray) -> AlertPolicy:
+        """The policy of the conditions ``cols`` (kept: a ward has few distinct busy sets)."""
+        key = tuple(cols.tolist())
+        policy = self._policies.get(key)
+        if policy is None:
+            if len(self._policies) >= _POLICIES_KEPT:
+                self._policies.clear()
+            policy = self._policies[key] = self.policy.restricted(key)
+        return policy
 
     def _expired_silences(
         self,
@@ -237,37 +286,40 @@ class AlertBook:
         return out
 
     def _actions(
-        self, rows: IntArray, placed: list[tuple[NurseAction, tuple[int, int]]]
+        self, rows: IntArray, cols: IntArray, placed: list[tuple[NurseAction, tuple[int, int]]]
     ) -> Actions:
-        todo = Actions.none(rows.shape[0], len(self.policy.conditions))
+        todo = Actions.none(rows.shape[0], cols.shape[0])
         acknowledge = todo.acknowledge.copy()
         until = todo.silence_until.copy()
         for action, (row, column) in placed:
-            at = int(np.searchsorted(rows, row))
+            at = int(np.searchsorted(rows, row)), int(np.searchsorted(cols, column))
             if action.action == "acknowledge":
-                acknowledge[at, column] = True
+                acknowledge[at] = True
             else:
-                until[at, column] = max(int(until[at, column]), action.silence_until)
+                until[at] = max(int(until[at]), action.silence_until)
         return Actions(acknowledge=acknowledge, silence_until=until)
 
     def _transitions(
         self,
         rows: IntArray,
+        cols: IntArray,
         events: AlertEvents,
         placed: list[tuple[NurseAction, tuple[int, int]]],
     ) -> list[Transition]:
         out = []
         for i in range(len(events)):
             kind = AlertEventKind(str(events.kind[i]))
-            cell = (int(rows[events.patient[i]]), int(events.condition[i]))
+            cell = (int(rows[events.patient[i]]), int(cols[events.condition[i]]))
             if kind is AlertEventKind.RAISED:
                 self._ids[cell] = uuid.uuid4()
                 self._where[self._ids[cell]] = cell
                 self._open_rows[cell[0]] += 1
+                self._open_cols[cell[1]] += 1
             alert_id = self._ids[cell]
             if kind is AlertEventKind.RESOLVED:
                 del self._ids[cell], self._where[alert_id]
                 self._open_rows[cell[0]] -= 1
+                self._open_cols[cell[1]] -= 1
             wanted = {
                 AlertEventKind.ACKNOWLEDGED: "acknowledge",
                 AlertEventKind.SILENCED: "silence",
@@ -298,12 +350,30 @@ class AlertBook:
         return out
 
 
+def _flat(cells: npt.NDArray[np.generic]) -> npt.NDArray[np.generic]:
+    """A C-ordered cell array as one flat view (raises rather than copy: writes would be lost)."""
+    return np.reshape(cells, -1, copy=False)
+
+
+def _any_per_column(mask: BoolArray) -> BoolArray:
+    """``mask.any(axis=0)``; one contiguous pass per column of a column-major mask."""
+    if mask.flags.f_contiguous:
+        return np.array([mask[:, i].any() for i in range(mask.shape[1])], dtype=np.bool_)
+    found: BoolArray = np.asarray(mask.any(axis=0))
+    return found
+
+
 def _any_per_row(mask: BoolArray) -> BoolArray:
     """``mask.any(axis=1)``, eight cells at a time when the rows allow it (several times
     faster on a ward of 100 000 patients: it runs on every tick)."""
     if mask.flags.c_contiguous and mask.shape[1] % 8 == 0 and mask.shape[1]:
         words = mask.view(np.uint64)
         result: BoolArray = np.asarray((words != 0).any(axis=1))
+        return result
+    if mask.flags.f_contiguous:  # one OR per column, each contiguous (the engine's layout)
+        result = np.zeros(mask.shape[0], dtype=np.bool_)
+        for i in range(mask.shape[1]):
+            result |= mask[:, i]
         return result
     found: BoolArray = np.asarray(mask.any(axis=1))
     return found

@@ -8,7 +8,8 @@ The hot path, :meth:`WardState.ingest`, files a micro-batch of any size into
   lost contact, a 0 that means "probe off", or a device-flagged artefact never enter a window
   that the physiological detectors read), and
 * the *newest reading* table, ``(patients, metrics)``, which keeps every reading, flagged or not:
-  the technical detectors need to see that the newest SpO2 reading says "probe off";
+  the technical detectors need to see that the newest SpO2 reading says "probe off" (stored
+  column-major, like every ``(patients, k)`` table the detectors read by column);
 
 with a fixed number of NumPy passes over the batch and one ``push`` per metric, never a loop over
 patients or samples. The registry (admissions, nurses' entries, limits, gateways) is applied by
@@ -49,6 +50,12 @@ _BATTERY = metric_index("battery_level")
 BATTERY_WINDOW_S = 900
 """How long the lowest battery reading of a patient's devices stands (devices report every few
 minutes, so a low one is heard again well within it)."""
+
+
+def _flat(table: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    """A column-major ``(patients, metrics)`` table as one flat view (raises rather than copy:
+    a copy would silently drop the writes)."""
+    return np.reshape(table.T, -1, copy=False)
 
 
 class PatientIndex:
@@ -175,12 +182,18 @@ class WardState:
 
         Of readings with equal times, one of them is kept.
         """
-        flat = rows * _METRICS + metric
-        newest = times.reshape(-1)
-        np.maximum.at(newest, flat, time)
-        winner = time == newest[flat]
+        flat = metric * times.shape[0] + rows  # the tables are column-major
+        newest = _flat(times)
+        candidate = np.maximum(newest[flat], time)
+        newest[flat] = candidate
+        if not np.array_equal(newest[flat], candidate):
+            # A cell twice in the batch with different times: the last write won, not the
+            # newest. What was written is below the true maximum, so this still finds it.
+            np.maximum.at(newest, flat, time)
+            candidate = newest[flat]
+        winner = time == candidate
         for table, column in zip(tables, columns, strict=True):
-            table.reshape(-1)[flat[winner]] = column[winner]
+            _flat(table)[flat[winner]] = column[winner]
 
     def _battery(self, rows: IntArray, time: IntArray, value: FloatArray) -> None:
         """Keep the lowest recent battery level per patient, whichever device reported it.
@@ -253,11 +266,11 @@ class WardState:
     def _grow(self, patients: int) -> None:
         for ring in (*self.rings.values(), *self.minutes.values()):
             ring.grow(patients)
-        self.latest_time = pad_rows(self.latest_time, patients, NEVER)
-        self.latest_value = pad_rows(self.latest_value, patients, np.nan)
-        self.latest_contact_lost = pad_rows(self.latest_contact_lost, patients, False)
-        self.clean_time = pad_rows(self.clean_time, patients, NEVER)
-        self.clean_value = pad_rows(self.clean_value, patients, np.nan)
+        self.latest_time = pad_rows(self.latest_time, patients, NEVER, order="F")
+        self.latest_value = pad_rows(self.latest_value, patients, np.nan, order="F")
+        self.latest_contact_lost = pad_rows(self.latest_contact_lost, patients, False, order="F")
+        self.clean_time = pad_rows(self.clean_time, patients, NEVER, order="F")
+        self.clean_value = pad_rows(self.clean_value, patients, np.nan, order="F")
         self.monitored = pad_rows(self.monitored, patients, False)
         self.scale2 = pad_rows(self.scale2, patients, False)
         self.admitted_at = pad_rows(self.admitted_at, patients, 0)
