@@ -1,13 +1,18 @@
-"""``nabd nurse record`` and ``nabd alerts limits`` against the real stack: an entry changes the
-next NEWS2, a limit change changes what is detected, and both are in the audit log by name."""
+"""``nabd nurse record``, ``nabd nurse scale`` and ``nabd alerts limits`` against the real stack:
+an entry or a scale changes the next NEWS2, a limit change changes what is detected, and each is
+in the audit log by name."""
 
 from __future__ import annotations
 
+import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
+import psycopg
 import pytest
+from psycopg import sql
 
 from nabd.app.cli import main
 from nabd.app.stack.testing import RunningStack
@@ -45,14 +50,15 @@ def _latest_news2(db: MonitorDb, patient: str) -> Callable[[], list[tuple[Any, .
     return query
 
 
-def _fresh_vitals(db: MonitorDb, patient: str) -> Callable[[], None]:
-    """Store the normal vitals again at most once a second (heart rate and SpO2 are stale
-    after 10 s, and a stale parameter would make the score incomplete)."""
+def _fresh_vitals(db: MonitorDb, patient: str, **overrides: float) -> Callable[[], None]:
+    """Store the normal vitals (but ``overrides``) again at most once a second (heart rate and
+    SpO2 are stale after 10 s, and a stale parameter would make the score incomplete)."""
     last = [0.0]
+    vitals = {**NORMAL, **overrides}
 
     def feed() -> None:
         if time.monotonic() - last[0] >= 1.0:
-            store(db, [(patient, m, now(), v, ()) for m, v in NORMAL.items()])
+            store(db, [(patient, m, now(), v, ()) for m, v in vitals.items()])
             last[0] = time.monotonic()
 
     return feed
@@ -62,6 +68,42 @@ def _audit(db: MonitorDb, subject: str) -> list[tuple[Any, ...]]:
     return db.query(
         "SELECT actor, action, details FROM audit_log WHERE subject = %s ORDER BY seq", (subject,)
     )
+
+
+@pytest.fixture(scope="module")
+def clinical_url(monitor_db: MonitorDb) -> Iterator[str]:
+    """URL of a login in ``nabd_clinical`` (the nurses' tools' role) to the module's database.
+
+    The local stack makes database logins only for its services (ingest, analytics, dashboards),
+    so it exports no ``NABD_CLINICAL_DATABASE_URL``: the owner (CREATEROLE) makes one here, as a
+    deployment would, and drops it afterwards. The password reaches the server as a SCRAM
+    verifier, as in ``nabd db ward-viewer add``.
+    """
+    login, password = f"test_clinical_{token()}", secrets.token_urlsafe(24)
+    role = sql.Identifier(login)
+    with monitor_db.connect() as conn:
+        verifier = conn.pgconn.encrypt_password(
+            password.encode(), login.encode(), b"scram-sha-256"
+        ).decode()
+        conn.execute(
+            sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(role, sql.Literal(verifier))
+        )
+        conn.execute(sql.SQL("GRANT nabd_clinical TO {}").format(role))
+    url = urlsplit(monitor_db.owner_url)
+    try:
+        yield url._replace(netloc=f"{login}:{password}@{url.hostname}:{url.port}").geturl()
+    finally:
+        with monitor_db.connect() as conn:
+            conn.execute(sql.SQL("DROP ROLE {}").format(role))
+
+
+def _scale_trail(db: MonitorDb, patient: str) -> list[tuple[str, int, int, str]]:
+    """(actor, scale before, scale after, database login) of a patient's scale changes."""
+    return [
+        (actor, d["scale_before"], d["scale"], d["login"])
+        for actor, action, d in _audit(db, f"patient:{patient}")
+        if action == "news2_scale_change"
+    ]
 
 
 def test_a_nurse_entry_changes_the_next_news2(
@@ -114,6 +156,127 @@ def test_nurse_entries_that_make_no_sense_are_refused(
     assert main(["nurse", "record", "p-nobody", "--by", "N", "--acvpu", "A", *url]) == 1
     assert "refused" in capsys.readouterr().err
     assert monitor_db.query("SELECT 1 FROM nurse_entry WHERE patient_id = %s", (patient,)) == []
+
+
+def test_a_clinician_sets_scale_2_and_the_next_news2_scores_spo2_on_it(
+    nabd_stack: RunningStack,
+    monitor_db: MonitorDb,
+    clinical_url: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    patient = admit(monitor_db, f"p-scale-{token()}")
+    feed = _fresh_vitals(monitor_db, patient, spo2=90.0)
+    # No --database-url: both commands find the nurses' login the way a ward PC would.
+    monkeypatch.setenv("NABD_CLINICAL_DATABASE_URL", clinical_url)
+
+    def score_is(expected: tuple[Any, ...]) -> bool:
+        feed()
+        rows = monitor_db.query(
+            """SELECT spo2, scale2, total, complete FROM news2_score
+               WHERE patient_id = %s ORDER BY time DESC LIMIT 1""",
+            (patient,),
+        )
+        return bool(rows) and rows[0] == expected
+
+    with running(nabd_stack, monitor_db):
+        record = ["nurse", "record", patient, "--acvpu", "A", "--oxygen", "off", "--by", "Nurse I"]
+        assert main(record) == 0
+        wait_until(lambda: score_is((3, False, 3, True)), "SpO2 90 % on air: 3 on Scale 1")
+        scale = ["nurse", "scale", patient, "2", "--by", " Dr X "]
+        capsys.readouterr()
+        assert main(scale) == 0
+        assert capsys.readouterr().out == f"{patient}: NEWS2 SpO2 Scale 2, set by Dr X\n"
+        wait_until(lambda: score_is((0, True, 0, True)), "SpO2 90 % on air: 0 on Scale 2")
+        assert main(scale) == 0
+        assert "nothing changed" in capsys.readouterr().out
+    # Scale 1 rows, then Scale 2 rows only, each scoring 90 % as its scale says.
+    rows = monitor_db.query(
+        "SELECT scale2, spo2 FROM news2_score WHERE patient_id = %s AND complete ORDER BY time",
+        (patient,),
+    )
+    switch = [r[0] for r in rows].index(True)
+    assert set(rows[:switch]) == {(False, 3)}
+    assert set(rows[switch:]) == {(True, 0)}
+    login = urlsplit(clinical_url).username
+    assert _scale_trail(monitor_db, patient) == [("Dr X", 1, 2, login)]
+    stored = monitor_db.query(
+        """SELECT news2_scale2, news2_scale_set_by, news2_scale_set_at <= now()
+           FROM patient WHERE id = %s""",
+        (patient,),
+    )
+    assert stored == [(True, "Dr X", True)]
+
+
+def test_the_clinical_login_may_change_the_scale_and_nothing_else(
+    monitor_db: MonitorDb, clinical_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    patient = admit(monitor_db, f"p-scale-role-{token()}")
+    scale = ["nurse", "scale", patient, "--by", "Dr Y", "--database-url", clinical_url]
+    assert main([*scale, "2"]) == 0
+    assert main([*scale, "1"]) == 0  # the same clinician again is still named
+    assert "Scale 1, set by Dr Y" in capsys.readouterr().out
+    login = urlsplit(clinical_url).username
+    assert login is not None
+    with psycopg.connect(clinical_url, autocommit=True) as conn:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("UPDATE patient SET ward_id = ward_id WHERE id = %s", (patient,))
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("UPDATE patient SET discharged_at = now() WHERE id = %s", (patient,))
+        # A writer names the clinician with set_by and a new set_at (the trigger then stamps
+        # the database's time over the writer's, so a change cannot be backdated)...
+        conn.execute(
+            """UPDATE patient SET news2_scale2 = true, news2_scale_set_by = 'Dr W',
+                   news2_scale_set_at = '2000-01-01' WHERE id = %s""",
+            (patient,),
+        )
+        stamped = conn.execute(
+            "SELECT now() - news2_scale_set_at FROM patient WHERE id = %s", (patient,)
+        ).fetchone()
+        assert stamped is not None
+        assert stamped[0].total_seconds() < 60
+        # ...one that names nobody is recorded as its login, never as the clinician before;
+        # setting the value the row has is no change.
+        conn.execute("UPDATE patient SET news2_scale2 = true WHERE id = %s", (patient,))
+        conn.execute("UPDATE patient SET news2_scale2 = false WHERE id = %s", (patient,))
+    assert _scale_trail(monitor_db, patient) == [
+        ("Dr Y", 1, 2, login),
+        ("Dr Y", 2, 1, login),
+        ("Dr W", 1, 2, login),
+        (login, 2, 1, login),
+    ]
+    stored = monitor_db.query(
+        "SELECT news2_scale2, news2_scale_set_by FROM patient WHERE id = %s", (patient,)
+    )
+    assert stored == [(False, login)]
+
+
+def test_scale_changes_that_make_no_sense_are_refused(
+    monitor_db: MonitorDb, capsys: pytest.CaptureFixture[str]
+) -> None:
+    patient = admit(monitor_db, f"p-scale-bad-{token()}")
+    gone = admit(monitor_db, f"p-scale-gone-{token()}")
+    with monitor_db.connect() as conn:
+        conn.execute("UPDATE patient SET discharged_at = now() WHERE id = %s", (gone,))
+    url = ["--database-url", monitor_db.owner_url]
+    capsys.readouterr()
+    assert main(["nurse", "scale", "p-nobody", "2", "--by", "Dr Z", *url]) == 1
+    assert "no patient 'p-nobody'" in capsys.readouterr().err
+    assert main(["nurse", "scale", patient, "2", "--by", "  ", *url]) == 1
+    assert "the clinician's name must be 1 to 100 characters" in capsys.readouterr().err
+    assert main(["nurse", "scale", gone, "2", "--by", "Dr Z", *url]) == 1
+    assert "discharged" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["nurse", "scale", patient, "3", "--by", "Dr Z", *url])
+    with pytest.raises(SystemExit):
+        main(["nurse", "scale", patient, "2", *url])  # nobody named
+    assert main(["nurse", "scale", patient, "1", "--by", "Dr Z", *url]) == 0
+    assert "nothing changed" in capsys.readouterr().out
+    changed = monitor_db.query(
+        "SELECT id FROM patient WHERE id IN (%s, %s) AND news2_scale2", (patient, gone)
+    )
+    assert changed == []
+    assert _scale_trail(monitor_db, patient) == _scale_trail(monitor_db, gone) == []
 
 
 def test_a_limit_change_changes_detection_and_is_audited(

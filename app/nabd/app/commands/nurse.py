@@ -1,10 +1,17 @@
-"""``nabd nurse record``: what a nurse observes that no device measures, for NEWS2.
+"""``nabd nurse record`` and ``nabd nurse scale``: what NEWS2 needs that no device measures.
 
 NEWS2 needs the patient's level of consciousness (ACVPU) and whether they breathe air or
 supplemental oxygen; without them the score is incomplete (never assumed normal). A nurse
 records them at the bedside round; each entry holds for ``--valid-for`` minutes (default 240,
 the 4-hourly round of a NEWS2 of 1-4) and is written with the nurse's name and an audit-log
-entry. The database URL is ``--database-url``, else ``NABD_CLINICAL_DATABASE_URL``, else
+entry.
+
+``nabd nurse scale`` sets which SpO2 scale a patient is scored on: Scale 1, or Scale 2 for
+confirmed hypercapnic respiratory failure with a prescribed 88-92 % target, a decision of a
+competent clinical decision-maker (RCP NEWS2, 2017). It holds until changed (or discharge); the
+database's trigger (migration 0031) audits each change with the name given in ``--by``.
+
+The database URL is ``--database-url``, else ``NABD_CLINICAL_DATABASE_URL``, else
 ``NABD_DATABASE_URL``.
 """
 
@@ -21,7 +28,9 @@ OXYGEN = {"on": "oxygen", "off": "air"}
 
 def register(subparsers: Subparsers) -> None:
     """Add ``nabd nurse`` and its subcommands."""
-    nurse = subparsers.add_parser("nurse", help="nurses' NEWS2 entries (consciousness, oxygen)")
+    nurse = subparsers.add_parser(
+        "nurse", help="nurses' NEWS2 entries (consciousness, oxygen) and SpO2 scale"
+    )
     commands = nurse.add_subparsers(title="nurse commands", metavar="COMMAND", required=True)
     record = commands.add_parser(
         "record",
@@ -51,6 +60,44 @@ def register(subparsers: Subparsers) -> None:
     )
     record.set_defaults(handler=_record)
 
+    scale = commands.add_parser(
+        "scale",
+        help="score a patient's SpO2 on NEWS2 Scale 1 or Scale 2 (a clinician's decision)",
+        description="Set the NEWS2 SpO2 scale a patient is scored on, from the analytics "
+        "service's next registry refresh (seconds) until changed. Scale 2 is ONLY for patients "
+        "with confirmed hypercapnic respiratory failure and a prescribed target saturation of "
+        "88-92 %, decided by a competent clinical decision-maker (RCP NEWS2, 2017); on Scale 2 "
+        "a saturation of 88-92 % scores 0. Every other patient is scored on Scale 1. Each "
+        "change is audited with the name given in --by; setting the scale the patient already "
+        "has changes nothing.",
+    )
+    scale.add_argument("patient", metavar="PATIENT", help="pseudonymous patient id")
+    scale.add_argument(
+        "scale",
+        type=int,
+        choices=(1, 2),
+        metavar="{1,2}",
+        help="1: Scale 1 (the default); 2: Scale 2, only for confirmed hypercapnic "
+        "respiratory failure, decided by a competent clinical decision-maker",
+    )
+    scale.add_argument(
+        "--by", required=True, metavar="NAME", help="the clinician who decided it (audited)"
+    )
+    scale.add_argument(
+        "--database-url", help="default: $NABD_CLINICAL_DATABASE_URL, else $NABD_DATABASE_URL"
+    )
+    scale.set_defaults(handler=_scale)
+
+
+def _url(args: argparse.Namespace) -> str | None:
+    """``--database-url``, else the clinical login's, else the owner's."""
+    url: str | None = (
+        args.database_url
+        or os.environ.get("NABD_CLINICAL_DATABASE_URL")
+        or os.environ.get("NABD_DATABASE_URL")
+    )
+    return url
+
 
 def _record(args: argparse.Namespace) -> int:
     import psycopg
@@ -58,11 +105,7 @@ def _record(args: argparse.Namespace) -> int:
     from nabd.app.monitor.actions import record_entries
     from nabd.app.monitor.errors import MonitorError
 
-    url = (
-        args.database_url
-        or os.environ.get("NABD_CLINICAL_DATABASE_URL")
-        or os.environ.get("NABD_DATABASE_URL")
-    )
+    url = _url(args)
     if url is None:
         return fail(ValueError("no database: set NABD_DATABASE_URL or pass --database-url"))
     entries = {}
@@ -79,4 +122,25 @@ def _record(args: argparse.Namespace) -> int:
         return fail(exc)
     shown = ", ".join(f"{k} {v}" for k, v in entries.items())
     print(f"{args.patient}: {shown} for {args.valid_for:g} min, by {args.by.strip()}")
+    return 0
+
+
+def _scale(args: argparse.Namespace) -> int:
+    import psycopg
+
+    from nabd.app.monitor.actions import set_news2_scale
+    from nabd.app.monitor.errors import MonitorError
+
+    url = _url(args)
+    if url is None:
+        return fail(ValueError("no database: set NABD_DATABASE_URL or pass --database-url"))
+    try:
+        with psycopg.connect(url, autocommit=True) as conn:
+            changed = set_news2_scale(conn, args.patient, args.scale == 2, clinician=args.by)
+    except (MonitorError, psycopg.Error) as exc:
+        return fail(exc)
+    if changed:
+        print(f"{args.patient}: NEWS2 SpO2 Scale {args.scale}, set by {args.by.strip()}")
+    else:
+        print(f"{args.patient}: already on NEWS2 SpO2 Scale {args.scale}; nothing changed")
     return 0

@@ -1,10 +1,12 @@
-"""Nurses' side of the alert lifecycle: list, acknowledge, silence (``nabd alerts``).
+"""Nurses' side of the alert lifecycle: list, acknowledge, silence (``nabd alerts``); their NEWS2
+entries and a patient's NEWS2 SpO2 scale (``nabd nurse``).
 
-An action is one transaction that takes the alert lock (:data:`~nabd.app.monitor.store.ALERT_LOCK`,
-the analytics service holds it while it writes a tick), changes the alert row, records the action
-in ``alert_action`` for the service to apply to its lifecycle state at its next tick, appends an
-``audit_log`` entry naming the nurse (the log's trigger stamps the time), and notifies
-``nabd_alerts``. The row is therefore right at once, whether or not the service is running.
+An action on an alert is one transaction that takes the alert lock
+(:data:`~nabd.app.monitor.store.ALERT_LOCK`, the analytics service holds it while it writes a
+tick), changes the alert row, records the action in ``alert_action`` for the service to apply to
+its lifecycle state at its next tick, appends an ``audit_log`` entry naming the nurse (the log's
+trigger stamps the time), and notifies ``nabd_alerts``. The row is therefore right at once,
+whether or not the service is running.
 
 Rules (the same as the scoring core's): only an alert in state ``raised`` can be acknowledged
 (an acknowledged one has been seen; a worsened one is ``raised`` again); any open alert can be
@@ -18,7 +20,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Final, TypeAlias
+from typing import Any, Final, TypeAlias, cast
 
 import psycopg
 
@@ -35,6 +37,7 @@ __all__ = [
     "list_alerts",
     "record_entries",
     "record_entry",
+    "set_news2_scale",
     "silence",
 ]
 
@@ -70,11 +73,11 @@ class AlertRow:
     message: str
 
 
-def check_nurse(name: str) -> str:
-    """A nurse's name as recorded: 1-100 characters, not blank."""
+def check_nurse(name: str, *, who: str = "nurse") -> str:
+    """A nurse's (or another clinician's) name as recorded: 1-100 characters, not blank."""
     cleaned = name.strip()
     if not 1 <= len(cleaned) <= 100:
-        raise MonitorInputError("the nurse's name must be 1 to 100 characters")
+        raise MonitorInputError(f"the {who}'s name must be 1 to 100 characters")
     return cleaned
 
 
@@ -247,6 +250,44 @@ def _insert_entry(  # noqa: PLR0917 - private; one row's columns
         (who, "nurse_entry_recorded", f"patient:{patient_id}", json.dumps(details)),
     )
     return int(row[0])
+
+
+def set_news2_scale(conn: Conn, patient_id: str, scale2: bool, *, clinician: str) -> bool:
+    """Score an admitted patient's SpO2 on NEWS2 Scale 2 (``True``) or Scale 1; audited.
+
+    Scale 2 is for confirmed hypercapnic respiratory failure with a prescribed 88-92 % target,
+    decided by a competent clinical decision-maker (RCP NEWS2, 2017): the caller's business, not
+    something this function can check. Returns whether the scale changed; setting the scale the
+    patient already has writes nothing (no audit entry). The ``patient`` table's triggers
+    (migration 0031) stamp the time and append the ``news2_scale_change`` audit entry naming
+    ``clinician`` in the same transaction. The service reads the flag at its next registry
+    refresh. An unknown or discharged patient raises :class:`MonitorInputError`.
+    """
+    who = check_nurse(clinician, who="clinician")
+    if not isinstance(cast(object, scale2), bool):  # an untyped caller's 0/1/None: no guess
+        raise MonitorInputError(f"scale2 must be True or False, not {scale2!r}")
+    with conn.transaction():
+        row = conn.execute(
+            "SELECT news2_scale2, discharged_at FROM patient WHERE id = %s FOR UPDATE",
+            (patient_id,),
+        ).fetchone()
+        if row is None:
+            raise MonitorInputError(f"no patient {patient_id!r}")
+        if row[1] is not None:
+            raise MonitorInputError(
+                f"patient {patient_id!r} was discharged at {row[1]:%Y-%m-%d %H:%M}"
+            )
+        if row[0] == scale2:
+            return False
+        # clock_timestamp(), not now(): set_at must differ from the row's even when the scale is
+        # changed twice in one transaction, or the trigger would record the login instead.
+        conn.execute(
+            """UPDATE patient SET news2_scale2 = %s, news2_scale_set_by = %s,
+                   news2_scale_set_at = clock_timestamp()
+               WHERE id = %s""",
+            (scale2, who, patient_id),
+        )
+        return True
 
 
 def _current(conn: Conn, alert_id: uuid.UUID) -> AlertRow:
