@@ -221,7 +221,7 @@ class AlertBook:
         action. Every other cell is closed and quiet, and stepping it would change nothing;
         a busy row is usually busy with one or two conditions."""
         any_active = _any_per_row(active)
-        active_cols = _any_per_column(active)
+        active_cols: BoolArray = np.asarray(active.any(axis=0))
         busy = any_active | (self._open_rows > 0) | self._was_active
         going = active_cols | (self._open_cols > 0) | self._was_active_cols
         for row, column in [*(cell for _, cell in placed), *self._silenced]:
@@ -353,14 +353,6 @@ class AlertBook:
 def _flat(cells: npt.NDArray[np.generic]) -> npt.NDArray[np.generic]:
     """A C-ordered cell array as one flat view (raises rather than copy: writes would be lost)."""
     return np.reshape(cells, -1, copy=False)
-
-
-def _any_per_column(mask: BoolArray) -> BoolArray:
-    """``mask.any(axis=0)``; one contiguous pass per column of a column-major mask."""
-    if mask.flags.f_contiguous:
-        return np.array([mask[:, i].any() for i in range(mask.shape[1])], dtype=np.bool_)
-    found: BoolArray = np.asarray(mask.any(axis=0))
-    return found
 
 
 def _any_per_row(mask: BoolArray) -> BoolArray:
