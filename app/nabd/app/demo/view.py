@@ -14,24 +14,24 @@ from rich.table import Table
 from rich.text import Text
 
 from nabd.app.demo.snapshot import AlertRow, PatientRow, WardSnapshot
+from nabd.dashboards.style import PRIORITY_COLOURS, RISK_COLOURS
 
 __all__ = ["ACK_KEYS", "ack_keys", "progress_line", "render"]
 
 ACK_KEYS: Final = "abcdefghijklmnopqrstuvwxyz"
 """Keys that acknowledge the raised alerts shown next to them, in the view's order."""
 
-_BAND_STYLE: Final[Mapping[str, str]] = {
-    "low": "green",
-    "low-medium": "yellow",
-    "medium": "dark_orange",
-    "high": "bold white on red",
+_TERMINAL: Final[Mapping[str, str]] = {
+    "green": "green",
+    "yellow": "yellow",
+    "orange": "dark_orange",
+    "red": "bold white on red",
+    "blue": "bright_blue",
 }
-_PRIORITY_STYLE: Final[Mapping[str, str]] = {
-    "low": "cyan",
-    "medium": "dark_orange",
-    "high": "bold red",
-    "critical": "bold white on red",
-}
+"""The dashboards' colour names as terminal styles: the demo's view and the nurses' Grafana
+dashboards colour a risk band or an alert priority the same way (``nabd.dashboards.style``)."""
+_BAND_STYLE: Final = {band: _TERMINAL[colour] for band, colour in RISK_COLOURS.items()}
+_PRIORITY_STYLE: Final = {level: _TERMINAL[colour] for level, colour in PRIORITY_COLOURS.items()}
 
 
 def ack_keys(patients: tuple[PatientRow, ...]) -> dict[str, str]:
