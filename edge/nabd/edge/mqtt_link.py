@@ -33,6 +33,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from nabd.contract import topics
+from nabd.contract.tls import client_context
 from nabd.edge.errors import EdgeConfigError
 from nabd.edge.settings import BrokerParams
 
@@ -45,13 +46,12 @@ _STOP_TIMEOUT: Final = 5.0
 
 
 def tls_context(params: BrokerParams) -> ssl.SSLContext:
-    """Verify the broker against the CA; present the gateway's certificate."""
+    """Verify the broker against the CA; present the gateway's certificate (the contract's
+    TLS policy, :func:`nabd.contract.tls.client_context`)."""
     try:
-        context = ssl.create_default_context(cafile=str(params.ca_file))
-        context.load_cert_chain(str(params.cert_file), str(params.key_file))
+        return client_context(params.ca_file, params.cert_file, params.key_file)
     except (OSError, ssl.SSLError) as exc:
         raise EdgeConfigError(f"broker TLS files: {exc}") from exc
-    return context
 
 
 class MqttLink:

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -41,6 +40,7 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from nabd.contract import topics
 from nabd.contract.payloads import IngestAck, to_json
+from nabd.contract.tls import client_context
 from nabd.ingest.settings import IngestSettings
 
 __all__ = ["STATUS_SUBSCRIPTION", "SUBSCRIPTION", "Consumer", "Delivery", "is_status_topic"]
@@ -265,12 +265,7 @@ def _worker_client(s: IngestSettings) -> mqtt.Client:
         client_id=s.client_id,
         protocol=MQTTProtocolVersion.MQTTv5,
     )
-    client.tls_set(
-        ca_certs=str(s.mqtt_ca_file),
-        certfile=str(s.mqtt_cert_file),
-        keyfile=str(s.mqtt_key_file),
-        tls_version=ssl.PROTOCOL_TLS_CLIENT,
-    )
+    client.tls_set_context(client_context(s.mqtt_ca_file, s.mqtt_cert_file, s.mqtt_key_file))
     client.username_pw_set(s.mqtt_username, s.mqtt_password)
     return client
 

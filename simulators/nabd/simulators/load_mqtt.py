@@ -33,6 +33,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from nabd.contract import topics
+from nabd.contract.tls import client_context
 from nabd.simulators.errors import LoadError
 
 __all__ = ["RECONNECT_S", "Broker", "GatewayAccount", "MqttFleet", "socket_limit"]
@@ -115,12 +116,8 @@ class MqttFleet:
         session = _Session(index, account, client)
         client.user_data_set(session)
         try:
-            client.tls_set(
-                ca_certs=str(self.broker.ca_file),
-                certfile=str(account.cert_file),
-                keyfile=str(account.key_file),
-                cert_reqs=ssl.CERT_REQUIRED,
-                tls_version=ssl.PROTOCOL_TLS_CLIENT,
+            client.tls_set_context(
+                client_context(self.broker.ca_file, account.cert_file, account.key_file)
             )
         except (OSError, ssl.SSLError) as exc:
             raise LoadError(f"TLS files of gateway {account.gateway_id}: {exc}") from exc

@@ -16,7 +16,6 @@ code (0x87, not authorized) is counted and logged: it means the broker's ACL ref
 from __future__ import annotations
 
 import logging
-import ssl
 import threading
 import time
 from collections.abc import Iterable
@@ -33,6 +32,7 @@ from nabd.app.monitor.settings import MonitorSettings
 from nabd.app.monitor.store import Published, from_ns
 from nabd.contract import topics
 from nabd.contract.payloads import Alert, AlertState, to_json
+from nabd.contract.tls import client_context
 
 __all__ = ["AlertPublisher", "alert_payload"]
 
@@ -88,12 +88,7 @@ class AlertPublisher:
             client_id=s.mqtt_client_id,
             protocol=MQTTProtocolVersion.MQTTv5,
         )
-        client.tls_set(
-            ca_certs=str(s.mqtt_ca_file),
-            certfile=str(s.mqtt_cert_file),
-            keyfile=str(s.mqtt_key_file),
-            tls_version=ssl.PROTOCOL_TLS_CLIENT,
-        )
+        client.tls_set_context(client_context(s.mqtt_ca_file, s.mqtt_cert_file, s.mqtt_key_file))
         client.username_pw_set(s.mqtt_username, s.mqtt_password)
         client.reconnect_delay_set(
             min_delay=max(1, round(s.backoff_min_s)), max_delay=max(1, round(s.backoff_max_s))

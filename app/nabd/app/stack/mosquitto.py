@@ -14,7 +14,6 @@ import os
 import shutil
 import signal
 import socket
-import ssl
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from nabd.app.stack.layout import Layout
 from nabd.app.stack.ports import LOCALHOST, require_free, wait_until
 from nabd.app.stack.privileges import ServiceUser, give
 from nabd.app.stack.state import MqttState
+from nabd.contract.tls import client_context
 
 log = logging.getLogger(__name__)
 
@@ -164,8 +164,7 @@ def connack_code(port: int, creds: ProbeCredentials, timeout: float = 2.0) -> in
     A hand-written CONNECT keeps the stack free of an MQTT client dependency while checking
     what matters: the listener speaks TLS, trusts our CA, and the password file is loaded.
     """
-    context = ssl.create_default_context(cafile=str(creds.ca))
-    context.load_cert_chain(str(creds.cert), str(creds.key))
+    context = client_context(creds.ca, creds.cert, creds.key)
     with (
         socket.create_connection((LOCALHOST, port), timeout=timeout) as raw,
         context.wrap_socket(raw, server_hostname=LOCALHOST) as tls,
