@@ -29,12 +29,11 @@ entries (fewer samples than columns, or older than ``since``) are NaN with ``val
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from nabd.analytics.arrays import NEVER, BoolArray, FloatArray, IntArray, pad_rows
+from nabd.analytics.arrays import NEVER, BoolArray, FloatArray, IntArray, flat_view, pad_rows
 from nabd.analytics.errors import AnalyticsInputError
 
 __all__ = ["RingBuffer", "Window"]
@@ -261,8 +260,8 @@ class RingBuffer:
         rows = index[keep]
         slot = self._head[rows]
         cell = rows * self._capacity + slot
-        _flat(self._times)[cell] = stamp[keep]
-        _flat(self._values)[cell] = value[keep]
+        flat_view(self._times)[cell] = stamp[keep]
+        flat_view(self._values)[cell] = value[keep]
         self._head[rows] = (slot + 1) % self._capacity
         self._count[rows] = np.minimum(self._count[rows] + 1, self._capacity)
         self._newest[rows] = stamp[keep]
@@ -287,8 +286,8 @@ class RingBuffer:
         fits = rank >= (lengths - self._capacity)[run]
         slot = (self._head[index] + rank) % self._capacity
         cell = index[fits] * self._capacity + slot[fits]
-        _flat(self._times)[cell] = stamp[fits]
-        _flat(self._values)[cell] = value[fits]
+        flat_view(self._times)[cell] = stamp[fits]
+        flat_view(self._values)[cell] = value[fits]
         patients = index[starts]
         self._head[patients] = (self._head[patients] + lengths) % self._capacity
         self._count[patients] = np.minimum(self._count[patients] + lengths, self._capacity)
@@ -346,10 +345,3 @@ class RingBuffer:
 def _distinct(index: IntArray, patients: int) -> bool:
     """No patient twice in ``index`` (indices checked to be in ``0..patients-1``)."""
     return index.size < 2 or int(np.bincount(index, minlength=patients).max()) <= 1
-
-
-def _flat(table: npt.NDArray[Any]) -> npt.NDArray[Any]:
-    """A C-ordered ring table as one flat view (raises rather than copy: writes would be lost).
-
-    Scattering by flat cell number is several times faster than by (row, slot) pairs."""
-    return np.reshape(table, -1, copy=False)

@@ -34,7 +34,7 @@ from nabd.analytics.alerts import (
     AlertState,
     step,
 )
-from nabd.analytics.arrays import NEVER, BoolArray, IntArray, pad_rows
+from nabd.analytics.arrays import NEVER, BoolArray, IntArray, flat_view, pad_rows
 from nabd.app.monitor.errors import MonitorInputError
 from nabd.contract.payloads import AlertPriority
 
@@ -198,7 +198,9 @@ class AlertBook:
         if rows.size and cols.size:
             flat = (rows[:, None] * shape[1] + cols).reshape(-1)
             block = (rows.shape[0], cols.shape[0])
-            sub = AlertState(**{n: _flat(v)[flat].reshape(block) for n, v in self._cells.items()})
+            sub = AlertState(
+                **{n: flat_view(v)[flat].reshape(block) for n, v in self._cells.items()}
+            )
             new, events = step(
                 sub,
                 self._policy_of(cols),
@@ -208,7 +210,7 @@ class AlertBook:
                 actions=self._actions(rows, cols, placed),
             )
             for name in _FIELDS:
-                _flat(self._cells[name])[flat] = getattr(new, name).reshape(-1)
+                flat_view(self._cells[name])[flat] = getattr(new, name).reshape(-1)
             found = self._transitions(rows, cols, events, placed)
         self._forget_ended_silences(placed)
         return found + self._expired_silences(now, found, placed)
@@ -348,11 +350,6 @@ class AlertBook:
                 )
             )
         return out
-
-
-def _flat(cells: npt.NDArray[np.generic]) -> npt.NDArray[np.generic]:
-    """A C-ordered cell array as one flat view (raises rather than copy: writes would be lost)."""
-    return np.reshape(cells, -1, copy=False)
 
 
 def _any_per_row(mask: BoolArray) -> BoolArray:

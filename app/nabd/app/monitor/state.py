@@ -31,6 +31,7 @@ from nabd.analytics.arrays import (
     BoolArray,
     FloatArray,
     IntArray,
+    flat_view,
     masked_median,
     pad_rows,
 )
@@ -50,12 +51,6 @@ _BATTERY = metric_index("battery_level")
 BATTERY_WINDOW_S = 900
 """How long the lowest battery reading of a patient's devices stands (devices report every few
 minutes, so a low one is heard again well within it)."""
-
-
-def _flat(table: npt.NDArray[Any]) -> npt.NDArray[Any]:
-    """A column-major ``(patients, metrics)`` table as one flat view (raises rather than copy:
-    a copy would silently drop the writes)."""
-    return np.reshape(table.T, -1, copy=False)
 
 
 class PatientIndex:
@@ -186,7 +181,7 @@ class WardState:
         Of readings with equal times, one of them is kept.
         """
         flat = metric * times.shape[0] + rows  # the tables are column-major
-        newest = _flat(times)
+        newest = flat_view(times)
         candidate = np.maximum(newest[flat], time)
         newest[flat] = candidate
         if not np.array_equal(newest[flat], candidate):
@@ -196,7 +191,7 @@ class WardState:
             candidate = newest[flat]
         winner = time == candidate
         for table, column in zip(tables, columns, strict=True):
-            _flat(table)[flat[winner]] = column[winner]
+            flat_view(table)[flat[winner]] = column[winner]
 
     def _battery(self, rows: IntArray, time: IntArray, value: FloatArray) -> None:
         """Keep the lowest recent battery level per patient, whichever device reported it.
