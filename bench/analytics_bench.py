@@ -1,6 +1,6 @@
 """Benchmark of the analytics engine: samples scored per second and tick time, vectorised
-(``nabd.app.monitor.engine``) against a straightforward per-patient Python implementation of the
-same per-second logic, measured in the same run.
+(``nabd.analytics.service.engine``) against a straightforward per-patient Python implementation of
+the same per-second logic, measured in the same run.
 
 Usage (from the repository root)::
 
@@ -45,12 +45,12 @@ from nabd.analytics import af, baseline
 from nabd.analytics import news2 as chart
 from nabd.analytics.alerts import CRITICAL, LOW
 from nabd.analytics.arrays import NEVER, masked_median
+from nabd.analytics.service.conditions import CONDITIONS, NAMES
+from nabd.analytics.service.config import EngineConfig
+from nabd.analytics.service.engine import Engine
+from nabd.analytics.service.registry import Registry
+from nabd.analytics.service.samples import Samples, metric_index
 from nabd.analytics.technical import flatline
-from nabd.app.monitor.conditions import CONDITIONS, NAMES
-from nabd.app.monitor.config import EngineConfig
-from nabd.app.monitor.engine import Engine
-from nabd.app.monitor.registry import Registry
-from nabd.app.monitor.samples import Samples, metric_index
 
 S = 1_000_000_000
 T0 = 1_750_000_000 * S
@@ -249,7 +249,7 @@ def news2_scalar(
 
 
 class PerPatient:
-    """The per-second logic of :class:`~nabd.app.monitor.engine.Engine`, patient by patient."""
+    """The per-second logic of :class:`~nabd.analytics.service.engine.Engine`, per patient."""
 
     def __init__(self, ward: Ward, registry: Registry, cfg: EngineConfig) -> None:
         self.cfg = cfg

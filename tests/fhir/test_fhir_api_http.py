@@ -31,9 +31,9 @@ from fhir.resources.R4B.observation import Observation
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 from fhir.resources.R4B.patient import Patient
 
-from nabd.app.fhir.api import create_app
-from nabd.app.fhir.auth import token_digest
-from nabd.app.fhir.settings import FhirSettings, TokenGrant
+from nabd.interop.fhir.api import create_app
+from nabd.interop.fhir.auth import token_digest
+from nabd.interop.fhir.settings import FhirSettings, TokenGrant
 from tests.fhir.fhir_kit import ALERT_OPEN, EXPECTED_OBSERVATIONS, T0, Seeded, audit_rows
 
 pytestmark = pytest.mark.integration

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from nabd.app.cli import main
-from nabd.app.fhir.auth import token_digest
+from nabd.interop.fhir.auth import token_digest
 
 
 def test_token_prints_a_secret_and_its_entry(capsys: pytest.CaptureFixture[str]) -> None:

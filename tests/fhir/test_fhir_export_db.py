@@ -19,12 +19,12 @@ from psycopg import errors
 from psycopg.rows import dict_row
 
 from nabd.app.cli import main
-from nabd.app.fhir import export, query
-from nabd.app.fhir.codes import BLOOD_PRESSURE_STREAM, NEWS2_STREAM, Systems, streams
-from nabd.app.fhir.errors import FhirConfigError, NotFoundError
-from nabd.app.fhir.records import BloodPressureRecord, News2Record, ReadingRecord
-from nabd.app.fhir.search import START, TimeRange
-from nabd.app.fhir.summaries import Summary
+from nabd.interop.fhir import export, query
+from nabd.interop.fhir.codes import BLOOD_PRESSURE_STREAM, NEWS2_STREAM, Systems, streams
+from nabd.interop.fhir.errors import FhirConfigError, NotFoundError
+from nabd.interop.fhir.records import BloodPressureRecord, News2Record, ReadingRecord
+from nabd.interop.fhir.search import START, TimeRange
+from nabd.interop.fhir.summaries import Summary
 from tests.fhir.fhir_kit import (
     ALERT_OLD,
     ALERT_OPEN,
@@ -115,7 +115,7 @@ def test_code_and_time_narrow_the_selection(seeded: Seeded) -> None:
 
 
 def test_reads_by_id_return_what_listings_return(seeded: Seeded) -> None:
-    from nabd.app.fhir.ids import parse_observation_id  # noqa: PLC0415
+    from nabd.interop.fhir.ids import parse_observation_id  # noqa: PLC0415
 
     now = datetime.now(UTC)
     with query.session(seeded.fhir_url) as conn:

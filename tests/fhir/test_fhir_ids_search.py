@@ -11,12 +11,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from nabd.app.fhir import ids, search
-from nabd.app.fhir.auth import Caller, authenticate, new_token, token_digest
-from nabd.app.fhir.codes import BLOOD_PRESSURE_STREAM, NEWS2_STREAM, Systems
-from nabd.app.fhir.errors import NotFoundError, SearchError
-from nabd.app.fhir.settings import FhirSettings, TokenGrant
-from nabd.app.fhir.summaries import Summary, bucket_start, check_period
+from nabd.interop.fhir import ids, search
+from nabd.interop.fhir.auth import Caller, authenticate, new_token, token_digest
+from nabd.interop.fhir.codes import BLOOD_PRESSURE_STREAM, NEWS2_STREAM, Systems
+from nabd.interop.fhir.errors import NotFoundError, SearchError
+from nabd.interop.fhir.settings import FhirSettings, TokenGrant
+from nabd.interop.fhir.summaries import Summary, bucket_start, check_period
 
 SYSTEMS = Systems("https://nabd.example.org/fhir", "https://hospital.example.org/sid/mrn")
 FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")

@@ -20,8 +20,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from nabd.analytics.news2 import score
-from nabd.app.fhir import mapping
-from nabd.app.fhir.codes import (
+from nabd.contract.catalogue import METRICS, MetricKind
+from nabd.contract.payloads import Quality
+from nabd.interop.fhir import mapping
+from nabd.interop.fhir.codes import (
     BLOOD_PRESSURE_KEYS,
     FLAG_PRIORITY_EXTENSION,
     LOINC,
@@ -33,7 +35,7 @@ from nabd.app.fhir.codes import (
     Systems,
     covered_metrics,
 )
-from nabd.app.fhir.records import (
+from nabd.interop.fhir.records import (
     AlertRecord,
     BloodPressureRecord,
     DeviceRecord,
@@ -42,9 +44,7 @@ from nabd.app.fhir.records import (
     PatientRecord,
     ReadingRecord,
 )
-from nabd.app.fhir.summaries import Summary
-from nabd.contract.catalogue import METRICS, MetricKind
-from nabd.contract.payloads import Quality
+from nabd.interop.fhir.summaries import Summary
 
 SYSTEMS = Systems("https://nabd.example.org/fhir", "https://hospital.example.org/sid/mrn")
 T = datetime(2026, 3, 1, 9, 41, 17, 250000, tzinfo=UTC)

@@ -16,8 +16,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nabd.app.monitor.registry import Registry
-from nabd.app.monitor.source import load_registry
+from nabd.analytics.service.registry import Registry
+from nabd.analytics.service.source import load_registry
 from nabd.app.stack.testing import RunningStack
 from nabd.contract.payloads import (
     STATUS_SCHEMA,

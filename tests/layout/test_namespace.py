@@ -1,4 +1,4 @@
-"""The ``nabd`` namespace package: seven source roots, no ``nabd/__init__.py`` anywhere.
+"""The ``nabd`` namespace package: eight source roots, no ``nabd/__init__.py`` anywhere.
 
 A stray ``nabd/__init__.py`` makes its root a regular package that shadows all the other portions
 at run time, while mypy (which reads every root) still passes: only a test at run time sees it.
@@ -14,7 +14,16 @@ from pathlib import Path
 import nabd
 
 REPO = Path(__file__).resolve().parents[2]
-ROOTS = ("contract", "edge", "ingest", "analytics", "dashboards", "simulators", "app")
+ROOTS = (
+    "contract",
+    "edge",
+    "ingest",
+    "analytics",
+    "dashboards",
+    "simulators",
+    "interop",
+    "app",
+)
 
 
 def test_no_init_in_any_namespace_root() -> None:

@@ -21,10 +21,10 @@ from urllib.parse import urlsplit
 import psycopg
 import pytest
 
+from nabd.analytics.service.config import EngineConfig
+from nabd.analytics.service.service import MonitorService
+from nabd.analytics.service.settings import MonitorSettings
 from nabd.app.db.migrations import apply_migrations
-from nabd.app.monitor.config import EngineConfig
-from nabd.app.monitor.service import MonitorService
-from nabd.app.monitor.settings import MonitorSettings
 from nabd.app.stack.testing import RunningStack
 from nabd.ingest.handoff import record_commit
 

@@ -11,8 +11,8 @@ import sys
 import psycopg
 import pytest
 
+from nabd.analytics.service import actions
 from nabd.app.cli import main
-from nabd.app.monitor import actions
 from nabd.app.stack.testing import RunningStack
 from tests.monitor.monitor_kit import MonitorDb, admit, alerts, audit, now, store, token, wait_until
 

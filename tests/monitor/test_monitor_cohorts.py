@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 from nabd.analytics.baseline import BaselineState
-from nabd.app.monitor.cohorts import Cadence, cohort_step
-from nabd.app.monitor.config import EngineConfig
-from nabd.app.monitor.engine import Engine
-from nabd.app.monitor.errors import MonitorInputError
-from nabd.app.monitor.service import MonitorService
+from nabd.analytics.service.cohorts import Cadence, cohort_step
+from nabd.analytics.service.config import EngineConfig
+from nabd.analytics.service.engine import Engine
+from nabd.analytics.service.errors import MonitorInputError
+from nabd.analytics.service.service import MonitorService
 from nabd.app.stack.testing import RunningStack
 from tests.monitor.monitor_kit import MonitorDb, settings
 from tests.monitor.test_monitor_engine import T0, S, feed, registry

@@ -13,10 +13,10 @@ import pytest
 
 from nabd.analytics.arrays import NEVER
 from nabd.analytics.news2 import MISSING
-from nabd.app.monitor.conditions import CONDITIONS, column
-from nabd.app.monitor.engine import Engine, message
-from nabd.app.monitor.registry import Registry
-from nabd.app.monitor.samples import Samples
+from nabd.analytics.service.conditions import CONDITIONS, column
+from nabd.analytics.service.engine import Engine, message
+from nabd.analytics.service.registry import Registry
+from nabd.analytics.service.samples import Samples
 from nabd.contract.payloads import Alert, parse, to_json
 
 S = 1_000_000_000

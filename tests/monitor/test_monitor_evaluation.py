@@ -7,7 +7,7 @@ import pytest
 
 from nabd.analytics.alerts import AlertEventKind
 from nabd.app.cli import main
-from nabd.app.monitor.evaluation import RaisedAlert, replay, score
+from nabd.app.evaluation import RaisedAlert, replay, score
 from nabd.contract.payloads import AlertPriority
 from nabd.simulators import scenarios as sc
 from nabd.simulators.labels import Condition, Label

@@ -25,7 +25,7 @@ from nabd.analytics.alerts import (
     step,
 )
 from nabd.analytics.arrays import NEVER
-from nabd.app.monitor.lifecycle import AlertBook, NurseAction, OpenAlert, Transition
+from nabd.analytics.service.lifecycle import AlertBook, NurseAction, OpenAlert, Transition
 
 S = 1_000_000_000
 T0 = 1_750_000_000 * S

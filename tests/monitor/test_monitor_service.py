@@ -12,11 +12,11 @@ import psycopg
 import pytest
 
 from nabd.analytics.alerts import HIGH, AlertPolicy
-from nabd.app.monitor import actions
-from nabd.app.monitor.conditions import NAMES
-from nabd.app.monitor.config import EngineConfig
-from nabd.app.monitor.errors import AlertActionError
-from nabd.app.monitor.store import ALERTS_CHANNEL
+from nabd.analytics.service import actions
+from nabd.analytics.service.conditions import NAMES
+from nabd.analytics.service.config import EngineConfig
+from nabd.analytics.service.errors import AlertActionError
+from nabd.analytics.service.store import ALERTS_CHANNEL
 from nabd.app.stack.testing import RunningStack
 from tests.monitor.monitor_kit import (
     MonitorDb,

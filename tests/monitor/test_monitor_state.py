@@ -14,10 +14,10 @@ from hypothesis import strategies as st
 
 from nabd.analytics.arrays import NEVER
 from nabd.analytics.ring import RingBuffer
-from nabd.app.monitor.config import EngineConfig
-from nabd.app.monitor.registry import Registry
-from nabd.app.monitor.samples import METRIC_KEYS, Samples, metric_index
-from nabd.app.monitor.state import WardState
+from nabd.analytics.service.config import EngineConfig
+from nabd.analytics.service.registry import Registry
+from nabd.analytics.service.samples import METRIC_KEYS, Samples, metric_index
+from nabd.analytics.service.state import WardState
 
 S = 1_000_000_000
 T0 = 1_750_000_000 * S

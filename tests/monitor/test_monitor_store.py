@@ -1,7 +1,7 @@
 """The alert lifecycle in the real database, under random event sequences (hypothesis): random
 conditions and priorities tick after tick, and nurses acknowledge and silence random open alerts
-through ``nabd.app.monitor.actions`` (what ``nabd alerts`` runs) between ticks. The service side
-writes as the ``analytics`` login, so its privileges are exercised too.
+through ``nabd.analytics.service.actions`` (what ``nabd alerts`` runs) between ticks. The service
+side writes as the ``analytics`` login, so its privileges are exercised too.
 
 After every tick the database agrees with the service's lifecycle state; the unique index never
 fires (one open alert per patient x condition); a high-priority alert is never resolved before
@@ -24,12 +24,12 @@ from hypothesis import strategies as st
 
 from nabd.analytics.alerts import HIGH, AlertEventKind, AlertPolicy
 from nabd.analytics.arrays import NEVER
-from nabd.app.monitor import actions
-from nabd.app.monitor.conditions import NAMES
-from nabd.app.monitor.errors import AlertActionError
-from nabd.app.monitor.lifecycle import AlertBook, Transition
-from nabd.app.monitor.state import PatientIndex
-from nabd.app.monitor.store import AlertStore
+from nabd.analytics.service import actions
+from nabd.analytics.service.conditions import NAMES
+from nabd.analytics.service.errors import AlertActionError
+from nabd.analytics.service.lifecycle import AlertBook, Transition
+from nabd.analytics.service.state import PatientIndex
+from nabd.analytics.service.store import AlertStore
 from tests.monitor.monitor_kit import MonitorDb, admit, token
 
 pytestmark = pytest.mark.integration

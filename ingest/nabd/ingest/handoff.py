@@ -22,6 +22,8 @@ from typing import Any, Final
 
 import psycopg
 
+from nabd.contract.handoff import CHANNEL
+
 __all__ = [
     "CHANNEL",
     "Commit",
@@ -32,8 +34,6 @@ __all__ = [
     "record_commit",
 ]
 
-CHANNEL: Final = "nabd_observations"
-"""``LISTEN nabd_observations``: the payload is the new journal entry's ``seq``."""
 
 _RECORD_SQL: Final = """
 WITH counter AS (

@@ -3,7 +3,8 @@
 ``ack`` and ``silence`` need the nurse's name (``--by``): the alert row records it and so does the
 hash-chained audit log. The database URL is ``--database-url``, else ``NABD_CLINICAL_DATABASE_URL``
 (a login in the ``nabd_clinical`` group), else ``NABD_DATABASE_URL``. ``limits set|clear`` change
-a ward's or a patient's alarm limits, audited with ``--by`` (see ``nabd.app.monitor.alarm_limits``).
+a ward's or a patient's alarm limits, audited with ``--by``
+(see ``nabd.analytics.service.alarm_limits``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING
 from nabd.app.commands import Subparsers, fail
 
 if TYPE_CHECKING:
-    from nabd.app.monitor.actions import AlertRow
+    from nabd.analytics.service.actions import AlertRow
 
 
 def register(subparsers: Subparsers) -> None:
@@ -124,7 +125,7 @@ def _line(row: AlertRow) -> str:
 def _list(args: argparse.Namespace) -> int:
     import psycopg
 
-    from nabd.app.monitor.actions import list_alerts
+    from nabd.analytics.service.actions import list_alerts
 
     url = _url(args)
     if url is None:
@@ -150,8 +151,8 @@ def _list(args: argparse.Namespace) -> int:
 def _act(args: argparse.Namespace, silence: bool) -> int:
     import psycopg
 
-    from nabd.app.monitor import actions
-    from nabd.app.monitor.errors import MonitorError
+    from nabd.analytics.service import actions
+    from nabd.analytics.service.errors import MonitorError
 
     url = _url(args)
     if url is None:
@@ -177,7 +178,7 @@ def _silence(args: argparse.Namespace) -> int:
 
 
 def _side(text: str | None, off: float) -> float:
-    from nabd.app.monitor.alarm_limits import KEEP
+    from nabd.analytics.service.alarm_limits import KEEP
 
     if text is None:
         return KEEP
@@ -196,8 +197,8 @@ def _side_text(value: float | None) -> str:
 def _limits_show(args: argparse.Namespace) -> int:
     import psycopg
 
-    from nabd.app.monitor import alarm_limits
-    from nabd.app.monitor.config import LIMIT_METRICS
+    from nabd.analytics.service import alarm_limits
+    from nabd.analytics.service.config import LIMIT_METRICS
 
     url = _url(args)
     if url is None:
@@ -232,8 +233,8 @@ def _limits_show(args: argparse.Namespace) -> int:
 def _limits_change(args: argparse.Namespace, clear: bool) -> int:
     import psycopg
 
-    from nabd.app.monitor import alarm_limits
-    from nabd.app.monitor.errors import MonitorError
+    from nabd.analytics.service import alarm_limits
+    from nabd.analytics.service.errors import MonitorError
 
     url = _url(args)
     if url is None:

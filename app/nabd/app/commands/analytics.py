@@ -38,9 +38,9 @@ def register(subparsers: Subparsers) -> None:
 def _run(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
-    from nabd.app.monitor.errors import MonitorError
-    from nabd.app.monitor.service import MonitorService
-    from nabd.app.monitor.settings import MonitorSettings
+    from nabd.analytics.service.errors import MonitorError
+    from nabd.analytics.service.service import MonitorService
+    from nabd.analytics.service.settings import MonitorSettings
 
     overrides: dict[str, object] = {}
     if args.tick is not None:

@@ -3,7 +3,7 @@
 Builds a ward with ``nabd.simulators`` (patients, scenarios, ground-truth labels), feeds it
 through the same engine ``nabd analytics run`` uses, and prints per condition the sensitivity
 (labelled episodes found) and the detection delay, and per alert condition the false alerts per
-patient-day (see ``nabd.app.monitor.evaluation`` for the matching rules). AF on real RR
+patient-day (see ``nabd.app.evaluation`` for the matching rules). AF on real RR
 intervals (MIT-BIH AF database) is ``bench/af_eval.py``.
 """
 
@@ -48,7 +48,7 @@ def register(subparsers: Subparsers) -> None:
 def _evaluate(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from nabd.app.monitor.evaluation import replay, score
+    from nabd.app.evaluation import replay, score
     from nabd.simulators.errors import SimulatorError
     from nabd.simulators.ward import build_ward
 

@@ -20,7 +20,7 @@ from typing import IO, TYPE_CHECKING
 from nabd.app.commands import Subparsers, fail
 
 if TYPE_CHECKING:
-    from nabd.app.fhir.settings import FhirSettings
+    from nabd.interop.fhir.settings import FhirSettings
 
 
 def _instant(text: str) -> datetime:
@@ -41,7 +41,7 @@ def _settings(args: argparse.Namespace) -> FhirSettings:
     """The FHIR settings, or ValueError naming each bad ``NABD_FHIR_*`` variable."""
     from pydantic import ValidationError
 
-    from nabd.app.fhir import settings
+    from nabd.interop.fhir import settings
 
     overrides = {"database_url": args.database_url} if args.database_url else {}
     try:
@@ -70,9 +70,9 @@ def _output(path: Path | None) -> Iterator[IO[str]]:
 
 def _export(args: argparse.Namespace) -> int:
     """Audit first (committed), then read one snapshot and write it: no unaudited disclosure."""
-    from nabd.app.fhir import bundle, export, query
-    from nabd.app.fhir.errors import FhirError
-    from nabd.app.fhir.settings import DEFAULT_PUBLIC_URL
+    from nabd.interop.fhir import bundle, export, query
+    from nabd.interop.fhir.errors import FhirError
+    from nabd.interop.fhir.settings import DEFAULT_PUBLIC_URL
 
     try:
         settings = _settings(args)
@@ -121,9 +121,9 @@ def _export(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from nabd.app.fhir import query
-    from nabd.app.fhir.api import create_app
-    from nabd.app.fhir.errors import FhirError
+    from nabd.interop.fhir import query
+    from nabd.interop.fhir.api import create_app
+    from nabd.interop.fhir.errors import FhirError
 
     try:
         settings = _settings(args)
@@ -148,7 +148,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _token(args: argparse.Namespace) -> int:
-    from nabd.app.fhir.auth import new_token, token_digest
+    from nabd.interop.fhir.auth import new_token, token_digest
 
     secret = new_token()
     grant = {args.name: {"sha256": token_digest(secret), "identity": args.identity}}

@@ -102,8 +102,8 @@ def _url(args: argparse.Namespace) -> str | None:
 def _record(args: argparse.Namespace) -> int:
     import psycopg
 
-    from nabd.app.monitor.actions import record_entries
-    from nabd.app.monitor.errors import MonitorError
+    from nabd.analytics.service.actions import record_entries
+    from nabd.analytics.service.errors import MonitorError
 
     url = _url(args)
     if url is None:
@@ -128,8 +128,8 @@ def _record(args: argparse.Namespace) -> int:
 def _scale(args: argparse.Namespace) -> int:
     import psycopg
 
-    from nabd.app.monitor.actions import set_news2_scale
-    from nabd.app.monitor.errors import MonitorError
+    from nabd.analytics.service.actions import set_news2_scale
+    from nabd.analytics.service.errors import MonitorError
 
     url = _url(args)
     if url is None:

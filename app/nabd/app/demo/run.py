@@ -32,6 +32,8 @@ import psycopg
 from rich.console import Console
 from rich.live import Live
 
+from nabd.analytics.service import actions
+from nabd.analytics.service.errors import MonitorError
 from nabd.app.demo.fleet import REFUSED
 from nabd.app.demo.gateways import edge_config, gateway_row, pending
 from nabd.app.demo.plan import WardPlan, plan_ward, simulated_ward, wall_labels
@@ -41,8 +43,6 @@ from nabd.app.demo.snapshot import UNCOUNTED, PatientRow, WardReader, WardSnapsh
 from nabd.app.demo.summary import Summary, render_summary, summarise
 from nabd.app.demo.supervise import Supervisor, nabd_command, service_environment, wait_for
 from nabd.app.demo.view import ack_keys, progress_line, render
-from nabd.app.monitor import actions
-from nabd.app.monitor.errors import MonitorError
 from nabd.app.stack import lifecycle
 from nabd.app.stack.env import (
     DATABASE_URL,

@@ -1,9 +1,9 @@
 """The end-of-demo summary (pure): readings generated vs ingested, alerts vs the scenarios'
 labels, where the dashboards went.
 
-Alerts are matched to labels by :func:`nabd.app.monitor.evaluation.score`, the same rule as
+Alerts are matched to labels by :func:`nabd.app.evaluation.score`, the same rule as
 ``nabd evaluate``: a label is found when an alert of a matching condition
-(:data:`~nabd.app.monitor.evaluation.MATCHES`) is raised for its patient between its onset and
+(:data:`~nabd.app.evaluation.MATCHES`) is raised for its patient between its onset and
 its offset plus a grace period, or was already open at onset; an alert no label explains is
 false. Only alerts raised while the ward was playing count (once the devices stop, every patient
 would go stale).
@@ -18,7 +18,7 @@ from typing import Final
 
 from nabd.analytics.alerts import AlertEventKind
 from nabd.app.demo.snapshot import AlertRow
-from nabd.app.monitor.evaluation import RaisedAlert, score
+from nabd.app.evaluation import RaisedAlert, score
 from nabd.simulators.labels import Label
 
 __all__ = ["ConditionLine", "Summary", "render_summary", "summarise"]

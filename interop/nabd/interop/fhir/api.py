@@ -29,12 +29,12 @@ from fhir.resources.R4B.capabilitystatement import CapabilityStatement
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 from fhir.resources.R4B.resource import Resource
 
-from nabd.app.fhir import bundle, ids, mapping, query, search
-from nabd.app.fhir.auth import Caller, authenticate
-from nabd.app.fhir.codes import FHIR_VERSION
-from nabd.app.fhir.errors import FhirConfigError, NotFoundError, SearchError
-from nabd.app.fhir.export import to_resource
-from nabd.app.fhir.settings import FhirSettings
+from nabd.interop.fhir import bundle, ids, mapping, query, search
+from nabd.interop.fhir.auth import Caller, authenticate
+from nabd.interop.fhir.codes import FHIR_VERSION
+from nabd.interop.fhir.errors import FhirConfigError, NotFoundError, SearchError
+from nabd.interop.fhir.export import to_resource
+from nabd.interop.fhir.settings import FhirSettings
 
 log = logging.getLogger(__name__)
 

@@ -1,9 +1,9 @@
 """A snapshot of what the service needs to know about patients besides their observations.
 
-Read from the database every few seconds (:mod:`nabd.app.monitor.source`) and applied to the ward
-state in one go: who is admitted and where, the NEWS2 scale a clinician set, nurses' entries for
-consciousness and supplemental oxygen with their validity, alarm limits per ward and patient, the
-lowest battery of each patient's devices and the state of their gateways. Everything is columns
+Read from the database every few seconds (:mod:`nabd.analytics.service.source`) and applied to the
+ward state in one go: who is admitted and where, the NEWS2 scale a clinician set, nurses' entries
+for consciousness and supplemental oxygen with their validity, alarm limits per ward and patient,
+the lowest battery of each patient's devices and the state of their gateways. Everything is columns
 (NumPy arrays), one element per patient, entry, limit or gateway.
 """
 

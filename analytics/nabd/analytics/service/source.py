@@ -27,9 +27,9 @@ import numpy as np
 import psycopg
 
 from nabd.analytics.arrays import NEVER, IntArray
-from nabd.app.monitor.registry import Registry
-from nabd.app.monitor.samples import DOUBTFUL_FLAGS, METRIC_KEYS, Samples, metric_index
-from nabd.ingest.handoff import CHANNEL
+from nabd.analytics.service.registry import Registry
+from nabd.analytics.service.samples import DOUBTFUL_FLAGS, METRIC_KEYS, Samples, metric_index
+from nabd.contract.handoff import CHANNEL
 
 __all__ = [
     "CHANNEL",
@@ -277,7 +277,7 @@ def _columns(rows: list[tuple[Any, ...]]) -> tuple[Samples, tuple[str, ...]]:
 
 
 async def load_registry(conn: Conn) -> Registry:
-    """Everything :class:`~nabd.app.monitor.registry.Registry` holds, read in one go."""
+    """Everything :class:`~nabd.analytics.service.registry.Registry` holds, read in one go."""
     patients = await (await conn.execute(_PATIENTS_SQL)).fetchall()
     gateways = await (await conn.execute(_GATEWAYS_SQL)).fetchall()
     entries = await (await conn.execute(_ENTRIES_SQL)).fetchall()

@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from nabd.analytics.arrays import BoolArray, FloatArray, IntArray
-from nabd.app.monitor.errors import MonitorInputError
+from nabd.analytics.service.errors import MonitorInputError
 from nabd.contract.catalogue import METRICS
 
 __all__ = ["DOUBTFUL_FLAGS", "METRIC_KEYS", "Samples", "metric_index"]

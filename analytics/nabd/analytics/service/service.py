@@ -35,15 +35,15 @@ import psycopg
 
 from nabd.analytics.alerts import AlertEventKind
 from nabd.analytics.arrays import NEVER, NS_PER_S, seconds_to_ns
-from nabd.app.monitor.config import MINUTE_METRICS, EngineConfig
-from nabd.app.monitor.engine import Detection, Engine, message
-from nabd.app.monitor.errors import MonitorUnavailableError
-from nabd.app.monitor.lifecycle import AlertBook, Transition
-from nabd.app.monitor.publish import AlertPublisher
-from nabd.app.monitor.samples import Samples
-from nabd.app.monitor.settings import MonitorSettings
-from nabd.app.monitor.source import CHANNEL, Fetched, ObservationSource, load_registry
-from nabd.app.monitor.store import AlertStore, News2Writer, Published, TickRecord
+from nabd.analytics.service.config import MINUTE_METRICS, EngineConfig
+from nabd.analytics.service.engine import Detection, Engine, message
+from nabd.analytics.service.errors import MonitorUnavailableError
+from nabd.analytics.service.lifecycle import AlertBook, Transition
+from nabd.analytics.service.publish import AlertPublisher
+from nabd.analytics.service.samples import Samples
+from nabd.analytics.service.settings import MonitorSettings
+from nabd.analytics.service.source import CHANNEL, Fetched, ObservationSource, load_registry
+from nabd.analytics.service.store import AlertStore, News2Writer, Published, TickRecord
 
 __all__ = ["MonitorService", "TickStats"]
 

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from nabd.app.fhir.settings import TokenGrant
+from nabd.interop.fhir.settings import TokenGrant
 
 TOKEN_BYTES: Final = 32
 

@@ -2,7 +2,7 @@
 
 A simulated ward (:func:`nabd.simulators.ward.build_ward`) gives patients, the scenarios they live
 through and the ground-truth labels. :func:`replay` feeds its series through the same
-:class:`~nabd.app.monitor.engine.Engine` the service runs, tick by tick, as devices would send
+:class:`~nabd.analytics.service.engine.Engine` the service runs, tick by tick, as devices would send
 them (cadences in :data:`CADENCE_S`; RR intervals beat by beat; a disconnect drops the device's
 samples; contact loss is sent flagged; unflagged motion spikes are sent as they are), and keeps
 every alert raised. :func:`score` matches alerts to labels:
@@ -31,12 +31,12 @@ import numpy as np
 
 from nabd.analytics.alerts import AlertEventKind
 from nabd.analytics.arrays import NEVER
-from nabd.app.monitor.conditions import BY_NAME, Kind
-from nabd.app.monitor.config import EngineConfig
-from nabd.app.monitor.engine import Engine
-from nabd.app.monitor.lifecycle import NurseAction
-from nabd.app.monitor.registry import Registry
-from nabd.app.monitor.samples import Samples, metric_index
+from nabd.analytics.service.conditions import BY_NAME, Kind
+from nabd.analytics.service.config import EngineConfig
+from nabd.analytics.service.engine import Engine
+from nabd.analytics.service.lifecycle import NurseAction
+from nabd.analytics.service.registry import Registry
+from nabd.analytics.service.samples import Samples, metric_index
 from nabd.simulators.devices import Device, device_of
 from nabd.simulators.labels import Condition, Label
 from nabd.simulators.series import VitalSeries

@@ -2,7 +2,7 @@
 entries and a patient's NEWS2 SpO2 scale (``nabd nurse``).
 
 An action on an alert is one transaction that takes the alert lock
-(:data:`~nabd.app.monitor.store.ALERT_LOCK`, the analytics service holds it while it writes a
+(:data:`~nabd.analytics.service.store.ALERT_LOCK`, the analytics service holds it while it writes a
 tick), changes the alert row, records the action in ``alert_action`` for the service to apply to
 its lifecycle state at its next tick, appends an ``audit_log`` entry naming the nurse (the log's
 trigger stamps the time), and notifies ``nabd_alerts``. The row is therefore right at once,
@@ -24,8 +24,8 @@ from typing import Any, Final, TypeAlias, cast
 
 import psycopg
 
-from nabd.app.monitor.errors import AlertActionError, MonitorInputError
-from nabd.app.monitor.store import ALERT_LOCK, ALERTS_CHANNEL
+from nabd.analytics.service.errors import AlertActionError, MonitorInputError
+from nabd.analytics.service.store import ALERT_LOCK, ALERTS_CHANNEL
 
 __all__ = [
     "ENTRY_VALUES",

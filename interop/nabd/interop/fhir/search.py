@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Final
 
-from nabd.app.fhir import ids
-from nabd.app.fhir.codes import Systems, stream_codes, streams
-from nabd.app.fhir.errors import NotFoundError, SearchError
+from nabd.interop.fhir import ids
+from nabd.interop.fhir.codes import Systems, stream_codes, streams
+from nabd.interop.fhir.errors import NotFoundError, SearchError
 
 Params = Sequence[tuple[str, str]]
 

@@ -21,8 +21,8 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from nabd.app.fhir.codes import Systems
-from nabd.app.fhir.summaries import DEFAULT_PERIOD_S, check_period
+from nabd.interop.fhir.codes import Systems
+from nabd.interop.fhir.summaries import DEFAULT_PERIOD_S, check_period
 
 DEFAULT_SYSTEM_BASE: Final = "https://nabd.example.org/fhir"
 DEFAULT_PUBLIC_URL: Final = "http://127.0.0.1:8080"

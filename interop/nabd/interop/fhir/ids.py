@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
-from nabd.app.fhir.errors import NotFoundError
+from nabd.interop.fhir.errors import NotFoundError
 
 EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 DIGEST_HEX: Final = 16

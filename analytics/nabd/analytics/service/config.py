@@ -21,10 +21,10 @@ from nabd.analytics.arrays import check_duration
 from nabd.analytics.baseline import DEFAULT_BASELINES, BaselineConfig
 from nabd.analytics.desaturation import DesaturationConfig
 from nabd.analytics.limits import DEFAULT_LIMITS, LimitConfig
+from nabd.analytics.service.conditions import NAMES
+from nabd.analytics.service.errors import MonitorInputError
 from nabd.analytics.technical import DEFAULT_EXPECTATIONS, BatteryConfig, MetricExpectation
 from nabd.analytics.trend import TrendConfig
-from nabd.app.monitor.conditions import NAMES
-from nabd.app.monitor.errors import MonitorInputError
 
 __all__ = [
     "CONTINUOUS_METRICS",
@@ -136,7 +136,7 @@ class EngineConfig:
     """Patients split into this many cohorts (``row % k``) for the window detectors: a run is
     due every ``window_every_s / k`` and judges the cohorts whose turn came, so each patient is
     still judged every ``window_every_s`` and no single tick pays for the whole ward
-    (``nabd.app.monitor.cohorts``). 1: everyone at every run."""
+    (``nabd.analytics.service.cohorts``). 1: everyone at every run."""
     slow_cohorts: int = 1
     """The same for the per-minute detectors (e.g. 60: one sixtieth of the ward every second)."""
     policy: AlertPolicy = field(default_factory=_policy)

@@ -25,9 +25,9 @@ from typing import Any, Final, TypeAlias
 import psycopg
 
 from nabd.analytics.limits import DEFAULT_LIMITS
-from nabd.app.monitor.actions import check_nurse
-from nabd.app.monitor.config import LIMIT_METRICS
-from nabd.app.monitor.errors import MonitorInputError
+from nabd.analytics.service.actions import check_nurse
+from nabd.analytics.service.config import LIMIT_METRICS
+from nabd.analytics.service.errors import MonitorInputError
 
 __all__ = ["KEEP", "LimitRow", "Scope", "clear_limit", "effective", "set_limit", "show_limits"]
 

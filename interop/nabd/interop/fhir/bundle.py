@@ -16,7 +16,7 @@ from typing import IO, Any
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.resource import Resource
 
-from nabd.app.fhir.mapping import instant
+from nabd.interop.fhir.mapping import instant
 
 
 def full_url(base_url: str, resource: Resource) -> str:

@@ -13,11 +13,11 @@ from datetime import datetime
 
 from fhir.resources.R4B.resource import Resource
 
-from nabd.app.fhir import mapping, query
-from nabd.app.fhir.codes import Systems, streams
-from nabd.app.fhir.records import BloodPressureRecord, News2Record, ReadingRecord
-from nabd.app.fhir.search import TimeRange
-from nabd.app.fhir.summaries import Summary, bucket_start
+from nabd.interop.fhir import mapping, query
+from nabd.interop.fhir.codes import Systems, streams
+from nabd.interop.fhir.records import BloodPressureRecord, News2Record, ReadingRecord
+from nabd.interop.fhir.search import TimeRange
+from nabd.interop.fhir.summaries import Summary, bucket_start
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,9 +38,9 @@ from nabd.analytics.arrays import (
 from nabd.analytics.errors import AnalyticsInputError
 from nabd.analytics.limits import LimitConfig, Thresholds, thresholds
 from nabd.analytics.ring import RingBuffer
-from nabd.app.monitor.config import LIMIT_METRICS, MINUTE_METRICS, EngineConfig
-from nabd.app.monitor.registry import Registry
-from nabd.app.monitor.samples import METRIC_KEYS, Samples, metric_index
+from nabd.analytics.service.config import LIMIT_METRICS, MINUTE_METRICS, EngineConfig
+from nabd.analytics.service.registry import Registry
+from nabd.analytics.service.samples import METRIC_KEYS, Samples, metric_index
 
 __all__ = ["IngestCount", "PatientIndex", "WardState"]
 

@@ -35,7 +35,7 @@ from nabd.analytics.alerts import (
     step,
 )
 from nabd.analytics.arrays import NEVER, BoolArray, IntArray, flat_view, pad_rows
-from nabd.app.monitor.errors import MonitorInputError
+from nabd.analytics.service.errors import MonitorInputError
 from nabd.contract.payloads import AlertPriority
 
 __all__ = ["AlertBook", "NurseAction", "OpenAlert", "Transition"]

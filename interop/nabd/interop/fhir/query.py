@@ -6,7 +6,7 @@ the database itself enforces that a pseudonymous caller cannot read ``identity``
 
 Observations come from four sources (spot readings, per-period summaries of streamed metrics,
 blood-pressure panels, NEWS2 scores). Each is read in one order, the sort key
-``(time, source, key, device, seq)``, from just after a :class:`~nabd.app.fhir.search.Cursor`;
+``(time, source, key, device, seq)``, from just after a :class:`~nabd.interop.fhir.search.Cursor`;
 merging the sources' first ``n`` rows gives the first ``n`` overall, so pages are keyset-based
 (stable while new data arrives) and no source is ever read past one page. Text sorts with
 ``COLLATE "C"``, which orders as Python does.
@@ -28,15 +28,15 @@ from psycopg import errors, sql
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from nabd.app.fhir import ids
-from nabd.app.fhir.codes import (
+from nabd.interop.fhir import ids
+from nabd.interop.fhir.codes import (
     BLOOD_PRESSURE_KEYS,
     BLOOD_PRESSURE_STREAM,
     NEWS2_STREAM,
     VITAL_SIGNS,
 )
-from nabd.app.fhir.errors import FhirConfigError, NotFoundError
-from nabd.app.fhir.records import (
+from nabd.interop.fhir.errors import FhirConfigError, NotFoundError
+from nabd.interop.fhir.records import (
     NEWS2_SUBSCORES,
     AlertRecord,
     BloodPressureRecord,
@@ -46,8 +46,8 @@ from nabd.app.fhir.records import (
     PatientRecord,
     ReadingRecord,
 )
-from nabd.app.fhir.search import START, Cursor, TimeRange
-from nabd.app.fhir.summaries import Summary, bucket_start
+from nabd.interop.fhir.search import START, Cursor, TimeRange
+from nabd.interop.fhir.summaries import Summary, bucket_start
 
 Row = dict[str, Any]
 Conn = psycopg.Connection[Row]

@@ -6,7 +6,7 @@ moment are read, fed into the lifecycle, and marked applied in the same transact
 the resulting transitions, so the ``alert`` rows and the service's in-memory state never
 disagree about an acknowledgement or a silence.
 
-Per transition (``nabd.app.monitor.lifecycle.Transition``):
+Per transition (``nabd.analytics.service.lifecycle.Transition``):
 
 ========================  ===================================================================
 event                     row change (every one also appends an ``audit_log`` entry)
@@ -41,9 +41,9 @@ import psycopg
 from nabd.analytics.alerts import AlertEventKind
 from nabd.analytics.arrays import NEVER, BoolArray, IntArray
 from nabd.analytics.news2 import News2
-from nabd.app.monitor.conditions import BY_NAME, column
-from nabd.app.monitor.lifecycle import NurseAction, OpenAlert, Transition
-from nabd.app.monitor.state import PatientIndex
+from nabd.analytics.service.conditions import BY_NAME, column
+from nabd.analytics.service.lifecycle import NurseAction, OpenAlert, Transition
+from nabd.analytics.service.state import PatientIndex
 
 __all__ = [
     "ACTOR",

@@ -27,9 +27,9 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from nabd.analytics.alerts import AlertEventKind
-from nabd.app.monitor.conditions import BY_NAME
-from nabd.app.monitor.settings import MonitorSettings
-from nabd.app.monitor.store import Published, from_ns
+from nabd.analytics.service.conditions import BY_NAME
+from nabd.analytics.service.settings import MonitorSettings
+from nabd.analytics.service.store import Published, from_ns
 from nabd.contract import topics
 from nabd.contract.payloads import Alert, AlertState, to_json
 from nabd.contract.tls import client_context

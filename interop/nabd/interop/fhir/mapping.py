@@ -16,8 +16,9 @@ from fhir.resources.R4B.flag import Flag
 from fhir.resources.R4B.observation import Observation
 from fhir.resources.R4B.patient import Patient
 
-from nabd.app.fhir import ids
-from nabd.app.fhir.codes import (
+from nabd.contract.catalogue import metric
+from nabd.interop.fhir import ids
+from nabd.interop.fhir.codes import (
     BATTERY_PROPERTY,
     BLOOD_PRESSURE_CODES,
     BLOOD_PRESSURE_KEYS,
@@ -40,7 +41,7 @@ from nabd.app.fhir.codes import (
     catalogue_codes,
     news2_code,
 )
-from nabd.app.fhir.records import (
+from nabd.interop.fhir.records import (
     NEWS2_SUBSCORES,
     AlertRecord,
     BloodPressureRecord,
@@ -49,8 +50,7 @@ from nabd.app.fhir.records import (
     PatientRecord,
     ReadingRecord,
 )
-from nabd.app.fhir.summaries import Summary
-from nabd.contract.catalogue import metric
+from nabd.interop.fhir.summaries import Summary
 
 Json = dict[str, Any]
 

@@ -14,10 +14,11 @@ active and how severe, with one call of each scoring-core function for the whole
   low battery, gateway offline, every tick; flatline with the window detectors;
 * **window detectors** (desaturation, AF, flatline) every ``window_every_s``;
 * **per-minute medians, baselines and trends** every ``slow_every_s`` (they change slowly);
-  either group may judge the ward in cohorts, a few at each run (``nabd.app.monitor.cohorts``).
+  either group may judge the ward in cohorts, a few at each run
+  (``nabd.analytics.service.cohorts``).
 
 Between runs, a detector's last verdict stands. :meth:`Engine.alerts` then steps the
-:class:`~nabd.app.monitor.lifecycle.AlertBook` with the nurses' actions. No step loops over
+:class:`~nabd.analytics.service.lifecycle.AlertBook` with the nurses' actions. No step loops over
 patients; the only Python loops are over metrics, conditions and (few) events.
 """
 
@@ -46,14 +47,19 @@ from nabd.analytics.latch import Latch
 from nabd.analytics.limits import LimitState
 from nabd.analytics.news2 import MISSING, News2, score
 from nabd.analytics.ring import Window
+from nabd.analytics.service.cohorts import Cadence, cohort_step
+from nabd.analytics.service.conditions import BY_NAME, CONDITIONS, NAMES, column
+from nabd.analytics.service.config import (
+    CONTINUOUS_METRICS,
+    LIMIT_METRICS,
+    MINUTE_METRICS,
+    EngineConfig,
+)
+from nabd.analytics.service.lifecycle import AlertBook, NurseAction, Transition
+from nabd.analytics.service.registry import Registry
+from nabd.analytics.service.samples import Samples, metric_index
+from nabd.analytics.service.state import BATTERY_WINDOW_S, IngestCount, WardState
 from nabd.analytics.technical import BatteryState, data_flow, flatline, gateway_offline
-from nabd.app.monitor.cohorts import Cadence, cohort_step
-from nabd.app.monitor.conditions import BY_NAME, CONDITIONS, NAMES, column
-from nabd.app.monitor.config import CONTINUOUS_METRICS, LIMIT_METRICS, MINUTE_METRICS, EngineConfig
-from nabd.app.monitor.lifecycle import AlertBook, NurseAction, Transition
-from nabd.app.monitor.registry import Registry
-from nabd.app.monitor.samples import Samples, metric_index
-from nabd.app.monitor.state import BATTERY_WINDOW_S, IngestCount, WardState
 
 __all__ = ["Detection", "Engine", "message"]
 
