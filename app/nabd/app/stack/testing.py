@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import psycopg
@@ -122,7 +123,7 @@ def fresh_database(owner_url: str, prefix: str = "nabd_test") -> Iterator[str]:
         _drop_database(owner_url, name)
 
 
-def _drop_database(owner_url: str, name: str, wait_s: float = 20.0) -> None:
+def _drop_database(owner_url: str, name: str, wait_s: float = 60.0) -> None:
     """Drop ``name`` once other roles' sessions on it have ended (bounded by ``wait_s``).
 
     The owner is not a superuser, so ``WITH (FORCE)`` may terminate only its own sessions: a
@@ -134,17 +135,25 @@ def _drop_database(owner_url: str, name: str, wait_s: float = 20.0) -> None:
     with psycopg.connect(owner_url, autocommit=True) as conn:
         conn.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS false").format(ident))
         end = time.monotonic() + wait_s
-        while time.monotonic() < end:
-            row = conn.execute(
-                "SELECT count(*) FROM pg_stat_activity"
-                " WHERE datname = %s AND usename <> current_user"
-                " AND backend_type = 'client backend'",
-                (name,),
-            ).fetchone()
-            if row is None or row[0] == 0:
-                break
+        stragglers = _other_sessions(conn, name)
+        while stragglers and time.monotonic() < end:
             time.sleep(0.1)
+            stragglers = _other_sessions(conn, name)
+        if stragglers:
+            raise RuntimeError(
+                f"database {name}: other roles' sessions still open after {wait_s:.0f} s"
+                f" (a connection leak in the test): {stragglers}"
+            )
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(ident))
+
+
+def _other_sessions(conn: psycopg.Connection[Any], name: str) -> list[tuple[Any, ...]]:
+    """Other roles' client sessions on ``name``: who, which program, doing what."""
+    return conn.execute(
+        "SELECT usename, application_name, state, left(query, 80) FROM pg_stat_activity"
+        " WHERE datname = %s AND usename <> current_user AND backend_type = 'client backend'",
+        (name,),
+    ).fetchall()
 
 
 def database_name(url: str) -> str:
