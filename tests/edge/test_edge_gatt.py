@@ -196,13 +196,16 @@ def test_unknown_characteristics_raise_gatt_decode_error(uuid: int | str) -> Non
         decode(uuid, b"\x00\x48")
 
 
-@pytest.mark.parametrize(
-    "value",
-    [b"", b"\x10\x48\x00", b"\x01\x48", b"\x08\x48\x0a"],  # RR flag with half an interval, ...
-)
-def test_truncated_payloads_raise_and_never_yield_a_partial_reading(value: bytes) -> None:
+@pytest.mark.parametrize("value", [b"", b"\x01\x48"])  # no Flags; a uint16 heart rate cut short
+def test_a_missing_mandatory_field_raises_and_never_yields_a_partial_reading(value: bytes) -> None:
     with pytest.raises(GattDecodeError):
         decode(0x2A37, value)
+
+
+@pytest.mark.parametrize("value", [b"\x10\x48\x00", b"\x08\x48\x0a", b"\x10\x48"])
+def test_an_optional_field_cut_short_keeps_the_heart_rate(value: bytes) -> None:
+    # RR flag with half an interval or none, energy expended cut short: the rate stays alone.
+    assert [r.metric for r in decode(0x2A37, value)] == ["heart_rate"]
 
 
 def test_gatt_decode_error_is_a_value_error() -> None:

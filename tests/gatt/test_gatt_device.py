@@ -19,7 +19,6 @@ from nabd.contract.gatt.errors import (
     GattDecodeError,
     GattValueError,
     InvalidFieldError,
-    TrailingBytesError,
     TruncatedError,
 )
 from nabd.contract.gatt.samples import MetricKey, Sample
@@ -41,7 +40,6 @@ def test_battery_levels(hex_data: str, percent: int) -> None:
         ("65", InvalidFieldError),  # 101 %
         ("FF", InvalidFieldError),
         ("", TruncatedError),
-        ("64 00", TrailingBytesError),
     ],
 )
 def test_malformed_battery_levels(hex_data: str, error: type[GattDecodeError]) -> None:

@@ -14,8 +14,6 @@ from nabd.contract.gatt.errors import (
     GattValueError,
     InvalidDateTimeError,
     InvalidFieldError,
-    ReservedFlagsError,
-    ReservedValueError,
     TruncatedError,
 )
 from nabd.contract.gatt.glucose import (
@@ -109,12 +107,8 @@ def test_reserved_sensor_status_bits_are_ignored() -> None:
 @pytest.mark.parametrize(
     ("hex_data", "error"),
     [
-        ("20 01 00 E8 07 01 01 08 00 00", ReservedFlagsError),
         ("00 01 00 E8 07 01 01 08 00", TruncatedError),  # base time cut short
         ("00 01 00 E8 07 01 20 08 00 00", InvalidDateTimeError),  # 32 January
-        ("02 01 00 E8 07 01 01 08 00 00 01 D0 10", ReservedValueError),  # type 0
-        ("02 01 00 E8 07 01 01 08 00 00 01 D0 51", ReservedValueError),  # location 5
-        ("02 01 00 E8 07 01 01 08 00 00 01 D0 1B", ReservedValueError),  # type 11
         # 9999 (0x270F) -12-31 23:59 plus 32767 minutes is past the end of the calendar
         ("01 01 00 0F 27 0C 1F 17 3B 00 FF 7F", InvalidFieldError),
     ],

@@ -13,8 +13,6 @@ from nabd.contract.gatt.errors import (
     GattDecodeError,
     GattValueError,
     InvalidFieldError,
-    ReservedFlagsError,
-    TrailingBytesError,
     TruncatedError,
 )
 from nabd.contract.gatt.samples import MetricKey, Sample, SampleFlag
@@ -77,11 +75,8 @@ def test_unsuccessful_measurement() -> None:
 @pytest.mark.parametrize(
     ("hex_data", "error"),
     [
-        ("10 B0 36", ReservedFlagsError),
         ("00 B0", TruncatedError),
-        ("08 B0 36 E5 00", TruncatedError),  # height missing
         ("08 FF FF E5 00 D6 06", InvalidFieldError),  # unsuccessful yet with BMI
-        ("00 B0 36 02", TrailingBytesError),
     ],
 )
 def test_malformed_values(hex_data: str, error: type[GattDecodeError]) -> None:

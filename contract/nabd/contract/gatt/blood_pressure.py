@@ -7,6 +7,11 @@ mean arterial pressure), Time Stamp (Date Time), Pulse Rate (SFLOAT, /min), User
 unknown user), Measurement Status (16 bits: 0 body movement, 1 cuff too loose, 2 irregular pulse,
 3-4 pulse rate range, 5 improper position; 6-15 reserved and ignored).
 
+Tolerated on receipt (see :mod:`nabd.contract.gatt.wire`): reserved Flags bits and trailing bytes
+are ignored; an optional field cut short, an impossible Time Stamp, or the reserved pulse rate
+range value 3 drops that field and keeps the pressures. A real cuff's capture with reserved Flags
+bits set was rejected before this rule.
+
 Intermediate Cuff Pressure has the same layout; its systolic field is the current cuff pressure
 and the diastolic and MAP fields are unused (the encoder sends NaN there, the decoder ignores
 them). The cuff pressure is not a catalogue metric, so its samples hold only the pulse rate.
@@ -54,6 +59,7 @@ _PULSE_RATE: Final = 0x04
 _USER_ID: Final = 0x08
 _STATUS: Final = 0x10
 _DEFINED_FLAGS: Final = 0x1F
+_RESERVED_RANGE: Final = 3
 
 
 class PressureUnit(Enum):
@@ -78,7 +84,8 @@ class BloodPressureStatus:
     body_movement: bool = False
     cuff_too_loose: bool = False
     irregular_pulse: bool = False
-    pulse_rate_range: PulseRateRange = PulseRateRange.WITHIN_RANGE
+    pulse_rate_range: PulseRateRange | None = PulseRateRange.WITHIN_RANGE
+    """``None``: the device sent the reserved value 3 (range not known)."""
     improper_position: bool = False
 
     def to_bits(self) -> int:
@@ -86,7 +93,8 @@ class BloodPressureStatus:
             int(self.body_movement)
             | int(self.cuff_too_loose) << 1
             | int(self.irregular_pulse) << 2
-            | self.pulse_rate_range.value << 3
+            | (_RESERVED_RANGE if self.pulse_rate_range is None else self.pulse_rate_range.value)
+            << 3
             | int(self.improper_position) << 5
         )
 
@@ -106,7 +114,7 @@ def _read_status(reader: Reader) -> BloodPressureStatus:
         body_movement=bool(bits & 0x01),
         cuff_too_loose=bool(bits & 0x02),
         irregular_pulse=bool(bits & 0x04),
-        pulse_rate_range=reader.enum(PulseRateRange, range_bits, "Pulse Rate Range Detection"),
+        pulse_rate_range=reader.enum_or_none(PulseRateRange, range_bits),
         improper_position=bool(bits & 0x20),
     )
 
@@ -213,10 +221,12 @@ class _SharedFields(TypedDict):
 def _read_shared(reader: Reader, flags: int) -> _SharedFields:
     return {
         "unit": PressureUnit(flags & _KPA),
-        "timestamp": reader.date_time("Time Stamp") if flags & _TIMESTAMP else None,
-        "pulse_rate": reader.sfloat("Pulse Rate") if flags & _PULSE_RATE else None,
-        "user_id": reader.u8("User ID") if flags & _USER_ID else None,
-        "status": _read_status(reader) if flags & _STATUS else None,
+        "timestamp": reader.optional(
+            flags & _TIMESTAMP, lambda: reader.date_time_or_none("Time Stamp")
+        ),
+        "pulse_rate": reader.optional(flags & _PULSE_RATE, lambda: reader.sfloat("Pulse Rate")),
+        "user_id": reader.optional(flags & _USER_ID, lambda: reader.u8("User ID")),
+        "status": reader.optional(flags & _STATUS, lambda: _read_status(reader)),
     }
 
 

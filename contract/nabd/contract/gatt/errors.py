@@ -23,9 +23,6 @@ __all__ = [
     "GattValueError",
     "InvalidDateTimeError",
     "InvalidFieldError",
-    "ReservedFlagsError",
-    "ReservedValueError",
-    "TrailingBytesError",
     "TruncatedError",
     "UnknownCharacteristicError",
 ]
@@ -58,22 +55,6 @@ class GattDecodeError(GattError):
 
 class TruncatedError(GattDecodeError):
     """The value ends before a field that its flags (or the format) say is present."""
-
-
-class TrailingBytesError(GattDecodeError):
-    """Bytes are left after the last field the flags announce."""
-
-
-class ReservedFlagsError(GattDecodeError):
-    """A Flags bit that the specification reserves is set.
-
-    Flags decide the layout; a reserved bit may announce a field this codec does not know, so the
-    rest of the value cannot be read safely.
-    """
-
-
-class ReservedValueError(GattDecodeError):
-    """An enumerated field (temperature type, glucose type, ...) holds a reserved value."""
 
 
 class InvalidFieldError(GattDecodeError):

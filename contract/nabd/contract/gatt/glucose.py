@@ -124,8 +124,10 @@ class GlucoseConcentration:
 
     value: MedFloat
     unit: GlucoseUnit
-    sample_type: GlucoseType
-    sample_location: SampleLocation
+    sample_type: GlucoseType | None
+    """``None``: the meter sent a reserved type (the concentration still stands)."""
+    sample_location: SampleLocation | None
+    """``None``: the meter sent a reserved sample location."""
 
     def __post_init__(self) -> None:
         replace_field(self, "value", quantized(_NAME, "glucose concentration", self.value))
@@ -201,8 +203,8 @@ def _read_concentration(reader: Reader, flags: int) -> GlucoseConcentration:
     return GlucoseConcentration(
         value=value,
         unit=GlucoseUnit.MOL_PER_L if flags & _MOL_PER_L else GlucoseUnit.KG_PER_L,
-        sample_type=reader.enum(GlucoseType, type_location & 0x0F, "Type"),
-        sample_location=reader.enum(SampleLocation, type_location >> 4, "Sample Location"),
+        sample_type=reader.enum_or_none(GlucoseType, type_location & 0x0F),
+        sample_location=reader.enum_or_none(SampleLocation, type_location >> 4),
     )
 
 
@@ -210,12 +212,12 @@ def _read(reader: Reader) -> GlucoseMeasurement:
     flags = reader.flags(0x1F)
     sequence_number = reader.u16("Sequence Number")
     base_time = reader.date_time("Base Time")
-    time_offset = reader.s16("Time Offset") if flags & _TIME_OFFSET else None
-    concentration = _read_concentration(reader, flags) if flags & _CONCENTRATION else None
-    status = None
-    if flags & _SENSOR_STATUS:
-        raw = reader.u16("Sensor Status Annunciation")
-        status = GlucoseSensorStatus(raw & _SENSOR_STATUS_BITS)
+    time_offset = reader.optional(flags & _TIME_OFFSET, lambda: reader.s16("Time Offset"))
+    concentration = reader.optional(
+        flags & _CONCENTRATION, lambda: _read_concentration(reader, flags)
+    )
+    raw = reader.optional(flags & _SENSOR_STATUS, lambda: reader.u16("Sensor Status Annunciation"))
+    status = None if raw is None else GlucoseSensorStatus(raw & _SENSOR_STATUS_BITS)
     return GlucoseMeasurement(
         sequence_number=sequence_number,
         base_time=base_time,
@@ -245,7 +247,8 @@ def encode_glucose_measurement(value: GlucoseMeasurement) -> bytes:
         out.s16(value.time_offset)
     if concentration is not None:
         out.sfloat(concentration.value)
-        out.u8(concentration.sample_location << 4 | concentration.sample_type)
+        location = concentration.sample_location or 0  # reserved 0 decodes back to None
+        out.u8(location << 4 | (concentration.sample_type or 0))
     if value.sensor_status is not None:
         out.u16(int(value.sensor_status))
     return out.to_bytes()

@@ -4,7 +4,11 @@ Layout: Flags (uint8), Heart Rate (uint8, or uint16 when Flags bit 0 is set), En
 (uint16 kJ, when bit 3), RR-Interval (uint16 in 1/1024 s, one or more filling the rest of the
 value, when bit 4). Flags bits 1-2 are the sensor contact status: bit 2 says the feature is
 supported, bit 1 that contact is detected (bit 1 means nothing without bit 2). Bits 5-7 are
-reserved.
+reserved (ignored on receipt, see :mod:`nabd.contract.gatt.wire`).
+
+Tolerated on receipt: the RR-Interval flag with no RR bytes (seen from bumble's own Heart Rate
+profile when its RR list is empty) or with an odd byte left over keeps the heart rate and the whole
+RR intervals that did arrive; an energy-expended field cut short is dropped.
 """
 
 from __future__ import annotations
@@ -13,7 +17,6 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import ClassVar, Final
 
-from nabd.contract.gatt.errors import TruncatedError
 from nabd.contract.gatt.fields import check_range, on_grid, replace_field
 from nabd.contract.gatt.samples import MetricKey, Sample, SampleFlag, sample
 from nabd.contract.gatt.wire import Buffer, Reader, Writer, parse
@@ -103,10 +106,8 @@ def _contact(flags: int) -> SensorContact:
 
 
 def _read_rr_intervals(reader: Reader) -> tuple[float, ...]:
-    count, odd = divmod(reader.remaining(), 2)
-    if count == 0 or odd:
-        reason = f"RR-Interval needs one or more uint16, {reader.remaining()} byte(s) left"
-        raise reader.error(TruncatedError, reason)
+    """Every whole uint16 left; an odd last byte is ignored like any trailing byte."""
+    count = reader.remaining() // 2
     return tuple(reader.u16(f"RR-Interval {i + 1}") / _RR_PER_SECOND for i in range(count))
 
 
@@ -114,7 +115,7 @@ def _read(reader: Reader) -> HeartRateMeasurement:
     flags = reader.flags(_DEFINED_FLAGS)
     uint16 = bool(flags & _UINT16_FORMAT)
     heart_rate = reader.u16("Heart Rate") if uint16 else reader.u8("Heart Rate")
-    energy = reader.u16("Energy Expended") if flags & _ENERGY_PRESENT else None
+    energy = reader.optional(flags & _ENERGY_PRESENT, lambda: reader.u16("Energy Expended"))
     rr = _read_rr_intervals(reader) if flags & _RR_PRESENT else ()
     return HeartRateMeasurement(
         heart_rate=heart_rate,

@@ -240,10 +240,10 @@ def _read_device_status(reader: Reader) -> PlxDeviceSensorStatus:
 def _read_spot(reader: Reader) -> PlxSpotCheckMeasurement:
     flags = reader.flags(0x1F)
     spo2, pulse_rate = reader.sfloat("SpO2"), reader.sfloat("PR")
-    timestamp = reader.date_time("Timestamp") if flags & 0x01 else None
-    measurement = _read_measurement_status(reader) if flags & 0x02 else None
-    device = _read_device_status(reader) if flags & 0x04 else None
-    pai = reader.sfloat("Pulse Amplitude Index") if flags & 0x08 else None
+    timestamp = reader.optional(flags & 0x01, lambda: reader.date_time_or_none("Timestamp"))
+    measurement = reader.optional(flags & 0x02, lambda: _read_measurement_status(reader))
+    device = reader.optional(flags & 0x04, lambda: _read_device_status(reader))
+    pai = reader.optional(flags & 0x08, lambda: reader.sfloat("Pulse Amplitude Index"))
     return PlxSpotCheckMeasurement(
         spo2=spo2,
         pulse_rate=pulse_rate,
@@ -262,11 +262,11 @@ def _read_pair(reader: Reader, name: str) -> SpO2PulseRate:
 def _read_continuous(reader: Reader) -> PlxContinuousMeasurement:
     flags = reader.flags(0x1F)
     spo2, pulse_rate = reader.sfloat("SpO2PR-Normal SpO2"), reader.sfloat("SpO2PR-Normal PR")
-    fast = _read_pair(reader, "SpO2PR-Fast") if flags & 0x01 else None
-    slow = _read_pair(reader, "SpO2PR-Slow") if flags & 0x02 else None
-    measurement = _read_measurement_status(reader) if flags & 0x04 else None
-    device = _read_device_status(reader) if flags & 0x08 else None
-    pai = reader.sfloat("Pulse Amplitude Index") if flags & 0x10 else None
+    fast = reader.optional(flags & 0x01, lambda: _read_pair(reader, "SpO2PR-Fast"))
+    slow = reader.optional(flags & 0x02, lambda: _read_pair(reader, "SpO2PR-Slow"))
+    measurement = reader.optional(flags & 0x04, lambda: _read_measurement_status(reader))
+    device = reader.optional(flags & 0x08, lambda: _read_device_status(reader))
+    pai = reader.optional(flags & 0x10, lambda: reader.sfloat("Pulse Amplitude Index"))
     return PlxContinuousMeasurement(
         spo2=spo2,
         pulse_rate=pulse_rate,

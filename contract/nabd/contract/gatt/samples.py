@@ -80,7 +80,12 @@ class Sample(NamedTuple):
 
 
 def sample(metric: MetricKey, value: MedFloat, flags: Iterable[SampleFlag] = ()) -> Sample:
-    """A sample; a special value becomes ``None`` flagged :attr:`SampleFlag.UNAVAILABLE`."""
-    if isinstance(value, Special):
-        return Sample(metric, None, frozenset(flags) | {SampleFlag.UNAVAILABLE})
-    return Sample(metric, float(value), frozenset(flags))
+    """A sample; a special value becomes ``None`` flagged :attr:`SampleFlag.UNAVAILABLE`.
+
+    So does a number the device itself flags unavailable (PLX Measurement Status bit 13,
+    "measurement unavailable"): the number in the field is then not a measurement.
+    """
+    flags = frozenset(flags)
+    if isinstance(value, Special) or SampleFlag.UNAVAILABLE in flags:
+        return Sample(metric, None, flags | {SampleFlag.UNAVAILABLE})
+    return Sample(metric, float(value), flags)

@@ -122,10 +122,11 @@ T = TypeVar("T", TemperatureMeasurement, IntermediateTemperature)
 def _read(kind: type[T], reader: Reader) -> T:
     flags = reader.flags(_FAHRENHEIT | _TIMESTAMP_PRESENT | _TYPE_PRESENT)
     temperature = reader.float32("Temperature")
-    timestamp = reader.date_time("Time Stamp") if flags & _TIMESTAMP_PRESENT else None
-    site: TemperatureType | None = None
-    if flags & _TYPE_PRESENT:
-        site = reader.enum(TemperatureType, reader.u8("Temperature Type"), "Temperature Type")
+    timestamp = reader.optional(
+        flags & _TIMESTAMP_PRESENT, lambda: reader.date_time_or_none("Time Stamp")
+    )
+    raw_site = reader.optional(flags & _TYPE_PRESENT, lambda: reader.u8("Temperature Type"))
+    site = None if raw_site is None else reader.enum_or_none(TemperatureType, raw_site)
     return kind(
         temperature=temperature,
         unit=TemperatureUnit(flags & _FAHRENHEIT),

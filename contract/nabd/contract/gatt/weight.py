@@ -127,12 +127,15 @@ def _read(reader: Reader) -> WeightMeasurement:
     flags = reader.flags(0x0F)
     unit = WeightUnit(flags & _IMPERIAL)
     raw_weight = reader.u16("Weight")
-    timestamp = reader.date_time("Time Stamp") if flags & _TIMESTAMP else None
-    user_id = reader.u8("User ID") if flags & _USER_ID else None
+    timestamp = reader.optional(flags & _TIMESTAMP, lambda: reader.date_time_or_none("Time Stamp"))
+    user_id = reader.optional(flags & _USER_ID, lambda: reader.u8("User ID"))
+    bmi_height = reader.optional(
+        flags & _BMI_HEIGHT, lambda: (reader.u16("BMI"), reader.u16("Height"))
+    )
     bmi = height = None
-    if flags & _BMI_HEIGHT:
-        bmi = reader.u16("BMI") / _BMI_PER_UNIT
-        height = reader.u16("Height") / unit.height_per_unit
+    if bmi_height is not None:
+        bmi = bmi_height[0] / _BMI_PER_UNIT
+        height = bmi_height[1] / unit.height_per_unit
     weight = None
     if raw_weight != MEASUREMENT_UNSUCCESSFUL:
         weight = raw_weight / unit.weight_per_unit

@@ -2,9 +2,23 @@
 
 :class:`Reader` is the only code that indexes into device bytes. Every read checks the length first
 and raises a :class:`GattDecodeError` subclass naming the characteristic and the field, which is
-what keeps ``IndexError`` and ``struct.error`` out of the decoders. :func:`parse` wraps one decode:
-it turns a construction error of the typed result into :class:`InvalidFieldError` and rejects
-trailing bytes.
+what keeps ``IndexError`` and ``struct.error`` out of the decoders. :func:`parse` wraps one decode
+and turns a construction error of the typed result into :class:`InvalidFieldError`.
+
+**Tolerance on receipt** (the Bluetooth convention: Core Specification v5.4, Vol 3, Part G,
+section 3.3.3.x and every GATT Specification Supplement characteristic, "Reserved for Future Use"
+bits and values are ignored by a receiver, and later revisions append new fields at the end):
+
+* Flags bits a specification reserves are ignored (:meth:`Reader.flags` masks them off);
+* bytes after the last field the flags announce are ignored (:func:`parse` does not reject them);
+* an *optional* field that is cut short (a notification truncated at ATT_MTU - 3 bytes, a
+  device that sets a flag and sends nothing) is dropped together with the optional fields after
+  it, and the mandatory fields already read are kept (:meth:`Reader.optional`);
+* an optional field that holds a reserved enumeration value or an impossible date is dropped
+  (:meth:`Reader.enum_or_none`, :meth:`Reader.date_time_or_none`), the rest of the value kept.
+
+A malformed *mandatory* field (a truncated heart rate, a glucose record's base time of 30 February)
+still rejects the value: there is nothing trustworthy left to report.
 """
 
 from __future__ import annotations
@@ -19,9 +33,6 @@ from nabd.contract.gatt.errors import (
     GattValueError,
     InvalidDateTimeError,
     InvalidFieldError,
-    ReservedFlagsError,
-    ReservedValueError,
-    TrailingBytesError,
     TruncatedError,
 )
 from nabd.contract.gatt.ieee11073 import (
@@ -48,6 +59,7 @@ class Reader:
         self.characteristic = characteristic
         self._data = bytes(data)
         self._offset = 0
+        self._cut_short = False
 
     def remaining(self) -> int:
         """Bytes not yet read."""
@@ -90,21 +102,36 @@ class Reader:
         return decode_float(self.unsigned(4, field))
 
     def flags(self, defined: int, field: str = "Flags") -> int:
-        """A one-byte Flags field; any bit outside ``defined`` is reserved and rejected."""
-        value = self.u8(field)
-        if value & ~defined & 0xFF:
-            raise self.error(
-                ReservedFlagsError,
-                f"{field} 0x{value:02X} sets reserved bits 0x{value & ~defined:02X}",
-            )
-        return value
+        """A one-byte Flags field with the bits outside ``defined`` (reserved) cleared.
 
-    def enum(self, kind: type[E], raw: int, field: str) -> E:
-        """``kind(raw)``, or :class:`ReservedValueError` when ``raw`` is not a defined value."""
+        A receiver ignores reserved bits: a later revision may use one to announce a field it
+        appends at the end, which :func:`parse` then leaves unread.
+        """
+        return self.u8(field) & defined
+
+    def optional(self, present: int | bool, read: Callable[[], T]) -> T | None:
+        """``read()`` when the flags say the field is ``present`` and its bytes arrived.
+
+        An optional field cut short ends the value: it and every optional field after it are
+        ``None`` (their bytes cannot be placed), while the fields read before it stand.
+        """
+        if not present or self._cut_short:
+            return None
+        start = self._offset
+        try:
+            return read()
+        except TruncatedError:
+            self._offset = start
+            self._cut_short = True
+            return None
+
+    def enum_or_none(self, kind: type[E], raw: int) -> E | None:
+        """``kind(raw)``, or ``None`` when ``raw`` is reserved: the field is dropped, not the
+        value."""
         try:
             return kind(raw)
-        except ValueError as exc:
-            raise self.error(ReservedValueError, f"{field} value {raw} is reserved") from exc
+        except ValueError:
+            return None
 
     def date_time(self, field: str) -> DateTime:
         raw = self._take(DATE_TIME_SIZE, field)
@@ -113,29 +140,29 @@ class Reader:
         except GattValueError as exc:
             raise self.error(InvalidDateTimeError, f"{field}: {exc}") from exc
 
-    def finish(self) -> None:
-        """Reject anything left over after the last announced field."""
-        if self.remaining():
-            raise self.error(
-                TrailingBytesError,
-                f"{self.remaining()} byte(s) after the last field (at offset {self._offset})",
-            )
+    def date_time_or_none(self, field: str) -> DateTime | None:
+        """An optional Date Time: an impossible date (month 13) drops the time stamp only.
+
+        The reading then carries no device time, and the gateway's receive time stands.
+        """
+        try:
+            return self.date_time(field)
+        except InvalidDateTimeError:
+            return None
 
 
 def parse(characteristic: str, data: Buffer, read: Callable[[Reader], T]) -> T:
-    """Run ``read`` over ``data``; the whole value must be consumed.
+    """Run ``read`` over ``data``; bytes after the last announced field are ignored.
 
     A :class:`GattValueError` from building the typed result (a value the device may not send,
     such as a battery level of 120 %) becomes :class:`InvalidFieldError`.
     """
     reader = Reader(characteristic, data)
     try:
-        value = read(reader)
+        return read(reader)
     except GattValueError as exc:
         reason = str(exc).removeprefix(f"{characteristic}: ")
         raise InvalidFieldError(characteristic, reason) from exc
-    reader.finish()
-    return value
 
 
 class Writer:
