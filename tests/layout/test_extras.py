@@ -48,6 +48,7 @@ def test_edge_gateway_install_has_no_numerical_or_database_stack() -> None:
         ("analytics-service", {"numpy", "scipy", "psycopg", "paho-mqtt"}),
         ("simulators", {"bumble", "numpy"}),
         ("dashboards", {"grafana-foundation-sdk", "grafana-client"}),
+        ("audit", {"cryptography", "psycopg"}),
     ],
 )
 def test_each_component_extra_brings_what_it_needs(extra: str, needed: set[str]) -> None:
@@ -56,3 +57,8 @@ def test_each_component_extra_brings_what_it_needs(extra: str, needed: set[str])
 
 def test_analytics_extra_has_no_io_stack() -> None:
     assert _closure("analytics") & {"psycopg", "paho-mqtt", "bleak", "bumble"} == set()
+
+
+def test_the_audit_signer_installs_without_the_server_stack() -> None:
+    """The checkpoint writer runs on a host of its own: it needs no broker or numerics."""
+    assert _closure("audit") & {"numpy", "scipy", "polars", "paho-mqtt", "bumble"} == set()

@@ -11,49 +11,27 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
 
-from nabd.app.audit.chain import AuditRow, Break, Intact, digest, verify
+from nabd.app.audit.chain import Break, Intact, digest, verify
 from nabd.app.audit.store import verify_database
 from nabd.app.cli import main
 from nabd.app.db.migrations import apply_migrations
 from nabd.app.stack.testing import RunningStack
 from nabd.app.stack.testing import fresh_database as new_database
-
-T0 = datetime(2026, 1, 1, tzinfo=UTC)
-
-
-def _chain(n: int) -> list[AuditRow]:
-    rows: list[AuditRow] = []
-    prev = b""
-    for i in range(n):
-        row = AuditRow(
-            i + 1,
-            T0 + timedelta(seconds=i),
-            "nurse",
-            "acknowledge",
-            f"alert:{i}",
-            '{"bed": 4}',
-            prev,
-            b"",
-        )
-        row = replace(row, hash=digest(prev, row))
-        rows.append(row)
-        prev = row.hash
-    return rows
+from tests.security.audit_kit import chain_of, tamper
 
 
 def test_an_intact_chain_reports_its_head() -> None:
-    rows = _chain(5)
+    rows = chain_of(5)
     assert verify(rows) == Intact(5, 5, rows[-1].hash)
     assert verify([]) == Intact(0, None, b"")
 
 
 def test_a_modified_row_is_named_with_both_hashes() -> None:
-    rows = _chain(5)
+    rows = chain_of(5)
     rows[2] = replace(rows[2], actor="mallory")
     result = verify(rows)
     assert isinstance(result, Break)
@@ -62,7 +40,7 @@ def test_a_modified_row_is_named_with_both_hashes() -> None:
 
 
 def test_a_deleted_row_breaks_the_next_link() -> None:
-    rows = _chain(5)
+    rows = chain_of(5)
     del rows[2]
     result = verify(rows)
     assert isinstance(result, Break)
@@ -70,7 +48,7 @@ def test_a_deleted_row_breaks_the_next_link() -> None:
 
 
 def test_swapped_rows_are_out_of_order_or_unlinked() -> None:
-    rows = _chain(5)
+    rows = chain_of(5)
     rows[1], rows[2] = rows[2], rows[1]
     result = verify(rows)
     assert isinstance(result, Break)
@@ -107,14 +85,6 @@ def audited(nabd_stack: RunningStack) -> Iterator[str]:
             conn.execute("UPDATE alarm_limit SET low = 88, set_by = 'dr-d'")
             conn.execute("DELETE FROM alarm_limit")
         yield url
-
-
-def _tamper(url: str, *statements: str) -> None:
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("ALTER TABLE audit_log DISABLE TRIGGER USER")
-        for statement in statements:
-            conn.execute(statement)
-        conn.execute("ALTER TABLE audit_log ENABLE TRIGGER USER")
 
 
 def _verify_cli(url: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
@@ -182,7 +152,7 @@ def test_an_untouched_log_verifies(audited: str, capsys: pytest.CaptureFixture[s
 def test_tampering_is_found_at_the_first_broken_row(
     audited: str, capsys: pytest.CaptureFixture[str], statements: list[str], seq: int, what: str
 ) -> None:
-    _tamper(audited, *statements)
+    tamper(audited, *statements)
     result = verify_database(audited)
     assert isinstance(result, Break), result
     code, text = _verify_cli(audited, capsys)

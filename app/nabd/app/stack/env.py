@@ -16,6 +16,8 @@ variable                                meaning
 ``NABD_<SERVICE>_MQTT_CERT_FILE``       ... and its client certificate and key (PEM)
 ``NABD_<SERVICE>_MQTT_KEY_FILE``
 ``NABD_ALERTS_READER_MQTT_*``           the same four for ``alerts-reader``: reads ward alerts only
+``NABD_AUDIT_SIGNING_KEY_FILE``         Ed25519 key that signs audit checkpoints (local stack only)
+``NABD_AUDIT_PUBLIC_KEY_FILE``          its public key, which ``nabd audit verify`` checks with
 ``NABD_GATEWAY_ID``                     (``--gateway``) the gateway's id, also its username
 ``NABD_EDGE_MQTT_*``                    (``--gateway``) the same four for the edge agent
 ======================================  ==================================================
@@ -36,6 +38,8 @@ MQTT_HOST: Final = "NABD_MQTT_HOST"
 MQTT_PORT: Final = "NABD_MQTT_PORT"
 MQTT_CA_FILE: Final = "NABD_MQTT_CA_FILE"
 GATEWAY_ID: Final = "NABD_GATEWAY_ID"
+AUDIT_SIGNING_KEY_FILE: Final = "NABD_AUDIT_SIGNING_KEY_FILE"
+AUDIT_PUBLIC_KEY_FILE: Final = "NABD_AUDIT_PUBLIC_KEY_FILE"
 EDGE: Final = "edge"
 """The component name under which a gateway's credentials are printed."""
 

@@ -66,6 +66,15 @@ class Layout:
         return self.clients_dir / account / "client.key"
 
     @property
+    def audit_dir(self) -> Path:
+        return self.root / "audit"
+
+    @property
+    def audit_key(self) -> Path:
+        """The Ed25519 key that signs audit checkpoints (its public half: ``signing.pub``)."""
+        return self.audit_dir / "signing.key"
+
+    @property
     def pg_dir(self) -> Path:
         return self.root / "postgres"
 

@@ -19,9 +19,12 @@ from pathlib import Path
 
 import psycopg
 
+from nabd.app.audit import signing
 from nabd.app.stack import mosquitto, postgres, provision, tls
 from nabd.app.stack.accounts import BROKER_ONLY, PROBE_ACCOUNT, SERVICES, check_gateway_id
 from nabd.app.stack.env import (
+    AUDIT_PUBLIC_KEY_FILE,
+    AUDIT_SIGNING_KEY_FILE,
     DATABASE_URL,
     EDGE,
     GATEWAY_ID,
@@ -249,6 +252,7 @@ def up(settings: StackSettings) -> StackStatus:
     with _locked(layout):
         state = _load_or_create(layout)
         _issue_certificates(layout, state)
+        signing.ensure(layout.audit_key)
         _up_postgres(settings, layout, state)
         _provision_database(state)
         _up_mosquitto(settings, layout, state)
@@ -332,7 +336,12 @@ def environment(settings: StackSettings, gateway: str | None = None) -> dict[str
     state = _existing(layout)
     if gateway is not None:
         return _broker_vars(layout, state) | _gateway_vars(layout, state, gateway)
-    variables = {DATABASE_URL: _owner_url(state), **_broker_vars(layout, state)}
+    variables = {
+        DATABASE_URL: _owner_url(state),
+        **_broker_vars(layout, state),
+        AUDIT_SIGNING_KEY_FILE: str(layout.audit_key),
+        AUDIT_PUBLIC_KEY_FILE: str(signing.public_path(layout.audit_key)),
+    }
     for service in SERVICES:
         variables |= _service_vars(layout, state, service)
     for account in BROKER_ONLY:
