@@ -77,7 +77,20 @@ def test_the_scan_catches_each_way_of_naming_the_sibling() -> None:
 def test_the_bundled_data_is_not_ignored_by_git_so_the_wheel_gets_it() -> None:
     for path in (PHYSIO / "afdb" / "qrs08455.txt.gz", REPO / "tests" / "data" / "NEWS2.md"):
         assert path.is_file(), f"{path} missing"
-        ignored = subprocess.run(
-            ["git", "check-ignore", "-q", str(path)], cwd=REPO, check=False
-        ).returncode
-        assert ignored == 1, f"{path} is ignored by git: hatch would leave it out of the wheel"
+        assert not _ignored(path), (
+            f"{path} is ignored by git: hatch would leave it out of the wheel"
+        )
+
+
+def _ignored(path: Path) -> bool:
+    done = subprocess.run(["git", "check-ignore", "-q", str(path)], cwd=REPO, check=False)
+    return done.returncode == 0
+
+
+def test_what_the_demo_and_the_load_run_write_by_default_is_ignored() -> None:
+    from nabd.app.demo.settings import DemoOptions  # noqa: PLC0415  (app, not a layout module)
+
+    export_dir = DemoOptions.model_fields["export_dir"].default
+    assert _ignored(REPO / export_dir / "ward-overview.json")
+    assert _ignored(REPO / "load-20260301T094117Z.sqlite")
+    assert not _ignored(REPO / "docs" / "demo.md")
