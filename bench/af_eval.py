@@ -10,9 +10,10 @@ annotations (``rhythm_episodes.csv``); atrial flutter and junctional rhythm coun
 Prints per-record counts and the gross sensitivity, specificity, positive predictive value and
 accuracy over all windows.
 
-Data: Moody & Mark 1983, doi:10.13026/C2MW2D, PhysioNet (Goldberger et al. 2000), read from the
-repository's sibling ``shared/data/physio/afdb`` (RR intervals from the database's unaudited
-automatic beat annotations, 250 Hz sample numbers).
+Data: Moody & Mark 1983, doi:10.13026/C2MW2D, PhysioNet (Goldberger et al. 2000), the copy
+bundled with the simulators (``simulators/nabd/simulators/data/physio/afdb``, provenance in its
+README; RR intervals from the database's unaudited automatic beat annotations, 250 Hz sample
+numbers).
 """
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ from pathlib import Path
 import numpy as np
 
 from nabd.analytics.af import AfConfig, features, windows
+from nabd.simulators.replay import default_data_dir
 
-DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "physio" / "afdb"
+DEFAULT_DATA = default_data_dir() / "afdb"
 
 
 def episodes(folder: Path) -> dict[str, list[tuple[int, int]]]:

@@ -1,7 +1,7 @@
 """AF from RR intervals: the published parameters, synthetic rhythms, and the MIT-BIH AF database.
 
-The database is read from the repository's sibling ``shared`` folder (see
-/work/shared/data/README.md): MIT-BIH Atrial Fibrillation Database, Moody & Mark 1983,
+The database is the copy the simulators replay (``nabd/simulators/data/physio/afdb``, provenance
+and licence in its README): MIT-BIH Atrial Fibrillation Database, Moody & Mark 1983,
 doi:10.13026/C2MW2D, via PhysioNet (Goldberger et al. 2000). The tests fail if it is missing.
 """
 
@@ -19,8 +19,9 @@ from nabd.analytics.arrays import BoolArray, FloatArray, IntArray
 from nabd.analytics.errors import AnalyticsInputError
 from nabd.analytics.ring import RingBuffer
 
-REPO_ROOT = Path(__file__).parents[2]
-AFDB = REPO_ROOT.parent / "shared" / "data" / "physio" / "afdb"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+AFDB = REPO_ROOT / "simulators" / "nabd" / "simulators" / "data" / "physio" / "afdb"
+AFDB_RECORDS = 25
 FS = 250  # Hz: sample numbers in the RR files and annotations
 S = 1_000_000_000
 CONFIG = AfConfig()
@@ -37,7 +38,7 @@ class Record:
 
 def afdb() -> Path:
     if not (AFDB / "rhythm_episodes.csv").is_file():
-        pytest.fail(f"MIT-BIH AF database missing: expected {AFDB} (the repo's sibling 'shared')")
+        pytest.fail(f"MIT-BIH AF database missing: expected {AFDB}/rhythm_episodes.csv")
     return AFDB
 
 
@@ -54,7 +55,10 @@ def load(name: str) -> Record:
 
 
 def records() -> list[str]:
-    return sorted(p.name[3:8] for p in afdb().glob("qrs*.txt.gz"))
+    names = sorted(p.name[3:8] for p in afdb().glob("qrs*.txt.gz"))
+    if len(names) != AFDB_RECORDS:
+        pytest.fail(f"MIT-BIH AF database incomplete: {len(names)} qrs*.txt.gz files in {AFDB}")
+    return names
 
 
 def test_the_turning_point_band_is_the_published_one() -> None:

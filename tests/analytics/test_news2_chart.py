@@ -1,7 +1,8 @@
 """Every cell of NEWS2 Chart 1 at both edges of its band, and Chart 3's risk rows.
 
-The chart is transcribed below, cell for cell, and checked against the shared reference
-(../shared/reference/NEWS2.md, RCP 2017) so a typo in either shows up as a failure here.
+The chart is transcribed below, cell for cell, and checked against the reference transcription
+kept with the tests (tests/data/NEWS2.md, RCP 2017; provenance in tests/data/README.md), so a
+typo in either shows up as a failure here.
 """
 
 # ruff: noqa: RUF001, RUF002 - the chart writes ranges with en dashes; transcribed as written.
@@ -20,7 +21,7 @@ import pytest
 from nabd.analytics.news2 import score
 
 REPO_ROOT = Path(__file__).parents[2]
-NEWS2_MD = REPO_ROOT.parent / "shared" / "reference" / "NEWS2.md"
+NEWS2_MD = REPO_ROOT / "tests" / "data" / "NEWS2.md"
 
 COLUMN_SCORES = (3, 2, 1, 0, 1, 2, 3)
 
@@ -184,13 +185,13 @@ def test_chart_bands_tile_the_line_without_gaps() -> None:
             assert math.isclose(low - high, step), (row, high, low)
 
 
-# ---- The transcription against the shared reference file. -------------------------------------
+# ---- The transcription against the reference file. --------------------------------------------
 
 
 @pytest.fixture(scope="module")
 def news2_md() -> str:
     if not NEWS2_MD.is_file():
-        pytest.fail(f"NEWS2 reference missing: expected {NEWS2_MD} (the repo's sibling 'shared')")
+        pytest.fail(f"NEWS2 reference missing: expected {NEWS2_MD} (see tests/data/README.md)")
     return NEWS2_MD.read_text(encoding="utf-8")
 
 

@@ -74,9 +74,9 @@ def _audit(db: MonitorDb, subject: str) -> list[tuple[Any, ...]]:
 def clinical_url(monitor_db: MonitorDb) -> Iterator[str]:
     """URL of a login in ``nabd_clinical`` (the nurses' tools' role) to the module's database.
 
-    The local stack makes database logins only for its services (ingest, analytics, dashboards),
-    so it exports no ``NABD_CLINICAL_DATABASE_URL``: the owner (CREATEROLE) makes one here, as a
-    deployment would, and drops it afterwards. The password reaches the server as a SCRAM
+    The stack's ``NABD_CLINICAL_DATABASE_URL`` points at the ``nabd`` database, not at this
+    module's fresh one: the owner (CREATEROLE) makes a login here, as a deployment would, and
+    drops it afterwards. The password reaches the server as a SCRAM
     verifier, as in ``nabd db ward-viewer add``.
     """
     login, password = f"test_clinical_{token()}", secrets.token_urlsafe(24)

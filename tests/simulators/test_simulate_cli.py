@@ -15,7 +15,7 @@ from nabd.app.stack.testing import RunningStack
 from nabd.simulators.export import SERIES_COLUMNS
 from nabd.simulators.labels import labels_from_csv, labels_from_json
 from nabd.simulators.load_record import SentRecord
-from nabd.simulators.replay import afdb_records
+from nabd.simulators.replay import afdb_records, mimic_records
 from nabd.simulators.ward import build_ward
 
 
@@ -51,9 +51,23 @@ def test_a_replay_is_written_like_a_ward(tmp_path: Path) -> None:
     assert {label.condition.value for label in labels} <= {"atrial_fibrillation"}
 
 
-def test_replay_without_a_record_lists_them(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["-q", "simulate", "replay", "afdb"]) == 0
-    assert capsys.readouterr().out.split() == list(afdb_records())
+@pytest.mark.parametrize(("source", "count"), [("afdb", 25), ("mimic", 2)])
+def test_replay_without_a_record_lists_the_bundled_ones(
+    capsys: pytest.CaptureFixture[str], source: str, count: int
+) -> None:
+    assert main(["-q", "simulate", "replay", source]) == 0
+    listed = capsys.readouterr().out.split()
+    assert len(listed) == count, f"bundled {source} records missing: {listed}"
+    assert listed == list(afdb_records() if source == "afdb" else mimic_records())
+
+
+def test_replay_reads_another_data_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "mimic2").mkdir()
+    (tmp_path / "mimic2" / "x1_numerics_1perMin.csv").write_text("minute,HR [bpm]\n0,70\n")
+    assert main(["-q", "simulate", "replay", "mimic", "--data-dir", str(tmp_path)]) == 0
+    assert capsys.readouterr().out.split() == ["x1"]
 
 
 def test_devices_play_their_schedule_and_describe_themselves(

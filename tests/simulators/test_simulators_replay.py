@@ -1,8 +1,9 @@
-"""Replay of the shared PhysioNet recordings: zeros become sensor-off, AF episodes become labels.
+"""Replay of the bundled PhysioNet recordings: zeros become sensor-off, AF episodes become labels.
 
 The expected values are read here straight from the files with the csv module, independently of
-the replay code. The data live in ``<repo>/../shared/data/physio``; these tests fail if it is
-missing, since replay is then unusable.
+the replay code. The records ship with the package (``nabd/simulators/data/physio``, see its
+README); the record names are listed here rather than globbed, so a missing file fails a test
+instead of emptying a parametrisation.
 """
 
 from __future__ import annotations
@@ -20,25 +21,31 @@ from nabd.simulators.replay import (
     AFDB_SAMPLING_HZ,
     MIMIC_COLUMNS,
     afdb_records,
-    default_shared_dir,
+    default_data_dir,
     mimic_records,
     replay_afdb,
     replay_mimic,
 )
 from nabd.simulators.timebase import DEFAULT_START
 
-REPO = Path(__file__).resolve().parents[2]
-PHYSIO = REPO.parent / "shared" / "data" / "physio"
+PACKAGE = Path(__file__).resolve().parents[2] / "simulators" / "nabd" / "simulators"
+PHYSIO = PACKAGE / "data" / "physio"
 MIMIC = ("s00001-2896-10-10-00-31n", "s25047-2704-05-04-10-44n")
-AFDB = tuple(sorted(p.name[3:8] for p in (PHYSIO / "afdb").glob("qrs*.txt.gz")))
+AFDB = (
+    *("00735", "03665", "04015", "04043", "04048", "04126", "04746", "04908", "04936"),
+    *("05091", "05121", "05261", "06426", "06453", "06995", "07162", "07859", "07879"),
+    *("07910", "08215", "08219", "08378", "08405", "08434", "08455"),
+)
+"""The 25 records of the MIT-BIH AF database with RR intervals (23 with ECG, and 00735, 03665)."""
 
 
-def test_the_shared_folder_is_the_repositorys_sibling() -> None:
-    assert default_shared_dir() == REPO.parent / "shared"
-    assert PHYSIO.is_dir()
-    assert mimic_records() == MIMIC
-    assert afdb_records() == AFDB
-    assert len(AFDB) == 25
+def test_the_records_ship_with_the_package() -> None:
+    assert default_data_dir() == PHYSIO
+    assert mimic_records() == MIMIC, f"MIMIC-II numerics missing from {PHYSIO / 'mimic2'}"
+    assert afdb_records() == AFDB, f"MIT-BIH AF records missing from {PHYSIO / 'afdb'}"
+    for name in ("README.md", "afdb/rhythm_episodes.csv", "afdb/LICENSE.025georgialynny-afib.txt"):
+        assert (PHYSIO / name).is_file(), f"{name} missing from {PHYSIO}"
+    assert (PHYSIO / "mimic2" / "LICENSE.wfdb-python.txt").is_file()
 
 
 def _numerics(record: str) -> dict[str, list[str]]:
@@ -169,14 +176,14 @@ def test_missing_or_odd_records_are_refused(call: object, argument: str) -> None
         call(argument)
 
 
-def test_a_shared_folder_elsewhere_is_honoured(tmp_path: Path) -> None:
+def test_a_data_folder_elsewhere_is_honoured(tmp_path: Path) -> None:
     with pytest.raises(ReplayError):
-        replay_afdb("08455", shared_dir=tmp_path)
-    assert afdb_records(shared_dir=tmp_path) == ()
-    folder = tmp_path / "data" / "physio" / "mimic2"
+        replay_afdb("08455", data_dir=tmp_path)
+    assert afdb_records(data_dir=tmp_path) == ()
+    folder = tmp_path / "mimic2"
     folder.mkdir(parents=True)
     (folder / "x1-1_numerics_1perMin.csv").write_text("minute,HR [bpm]\n0,0\n1,70.5\n2,\n")
-    replay = replay_mimic("x1-1", shared_dir=tmp_path, start=DEFAULT_START)
+    replay = replay_mimic("x1-1", data_dir=tmp_path, start=DEFAULT_START)
     assert np.array_equal(
         replay.series.values["heart_rate"][0], [np.nan, 70.5, np.nan], equal_nan=True
     )
@@ -197,8 +204,8 @@ def test_a_shared_folder_elsewhere_is_honoured(tmp_path: Path) -> None:
     ],
 )
 def test_malformed_numerics_are_refused(tmp_path: Path, text: str) -> None:
-    folder = tmp_path / "data" / "physio" / "mimic2"
+    folder = tmp_path / "mimic2"
     folder.mkdir(parents=True)
     (folder / "bad_numerics_1perMin.csv").write_text(text)
     with pytest.raises(ReplayError):
-        replay_mimic("bad", shared_dir=tmp_path)
+        replay_mimic("bad", data_dir=tmp_path)

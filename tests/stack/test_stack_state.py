@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from psycopg.conninfo import conninfo_to_dict
 
-from nabd.app.stack.accounts import ALERTS_READER
+from nabd.app.stack.accounts import ALERTS_READER, DATABASE_ONLY, SERVICES
 from nabd.app.stack.env import database_url, render_exports
 from nabd.app.stack.errors import StackInputError, TimescaleDBMissingError
 from nabd.app.stack.layout import SOCKET_PATH_MAX, Layout, socket_dir_for
@@ -74,6 +74,20 @@ def test_a_state_made_before_the_alerts_reader_gets_it_and_keeps_the_rest() -> N
     upgraded = old.with_broker_accounts()
     assert ALERTS_READER in upgraded.mqtt.services
     assert {k: v for k, v in upgraded.mqtt.services.items() if k != ALERTS_READER} == services
+
+
+def test_a_state_made_before_the_database_logins_gets_them_and_keeps_the_rest() -> None:
+    state = new_state(40001, 40002)
+    assert set(state.postgres.services) == {*SERVICES, *DATABASE_ONLY}
+    assert state.with_database_logins() is state
+    services = {k: v for k, v in state.postgres.services.items() if k in SERVICES}
+    old = state.model_copy(
+        update={"postgres": state.postgres.model_copy(update={"services": services})}
+    )
+    upgraded = old.with_database_logins()
+    assert set(upgraded.postgres.services) == {*SERVICES, *DATABASE_ONLY}
+    assert {k: upgraded.postgres.services[k] for k in SERVICES} == services
+    assert upgraded.mqtt == state.mqtt  # database-only: no broker account
 
 
 def test_socket_dir_stays_in_the_state_folder_when_short_enough(tmp_path: Path) -> None:

@@ -1,8 +1,8 @@
 """Replay of real PhysioNet recordings as virtual patients, with their ground truth.
 
-The files stay where they are, in the shared data folder beside the repository
-(``<repo>/../shared/data/physio``, see ``shared/data/README.md``); pass ``shared_dir`` to read
-them elsewhere. They are read with the standard library and NumPy only.
+The records ship with the package, in ``nabd/simulators/data/physio`` (provenance and licences in
+its ``README.md``); pass ``data_dir`` to read another folder laid out the same way (``afdb/``,
+``mimic2/``). They are read with the standard library and NumPy only.
 
 * **MIMIC-II numerics** (``mimic2/*_numerics_1perMin.csv``, one row a minute): heart rate, pulse,
   respiration, SpO2 and cuff pressures. A 0 means the sensor was not connected: the value becomes
@@ -44,7 +44,7 @@ __all__ = [
     "MIMIC_COLUMNS",
     "Replay",
     "afdb_records",
-    "default_shared_dir",
+    "default_data_dir",
     "mimic_records",
     "replay_afdb",
     "replay_mimic",
@@ -77,13 +77,13 @@ class Replay:
     labels: tuple[Label, ...]
 
 
-def default_shared_dir() -> Path:
-    """``shared`` beside the repository root this module is checked out in."""
-    return Path(__file__).resolve().parents[3].parent / "shared"
+def default_data_dir() -> Path:
+    """The records bundled with the package (``afdb/``, ``mimic2/``)."""
+    return Path(__file__).resolve().parent / "data" / "physio"
 
 
-def _physio(shared_dir: Path | None) -> Path:
-    return (default_shared_dir() if shared_dir is None else Path(shared_dir)) / "data" / "physio"
+def _physio(data_dir: Path | None) -> Path:
+    return default_data_dir() if data_dir is None else Path(data_dir)
 
 
 def _checked_record(record: str) -> str:
@@ -95,19 +95,19 @@ def _checked_record(record: str) -> str:
 # ---- MIMIC-II numerics -------------------------------------------------------------------------
 
 
-def mimic_records(shared_dir: Path | None = None) -> tuple[str, ...]:
+def mimic_records(data_dir: Path | None = None) -> tuple[str, ...]:
     """Names of the MIMIC-II numerics records available."""
-    folder = _physio(shared_dir) / "mimic2"
+    folder = _physio(data_dir) / "mimic2"
     return tuple(
         sorted(p.name.removesuffix(_MIMIC_SUFFIX) for p in folder.glob(f"*{_MIMIC_SUFFIX}"))
     )
 
 
 def replay_mimic(
-    record: str, *, shared_dir: Path | None = None, start: float | None = None
+    record: str, *, data_dir: Path | None = None, start: float | None = None
 ) -> Replay:
     """A MIMIC-II numerics record as patient ``mimic2-<subject>`` (e.g. ``mimic2-s00001``)."""
-    folder = _physio(shared_dir) / "mimic2"
+    folder = _physio(data_dir) / "mimic2"
     path = folder / f"{_checked_record(record)}{_MIMIC_SUFFIX}"
     if start is None:
         start = DEFAULT_START + _time_of_day(folder / f"{record}.hea")
@@ -203,22 +203,22 @@ def _sensor_off_labels(patient_id: str, series: VitalSeries) -> tuple[Label, ...
 # ---- MIT-BIH Atrial Fibrillation Database ------------------------------------------------------
 
 
-def afdb_records(shared_dir: Path | None = None) -> tuple[str, ...]:
+def afdb_records(data_dir: Path | None = None) -> tuple[str, ...]:
     """Names (``NNNNN``) of the AF database records with RR intervals available."""
-    folder = _physio(shared_dir) / "afdb"
+    folder = _physio(data_dir) / "afdb"
     return tuple(sorted(p.name[3:8] for p in folder.glob("qrs*.txt.gz")))
 
 
 def replay_afdb(
     record: str,
     *,
-    shared_dir: Path | None = None,
+    data_dir: Path | None = None,
     start: float = DEFAULT_START,
     step_s: float = 1.0,
 ) -> Replay:
     """An AF database record as patient ``afdb-NNNNN``: beats, heart rate every ``step_s``, and
     its reference ``atrial_fibrillation`` episodes as labels."""
-    folder = _physio(shared_dir) / "afdb"
+    folder = _physio(data_dir) / "afdb"
     intervals = _read_qrs(folder / f"qrs{_checked_record(record)}.txt.gz")
     beats = start + intervals[:, 1] / AFDB_SAMPLING_HZ
     rr = (intervals[:, 1] - intervals[:, 0]) / AFDB_SAMPLING_HZ

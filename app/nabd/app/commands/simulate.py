@@ -93,15 +93,15 @@ def _replay(args: argparse.Namespace) -> int:
     mimic = args.source == "mimic"
     try:
         if args.record is None:
-            records = mimic_records(args.shared_dir) if mimic else afdb_records(args.shared_dir)
+            records = mimic_records(args.data_dir) if mimic else afdb_records(args.data_dir)
             print("\n".join(records))
             return 0
         if args.out is None:
             return fail(ValueError("--out DIR is required to write a record"))
         if mimic:
-            replay = replay_mimic(args.record, shared_dir=args.shared_dir)
+            replay = replay_mimic(args.record, data_dir=args.data_dir)
         else:
-            replay = replay_afdb(args.record, shared_dir=args.shared_dir)
+            replay = replay_afdb(args.record, data_dir=args.data_dir)
         source = {"source": args.source, "record": args.record}
         written = write_replay(replay.series, replay.labels, args.out, source)
     except SimulatorError as error:
@@ -345,7 +345,13 @@ def _register_replay(commands: Subparsers) -> None:
     replay.add_argument("source", choices=("mimic", "afdb"))
     replay.add_argument("record", nargs="?", help="record name; none lists them")
     replay.add_argument("--out", type=Path, default=None)
-    replay.add_argument("--shared-dir", type=Path, default=None, help="default: ../shared")
+    replay.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="a folder with afdb/ and mimic2/ laid out as the bundled one (default: the records "
+        "shipped with nabd.simulators)",
+    )
     replay.set_defaults(handler=_replay)
 
 

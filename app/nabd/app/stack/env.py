@@ -9,6 +9,9 @@ variable                                meaning
 ======================================  ==================================================
 ``NABD_DATABASE_URL``                   owner's libpq URL to the ``nabd`` database
 ``NABD_<SERVICE>_DATABASE_URL``         that service's own login (member of ``nabd_<service>``)
+``NABD_CLINICAL_DATABASE_URL``          nurses' commands (``nabd alerts``, ``nabd nurse``)
+``NABD_FHIR_DATABASE_URL``              FHIR export and API, pseudonymous (``nabd_fhir``)
+``NABD_FHIR_IDENTITY_DATABASE_URL``     the same with identity (``nabd_fhir_identity``)
 ``NABD_MQTT_HOST`` / ``NABD_MQTT_PORT``   the broker's TLS listener
 ``NABD_MQTT_CA_FILE``                   CA certificate that signed the broker's certificate
 ``NABD_<SERVICE>_MQTT_USERNAME``        that service's broker account ...

@@ -21,7 +21,13 @@ import psycopg
 
 from nabd.app.audit import signing
 from nabd.app.stack import mosquitto, postgres, provision, tls
-from nabd.app.stack.accounts import BROKER_ONLY, PROBE_ACCOUNT, SERVICES, check_gateway_id
+from nabd.app.stack.accounts import (
+    BROKER_ONLY,
+    DATABASE_ONLY,
+    PROBE_ACCOUNT,
+    SERVICES,
+    check_gateway_id,
+)
 from nabd.app.stack.env import (
     AUDIT_PUBLIC_KEY_FILE,
     AUDIT_SIGNING_KEY_FILE,
@@ -121,10 +127,10 @@ def _load_or_create(layout: Layout) -> StackState:
         state = new_state(pg_port, free_port(exclude={pg_port}))
         save_state(layout, state)
         log.info("stack: new state in %s", layout.root)
-    upgraded = state.with_broker_accounts()
+    upgraded = state.with_broker_accounts().with_database_logins()
     if upgraded is not state:
         save_state(layout, upgraded)
-        log.info("stack: added broker accounts %s", sorted(set(BROKER_ONLY)))
+        log.info("stack: added the accounts and logins this stack predates")
     return upgraded
 
 
@@ -319,13 +325,21 @@ def _gateway_vars(layout: Layout, state: StackState, gateway: str) -> dict[str, 
     return {GATEWAY_ID: gateway, **mqtt_credentials(EDGE, gateway, password, cert, key)}
 
 
+def _login_vars(state: StackState, login: str) -> dict[str, str]:
+    """``NABD_<LOGIN>_DATABASE_URL``, or nothing for a stack made before the login (it gets
+    it on its next ``up``)."""
+    account = state.postgres.services.get(login)
+    if account is None:
+        return {}
+    url = database_url(login, account.password.get_secret_value(), state.postgres.port, DATABASE)
+    return {service_database_url_var(login): url}
+
+
 def _service_vars(layout: Layout, state: StackState, service: str) -> dict[str, str]:
-    db_password = state.postgres.services[service].password.get_secret_value()
-    url = database_url(service, db_password, state.postgres.port, DATABASE)
     password = state.mqtt.services[service].password.get_secret_value()
     cert, key = layout.client_cert(service), layout.client_key(service)
     return {
-        service_database_url_var(service): url,
+        **_login_vars(state, service),
         **mqtt_credentials(service, service, password, cert, key),
     }
 
@@ -344,6 +358,8 @@ def environment(settings: StackSettings, gateway: str | None = None) -> dict[str
     }
     for service in SERVICES:
         variables |= _service_vars(layout, state, service)
+    for login in DATABASE_ONLY:
+        variables |= _login_vars(state, login)
     for account in BROKER_ONLY:
         if account in state.mqtt.services:  # a stack made before it: added on the next `up`
             password = state.mqtt.services[account].password.get_secret_value()

@@ -25,7 +25,13 @@ from pydantic import (
     field_validator,
 )
 
-from nabd.app.stack.accounts import BROKER_ONLY, PROBE_ACCOUNT, SERVICES, check_gateway_id
+from nabd.app.stack.accounts import (
+    BROKER_ONLY,
+    DATABASE_ONLY,
+    PROBE_ACCOUNT,
+    SERVICES,
+    check_gateway_id,
+)
 from nabd.app.stack.errors import StackInputError
 from nabd.app.stack.layout import Layout
 
@@ -63,7 +69,8 @@ class PostgresState(_Frozen):
     superuser_password: Secret
     owner_password: Secret
     services: dict[str, Account]
-    """Login roles per service, members of the migrations' ``nabd_<service>`` group roles."""
+    """Login roles per service and database-only login, members of the migrations'
+    ``nabd_<name>`` group roles."""
 
 
 class MqttState(_Frozen):
@@ -96,15 +103,21 @@ class StackState(_Frozen):
     def with_broker_accounts(self) -> StackState:
         """This state plus any broker-only account it predates (a stack made before the
         account existed gets it on its next ``up``); unchanged when nothing is missing."""
-        missing = {
-            name: Account(password=new_secret())
-            for name in BROKER_ONLY
-            if name not in self.mqtt.services
-        }
+        missing = _missing(self.mqtt.services, BROKER_ONLY)
         if not missing:
             return self
         services = {**self.mqtt.services, **missing}
         return self.model_copy(update={"mqtt": self.mqtt.model_copy(update={"services": services})})
+
+    def with_database_logins(self) -> StackState:
+        """This state plus any database-only login it predates (created on the next ``up``);
+        unchanged when nothing is missing."""
+        missing = _missing(self.postgres.services, DATABASE_ONLY)
+        if not missing:
+            return self
+        logins = {**self.postgres.services, **missing}
+        postgres = self.postgres.model_copy(update={"services": logins})
+        return self.model_copy(update={"postgres": postgres})
 
     def with_gateway(self, gateway_id: str) -> StackState:
         """This state plus a gateway account (unchanged if the gateway already has one)."""
@@ -129,6 +142,11 @@ class StackState(_Frozen):
         return self.model_copy(update={"mqtt": self.mqtt.model_copy(update={"gateways": gateways})})
 
 
+def _missing(accounts: dict[str, Account], names: Iterable[str]) -> dict[str, Account]:
+    """A fresh account for each of ``names`` that ``accounts`` lacks."""
+    return {name: Account(password=new_secret()) for name in names if name not in accounts}
+
+
 def new_state(pg_port: int, mqtt_port: int) -> StackState:
     """A first state: the given ports and fresh passwords for every role and account."""
     return StackState(
@@ -136,7 +154,7 @@ def new_state(pg_port: int, mqtt_port: int) -> StackState:
             port=pg_port,
             superuser_password=new_secret(),
             owner_password=new_secret(),
-            services={name: Account(password=new_secret()) for name in SERVICES},
+            services={name: Account(password=new_secret()) for name in (*SERVICES, *DATABASE_ONLY)},
         ),
         mqtt=MqttState(
             port=mqtt_port,
