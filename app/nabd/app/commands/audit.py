@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from nabd.app.commands import Subparsers, fail
+from nabd.app.commands.problems import UsageError
 
 
 def register(subparsers: Subparsers) -> None:
@@ -35,7 +36,7 @@ def _verify(args: argparse.Namespace) -> int:
     try:
         url = args.database_url or DbSettings().database_url
     except ValidationError:
-        return fail(ValueError("no database: set NABD_DATABASE_URL or pass --database-url"))
+        return fail(UsageError("no database: set NABD_DATABASE_URL or pass --database-url"))
     try:
         result = verify_database(url)
     except psycopg.Error as error:
