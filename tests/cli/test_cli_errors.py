@@ -29,6 +29,7 @@ from hypothesis import strategies as st
 from psycopg import sql
 
 from nabd.app.cli import build_parser, main
+from nabd.app.commands.problems import report
 from nabd.app.db.migrations import apply_migrations
 
 RAW = (
@@ -160,6 +161,42 @@ def test_a_bad_variable_is_named_with_its_value_but_a_secret_never() -> None:
 )
 def test_a_missing_database_variable_is_a_usage_error(argv: list[str]) -> None:
     refused_for_people(nabd(*argv), 2, "NABD_")
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        (["evaluate", "--patients", "0", "--hours", "-1"], ["--patients 0: should be at least 1",
+                                                             "--hours -1: should be more than 0"]),
+        (["ingest", "dead-letters", "purge", "--older-than", "-1", "--database-url", "postgresql:"],
+         ["--older-than -1: should be at least 0"]),
+        (["dashboards", "deploy"], ["--url", "NABD_GRAFANA_URL"]),
+        (["simulate", "replay", "mimic", "a40017"], ["--out DIR is required"]),
+    ],
+    ids=lambda v: " ".join(v[:2]) if isinstance(v, list) and v[0][0] != "-" else "",
+)  # fmt: skip
+def test_other_usage_errors_are_exit_2_naming_the_option(argv: list[str], words: list[str]) -> None:
+    refused_for_people(nabd(*argv), 2, *words)
+
+
+def test_a_bug_is_one_line_without_traceback_unless_asked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    out = io.StringIO()
+    monkeypatch.delenv("NABD_DEBUG", raising=False)
+    assert report(TypeError("unsupported operand"), out) == 1
+    assert out.getvalue() == (
+        "nabd: error: internal error, a bug (TypeError: unsupported operand); "
+        "NABD_DEBUG=1 shows the traceback\n"
+    )
+    assert report(OSError("no status report yet"), io.StringIO()) == 1
+    monkeypatch.setenv("NABD_DEBUG", "1")
+    debug = io.StringIO()
+    try:
+        raise KeyError("x")
+    except KeyError as error:
+        report(error, debug)
+    assert "Traceback" in debug.getvalue()
 
 
 def _choices(

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from nabd.app.commands import Subparsers, fail
-from nabd.app.commands.problems import env_names, from_validation
+from nabd.app.commands.problems import UsageError, env_names, from_validation
 
 if TYPE_CHECKING:
     from nabd.interop.fhir.settings import FhirSettings
@@ -128,9 +128,9 @@ def _serve(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     if not settings.tokens:
-        return fail(ValueError("no tokens: set NABD_FHIR_TOKENS (see `nabd fhir token`)"))
+        return fail(UsageError("no tokens: set NABD_FHIR_TOKENS (see `nabd fhir token`)"))
     if (args.tls_cert is None) != (args.tls_key is None):
-        return fail(ValueError("--tls-cert and --tls-key go together"))
+        return fail(UsageError("--tls-cert and --tls-key go together"))
     try:
         query.check_roles(settings.database_url, identity=settings.needs_identity)
     except FhirError as exc:

@@ -204,7 +204,7 @@ def _purge(args: argparse.Namespace) -> int:
     from nabd.ingest.dead_letters import purge
 
     if args.older_than < 0:
-        return fail(ValueError("--older-than must be at least 0 days"))
+        return fail(UsageError(f"--older-than {args.older_than:g}: should be at least 0 (days)"))
     try:
         with psycopg.connect(_url(args)) as conn:
             gone = purge(conn, args.older_than)

@@ -233,9 +233,9 @@ def describe(error: BaseException) -> tuple[str, int]:
     translated = _translated(error)
     if translated is not None:
         return str(translated), translated.status
-    if isinstance(error, OSError) and error.strerror:
+    if isinstance(error, OSError):
         where = f": {error.filename}" if error.filename else ""
-        return f"{error.strerror}{where}", REFUSED
+        return (f"{error.strerror}{where}" if error.strerror else str(error)), REFUSED
     if _ours(error) or isinstance(error, (ValueError, LookupError)):
         return str(error) or type(error).__name__, REFUSED
     return (
