@@ -15,6 +15,9 @@ from nabd.analytics.service import actions, alarm_limits
 from nabd.analytics.service.errors import MonitorInputError
 from nabd.app.audit.chain import Intact
 from nabd.app.audit.store import verify_database
+from nabd.app.demo import registry
+from nabd.app.demo.plan import plan_ward
+from nabd.app.demo.settings import DemoOptions
 from nabd.app.stack.testing import RunningStack
 from tests.monitor.monitor_kit import (
     MonitorDb,
@@ -85,6 +88,29 @@ def test_discharge_closes_open_alerts_with_the_reason_audited(monitor_db: Monito
     _discharge(monitor_db, patient)
     assert len(_closing(monitor_db, patient)) == 2
     assert isinstance(verify_database(monitor_db.owner_url), Intact)
+
+
+def test_the_demos_discharge_ends_its_beds_alerts(monitor_db: MonitorDb) -> None:
+    """Issue 16: after the demo discharged every bed, `alerts list` still showed them raised."""
+    options = DemoOptions(patients=2, scenarios=("stable",), ward_id=f"demo-{token()}",
+                          duration_s=60)  # fmt: skip
+    plan = plan_ward(options, f"run-{token()}", time.time())
+    registry.admit(monitor_db.owner_url, plan)
+    with monitor_db.connect() as conn:
+        for bed in plan.beds:
+            conn.execute(
+                """INSERT INTO alert (patient_id, condition, priority, message, raised_at)
+                   VALUES (%s, 'no_data', 'medium', 'm', now())""",
+                (bed.patient_id,),
+            )
+    registry.discharge(monitor_db.owner_url, plan)
+    with monitor_db.connect() as conn:
+        still_open = actions.list_alerts(conn, ward=plan.ward_id)
+        closed = actions.list_alerts(conn, ward=plan.ward_id, include_resolved=True)
+    assert still_open == []
+    assert len(closed) == 2
+    for bed in plan.beds:
+        assert len(_closing(monitor_db, bed.patient_id)) == 1
 
 
 def test_nothing_clinical_is_recorded_for_a_discharged_patient(monitor_db: MonitorDb) -> None:

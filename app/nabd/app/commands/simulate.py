@@ -95,7 +95,7 @@ def _replay(args: argparse.Namespace) -> int:
     try:
         if args.record is None:
             records = mimic_records(args.shared_dir) if mimic else afdb_records(args.shared_dir)
-            print("\n".join(records))
+            print("\n".join(records) or "none")
             return 0
         if args.out is None:
             return fail(UsageError("--out DIR is required to write a record"))
