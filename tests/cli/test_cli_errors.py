@@ -115,6 +115,30 @@ def test_demo_bad_ward_and_duration_one_line_each() -> None:
     refused_for_people(ran, 2, "--ward 'Bad Ward!'", "--duration -5", "should match pattern")
 
 
+DEMO_RANGES = {
+    "--speed": st.one_of(st.floats(max_value=0.0), st.floats(min_value=600.001)),
+    "--hours": st.one_of(st.floats(max_value=0.0), st.floats(min_value=72.001)),
+    "--patients": st.one_of(st.integers(max_value=0), st.integers(min_value=49)),
+    "--per-gateway": st.one_of(st.integers(max_value=0), st.integers(min_value=17)),
+    "--seed": st.integers(max_value=-1),
+}
+"""Numeric demo options and values outside what DemoOptions accepts."""
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    choice=st.sampled_from(sorted(DEMO_RANGES)).flatmap(
+        lambda option: st.tuples(st.just(option), DEMO_RANGES[option])
+    )
+)
+def test_any_out_of_range_demo_option_is_one_line_naming_it(choice: tuple[str, float]) -> None:
+    option, value = choice
+    ran = nabd("demo", f"{option}={value}")  # "=": a negative value is not read as an option
+    refused_for_people(ran, 2, option, lines=1)
+    assert ran.err.startswith(f"nabd: error: {option} "), ran.err
+    assert "should be" in ran.err, ran.err
+
+
 def test_ingest_run_without_its_variables_lists_them_in_one_line() -> None:
     ran = nabd_process("ingest", "run")
     refused_for_people(ran, 2, "not set:", "NABD_INGEST_DATABASE_URL", "NABD_MQTT_HOST",
