@@ -16,7 +16,7 @@ from nabd.app.demo.gateways import edge_config
 from nabd.app.demo.plan import DEMO_DEVICES, plan_ward, simulated_ward, wall_labels
 from nabd.app.demo.settings import DemoOptions
 from nabd.app.demo.snapshot import AlertRow, GatewayRow, PatientRow, WardSnapshot
-from nabd.app.demo.summary import render_summary, summarise
+from nabd.app.demo.summary import Played, render_summary, span, summarise
 from nabd.app.demo.supervise import service_environment
 from nabd.app.demo.timeline import cadences, onto_wall, sample_times
 from nabd.app.demo.view import ack_keys, progress_line, render
@@ -153,7 +153,7 @@ def test_summary_matches_alerts_to_labels_and_ignores_alerts_after_the_stop() ->
         ingested=100,
         labels=labels,
         alerts=alerts,
-        until=START + 61,
+        played=Played(wall_start=START, planned_s=61, speed=60, until=START + 61),
         export_dir=Path("dash"),
         exported_files=12,
     )
@@ -169,9 +169,52 @@ def test_summary_matches_alerts_to_labels_and_ignores_alerts_after_the_stop() ->
     assert "12 files in dash" in text
 
 
+def test_summary_counts_only_labels_whose_onset_was_played() -> None:
+    """Stopped early (Ctrl-C at 110 s of a 720 s plan at x60): the later scenarios were never
+    played, so they are neither expected nor missed, and the summary says how much was played."""
+    labels = [
+        _label("p-a", Condition.BRADYCARDIA, START + 10, START + 50),
+        _label("p-b", Condition.BRADYCARDIA, START + 400, START + 500),  # never reached
+        _label("p-c", Condition.RESPIRATORY_DEPRESSION, START + 109, START + 300),  # onset played
+    ]
+    alerts = [_alert("p-a", "heart_rate_low", START + 20)]
+    played = Played(wall_start=START, planned_s=720, speed=60, until=START + 110)
+    summary = summarise(
+        generated=5, ingested=5, labels=labels, alerts=alerts, played=played, export_dir=None
+    )
+    lines = {line.condition: (line.expected, line.raised, line.missed) for line in summary.lines}
+    assert lines == {"bradycardia": (1, 1, 0), "respiratory_depression": (1, 0, 1)}
+    assert summary.not_reached == 1
+    text = render_summary(summary)
+    assert "played 1 h 50 min of 12 h planned (15 %)" in text
+    assert "not reached before the stop (not counted): 1" in text
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(0, "0 s"), (59.4, "59 s"), (60, "1 min"), (3600, "1 h"), (6600, "1 h 50 min"),
+     (43_200, "12 h"), (5999, "1 h 40 min")],
+)  # fmt: skip
+def test_span_says_durations_as_people_do(seconds: float, text: str) -> None:
+    assert span(seconds) == text
+
+
+def test_played_is_bounded_by_the_plan() -> None:
+    before = Played(wall_start=START, planned_s=100, speed=60, until=START - 5)
+    after = Played(wall_start=START, planned_s=100, speed=60, until=START + 500)
+    assert (before.played_s, before.fraction) == (0.0, 0.0)
+    assert (after.played_s, after.fraction) == (100.0, 1.0)
+    assert after.describe() == "played 1 h 40 min of 1 h 40 min planned (100 %)"
+
+
 def test_summary_says_loudly_when_readings_differ() -> None:
     summary = summarise(
-        generated=10, ingested=9, labels=[], alerts=[], until=START, export_dir=None
+        generated=10,
+        ingested=9,
+        labels=[],
+        alerts=[],
+        played=Played(wall_start=START, planned_s=60, speed=60, until=START),
+        export_dir=None,
     )
     assert not summary.lossless
     assert "DIFFERENT" in render_summary(summary)

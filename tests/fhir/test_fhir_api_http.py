@@ -321,5 +321,5 @@ def test_nabd_fhir_serve_refuses_to_start_without_tokens(
 ) -> None:
     from nabd.app.cli import main  # noqa: PLC0415
 
-    assert main(["fhir", "serve", "--database-url", seeded.fhir_url]) == 1
+    assert main(["fhir", "serve", "--database-url", seeded.fhir_url]) == 2  # a missing variable
     assert "no tokens" in capsys.readouterr().err

@@ -154,7 +154,9 @@ def test_nurse_entries_that_make_no_sense_are_refused(
     assert main(["nurse", "record", patient, "--by", "N", "--acvpu", "A",
                  "--valid-for", "2000", *url]) == 1  # fmt: skip
     assert main(["nurse", "record", "p-nobody", "--by", "N", "--acvpu", "A", *url]) == 1
-    assert "refused" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "no patient 'p-nobody': unknown to the registry" in err
+    assert "fkey" not in err
     assert monitor_db.query("SELECT 1 FROM nurse_entry WHERE patient_id = %s", (patient,)) == []
 
 

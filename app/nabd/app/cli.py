@@ -2,6 +2,10 @@
 
 Adding a group (``nabd db ...``) is one line in :data:`COMMAND_GROUPS` and a module with a
 ``register`` function (see :mod:`nabd.app.commands`); this file never grows per command.
+
+Whatever a handler raises is reported in people's words by
+:func:`nabd.app.commands.problems.report` (exit 2 for usage errors, 1 for refusals, never a
+traceback), and a bad option or argument is one line naming it, exit 2 (:class:`Parser`).
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ import argparse
 import importlib
 import logging
 import sys
-from typing import Final
+from typing import Final, NoReturn
 
 COMMAND_GROUPS: Final = (
     "nabd.app.commands.stack",
@@ -30,9 +34,17 @@ COMMAND_GROUPS: Final = (
 """Modules that each register one subcommand group, in the order ``--help`` lists them."""
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: ``nabd demo: error: argument --speed: ...``, then where
+    to find the usage (instead of the whole usage block)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see: {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The whole command line: global options plus every registered group."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="nabd",
         description="Nabd: self-hosted remote patient monitoring.",
     )
@@ -58,7 +70,14 @@ def main(argv: list[str] | None = None) -> int:
         format="nabd: %(message)s",
         stream=sys.stderr,
     )
-    return int(handler(args))
+    try:
+        return int(handler(args))
+    except KeyboardInterrupt:
+        return 130
+    except Exception as error:
+        from nabd.app.commands.problems import report  # noqa: PLC0415
+
+        return report(error)
 
 
 if __name__ == "__main__":

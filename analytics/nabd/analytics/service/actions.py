@@ -33,6 +33,7 @@ __all__ = [
     "MAX_SILENCE_S",
     "AlertRow",
     "acknowledge",
+    "check_admitted",
     "check_nurse",
     "list_alerts",
     "record_entries",
@@ -79,6 +80,26 @@ def check_nurse(name: str, *, who: str = "nurse") -> str:
     if not 1 <= len(cleaned) <= 100:
         raise MonitorInputError(f"the {who}'s name must be 1 to 100 characters")
     return cleaned
+
+
+_ADMITTED: Final = "SELECT news2_scale2, discharged_at FROM patient WHERE id = %s"
+_ADMITTED_LOCKED: Final = _ADMITTED + " FOR NO KEY UPDATE"
+
+
+def check_admitted(conn: Conn, patient_id: str, *, lock: bool = False) -> bool:
+    """Raise :class:`MonitorInputError` unless ``patient_id`` is admitted (known and not
+    discharged): nothing clinical is recorded for anyone else (the database refuses it too,
+    migration 0032). ``lock`` keeps the patient's row locked until the transaction ends (so a
+    discharge waits for it); returns the patient's NEWS2 Scale 2 flag."""
+    row = conn.execute(_ADMITTED_LOCKED if lock else _ADMITTED, (patient_id,)).fetchone()
+    if row is None:
+        raise MonitorInputError(f"no patient {patient_id!r}: unknown to the registry")
+    if row[1] is not None:
+        raise MonitorInputError(
+            f"patient {patient_id!r} was discharged at {row[1]:%Y-%m-%d %H:%M}: "
+            "nothing more is recorded for them"
+        )
+    return bool(row[0])
 
 
 def list_alerts(
@@ -210,6 +231,7 @@ def record_entries(
     ids = []
     try:
         with conn.transaction():
+            check_admitted(conn, patient_id, lock=True)
             for parameter, value in entries.items():
                 ids.append(_insert_entry(conn, patient_id, parameter, value, valid_for_s, who,
                                          observed_at))  # fmt: skip
@@ -267,17 +289,7 @@ def set_news2_scale(conn: Conn, patient_id: str, scale2: bool, *, clinician: str
     if not isinstance(cast(object, scale2), bool):  # an untyped caller's 0/1/None: no guess
         raise MonitorInputError(f"scale2 must be True or False, not {scale2!r}")
     with conn.transaction():
-        row = conn.execute(
-            "SELECT news2_scale2, discharged_at FROM patient WHERE id = %s FOR UPDATE",
-            (patient_id,),
-        ).fetchone()
-        if row is None:
-            raise MonitorInputError(f"no patient {patient_id!r}")
-        if row[1] is not None:
-            raise MonitorInputError(
-                f"patient {patient_id!r} was discharged at {row[1]:%Y-%m-%d %H:%M}"
-            )
-        if row[0] == scale2:
+        if check_admitted(conn, patient_id, lock=True) == scale2:
             return False
         # clock_timestamp(), not now(): set_at must differ from the row's even when the scale is
         # changed twice in one transaction, or the trigger would record the login instead.

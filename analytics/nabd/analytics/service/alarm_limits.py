@@ -25,7 +25,7 @@ from typing import Any, Final, TypeAlias
 import psycopg
 
 from nabd.analytics.limits import DEFAULT_LIMITS
-from nabd.analytics.service.actions import check_nurse
+from nabd.analytics.service.actions import check_admitted, check_nurse
 from nabd.analytics.service.config import LIMIT_METRICS
 from nabd.analytics.service.errors import MonitorInputError
 
@@ -138,6 +138,8 @@ def _write(  # noqa: PLR0917 - private; the row's columns
 ) -> LimitRow:
     try:
         with conn.transaction():
+            if scope.patient is not None:
+                check_admitted(conn, scope.patient, lock=True)
             before = _locked(conn, scope, metric)
             new_low = (before.low if before else None) if math.isnan(low) else low
             new_high = (before.high if before else None) if math.isnan(high) else high

@@ -253,6 +253,19 @@ class Engine:
         found.active &= self.state.monitored[:, None]
         return found
 
+    def discharge(self, found: Detection, patient_ids: Sequence[str]) -> list[Transition]:
+        """Patients discharged since the registry was read: stop watching them now (the next
+        registry snapshot leaves them out anyway), so this tick raises nothing for them, and
+        drop their open alerts, which the discharge resolved in the database (migration 0032).
+        Return the ``resolved`` transitions to publish."""
+        rows = self.state.index.rows(list(patient_ids))
+        rows = rows[rows >= 0]
+        if rows.size == 0:
+            return []
+        self.state.monitored[rows] = False
+        found.active[rows] = False
+        return self.book.close_rows(rows.tolist(), found.now, "discharged")
+
     def alerts(self, found: Detection, actions: Sequence[NurseAction] = ()) -> list[Transition]:
         """Step the alert lifecycle with a detection and the nurses' pending actions."""
         return self.book.step(found.now, found.active, found.priority, actions)

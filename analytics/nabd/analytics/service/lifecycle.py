@@ -99,6 +99,9 @@ class Transition:
     silenced_by: str | None = None
     """Who set the silence in force after the tick (a silence belongs to the cell, so an alert
     raised again before it expires inherits it)."""
+    reason: str | None = None
+    """Why an alert was closed by someone else than the service (``discharged``): the database
+    already resolved and audited it, so the store only publishes it."""
 
 
 class AlertBook:
@@ -176,6 +179,42 @@ class AlertBook:
                 self._silenced.add(cell)
             if alert.silenced_by is not None:
                 self._silencer[cell] = alert.silenced_by
+
+    def close_rows(self, rows: Iterable[int], now: int, reason: str) -> list[Transition]:
+        """Close every open alert of ``rows`` at once, without stepping the core (the patient
+        was discharged: the database has resolved the alerts already, migration 0032); return
+        their ``resolved`` transitions, with ``reason``, for the store to publish."""
+        out = []
+        initial = AlertState.initial(1, 1)
+        wanted = set(rows)
+        for cell in sorted(c for c in self._ids if c[0] in wanted):
+            alert_id = self._ids.pop(cell)
+            del self._where[alert_id]
+            self._open_rows[cell[0]] -= 1
+            self._open_cols[cell[1]] -= 1
+            self._silenced.discard(cell)
+            self._silencer.pop(cell, None)
+            out.append(
+                Transition(
+                    kind=AlertEventKind.RESOLVED,
+                    alert_id=alert_id,
+                    row=cell[0],
+                    column=cell[1],
+                    condition=self.policy.conditions[cell[1]],
+                    at=now,
+                    raised_at=int(self._cells["raised_at"][cell]),
+                    priority=PRIORITIES[int(self._cells["priority"][cell])],
+                    level=int(self._cells["level"][cell]),
+                    silenced=False,
+                    condition_priority=PRIORITIES[max(int(self._cells["worst"][cell]), 0)],
+                    silenced_until=NEVER,
+                    notified_at=int(self._cells["notified_at"][cell]),
+                    reason=reason,
+                )
+            )
+            for name in _FIELDS:
+                self._cells[name][cell] = getattr(initial, name)[0, 0]
+        return out
 
     def step(
         self,

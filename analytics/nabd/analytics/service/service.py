@@ -88,6 +88,8 @@ class MonitorService:
         """Set once the first session has restored its state and is ticking."""
         self._news2 = News2Writer(settings.news2_every_s)
         self._watermark = -1
+        self._discharged = 0
+        """The newest discharge number (migration 0032) this service has acted on."""
         self._warm = False
         self._registry_at = NEVER
 
@@ -136,6 +138,9 @@ class MonitorService:
             await source.setup()
             if self._watermark < 0:
                 self._watermark = await source.head()
+            # Discharges numbered from here on are dropped at the next tick; earlier ones are
+            # already out of the registry snapshot read just after.
+            self._discharged = await store.discharge_head()
             await self._refresh(conn, source)
             self.engine.book = AlertBook(self.engine.config.policy, self.engine.patients)
             self.engine.book.restore(await store.open_alerts(self.engine.state.index))
@@ -223,8 +228,10 @@ class MonitorService:
         st = self.engine.state
         async with conn.transaction():
             await store.lock()
+            gone, self._discharged = await store.discharges(self._discharged)
+            closed = self.engine.discharge(found, gone)
             actions = await store.pending_actions()
-            transitions = self.engine.alerts(found, actions)
+            transitions = closed + self.engine.alerts(found, actions)
             messages = _messages(found, transitions)
             published = await store.write(
                 transitions, st.index, st.ward_of, st.ward_names, messages

@@ -18,7 +18,9 @@ worsened                  priority up, state back to ``raised``, acknowledgement
 escalated                 ``escalation_level`` + 1, priority + 1 (at most critical)
 latched / unlatched       ``latched`` set / cleared (condition cleared / returned)
 silence_ended             ``silenced_until`` cleared
-resolved                  state ``resolved``, ``resolved_at``
+resolved                  state ``resolved``, ``resolved_at``; one the patient's discharge
+                          closed (``reason`` set) was resolved and audited by the database's
+                          trigger (migration 0032): it is only published
 acknowledged / silenced   nothing: ``nabd alerts`` changed the row and wrote the audit entry
                           when the nurse acted; the action is marked applied
 ========================  ===================================================================
@@ -223,6 +225,25 @@ class AlertStore:
             self._messages[alert_id] = text
         return restored
 
+    async def discharge_head(self) -> int:
+        """The newest discharge number committed (0: none yet)."""
+        row = await (
+            await self._conn.execute("SELECT coalesce(max(discharge_seq), 0) FROM patient")
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+    async def discharges(self, after: int) -> tuple[list[str], int]:
+        """Patients discharged since discharge number ``after`` (migration 0032 numbers them
+        under :data:`ALERT_LOCK`, so call this holding it), and the newest number."""
+        rows = await (
+            await self._conn.execute(
+                "SELECT id, discharge_seq FROM patient WHERE discharge_seq > %s "
+                "ORDER BY discharge_seq",
+                (after,),
+            )
+        ).fetchall()
+        return [str(r[0]) for r in rows], max([after, *(int(r[1]) for r in rows)])
+
     async def pending_actions(self) -> list[NurseAction]:
         rows = await (await self._conn.execute(_PENDING_SQL)).fetchall()
         return [
@@ -261,16 +282,8 @@ class AlertStore:
                 patient = index.id_of(t.row)
                 if t.kind in (AlertEventKind.RAISED, AlertEventKind.WORSENED):
                     self._messages[t.alert_id] = messages[(t.row, t.condition)]
-                params = self._params(t, patient)
-                if t.kind is AlertEventKind.RAISED:
-                    await cur.execute(_INSERT_SQL, params)
-                elif t.kind in _UPDATE_SQL:
-                    await cur.execute(_UPDATE_SQL[t.kind], params)
-                if t.kind not in (AlertEventKind.ACKNOWLEDGED, AlertEventKind.SILENCED):
-                    await cur.execute(_AUDIT_SQL, _audit(t, patient))
-                await cur.execute(
-                    "SELECT pg_notify(%s, %s)", (ALERTS_CHANNEL, f"{t.kind.value}:{t.alert_id}")
-                )
+                if t.reason is None:  # else the database wrote, audited and notified it
+                    await self._write_one(cur, t, patient)
                 published.append(
                     Published(
                         transition=t,
@@ -282,6 +295,20 @@ class AlertStore:
                 if t.kind is AlertEventKind.RESOLVED:
                     self._messages.pop(t.alert_id, None)
         return published
+
+    async def _write_one(
+        self, cur: psycopg.AsyncCursor[tuple[Any, ...]], t: Transition, patient: str
+    ) -> None:
+        params = self._params(t, patient)
+        if t.kind is AlertEventKind.RAISED:
+            await cur.execute(_INSERT_SQL, params)
+        elif t.kind in _UPDATE_SQL:
+            await cur.execute(_UPDATE_SQL[t.kind], params)
+        if t.kind not in (AlertEventKind.ACKNOWLEDGED, AlertEventKind.SILENCED):
+            await cur.execute(_AUDIT_SQL, _audit(t, patient))
+        await cur.execute(
+            "SELECT pg_notify(%s, %s)", (ALERTS_CHANNEL, f"{t.kind.value}:{t.alert_id}")
+        )
 
     def _params(self, t: Transition, patient: str) -> dict[str, Any]:
         condition = BY_NAME[t.condition]

@@ -4,6 +4,11 @@ A group module exposes ``register(subparsers: Subparsers) -> None``: it adds its
 ``handler`` (a :data:`Handler`) on every leaf parser with ``set_defaults``. ``nabd.app.cli`` lists
 the group modules and wires them; it knows nothing else about them. Handlers import their heavy
 dependencies when they run, so ``nabd --help`` needs only the base install.
+
+A handler refuses in people's words (:mod:`nabd.app.commands.problems`): it raises a
+``UsageError`` (exit 2) or ``RefusedError`` (exit 1), or lets a pydantic, psycopg or
+component error go up to ``nabd.app.cli.main``, which reports it; :func:`fail` reports one it
+caught itself.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ Handler: TypeAlias = Callable[[argparse.Namespace], int]
 
 
 def fail(error: Exception) -> int:
-    """Tell the user what went wrong (one line per cause, no traceback) and return exit code 1."""
-    print(f"nabd: error: {error}", file=sys.stderr)
-    return 1
+    """Tell the user what went wrong in people's words (one line per cause, no traceback) and
+    return the exit status: 2 for a usage error, else 1 (:func:`problems.report`)."""
+    from nabd.app.commands import problems
+
+    return problems.report(error, sys.stderr)

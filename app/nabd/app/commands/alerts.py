@@ -16,8 +16,15 @@ import uuid
 from typing import TYPE_CHECKING
 
 from nabd.app.commands import Subparsers, fail
+from nabd.app.commands.problems import RefusedError, UsageError
+
+_NO_DATABASE = (
+    "no database: set NABD_CLINICAL_DATABASE_URL (or NABD_DATABASE_URL) or pass --database-url"
+)
 
 if TYPE_CHECKING:
+    import psycopg
+
     from nabd.analytics.service.actions import AlertRow
 
 
@@ -106,6 +113,12 @@ def _url(args: argparse.Namespace) -> str | None:
     )
 
 
+_HEADER = (
+    f"{'alert':<36}  {'priority':<8} {'state':<12} lvl {'ward/patient':<24}  condition [kind]  "
+    "raised at  message"
+)
+
+
 def _line(row: AlertRow) -> str:
     flags = []
     if row.latched:
@@ -116,8 +129,8 @@ def _line(row: AlertRow) -> str:
         flags.append(f"by {row.acknowledged_by}")
     extra = f" ({', '.join(flags)})" if flags else ""
     return (
-        f"{row.alert_id}  {row.priority:<8} {row.state:<12} L{row.escalation_level} "
-        f"{row.ward_id}/{row.patient_id}  {row.condition} [{row.kind}]  "
+        f"{row.alert_id}  {row.priority:<8} {row.state:<12} L{row.escalation_level:<2} "
+        f"{row.ward_id + '/' + row.patient_id:<24}  {row.condition} [{row.kind}]  "
         f"{row.raised_at:%Y-%m-%d %H:%M:%S}  {row.message}{extra}"
     )
 
@@ -129,7 +142,7 @@ def _list(args: argparse.Namespace) -> int:
 
     url = _url(args)
     if url is None:
-        return fail(ValueError("no database: set NABD_DATABASE_URL or pass --database-url"))
+        return fail(UsageError(_NO_DATABASE))
     try:
         with psycopg.connect(url) as conn:
             rows = list_alerts(
@@ -139,13 +152,33 @@ def _list(args: argparse.Namespace) -> int:
                 include_resolved=args.all,
                 limit=args.limit,
             )
+            if not rows:
+                _known(conn, "patient", args.patient)
+                _known(conn, "ward", args.ward)
     except psycopg.Error as exc:
         return fail(exc)
+    print(_HEADER)
     for row in rows:
         print(_line(row))
     if not rows:
-        print("no alerts")
+        print("none")
     return 0
+
+
+_KNOWN = {
+    "patient": "SELECT 1 FROM patient WHERE id = %s",
+    "ward": "SELECT 1 FROM ward WHERE id = %s",
+}
+
+
+def _known(conn: psycopg.Connection[tuple[object, ...]], table: str, key: str | None) -> None:
+    """Refuse a filter naming a patient or ward the registry does not know (an empty list
+    would read as "no alerts for them")."""
+    if key is None:
+        return
+    query = _KNOWN[table]
+    if conn.execute(query, (key,)).fetchone() is None:
+        raise RefusedError(f"no {table} {key!r}: unknown to the registry")
 
 
 def _act(args: argparse.Namespace, silence: bool) -> int:
@@ -156,7 +189,7 @@ def _act(args: argparse.Namespace, silence: bool) -> int:
 
     url = _url(args)
     if url is None:
-        return fail(ValueError("no database: set NABD_DATABASE_URL or pass --database-url"))
+        return fail(UsageError(_NO_DATABASE))
     try:
         with psycopg.connect(url, autocommit=True) as conn:
             if silence:
@@ -202,17 +235,18 @@ def _limits_show(args: argparse.Namespace) -> int:
 
     url = _url(args)
     if url is None:
-        return fail(ValueError("no database: set NABD_DATABASE_URL or pass --database-url"))
+        return fail(UsageError(_NO_DATABASE))
     try:
         with psycopg.connect(url) as conn:
             rows = alarm_limits.show_limits(conn, ward=args.ward, patient=args.patient)
+            _known(conn, "ward", args.ward)
             ward = args.ward
             if args.patient is not None:
                 found = conn.execute(
                     "SELECT ward_id FROM patient WHERE id = %s", (args.patient,)
                 ).fetchone()
                 if found is None:
-                    return fail(ValueError(f"no patient {args.patient}"))
+                    raise RefusedError(f"no patient {args.patient!r}: unknown to the registry")
                 ward = found[0]
     except psycopg.Error as exc:
         return fail(exc)
@@ -221,12 +255,15 @@ def _limits_show(args: argparse.Namespace) -> int:
         for metric in LIMIT_METRICS:
             low, high = alarm_limits.effective(rows, metric, ward, args.patient)
             print(f"  {metric:<18} low {_shown(low):>6}  high {_shown(high):>6}")
-    print("overrides:" if rows else "no overrides: the defaults apply")
+    print("overrides (- keeps the level above; none: the defaults apply):")
+    print(f"  {'scope':<24} {'metric':<18} {'low':>10}  {'high':>11}  set by, at")
     for row in rows:
         scope = f"ward {row.ward_id}" if row.ward_id else f"patient {row.patient_id}"
         print(f"  {scope:<24} {row.metric:<18} low {_side_text(row.low):>6}  "
               f"high {_side_text(row.high):>6}  "
               f"by {row.set_by} at {row.set_at:%Y-%m-%d %H:%M:%S}")  # fmt: skip
+    if not rows:
+        print("  none")
     return 0
 
 
@@ -238,7 +275,7 @@ def _limits_change(args: argparse.Namespace, clear: bool) -> int:
 
     url = _url(args)
     if url is None:
-        return fail(ValueError("no database: set NABD_DATABASE_URL or pass --database-url"))
+        return fail(UsageError(_NO_DATABASE))
     try:
         scope = alarm_limits.Scope(ward=args.ward, patient=args.patient)
         with psycopg.connect(url, autocommit=True) as conn:

@@ -12,6 +12,7 @@ import asyncio
 import signal
 
 from nabd.app.commands import Subparsers, fail
+from nabd.app.commands.problems import from_validation
 
 
 def register(subparsers: Subparsers) -> None:
@@ -48,7 +49,7 @@ def _run(args: argparse.Namespace) -> int:
     try:
         settings = MonitorSettings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
-        return fail(ValueError(f"analytics settings: {exc}"))
+        return fail(from_validation(exc, {"tick_s": "--tick"}))
 
     async def main() -> None:
         stop = asyncio.Event()

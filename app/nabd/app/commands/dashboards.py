@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from nabd.app.commands import Subparsers, fail
+from nabd.app.commands.problems import UsageError
 
 if TYPE_CHECKING:
     from nabd.dashboards.i18n import Lang
@@ -95,7 +96,7 @@ def _deploy(args: argparse.Namespace) -> int:
     settings = GrafanaSettings()
     url, token = args.url or settings.url, args.token or settings.token
     if not url or not token:
-        return fail(ValueError("set --url and --token (or NABD_GRAFANA_URL, NABD_GRAFANA_TOKEN)"))
+        return fail(UsageError("set --url and --token (or NABD_GRAFANA_URL, NABD_GRAFANA_TOKEN)"))
     try:
         report = deploy(connect(url, token), build_all(_langs(args.lang)))
     except DashboardsError as error:

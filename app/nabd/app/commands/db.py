@@ -8,6 +8,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from nabd.app.commands import Subparsers, fail
+from nabd.app.commands.problems import UsageError
 
 
 class DbSettings(BaseSettings):
@@ -44,7 +45,7 @@ def _migrate(args: argparse.Namespace) -> int:
     try:
         url = args.database_url or DbSettings().database_url
     except ValidationError:
-        return fail(ValueError("no database: set NABD_DATABASE_URL or pass --database-url"))
+        return fail(UsageError("no database: set NABD_DATABASE_URL or pass --database-url"))
     try:
         applied = apply_migrations(url)
     except MigrationError as error:

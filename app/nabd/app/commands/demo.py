@@ -14,6 +14,10 @@ import argparse
 from pathlib import Path
 
 from nabd.app.commands import Subparsers, fail
+from nabd.app.commands.problems import from_validation
+
+_OPTIONS = {"duration_s": "--duration", "ward_id": "--ward"}
+"""DemoOptions fields whose option is not the field's name with dashes."""
 
 
 def _scenarios(text: str) -> tuple[str, ...]:
@@ -44,7 +48,7 @@ def _run(args: argparse.Namespace) -> int:
             **({"nurse": args.nurse} if args.nurse else {}),
         )
     except ValidationError as error:
-        return fail(ValueError(str(error)))
+        return fail(from_validation(error, _OPTIONS))
     try:
         status, _ = run_demo(options)
     except StackError as error:

@@ -13,6 +13,7 @@ import argparse
 import time
 
 from nabd.app.commands import Subparsers, fail
+from nabd.app.commands.problems import UsageError
 
 
 def register(subparsers: Subparsers) -> None:
@@ -52,8 +53,17 @@ def _evaluate(args: argparse.Namespace) -> int:
     from nabd.simulators.errors import SimulatorError
     from nabd.simulators.ward import build_ward
 
-    if args.patients < 1 or args.hours <= 0 or args.tick < 1:
-        return fail(ValueError("need --patients >= 1, --hours > 0 and --tick >= 1"))
+    bad = [
+        f"{option} {value:g}: should be {accepted}"
+        for option, value, ok, accepted in (
+            ("--patients", args.patients, args.patients >= 1, "at least 1"),
+            ("--hours", args.hours, args.hours > 0, "more than 0"),
+            ("--tick", args.tick, args.tick >= 1, "at least 1"),
+        )
+        if not ok
+    ]
+    if bad:
+        return fail(UsageError("\n".join(bad)))
     started = time.perf_counter()
     seconds = args.hours * 3600
     try:

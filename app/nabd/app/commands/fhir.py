@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import getpass
+import io
 import json
 import sys
 import uuid
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from nabd.app.commands import Subparsers, fail
+from nabd.app.commands.problems import UsageError, env_names, from_validation
 
 if TYPE_CHECKING:
     from nabd.interop.fhir.settings import FhirSettings
@@ -38,7 +40,7 @@ def _instant(text: str) -> datetime:
 
 
 def _settings(args: argparse.Namespace) -> FhirSettings:
-    """The FHIR settings, or ValueError naming each bad ``NABD_FHIR_*`` variable."""
+    """The FHIR settings, or a UsageError naming each bad ``NABD_FHIR_*`` variable."""
     from pydantic import ValidationError
 
     from nabd.interop.fhir import settings
@@ -47,17 +49,19 @@ def _settings(args: argparse.Namespace) -> FhirSettings:
     try:
         return settings.FhirSettings(**overrides)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"NABD_FHIR_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors()
-        )
-        raise ValueError(f"FHIR settings: {problems}") from exc
+        raise from_validation(exc, env_names(settings.FhirSettings)) from None
 
 
 @contextlib.contextmanager
 def _output(path: Path | None) -> Iterator[IO[str]]:
-    """Standard output, or ``path`` written in full or not at all (via a ``.part`` file)."""
+    """Standard output or ``path``, written in full or not at all: stdout gets the Bundle only
+    once it is complete (a failed export leaves nothing half-written for a pipe to read), a
+    file goes through a ``.part`` file."""
     if path is None:
-        yield sys.stdout
+        buffer = io.StringIO()
+        yield buffer
+        sys.stdout.write(buffer.getvalue())
+        sys.stdout.flush()
         return
     partial = path.with_name(path.name + ".part")
     try:
@@ -74,10 +78,7 @@ def _export(args: argparse.Namespace) -> int:
     from nabd.interop.fhir.errors import FhirError
     from nabd.interop.fhir.settings import DEFAULT_PUBLIC_URL
 
-    try:
-        settings = _settings(args)
-    except ValueError as exc:
-        return fail(exc)
+    settings = _settings(args)
     now = datetime.now(UTC)
     request = export.ExportRequest(
         patient_id=args.patient,
@@ -125,14 +126,11 @@ def _serve(args: argparse.Namespace) -> int:
     from nabd.interop.fhir.api import create_app
     from nabd.interop.fhir.errors import FhirError
 
-    try:
-        settings = _settings(args)
-    except ValueError as exc:
-        return fail(exc)
+    settings = _settings(args)
     if not settings.tokens:
-        return fail(ValueError("no tokens: set NABD_FHIR_TOKENS (see `nabd fhir token`)"))
+        return fail(UsageError("no tokens: set NABD_FHIR_TOKENS (see `nabd fhir token`)"))
     if (args.tls_cert is None) != (args.tls_key is None):
-        return fail(ValueError("--tls-cert and --tls-key go together"))
+        return fail(UsageError("--tls-cert and --tls-key go together"))
     try:
         query.check_roles(settings.database_url, identity=settings.needs_identity)
     except FhirError as exc:

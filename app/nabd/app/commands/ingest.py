@@ -15,6 +15,10 @@ import threading
 from types import FrameType
 
 from nabd.app.commands import Subparsers, fail
+from nabd.app.commands.problems import from_validation
+
+_OPTIONS = {"worker_id": "--worker-id", "metrics_port": "--metrics-port"}
+"""Settings given as options, named as typed (the others are NABD_* variables)."""
 
 
 def register(subparsers: Subparsers) -> None:
@@ -108,7 +112,7 @@ def _retire(args: argparse.Namespace) -> int:
     try:
         settings = IngestSettings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
-        return fail(ValueError(f"ingest settings: {exc}"))
+        return fail(from_validation(exc, _OPTIONS))
     if not end_session(settings):
         return fail(ValueError(f"the broker did not accept {settings.client_id}'s connection"))
     print(f"{settings.client_id}: broker session ended")
@@ -138,7 +142,7 @@ def _run(args: argparse.Namespace) -> int:
     try:
         settings = IngestSettings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
-        return fail(ValueError(f"ingest settings: {exc}"))
+        return fail(from_validation(exc, _OPTIONS))
     _json_logs()
     service = IngestService(settings)
 

@@ -13,9 +13,10 @@ import os
 import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from nabd.app.commands import Subparsers, fail
+from nabd.app.commands.problems import UsageError
 
 if TYPE_CHECKING:
     from nabd.ingest.dead_letters import DeadLetter
@@ -96,7 +97,7 @@ def _since(text: str) -> datetime:
 def _url(args: argparse.Namespace) -> str:
     url = args.database_url or os.environ.get("NABD_INGEST_DATABASE_URL")
     if not url:
-        raise ValueError("no database: set NABD_INGEST_DATABASE_URL or pass --database-url")
+        raise UsageError("no database: set NABD_INGEST_DATABASE_URL or pass --database-url")
     return str(url)
 
 
@@ -111,6 +112,9 @@ def operator_writer(args: argparse.Namespace) -> Iterator[tuple[Writer, dict[str
         yield writer, ids
     finally:
         writer.close()
+
+
+_HEADER: Final = f"{'id':>8}  {'received':<24}  {'reason':<19}  {'gateway':<16}  state  detail"
 
 
 def _line(d: DeadLetter) -> str:
@@ -139,8 +143,11 @@ def _list(args: argparse.Namespace) -> int:
             )
     except (psycopg.Error, ValueError) as exc:
         return fail(exc)
+    print(_HEADER)
     for d in letters:
         print(_line(d))
+    if not letters:
+        print("none")
     return 0
 
 
@@ -197,7 +204,7 @@ def _purge(args: argparse.Namespace) -> int:
     from nabd.ingest.dead_letters import purge
 
     if args.older_than < 0:
-        return fail(ValueError("--older-than must be at least 0 days"))
+        return fail(UsageError(f"--older-than {args.older_than:g}: should be at least 0 (days)"))
     try:
         with psycopg.connect(_url(args)) as conn:
             gone = purge(conn, args.older_than)

@@ -21,6 +21,11 @@ import argparse
 import os
 
 from nabd.app.commands import Subparsers, fail
+from nabd.app.commands.problems import UsageError
+
+_NO_DATABASE = (
+    "no database: set NABD_CLINICAL_DATABASE_URL (or NABD_DATABASE_URL) or pass --database-url"
+)
 
 ACVPU = ("A", "C", "V", "P", "U")
 OXYGEN = {"on": "oxygen", "off": "air"}
@@ -107,7 +112,7 @@ def _record(args: argparse.Namespace) -> int:
 
     url = _url(args)
     if url is None:
-        return fail(ValueError("no database: set NABD_DATABASE_URL or pass --database-url"))
+        return fail(UsageError(_NO_DATABASE))
     entries = {}
     if args.acvpu is not None:
         entries["consciousness"] = args.acvpu
@@ -133,7 +138,7 @@ def _scale(args: argparse.Namespace) -> int:
 
     url = _url(args)
     if url is None:
-        return fail(ValueError("no database: set NABD_DATABASE_URL or pass --database-url"))
+        return fail(UsageError(_NO_DATABASE))
     try:
         with psycopg.connect(url, autocommit=True) as conn:
             changed = set_news2_scale(conn, args.patient, args.scale == 2, clinician=args.by)

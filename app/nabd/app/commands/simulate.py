@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from nabd.app.commands import Subparsers, fail
+from nabd.app.commands.problems import UsageError
 
 DEVICE_KINDS = ("chest_strap", "pulse_oximeter", "thermometer", "bp_cuff", "glucose_meter", "scale")
 """``nabd.simulators.devices.Device`` values, spelled out so ``--help`` needs no numpy."""
@@ -94,10 +95,10 @@ def _replay(args: argparse.Namespace) -> int:
     try:
         if args.record is None:
             records = mimic_records(args.data_dir) if mimic else afdb_records(args.data_dir)
-            print("\n".join(records))
+            print("\n".join(records) or "none")
             return 0
         if args.out is None:
-            return fail(ValueError("--out DIR is required to write a record"))
+            return fail(UsageError("--out DIR is required to write a record"))
         if mimic:
             replay = replay_mimic(args.record, data_dir=args.data_dir)
         else:

@@ -10,6 +10,7 @@ import argparse
 import sys
 
 from nabd.app.commands import Subparsers, fail
+from nabd.app.commands.problems import UsageError
 from nabd.app.stack.env import render_exports
 
 
@@ -59,7 +60,7 @@ def _run(args: argparse.Namespace, action: str) -> int:
     try:
         url = _url(args)
     except ValidationError:
-        return fail(ValueError("no database: set NABD_DATABASE_URL or pass --database-url"))
+        return fail(UsageError("no database: set NABD_DATABASE_URL or pass --database-url"))
     try:
         if action == "add":
             viewer = ward_viewers.add(url, args.ward_id, args.login)
@@ -72,8 +73,12 @@ def _run(args: argparse.Namespace, action: str) -> int:
         elif action == "remove":
             ward_viewers.remove(url, args.login, args.ward)
         else:
-            for login, ward in ward_viewers.listing(url):
+            viewers = ward_viewers.listing(url)
+            print("login\tward")
+            for login, ward in viewers:
                 print(f"{login}\t{ward}")
+            if not viewers:
+                print("none")
     except (ward_viewers.WardViewerError, psycopg.Error) as error:
         return fail(error)
     return 0

@@ -5,6 +5,8 @@ devices and device assignments, all from now (open-ended until discharge). Beds 
 only when the demo is about to play them, because analytics calls a bed silent (``no_data``)
 two minutes after admission. Patients still admitted on the ward from an earlier run that did
 not end cleanly are discharged first, so analytics does not watch beds nobody plays any more.
+Discharging resolves the beds' open alerts too (reason ``discharged``, audited): the patient
+table's trigger does it (migration 0032), whoever discharges.
 """
 
 from __future__ import annotations

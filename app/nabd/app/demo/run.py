@@ -40,7 +40,7 @@ from nabd.app.demo.plan import WardPlan, plan_ward, simulated_ward, wall_labels
 from nabd.app.demo.registry import admit, discharge
 from nabd.app.demo.settings import DemoOptions
 from nabd.app.demo.snapshot import UNCOUNTED, PatientRow, WardReader, WardSnapshot
-from nabd.app.demo.summary import Summary, render_summary, summarise
+from nabd.app.demo.summary import Played, Summary, render_summary, summarise
 from nabd.app.demo.supervise import Supervisor, nabd_command, service_environment, wait_for
 from nabd.app.demo.view import ack_keys, progress_line, render
 from nabd.app.stack import lifecycle
@@ -427,7 +427,9 @@ def run_demo(options: DemoOptions, out: TextIO = sys.stdout) -> tuple[int, Summa
         refused=refused(run),
         labels=labels,
         alerts=reader.alerts(),
-        until=stopped,
+        played=Played(
+            wall_start=plan.wall_start, planned_s=plan.play_s, speed=plan.speed, until=stopped
+        ),
         export_dir=options.export_dir,
         exported_files=files,
     )
