@@ -19,7 +19,8 @@ from paho.mqtt.properties import Properties
 from nabd.app.cli import main
 from nabd.app.stack.testing import RunningStack
 from nabd.ingest.consumer import SUBSCRIPTION
-from tests.ingest.ingest_kit import DEADLINE_S, _tls_client, token
+from tests.ingest.ingest_kit import _tls_client
+from tests.stack_kit import DEADLINE_S, token
 
 pytestmark = pytest.mark.integration
 
