@@ -1,5 +1,5 @@
-"""What the tests of every service on the local stack share: deadline-bounded waits, unique names
-and a service's migrated database.
+"""What the tests of every service on the local stack share: deadline-bounded waits, unique names,
+a service's migrated database, and MQTT clients built as the components build theirs.
 
 Each service's own kit (``tests/ingest/ingest_kit.py``, ``tests/monitor/monitor_kit.py``) adds
 what is particular to it. Every wait polls a condition with a deadline (:func:`wait_until`);
@@ -16,11 +16,13 @@ from dataclasses import dataclass
 from typing import Any, Self
 from urllib.parse import urlsplit
 
+import paho.mqtt.client as mqtt
 import psycopg
 import pytest
 
 from nabd.app.db.migrations import apply_migrations
-from nabd.app.stack.testing import RunningStack
+from nabd.app.stack.testing import MqttCredentials, RunningStack
+from nabd.mqtt.client import Broker, BrokerAccount, build_client
 
 DEADLINE_S = 15.0
 
@@ -87,3 +89,17 @@ class ServiceDb:
                 yield conn
             finally:
                 conn.rollback()
+
+
+# -- MQTT ----------------------------------------------------------------------------------
+
+
+def broker_account(stack: RunningStack, creds: MqttCredentials) -> BrokerAccount:
+    """An account of the stack's broker (a gateway's or a service's credentials)."""
+    return BrokerAccount.of(Broker(stack.mqtt_host, stack.mqtt_port, stack.ca_file), creds)
+
+
+def stack_client(stack: RunningStack, creds: MqttCredentials, client_id: str) -> mqtt.Client:
+    """A paho client for the stack's broker, built as every component builds its own
+    (:func:`nabd.mqtt.client.build_client`); not yet connected."""
+    return build_client(broker_account(stack, creds), client_id)

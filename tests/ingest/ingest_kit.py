@@ -1,6 +1,6 @@
 """Helpers of the ingest tests: a migrated database, registry rows, gateways played with paho,
 and ingest workers run in-process (threads) or as real processes. What every service's tests
-share (waits, names, the database) is in ``tests/stack_kit.py``.
+share (waits, names, the database, MQTT clients) is in ``tests/stack_kit.py``.
 
 Every wait polls a condition with a deadline (:func:`wait_until`); nothing sleeps to synchronise.
 Workers of the shared subscription are real broker sessions that outlive a test, and the broker
@@ -12,7 +12,6 @@ next tests' messages.
 from __future__ import annotations
 
 import json
-import ssl
 import threading
 import urllib.request
 import uuid
@@ -22,16 +21,15 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 import psycopg
-from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from prometheus_client import CollectorRegistry
 
-from nabd.app.stack.testing import MqttCredentials, RunningStack
+from nabd.app.stack.testing import RunningStack
 from nabd.contract import topics
 from nabd.contract.payloads import IngestAck, parse, parse_batch, to_json
 from nabd.ingest.consumer import end_session
 from nabd.ingest.service import IngestService
 from nabd.ingest.settings import IngestSettings
-from tests.stack_kit import DEADLINE_S, ServiceDb, token
+from tests.stack_kit import DEADLINE_S, ServiceDb, stack_client, token
 
 # -- database ------------------------------------------------------------------------------
 
@@ -148,20 +146,6 @@ def heart_rates(
 # -- MQTT ----------------------------------------------------------------------------------
 
 
-def _tls_client(stack: RunningStack, creds: MqttCredentials, client_id: str) -> mqtt.Client:
-    client = mqtt.Client(
-        CallbackAPIVersion.VERSION2, client_id=client_id, protocol=MQTTProtocolVersion.MQTTv5
-    )
-    client.tls_set(
-        ca_certs=str(stack.ca_file),
-        certfile=str(creds.cert_file),
-        keyfile=str(creds.key_file),
-        tls_version=ssl.PROTOCOL_TLS_CLIENT,
-    )
-    client.username_pw_set(creds.username, creds.password)
-    return client
-
-
 class FakeGateway:
     """A gateway played with paho: publishes batches (QoS 1), collects its ``IngestAck`` s."""
 
@@ -171,7 +155,7 @@ class FakeGateway:
         self._lock = threading.Lock()
         self._subscribed = threading.Event()
         creds = stack.add_gateway(gateway_id)
-        self._client = _tls_client(stack, creds, f"{gateway_id}-{token()}")
+        self._client = stack_client(stack, creds, f"{gateway_id}-{token()}")
         self._client.on_message = self._on_message
         self._client.on_subscribe = lambda *_: self._subscribed.set()
         self._client.connect(stack.mqtt_host, stack.mqtt_port)
