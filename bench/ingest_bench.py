@@ -36,7 +36,6 @@ import json
 import os
 import random
 import shutil
-import ssl
 import statistics
 import subprocess
 import sys
@@ -53,13 +52,14 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 import psycopg
-from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
 from nabd.app.stack.testing import MqttCredentials, RunningStack, running_stack
 from nabd.contract import topics
 from nabd.contract.catalogue import METRICS
 from nabd.contract.payloads import IngestAck, parse, parse_batch
+from nabd.ingest.settings import IngestSettings
 from nabd.ingest.staging import OBSERVATION_COPY, OBSERVATION_TYPES
+from nabd.mqtt.client import Broker, BrokerAccount, CleanStart, Session, build_client, connect
 
 DEVICES: tuple[tuple[str, tuple[str, ...], bool], ...] = (
     # (kind, metrics per measurement, has a clock)
@@ -248,6 +248,12 @@ def raw_copy(ingest_url: str, gws: list[Gateway], metric_ids: dict[str, int]) ->
 # -- gateways over MQTT ---------------------------------------------------------------------
 
 
+def stack_client(stack: RunningStack, creds: MqttCredentials, client_id: str) -> mqtt.Client:
+    """A paho client for the stack's broker, built as the components build theirs."""
+    broker = Broker(stack.mqtt_host, stack.mqtt_port, stack.ca_file)
+    return build_client(BrokerAccount.of(broker, creds), client_id)
+
+
 class Publisher:
     """A gateway's paho client: publishes QoS 1 over TLS, timestamps publishes and acks."""
 
@@ -256,18 +262,7 @@ class Publisher:
         self.published: dict[int, float] = {}
         self.acked: dict[int, float] = {}
         self._subscribed = threading.Event()
-        client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=f"{gw.gateway_id}-bench",
-            protocol=MQTTProtocolVersion.MQTTv5,
-        )
-        client.tls_set(
-            ca_certs=str(stack.ca_file),
-            certfile=str(creds.cert_file),
-            keyfile=str(creds.key_file),
-            tls_version=ssl.PROTOCOL_TLS_CLIENT,
-        )
-        client.username_pw_set(creds.username, creds.password)
+        client = stack_client(stack, creds, f"{gw.gateway_id}-bench")
         client.max_inflight_messages_set(100)
         client.on_message = self._on_ack
         client.on_subscribe = lambda *_: self._subscribed.set()
@@ -351,19 +346,7 @@ def _metrics_ready(port: int) -> Callable[[], bool]:
 def forget_session(stack: RunningStack, worker_id: str) -> None:
     """Delete a stopped worker's session: the broker would go on queueing a share of the
     group's messages for it."""
-    creds = stack.service("ingest")
-    client = mqtt.Client(
-        CallbackAPIVersion.VERSION2,
-        client_id=f"nabd-ingest-{worker_id}",
-        protocol=MQTTProtocolVersion.MQTTv5,
-    )
-    client.tls_set(
-        ca_certs=str(stack.ca_file),
-        certfile=str(creds.cert_file),
-        keyfile=str(creds.key_file),
-        tls_version=ssl.PROTOCOL_TLS_CLIENT,
-    )
-    client.username_pw_set(creds.username, creds.password)
+    client = stack_client(stack, stack.service("ingest"), f"nabd-ingest-{worker_id}")
     client.connect(stack.mqtt_host, stack.mqtt_port, clean_start=True)  # session expiry 0
     client.loop_start()
     wait_for(client.is_connected, "a clean session", 10)
@@ -456,19 +439,11 @@ def naive_consumer() -> int:
                 (batch.gateway_id, batch.boot_id, batch.batch_seq, len(batch.readings)),
             )
 
-    client = mqtt.Client(
-        CallbackAPIVersion.VERSION2, client_id="bench-naive", protocol=MQTTProtocolVersion.MQTTv5
-    )
-    client.tls_set(
-        ca_certs=env["NABD_MQTT_CA_FILE"],
-        certfile=env["NABD_INGEST_MQTT_CERT_FILE"],
-        keyfile=env["NABD_INGEST_MQTT_KEY_FILE"],
-        tls_version=ssl.PROTOCOL_TLS_CLIENT,
-    )
-    client.username_pw_set(env["NABD_INGEST_MQTT_USERNAME"], env["NABD_INGEST_MQTT_PASSWORD"])
+    account = BrokerAccount.from_settings(IngestSettings())  # the stack's ingest account
+    client = build_client(account, "bench-naive")
     client.on_message = on_message
     client.on_subscribe = lambda *_: print("ready", flush=True)
-    client.connect(env["NABD_MQTT_HOST"], int(env["NABD_MQTT_PORT"]))
+    connect(client, account, Session(clean_start=CleanStart.FIRST_ONLY))
     client.subscribe(topics.ALL_OBSERVATIONS, qos=1)
     client.loop_forever()
     return 0

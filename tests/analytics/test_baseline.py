@@ -31,7 +31,7 @@ def run(values: FloatArray, config: BaselineConfig = CONFIG) -> dict[str, list[l
         now = minute * MINUTE
         ring.push(present, np.full(present.shape, now), values[minute, present])
         state = state.step(now, score(ring.window(), now, config), config)
-        for side, latch in (("above", state.above), ("below", state.below)):
+        for side, latch in (("above", state.high), ("below", state.low)):
             for p in np.flatnonzero(latch.fired):
                 log[f"{side}_fired"][p].append(minute)
             for p in np.flatnonzero(latch.cleared):

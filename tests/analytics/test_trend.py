@@ -111,8 +111,8 @@ def test_the_latch_fires_and_clears_at_the_expected_ticks() -> None:
             ready=np.array([True]),
         )
         state = state.step(T0 + tick * 300 * S, current, config)
-        fired += [tick] if state.rising.fired[0] else []
-        cleared += [tick] if state.rising.cleared[0] else []
+        fired += [tick] if state.high.fired[0] else []
+        cleared += [tick] if state.high.cleared[0] else []
     assert fired == [4]  # first slope >= 4
     assert cleared == [11]  # below 2 from tick 9; 600 s (two ticks) later
 

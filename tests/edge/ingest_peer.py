@@ -7,7 +7,6 @@ to) publishes the contract's ``IngestAck`` for them, as ingest does after its da
 
 from __future__ import annotations
 
-import ssl
 import threading
 import uuid
 from collections import Counter
@@ -15,7 +14,6 @@ from collections.abc import Callable
 from typing import Any, Final
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 
 from nabd.app.stack.testing import RunningStack
 from nabd.contract import topics
@@ -28,6 +26,7 @@ from nabd.contract.payloads import (
     parse_batch,
     to_json,
 )
+from tests.stack_kit import stack_client
 
 DEADLINE: Final = 20.0
 Identity = tuple[str, int, str]
@@ -43,15 +42,7 @@ class IngestPeer:
         self.statuses: list[GatewayStatus] = []
         self._changed = threading.Condition()
         creds = stack.service("ingest")
-        self._client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=f"test-ingest-{uuid.uuid4().hex[:8]}",
-            protocol=mqtt.MQTTv5,
-        )
-        context = ssl.create_default_context(cafile=str(stack.ca_file))
-        context.load_cert_chain(str(creds.cert_file), str(creds.key_file))
-        self._client.tls_set_context(context)
-        self._client.username_pw_set(creds.username, creds.password)
+        self._client = stack_client(stack, creds, f"test-ingest-{uuid.uuid4().hex[:8]}")
         self._client.on_message = self._on_message
         self._subscribed = threading.Event()
         self._client.on_subscribe = lambda *_: self._subscribed.set()

@@ -1,5 +1,6 @@
 """Helpers of the ingest tests: a migrated database, registry rows, gateways played with paho,
-and ingest workers run in-process (threads) or as real processes.
+and ingest workers run in-process (threads) or as real processes. What every service's tests
+share (waits, names, the database, MQTT clients) is in ``tests/stack_kit.py``.
 
 Every wait polls a condition with a deadline (:func:`wait_until`); nothing sleeps to synchronise.
 Workers of the shared subscription are real broker sessions that outlive a test, and the broker
@@ -10,90 +11,40 @@ next tests' messages.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import secrets
-import ssl
 import threading
-import time
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 import paho.mqtt.client as mqtt
 import psycopg
-import pytest
-from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from prometheus_client import CollectorRegistry
 
-from nabd.app.db.migrations import apply_migrations
-from nabd.app.stack.testing import MqttCredentials, RunningStack
+from nabd.app.stack.testing import RunningStack
 from nabd.contract import topics
 from nabd.contract.payloads import IngestAck, parse, parse_batch, to_json
 from nabd.ingest.consumer import end_session
 from nabd.ingest.service import IngestService
 from nabd.ingest.settings import IngestSettings
-
-DEADLINE_S = 15.0
-
-
-def wait_until(condition: Callable[[], Any], what: str, timeout_s: float = DEADLINE_S) -> Any:
-    """Poll ``condition`` until it returns something truthy; fail after ``timeout_s``."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        result = condition()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout_s} s waiting for {what}")
-        time.sleep(0.02)
-
-
-def token() -> str:
-    return secrets.token_hex(3)
-
+from tests.stack_kit import DEADLINE_S, ServiceDb, stack_client, token
 
 # -- database ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class IngestDb:
+class IngestDb(ServiceDb):
     """The module's database: the owner's URL and the ingest service's own login to it."""
 
-    owner_url: str
-    ingest_url: str
-
-    def query(self, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
-        with psycopg.connect(self.owner_url) as conn:
-            return conn.execute(sql, params).fetchall()
-
-    def execute(self, sql: str, params: Any = None) -> None:
-        with psycopg.connect(self.owner_url, autocommit=True) as conn:
-            conn.execute(sql, params)
-
-    @contextlib.contextmanager
-    def as_role(self, role: str) -> Iterator[psycopg.Connection[tuple[Any, ...]]]:
-        """An owner connection acting as a group role, for one transaction (rolled back, which
-        also takes back the owner's temporary membership)."""
-        with psycopg.connect(self.owner_url) as conn:
-            conn.execute(f"GRANT {role} TO current_user")
-            conn.execute(f"SET ROLE {role}")
-            try:
-                yield conn
-            finally:
-                conn.rollback()
+    @property
+    def ingest_url(self) -> str:
+        return self.service_url
 
 
 def ingest_database(stack: RunningStack, fresh_url: str) -> IngestDb:
     """Migrate the module's fresh database; the ingest login's URL points at it too."""
-    apply_migrations(fresh_url)
-    name = urlsplit(fresh_url).path
-    service_url = urlsplit(stack.env["NABD_INGEST_DATABASE_URL"])
-    return IngestDb(fresh_url, service_url._replace(path=name).geturl())
+    return IngestDb.migrated(stack, fresh_url, "ingest")
 
 
 def register(
@@ -195,20 +146,6 @@ def heart_rates(
 # -- MQTT ----------------------------------------------------------------------------------
 
 
-def _tls_client(stack: RunningStack, creds: MqttCredentials, client_id: str) -> mqtt.Client:
-    client = mqtt.Client(
-        CallbackAPIVersion.VERSION2, client_id=client_id, protocol=MQTTProtocolVersion.MQTTv5
-    )
-    client.tls_set(
-        ca_certs=str(stack.ca_file),
-        certfile=str(creds.cert_file),
-        keyfile=str(creds.key_file),
-        tls_version=ssl.PROTOCOL_TLS_CLIENT,
-    )
-    client.username_pw_set(creds.username, creds.password)
-    return client
-
-
 class FakeGateway:
     """A gateway played with paho: publishes batches (QoS 1), collects its ``IngestAck`` s."""
 
@@ -218,7 +155,7 @@ class FakeGateway:
         self._lock = threading.Lock()
         self._subscribed = threading.Event()
         creds = stack.add_gateway(gateway_id)
-        self._client = _tls_client(stack, creds, f"{gateway_id}-{token()}")
+        self._client = stack_client(stack, creds, f"{gateway_id}-{token()}")
         self._client.on_message = self._on_message
         self._client.on_subscribe = lambda *_: self._subscribed.set()
         self._client.connect(stack.mqtt_host, stack.mqtt_port)

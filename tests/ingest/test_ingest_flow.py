@@ -31,11 +31,10 @@ from tests.ingest.ingest_kit import (
     sample,
     scrape,
     stored_rows,
-    token,
     valid_batch,
-    wait_until,
     worker_settings,
 )
+from tests.stack_kit import token, wait_until
 
 pytestmark = pytest.mark.integration
 

@@ -43,10 +43,9 @@ from tests.ingest.ingest_kit import (
     IngestDb,
     RunningWorker,
     register,
-    token,
-    wait_until,
     worker_settings,
 )
+from tests.stack_kit import token, wait_until
 
 T0 = datetime(2025, 3, 3, 8, 0, tzinfo=UTC)
 BOOT = "6f9619ff-8b86-4d11-b42d-00c04fc964ff"

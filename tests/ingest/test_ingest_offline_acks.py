@@ -21,10 +21,9 @@ from tests.ingest.ingest_kit import (
     FakeGateway,
     IngestDb,
     forget_session,
-    token,
-    wait_until,
     worker_settings,
 )
+from tests.stack_kit import token, wait_until
 
 pytestmark = pytest.mark.integration
 

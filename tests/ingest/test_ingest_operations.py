@@ -28,11 +28,10 @@ from tests.ingest.ingest_kit import (
     heart_rates,
     reading,
     register,
-    token,
     valid_batch,
-    wait_until,
     worker_settings,
 )
+from tests.stack_kit import token, wait_until
 
 pytestmark = pytest.mark.integration
 

@@ -17,7 +17,6 @@ import pytest
 from nabd.app.stack.ports import free_port
 from nabd.app.stack.testing import RunningStack
 from tests.ingest.ingest_kit import (
-    DEADLINE_S,
     FakeGateway,
     IngestDb,
     forget_session,
@@ -26,11 +25,10 @@ from tests.ingest.ingest_kit import (
     sample,
     scrape,
     stored_rows,
-    token,
     valid_batch,
-    wait_until,
     worker_env,
 )
+from tests.stack_kit import DEADLINE_S, token, wait_until
 
 pytestmark = pytest.mark.integration
 

@@ -19,7 +19,7 @@ from paho.mqtt.properties import Properties
 from nabd.app.cli import main
 from nabd.app.stack.testing import RunningStack
 from nabd.ingest.consumer import SUBSCRIPTION
-from tests.ingest.ingest_kit import DEADLINE_S, _tls_client, token
+from tests.stack_kit import DEADLINE_S, stack_client, token
 
 pytestmark = pytest.mark.integration
 
@@ -28,7 +28,7 @@ HOUR: Final = 3600
 
 def _session_present(stack: RunningStack, client_id: str, *, subscribe: bool) -> bool:
     """Connect as ``client_id`` keeping any session (expiry one hour); was one on the broker?"""
-    client = _tls_client(stack, stack.service("ingest"), client_id)
+    client = stack_client(stack, stack.service("ingest"), client_id)
     present: list[bool] = []
     ready = threading.Event()
 

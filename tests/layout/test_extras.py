@@ -46,7 +46,7 @@ def test_edge_gateway_install_has_no_numerical_or_database_stack() -> None:
         ("ingest", {"psycopg", "paho-mqtt"}),
         ("analytics", {"numpy", "scipy"}),
         ("analytics-service", {"numpy", "scipy", "psycopg", "paho-mqtt"}),
-        ("simulators", {"bumble", "numpy"}),
+        ("simulators", {"bumble", "numpy", "paho-mqtt"}),
         ("dashboards", {"grafana-foundation-sdk", "grafana-client"}),
         ("audit", {"cryptography", "psycopg"}),
     ],

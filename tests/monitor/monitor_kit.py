@@ -1,6 +1,7 @@
 """Helpers of the analytics service tests: a migrated database, patients, observations stored
 exactly as ingest stores them (rows plus a hand-off journal entry and its NOTIFY, through
-``nabd.ingest.handoff.record_commit``), and the service run in-process on a thread.
+``nabd.ingest.handoff.record_commit``), and the service run in-process on a thread. What every
+service's tests share (waits, names, the database) is in ``tests/stack_kit.py``.
 
 Every wait polls with a deadline (:func:`wait_until`); nothing sleeps to synchronise.
 """
@@ -9,69 +10,33 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import secrets
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 import psycopg
-import pytest
 
 from nabd.analytics.service.config import EngineConfig
 from nabd.analytics.service.service import MonitorService
 from nabd.analytics.service.settings import MonitorSettings
-from nabd.app.db.migrations import apply_migrations
 from nabd.app.stack.testing import RunningStack
 from nabd.ingest.handoff import record_commit
-
-DEADLINE_S = 15.0
-
-Conn = psycopg.Connection[tuple[Any, ...]]
+from tests.stack_kit import ServiceDb, token, wait_until
 
 
-def wait_until(condition: Callable[[], Any], what: str, timeout_s: float = DEADLINE_S) -> Any:
-    """Poll ``condition`` until it returns something truthy; fail after ``timeout_s``."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        result = condition()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout_s} s waiting for {what}")
-        time.sleep(0.01)
-
-
-def token() -> str:
-    return secrets.token_hex(3)
-
-
-@dataclass(frozen=True)
-class MonitorDb:
+class MonitorDb(ServiceDb):
     """The module's database: the owner's URL and the analytics login's URL to it."""
 
-    owner_url: str
-    analytics_url: str
-
-    def query(self, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
-        with psycopg.connect(self.owner_url) as conn:
-            return conn.execute(sql, params).fetchall()
-
-    @contextlib.contextmanager
-    def connect(self) -> Iterator[Conn]:
-        with psycopg.connect(self.owner_url, autocommit=True) as conn:
-            yield conn
+    @property
+    def analytics_url(self) -> str:
+        return self.service_url
 
 
 def monitor_database(stack: RunningStack, fresh_url: str) -> MonitorDb:
     """Migrate the module's fresh database; the analytics login's URL points at it too."""
-    apply_migrations(fresh_url)
-    name = urlsplit(fresh_url).path
-    service = urlsplit(stack.env["NABD_ANALYTICS_DATABASE_URL"])
-    return MonitorDb(fresh_url, service._replace(path=name).geturl())
+    return MonitorDb.migrated(stack, fresh_url, "analytics")
 
 
 def admit(

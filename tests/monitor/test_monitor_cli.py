@@ -14,7 +14,8 @@ import pytest
 from nabd.analytics.service import actions
 from nabd.app.cli import main
 from nabd.app.stack.testing import RunningStack
-from tests.monitor.monitor_kit import MonitorDb, admit, alerts, audit, now, store, token, wait_until
+from tests.monitor.monitor_kit import MonitorDb, admit, alerts, audit, now, store
+from tests.stack_kit import token, wait_until
 
 pytestmark = pytest.mark.integration
 

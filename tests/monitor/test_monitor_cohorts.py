@@ -45,15 +45,15 @@ def test_cohort_step_touches_only_the_cohort() -> None:
     fire = np.ones(6, dtype=np.bool_)
 
     def step(part: BaselineState) -> BaselineState:
-        size = part.above.active.shape[0]
+        size = part.high.active.shape[0]
         up, none = fire[:size], ~fire[:size]
-        return BaselineState(above=part.above.step(T0, up, none, 0, 0), below=part.below)
+        return BaselineState(high=part.high.step(T0, up, none, 0, 0), low=part.low)
 
     stepped = cohort_step(state, rows, step)
-    assert stepped.above.active.tolist() == [False, True, False, False, True, False]
-    assert stepped.above.fired.tolist() == stepped.above.active.tolist()
-    assert not stepped.below.active.any()
-    assert cohort_step(state, None, step).above.active.all()
+    assert stepped.high.active.tolist() == [False, True, False, False, True, False]
+    assert stepped.high.fired.tolist() == stepped.high.active.tolist()
+    assert not stepped.low.active.any()
+    assert cohort_step(state, None, step).high.active.all()
 
 
 def _ward(config: EngineConfig, seconds: int) -> list[tuple[int, int, str, str]]:

@@ -23,9 +23,8 @@ from tests.monitor.monitor_kit import (
     now,
     running,
     store,
-    token,
-    wait_until,
 )
+from tests.stack_kit import token, wait_until
 
 pytestmark = pytest.mark.integration
 

@@ -30,7 +30,8 @@ from nabd.analytics.service.errors import AlertActionError
 from nabd.analytics.service.lifecycle import AlertBook, Transition
 from nabd.analytics.service.state import PatientIndex
 from nabd.analytics.service.store import AlertStore
-from tests.monitor.monitor_kit import MonitorDb, admit, token
+from tests.monitor.monitor_kit import MonitorDb, admit
+from tests.stack_kit import token
 
 pytestmark = pytest.mark.integration
 

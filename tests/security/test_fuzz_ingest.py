@@ -27,12 +27,11 @@ from tests.ingest.ingest_kit import (
     ingest_database,
     register,
     start_worker,
-    token,
     valid_batch,
-    wait_until,
     worker_settings,
 )
 from tests.security.fuzz_budget import examples
+from tests.stack_kit import token, wait_until
 
 pytestmark = pytest.mark.integration
 

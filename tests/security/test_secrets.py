@@ -25,12 +25,11 @@ from tests.ingest.ingest_kit import (
     heart_rates,
     ingest_database,
     register,
-    token,
     valid_batch,
-    wait_until,
     worker_env,
 )
 from tests.ingest.test_ingest_process import Worker
+from tests.stack_kit import token, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 ALWAYS_SKIPPED = {".git", ".venv", ".state"}

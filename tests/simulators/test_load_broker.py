@@ -17,19 +17,18 @@ from typing import Any, Final
 import paho.mqtt.client as mqtt
 import psycopg
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
 from nabd.app.db.migrations import apply_migrations
 from nabd.app.stack.testing import MqttCredentials, RunningStack
 from nabd.contract import topics
 from nabd.contract.payloads import ACK_SCHEMA, IngestAck, parse_batch, to_json
-from nabd.contract.tls import client_context
 from nabd.simulators.errors import LoadError
 from nabd.simulators.load import LoadSettings, run_load
 from nabd.simulators.load_batches import BatchFactory, ValuePool, fleet_plan
 from nabd.simulators.load_mqtt import Broker, GatewayAccount
 from nabd.simulators.load_record import SentRecord
 from nabd.simulators.loss import LossReport, compare, count_loss, register_fleet
+from tests.stack_kit import stack_client
 
 pytestmark = pytest.mark.integration
 
@@ -68,13 +67,7 @@ class IngestSide:
         self._ack = ack
         self._subscribed = threading.Event()
         creds: MqttCredentials = stack.service("ingest")
-        client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=f"load-test-ingest-{secrets.token_hex(3)}",
-            protocol=MQTTProtocolVersion.MQTTv5,
-        )
-        client.tls_set_context(client_context(stack.ca_file, creds.cert_file, creds.key_file))
-        client.username_pw_set(creds.username, creds.password)
+        client = stack_client(stack, creds, f"load-test-ingest-{secrets.token_hex(3)}")
         client.on_connect = lambda c, *_: c.subscribe(topics.ALL_OBSERVATIONS, qos=1)
         client.on_subscribe = lambda *_: self._subscribed.set()
         client.on_message = self._received

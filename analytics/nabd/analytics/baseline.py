@@ -43,7 +43,7 @@ from nabd.analytics.arrays import (
     seconds_to_ns,
 )
 from nabd.analytics.errors import AnalyticsInputError
-from nabd.analytics.latch import Latch
+from nabd.analytics.latch import TwoSidedLatch
 from nabd.analytics.ring import Window
 
 __all__ = [
@@ -151,34 +151,21 @@ def score(window: Window, now: int, config: BaselineConfig) -> BaselineScore:
     )
 
 
-@dataclass(frozen=True)
-class BaselineState:
-    """Latches for "well above" and "well below" the patient's own baseline."""
-
-    above: Latch
-    below: Latch
-
-    @classmethod
-    def initial(cls, patients: int) -> BaselineState:
-        return cls(above=Latch.initial(patients), below=Latch.initial(patients))
-
-    def grow(self, patients: int) -> BaselineState:
-        return BaselineState(above=self.above.grow(patients), below=self.below.grow(patients))
+class BaselineState(TwoSidedLatch):
+    """Latches for "well above" (``high``) and "well below" (``low``) the patient's own
+    baseline."""
 
     def step(self, now: int, scored: BaselineScore, config: BaselineConfig) -> BaselineState:
         """Fire at ``|z| >= enter`` (after ``persist_s``); clear at ``|z| < exit`` (``clear_s``).
 
         A score that is not ready is evidence of neither (see ``nabd.analytics.latch``).
         """
-        instant = check_now(now)
-        ready = scored.ready
-        z = np.where(ready, scored.z, 0.0)
-        persist, clear = seconds_to_ns(config.persist_s), seconds_to_ns(config.clear_s)
-        return BaselineState(
-            above=self.above.step(
-                instant, ready & (z >= config.enter), ready & (z < config.exit), persist, clear
-            ),
-            below=self.below.step(
-                instant, ready & (z <= -config.enter), ready & (z > -config.exit), persist, clear
-            ),
+        return self.step_sides(
+            check_now(now),
+            scored.z,
+            scored.ready,
+            low=(-config.enter, -config.exit),
+            high=(config.enter, config.exit),
+            persist_ns=seconds_to_ns(config.persist_s),
+            clear_ns=seconds_to_ns(config.clear_s),
         )

@@ -15,18 +15,32 @@ the value is missing or inside the hysteresis band). A missing value is evidence
 resets a pending (not yet fired) breach clock, because firing needs continuous evidence, and it
 never clears an active latch, because an absent value is not a recovery. Missing data is a
 technical condition of its own (``nabd.analytics.technical``).
+
+Most conditions have two sides, a value too high and too low: :class:`TwoSidedLatch` holds one
+:class:`Latch` per side and steps both from one signal and its four thresholds, the same way for
+hard limits (``nabd.analytics.limits``), the patient's own baseline (``baseline``) and trends
+(``trend``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
+from typing import Self
 
 import numpy as np
 import numpy.typing as npt
 
-from nabd.analytics.arrays import NEVER, BoolArray, IntArray, elapsed_at_least, pad_rows
+from nabd.analytics.arrays import (
+    NEVER,
+    BoolArray,
+    FloatArray,
+    IntArray,
+    elapsed_at_least,
+    pad_rows,
+)
 
-__all__ = ["Latch"]
+__all__ = ["Latch", "TwoSidedLatch"]
 
 
 @dataclass(frozen=True)
@@ -113,4 +127,61 @@ class Latch:
             recovered_since=np.where(clear, NEVER, recovered_since),
             fired=fire,
             cleared=clear,
+        )
+
+
+@dataclass(frozen=True)
+class TwoSidedLatch:
+    """A signal's "too low" and "too high" latches for every patient, stepped together.
+
+    A detector's state class derives from this one and adds its ``step`` (what its signal and
+    thresholds are); ``low`` and ``high`` are its two latches, so a cohort can be cut out of it
+    field by field (``nabd.analytics.service.cohorts``).
+    """
+
+    low: Latch
+    high: Latch
+
+    @classmethod
+    def initial(cls, patients: int) -> Self:
+        """Both sides off for every patient."""
+        return cls(low=Latch.initial(patients), high=Latch.initial(patients))
+
+    def grow(self, patients: int) -> Self:
+        """Room for new (quiet) patients, for admissions."""
+        return dataclasses.replace(self, low=self.low.grow(patients), high=self.high.grow(patients))
+
+    @property
+    def active(self) -> BoolArray:
+        """Either side currently firing."""
+        result: BoolArray = self.low.active | self.high.active
+        return result
+
+    def step_sides(
+        self,
+        now: int,
+        value: FloatArray,
+        known: BoolArray,
+        *,
+        low: tuple[npt.ArrayLike, npt.ArrayLike],
+        high: tuple[npt.ArrayLike, npt.ArrayLike],
+        persist_ns: npt.ArrayLike,
+        clear_ns: npt.ArrayLike,
+    ) -> Self:
+        """Both latches after one tick at ``now``; ``value`` counts only where ``known``.
+
+        ``low = (fire, recover)``: the low side breaches at ``value <= fire`` and recovers at
+        ``value > recover``; ``high = (fire, recover)``: breach at ``value >= fire``, recovery at
+        ``value < recover`` (scalars or one per patient). Where the value is not known it is
+        evidence of neither.
+        """
+        seen = np.where(known, value, 0.0)
+        return dataclasses.replace(
+            self,
+            low=self.low.step(
+                now, known & (seen <= low[0]), known & (seen > low[1]), persist_ns, clear_ns
+            ),
+            high=self.high.step(
+                now, known & (seen >= high[0]), known & (seen < high[1]), persist_ns, clear_ns
+            ),
         )

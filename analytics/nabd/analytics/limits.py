@@ -32,7 +32,6 @@ import numpy as np
 import numpy.typing as npt
 
 from nabd.analytics.arrays import (
-    BoolArray,
     FloatArray,
     IntArray,
     check_duration,
@@ -41,7 +40,7 @@ from nabd.analytics.arrays import (
     seconds_to_ns,
 )
 from nabd.analytics.errors import AnalyticsInputError
-from nabd.analytics.latch import Latch
+from nabd.analytics.latch import TwoSidedLatch
 
 __all__ = ["DEFAULT_LIMITS", "LimitConfig", "LimitState", "Thresholds", "thresholds"]
 
@@ -149,26 +148,8 @@ def thresholds(
     )
 
 
-@dataclass(frozen=True)
-class LimitState:
+class LimitState(TwoSidedLatch):
     """The low-limit and high-limit latches of one metric for every patient."""
-
-    low: Latch
-    high: Latch
-
-    @classmethod
-    def initial(cls, patients: int) -> LimitState:
-        return cls(low=Latch.initial(patients), high=Latch.initial(patients))
-
-    def grow(self, patients: int) -> LimitState:
-        """Room for new (quiet) patients, for admissions."""
-        return LimitState(low=self.low.grow(patients), high=self.high.grow(patients))
-
-    @property
-    def active(self) -> BoolArray:
-        """Either limit currently firing."""
-        result: BoolArray = self.low.active | self.high.active
-        return result
 
     def step(self, now: int, value: npt.ArrayLike, limits: Thresholds) -> LimitState:
         """The state after a tick at ``now`` seeing ``value`` (one per patient, NaN = missing).
@@ -181,20 +162,12 @@ class LimitState:
         current = float_per_patient("value", value, patients)
         if limits.low.shape != (patients,):
             raise AnalyticsInputError("limits", f"are for {limits.low.shape[0]} patients")
-        known = ~np.isnan(current)
-        seen = np.where(known, current, 0.0)
-        low = self.low.step(
+        return self.step_sides(
             instant,
-            breach=known & (seen <= limits.low),
-            recovered=known & (seen > limits.low + limits.margin),
+            current,
+            ~np.isnan(current),
+            low=(limits.low, limits.low + limits.margin),
+            high=(limits.high, limits.high - limits.margin),
             persist_ns=limits.persist_ns,
             clear_ns=limits.clear_ns,
         )
-        high = self.high.step(
-            instant,
-            breach=known & (seen >= limits.high),
-            recovered=known & (seen < limits.high - limits.margin),
-            persist_ns=limits.persist_ns,
-            clear_ns=limits.clear_ns,
-        )
-        return LimitState(low=low, high=high)

@@ -13,8 +13,9 @@ slow, is absorbed by a 6-hour baseline; its slope is what shows it. Two estimato
   ``RingBuffer.window(columns=...)`` or a ring of per-minute summaries).
 
 :func:`trend` adds the minimum evidence (``min_points`` samples spanning ``min_span_s``) below
-which no slope is reported, and :class:`TrendState` latches "rising"/"falling" with persistence
-and hysteresis (clears once the slope is back under ``exit_fraction`` of the threshold).
+which no slope is reported, and :class:`TrendState` latches "rising"/"falling" (its ``high`` and
+``low`` sides) with persistence and hysteresis (clears once the slope is back under
+``exit_fraction`` of the threshold).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from nabd.analytics.arrays import (
     seconds_to_ns,
 )
 from nabd.analytics.errors import AnalyticsInputError
-from nabd.analytics.latch import Latch
+from nabd.analytics.latch import TwoSidedLatch
 from nabd.analytics.ring import Window
 
 __all__ = [
@@ -166,32 +167,19 @@ def trend(window: Window, now: int, config: TrendConfig) -> Trend:
     )
 
 
-@dataclass(frozen=True)
-class TrendState:
-    """Latches for "rising" and "falling" faster than the configured rates."""
-
-    rising: Latch
-    falling: Latch
-
-    @classmethod
-    def initial(cls, patients: int) -> TrendState:
-        return cls(rising=Latch.initial(patients), falling=Latch.initial(patients))
-
-    def grow(self, patients: int) -> TrendState:
-        return TrendState(rising=self.rising.grow(patients), falling=self.falling.grow(patients))
+class TrendState(TwoSidedLatch):
+    """Latches for "rising" (``high``) and "falling" (``low``) faster than the configured
+    rates."""
 
     def step(self, now: int, current: Trend, config: TrendConfig) -> TrendState:
         """Fire at slope >= rise (or <= -fall); clear below ``exit_fraction`` of it."""
-        instant = check_now(now)
-        ready = current.ready
-        slope = np.where(ready, current.slope_per_h, 0.0)
-        persist, clear = seconds_to_ns(config.persist_s), seconds_to_ns(config.clear_s)
         rise, fall, keep = config.rise_per_h, config.fall_per_h, config.exit_fraction
-        return TrendState(
-            rising=self.rising.step(
-                instant, ready & (slope >= rise), ready & (slope < keep * rise), persist, clear
-            ),
-            falling=self.falling.step(
-                instant, ready & (slope <= -fall), ready & (slope > -keep * fall), persist, clear
-            ),
+        return self.step_sides(
+            check_now(now),
+            current.slope_per_h,
+            current.ready,
+            low=(-fall, -keep * fall),
+            high=(rise, keep * rise),
+            persist_ns=seconds_to_ns(config.persist_s),
+            clear_ns=seconds_to_ns(config.clear_s),
         )

@@ -4,8 +4,9 @@ the load simulator and the stack's own broker probe.
 Decided once, here, so no component can drift from it: the broker's certificate is verified
 against the deployment's own CA and must name the host connected to (a sovereign stack trusts
 its CA, not the system's store); the client presents its own certificate (the broker maps it to
-an account); TLS 1.2 at least. Each component builds its own MQTT client (paho is not part of
-the contract) and hands it this context.
+an account); TLS 1.2 at least. paho is not part of the contract: every paho client is built in
+one place, ``nabd.mqtt.client.build_client``, which hands it this context; the stack's probe
+(no paho) wraps its socket in it directly.
 """
 
 from __future__ import annotations

@@ -12,6 +12,9 @@ explicitly on a clean stop. The first connection of a process starts a clean ses
 an earlier boot are stale); reconnections resume it, so acks sent while the link was down arrive
 (``session_expiry_s``).
 
+The client itself (TLS policy, credentials, MQTT v5) is built by :mod:`nabd.mqtt.client`, as
+for every component.
+
 A PUBACK only means the broker took the message; the outbox waits for ingest's ``IngestAck``. A
 refused publish (PUBACK reason code >= 0x80, e.g. "not authorized") is logged: it points at a
 broker ACL that does not match the gateway id.
@@ -27,15 +30,13 @@ from collections.abc import Callable
 from typing import Any, Final
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from nabd.contract import topics
-from nabd.contract.tls import client_context
 from nabd.edge.errors import EdgeConfigError
 from nabd.edge.settings import BrokerParams
+from nabd.mqtt.client import BrokerAccount, CleanStart, Reconnect, Session, build_client, start
+from nabd.mqtt.errors import MqttSetupError
 
 __all__ = ["MqttLink"]
 
@@ -45,13 +46,13 @@ QOS: Final = 1
 _STOP_TIMEOUT: Final = 5.0
 
 
-def tls_context(params: BrokerParams) -> ssl.SSLContext:
-    """Verify the broker against the CA; present the gateway's certificate (the contract's
-    TLS policy, :func:`nabd.contract.tls.client_context`)."""
-    try:
-        return client_context(params.ca_file, params.cert_file, params.key_file)
-    except (OSError, ssl.SSLError) as exc:
-        raise EdgeConfigError(f"broker TLS files: {exc}") from exc
+def session(params: BrokerParams) -> Session:
+    """A clean session for the process's first connection only (see the module docstring)."""
+    return Session(
+        clean_start=CleanStart.FIRST_ONLY,
+        expiry_s=params.session_expiry_s,
+        keepalive_s=params.keepalive_s,
+    )
 
 
 class MqttLink:
@@ -80,15 +81,19 @@ class MqttLink:
         self._stopping = False
         self._ack_topic = topics.ack(gateway_id)
         self._status_topic = topics.status(gateway_id)
-        client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=f"nabd-edge-{gateway_id}",
-            protocol=mqtt.MQTTv5,
-        )
-        client.tls_set_context(tls_context(params))
-        client.username_pw_set(params.username, params.password)
+        try:
+            self._account = BrokerAccount.of(params, params)  # the gateway's own login
+            self._session = session(params)
+            client = build_client(
+                self._account,
+                f"nabd-edge-{gateway_id}",
+                reconnect=Reconnect(1, params.reconnect_max_s),
+            )
+        except MqttSetupError as exc:
+            raise EdgeConfigError(f"broker: {exc}") from exc
+        except (OSError, ssl.SSLError) as exc:
+            raise EdgeConfigError(f"broker TLS files: {exc}") from exc
         client.will_set(self._status_topic, offline, qos=QOS, retain=True)
-        client.reconnect_delay_set(min_delay=1, max_delay=params.reconnect_max_s)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
@@ -97,16 +102,7 @@ class MqttLink:
 
     def start(self) -> None:
         """Connect in the background; paho retries until the broker answers."""
-        properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-        properties.SessionExpiryInterval = self._params.session_expiry_s
-        self._client.connect_async(
-            self._params.host,
-            self._params.port,
-            keepalive=self._params.keepalive_s,
-            clean_start=mqtt.MQTT_CLEAN_START_FIRST_ONLY,
-            properties=properties,
-        )
-        self._client.loop_start()
+        start(self._client, self._account, self._session)
 
     async def stop(self) -> None:
         """Publish ``offline`` (if connected), disconnect cleanly, stop the network thread."""

@@ -32,16 +32,15 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
-from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.enums import MQTTErrorCode
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from nabd.contract import topics
 from nabd.contract.payloads import IngestAck, to_json
-from nabd.contract.tls import client_context
 from nabd.ingest.settings import IngestSettings
+from nabd.mqtt.client import BrokerAccount, CleanStart, Reconnect, Session, build_client, start
 
 __all__ = ["STATUS_SUBSCRIPTION", "SUBSCRIPTION", "Consumer", "Delivery", "is_status_topic"]
 
@@ -115,11 +114,8 @@ class Consumer:
 
     def _build(self) -> mqtt.Client:
         s = self._settings
-        client = _worker_client(s)
+        client = _worker_client(s, Reconnect.between(s.backoff_min_s, s.backoff_max_s))
         client.manual_ack_set(True)
-        client.reconnect_delay_set(
-            min_delay=max(1, round(s.backoff_min_s)), max_delay=max(1, round(s.backoff_max_s))
-        )
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
@@ -137,17 +133,13 @@ class Consumer:
     def start(self) -> None:
         """Connect in the background (retrying until the broker answers) and start receiving."""
         s = self._settings
-        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-        props.SessionExpiryInterval = s.session_expiry_s
-        props.ReceiveMaximum = s.receive_maximum
-        self._client.connect_async(
-            s.mqtt_host,
-            s.mqtt_port,
-            keepalive=s.keepalive_s,
-            clean_start=False,
-            properties=props,
+        session = Session(
+            clean_start=CleanStart.NEVER,
+            expiry_s=s.session_expiry_s,
+            receive_maximum=s.receive_maximum,
+            keepalive_s=s.keepalive_s,
         )
-        self._client.loop_start()
+        start(self._client, BrokerAccount.from_settings(s), session)
 
     def acknowledge(self, deliveries: Iterable[Delivery]) -> int:
         """PUBACK the deliveries of the current connection; return how many were acknowledged."""
@@ -258,16 +250,9 @@ class Consumer:
             log.exception("message handler failed; the message stays unacknowledged")
 
 
-def _worker_client(s: IngestSettings) -> mqtt.Client:
-    """A paho v5 client with this worker's client id, TLS client certificate and password."""
-    client = mqtt.Client(
-        CallbackAPIVersion.VERSION2,
-        client_id=s.client_id,
-        protocol=MQTTProtocolVersion.MQTTv5,
-    )
-    client.tls_set_context(client_context(s.mqtt_ca_file, s.mqtt_cert_file, s.mqtt_key_file))
-    client.username_pw_set(s.mqtt_username, s.mqtt_password)
-    return client
+def _worker_client(s: IngestSettings, reconnect: Reconnect | None = None) -> mqtt.Client:
+    """A paho v5 client (:mod:`nabd.mqtt.client`) with this worker's client id and account."""
+    return build_client(BrokerAccount.from_settings(s), s.client_id, reconnect=reconnect)
 
 
 def end_session(settings: IngestSettings, timeout_s: float = 10.0) -> bool:
@@ -291,10 +276,11 @@ def end_session(settings: IngestSettings, timeout_s: float = 10.0) -> bool:
             accepted.set()
 
     client.on_connect = on_connect
-    props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-    props.SessionExpiryInterval = 0
-    client.connect_async(settings.mqtt_host, settings.mqtt_port, clean_start=True, properties=props)
-    client.loop_start()
+    start(
+        client,
+        BrokerAccount.from_settings(settings),
+        Session(clean_start=CleanStart.ALWAYS, expiry_s=0),
+    )
     try:
         return accepted.wait(timeout_s)
     finally:

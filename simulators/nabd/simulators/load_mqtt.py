@@ -10,8 +10,9 @@ loop API: ``on_socket_open`` / ``_close`` / ``_register_write`` / ``_unregister_
 Everything here runs in the caller's thread: callbacks fire inside :meth:`MqttFleet.poll`. TLS
 sockets may hold decrypted bytes the selector cannot see, so a read drains ``pending()``. A lost
 session is reconnected after :data:`RECONNECT_S` (its unacknowledged QoS 1 messages are resent by
-paho on the new session). Connecting is sequential and blocking (paho does the TLS handshake
-inside ``connect``): a few milliseconds per gateway on a local broker.
+paho on the new session). Each client is built by :mod:`nabd.mqtt.client`, as for every
+component. Connecting is sequential and blocking (paho does the TLS handshake inside
+``connect``): a few milliseconds per gateway on a local broker.
 """
 
 from __future__ import annotations
@@ -28,12 +29,12 @@ from pathlib import Path
 from typing import Any, Final
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
+from paho.mqtt.enums import MQTTErrorCode
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from nabd.contract import topics
-from nabd.contract.tls import client_context
+from nabd.mqtt.client import Broker, BrokerAccount, CleanStart, Session, build_client, connect
 from nabd.simulators.errors import LoadError
 
 __all__ = ["RECONNECT_S", "Broker", "GatewayAccount", "MqttFleet", "socket_limit"]
@@ -51,15 +52,6 @@ AckHandler = Callable[[int, bytes, float], None]
 
 
 @dataclass(frozen=True, slots=True)
-class Broker:
-    """The broker's TLS listener and the CA that signed its certificate."""
-
-    host: str
-    port: int
-    ca_file: Path
-
-
-@dataclass(frozen=True, slots=True)
 class GatewayAccount:
     """One gateway's credentials; its username is its gateway id."""
 
@@ -68,11 +60,16 @@ class GatewayAccount:
     cert_file: Path
     key_file: Path
 
+    @property
+    def username(self) -> str:
+        return self.gateway_id
+
 
 @dataclass(eq=False)
 class _Session:
     index: int
     account: GatewayAccount
+    broker: BrokerAccount
     client: mqtt.Client
     connected: bool = False
     reconnect_at: float | None = None
@@ -102,6 +99,7 @@ class MqttFleet:
         self._selector = selectors.DefaultSelector()
         self._closing = False
         self._next_misc = time.monotonic() + _MISC_EVERY_S
+        self._mqtt_session = Session(clean_start=CleanStart.FIRST_ONLY, keepalive_s=keepalive)
         self.sessions = [
             self._session(i, account, f"{client_prefix}-{account.gateway_id}")
             for i, account in enumerate(accounts)
@@ -110,18 +108,13 @@ class MqttFleet:
     # ---- Set-up -----------------------------------------------------------------------------
 
     def _session(self, index: int, account: GatewayAccount, client_id: str) -> _Session:
-        client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=client_id, protocol=MQTTProtocolVersion.MQTTv5
-        )
-        session = _Session(index, account, client)
-        client.user_data_set(session)
+        broker = BrokerAccount.of(self.broker, account)
         try:
-            client.tls_set_context(
-                client_context(self.broker.ca_file, account.cert_file, account.key_file)
-            )
+            client = build_client(broker, client_id)
         except (OSError, ssl.SSLError) as exc:
             raise LoadError(f"TLS files of gateway {account.gateway_id}: {exc}") from exc
-        client.username_pw_set(account.gateway_id, account.password)
+        session = _Session(index, account, broker, client)
+        client.user_data_set(session)
         client.on_connect = self._connected
         client.on_disconnect = self._disconnected
         client.on_publish = self._published
@@ -146,7 +139,7 @@ class MqttFleet:
     def _connect(self, session: _Session) -> None:
         try:
             if session.reconnect_at is None:
-                session.client.connect(self.broker.host, self.broker.port, self.keepalive)
+                connect(session.client, session.broker, self._mqtt_session)
             else:
                 session.client.reconnect()
             session.reconnect_at = None

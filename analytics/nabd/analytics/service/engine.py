@@ -459,11 +459,7 @@ class Engine:
             scored = baseline.score(window, now, cfg)
             state = cohort_step(self._baselines[key], rows, lambda s: s.step(now, scored, cfg))  # noqa: B023 - called at once
             self._baselines[key] = state
-            on = (
-                state.below.active
-                if _BASELINE_SIDES[key] == "below"
-                else (state.above.active | state.below.active)
-            )
+            on = state.low.active if _BASELINE_SIDES[key] == "below" else state.active
             active[sel, column(f"{key}_deviation")] = on[sel]
             self._slow_row(f"{key}_deviation", rows, scored.current, scored.baseline)
             self._trend(now, key, active, rows)
@@ -494,11 +490,7 @@ class Engine:
         slope = trend.trend(ring.window(columns=columns, rows=rows), now, cfg)
         state = cohort_step(self._trends[key], rows, lambda s: s.step(now, slope, cfg))
         self._trends[key] = state
-        on = (
-            state.falling.active
-            if _TREND_SIDES[key] == "falling"
-            else (state.rising.active | state.falling.active)
-        )
+        on = state.low.active if _TREND_SIDES[key] == "falling" else state.active
         sel = slice(None) if rows is None else rows
         active[sel, column(f"{key}_trend")] = on[sel]
         self._slow_row(f"{key}_trend", rows, slope.slope_per_h, None)

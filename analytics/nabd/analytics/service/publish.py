@@ -8,9 +8,11 @@ keeps the newest state per ``alert_id``, so a duplicate is harmless), on
 ``raised`` (raised, worsened or escalated: the priority in the message is the current one),
 ``acknowledged`` and ``resolved``; silences and latching change nothing on the wire.
 
-paho-mqtt 2.x runs its network thread (``loop_start``) and reconnects by itself; a publish made
-while disconnected is queued by paho and sent on reconnection. A PUBACK with a failure reason
-code (0x87, not authorized) is counted and logged: it means the broker's ACL refuses us.
+The client is built by :mod:`nabd.mqtt.client` (MQTT v5, the contract's TLS policy, the
+service's account), as for every component. paho-mqtt 2.x runs its network thread
+(``loop_start``) and reconnects by itself; a publish made while disconnected is queued by paho and
+sent on reconnection. A PUBACK with a failure reason code (0x87, not authorized) is counted and
+logged: it means the broker's ACL refuses us.
 """
 
 from __future__ import annotations
@@ -22,8 +24,6 @@ from collections.abc import Iterable
 from typing import Any, Final
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
-from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from nabd.analytics.alerts import AlertEventKind
@@ -32,7 +32,7 @@ from nabd.analytics.service.settings import MonitorSettings
 from nabd.analytics.service.store import Published, from_ns
 from nabd.contract import topics
 from nabd.contract.payloads import Alert, AlertState, to_json
-from nabd.contract.tls import client_context
+from nabd.mqtt.client import BrokerAccount, CleanStart, Reconnect, Session, build_client, start
 
 __all__ = ["AlertPublisher", "alert_payload"]
 
@@ -83,15 +83,10 @@ class AlertPublisher:
 
     def _build(self) -> mqtt.Client:
         s = self._settings
-        client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=s.mqtt_client_id,
-            protocol=MQTTProtocolVersion.MQTTv5,
-        )
-        client.tls_set_context(client_context(s.mqtt_ca_file, s.mqtt_cert_file, s.mqtt_key_file))
-        client.username_pw_set(s.mqtt_username, s.mqtt_password)
-        client.reconnect_delay_set(
-            min_delay=max(1, round(s.backoff_min_s)), max_delay=max(1, round(s.backoff_max_s))
+        client = build_client(
+            BrokerAccount.from_settings(s),
+            s.mqtt_client_id,
+            reconnect=Reconnect.between(s.backoff_min_s, s.backoff_max_s),
         )
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
@@ -103,10 +98,10 @@ class AlertPublisher:
         return self._connected.is_set()
 
     def start(self) -> None:
-        """Connect in the background (paho retries until the broker answers)."""
-        s = self._settings
-        self._client.connect_async(s.mqtt_host, s.mqtt_port, keepalive=30, clean_start=True)
-        self._client.loop_start()
+        """Connect in the background (paho retries until the broker answers); a publisher has
+        no session to resume, so every connection starts clean."""
+        session = Session(clean_start=CleanStart.ALWAYS, keepalive_s=30)
+        start(self._client, BrokerAccount.from_settings(self._settings), session)
 
     def wait_connected(self, timeout_s: float) -> bool:
         return self._connected.wait(timeout_s)
@@ -144,41 +139,20 @@ class AlertPublisher:
 
     # -- paho callbacks (network thread) ----------------------------------------------------
 
-    def _on_connect(
-        self,
-        client: mqtt.Client,
-        userdata: Any,
-        flags: mqtt.ConnectFlags,
-        reason_code: ReasonCode,
-        properties: Properties | None,
-    ) -> None:
-        if reason_code.is_failure:
-            log.error("broker refused the connection: %s", reason_code)
+    def _on_connect(self, _c: Any, _u: Any, _f: Any, code: ReasonCode, _p: Any) -> None:
+        if code.is_failure:
+            log.error("broker refused the connection: %s", code)
             return
         self._connected.set()
         log.info("connected to the broker as %s", self._settings.mqtt_client_id)
 
-    def _on_disconnect(
-        self,
-        client: mqtt.Client,
-        userdata: Any,
-        flags: mqtt.DisconnectFlags,
-        reason_code: ReasonCode,
-        properties: Properties | None,
-    ) -> None:
+    def _on_disconnect(self, _c: Any, _u: Any, _f: Any, code: ReasonCode, _p: Any) -> None:
         self._connected.clear()
-        log.warning("disconnected from the broker: %s", reason_code)
+        log.warning("disconnected from the broker: %s", code)
 
-    def _on_publish(
-        self,
-        client: mqtt.Client,
-        userdata: Any,
-        mid: int,
-        reason_code: ReasonCode,
-        properties: Properties | None,
-    ) -> None:
-        if reason_code.is_failure:
+    def _on_publish(self, _c: Any, _u: Any, mid: int, code: ReasonCode, _p: Any) -> None:
+        if code.is_failure:
             self.refused += 1
-            log.error("the broker refused an alert message (mid %d): %s", mid, reason_code)
+            log.error("the broker refused an alert message (mid %d): %s", mid, code)
         else:
             self.published += 1
