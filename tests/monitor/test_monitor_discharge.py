@@ -26,9 +26,8 @@ from tests.monitor.monitor_kit import (
     now,
     running,
     store,
-    token,
-    wait_until,
 )
+from tests.stack_kit import token, wait_until
 
 pytestmark = pytest.mark.integration
 
