@@ -11,12 +11,13 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from nabd.app.audit import signing
 from nabd.app.cli import main
 from nabd.app.db.migrations import apply_migrations
 from nabd.app.stack.layout import Layout
-from nabd.app.stack.testing import RunningStack, fresh_database
+from nabd.app.stack.testing import RunningStack, database_name, fresh_database
 
 pytestmark = pytest.mark.integration
 
@@ -48,6 +49,11 @@ def test_the_stack_env_alone_checkpoints_and_verifies(
                 " VALUES ('w1', 'spo2', 90, 'Infinity', 'nurse')"
             )
         monkeypatch.setenv("NABD_DATABASE_URL", url)
+        # The stack's read-only audit login (nabd_audit), pointed at this test's database.
+        audit = conninfo_to_dict(nabd_stack.env["NABD_AUDIT_DATABASE_URL"])
+        monkeypatch.setenv(
+            "NABD_AUDIT_DATABASE_URL", make_conninfo("", **{**audit, "dbname": database_name(url)})
+        )
         assert main(["-q", "audit", "checkpoint"]) == 0
         capsys.readouterr()
         assert main(["-q", "audit", "verify"]) == 0
