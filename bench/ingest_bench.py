@@ -258,7 +258,7 @@ class Publisher:
         self._subscribed = threading.Event()
         client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
-            client_id=f"{gw.gateway_id}-bench",
+            client_id=topics.gateway_client_id(gw.gateway_id),
             protocol=MQTTProtocolVersion.MQTTv5,
         )
         client.tls_set(

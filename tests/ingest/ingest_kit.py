@@ -218,7 +218,7 @@ class FakeGateway:
         self._lock = threading.Lock()
         self._subscribed = threading.Event()
         creds = stack.add_gateway(gateway_id)
-        self._client = _tls_client(stack, creds, f"{gateway_id}-{token()}")
+        self._client = _tls_client(stack, creds, topics.gateway_client_id(gateway_id))
         self._client.on_message = self._on_message
         self._client.on_subscribe = lambda *_: self._subscribed.set()
         self._client.connect(stack.mqtt_host, stack.mqtt_port)
