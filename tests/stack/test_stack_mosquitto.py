@@ -72,6 +72,7 @@ class Peer:
         if creds is not None:
             self.client.username_pw_set(creds.username, creds.password)
         self.connack: ReasonCode | None = None
+        self.session_present: bool | None = None
         self.answered = threading.Event()
         self.closed = threading.Event()
         self.messages: queue.Queue[mqtt.MQTTMessage] = queue.Queue()
@@ -83,8 +84,9 @@ class Peer:
         self.client.on_publish = lambda _c, _u, mid, code, _p: self._ack(mid, [code])
         self.client.on_subscribe = lambda _c, _u, mid, codes, _p: self._ack(mid, codes)
 
-    def _on_connect(self, _c: Any, _u: Any, _f: Any, code: ReasonCode, _p: Any) -> None:
+    def _on_connect(self, _c: Any, _u: Any, flags: Any, code: ReasonCode, _p: Any) -> None:
         self.connack = code
+        self.session_present = bool(flags.session_present)
         self.answered.set()
 
     def _on_disconnect(self, _c: Any, _u: Any, _f: Any, _code: Any, _p: Any) -> None:
@@ -102,10 +104,14 @@ class Peer:
             assert self._acked.wait_for(lambda: mid in self._acks, timeout=DEADLINE)
             return self._acks.pop(mid)
 
-    def connect(self) -> ReasonCode | None:
-        """The CONNACK's reason code, or ``None`` if the broker hung up without one."""
+    def connect(self, **options: Any) -> ReasonCode | None:
+        """The CONNACK's reason code, or ``None`` if the broker hung up without one.
+
+        ``options`` go to paho's ``connect`` (``clean_start``, ``properties``)."""
         try:
-            self.client.connect(self._stack.mqtt_host, self._stack.mqtt_port, keepalive=30)
+            self.client.connect(
+                self._stack.mqtt_host, self._stack.mqtt_port, keepalive=30, **options
+            )
         except (OSError, ssl.SSLError):
             return None
         if self.closed.is_set():  # refused while sending CONNECT, before any network thread
@@ -114,8 +120,8 @@ class Peer:
         assert self.answered.wait(DEADLINE), "neither CONNACK nor disconnect"
         return self.connack
 
-    def connected(self) -> Peer:
-        code = self.connect()
+    def connected(self, **options: Any) -> Peer:
+        code = self.connect(**options)
         assert code is not None
         assert code.value == 0, str(code)
         return self
