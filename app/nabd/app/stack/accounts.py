@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final, Literal
 
@@ -141,8 +140,3 @@ def verify_password(password: str, hashed: str) -> bool:
     iterations, salt, expected = int(parts[2]), base64.b64decode(parts[3]), parts[4]
     digest = pbkdf2(password, salt, iterations)
     return secrets.compare_digest(base64.b64encode(digest).decode(), expected)
-
-
-def render_password_file(passwords: Mapping[str, str]) -> str:
-    """The password file: one ``username:$7$...`` line per account, sorted."""
-    return "".join(f"{user}:{hash_password(pw)}\n" for user, pw in sorted(passwords.items()))

@@ -38,7 +38,10 @@ def _subscribed(sock: ssl.SSLSocket) -> None:
         kind, body = wire.read_packet(sock)
         if kind == wire.SUBACK:
             if body[-1] == 0x80:
-                raise BrokerControlError("the broker refused the stack's admin subscription")
+                raise BrokerControlError(
+                    "the broker has no dynamic security (started by an older Nabd?): restart "
+                    "it with `nabd stack down && nabd stack up`"
+                )
             return
 
 

@@ -100,14 +100,6 @@ class Layout:
         return self.mqtt_dir / "revoked.crl"
 
     @property
-    def mqtt_passwd(self) -> Path:
-        return self.mqtt_dir / "passwd"
-
-    @property
-    def mqtt_acl(self) -> Path:
-        return self.mqtt_dir / "acl"
-
-    @property
     def mqtt_ca(self) -> Path:
         return self.mqtt_dir / "ca.crt"
 

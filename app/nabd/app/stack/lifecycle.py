@@ -386,15 +386,16 @@ def _create_on_broker(
 
 
 def add_gateway(settings: StackSettings, gateway_id: str) -> None:
-    """Give a gateway a broker account and a client certificate; reload a running broker."""
+    """Give a gateway a broker account and a client certificate (a running broker gets the
+    account at once, no reload)."""
     add_gateways(settings, [gateway_id])
     log.info("gateway %s: account ready; `nabd stack env --gateway %s`", gateway_id, gateway_id)
 
 
 def add_gateways(settings: StackSettings, gateway_ids: Sequence[str]) -> None:
-    """Accounts and client certificates for many gateways at once (existing ones are kept); the
-    broker re-reads its password file once, however many were added (a load test adds
-    thousands). Every id is checked before anything is written."""
+    """Accounts and client certificates for many gateways at once (existing ones are kept),
+    sent to a running broker over one admin connection (a load test adds thousands). Every id
+    is checked before anything is written; the state is saved once the broker has them."""
     wanted = list(dict.fromkeys(check_gateway_id(g) for g in gateway_ids))
     layout = Layout(settings.root)
     with _locked(layout):

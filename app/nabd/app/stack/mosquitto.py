@@ -93,8 +93,8 @@ def render_config(layout: Layout, port: int, user: ServiceUser | None, plugin: P
             "",
             "# Started as root, mosquitto drops to this user right after binding its port. It is",
             "# named on purpose, and `nabd stack` hands it exactly the files in this folder (it",
-            "# re-reads the password file and ACL as this user on SIGHUP), never the CA key or",
-            "# the clients' keys, which stay root's.",
+            "# rewrites its accounts file and re-reads the CRL as this user), never the CA key",
+            "# or the clients' keys, which stay root's.",
             f"user {user.name}",
         ]
     return "\n".join(lines) + "\n"
