@@ -82,7 +82,7 @@ class MqttLink:
         self._status_topic = topics.status(gateway_id)
         client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
-            client_id=f"nabd-edge-{gateway_id}",
+            client_id=topics.gateway_client_id(gateway_id),
             protocol=mqtt.MQTTv5,
         )
         client.tls_set_context(tls_context(params))

@@ -1,5 +1,4 @@
-"""Broker accounts and what each may do, as data, and the password file and ACL text of the
-compose deployment.
+"""Broker accounts and what each may do, as data; the ACL text of the compose deployment.
 
 Pure functions, so the rules can be read and tested without a broker. A gateway's MQTT username
 is its gateway id, and every one of its topics sits under ``nabd/v1/gw/<id>/``. Service account
@@ -120,7 +119,7 @@ def render_acl() -> str:
 
 
 def pbkdf2(password: str, salt: bytes, iterations: int = PBKDF2_ITERATIONS) -> bytes:
-    """PBKDF2-HMAC-SHA512, 64 bytes: what both the password file and dynamic security store."""
+    """PBKDF2-HMAC-SHA512, 64 bytes: what both ``mosquitto_passwd`` and dynamic security store."""
     return hashlib.pbkdf2_hmac("sha512", password.encode(), salt, iterations, 64)
 
 
