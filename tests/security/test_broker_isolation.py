@@ -85,7 +85,7 @@ def _filters(me: str, other: str) -> st.SearchStrategy[str]:
     """Valid topic filters a hostile gateway might try: wildcards anywhere they are legal,
     every gateway's and ward's topics, and any of them inside any ``$share`` group."""
     ids = st.sampled_from([me, other, "+", "ward-a"])
-    levels = st.lists(st.one_of(_LEVEL, ids, st.from_regex(r"[a-z0-9$_-]{1,8}", fullmatch=True)))
+    levels = st.lists(st.one_of(_LEVEL, ids, st.from_regex(r"[a-z0-9_-]{1,8}", fullmatch=True)))
     plain = st.builds(
         lambda parts, tail: "/".join(parts + tail) or "#",
         levels,
@@ -101,7 +101,8 @@ def _filters(me: str, other: str) -> st.SearchStrategy[str]:
     )
     inner = st.one_of(plain, gateway_topics, st.just(topics.ALL_ALERTS))
     shared = st.builds(lambda group, f: f"$share/{group}/{f}", share_group, inner)
-    return st.one_of(plain, gateway_topics, shared)
+    system = st.sampled_from(["$SYS/#", "$CONTROL/dynamic-security/v1/response", "$CONTROL/#"])
+    return st.one_of(plain, gateway_topics, shared, system)
 
 
 def test_a_gateway_may_subscribe_to_its_own_ack_and_cmd_topics_only(
