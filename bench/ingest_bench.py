@@ -262,7 +262,7 @@ class Publisher:
         self.published: dict[int, float] = {}
         self.acked: dict[int, float] = {}
         self._subscribed = threading.Event()
-        client = stack_client(stack, creds, f"{gw.gateway_id}-bench")
+        client = stack_client(stack, creds, topics.gateway_client_id(gw.gateway_id))
         client.max_inflight_messages_set(100)
         client.on_message = self._on_ack
         client.on_subscribe = lambda *_: self._subscribed.set()

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Final
 
-from nabd.app.stack import lifecycle, mosquitto, postgres
+from nabd.app.stack import lifecycle, mosquitto, postgres, wire
 from nabd.app.stack.accounts import PROBE_ACCOUNT
 from nabd.app.stack.layout import Layout
 from nabd.app.stack.ports import wait_until
@@ -76,7 +76,7 @@ class StackControl:
         state = load_state(self.layout)
         if state is None:
             raise AssertionError("the fault stack has no state file")
-        creds = mosquitto.ProbeCredentials(
+        creds = wire.ProbeCredentials(
             ca=self.layout.ca_cert,
             cert=self.layout.client_cert(PROBE_ACCOUNT),
             key=self.layout.client_key(PROBE_ACCOUNT),

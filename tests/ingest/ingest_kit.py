@@ -29,7 +29,7 @@ from nabd.contract.payloads import IngestAck, parse, parse_batch, to_json
 from nabd.ingest.consumer import end_session
 from nabd.ingest.service import IngestService
 from nabd.ingest.settings import IngestSettings
-from tests.stack_kit import DEADLINE_S, ServiceDb, stack_client, token
+from tests.stack_kit import DEADLINE_S, ServiceDb, stack_client
 
 # -- database ------------------------------------------------------------------------------
 
@@ -155,7 +155,7 @@ class FakeGateway:
         self._lock = threading.Lock()
         self._subscribed = threading.Event()
         creds = stack.add_gateway(gateway_id)
-        self._client = stack_client(stack, creds, f"{gateway_id}-{token()}")
+        self._client = stack_client(stack, creds, topics.gateway_client_id(gateway_id))
         self._client.on_message = self._on_message
         self._client.on_subscribe = lambda *_: self._subscribed.set()
         self._client.connect(stack.mqtt_host, stack.mqtt_port)

@@ -1,11 +1,15 @@
-"""A gateway reads nobody else's data, alerts, acks or commands, whatever it subscribes to.
+"""A gateway reads nobody else's data, alerts, acks or commands, whatever it subscribes to, and
+cannot subscribe beyond its own ack and command topics at all: no wildcard, no other gateway's
+topic, no ``$share`` group (joining ingest's group would take every other observation away from
+ingest: the broker hands it the message, refuses delivery by ACL and drops it).
 
 (Publishing under another gateway's id, plaintext, anonymous and foreign-CA clients, and
 revocation without a broker restart are proven in ``tests/stack/test_stack_mosquitto.py``;
-docs/security.md lists which test proves which claim.) "Not delivered" is checked with a
-sentinel: the gateway's own ack, published after every foreign message was acknowledged by the
-broker (Mosquitto routes a message to its subscribers before it sends the PUBACK, on one
-thread), must be the first message the gateway receives.
+client ids and removal in ``test_broker_sessions.py``; docs/security.md lists which test proves
+which claim.) "Not delivered" is checked with a sentinel: the gateway's own ack, published after
+every foreign message was acknowledged by the broker (Mosquitto routes a message to its
+subscribers before it sends the PUBACK, on one thread), must be the first message the gateway
+receives.
 """
 
 from __future__ import annotations
@@ -14,12 +18,17 @@ import secrets
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from nabd.app.stack.testing import RunningStack
 from nabd.contract import topics
-from tests.stack.test_stack_mosquitto import ACCEPTED, Peer
+from tests.security.fuzz_budget import examples as fuzz_examples
+from tests.stack.test_stack_mosquitto import ACCEPTED, NOT_AUTHORIZED, Peer
 
 pytestmark = pytest.mark.integration
+
+N_OBSERVATIONS = 60
 
 FILTERS = [
     "#",
@@ -62,6 +71,96 @@ def test_a_gateway_subscribing_widely_gets_only_its_own_messages(
         assert ingest.publish(topics.ack(me), sentinel) in ACCEPTED
         message = snoop.next_message()
         assert (message.topic, message.payload) == (topics.ack(me), sentinel)
+    finally:
+        for p in peers:
+            p.close()
+
+
+# -- Subscriptions are refused at SUBACK, not only filtered at delivery (issue 17, item 2) -----
+
+_LEVEL = st.sampled_from(["nabd", "v1", "gw", "ward", "obs", "status", "ack", "cmd", "alerts", "+"])
+
+
+def _filters(me: str, other: str) -> st.SearchStrategy[str]:
+    """Valid topic filters a hostile gateway might try: wildcards anywhere they are legal,
+    every gateway's and ward's topics, and any of them inside any ``$share`` group."""
+    ids = st.sampled_from([me, other, "+", "ward-a"])
+    levels = st.lists(st.one_of(_LEVEL, ids, st.from_regex(r"[a-z0-9_-]{1,8}", fullmatch=True)))
+    plain = st.builds(
+        lambda parts, tail: "/".join(parts + tail) or "#",
+        levels,
+        st.sampled_from([[], ["#"]]),
+    )
+    gateway_topics = st.builds(
+        lambda gw, leaf: f"{topics.ROOT}/gw/{gw}/{leaf}",
+        ids,
+        st.sampled_from(["obs", "status", "ack", "cmd", "+", "#"]),
+    )
+    share_group = st.one_of(
+        st.just(topics.INGEST_SHARE_GROUP), st.from_regex(r"[A-Za-z0-9_-]{1,12}", fullmatch=True)
+    )
+    inner = st.one_of(plain, gateway_topics, st.just(topics.ALL_ALERTS))
+    shared = st.builds(lambda group, f: f"$share/{group}/{f}", share_group, inner)
+    system = st.sampled_from(["$SYS/#", "$CONTROL/dynamic-security/v1/response", "$CONTROL/#"])
+    return st.one_of(plain, gateway_topics, shared, system)
+
+
+def test_a_gateway_may_subscribe_to_its_own_ack_and_cmd_topics_only(
+    nabd_stack: RunningStack,
+) -> None:
+    tag = secrets.token_hex(3)
+    me, other = f"gw-sub-{tag}", f"gw-sub-other-{tag}"
+    nabd_stack.add_gateway(other)
+    gateway = Peer(nabd_stack, nabd_stack.add_gateway(me)).connected()
+    allowed = {topics.ack(me), topics.commands(me)}
+    try:
+        for own in sorted(allowed):
+            assert gateway.suback(own) == 1
+
+        @settings(max_examples=fuzz_examples(150), deadline=None)
+        @given(_filters(me, other))
+        def refused_unless_own(topic_filter: str) -> None:
+            code = gateway.suback(topic_filter)
+            assert code == (1 if topic_filter in allowed else NOT_AUTHORIZED), topic_filter
+
+        refused_unless_own()
+        for topic_filter in FILTERS:  # the named examples, whatever Hypothesis drew
+            assert gateway.suback(topic_filter) == NOT_AUTHORIZED, topic_filter
+        assert gateway.client.is_connected()  # refused, not disconnected
+    finally:
+        gateway.close()
+
+
+def test_a_gateway_joining_ingests_shared_group_takes_no_observation_away(
+    nabd_stack: RunningStack,
+) -> None:
+    """Publish N from gateway A while gateway B tries to join the group: ingest gets all N.
+    The group name is this test's own, so other tests' ingest sessions are not members."""
+    tag = secrets.token_hex(3)
+    group = f"ingest-{tag}"
+    sender, thief = f"gw-send-{tag}", f"gw-thief-{tag}"
+    peers: list[Peer] = []
+    try:
+        ingest = Peer(nabd_stack, nabd_stack.service("ingest")).connected()
+        peers.append(ingest)
+        ingest.subscribe(topics.shared(group, topics.ALL_OBSERVATIONS))
+        bad = Peer(nabd_stack, nabd_stack.add_gateway(thief)).connected()
+        peers.append(bad)
+        for attempt in (
+            topics.shared(group, topics.ALL_OBSERVATIONS),
+            topics.shared(group, topics.observations(sender)),
+            topics.shared(topics.INGEST_SHARE_GROUP, topics.ALL_OBSERVATIONS),
+            topics.shared(group, topics.observations(thief)),
+        ):
+            assert bad.suback(attempt) == NOT_AUTHORIZED, attempt
+        good = Peer(nabd_stack, nabd_stack.add_gateway(sender)).connected()
+        peers.append(good)
+        sent = [secrets.token_bytes(8) for _ in range(N_OBSERVATIONS)]
+        for payload in sent:
+            assert good.publish(topics.observations(sender), payload) in ACCEPTED
+        received = [ingest.next_message().payload for _ in sent]
+        assert received == sent
+        assert bad.messages.empty()
     finally:
         for p in peers:
             p.close()

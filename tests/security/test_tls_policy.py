@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from nabd.app.stack import mosquitto
+from nabd.app.stack import mosquitto, wire
 from nabd.app.stack.testing import RunningStack
 from nabd.app.stack.tls import ensure_authority, ensure_leaf
 from nabd.contract.tls import client_context
@@ -28,7 +28,7 @@ def _handshake(stack: RunningStack, context: ssl.SSLContext, server_hostname: st
 
 def test_the_policy_accepts_our_broker_and_logs_in(nabd_stack: RunningStack) -> None:
     ingest = nabd_stack.service("ingest")
-    probe = mosquitto.ProbeCredentials(
+    probe = wire.ProbeCredentials(
         ca=nabd_stack.ca_file,
         cert=ingest.cert_file,
         key=ingest.key_file,

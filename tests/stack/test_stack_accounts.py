@@ -3,24 +3,31 @@
 from __future__ import annotations
 
 import base64
+import json
 import subprocess
 from pathlib import Path
 
 import pytest
+from cryptography import x509
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import SecretStr
 
+from nabd.app.stack import dynsec, tls
 from nabd.app.stack.accounts import (
     ALERTS_READER,
+    PROBE_ACCOUNT,
     RESERVED,
     SERVICES,
     check_gateway_id,
     hash_password,
+    pbkdf2,
     render_acl,
-    render_password_file,
     verify_password,
 )
 from nabd.app.stack.errors import StackInputError
+from nabd.app.stack.state import Account, MqttState
+from nabd.contract import topics
 
 
 def _mosquitto_passwd(tmp_path: Path, user: str, password: str) -> str:
@@ -57,14 +64,6 @@ def test_any_password_verifies_against_its_own_hash_only(password: str) -> None:
 
 def test_salts_differ_so_equal_passwords_hash_differently() -> None:
     assert hash_password("same") != hash_password("same")
-
-
-def test_password_file_has_one_line_per_account_and_no_plain_password() -> None:
-    text = render_password_file({"gw-2": "pw-two", "gw-1": "pw-one"})
-    lines = text.splitlines()
-    assert [line.split(":", 1)[0] for line in lines] == ["gw-1", "gw-2"]
-    assert "pw-one" not in text
-    assert verify_password("pw-one", lines[0].split(":", 1)[1])
 
 
 def test_not_a_mosquitto_hash_is_rejected() -> None:
@@ -104,3 +103,49 @@ def test_the_alerts_reader_may_only_read_ward_alerts() -> None:
     section = lines[start + 1 : lines.index("", start)]
     assert section == ["topic read nabd/v1/ward/+/alerts"]
     assert ALERTS_READER in RESERVED
+
+
+def _mqtt_state() -> MqttState:
+    services = {n: Account(password=SecretStr(f"pw-{n}")) for n in (*SERVICES, PROBE_ACCOUNT)}
+    gateways = {g: Account(password=SecretStr(f"pw-{g}")) for g in ("gw-1", "gw-2")}
+    return MqttState(port=18883, services=services, gateways=gateways)
+
+
+def test_dynamic_security_denies_by_default_and_binds_each_gateway_to_its_client_id() -> None:
+    text = dynsec.render_config(_mqtt_state())
+    config = json.loads(text)
+    assert config["defaultACLAccess"] == {
+        "publishClientSend": False,
+        "publishClientReceive": False,
+        "subscribe": False,
+        "unsubscribe": True,
+    }
+    assert "pw-gw-1" not in text
+    assert "pw-ingest" not in text
+    clients = {c["username"]: c for c in config["clients"]}
+    roles = {r["rolename"]: r["acls"] for r in config["roles"]}
+    for gateway_id in ("gw-1", "gw-2"):
+        client = clients[gateway_id]
+        assert client["clientid"] == topics.gateway_client_id(gateway_id)
+        salt = base64.b64decode(client["salt"])
+        assert base64.b64decode(client["password"]) == pbkdf2(f"pw-{gateway_id}", salt)
+        (role,) = [r["rolename"] for r in client["roles"]]
+        subscriptions = {a["topic"] for a in roles[role] if a["acltype"].startswith("subscribe")}
+        assert subscriptions == {topics.ack(gateway_id), topics.commands(gateway_id)}
+        assert {a["acltype"] for a in roles[role]} == {
+            "publishClientSend",
+            "publishClientReceive",
+            "subscribeLiteral",  # exact names: no wildcard, no $share
+        }
+    assert all("clientid" not in clients[s] for s in SERVICES)  # services pick their own ids
+    admins = [u for u, c in clients.items() if any("admin" in r["rolename"] for r in c["roles"])]
+    assert admins == [PROBE_ACCOUNT]
+
+
+def test_the_crl_lists_revoked_serials_and_outlives_no_ca(tmp_path: Path) -> None:
+    ca = tls.ensure_authority(tmp_path / "ca.crt", tmp_path / "ca.key")
+    tls.write_crl(ca, [7, 42, 7], tmp_path / "revoked.crl")
+    crl = x509.load_pem_x509_crl((tmp_path / "revoked.crl").read_bytes())
+    assert crl.is_signature_valid(ca.key.public_key())
+    assert sorted(r.serial_number for r in crl) == [7, 42]
+    assert crl.next_update_utc == ca.cert.not_valid_after_utc  # never expires before the CA

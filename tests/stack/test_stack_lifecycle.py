@@ -11,12 +11,18 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 from nabd.app.cli import main
-from nabd.app.stack import mosquitto, postgres
+from nabd.app.stack import lifecycle, mosquitto, postgres
 from nabd.app.stack.layout import Layout
 from nabd.app.stack.ports import LOCALHOST, port_is_free
+from nabd.app.stack.settings import StackSettings
 from nabd.app.stack.state import StackState, load_state
+from nabd.app.stack.testing import RunningStack
+from nabd.contract import topics
+from tests.stack.test_stack_mosquitto import Peer
 
 pytestmark = pytest.mark.integration
 
@@ -152,3 +158,31 @@ def test_bad_gateway_requests_are_refused_with_a_reason(
     capsys.readouterr()
     assert _stack(args, private_dir) == 1
     assert message in capsys.readouterr().err
+
+
+def test_a_bulk_add_restarts_the_broker_once_and_keeps_stored_sessions(private_dir: Path) -> None:
+    """More than ``RESTART_ABOVE`` new gateways: one restart from a file written in one go
+    (commands would cost the plugin one whole-file save each), sessions kept by persistence."""
+    assert _stack(["up"], private_dir) == 0
+    settings = StackSettings(state_dir=private_dir)
+    stack = RunningStack(settings, lifecycle.environment(settings))
+    expiry = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+    expiry.SessionExpiryInterval = 3600
+    keeper = Peer(stack, stack.add_gateway("keeper")).connected(
+        clean_start=False, properties=expiry
+    )
+    keeper.subscribe(topics.ack("keeper"))
+    keeper.close()
+    layout = Layout(private_dir)
+    before = mosquitto.running_pid(layout)
+    ids = [f"bulk-{i:04d}" for i in range(lifecycle.RESTART_ABOVE + 1)]
+    creds = stack.add_gateways(ids)
+    assert mosquitto.running_pid(layout) not in {None, before}
+    for gateway_id in (ids[0], ids[-1]):
+        Peer(stack, creds[gateway_id]).connected().close()
+    again = Peer(stack, stack.add_gateway("keeper"))
+    again.connected(clean_start=False, properties=expiry)
+    try:
+        assert again.session_present is True
+    finally:
+        again.close()

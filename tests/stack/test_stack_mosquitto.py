@@ -24,6 +24,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from nabd.app.cli import main
 from nabd.app.stack import mosquitto, tls
+from nabd.app.stack.accounts import RESERVED
 from nabd.app.stack.layout import Layout
 from nabd.app.stack.testing import MqttCredentials, RunningStack
 from nabd.contract import topics
@@ -34,6 +35,13 @@ DEADLINE = 5.0
 NOT_AUTHORIZED = 0x87
 ACCEPTED = {0x00, 0x10}
 """PUBACK codes for an accepted publish: 0x10 is "accepted, but no subscriber matched"."""
+
+
+def own_client_id(creds: MqttCredentials | None) -> str:
+    """A gateway's one allowed client id; any fresh id for a service (services are not bound)."""
+    if creds is not None and creds.username not in RESERVED:
+        return topics.gateway_client_id(creds.username)
+    return f"test-{uuid.uuid4().hex[:12]}"
 
 
 class Peer:
@@ -47,11 +55,12 @@ class Peer:
         use_tls: bool = True,
         client_cert: tuple[Path, Path] | None = None,
         present_cert: bool = True,
+        client_id: str | None = None,
     ) -> None:
         self._stack = stack
         self.client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
-            client_id=f"test-{uuid.uuid4().hex[:12]}",
+            client_id=client_id or own_client_id(creds),
             protocol=mqtt.MQTTv5,
         )
         if use_tls:
@@ -63,6 +72,7 @@ class Peer:
         if creds is not None:
             self.client.username_pw_set(creds.username, creds.password)
         self.connack: ReasonCode | None = None
+        self.session_present: bool | None = None
         self.answered = threading.Event()
         self.closed = threading.Event()
         self.messages: queue.Queue[mqtt.MQTTMessage] = queue.Queue()
@@ -74,8 +84,9 @@ class Peer:
         self.client.on_publish = lambda _c, _u, mid, code, _p: self._ack(mid, [code])
         self.client.on_subscribe = lambda _c, _u, mid, codes, _p: self._ack(mid, codes)
 
-    def _on_connect(self, _c: Any, _u: Any, _f: Any, code: ReasonCode, _p: Any) -> None:
+    def _on_connect(self, _c: Any, _u: Any, flags: Any, code: ReasonCode, _p: Any) -> None:
         self.connack = code
+        self.session_present = bool(flags.session_present)
         self.answered.set()
 
     def _on_disconnect(self, _c: Any, _u: Any, _f: Any, _code: Any, _p: Any) -> None:
@@ -93,10 +104,14 @@ class Peer:
             assert self._acked.wait_for(lambda: mid in self._acks, timeout=DEADLINE)
             return self._acks.pop(mid)
 
-    def connect(self) -> ReasonCode | None:
-        """The CONNACK's reason code, or ``None`` if the broker hung up without one."""
+    def connect(self, **options: Any) -> ReasonCode | None:
+        """The CONNACK's reason code, or ``None`` if the broker hung up without one.
+
+        ``options`` go to paho's ``connect`` (``clean_start``, ``properties``)."""
         try:
-            self.client.connect(self._stack.mqtt_host, self._stack.mqtt_port, keepalive=30)
+            self.client.connect(
+                self._stack.mqtt_host, self._stack.mqtt_port, keepalive=30, **options
+            )
         except (OSError, ssl.SSLError):
             return None
         if self.closed.is_set():  # refused while sending CONNECT, before any network thread
@@ -105,16 +120,21 @@ class Peer:
         assert self.answered.wait(DEADLINE), "neither CONNACK nor disconnect"
         return self.connack
 
-    def connected(self) -> Peer:
-        code = self.connect()
+    def connected(self, **options: Any) -> Peer:
+        code = self.connect(**options)
         assert code is not None
         assert code.value == 0, str(code)
         return self
 
     def subscribe(self, topic_filter: str) -> None:
+        assert self.suback(topic_filter) == 1  # granted QoS 1
+
+    def suback(self, topic_filter: str) -> int:
+        """Subscribe at QoS 1 and return the SUBACK's reason code (0x87: not authorised)."""
         _, mid = self.client.subscribe(topic_filter, qos=1)
         assert mid is not None
-        assert [code.value for code in self._wait_ack(mid)] == [1]  # granted QoS 1
+        (code,) = self._wait_ack(mid)
+        return int(code.value)
 
     def publish(self, topic: str, payload: bytes) -> int:
         """Publish at QoS 1 and return the PUBACK's reason code."""
@@ -180,7 +200,8 @@ def test_a_gateway_cannot_publish_as_another_gateway(nabd_stack: RunningStack, p
 def test_a_gateway_reads_its_own_acks_only(nabd_stack: RunningStack, peer: Any) -> None:
     nabd_stack.add_gateway("gw-other")
     gateway = peer(nabd_stack.add_gateway("gw-reader")).connected()
-    gateway.subscribe(f"{topics.ROOT}/gw/+/ack")  # asks for everyone's: gets its own only
+    assert gateway.suback(f"{topics.ROOT}/gw/+/ack") == NOT_AUTHORIZED  # everyone's: refused
+    gateway.subscribe(topics.ack("gw-reader"))
     ingest = peer(nabd_stack.service("ingest")).connected()
     assert ingest.publish(topics.ack("gw-other"), b"not for you") in ACCEPTED
     own = _payload()
@@ -193,9 +214,11 @@ def test_analytics_reads_statuses_not_observations_and_writes_alerts(
     nabd_stack: RunningStack, peer: Any
 ) -> None:
     analytics = peer(nabd_stack.service("analytics")).connected()
-    analytics.subscribe("#")
+    assert analytics.suback("#") == NOT_AUTHORIZED
+    assert analytics.suback(topics.ALL_OBSERVATIONS) == NOT_AUTHORIZED
+    analytics.subscribe(topics.ALL_STATUSES)
     dashboards = peer(nabd_stack.service("dashboards")).connected()
-    dashboards.subscribe("#")
+    assert dashboards.suback("#") == NOT_AUTHORIZED
     gateway = peer(nabd_stack.add_gateway("gw-status")).connected()
     assert gateway.publish(topics.observations("gw-status"), b"obs") in ACCEPTED
     status = _payload()
@@ -271,8 +294,13 @@ def test_removing_a_gateway_revokes_it_without_restarting_the_broker(
     argv = ["-q", "stack", "gateway", "remove", "gw-revoked", "--state-dir", str(layout.root)]
     assert main(argv) == 0
 
-    assert live.closed.wait(DEADLINE)  # the broker dropped the live session on reload
-    code = peer(kept).connect()
+    assert live.closed.wait(DEADLINE)  # deleting the account disconnected the live session
+    assert peer(kept).connect() is None  # its certificate is in the CRL: no TLS handshake
+    witness = nabd_stack.add_gateway("gw-revoked-witness")
+    password_only = MqttCredentials(
+        kept.username, kept.password, witness.cert_file, witness.key_file
+    )
+    code = peer(password_only).connect()  # a valid certificate, the removed account
     assert code is not None
     assert code.value == NOT_AUTHORIZED
     assert not creds.cert_file.exists()
@@ -285,7 +313,8 @@ def test_the_alerts_reader_reads_alerts_only_and_publishes_nothing(
 ) -> None:
     reader = peer(nabd_stack.service("alerts_reader")).connected()
     assert reader.connack is not None
-    reader.subscribe("#")  # asks for everything: gets ward alerts only
+    assert reader.suback("#") == NOT_AUTHORIZED  # asks for everything: refused
+    reader.subscribe(topics.ALL_ALERTS)
     gateway = peer(nabd_stack.add_gateway("gw-display")).connected()
     assert gateway.publish(topics.observations("gw-display"), b"obs") in ACCEPTED
     assert gateway.publish(topics.status("gw-display"), _payload()) in ACCEPTED

@@ -27,6 +27,7 @@ __all__ = [
     "ALL_ALERTS",
     "ALL_OBSERVATIONS",
     "ALL_STATUSES",
+    "GATEWAY_CLIENT_PREFIX",
     "ID_RE",
     "INGEST_SHARE_GROUP",
     "ROOT",
@@ -35,6 +36,7 @@ __all__ = [
     "alerts",
     "check_id",
     "commands",
+    "gateway_client_id",
     "gateway_of",
     "observations",
     "shared",
@@ -82,6 +84,16 @@ def commands(gateway_id: str) -> str:
 def alerts(ward_id: str) -> str:
     """Alerts raised for the patients of one ward."""
     return f"{ROOT}/ward/{check_id('ward', ward_id)}/alerts"
+
+
+GATEWAY_CLIENT_PREFIX: Final = "nabd-edge-"
+
+
+def gateway_client_id(gateway_id: str) -> str:
+    """The one MQTT client id a gateway may connect with: the broker binds it to the gateway's
+    account, so no other account can take over the gateway's session, and no gateway can take
+    over anyone else's (a service's or another gateway's)."""
+    return f"{GATEWAY_CLIENT_PREFIX}{check_id('gateway', gateway_id)}"
 
 
 ALL_OBSERVATIONS: Final = f"{ROOT}/gw/+/obs"

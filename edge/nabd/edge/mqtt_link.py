@@ -86,7 +86,7 @@ class MqttLink:
             self._session = session(params)
             client = build_client(
                 self._account,
-                f"nabd-edge-{gateway_id}",
+                topics.gateway_client_id(gateway_id),
                 reconnect=Reconnect(1, params.reconnect_max_s),
             )
         except MqttSetupError as exc:

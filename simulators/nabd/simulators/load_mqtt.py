@@ -88,7 +88,6 @@ class MqttFleet:
         on_puback: PubackHandler,
         on_ack: AckHandler | None = None,
         keepalive: int = 60,
-        client_prefix: str = "nabd-load",
     ) -> None:
         self.broker = broker
         self.keepalive = keepalive
@@ -101,7 +100,7 @@ class MqttFleet:
         self._next_misc = time.monotonic() + _MISC_EVERY_S
         self._mqtt_session = Session(clean_start=CleanStart.FIRST_ONLY, keepalive_s=keepalive)
         self.sessions = [
-            self._session(i, account, f"{client_prefix}-{account.gateway_id}")
+            self._session(i, account, topics.gateway_client_id(account.gateway_id))
             for i, account in enumerate(accounts)
         ]
 

@@ -137,14 +137,16 @@ def _register_gateway(actions: Subparsers, common: argparse.ArgumentParser) -> N
     add = verbs.add_parser(
         "add",
         parents=[common],
-        help="create accounts and client certificates (the broker reloads once)",
+        help="create accounts and client certificates (a running broker gets them at once)",
     )
     add.add_argument(
         "gateway_ids", metavar="ID", nargs="+", help="gateway id, also its MQTT username"
     )
     add.set_defaults(handler=_guarded(_gateway_add))
     remove = verbs.add_parser(
-        "remove", parents=[common], help="revoke a gateway (the broker reloads, no restart)"
+        "remove",
+        parents=[common],
+        help="revoke a gateway: disconnected, session discarded, certificate revoked (no restart)",
     )
     remove.add_argument("gateway_id", metavar="ID")
     remove.set_defaults(handler=_guarded(_gateway_remove))

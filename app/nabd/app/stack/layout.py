@@ -99,12 +99,14 @@ class Layout:
         return self.mqtt_dir / "mosquitto.conf"
 
     @property
-    def mqtt_passwd(self) -> Path:
-        return self.mqtt_dir / "passwd"
+    def mqtt_dynsec(self) -> Path:
+        """The dynamic-security plugin's accounts; the broker rewrites it on every change."""
+        return self.mqtt_dir / "dynamic-security.json"
 
     @property
-    def mqtt_acl(self) -> Path:
-        return self.mqtt_dir / "acl"
+    def mqtt_crl(self) -> Path:
+        """Revoked client certificates, signed by the stack's CA."""
+        return self.mqtt_dir / "revoked.crl"
 
     @property
     def mqtt_ca(self) -> Path:

@@ -79,6 +79,8 @@ class MqttState(_Frozen):
     port: Port
     services: dict[str, Account]
     gateways: dict[str, Account]
+    revoked: tuple[int, ...] = ()
+    """Serial numbers of removed gateways' client certificates: the broker's CRL."""
 
     @field_validator("gateways")
     @classmethod
@@ -136,10 +138,12 @@ class StackState(_Frozen):
         gateways = {**self.mqtt.gateways, **new}
         return self.model_copy(update={"mqtt": self.mqtt.model_copy(update={"gateways": gateways})})
 
-    def without_gateway(self, gateway_id: str) -> StackState:
-        """This state without the gateway's account."""
+    def without_gateway(self, gateway_id: str, cert_serial: int | None = None) -> StackState:
+        """This state without the gateway's account; its certificate (when it had one) revoked."""
         gateways = {k: v for k, v in self.mqtt.gateways.items() if k != gateway_id}
-        return self.model_copy(update={"mqtt": self.mqtt.model_copy(update={"gateways": gateways})})
+        revoked = self.mqtt.revoked + (() if cert_serial is None else (cert_serial,))
+        mqtt = self.mqtt.model_copy(update={"gateways": gateways, "revoked": revoked})
+        return self.model_copy(update={"mqtt": mqtt})
 
 
 def _missing(accounts: dict[str, Account], names: Iterable[str]) -> dict[str, Account]:

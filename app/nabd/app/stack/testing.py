@@ -82,7 +82,8 @@ class RunningStack:
         return _credentials(lifecycle.environment(self.settings, gateway_id), EDGE)
 
     def add_gateways(self, gateway_ids: Sequence[str]) -> dict[str, MqttCredentials]:
-        """Accounts for many gateways at once (one broker reload), by gateway id."""
+        """Accounts for many gateways at once (one admin connection, or one broker restart for
+        more than ``lifecycle.RESTART_ABOVE``), by gateway id."""
         lifecycle.add_gateways(self.settings, gateway_ids)
         environments = lifecycle.gateway_environments(self.settings, gateway_ids)
         return {g: _credentials(env, EDGE) for g, env in environments.items()}

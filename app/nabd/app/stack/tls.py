@@ -2,7 +2,9 @@
 
 Generated with ``cryptography`` (EC P-256: small and fast) into the state folder. The broker
 requires a client certificate signed by this CA *and* a password, so a leaked password alone,
-or a copied certificate alone, is not enough. Certificates are (re)issued when missing, close to
+or a copied certificate alone, is not enough; a removed gateway's certificate is listed in a
+CRL the broker checks. (The broker does not tie a certificate to one account: see
+docs/security.md.) Certificates are (re)issued when missing, close to
 expiry, or not signed by the current CA (the CA was regenerated), so ``stack up`` heals a
 partly deleted state folder.
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -184,6 +187,39 @@ def ensure_leaf(
         return False
     _issue(ca, common_name, server, cert_path, key_path)
     return True
+
+
+def serial_of(cert_path: Path) -> int | None:
+    """The serial number of the certificate in ``cert_path``, ``None`` when there is none."""
+    try:
+        return x509.load_pem_x509_certificate(cert_path.read_bytes()).serial_number
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def write_crl(ca: Authority, revoked: Iterable[int], path: Path) -> None:
+    """A CRL listing ``revoked`` serials, valid as long as the CA (an expired CRL would make
+    the broker refuse every client). Written on every ``up`` and every removal."""
+    now = _now()
+    builder = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(ca.cert.subject)
+        .last_update(now - dt.timedelta(minutes=5))
+        .next_update(ca.cert.not_valid_after_utc)
+        .add_extension(x509.CRLNumber(int(now.timestamp() * 1000)), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.key.public_key()), critical=False
+        )
+    )
+    for serial in sorted(set(revoked)):
+        entry = x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(now)
+        builder = builder.add_revoked_certificate(entry.build())
+    crl = builder.sign(ca.key, hashes.SHA256())
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(crl.public_bytes(serialization.Encoding.PEM))
+    tmp.chmod(0o644)
+    tmp.replace(path)
 
 
 def _load_leaf(cert_path: Path, key_path: Path) -> x509.Certificate | None:

@@ -1,0 +1,152 @@
+"""Client ids are bound to accounts, and a removed gateway is gone at once (issue 17, item 3).
+
+A gateway may connect with exactly one client id, ``nabd-edge-<gateway id>``; any other id is
+refused at CONNECT, before the broker looks for a session to take over, so the holder of that
+id (ingest, analytics, another gateway) is not disconnected and keeps its session. Removing a
+gateway deletes its account (the broker disconnects it at once), discards its stored session
+and revokes its certificate.
+"""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from nabd.app.stack.testing import MqttCredentials, RunningStack
+from nabd.contract import topics
+from tests.security.fuzz_budget import examples as fuzz_examples
+from tests.stack.test_stack_mosquitto import ACCEPTED, DEADLINE, NOT_AUTHORIZED, Peer
+
+pytestmark = pytest.mark.integration
+
+
+def _alive(holder: Peer, topic: str) -> None:
+    """The holder is still connected and still works (a PUBACK proves the session lives)."""
+    assert holder.client.is_connected()
+    assert not holder.closed.is_set()
+    assert holder.publish(topic, b"still here") in ACCEPTED
+
+
+def test_a_gateway_cannot_connect_with_a_service_or_another_gateways_client_id(
+    nabd_stack: RunningStack,
+) -> None:
+    tag = secrets.token_hex(3)
+    attacker, victim = f"gw-att-{tag}", f"gw-vic-{tag}"
+    creds = nabd_stack.add_gateway(attacker)
+    nabd_stack.add_gateway(victim)
+    ingest_id, analytics_id = f"nabd-ingest-{tag}", f"nabd-analytics-{tag}"
+    holders = [
+        (Peer(nabd_stack, nabd_stack.service("ingest"), client_id=ingest_id), topics.ack(victim)),
+        (
+            Peer(nabd_stack, nabd_stack.service("analytics"), client_id=analytics_id),
+            topics.alerts("ward-a"),
+        ),
+        (Peer(nabd_stack, nabd_stack.add_gateway(victim)), topics.observations(victim)),
+    ]
+    peers = [h for h, _ in holders]
+    try:
+        for holder, _ in holders:
+            holder.connected()
+        for stolen in (ingest_id, analytics_id, topics.gateway_client_id(victim), "nabd-ingest-1"):
+            thief = Peer(nabd_stack, creds, client_id=stolen)
+            peers.append(thief)
+            code = thief.connect()
+            assert code is not None, stolen
+            assert code.value == NOT_AUTHORIZED, stolen
+        for holder, topic in holders:
+            _alive(holder, topic)
+    finally:
+        for p in peers:
+            p.close()
+
+
+def test_any_client_id_but_its_own_is_refused_to_a_gateway(nabd_stack: RunningStack) -> None:
+    gateway_id = f"gw-ids-{secrets.token_hex(3)}"
+    creds = nabd_stack.add_gateway(gateway_id)
+    own = topics.gateway_client_id(gateway_id)
+    holder = Peer(nabd_stack, creds).connected()  # its own id: accepted
+    try:
+
+        @settings(max_examples=fuzz_examples(25), deadline=None)
+        @given(
+            st.one_of(
+                st.from_regex(r"[A-Za-z0-9_./:-]{1,40}", fullmatch=True),
+                st.builds(lambda s: f"{own}{s}", st.from_regex(r"[a-z0-9-]{1,6}", fullmatch=True)),
+                st.builds(lambda s: f"nabd-{s}-1", st.sampled_from(["ingest", "analytics"])),
+                st.just(own.upper()),
+                st.just(own[:-1]),
+            )
+        )
+        def refused(client_id: str) -> None:
+            if client_id == own:
+                return
+            thief = Peer(nabd_stack, creds, client_id=client_id)
+            try:
+                code = thief.connect()
+                assert code is not None
+                assert code.value == NOT_AUTHORIZED, client_id
+            finally:
+                thief.close()
+
+        refused()
+        _alive(holder, topics.observations(gateway_id))  # no refused attempt took its session
+    finally:
+        holder.close()
+
+
+def test_a_removed_gateways_session_ends_and_nothing_of_it_is_kept(
+    nabd_stack: RunningStack, tmp_path: Path
+) -> None:
+    gateway_id = f"gw-gone-{secrets.token_hex(3)}"
+    creds = nabd_stack.add_gateway(gateway_id)
+    kept = MqttCredentials(
+        creds.username,
+        creds.password,
+        Path(shutil.copy(creds.cert_file, tmp_path)),
+        Path(shutil.copy(creds.key_file, tmp_path)),
+    )
+    expiry = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+    expiry.SessionExpiryInterval = 3600
+    live = Peer(nabd_stack, kept).connected(clean_start=False, properties=expiry)
+    peers = [live]
+    try:
+        live.subscribe(topics.ack(gateway_id))  # a stored session: subscription, queue
+        nabd_stack.remove_gateway(gateway_id)
+        assert live.closed.wait(DEADLINE), "the removed gateway's connection is still open"
+        again = Peer(nabd_stack, kept)
+        peers.append(again)
+        assert again.connect() is None  # certificate revoked: no TLS handshake
+        # The same id added back (new password, new certificate) finds no stored session.
+        fresh = Peer(nabd_stack, nabd_stack.add_gateway(gateway_id))
+        peers.append(fresh)
+        fresh.connected(clean_start=False, properties=expiry)
+        assert fresh.session_present is False
+    finally:
+        for p in peers:
+            p.close()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="not defended: Mosquitto 2.0 ties a certificate to an account only with "
+    "use_identity_as_username, which stops checking passwords and client ids (docs/security.md)",
+)
+def test_a_gateways_certificate_with_another_gateways_password_is_refused(
+    nabd_stack: RunningStack,
+) -> None:
+    tag = secrets.token_hex(3)
+    a = nabd_stack.add_gateway(f"gw-cert-a-{tag}")
+    b = nabd_stack.add_gateway(f"gw-cert-b-{tag}")
+    mixed = Peer(nabd_stack, MqttCredentials(b.username, b.password, a.cert_file, a.key_file))
+    try:
+        code = mixed.connect()
+        assert code is None or code.value == NOT_AUTHORIZED
+    finally:
+        mixed.close()
