@@ -31,7 +31,8 @@ class Gateway:
 
 
 def add_gateway(conn: Conn, gateway_id: str, *, ward: str | None, by: str) -> bool:
-    """Register a gateway (on ``ward``); ``False`` if it exists already with that ward."""
+    """Register a gateway (on ``ward``); ``False`` if it exists already (on that ward, when one
+    is given): nothing written."""
     gateway, actor = parse_id("gateway", gateway_id), parse_actor(by)
     ward_id = None if ward is None else parse_id("ward", ward)
     with operation(conn, f"adding gateway {gateway}"):
@@ -52,7 +53,7 @@ def add_gateway(conn: Conn, gateway_id: str, *, ward: str | None, by: str) -> bo
                     f"gateway {gateway} was revoked at {existing[1]:%Y-%m-%d %H:%M}: "
                     "a revoked gateway is not registered again; choose a new id"
                 )
-            if existing[0] != ward_id:
+            if ward_id is not None and existing[0] != ward_id:
                 raise Conflict(
                     f"gateway {gateway} exists already on ward {existing[0] or 'none'}, "
                     f"not {ward_id or 'none'}"
