@@ -17,7 +17,7 @@ from typing import Any
 
 from nabd.care.errors import AddressTaken, AssignmentOverlap, CareRefused, Conflict, Unknown
 from nabd.care.patients import require_admitted
-from nabd.care.registry import require_gateway
+from nabd.care.registry import require_bed, require_gateway
 from nabd.care.store import Conn, audit, operation
 from nabd.care.values import DeviceSpec, parse_actor, parse_id
 
@@ -211,12 +211,7 @@ def _holder(conn: Conn, device: str, begin: datetime) -> tuple[Any, ...] | None:
 
 
 def _bed_gateway(conn: Conn, ward: str, bed: str | None) -> str | None:
-    if bed is None:
-        return None
-    row = conn.execute(
-        "SELECT gateway_id FROM bed WHERE ward_id = %s AND id = %s", (ward, bed)
-    ).fetchone()
-    return None if row is None or row[0] is None else str(row[0])
+    return None if bed is None else require_bed(conn, ward, bed)
 
 
 def unassign(conn: Conn, device_id: str, *, by: str) -> str | None:

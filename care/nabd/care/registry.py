@@ -16,10 +16,14 @@ def require_ward(conn: Conn, ward: str) -> None:
 
 
 def require_bed(conn: Conn, ward: str, bed: str) -> str | None:
-    """Lock bed ``bed`` of ``ward`` until the transaction ends; return its gateway."""
+    """Lock bed ``bed`` of ``ward`` until the transaction ends; return its gateway, unless
+    that gateway was revoked (no device is moved to a revoked gateway)."""
     require_ward(conn, ward)
     row = conn.execute(
-        "SELECT gateway_id FROM bed WHERE ward_id = %s AND id = %s FOR UPDATE", (ward, bed)
+        """SELECT CASE WHEN g.revoked_at IS NULL THEN b.gateway_id END
+           FROM bed b LEFT JOIN gateway g ON g.id = b.gateway_id
+           WHERE b.ward_id = %s AND b.id = %s FOR UPDATE OF b""",
+        (ward, bed),
     ).fetchone()
     if row is None:
         raise Unknown(

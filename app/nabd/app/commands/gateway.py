@@ -16,6 +16,7 @@ from nabd.app.commands import Subparsers, fail
 from nabd.app.commands.care_shell import add_common, at, run
 
 if TYPE_CHECKING:
+    from nabd.app.stack.settings import StackSettings
     from nabd.care.store import Conn
 
 
@@ -38,6 +39,34 @@ def register(subparsers: Subparsers) -> None:
     add_common(listing, writes=False)
     listing.set_defaults(handler=_list)
 
+    show = commands.add_parser("show", help="a gateway: state, beds, devices")
+    show.add_argument("gateway", metavar="GATEWAY")
+    add_common(show, writes=False)
+    show.set_defaults(handler=_show)
+
+    seen = commands.add_parser(
+        "seen",
+        help="devices a gateway reports that are not registered to it (to pick from)",
+        description="Devices in the gateway's latest status that the registry does not have on "
+        "it, strongest signal first; a discovered device's address is shown when its id has "
+        "the discovery form (ble-f0f1f2f3f405).",
+    )
+    seen.add_argument("gateway", metavar="GATEWAY")
+    add_common(seen, writes=False)
+    seen.set_defaults(handler=_seen)
+
+    revoke = commands.add_parser(
+        "revoke",
+        help="revoke a gateway: its broker account goes, its connection ends at once",
+        description="Remove the gateway's broker account on the local stack (the broker drops "
+        "its connection on reload; a hospital's own broker: remove it from its ACL) and mark it "
+        "revoked in the registry. Repeating it changes nothing.",
+    )
+    revoke.add_argument("gateway", metavar="GATEWAY")
+    _state_dir(revoke)
+    add_common(revoke, writes=True)
+    revoke.set_defaults(handler=_revoke)
+
     provision = commands.add_parser(
         "provision",
         help="broker account, certificate and edge.toml for a gateway, in files only it reads",
@@ -58,14 +87,25 @@ def register(subparsers: Subparsers) -> None:
     provision.add_argument(
         "--bumble", metavar="TRANSPORT", help="drive the radio with bumble on TRANSPORT"
     )
-    provision.add_argument(
+    _state_dir(provision)
+    add_common(provision, writes=True)
+    provision.set_defaults(handler=_provision)
+
+
+def _state_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
         "--state-dir",
         type=Path,
         default=None,
         help="local stack state folder (default: $NABD_STATE_DIR, else <checkout>/.state/stack)",
     )
-    add_common(provision, writes=True)
-    provision.set_defaults(handler=_provision)
+
+
+def _stack_settings(args: argparse.Namespace) -> StackSettings:
+    from nabd.app.stack.settings import StackSettings
+
+    state = {} if args.state_dir is None else {"state_dir": args.state_dir}
+    return StackSettings(**state)
 
 
 def _add(args: argparse.Namespace) -> int:
@@ -101,7 +141,6 @@ def _provision(args: argparse.Namespace) -> int:
     from nabd.app.stack.errors import StackError
     from nabd.app.stack.lifecycle import add_gateway as add_account
     from nabd.app.stack.lifecycle import environment
-    from nabd.app.stack.settings import StackSettings
     from nabd.care.gateways import add_gateway
     from nabd.care.provisioning import (
         BUNDLE_FILES,
@@ -117,9 +156,7 @@ def _provision(args: argparse.Namespace) -> int:
         gateway, actor = parse_id("gateway", args.gateway), parse_actor(args.by)
         add_gateway(conn, gateway, ward=args.ward, by=actor)
         devices = gateway_devices(conn, gateway)  # refused before any account or file is made
-        settings = StackSettings(
-            **({} if args.state_dir is None else {"state_dir": args.state_dir})
-        )
+        settings = _stack_settings(args)
         try:
             add_account(settings, gateway)
             env = environment(settings, gateway)
@@ -142,6 +179,82 @@ def _provision(args: argparse.Namespace) -> int:
         config = args.out / BUNDLE_FILES["config"]
         print(f"gateway {gateway}: {len(devices)} device(s) in {config}; "
               f"start it with `nabd edge run --config {config}`")  # fmt: skip
+        return 0
+
+    return run(args, action)
+
+
+def _show(args: argparse.Namespace) -> int:
+    from nabd.care.devices import list_devices
+    from nabd.care.gateways import show_gateway
+
+    def action(conn: Conn) -> int:
+        detail = show_gateway(conn, args.gateway)
+        devices = list_devices(conn, gateway=detail.gateway.id)
+        g = detail.gateway
+        state = "revoked " + at(g.revoked_at) if g.revoked_at else g.last_status or "-"
+        pending = "-" if detail.outbox_pending is None else str(detail.outbox_pending)
+        for label, value in (
+            ("gateway", g.id), ("ward", g.ward_id or "-"), ("state", state),
+            ("last seen", at(g.last_seen_at)), ("status at", at(detail.status_at)),
+            ("software", detail.software_version or "-"), ("outbox", pending),
+            ("beds", ", ".join(detail.beds) or "-"), ("registered", at(g.registered_at)),
+        ):  # fmt: skip
+            print(f"{label:<11}{value}")
+        print("devices:" if devices else "devices:   none")
+        for d in devices:
+            battery = "-" if d.battery_level is None else f"{d.battery_level:.0f}%"
+            print(f"  {d.id:<20} {d.kind:<16} {d.address or '-':<17} {d.patient_id or '-':<16} "
+                  f"{d.connection or '-':<10} {battery}")  # fmt: skip
+        return 0
+
+    return run(args, action)
+
+
+def _seen(args: argparse.Namespace) -> int:
+    from nabd.care.gateways import seen_devices
+
+    def action(conn: Conn) -> int:
+        rows = seen_devices(conn, args.gateway)
+        print(
+            f"{'DEVICE':<24} {'ADDRESS':<17} {'STATE':<10} {'RSSI':>5} {'BATTERY':>7}  REGISTERED"
+        )
+        for s in rows:
+            rssi = "-" if s.rssi_dbm is None else str(s.rssi_dbm)
+            battery = "-" if s.battery_percent is None else f"{s.battery_percent}%"
+            where = "no" if s.registered_to is None else f"to {s.registered_to}"
+            print(f"{s.device_id:<24} {s.address or '-':<17} {s.state:<10} {rssi:>5} "
+                  f"{battery:>7}  {where}")  # fmt: skip
+        return 0
+
+    return run(args, action)
+
+
+def _revoke(args: argparse.Namespace) -> int:
+    from nabd.app.stack.errors import StackError
+    from nabd.app.stack.lifecycle import environment, remove_gateway
+    from nabd.care.gateways import revoke_gateway, show_gateway
+    from nabd.care.values import parse_actor, parse_id
+
+    def action(conn: Conn) -> int:
+        gateway, actor = parse_id("gateway", args.gateway), parse_actor(args.by)
+        show_gateway(conn, gateway)  # an unknown gateway is refused before the broker is touched
+        settings = _stack_settings(args)
+        try:
+            environment(settings, gateway)  # raises if it has no account (revoked already)
+        except StackError:
+            had_account = False
+        else:
+            had_account = True
+        if had_account:
+            try:
+                remove_gateway(settings, gateway)  # the broker drops its connection on reload
+            except StackError as exc:
+                return fail(exc)
+        revoked = revoke_gateway(conn, gateway, by=actor)
+        account = "broker account removed" if had_account else "no broker account on this stack"
+        shown = f"revoked at {at(revoked)}" if revoked else "revoked already"
+        print(f"gateway {gateway}: {shown}; {account}")
         return 0
 
     return run(args, action)
