@@ -26,6 +26,7 @@ __all__ = [
     "AssignmentPeriod",
     "Device",
     "add_device",
+    "add_device_in_transaction",
     "assign",
     "list_devices",
     "show_device",
@@ -101,28 +102,35 @@ def add_device(conn: Conn, spec: DeviceSpec, *, gateway: str | None = None, by: 
     actor = parse_actor(by)
     gateway_id = None if gateway is None else parse_id("gateway", gateway)
     with operation(conn, f"adding device {spec.id}"):
-        if gateway_id is not None:
-            require_gateway(conn, gateway_id)
-        holder = conn.execute(
-            "SELECT id FROM device WHERE address = %s AND id <> %s", (spec.address, spec.id)
-        ).fetchone()
-        if holder is not None:
-            raise AddressTaken(
-                f"address {spec.address} is registered already as device {holder[0]}: "
-                "one device, one id (`nabd device show` it)"
-            )
-        row = conn.execute(
-            """INSERT INTO device (id, gateway_id, kind, address, serial, model)
-               VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING RETURNING id""",
-            (spec.id, gateway_id, spec.kind, spec.address, spec.serial, spec.model),
-        ).fetchone()
-        if row is None:
-            _same_device(conn, spec, gateway_id)
-            return False
-        audit(conn, actor, "device_added", f"device:{spec.id}",
-              {"kind": spec.kind, "address": spec.address, "serial": spec.serial,
-               "model": spec.model, "gateway": gateway_id})  # fmt: skip
-        return True
+        return add_device_in_transaction(conn, spec, gateway_id, actor)
+
+
+def add_device_in_transaction(
+    conn: Conn, spec: DeviceSpec, gateway_id: str | None, actor: str
+) -> bool:
+    """:func:`add_device` inside the caller's transaction (a bulk import's); values checked."""
+    if gateway_id is not None:
+        require_gateway(conn, gateway_id)
+    holder = conn.execute(
+        "SELECT id FROM device WHERE address = %s AND id <> %s", (spec.address, spec.id)
+    ).fetchone()
+    if holder is not None:
+        raise AddressTaken(
+            f"address {spec.address} is registered already as device {holder[0]}: "
+            "one device, one id (`nabd device show` it)"
+        )
+    row = conn.execute(
+        """INSERT INTO device (id, gateway_id, kind, address, serial, model)
+           VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING RETURNING id""",
+        (spec.id, gateway_id, spec.kind, spec.address, spec.serial, spec.model),
+    ).fetchone()
+    if row is None:
+        _same_device(conn, spec, gateway_id)
+        return False
+    audit(conn, actor, "device_added", f"device:{spec.id}",
+          {"kind": spec.kind, "address": spec.address, "serial": spec.serial,
+           "model": spec.model, "gateway": gateway_id})  # fmt: skip
+    return True
 
 
 def _same_device(conn: Conn, spec: DeviceSpec, gateway: str | None) -> None:

@@ -26,6 +26,7 @@ __all__ = [
     "Discharge",
     "Patient",
     "admit",
+    "admit_in_transaction",
     "discharge",
     "list_patients",
     "require_admitted",
@@ -85,38 +86,42 @@ def _patient(row: tuple[Any, ...]) -> Patient:
 def admit(conn: Conn, admission: Admission, *, by: str) -> str:
     """Admit a person to a bed; returns the new pseudonymous patient id."""
     actor = parse_actor(by)
-    a = admission
-    with operation(conn, f"admitting MRN {a.mrn}"):
-        lock(conn, f"mrn:{a.mrn}")
-        current = conn.execute(
-            """SELECT p.id, p.ward_id, p.bed_id, p.admitted_at
-               FROM identity.patient_identity i JOIN patient p ON p.id = i.patient_id
-               WHERE i.mrn = %s AND p.discharged_at IS NULL""",
-            (a.mrn,),
-        ).fetchone()
-        if current is not None:
-            raise AlreadyAdmitted(
-                f"MRN {a.mrn} is already admitted as patient {current[0]} (ward {current[1]}, "
-                f"bed {current[2] or '-'}, since {current[3]:%Y-%m-%d %H:%M}): transfer or "
-                "discharge that admission instead of admitting again",
-                str(current[0]),
-            )
-        require_bed(conn, a.ward, a.bed)
-        _require_free(conn, a.ward, a.bed)
-        patient_id = new_patient_id()
-        conn.execute(
-            "INSERT INTO patient (id, ward_id, bed_id) VALUES (%s, %s, %s)",
-            (patient_id, a.ward, a.bed),
+    with operation(conn, f"admitting MRN {admission.mrn}"):
+        return admit_in_transaction(conn, admission, actor)
+
+
+def admit_in_transaction(conn: Conn, a: Admission, actor: str) -> str:
+    """:func:`admit` inside the caller's transaction (a bulk import's); ``actor`` checked."""
+    lock(conn, f"mrn:{a.mrn}")
+    current = conn.execute(
+        """SELECT p.id, p.ward_id, p.bed_id, p.admitted_at
+           FROM identity.patient_identity i JOIN patient p ON p.id = i.patient_id
+           WHERE i.mrn = %s AND p.discharged_at IS NULL""",
+        (a.mrn,),
+    ).fetchone()
+    if current is not None:
+        raise AlreadyAdmitted(
+            f"MRN {a.mrn} is already admitted as patient {current[0]} (ward {current[1]}, "
+            f"bed {current[2] or '-'}, since {current[3]:%Y-%m-%d %H:%M}): transfer or "
+            "discharge that admission instead of admitting again",
+            str(current[0]),
         )
-        conn.execute(
-            """INSERT INTO identity.patient_identity
-                   (patient_id, mrn, given_name, family_name, birth_date)
-               VALUES (%s, %s, %s, %s, %s)""",
-            (patient_id, a.mrn, a.name.given, a.name.family, a.birth_date),
-        )
-        audit(conn, actor, "patient_admitted", f"patient:{patient_id}",
-              {"ward": a.ward, "bed": a.bed})  # fmt: skip
-        return patient_id
+    require_bed(conn, a.ward, a.bed)
+    _require_free(conn, a.ward, a.bed)
+    patient_id = new_patient_id()
+    conn.execute(
+        "INSERT INTO patient (id, ward_id, bed_id) VALUES (%s, %s, %s)",
+        (patient_id, a.ward, a.bed),
+    )
+    conn.execute(
+        """INSERT INTO identity.patient_identity
+               (patient_id, mrn, given_name, family_name, birth_date)
+           VALUES (%s, %s, %s, %s, %s)""",
+        (patient_id, a.mrn, a.name.given, a.name.family, a.birth_date),
+    )
+    audit(conn, actor, "patient_admitted", f"patient:{patient_id}",
+          {"ward": a.ward, "bed": a.bed})  # fmt: skip
+    return patient_id
 
 
 def _require_free(conn: Conn, ward: str, bed: str) -> None:

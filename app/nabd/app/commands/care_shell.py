@@ -14,6 +14,7 @@ import os
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from nabd.app.commands import fail
@@ -21,7 +22,7 @@ from nabd.app.commands import fail
 if TYPE_CHECKING:
     from nabd.care.store import Conn
 
-__all__ = ["add_common", "at", "run"]
+__all__ = ["add_common", "at", "read_text", "run"]
 
 
 def add_common(parser: argparse.ArgumentParser, *, writes: bool) -> None:
@@ -75,3 +76,16 @@ def at(value: datetime | None) -> str:
     if value is None:
         return "-"
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def read_text(path: Path) -> str:
+    """A file a person named (``-`` for stdin), as text; refused as a usage error
+    (:class:`~nabd.care.errors.CareInputError`) when it cannot be read."""
+    from nabd.care.errors import CareInputError
+
+    try:
+        if str(path) == "-":
+            return sys.stdin.read()
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CareInputError(f"cannot read {path}: {exc}") from exc

@@ -7,10 +7,11 @@ patient at a time, and registered to the gateway of its patient's bed.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from nabd.app.commands import Subparsers
-from nabd.app.commands.care_shell import add_common, at, run
+from nabd.app.commands.care_shell import add_common, at, read_text, run
 
 if TYPE_CHECKING:
     from nabd.care.devices import Device
@@ -62,6 +63,16 @@ def register(subparsers: Subparsers) -> None:
     unassign.add_argument("device", metavar="DEVICE")
     add_common(unassign, writes=True)
     unassign.set_defaults(handler=_unassign)
+
+    bulk = commands.add_parser(
+        "import",
+        help="register devices from a CSV file, all or nothing",
+        description="Register every row's device, or none: every bad row is reported by its "
+        "line number. Header: id,kind,address[,serial][,model][,gateway].",
+    )
+    bulk.add_argument("file", type=Path, metavar="FILE.csv", help="'-' for stdin")
+    add_common(bulk, writes=True)
+    bulk.set_defaults(handler=_import)
 
     listing = commands.add_parser("list", help="devices with patient, gateway, last seen, battery")
     listing.add_argument("--gateway", metavar="GATEWAY")
@@ -136,6 +147,8 @@ def _list(args: argparse.Namespace) -> int:
               f"{'LAST SEEN':<21} {'BATTERY':>7}  CONNECTION")  # fmt: skip
         for d in rows:
             print(_line(d))
+        if not rows:
+            print("none")
         return 0
 
     return run(args, action)
@@ -161,6 +174,18 @@ def _show(args: argparse.Namespace) -> int:
             ended = "" if h.ended_by is None else f", ended by {h.ended_by}"
             print(f"  {h.patient_id:<16} {at(h.start)} to {at(h.end) if h.end else 'now':<21} "
                   f"by {h.assigned_by}{ended}")  # fmt: skip
+        return 0
+
+    return run(args, action)
+
+
+def _import(args: argparse.Namespace) -> int:
+    from nabd.care.imports import DEVICE_COLUMNS, import_devices, read_rows
+
+    def action(conn: Conn) -> int:
+        rows = read_rows(read_text(args.file), DEVICE_COLUMNS)
+        for line, outcome in import_devices(conn, rows, by=args.by):
+            print(f"line {line}: {outcome}")
         return 0
 
     return run(args, action)

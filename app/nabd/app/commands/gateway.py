@@ -131,6 +131,8 @@ def _list(args: argparse.Namespace) -> int:
             print(
                 f"{g.id:<24} {g.ward_id or '-':<16} {state:<8} {at(g.last_seen_at):<21} {g.devices}"
             )
+        if not rows:
+            print("none")
         return 0
 
     return run(args, action)
@@ -225,6 +227,8 @@ def _seen(args: argparse.Namespace) -> int:
             where = "no" if s.registered_to is None else f"to {s.registered_to}"
             print(f"{s.device_id:<24} {s.address or '-':<17} {s.state:<10} {rssi:>5} "
                   f"{battery:>7}  {where}")  # fmt: skip
+        if not rows:
+            print("none")
         return 0
 
     return run(args, action)

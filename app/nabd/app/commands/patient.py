@@ -7,10 +7,11 @@ the MRN, name and birth date stay in the identity schema. See docs/care.md.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from nabd.app.commands import Subparsers
-from nabd.app.commands.care_shell import add_common, at, run
+from nabd.app.commands.care_shell import add_common, at, read_text, run
 
 if TYPE_CHECKING:
     from nabd.care.patients import Patient
@@ -57,6 +58,16 @@ def register(subparsers: Subparsers) -> None:
     add_common(transfer, writes=True)
     transfer.set_defaults(handler=_transfer)
 
+    bulk = commands.add_parser(
+        "import",
+        help="admit a ward's patients from a CSV file, all or nothing",
+        description="Admit every row's patient, or none: every bad row is reported by its line "
+        "number. Header: ward,bed,mrn,name[,birth_date].",
+    )
+    bulk.add_argument("file", type=Path, metavar="FILE.csv", help="'-' for stdin")
+    add_common(bulk, writes=True)
+    bulk.set_defaults(handler=_import)
+
     discharge = commands.add_parser(
         "discharge",
         help="discharge a patient: ends device assignments, closes open alerts",
@@ -98,6 +109,8 @@ def _list(args: argparse.Namespace) -> int:
               f"{'DISCHARGED':<21} NAME")  # fmt: skip
         for p in rows:
             print(_line(p))
+        if not rows:
+            print("none")
         return 0
 
     return run(args, action)
@@ -145,6 +158,18 @@ def _discharge(args: argparse.Namespace) -> int:
             return 0
         ended = ", ".join(d.devices) or "none"
         print(f"{d.patient_id}: discharged at {at(d.at)}; device assignments ended: {ended}")
+        return 0
+
+    return run(args, action)
+
+
+def _import(args: argparse.Namespace) -> int:
+    from nabd.care.imports import PATIENT_COLUMNS, import_patients, read_rows
+
+    def action(conn: Conn) -> int:
+        rows = read_rows(read_text(args.file), PATIENT_COLUMNS)
+        for line, patient in import_patients(conn, rows, by=args.by):
+            print(f"line {line}: {patient}")
         return 0
 
     return run(args, action)

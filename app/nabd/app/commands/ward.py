@@ -68,6 +68,8 @@ def _list(args: argparse.Namespace) -> int:
         print(f"{'WARD':<20} {'BEDS':>4} {'ADMITTED':>8}  NAME")
         for w in wards:
             print(f"{w.id:<20} {w.beds:>4} {w.admitted:>8}  {w.name}")
+        if not wards:
+            print("none")
         return 0
 
     return run(args, action)
@@ -81,6 +83,8 @@ def _beds(args: argparse.Namespace) -> int:
         print(f"{'BED':<12} {'GATEWAY':<24} PATIENT")
         for b in beds:
             print(f"{b.id:<12} {b.gateway_id or '-':<24} {b.patient_id or '-'}")
+        if not beds:
+            print("none")
         return 0
 
     return run(args, action)
