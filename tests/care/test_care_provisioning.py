@@ -244,7 +244,7 @@ def test_a_revoked_gateway_is_cut_off_at_once_and_given_nothing_new(
         == 0
     )
     assert main(["device", "assign", other, patient, *by]) == 0
-    assert "has no gateway" in capsys.readouterr().out
+    assert "has no gateway" in capsys.readouterr().err
     with psycopg.connect(care_env) as conn:
         trail = conn.execute(
             "SELECT actor, action FROM audit_log WHERE subject = %s ORDER BY seq",

@@ -7,6 +7,7 @@ patient at a time, and registered to the gateway of its patient's bed.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -111,8 +112,11 @@ def _assign(args: argparse.Namespace) -> int:
         print(f"device {a.device_id}: {verb} {a.patient_id} since {at(a.start)}, "
               f"gateway {a.gateway_id or 'none'}")  # fmt: skip
         if a.gateway_id is None:
-            print(f"nabd: warning: device {a.device_id} has no gateway: its readings are refused "
-                  "until its patient's bed has one (`nabd ward add-beds --gateway`)")  # fmt: skip
+            print(
+                f"nabd: warning: device {a.device_id} has no gateway: its readings are refused "
+                "until its patient's bed has one (`nabd ward add-beds --gateway`)",
+                file=sys.stderr,
+            )
         return 0
 
     return run(args, action)
