@@ -51,6 +51,10 @@ def test_a_ward_opens_a_patient_is_admitted_wears_a_device_and_leaves(run: Run) 
     assert run("ward", "add-beds", ward, "1", "2", "--gateway", gateway, *by)[1] == (
         f"ward {ward}: beds added: 1, 2\n"
     )
+    assert run("ward", "set-gateway", ward, "1", "3", "--gateway", gateway, *by)[1] == (
+        f"ward {ward}: gateway {gateway}; beds added: 3; beds moved: none\n"
+    )
+    assert run("ward", "set-gateway", ward, "1", *by)[0] == 2  # --gateway or --no-gateway
     admit = f"patient admit --ward {ward} --bed 1 --mrn M{token()} --birth-date 1948-03-01"
     status, out, _ = run(*admit.split(), "--name", "BEN SALAH, Amina", *by)
     assert status == 0

@@ -29,7 +29,7 @@ from nabd.care.errors import (
 from nabd.care.gateways import add_gateway
 from nabd.care.patients import admit, discharge, show_patient, transfer
 from nabd.care.values import Admission, DeviceSpec
-from nabd.care.wards import add_beds, add_ward
+from nabd.care.wards import add_beds, add_ward, set_bed_gateway
 from tests.care.care_kit import Conn, token
 
 pytestmark = pytest.mark.integration
@@ -230,3 +230,33 @@ def test_discharge_ends_the_assignments_in_the_name_of_who_discharged(conn: Conn
         assert shown.patient_id is None
         assert (shown.history[0].end, shown.history[0].ended_by) == (done.at, "Dr Karim")
         assert _trail(conn, spec.id)[-1][:3] == ("Dr Karim", "device_assignment", "update")
+
+
+def test_moving_a_bed_to_another_gateway_moves_its_patients_devices(conn: Conn) -> None:
+    ward, gateway = _setup(conn)
+    other = f"gw-{token()}"
+    add_gateway(conn, other, ward=ward, by=BY)
+    patient, spec = _admit(conn, ward, "1"), _spec()
+    add_device(conn, spec, by=BY)
+    assign(conn, spec.id, patient, by=BY)
+    assert set_bed_gateway(conn, ward, ["1", "5"], gateway=other, by=BY) == (["5"], ["1"])
+    assert show_device(conn, spec.id).gateway_id == other
+    assert set_bed_gateway(conn, ward, ["1", "5"], gateway=other, by=BY) == ([], [])
+    details = conn.execute(
+        "SELECT details FROM audit_log WHERE subject = %s AND action = 'beds_gateway_set'",
+        (f"ward:{ward}",),
+    ).fetchall()
+    assert [d[0]["devices_moved"] for d in details] == [[spec.id]]
+    # No gateway: the devices stay registered where they are.
+    assert set_bed_gateway(conn, ward, ["1"], gateway=None, by=BY) == ([], ["1"])
+    assert show_device(conn, spec.id).gateway_id == other != gateway
+
+
+def test_a_system_with_its_own_pseudonyms_may_give_the_id_once(conn: Conn) -> None:
+    ward, _ = _setup(conn)
+    given = f"p-own-{token()}"
+    first = Admission.parse(ward=ward, bed="1", mrn=f"M{token()}", name="A B", birth_date=None)
+    assert admit(conn, first, by=BY, patient_id=given) == given
+    again = Admission.parse(ward=ward, bed="2", mrn=f"M{token()}", name="C D", birth_date=None)
+    with pytest.raises(Conflict, match=f"patient id {given} is taken"):
+        admit(conn, again, by=BY, patient_id=given)

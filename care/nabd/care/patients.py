@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from nabd.care.errors import AlreadyAdmitted, BedOccupied, Discharged, Unknown
+from nabd.care.errors import AlreadyAdmitted, BedOccupied, Conflict, Discharged, Unknown
 from nabd.care.registry import require_bed
 from nabd.care.store import Conn, audit, lock, operation
 from nabd.care.values import Admission, new_patient_id, parse_actor, parse_bed, parse_id
@@ -83,15 +83,22 @@ def _patient(row: tuple[Any, ...]) -> Patient:
                    devices=tuple(devices), open_alerts=int(alerts))  # fmt: skip
 
 
-def admit(conn: Conn, admission: Admission, *, by: str) -> str:
-    """Admit a person to a bed; returns the new pseudonymous patient id."""
+def admit(conn: Conn, admission: Admission, *, by: str, patient_id: str | None = None) -> str:
+    """Admit a person to a bed; returns the new pseudonymous patient id.
+
+    ``patient_id`` is for a system that makes its own pseudonyms (the demo's tie its plan
+    together); by default a random one is made.
+    """
     actor = parse_actor(by)
+    pid = None if patient_id is None else parse_id("patient", patient_id)
     with operation(conn, f"admitting MRN {admission.mrn}"):
-        return admit_in_transaction(conn, admission, actor)
+        return admit_in_transaction(conn, admission, actor, pid)
 
 
-def admit_in_transaction(conn: Conn, a: Admission, actor: str) -> str:
-    """:func:`admit` inside the caller's transaction (a bulk import's); ``actor`` checked."""
+def admit_in_transaction(
+    conn: Conn, a: Admission, actor: str, patient_id: str | None = None
+) -> str:
+    """:func:`admit` inside the caller's transaction (a bulk import's); values checked."""
     lock(conn, f"mrn:{a.mrn}")
     current = conn.execute(
         """SELECT p.id, p.ward_id, p.bed_id, p.admitted_at
@@ -108,7 +115,10 @@ def admit_in_transaction(conn: Conn, a: Admission, actor: str) -> str:
         )
     require_bed(conn, a.ward, a.bed)
     _require_free(conn, a.ward, a.bed)
-    patient_id = new_patient_id()
+    if patient_id is None:
+        patient_id = new_patient_id()
+    elif conn.execute("SELECT 1 FROM patient WHERE id = %s", (patient_id,)).fetchone():
+        raise Conflict(f"patient id {patient_id} is taken: a pseudonym names one admission")
     conn.execute(
         "INSERT INTO patient (id, ward_id, bed_id) VALUES (%s, %s, %s)",
         (patient_id, a.ward, a.bed),

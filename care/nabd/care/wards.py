@@ -16,7 +16,7 @@ from nabd.care.registry import require_gateway, require_ward
 from nabd.care.store import Conn, audit, operation
 from nabd.care.values import parse_actor, parse_bed, parse_id, parse_text
 
-__all__ = ["Bed", "Ward", "add_beds", "add_ward", "list_beds", "list_wards"]
+__all__ = ["Bed", "Ward", "add_beds", "add_ward", "list_beds", "list_wards", "set_bed_gateway"]
 
 
 @dataclass(frozen=True)
@@ -82,15 +82,7 @@ def add_beds(
     labels = list(dict.fromkeys(parse_bed(b) for b in beds))
     gateway_id = None if gateway is None else parse_id("gateway", gateway)
     with operation(conn, f"adding beds to ward {ward}"):
-        require_ward(conn, ward)
-        if gateway_id is not None:
-            require_gateway(conn, gateway_id)
-        existing: dict[str, str | None] = dict(
-            conn.execute(
-                "SELECT id, gateway_id FROM bed WHERE ward_id = %s AND id = ANY(%s) FOR UPDATE",
-                (ward, labels),
-            ).fetchall()
-        )
+        existing = _lock_beds(conn, ward, labels, gateway_id)
         clashes = [b for b, g in existing.items() if g != gateway_id]
         if clashes:
             raise Conflict(
@@ -98,13 +90,31 @@ def add_beds(
                 f"{existing[clashes[0]] or 'none'}, not {gateway_id or 'none'}"
             )
         new = [b for b in labels if b not in existing]
-        conn.cursor().executemany(
-            "INSERT INTO bed (ward_id, id, gateway_id) VALUES (%s, %s, %s)",
-            [(ward, b, gateway_id) for b in new],
-        )
+        _insert_beds(conn, ward, new, gateway_id)
         if new:
             audit(conn, actor, "beds_added", f"ward:{ward}", {"beds": new, "gateway": gateway_id})
         return new
+
+
+def _lock_beds(
+    conn: Conn, ward: str, labels: Sequence[str], gateway: str | None
+) -> dict[str, str | None]:
+    """Check the ward and the gateway; lock the existing ``labels`` beds: bed -> gateway."""
+    require_ward(conn, ward)
+    if gateway is not None:
+        require_gateway(conn, gateway)
+    rows = conn.execute(
+        "SELECT id, gateway_id FROM bed WHERE ward_id = %s AND id = ANY(%s) FOR UPDATE",
+        (ward, list(labels)),
+    ).fetchall()
+    return {str(bed): None if g is None else str(g) for bed, g in rows}
+
+
+def _insert_beds(conn: Conn, ward: str, labels: Sequence[str], gateway: str | None) -> None:
+    conn.cursor().executemany(
+        "INSERT INTO bed (ward_id, id, gateway_id) VALUES (%s, %s, %s)",
+        [(ward, b, gateway) for b in labels],
+    )
 
 
 def list_beds(conn: Conn, ward_id: str) -> list[Bed]:
@@ -120,3 +130,44 @@ def list_beds(conn: Conn, ward_id: str) -> list[Bed]:
         (ward,),
     ).fetchall()
     return [Bed(*row) for row in rows]
+
+
+def set_bed_gateway(
+    conn: Conn, ward_id: str, beds: Sequence[str], *, gateway: str | None, by: str
+) -> tuple[list[str], list[str]]:
+    """Have ``gateway`` (or none) serve these beds, adding the missing ones; the devices worn by
+    their patients now are registered to it. Returns (beds added, beds moved); beds served by
+    it already are left alone (a repeat writes nothing)."""
+    ward, actor = parse_id("ward", ward_id), parse_actor(by)
+    labels = list(dict.fromkeys(parse_bed(b) for b in beds))
+    gateway_id = None if gateway is None else parse_id("gateway", gateway)
+    with operation(conn, f"setting the gateway of beds of ward {ward}"):
+        existing = _lock_beds(conn, ward, labels, gateway_id)
+        added = [b for b in labels if b not in existing]
+        moved = [b for b, g in existing.items() if g != gateway_id]
+        _insert_beds(conn, ward, added, gateway_id)
+        conn.execute(
+            "UPDATE bed SET gateway_id = %s WHERE ward_id = %s AND id = ANY(%s)",
+            (gateway_id, ward, moved),
+        )
+        devices = _follow_beds(conn, ward, moved, gateway_id)
+        if added or moved:
+            audit(conn, actor, "beds_gateway_set", f"ward:{ward}",
+                  {"gateway": gateway_id, "added": added, "moved": moved,
+                   "devices_moved": devices})  # fmt: skip
+        return added, moved
+
+
+def _follow_beds(conn: Conn, ward: str, beds: Sequence[str], gateway: str | None) -> list[str]:
+    """Register the devices worn now by the patients in ``beds`` to ``gateway``."""
+    if gateway is None or not beds:
+        return []
+    rows = conn.execute(
+        """UPDATE device d SET gateway_id = %s
+           FROM device_assignment a JOIN patient p ON p.id = a.patient_id
+           WHERE a.device_id = d.id AND upper_inf(a.valid) AND p.discharged_at IS NULL
+             AND p.ward_id = %s AND p.bed_id = ANY(%s) AND d.gateway_id IS DISTINCT FROM %s
+           RETURNING d.id""",
+        (gateway, ward, list(beds), gateway),
+    ).fetchall()
+    return sorted(str(r[0]) for r in rows)

@@ -48,6 +48,36 @@ def register(subparsers: Subparsers) -> None:
     add_common(add_beds, writes=True)
     add_beds.set_defaults(handler=_add_beds)
 
+    set_gateway = commands.add_parser(
+        "set-gateway",
+        help="have a gateway serve beds (moves their patients' devices to it)",
+        description="Have GATEWAY (or none) serve these beds, adding missing ones. The devices "
+        "worn by the beds' patients now are registered to it, so its readings of them are "
+        "accepted from then on. Beds it serves already are left alone.",
+    )
+    set_gateway.add_argument("ward", metavar="WARD")
+    set_gateway.add_argument("beds", metavar="BED", nargs="+")
+    which = set_gateway.add_mutually_exclusive_group(required=True)
+    which.add_argument("--gateway", metavar="GATEWAY")
+    which.add_argument("--no-gateway", action="store_true", help="no gateway serves them")
+    add_common(set_gateway, writes=True)
+    set_gateway.set_defaults(handler=_set_gateway)
+
+
+def _set_gateway(args: argparse.Namespace) -> int:
+    from nabd.care.wards import set_bed_gateway
+
+    def action(conn: Conn) -> int:
+        gateway = None if args.no_gateway else args.gateway
+        added, moved = set_bed_gateway(conn, args.ward, args.beds, gateway=gateway, by=args.by)
+        print(
+            f"ward {args.ward.strip()}: gateway {gateway or 'none'}; beds added: "
+            f"{', '.join(added) or 'none'}; beds moved: {', '.join(moved) or 'none'}"
+        )
+        return 0
+
+    return run(args, action)
+
 
 def _add(args: argparse.Namespace) -> int:
     from nabd.care.wards import add_ward
