@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, NoReturn
 
 from nabd.care.errors import AddressTaken, AssignmentOverlap, CareRefused, Conflict, Unknown
 from nabd.care.patients import require_admitted
@@ -164,38 +164,22 @@ def _lock_device(conn: Conn, device_id: str) -> str | None:
 def assign(
     conn: Conn, device_id: str, patient_id: str, *, start: datetime | None = None, by: str
 ) -> Assigned:
-    """Assign a device to an admitted patient from ``start`` (default now), open-ended."""
-    device, pid, actor = (
-        parse_id("device", device_id),
-        parse_id("patient", patient_id),
-        parse_actor(by),
-    )
+    """Assign a device to an admitted patient from ``start`` (default now), open-ended.
+
+    Rows are locked patient, bed, device, in the order every care operation takes them.
+    """
+    device, pid = parse_id("device", device_id), parse_id("patient", patient_id)
+    actor = parse_actor(by)
     with operation(conn, f"assigning device {device}"):
-        gateway = _lock_device(conn, device)
         ward, bed, admitted_at = require_admitted(conn, pid)
-        since = conn.execute("SELECT coalesce(%s::timestamptz, now()), now()", (start,)).fetchone()
-        assert since is not None
-        begin, now = since
-        if begin > now:
-            raise CareRefused(f"an assignment cannot start in the future ({begin:%Y-%m-%d %H:%M})")
-        if begin < admitted_at:
-            raise CareRefused(
-                f"patient {pid} was admitted at {admitted_at:%Y-%m-%d %H:%M:%S}: "
-                "an assignment cannot start before the admission"
-            )
+        bed_gateway = _bed_gateway(conn, ward, bed)
+        gateway = _lock_device(conn, device)
+        begin = _start(conn, start, pid, admitted_at)
         current = _holder(conn, device, begin)
         if current is not None and current[0] == pid and current[2] is None:
             return Assigned(device, pid, current[1], changed=False, gateway_id=gateway)
         if current is not None:
-            holder, held_from, held_to = current
-            until = "now" if held_to is None else f"{held_to:%Y-%m-%d %H:%M}"
-            raise AssignmentOverlap(
-                f"device {device} is worn by patient {holder} from {held_from:%Y-%m-%d %H:%M} "
-                f"to {until}: unassign it first (`nabd device unassign {device}`)"
-                + ("" if held_to is None else ", or start the new assignment after that"),
-                holder,
-            )
-        bed_gateway = _bed_gateway(conn, ward, bed)
+            _refuse_overlap(device, *current)
         if bed_gateway is not None and bed_gateway != gateway:
             conn.execute("UPDATE device SET gateway_id = %s WHERE id = %s", (bed_gateway, device))
             gateway = bed_gateway
@@ -205,6 +189,33 @@ def assign(
             (device, pid, begin, actor),
         )
         return Assigned(device, pid, begin, changed=True, gateway_id=gateway)
+
+
+def _start(conn: Conn, start: datetime | None, patient: str, admitted_at: datetime) -> datetime:
+    """``start`` (default: the transaction's now), not in the future nor before admission."""
+    row = conn.execute("SELECT coalesce(%s::timestamptz, now()), now()", (start,)).fetchone()
+    assert row is not None
+    begin, now = row
+    if begin > now:
+        raise CareRefused(f"an assignment cannot start in the future ({begin:%Y-%m-%d %H:%M})")
+    if begin < admitted_at:
+        raise CareRefused(
+            f"patient {patient} was admitted at {admitted_at:%Y-%m-%d %H:%M:%S}: "
+            "an assignment cannot start before the admission"
+        )
+    return begin  # type: ignore[no-any-return]
+
+
+def _refuse_overlap(
+    device: str, holder: str, held_from: datetime, held_to: datetime | None
+) -> NoReturn:
+    until = "now" if held_to is None else f"{held_to:%Y-%m-%d %H:%M}"
+    raise AssignmentOverlap(
+        f"device {device} is worn by patient {holder} from {held_from:%Y-%m-%d %H:%M} "
+        f"to {until}: unassign it first (`nabd device unassign {device}`)"
+        + ("" if held_to is None else ", or start the new assignment after that"),
+        holder,
+    )
 
 
 def _holder(conn: Conn, device: str, begin: datetime) -> tuple[Any, ...] | None:
