@@ -75,3 +75,9 @@ def test_only_an_assignment_covering_the_whole_span_attributes_without_a_check_p
     assert [r[0] for r in split.observed] == ["p-mon", "p-tue"]
     assert split.unattributed == [rows[2]]
     assert (split.first_time, split.last_time) == (MON, TUE)
+
+
+def test_a_device_registered_to_no_gateway_is_no_gateways() -> None:
+    """nabd.care registers a device before it is worn; until then no gateway may send for it."""
+    reg = Registry.from_rows([("new-1", None, None, None, None, None, None)])
+    assert reg.unregistered("gw-1", ["new-1"]) == (0, "new-1", None)

@@ -23,6 +23,7 @@ ROOTS = (
     "dashboards",
     "simulators",
     "interop",
+    "care",
     "app",
 )
 

@@ -77,7 +77,8 @@ class Registry:
         gateways: dict[str, str] = {}
         assignments: dict[str, list[Assignment]] = {}
         for device, gateway, patient, start, end, start_inc, end_inc in rows:
-            gateways[str(device)] = str(gateway)
+            if gateway is not None:  # a device registered to no gateway yet (nabd.care) is no one's
+                gateways[str(device)] = str(gateway)
             if patient is not None:
                 assignments.setdefault(str(device), []).append(
                     Assignment(str(patient), start, end, bool(start_inc), bool(end_inc))

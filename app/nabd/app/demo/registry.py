@@ -1,4 +1,5 @@
-"""Admitting the demo's ward in the registry, and discharging it at the end (owner's login).
+"""Admitting the demo's ward in the registry, and discharging it at the end (owner's login),
+through the care operations a hospital uses (``nabd.care``, docs/care.md), signed ``nabd-demo``.
 
 What a hospital's admission system would do: the ward, its gateways, each bed's patient,
 devices and device assignments, all from now (open-ended until discharge). Beds are admitted
@@ -7,6 +8,8 @@ two minutes after admission. Patients still admitted on the ward from an earlier
 not end cleanly are discharged first, so analytics does not watch beds nobody plays any more.
 Discharging resolves the beds' open alerts too (reason ``discharged``, audited): the patient
 table's trigger does it (migration 0032), whoever discharges.
+Each simulated patient gets a demo identity (MRN ``DEMO-<pseudonym>``) in the identity schema,
+as a real admission has; each bed is served by its gateway, which its devices are registered to.
 """
 
 from __future__ import annotations
@@ -16,62 +19,65 @@ from typing import Final
 import psycopg
 
 from nabd.app.demo.plan import WardPlan
+from nabd.care.devices import add_device, assign
+from nabd.care.gateways import add_gateway
+from nabd.care.patients import admit as admit_patient
+from nabd.care.patients import discharge as discharge_patient
+from nabd.care.patients import list_patients
+from nabd.care.store import Conn
+from nabd.care.values import Admission, DeviceSpec
+from nabd.care.wards import add_ward, set_bed_gateway
 
 __all__ = ["admit", "discharge"]
 
-_ASSIGNED_BY: Final = "nabd-demo"
+_BY: Final = "nabd-demo"
 _KIND: Final = {
-    "chest_strap": "heart_rate",
+    "chest_strap": "heart_rate_strap",
     "pulse_oximeter": "pulse_oximeter",
     "thermometer": "thermometer",
-    "bp_cuff": "blood_pressure",
+    "bp_cuff": "bp_cuff",
+    "glucose_meter": "glucose_meter",
+    "scale": "scale",
 }
-
-_DISCHARGE_SQL: Final = """
-WITH gone AS (
-    UPDATE patient SET discharged_at = now()
-    WHERE ward_id = %(ward)s AND discharged_at IS NULL
-    RETURNING id
-)
-UPDATE device_assignment a SET valid = tstzrange(lower(a.valid), now())
-FROM gone WHERE a.patient_id = gone.id AND upper_inf(a.valid) AND lower(a.valid) < now()
-"""
+"""The simulators' device kinds (nabd.simulators.devices) as the registry names them."""
 
 
 def admit(owner_url: str, plan: WardPlan) -> None:
-    """Register the plan's ward, gateways, patients, devices and assignments (one transaction)."""
-    with psycopg.connect(owner_url) as conn, conn.transaction(), conn.cursor() as cur:
-        cur.execute(
-            "INSERT INTO ward (id, name) VALUES (%s, %s) ON CONFLICT (id) DO NOTHING",
-            (plan.ward_id, f"Nabd demo ({plan.ward_id})"),
-        )
-        cur.execute(_DISCHARGE_SQL, {"ward": plan.ward_id})
-        cur.executemany(
-            "INSERT INTO gateway (id, ward_id) VALUES (%s, %s) "
-            "ON CONFLICT (id) DO UPDATE SET ward_id = EXCLUDED.ward_id, revoked_at = NULL",
-            [(g, plan.ward_id) for g in plan.gateways],
-        )
-        cur.executemany(
-            "INSERT INTO patient (id, ward_id) VALUES (%s, %s)",
-            [(b.patient_id, plan.ward_id) for b in plan.beds],
-        )
-        cur.executemany(
-            "INSERT INTO device (id, gateway_id, kind, manufacturer, model) "
-            "VALUES (%s, %s, %s, 'Nabd Simulators', %s)",
-            [
-                (d.device_id, b.gateway_id, _KIND[d.kind], f"virtual-{d.kind}")
-                for b in plan.beds
-                for d in b.devices
-            ],
-        )
-        cur.executemany(
-            "INSERT INTO device_assignment (device_id, patient_id, valid, assigned_by) "
-            "VALUES (%s, %s, tstzrange(now(), NULL), %s)",
-            [(d.device_id, b.patient_id, _ASSIGNED_BY) for b in plan.beds for d in b.devices],
-        )
+    """Register the plan's ward, gateways, beds, patients, devices and assignments."""
+    with psycopg.connect(owner_url, autocommit=True) as conn:
+        add_ward(conn, plan.ward_id, f"Nabd demo ({plan.ward_id})", by=_BY)
+        _discharge_ward(conn, plan.ward_id)
+        for gateway in plan.gateways:
+            add_gateway(conn, gateway, ward=plan.ward_id, by=_BY)
+            beds = [str(b.bed) for b in plan.beds_of(gateway)]
+            set_bed_gateway(conn, plan.ward_id, beds, gateway=gateway, by=_BY)
+        for bed in plan.beds:
+            admission = Admission.parse(
+                ward=plan.ward_id,
+                bed=str(bed.bed),
+                mrn=f"DEMO-{bed.patient_id}",
+                name=f"Demo, Bed {bed.bed}",
+                birth_date=None,
+            )
+            admit_patient(conn, admission, by=_BY, patient_id=bed.patient_id)
+            for device in bed.devices:
+                spec = DeviceSpec.parse(
+                    device_id=device.device_id,
+                    kind=_KIND[device.kind],
+                    address=device.address,
+                    model=f"virtual-{device.kind}",
+                )
+                add_device(conn, spec, gateway=bed.gateway_id, by=_BY)
+                assign(conn, device.device_id, bed.patient_id, by=_BY)
 
 
 def discharge(owner_url: str, plan: WardPlan) -> None:
     """Discharge every patient of the plan's ward and end their device assignments."""
-    with psycopg.connect(owner_url) as conn, conn.transaction():
-        conn.execute(_DISCHARGE_SQL, {"ward": plan.ward_id})
+    with psycopg.connect(owner_url, autocommit=True) as conn:
+        _discharge_ward(conn, plan.ward_id)
+
+
+def _discharge_ward(conn: Conn, ward: str) -> None:
+    """Patients still admitted on the ward (an earlier run that did not end cleanly)."""
+    for patient in list_patients(conn, ward=ward):
+        discharge_patient(conn, patient.id, by=_BY)
