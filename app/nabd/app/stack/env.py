@@ -13,6 +13,7 @@ variable                                meaning
 ``NABD_FHIR_DATABASE_URL``              FHIR export and API, pseudonymous (``nabd_fhir``)
 ``NABD_FHIR_IDENTITY_DATABASE_URL``     the same with identity (``nabd_fhir_identity``)
 ``NABD_AUDIT_DATABASE_URL``              the audit checkpoint writer: reads ``audit_log`` only
+``NABD_CARE_DATABASE_URL``               care operations (``nabd ward|patient|device|gateway``)
 ``NABD_MQTT_HOST`` / ``NABD_MQTT_PORT``   the broker's TLS listener
 ``NABD_MQTT_CA_FILE``                   CA certificate that signed the broker's certificate
 ``NABD_<SERVICE>_MQTT_USERNAME``        that service's broker account ...
