@@ -1,4 +1,4 @@
-"""The ``nabd`` namespace package: eight source roots, no ``nabd/__init__.py`` anywhere.
+"""The ``nabd`` namespace package: nine source roots, no ``nabd/__init__.py`` anywhere.
 
 A stray ``nabd/__init__.py`` makes its root a regular package that shadows all the other portions
 at run time, while mypy (which reads every root) still passes: only a test at run time sees it.
@@ -22,6 +22,7 @@ ROOTS = (
     "dashboards",
     "simulators",
     "interop",
+    "station",
     "app",
 )
 
