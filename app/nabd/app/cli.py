@@ -22,6 +22,7 @@ COMMAND_GROUPS: Final = (
     "nabd.app.commands.analytics",
     "nabd.app.commands.alerts",
     "nabd.app.commands.nurse",
+    "nabd.app.commands.web",
     "nabd.app.commands.audit",
     "nabd.app.commands.evaluate",
     "nabd.app.commands.simulate",

@@ -65,25 +65,26 @@ def sign_in(conn: Conn, name: str, password: str, *, max_failed: int, lockout_s:
             raise SignInRefusedError(
                 "too many wrong passwords: this account is locked for a while; ask an admin"
             )
-        if not verify_password(row[0], password):
+        if verify_password(row[0], password):
             conn.execute(
-                """UPDATE station_user SET failed_logins = failed_logins + 1,
-                       locked_until = CASE WHEN failed_logins + 1 >= %s
-                                           THEN now() + %s END
-                   WHERE name = %s""",
-                (max_failed, timedelta(seconds=lockout_s), name),
+                "UPDATE station_user SET failed_logins = 0, locked_until = NULL WHERE name = %s",
+                (name,),
             )
-            raise SignInRefusedError("unknown user or wrong password")
+            token = secrets.token_urlsafe(32)
+            conn.execute(
+                "INSERT INTO station_session (token_sha256, user_name, csrf_token)"
+                " VALUES (%s, %s, %s)",
+                (_digest(token), name, secrets.token_urlsafe(32)),
+            )
+            return token
+        # Counted and committed before refusing: the refusal must not roll the count back.
         conn.execute(
-            "UPDATE station_user SET failed_logins = 0, locked_until = NULL WHERE name = %s",
-            (name,),
+            """UPDATE station_user SET failed_logins = failed_logins + 1,
+                   locked_until = CASE WHEN failed_logins + 1 >= %s THEN now() + %s END
+               WHERE name = %s""",
+            (max_failed, timedelta(seconds=lockout_s), name),
         )
-        token = secrets.token_urlsafe(32)
-        conn.execute(
-            "INSERT INTO station_session (token_sha256, user_name, csrf_token) VALUES (%s, %s, %s)",
-            (_digest(token), name, secrets.token_urlsafe(32)),
-        )
-        return token
+    raise SignInRefusedError("unknown user or wrong password")
 
 
 def signed_in(conn: Conn, token: str, *, idle_timeout_s: float) -> SignedIn | None:

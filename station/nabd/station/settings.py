@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["StationSettings"]
@@ -13,13 +13,16 @@ __all__ = ["StationSettings"]
 class StationSettings(BaseSettings):
     """Where the station listens, which database login it uses, and its session rules."""
 
-    model_config = SettingsConfigDict(env_prefix="NABD_WEB_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="NABD_WEB_", extra="ignore", populate_by_name=True)
 
-    database_url: SecretStr
-    """A login in the ``nabd_station`` group (``nabd stack env`` prints the local one)."""
+    database_url: SecretStr = Field(
+        validation_alias=AliasChoices("NABD_WEB_DATABASE_URL", "NABD_STATION_DATABASE_URL")
+    )
+    """A login in the ``nabd_station`` group (``nabd stack env`` prints the local one as
+    ``NABD_STATION_DATABASE_URL``)."""
     host: str = "127.0.0.1"
     port: int = Field(default=8443, ge=0, le=65535)
-    tls_cert_file: Path | None = None
+    tls_cert_file: Path | None = None  # NABD_WEB_TLS_CERT_FILE (the local stack makes one)
     """Server certificate (PEM); with ``tls_key_file``, required unless ``insecure_http``."""
     tls_key_file: Path | None = None
     insecure_http: bool = False
