@@ -24,6 +24,7 @@ ROOTS = (
     "simulators",
     "interop",
     "care",
+    "station",
     "app",
 )
 

@@ -147,9 +147,14 @@ def acknowledge(conn: Conn, alert_id: uuid.UUID, nurse: str) -> AlertRow:
         return _current(conn, alert_id)
 
 
-def silence(conn: Conn, alert_id: uuid.UUID, nurse: str, seconds: float) -> AlertRow:
-    """Silence an open alert for ``seconds`` (at most an hour) as ``nurse``; audited."""
+def silence(
+    conn: Conn, alert_id: uuid.UUID, nurse: str, seconds: float, *, reason: str | None = None
+) -> AlertRow:
+    """Silence an open alert for ``seconds`` (at most an hour) as ``nurse``; audited, with the
+    nurse's ``reason`` when she gives one (the nurse station asks for it)."""
     who = check_nurse(nurse)
+    if reason is not None and not 1 <= len(reason.strip()) <= 200:
+        raise MonitorInputError("a silence's reason must be 1 to 200 characters")
     if not 0 < seconds <= MAX_SILENCE_S:
         raise MonitorInputError(f"a silence lasts more than 0 and at most {MAX_SILENCE_S:g} s")
     with conn.transaction():
@@ -170,7 +175,8 @@ def silence(conn: Conn, alert_id: uuid.UUID, nurse: str, seconds: float) -> Aler
                VALUES (%s, 'silence', %s, %s)""",
             (alert_id, who, row[0]),
         )
-        _audit(conn, who, "alert_silenced", current, {"until": row[0].isoformat()})
+        extra = {"until": row[0].isoformat()} | ({"reason": reason.strip()} if reason else {})
+        _audit(conn, who, "alert_silenced", current, extra)
         conn.execute("SELECT pg_notify(%s, %s)", (ALERTS_CHANNEL, f"silenced:{alert_id}"))
         return _current(conn, alert_id)
 

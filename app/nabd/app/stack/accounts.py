@@ -43,13 +43,14 @@ account only (it has no database login); ``nabd stack env`` prints it as
 BROKER_ONLY: Final = (ALERTS_READER,)
 """Broker accounts that are not a server-side service (no database role)."""
 
-DATABASE_ONLY: Final = ("clinical", "fhir", "fhir_identity", "audit", "care")
+DATABASE_ONLY: Final = ("clinical", "fhir", "fhir_identity", "audit", "care", "station")
 """Database logins that are not a broker client, each a member of the migrations' group role
 ``nabd_<name>``: ``clinical`` for the nurses' and operators' commands (``nabd alerts``, ``nabd
 nurse``), ``fhir`` for the pseudonymous FHIR export and API, ``fhir_identity`` for callers that
 may see names, MRN and birth date, ``audit`` for the audit checkpoint writer (reads
-``audit_log`` only), ``care`` for the care operations (``nabd ward|patient|device|gateway``).
-``nabd stack env`` prints ``NABD_<NAME>_DATABASE_URL``."""
+``audit_log`` only), ``care`` for the care operations (``nabd ward|patient|device|gateway``),
+``station`` for the nurse station (``nabd web run``). ``nabd stack env`` prints
+``NABD_<NAME>_DATABASE_URL``."""
 
 RESERVED: Final = frozenset({*SERVICES, PROBE_ACCOUNT, *BROKER_ONLY})
 

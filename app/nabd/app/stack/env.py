@@ -23,6 +23,8 @@ variable                                meaning
 ``NABD_ALERTS_READER_MQTT_*``           the same four for ``alerts-reader``: reads ward alerts only
 ``NABD_AUDIT_SIGNING_KEY_FILE``         Ed25519 key that signs audit checkpoints (local stack only)
 ``NABD_AUDIT_PUBLIC_KEY_FILE``          its public key, which ``nabd audit verify`` checks with
+``NABD_STATION_DATABASE_URL``            the nurse station's login (``nabd_station``)
+``NABD_WEB_TLS_CERT_FILE``, ``_KEY_FILE`` the nurse station's HTTPS certificate (``localhost``)
 ``NABD_GATEWAY_ID``                     (``--gateway``) the gateway's id, also its username
 ``NABD_EDGE_MQTT_*``                    (``--gateway``) the same four for the edge agent
 ======================================  ==================================================
@@ -45,6 +47,8 @@ MQTT_CA_FILE: Final = "NABD_MQTT_CA_FILE"
 GATEWAY_ID: Final = "NABD_GATEWAY_ID"
 AUDIT_SIGNING_KEY_FILE: Final = "NABD_AUDIT_SIGNING_KEY_FILE"
 AUDIT_PUBLIC_KEY_FILE: Final = "NABD_AUDIT_PUBLIC_KEY_FILE"
+WEB_TLS_CERT_FILE: Final = "NABD_WEB_TLS_CERT_FILE"
+WEB_TLS_KEY_FILE: Final = "NABD_WEB_TLS_KEY_FILE"
 EDGE: Final = "edge"
 """The component name under which a gateway's credentials are printed."""
 

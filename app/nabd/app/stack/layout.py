@@ -66,6 +66,19 @@ class Layout:
         return self.clients_dir / account / "client.key"
 
     @property
+    def web_dir(self) -> Path:
+        return self.root / "web"
+
+    @property
+    def web_cert(self) -> Path:
+        """The nurse station's HTTPS certificate (``localhost``, signed by the stack's CA)."""
+        return self.web_dir / "server.crt"
+
+    @property
+    def web_key(self) -> Path:
+        return self.web_dir / "server.key"
+
+    @property
     def audit_dir(self) -> Path:
         return self.root / "audit"
 

@@ -37,6 +37,8 @@ from nabd.app.stack.env import (
     MQTT_CA_FILE,
     MQTT_HOST,
     MQTT_PORT,
+    WEB_TLS_CERT_FILE,
+    WEB_TLS_KEY_FILE,
     database_url,
     mqtt_credentials,
     service_database_url_var,
@@ -158,6 +160,10 @@ def _issue_certificates(layout: Layout, state: StackState) -> None:
     layout.mqtt_dir.mkdir(mode=0o700, exist_ok=True)
     tls.ensure_leaf(
         ca, "localhost", server=True, cert_path=layout.mqtt_cert, key_path=layout.mqtt_key
+    )
+    layout.web_dir.mkdir(mode=0o700, exist_ok=True)
+    tls.ensure_leaf(
+        ca, "localhost", server=True, cert_path=layout.web_cert, key_path=layout.web_key
     )
     for account in _client_accounts(state):
         tls.ensure_leaf(
@@ -370,6 +376,8 @@ def environment(settings: StackSettings, gateway: str | None = None) -> dict[str
         **_broker_vars(layout, state),
         AUDIT_SIGNING_KEY_FILE: str(layout.audit_key),
         AUDIT_PUBLIC_KEY_FILE: str(signing.public_path(layout.audit_key)),
+        WEB_TLS_CERT_FILE: str(layout.web_cert),
+        WEB_TLS_KEY_FILE: str(layout.web_key),
     }
     for service in SERVICES:
         variables |= _service_vars(layout, state, service)

@@ -1,0 +1,309 @@
+"""The station's ASGI application: pages, forms and the board's refresh, over one database.
+
+Every request that needs a user resolves her session first; every POST checks the CSRF token;
+reads run in her scope (:mod:`nabd.station.scope`). A refusal renders the page with a sentence
+in her language and the right status (401, 403, 404, 409), never a stack trace.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, Final
+
+import psycopg
+from fastapi import FastAPI, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from nabd.analytics.service import actions
+from nabd.analytics.service.errors import AlertActionError, MonitorInputError
+from nabd.station import board, scope, sessions
+from nabd.station.errors import BadFormError, ForbiddenError, SignInRefusedError, StationError
+from nabd.station.i18n import Translator, direction
+from nabd.station.sessions import SignedIn
+from nabd.station.settings import StationSettings
+from nabd.station.users import Language
+
+__all__ = ["COOKIE", "create_app"]
+
+log = logging.getLogger("nabd.station")
+
+COOKIE: Final = "nabd_session"
+_HERE: Final = Path(__file__).parent
+_ENTRY_VALID_S: Final = 4 * 3600.0
+"""A nurse's ACVPU or oxygen entry counts for 4 h (the default of ``nabd nurse record``)."""
+
+Connect = Callable[[], psycopg.Connection[Any]]
+_Action = Callable[[psycopg.Connection[Any], SignedIn, uuid.UUID], object]
+
+
+class _NotSignedIn(Exception):
+    """No live session: the page sends the browser to the sign-in form."""
+
+
+def create_app(  # noqa: PLR0915 - the factory declares every route over one set of dependencies
+    settings: StationSettings, connect: Connect | None = None
+) -> FastAPI:
+    """The application; ``connect`` opens a database connection (the settings' URL by default)."""
+    url = settings.database_url.get_secret_value()
+    open_conn: Connect = connect or (lambda: psycopg.connect(url, autocommit=True))
+    app = FastAPI(title="Nabd nurse station", docs_url=None, redoc_url=None, openapi_url=None)
+    app.mount("/static", StaticFiles(directory=_HERE / "static"), name="static")
+    templates = Jinja2Templates(directory=_HERE / "templates")
+    secure = not settings.insecure_http
+
+    @contextmanager
+    def database() -> Iterator[psycopg.Connection[Any]]:
+        with open_conn() as conn:
+            yield conn
+
+    def user_of(request: Request, conn: psycopg.Connection[Any]) -> SignedIn:
+        token = request.cookies.get(COOKIE)
+        user = token and sessions.signed_in(conn, token, idle_timeout_s=settings.idle_timeout_s)
+        if not user:
+            raise _NotSignedIn
+        return user
+
+    def page(
+        request: Request, template: str, user: SignedIn | None, status: int = 200, **context: Any
+    ) -> HTMLResponse:
+        lang = user.lang if user else _language(request)
+        context |= {
+            "user": user,
+            "t": Translator(lang),
+            "lang": lang.value,
+            "dir": direction(lang),
+            "now": datetime.now(UTC),
+            "refresh_ms": int(settings.refresh_s * 1000),
+            "grafana_url": settings.grafana_url,
+        }
+        return templates.TemplateResponse(request, template, context, status_code=status)
+
+    def check_csrf(user: SignedIn, token: str | None) -> None:
+        if not sessions.csrf_matches(user, token):
+            raise ForbiddenError(
+                "this form has expired or did not come from this station: reload the page and"
+                " try again"
+            )
+
+    @app.exception_handler(_NotSignedIn)
+    async def _to_sign_in(request: Request, _exc: _NotSignedIn) -> Response:
+        return RedirectResponse("/login", status_code=303)
+
+    @app.exception_handler(StationError)
+    async def _refused(request: Request, exc: StationError) -> Response:
+        return page(request, "message.html", None, exc.status, message=str(exc))
+
+    @app.exception_handler(Exception)
+    async def _failed(request: Request, exc: Exception) -> Response:
+        log.exception("station: %s %s failed", request.method, request.url.path)
+        message = "Something went wrong on the server; it has been logged. Try again."
+        return page(request, "message.html", None, 500, message=message)
+
+    @app.middleware("http")
+    async def _headers(request: Request, call_next: Callable[[Request], Any]) -> Response:
+        response: Response = await call_next(request)
+        response.headers["Content-Security-Policy"] = (
+            "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'"
+        )
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "same-origin"
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    @app.get("/login", response_class=HTMLResponse)
+    def login_form(request: Request) -> Response:
+        return page(request, "login.html", None)
+
+    @app.post("/login")
+    def login(
+        request: Request,
+        name: Annotated[str, Form(max_length=63)],
+        password: Annotated[str, Form(max_length=1024)],
+    ) -> Response:
+        with database() as conn:
+            try:
+                token = sessions.sign_in(
+                    conn, name.strip(), password,
+                    max_failed=settings.max_failed_sign_ins, lockout_s=settings.lockout_s,
+                )  # fmt: skip
+            except SignInRefusedError as exc:
+                return page(request, "login.html", None, 401, error=str(exc), name=name)
+        response = RedirectResponse("/", status_code=303)
+        response.set_cookie(
+            COOKIE, token, httponly=True, secure=secure, samesite="strict", path="/"
+        )
+        return response
+
+    @app.post("/logout")
+    def logout(request: Request, csrf: Annotated[str | None, Form()] = None) -> Response:
+        with database() as conn:
+            user = user_of(request, conn)
+            check_csrf(user, csrf)
+            sessions.sign_out(conn, request.cookies[COOKIE])
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(COOKIE, path="/")
+        return response
+
+    def rows_for(
+        conn: psycopg.Connection[Any], user: SignedIn, patient: str | None = None
+    ) -> list[board.BedRow]:
+        with scope.as_user(conn, user):
+            if patient is not None:
+                scope.visible_patient(conn, patient)
+            rows = board.ward_board(conn, patient=patient)
+            scope.as_station(conn)
+            if user.sees_identity:
+                board.with_names(conn, rows)
+        return rows
+
+    @app.get("/", response_class=HTMLResponse)
+    def ward_board(request: Request) -> Response:
+        with database() as conn:
+            user = user_of(request, conn)
+            rows = rows_for(conn, user)
+        return page(request, "board.html", user, rows=rows, vitals=board.VITALS)
+
+    @app.get("/board/rows", response_class=HTMLResponse)
+    def board_rows(request: Request) -> Response:
+        with database() as conn:
+            user = user_of(request, conn)
+            rows = rows_for(conn, user)
+        return page(request, "_rows.html", user, rows=rows, vitals=board.VITALS)
+
+    @app.get("/patients/{patient_id}", response_class=HTMLResponse)
+    def patient_page(request: Request, patient_id: str, done: str | None = None) -> Response:
+        with database() as conn:
+            user = user_of(request, conn)
+            rows = rows_for(conn, user, patient_id)
+        if not rows:
+            raise _not_found(patient_id)
+        return page(request, "patient.html", user, row=rows[0], vitals=board.VITALS,
+                    done=done if done in _DONE else None)  # fmt: skip
+
+    def act(request: Request, alert_id: str, csrf: str | None, do: _Action, done: str) -> Response:
+        with database() as conn:
+            user = user_of(request, conn)
+            check_csrf(user, csrf)
+            parsed = _alert_id(alert_id)
+            with scope.as_user(conn, user):
+                patient = scope.visible_alert(conn, str(parsed))
+                scope.as_station(conn)
+                try:
+                    do(conn, user, parsed)
+                except (AlertActionError, MonitorInputError) as exc:
+                    message = _refusal(conn, user, parsed, exc)
+                    return _patient_with(request, conn, user, patient, message, 409)
+        return RedirectResponse(f"/patients/{patient}?done={done}", status_code=303)
+
+    def _patient_with(  # noqa: PLR0917 - private; the page and what to say on it
+        request: Request, conn: psycopg.Connection[Any], user: SignedIn, patient: str,
+        message: str, status: int,
+    ) -> Response:  # fmt: skip
+        rows = rows_for(conn, user, patient)
+        return page(request, "patient.html", user, status, row=rows[0], vitals=board.VITALS,
+                    error=message)  # fmt: skip
+
+    @app.post("/alerts/{alert_id}/ack")
+    def acknowledge(
+        request: Request, alert_id: str, csrf: Annotated[str | None, Form()] = None
+    ) -> Response:
+        def do(c: psycopg.Connection[Any], u: SignedIn, a: uuid.UUID) -> object:
+            return actions.acknowledge(c, a, u.name)
+
+        return act(request, alert_id, csrf, do, "ack")
+
+    @app.post("/alerts/{alert_id}/silence")
+    def silence(
+        request: Request,
+        alert_id: str,
+        minutes: Annotated[int, Form(ge=1, le=60)],
+        reason: Annotated[str, Form(min_length=1, max_length=200)],
+        csrf: Annotated[str | None, Form()] = None,
+    ) -> Response:
+        def do(c: psycopg.Connection[Any], u: SignedIn, a: uuid.UUID) -> object:
+            return actions.silence(c, a, u.name, minutes * 60.0, reason=reason)
+
+        return act(request, alert_id, csrf, do, "silence")
+
+    @app.post("/patients/{patient_id}/observations")
+    def record(
+        request: Request,
+        patient_id: str,
+        acvpu: Annotated[str, Form()] = "",
+        oxygen: Annotated[str, Form()] = "",
+        csrf: Annotated[str | None, Form()] = None,
+    ) -> Response:
+        entries = _entries(acvpu, oxygen)
+        with database() as conn:
+            user = user_of(request, conn)
+            check_csrf(user, csrf)
+            with scope.as_user(conn, user):
+                scope.visible_patient(conn, patient_id)
+                scope.as_station(conn)
+                try:
+                    actions.record_entries(
+                        conn, patient_id, entries, valid_for_s=_ENTRY_VALID_S, nurse=user.name
+                    )
+                except MonitorInputError as exc:
+                    return _patient_with(request, conn, user, patient_id, str(exc), 400)
+        return RedirectResponse(f"/patients/{patient_id}?done=record", status_code=303)
+
+    return app
+
+
+_DONE: Final = {"ack": "done_ack", "silence": "done_silence", "record": "done_record"}
+
+
+def _language(request: Request) -> Language:
+    """Before sign-in: the browser's first language we have, else French."""
+    for part in request.headers.get("accept-language", "").split(","):
+        code = part.split(";")[0].strip()[:2].lower()
+        if code in {lang.value for lang in Language}:
+            return Language(code)
+    return Language.FR
+
+
+def _alert_id(text: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        raise BadFormError("no such alert (an alert id is a UUID)") from None
+
+
+def _not_found(patient_id: str) -> StationError:
+    from nabd.station.errors import NotFoundError  # noqa: PLC0415 - only on this path
+
+    return NotFoundError(f"no patient {patient_id!r} in your wards")
+
+
+def _entries(acvpu: str, oxygen: str) -> dict[str, str]:
+    entries = {}
+    if acvpu:
+        if acvpu not in actions.ENTRY_VALUES["consciousness"]:
+            raise BadFormError("consciousness must be one of A, C, V, P, U")
+        entries["consciousness"] = acvpu
+    if oxygen:
+        if oxygen not in actions.ENTRY_VALUES["supplemental_oxygen"]:
+            raise BadFormError("supplemental oxygen must be 'air' or 'oxygen'")
+        entries["supplemental_oxygen"] = oxygen
+    if not entries:
+        raise BadFormError("nothing to record: choose a consciousness level or oxygen")
+    return entries
+
+
+def _refusal(conn: psycopg.Connection[Any], user: SignedIn, alert_id: uuid.UUID,
+             exc: Exception) -> str:  # fmt: skip
+    """Why an action was refused, in the user's words: who acknowledged first, if so."""
+    row = conn.execute(
+        "SELECT state, acknowledged_by FROM alert WHERE id = %s", (alert_id,)
+    ).fetchone()
+    if row is not None and row[0] == "acknowledged" and row[1]:
+        return Translator(user.lang)("already_acknowledged", who=row[1])
+    return str(exc)

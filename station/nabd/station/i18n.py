@@ -1,0 +1,134 @@
+"""The station's words in French, English and Arabic (right to left).
+
+Risk, priority, alert-state and column labels in French and English are the Grafana dashboards'
+own (:mod:`nabd.dashboards.i18n`), so a nurse reads the same word on both screens; Arabic adds
+them here. Every phrase must exist in all three languages (``tests/station`` checks it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Final
+
+from nabd.dashboards.i18n import Lang, strings
+from nabd.station.users import Language
+
+__all__ = ["PHRASES", "Translator", "direction"]
+
+_SHARED: Final = (
+    "risk_low", "risk_low_medium", "risk_medium", "risk_high",
+    "priority_low", "priority_medium", "priority_high", "priority_critical",
+    "state_raised", "state_acknowledged", "state_silenced", "state_resolved",
+    "col_patient", "col_ward", "col_news2", "col_pulse", "col_spo2", "col_respiration",
+    "col_temperature", "col_alerts", "col_priority", "col_state", "col_message",
+    "incomplete", "no_value",
+)  # fmt: skip
+"""Labels taken from the dashboards for English and French."""
+
+_ARABIC_SHARED: Final[Mapping[str, str]] = {
+    "risk_low": "منخفض",
+    "risk_low_medium": "منخفض-متوسط",
+    "risk_medium": "متوسط",
+    "risk_high": "مرتفع",
+    "priority_low": "منخفضة",
+    "priority_medium": "متوسطة",
+    "priority_high": "عالية",
+    "priority_critical": "حرجة",
+    "state_raised": "غير مؤكَّد",
+    "state_acknowledged": "مؤكَّد",
+    "state_silenced": "مكتوم",
+    "state_resolved": "منتهٍ",
+    "col_patient": "المريض",
+    "col_ward": "المصلحة",
+    "col_news2": "NEWS2",
+    "col_pulse": "النبض",
+    "col_spo2": "SpO2",
+    "col_respiration": "التنفس",
+    "col_temperature": "الحرارة",
+    "col_alerts": "الإنذارات",
+    "col_priority": "الأولوية",
+    "col_state": "الحالة",
+    "col_message": "الرسالة",
+    "incomplete": "غير مكتمل",
+    "no_value": "لا قيمة",
+}
+
+PHRASES: Final[Mapping[str, Mapping[str, str]]] = {
+    "title": {"en": "Nurse station", "fr": "Poste de soins", "ar": "محطة التمريض"},
+    "sign_in": {"en": "Sign in", "fr": "Se connecter", "ar": "تسجيل الدخول"},
+    "sign_out": {"en": "Sign out", "fr": "Se déconnecter", "ar": "تسجيل الخروج"},
+    "user_name": {"en": "User name", "fr": "Identifiant", "ar": "اسم المستخدم"},
+    "password": {"en": "Password", "fr": "Mot de passe", "ar": "كلمة المرور"},
+    "board": {"en": "Ward board", "fr": "Tableau du service", "ar": "لوحة المصلحة"},
+    "bp": {"en": "BP", "fr": "PA", "ar": "الضغط"},
+    "acknowledge": {"en": "Acknowledge", "fr": "Acquitter", "ar": "تأكيد"},
+    "silence": {"en": "Silence", "fr": "Mettre en sourdine", "ar": "كتم"},
+    "reason": {"en": "Reason", "fr": "Motif", "ar": "السبب"},
+    "minutes": {"en": "minutes", "fr": "minutes", "ar": "دقائق"},
+    "no_patients": {
+        "en": "No admitted patient in your wards.",
+        "fr": "Aucun patient admis dans vos services.",
+        "ar": "لا يوجد مريض مقيم في مصالحك.",
+    },
+    "no_alerts": {"en": "No open alert.", "fr": "Aucune alerte ouverte.", "ar": "لا إنذار مفتوح."},
+    "record": {
+        "en": "Record observations",
+        "fr": "Saisir des observations",
+        "ar": "تسجيل الملاحظات",
+    },
+    "consciousness": {"en": "Consciousness (ACVPU)", "fr": "Conscience (ACVPU)",
+                      "ar": "الوعي (ACVPU)"},
+    "oxygen": {"en": "Supplemental oxygen", "fr": "Oxygène", "ar": "أكسجين إضافي"},
+    "on_air": {"en": "Air", "fr": "Air ambiant", "ar": "هواء"},
+    "on_oxygen": {"en": "Oxygen", "fr": "Oxygène", "ar": "أكسجين"},
+    "save": {"en": "Save", "fr": "Enregistrer", "ar": "حفظ"},
+    "not_entered": {"en": "not entered", "fr": "non saisi", "ar": "غير مُدخل"},
+    "acknowledged_by": {"en": "acknowledged by", "fr": "acquittée par", "ar": "أكّده"},
+    "already_acknowledged": {
+        "en": "Already acknowledged by {who}.",
+        "fr": "Déjà acquittée par {who}.",
+        "ar": "سبق أن أكّده {who}.",
+    },
+    "done_ack": {"en": "Alert acknowledged.", "fr": "Alerte acquittée.", "ar": "تم تأكيد الإنذار."},
+    "done_silence": {"en": "Alert silenced.", "fr": "Alerte mise en sourdine.",
+                     "ar": "تم كتم الإنذار."},
+    "done_record": {"en": "Observations recorded.", "fr": "Observations enregistrées.",
+                    "ar": "تم تسجيل الملاحظات."},
+    "ago": {"en": "{n} ago", "fr": "il y a {n}", "ar": "منذ {n}"},
+    "new_alert": {"en": "New high-priority alert", "fr": "Nouvelle alerte prioritaire",
+                  "ar": "إنذار جديد ذو أولوية عالية"},
+    "back": {"en": "Back to the board", "fr": "Retour au tableau", "ar": "العودة إلى اللوحة"},
+    "signed_in_as": {"en": "Signed in as", "fr": "Connectée en tant que", "ar": "متصل باسم"},
+}  # fmt: skip
+
+
+def direction(lang: Language) -> str:
+    """``rtl`` for Arabic, ``ltr`` otherwise (the page's ``dir`` attribute)."""
+    return "rtl" if lang is Language.AR else "ltr"
+
+
+class Translator:
+    """``t("key")`` in one language; shared labels from the dashboards for EN/FR."""
+
+    def __init__(self, lang: Language) -> None:
+        self.lang = lang
+        self._shared = None if lang is Language.AR else strings(Lang(lang.value))
+
+    def __call__(self, key: str, **values: object) -> str:
+        if key in _SHARED:
+            text = _ARABIC_SHARED[key] if self._shared is None else getattr(self._shared, key)
+        else:
+            text = PHRASES[key][self.lang.value]
+        return text.format(**values) if values else text
+
+    def age(self, at: datetime, now: datetime) -> str:
+        """How old a value is, in the largest whole unit (``12 s``, ``3 min``, ``2 h``)."""
+        seconds = max(0, int((now - at).total_seconds()))
+        if seconds < 60:
+            n = f"{seconds} s"
+        elif seconds < 3600:
+            n = f"{seconds // 60} min"
+        else:
+            n = f"{seconds // 3600} h"
+        return self("ago", n=n)

@@ -1,0 +1,27 @@
+"""Fixtures of the nurse station's tests: one seeded database and one HTTPS server per module."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+_ROOT = str(Path(__file__).resolve().parents[2])
+if _ROOT not in sys.path:
+    sys.path.insert(0, _ROOT)
+
+from nabd.app.stack.testing import RunningStack  # noqa: E402
+from tests.station.station_kit import Seeded, Station, seed, serve  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def seeded(fresh_database: str) -> Seeded:
+    return seed(fresh_database)
+
+
+@pytest.fixture(scope="module")
+def station(nabd_stack: RunningStack, seeded: Seeded) -> Iterator[Station]:
+    with serve(nabd_stack, seeded) as running:
+        yield running

@@ -1,0 +1,255 @@
+"""The nurse station over real HTTPS against the real database: sign-in, ward scope enforced by
+row-level security, CSRF, nurses' actions audited with their name, refusals in words."""
+
+from __future__ import annotations
+
+import re
+import ssl
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from urllib.parse import quote
+
+import httpx
+import psycopg
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from nabd.app.stack.testing import RunningStack
+from nabd.station.i18n import PHRASES, Translator
+from nabd.station.users import Language
+from tests.station.station_kit import PASSWORD, Seeded, Station, raise_alert, serve
+
+pytestmark = pytest.mark.integration
+
+
+@contextmanager
+def client(station: Station) -> Iterator[httpx.Client]:
+    trust = ssl.create_default_context(cafile=str(station.ca_file))
+    with httpx.Client(base_url=station.base, verify=trust, timeout=10) as c:
+        yield c
+
+
+def sign_in(c: httpx.Client, name: str, password: str = PASSWORD) -> httpx.Response:
+    return c.post("/login", data={"name": name, "password": password})
+
+
+def csrf_of(page: str) -> str:
+    match = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert match, "no CSRF token in the page"
+    return match.group(1)
+
+
+def test_pages_need_a_session(station: Station) -> None:
+    with client(station) as c:
+        for path in ("/", "/board/rows", "/patients/p-a"):
+            reply = c.get(path)
+            assert reply.status_code == 303
+            assert reply.headers["location"] == "/login"
+
+
+def test_the_session_cookie_is_secure_httponly_strict(station: Station) -> None:
+    with client(station) as c:
+        reply = sign_in(c, "amina")
+        assert reply.status_code == 303
+        cookie = reply.headers["set-cookie"].lower()
+        assert "httponly" in cookie
+        assert "secure" in cookie
+        assert "samesite=strict" in cookie
+        assert "default-src 'self'" in c.get("/").headers["content-security-policy"]
+
+
+@pytest.mark.parametrize(("name", "password"), [("amina", "wrong password"), ("nobody", PASSWORD)])
+def test_a_wrong_user_or_password_gets_one_message(
+    station: Station, name: str, password: str
+) -> None:
+    with client(station) as c:
+        reply = sign_in(c, name, password)
+    assert reply.status_code == 401
+    assert "unknown user or wrong password" in reply.text
+    assert "Traceback" not in reply.text
+
+
+def test_repeated_failures_lock_the_account(station: Station, seeded: Seeded) -> None:
+    with client(station) as c:
+        for _ in range(5):
+            assert sign_in(c, "chloe", "not her password").status_code == 401
+        reply = sign_in(c, "chloe")  # the right password, but locked now
+    assert reply.status_code == 401
+    assert "locked" in reply.text
+    with psycopg.connect(seeded.owner_url, autocommit=True) as conn:
+        conn.execute("UPDATE station_user SET locked_until = NULL, failed_logins = 0")
+
+
+def test_a_nurse_sees_only_her_ward(station: Station) -> None:
+    with client(station) as c:
+        sign_in(c, "amina")
+        board = c.get("/")
+        assert board.status_code == 200
+        assert "p-a" in board.text
+        assert "p-b" not in board.text
+        assert "Fatima" not in board.text  # she is not allowed identities
+        for path in ("/patients/p-b", "/patients/p-nope"):
+            reply = c.get(path)
+            assert reply.status_code == 404
+            assert "in your wards" in reply.text
+
+
+def test_identity_only_for_users_allowed_it(station: Station) -> None:
+    with client(station) as c:
+        sign_in(c, "chloe")
+        board = c.get("/").text
+    assert "Fatima Zahra" in board
+    assert "Youssef Alami" in board
+
+
+def test_a_form_without_its_csrf_token_is_refused(station: Station, seeded: Seeded) -> None:
+    with psycopg.connect(seeded.owner_url, autocommit=True) as conn:
+        alert = raise_alert(conn, "p-a", "high", "SpO2 88 %")
+    with client(station) as c:
+        sign_in(c, "amina")
+        for data in ({}, {"csrf": "forged"}):
+            reply = c.post(f"/alerts/{alert}/ack", data=data)
+            assert reply.status_code == 403
+            assert "reload the page" in reply.text
+    with psycopg.connect(seeded.owner_url) as conn:
+        row = conn.execute("SELECT state FROM alert WHERE id = %s", (alert,)).fetchone()
+    assert row == ("raised",)
+
+
+def test_acknowledge_is_audited_and_a_second_nurse_sees_who(
+    station: Station, seeded: Seeded
+) -> None:
+    with psycopg.connect(seeded.owner_url, autocommit=True) as conn:
+        alert = raise_alert(conn, "p-a", "high", "SpO2 87 %")
+    with client(station) as amina, client(station) as chloe:
+        sign_in(amina, "amina")
+        sign_in(chloe, "chloe")
+        page_a, page_c = amina.get("/patients/p-a").text, chloe.get("/patients/p-a").text
+        first = amina.post(f"/alerts/{alert}/ack", data={"csrf": csrf_of(page_a)})
+        assert first.status_code == 303
+        second = chloe.post(f"/alerts/{alert}/ack", data={"csrf": csrf_of(page_c)})
+    assert second.status_code == 409
+    assert "Already acknowledged by amina" in second.text
+    with psycopg.connect(seeded.owner_url) as conn:
+        state = conn.execute(
+            "SELECT state, acknowledged_by FROM alert WHERE id = %s", (alert,)
+        ).fetchone()
+        audit = conn.execute(
+            "SELECT actor FROM audit_log WHERE action = 'alert_acknowledged'"
+            " AND subject = 'alert:' || %s",
+            (alert,),
+        ).fetchall()
+    assert state == ("acknowledged", "amina")
+    assert audit == [("amina",)]
+
+
+def test_an_alert_of_another_ward_cannot_be_touched(station: Station, seeded: Seeded) -> None:
+    with psycopg.connect(seeded.owner_url, autocommit=True) as conn:
+        alert = raise_alert(conn, "p-b", "critical", "HR 30")
+    with client(station) as c:
+        sign_in(c, "amina")
+        token = csrf_of(c.get("/").text)
+        ack = c.post(f"/alerts/{alert}/ack", data={"csrf": token})
+        silence = c.post(
+            f"/alerts/{alert}/silence", data={"csrf": token, "minutes": "5", "reason": "x"}
+        )
+        record = c.post("/patients/p-b/observations", data={"csrf": token, "acvpu": "A"})
+    assert [r.status_code for r in (ack, silence, record)] == [404, 404, 404]
+    with psycopg.connect(seeded.owner_url) as conn:
+        assert conn.execute("SELECT state FROM alert WHERE id = %s", (alert,)).fetchone() == (
+            "raised",
+        )
+        assert conn.execute("SELECT count(*) FROM nurse_entry").fetchone() == (0,)
+
+
+def test_silence_keeps_the_reason_in_the_audit(station: Station, seeded: Seeded) -> None:
+    with psycopg.connect(seeded.owner_url, autocommit=True) as conn:
+        alert = raise_alert(conn, "p-a", "medium", "Temp 38.4")
+    with client(station) as c:
+        sign_in(c, "amina")
+        token = csrf_of(c.get("/patients/p-a").text)
+        reply = c.post(
+            f"/alerts/{alert}/silence",
+            data={"csrf": token, "minutes": "10", "reason": "patient in the shower"},
+        )
+    assert reply.status_code == 303
+    with psycopg.connect(seeded.owner_url) as conn:
+        row = conn.execute(
+            "SELECT actor, details->>'reason' FROM audit_log WHERE action = 'alert_silenced'"
+            " AND subject = 'alert:' || %s",
+            (alert,),
+        ).fetchone()
+    assert row == ("amina", "patient in the shower")
+
+
+def test_a_nurse_records_consciousness_and_oxygen(station: Station, seeded: Seeded) -> None:
+    with client(station) as c:
+        sign_in(c, "amina")
+        token = csrf_of(c.get("/patients/p-a").text)
+        bad = c.post("/patients/p-a/observations", data={"csrf": token, "acvpu": "Z"})
+        good = c.post(
+            "/patients/p-a/observations", data={"csrf": token, "acvpu": "V", "oxygen": "oxygen"}
+        )
+        shown = c.get(good.headers["location"]).text
+    assert bad.status_code == 400
+    assert "one of A, C, V, P, U" in bad.text
+    assert good.status_code == 303
+    assert "Observations enregistrées" in shown
+    with psycopg.connect(seeded.owner_url) as conn:
+        rows = conn.execute(
+            "SELECT parameter, value, entered_by FROM nurse_entry WHERE patient_id = 'p-a'"
+            " ORDER BY parameter"
+        ).fetchall()
+    assert rows == [("consciousness", "V", "amina"), ("supplemental_oxygen", "oxygen", "amina")]
+
+
+def test_arabic_pages_are_right_to_left(station: Station) -> None:
+    with client(station) as c:
+        sign_in(c, "bilal")
+        page = c.get("/").text
+    assert '<html lang="ar" dir="rtl">' in page
+    assert "لوحة المصلحة" in page
+    assert "p-b" in page
+
+
+def test_an_idle_session_ends(nabd_stack: RunningStack, seeded: Seeded) -> None:
+    with serve(nabd_stack, seeded, idle_timeout_s=1.0) as short, client(short) as c:
+        sign_in(c, "amina")
+        assert c.get("/").status_code == 200
+        time.sleep(1.5)
+        assert c.get("/").headers.get("location") == "/login"
+
+
+def test_sign_out_ends_the_session(station: Station) -> None:
+    with client(station) as c:
+        sign_in(c, "amina")
+        token = csrf_of(c.get("/").text)
+        assert c.post("/logout", data={"csrf": token}).status_code == 303
+        assert c.get("/").headers.get("location") == "/login"
+
+
+def test_every_phrase_exists_in_three_languages() -> None:
+    for key, texts in PHRASES.items():
+        assert set(texts) == {"en", "fr", "ar"}, key
+    for lang in Language:
+        t = Translator(lang)
+        assert all(t(key) for key in ("risk_high", "state_raised", "col_news2"))
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(path=st.text(st.characters(exclude_categories=["Cs"]), min_size=1, max_size=40))
+def test_any_patient_or_alert_id_gets_a_page_not_a_trace(station: Station, path: str) -> None:
+    with client(station) as c:
+        sign_in(c, "amina")
+        token = csrf_of(c.get("/").text)
+        quoted = quote(path, safe="")
+        for reply in (
+            c.get(f"/patients/{quoted}"),
+            c.post(f"/alerts/{quoted}/ack", data={"csrf": token}),
+        ):
+            assert reply.status_code in {303, 307, 400, 404, 405}, reply.text
+            assert "Traceback" not in reply.text
