@@ -64,7 +64,11 @@ def seed(owner_url: str) -> Seeded:
     role, password = f"station_{secrets.token_hex(4)}", secrets.token_hex(16)
     with psycopg.connect(owner_url, autocommit=True) as conn:
         conn.execute("INSERT INTO ward (id, name) VALUES ('w1', 'Cardio'), ('w2', 'Pneumo')")
-        conn.execute("INSERT INTO patient (id, ward_id) VALUES ('p-a', 'w1'), ('p-b', 'w2')")
+        conn.execute("INSERT INTO bed (ward_id, id) VALUES ('w1', '12'), ('w2', '3')")
+        conn.execute(
+            "INSERT INTO patient (id, ward_id, bed_id)"
+            " VALUES ('p-a', 'w1', '12'), ('p-b', 'w2', '3')"
+        )
         conn.execute(
             """INSERT INTO identity.patient_identity (patient_id, mrn, given_name, family_name)
                VALUES ('p-a', 'MRN-1', 'Fatima', 'Zahra'), ('p-b', 'MRN-2', 'Youssef', 'Alami')"""

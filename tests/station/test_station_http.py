@@ -88,6 +88,7 @@ def test_a_nurse_sees_only_her_ward(station: Station) -> None:
         board = c.get("/")
         assert board.status_code == 200
         assert "p-a" in board.text
+        assert "lit 12" in board.text
         assert "p-b" not in board.text
         assert "Fatima" not in board.text  # she is not allowed identities
         for path in ("/patients/p-b", "/patients/p-nope"):

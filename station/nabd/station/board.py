@@ -53,6 +53,7 @@ class BedRow:
 
     patient_id: str
     ward_id: str
+    bed_id: str | None
     display_name: str
     vitals: dict[str, Vital] = field(default_factory=dict)
     news2_total: int | None = None
@@ -71,11 +72,11 @@ class BedRow:
 def ward_board(conn: Conn, *, patient: str | None = None) -> list[BedRow]:
     """Admitted patients the current role may see (or one of them), with vitals, NEWS2, alerts."""
     rows = {
-        r[0]: BedRow(r[0], r[1], r[0])
+        r[0]: BedRow(r[0], r[1], r[2], r[0])
         for r in conn.execute(
-            """SELECT id, ward_id FROM patient
+            """SELECT id, ward_id, bed_id FROM patient
                WHERE discharged_at IS NULL AND (%(p)s::text IS NULL OR id = %(p)s)
-               ORDER BY ward_id, id""",
+               ORDER BY ward_id, bed_id NULLS LAST, id""",
             {"p": patient},
         ).fetchall()
     }

@@ -62,6 +62,7 @@ PHRASES: Final[Mapping[str, Mapping[str, str]]] = {
     "password": {"en": "Password", "fr": "Mot de passe", "ar": "كلمة المرور"},
     "board": {"en": "Ward board", "fr": "Tableau du service", "ar": "لوحة المصلحة"},
     "bp": {"en": "BP", "fr": "PA", "ar": "الضغط"},
+    "bed": {"en": "bed", "fr": "lit", "ar": "سرير"},
     "acknowledge": {"en": "Acknowledge", "fr": "Acquitter", "ar": "تأكيد"},
     "silence": {"en": "Silence", "fr": "Mettre en sourdine", "ar": "كتم"},
     "reason": {"en": "Reason", "fr": "Motif", "ar": "السبب"},

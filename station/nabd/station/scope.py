@@ -9,9 +9,10 @@ visibility that way, then ``RESET ROLE`` lets the station's clinical grants do t
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Final
 
 import psycopg
 from psycopg import sql
@@ -37,8 +38,14 @@ def as_station(conn: Conn) -> None:
     conn.execute("RESET ROLE")
 
 
+_PATIENT_ID: Final = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
+"""The registry's pseudonym pattern (migration 0002): anything else names nobody."""
+
+
 def visible_patient(conn: Conn, patient_id: str) -> str:
     """The patient's ward if the current role sees her, else :class:`NotFoundError`."""
+    if not _PATIENT_ID.fullmatch(patient_id):  # NUL and the like never reach PostgreSQL
+        raise NotFoundError("no such patient in your wards")
     row = conn.execute("SELECT ward_id FROM patient WHERE id = %s", (patient_id,)).fetchone()
     if row is None:
         raise NotFoundError(f"no patient {patient_id!r} in your wards")
