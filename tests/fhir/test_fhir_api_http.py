@@ -239,3 +239,15 @@ def test_nabd_fhir_serve_refuses_to_start_without_tokens(
 
     assert main(["fhir", "serve", "--database-url", seeded.fhir_url]) == 1
     assert "no tokens" in capsys.readouterr().err
+
+
+def test_nabd_fhir_serve_refuses_ward_tokens_the_login_cannot_serve(
+    seeded: Seeded, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # This module's login is in nabd_fhir_identity only, not nabd_fhir_ward.
+    tokens = {"cardio": {"sha256": token_digest(PSEUDONYMOUS), "wards": ["w1"]}}
+    monkeypatch.setenv("NABD_FHIR_TOKENS", json.dumps(tokens))
+    from nabd.app.cli import main  # noqa: PLC0415
+
+    assert main(["fhir", "serve", "--database-url", seeded.fhir_url]) == 1
+    assert "cannot act as nabd_fhir_ward" in capsys.readouterr().err

@@ -161,9 +161,7 @@ def _serve(args: argparse.Namespace) -> int:
     if (args.tls_cert is None) != (args.tls_key is None):
         return fail(ValueError("--tls-cert and --tls-key go together"))
     try:
-        query.check_roles(
-            settings.database_url, identity=settings.needs_identity, wards=settings.needs_wards
-        )
+        query.check_roles(settings.database_url, settings.scopes)
     except FhirError as exc:
         return fail(exc)
     uvicorn.run(

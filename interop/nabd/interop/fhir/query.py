@@ -107,13 +107,12 @@ def session(
         yield conn
 
 
-def check_roles(url: str, *, identity: bool, wards: bool = False) -> None:
-    """Fail early (FhirConfigError) if the login cannot take the roles the tokens need."""
-    scopes = [None, frozenset[str]()] if wards else [None]
-    for scope in scopes:
-        for with_identity in {False, identity}:
-            with session(url, identity=with_identity, wards=scope):
-                pass
+def check_roles(url: str, scopes: Iterable[tuple[bool, bool]]) -> None:
+    """Fail early (FhirConfigError) if the login cannot take the role of each token scope,
+    given as (identity, ward-scoped)."""
+    for identity, ward_scoped in sorted(set(scopes)):
+        with session(url, identity=identity, wards=frozenset() if ward_scoped else None):
+            pass
 
 
 def audit(conn: Conn, *, actor: str, action: str, subject: str, details: Mapping[str, Any]) -> None:

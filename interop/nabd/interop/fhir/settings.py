@@ -85,5 +85,6 @@ class FhirSettings(BaseSettings):
         return any(grant.identity for grant in self.tokens.values())
 
     @property
-    def needs_wards(self) -> bool:
-        return any(grant.wards is not None for grant in self.tokens.values())
+    def scopes(self) -> set[tuple[bool, bool]]:
+        """The tokens' (identity, ward-scoped) pairs: which database roles the API will take."""
+        return {(g.identity, g.wards is not None) for g in self.tokens.values()}
