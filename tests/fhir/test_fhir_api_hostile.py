@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Iterator
+from datetime import UTC
 from urllib.parse import quote
 
 import psycopg
@@ -19,6 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from nabd.interop.fhir import search
 from nabd.interop.fhir.auth import token_digest
 from nabd.interop.fhir.limits import AUDIT_QUERY_BYTES, MAX_PARAMS, MAX_TARGET_BYTES
 from nabd.interop.fhir.settings import FhirSettings, TokenGrant
@@ -112,10 +114,21 @@ JSON_VALUES = st.recursive(
     lambda inner: st.lists(inner, max_size=5),
     max_leaves=8,
 )
-CURSORS = st.builds(
+FORGED_CURSORS = st.builds(
     lambda v: base64.urlsafe_b64encode(json.dumps(v).encode()).decode().rstrip("="),
     st.lists(JSON_VALUES, min_size=5, max_size=5) | JSON_VALUES,
 )
+PLAUSIBLE_CURSORS = st.builds(
+    search.Cursor,
+    st.datetimes(timezones=st.timezones() | st.just(UTC)),
+    st.integers(-1, 4),
+    st.from_regex(r"\A[a-z0-9_-]{0,64}\Z"),
+    st.from_regex(r"\A[a-z0-9_-]{0,64}\Z"),
+    st.integers(-1, 2**63 - 1),
+).map(search.Cursor.encode)
+"""Cursors as this server would write them, with extreme times (years 1 and 9999, any offset),
+ranks, keys and sequence numbers: they reach the SQL."""
+CURSORS = FORGED_CURSORS | PLAUSIBLE_CURSORS
 NAMES = st.sampled_from(
     ["patient", "subject", "code", "category", "date", "_count", "_sort", "_cursor", "_format",
      "code:not", "date:missing", "_total"]
@@ -131,6 +144,15 @@ VALUES = (
     | st.sampled_from(["p.1", "Patient/p.1", "vital-signs", "-date", "json", "xml", "9999-12-31"])
 )
 PARAMS = st.lists(st.tuples(NAMES, VALUES), max_size=6)
+
+
+@HTTP_FUZZ
+@given(st.sampled_from(["/Observation", "/Flag"]), CURSORS, st.sampled_from(["date", "-date"]))
+def test_any_cursor_in_either_order_is_well_formed(
+    server: Server, path: str, cursor: str, sort: str
+) -> None:
+    query = [("patient", "p.1"), ("_cursor", cursor), ("_sort", sort)]
+    assert_well_formed(server.get(path, query=query))
 
 
 @HTTP_FUZZ

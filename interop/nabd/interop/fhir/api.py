@@ -42,7 +42,7 @@ from starlette.exceptions import HTTPException
 from nabd.interop.fhir import bundle, formats, ids, limits, mapping, query, search
 from nabd.interop.fhir.auth import Caller, authenticate
 from nabd.interop.fhir.codes import FHIR_VERSION
-from nabd.interop.fhir.errors import FhirConfigError, NotFoundError, SearchError
+from nabd.interop.fhir.errors import FhirError, NotFoundError, SearchError
 from nabd.interop.fhir.export import to_resource
 from nabd.interop.fhir.settings import FhirSettings
 
@@ -133,6 +133,21 @@ async def internal_error(_: Request, exc: Exception) -> Response:
     return _outcome(500, "exception", "internal error; the server log has the details")
 
 
+def _refusal(exc: Exception) -> Response:
+    """The answer to a request that failed for a known reason (the rest are 500s)."""
+    if isinstance(exc, SearchError):
+        return _outcome(400, "invalid", str(exc))
+    if isinstance(exc, NotFoundError):
+        return _outcome(404, "not-found", str(exc))
+    if isinstance(exc, psycopg.DataError):  # input no check caught, refused by PostgreSQL
+        log.warning("FHIR request with a value the database refuses: %s", exc)
+        return _outcome(400, "invalid", "a value in the request cannot be searched for")
+    if isinstance(exc, psycopg.errors.QueryCanceled):
+        return _outcome(503, "too-costly", "the search took over 30 s; narrow it with date or code")
+    log.error("FHIR request failed: %s", exc)
+    return _outcome(503, "transient", "the FHIR service cannot reach its database")
+
+
 def _unauthorized(request: Request) -> Response:
     presented = "authorization" in request.headers
     challenge = REALM + (', error="invalid_token"' if presented else "")
@@ -180,16 +195,8 @@ class FhirApi:
                 body, subject, details = work(caller, conn)
                 query.audit(conn, actor=caller.name, action=ACTION, subject=subject,
                             details=_audited(asked) | details | scope)  # fmt: skip
-        except SearchError as exc:
-            return _outcome(400, "invalid", str(exc))
-        except NotFoundError as exc:
-            return _outcome(404, "not-found", str(exc))
-        except psycopg.DataError as exc:  # input no check caught, refused by PostgreSQL
-            log.warning("FHIR request with a value the database refuses: %s", exc)
-            return _outcome(400, "invalid", "a value in the request cannot be searched for")
-        except (FhirConfigError, psycopg.OperationalError) as exc:
-            log.error("FHIR request failed: %s", exc)
-            return _outcome(503, "transient", "the FHIR service cannot reach its database")
+        except (FhirError, psycopg.DataError, psycopg.OperationalError) as exc:
+            return _refusal(exc)
         return Response(body.model_dump_json(), media_type=FHIR_JSON)
 
     def _searchset(
