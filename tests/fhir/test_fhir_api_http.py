@@ -251,3 +251,18 @@ def test_nabd_fhir_serve_refuses_ward_tokens_the_login_cannot_serve(
 
     assert main(["fhir", "serve", "--database-url", seeded.fhir_url]) == 1
     assert "cannot act as nabd_fhir_ward" in capsys.readouterr().err
+
+
+def test_links_and_full_urls_use_the_configured_public_url(seeded: Seeded) -> None:
+    public = "https://fhir.hospital.example/nabd/r4"
+    settings = FhirSettings(
+        database_url=seeded.fhir_url,
+        tokens={"ehr-bridge": TokenGrant(sha256=token_digest(PSEUDONYMOUS))},
+        public_url=public,
+    )
+    with serve(settings, seeded, PSEUDONYMOUS) as configured:
+        page = configured.get("/Observation", patient="p.1", _count="2").resource()
+        statement = configured.get("/metadata").resource()
+    assert all(e.fullUrl.startswith(f"{public}/Observation/") for e in page.entry)
+    assert {link.url.split("?")[0] for link in page.link} == {f"{public}/Observation"}
+    assert statement.implementation.url == public
