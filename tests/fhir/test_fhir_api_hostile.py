@@ -345,3 +345,24 @@ def test_unknown_parameters_are_ignored_and_reported_or_refused_when_strict(
     )
     assert strict.status == 400
     assert "_total" in strict.resource().issue[0].diagnostics
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "code"),
+    [
+        (psycopg.DataError("text fields cannot contain NUL"), 400, "invalid"),
+        (psycopg.errors.QueryCanceled("statement timeout"), 503, "too-costly"),
+        (psycopg.OperationalError("connection refused"), 503, "transient"),
+    ],
+)
+def test_database_refusals_no_check_caught_are_still_answered(
+    error: Exception, status: int, code: str
+) -> None:
+    """The safety net behind the checks: what PostgreSQL refuses is never a 500."""
+    from nabd.interop.fhir.api import _refusal  # noqa: PLC0415
+
+    answer = _refusal(error)
+    assert answer.status_code == status
+    outcome = Reply(status, {}, json.loads(bytes(answer.body))).resource()
+    assert outcome.issue[0].code == code
+    assert "NUL" not in outcome.issue[0].diagnostics  # the database's words stay in the log
