@@ -12,74 +12,22 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
-from urllib.parse import urlencode
 
 import pytest
-import uvicorn
-from fhir.resources.R4B.bundle import Bundle
-from fhir.resources.R4B.capabilitystatement import CapabilityStatement
-from fhir.resources.R4B.device import Device
-from fhir.resources.R4B.flag import Flag
-from fhir.resources.R4B.observation import Observation
-from fhir.resources.R4B.operationoutcome import OperationOutcome
-from fhir.resources.R4B.patient import Patient
 
-from nabd.interop.fhir.api import create_app
 from nabd.interop.fhir.auth import token_digest
 from nabd.interop.fhir.settings import FhirSettings, TokenGrant
 from tests.fhir.fhir_kit import ALERT_OPEN, EXPECTED_OBSERVATIONS, T0, Seeded, audit_rows
+from tests.fhir.http_kit import Reply, Server, collect, serve
 
 pytestmark = pytest.mark.integration
 
 PSEUDONYMOUS = "pseudonymous-secret-0123456789abcdef"
 IDENTIFIED = "identified-secret-0123456789abcdef01"
-RESOURCES: dict[str, Any] = {
-    "Patient": Patient,
-    "Device": Device,
-    "Observation": Observation,
-    "Flag": Flag,
-    "Bundle": Bundle,
-    "OperationOutcome": OperationOutcome,
-    "CapabilityStatement": CapabilityStatement,
-}
-
-
-@dataclass(frozen=True)
-class Reply:
-    status: int
-    headers: dict[str, str]
-    body: dict[str, Any]
-
-    def resource(self) -> Any:
-        """The body parsed back with its fhir.resources model (raises if it does not validate)."""
-        return RESOURCES[self.body["resourceType"]].model_validate(self.body)
-
-
-@dataclass(frozen=True)
-class Server:
-    url: str
-    seeded: Seeded
-
-    def get(self, path: str, token: str | None = PSEUDONYMOUS, **params: str) -> Reply:
-        url = path if path.startswith("http") else self.url + path
-        if params:
-            url += "?" + urlencode(params)
-        request = urllib.request.Request(url)  # noqa: S310  (http://127.0.0.1 only)
-        if token is not None:
-            request.add_header("Authorization", f"Bearer {token}")
-        try:
-            with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-                return Reply(response.status, dict(response.headers), json.load(response))
-        except urllib.error.HTTPError as error:
-            with error:
-                return Reply(error.code, dict(error.headers), json.load(error))
 
 
 @pytest.fixture(scope="module")
@@ -92,24 +40,8 @@ def server(seeded: Seeded) -> Iterator[Server]:
         },
         page_size=5,
     )
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(
-        create_app(settings), lifespan="off", ws="none", http="h11", log_level="warning"
-    )
-    app_server = uvicorn.Server(config)
-    thread = threading.Thread(target=app_server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not app_server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    try:
-        yield Server(f"http://127.0.0.1:{sock.getsockname()[1]}", seeded)
-    finally:
-        app_server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+    with serve(settings, seeded, PSEUDONYMOUS) as running:
+        yield running
 
 
 @pytest.mark.parametrize("token", [None, "wrong-token", ""])
@@ -148,31 +80,15 @@ def test_metadata_is_public_and_valid(server: Server) -> None:
     }
 
 
-def _collect(server: Server, first: Reply) -> list[dict[str, Any]]:
-    """Follow next links from a first page; every page must validate as a searchset."""
-    entries, reply, pages = [], first, 0
-    while True:
-        assert reply.status == 200, reply.body
-        page = reply.resource()
-        assert page.type == "searchset"
-        entries += reply.body.get("entry", [])
-        pages += 1
-        following = [link.url for link in page.link if link.relation == "next"]
-        if not following:
-            return entries
-        assert pages < 50
-        reply = server.get(following[0])
-
-
 def test_search_pages_through_every_observation_once(server: Server) -> None:
     since = f"ge{T0.isoformat()}"
-    whole = _collect(server, server.get("/Observation", patient="p.1", date=since, _count="100"))
+    whole = collect(server, server.get("/Observation", patient="p.1", date=since, _count="100"))
     assert len(whole) == EXPECTED_OBSERVATIONS
-    paged = _collect(
+    paged = collect(
         server, server.get("/Observation", patient="Patient/p.1", date=since, _count="3")
     )
     assert [e["fullUrl"] for e in paged] == [e["fullUrl"] for e in whole]
-    everything = _collect(server, server.get("/Observation", patient="p.1", _count="100"))
+    everything = collect(server, server.get("/Observation", patient="p.1", _count="100"))
     assert len(everything) == EXPECTED_OBSERVATIONS + 1  # and the temperature before T0
     default = server.get("/Observation", patient="p.1")  # page_size 5
     assert len(default.body["entry"]) == 5
@@ -181,7 +97,7 @@ def test_search_pages_through_every_observation_once(server: Server) -> None:
 
 def test_search_by_code_and_date(server: Server) -> None:
     def codes(reply: Reply) -> list[str]:
-        return [e["resource"]["code"]["coding"][0]["code"] for e in _collect(server, reply)]
+        return [e["resource"]["code"]["coding"][0]["code"] for e in collect(server, reply)]
 
     loinc_hr = server.get("/Observation", patient="p.1", code="http://loinc.org|8867-4")
     assert codes(loinc_hr) == ["8867-4"] * 3
@@ -193,17 +109,17 @@ def test_search_by_code_and_date(server: Server) -> None:
         f"/Observation?patient=p.1&code=8867-4&date=ge{T0.date()}T08:01:00Z"
         "&date=lt2026-03-02T08:02:00Z"
     )
-    found = _collect(server, minute_1)
+    found = collect(server, minute_1)
     assert [e["resource"]["effectivePeriod"]["start"] for e in found] == ["2026-03-02T08:01:00Z"]
     nothing = server.get("/Observation", patient="p.1", date="lt2026-03-01")
-    assert _collect(server, nothing) == []
+    assert collect(server, nothing) == []
 
 
 @pytest.mark.parametrize(
     "query",
     [
         {"code": "8867-4"},  # no patient
-        {"patient": "p.1", "patinet": "p.1"},
+        {"patient": "p.1", "code:not": "8867-4"},  # an unsupported modifier
         {"patient": "p.1", "date": "sa2026-03-02"},
         {"patient": "p.1", "date": "yesterday"},
         {"patient": "p.1", "_count": "0"},
@@ -212,13 +128,13 @@ def test_search_by_code_and_date(server: Server) -> None:
     ],
 )
 def test_bad_searches_are_400(server: Server, query: dict[str, str]) -> None:
-    reply = server.get("/Observation", **query)
+    reply = server.get("/Observation", query=list(query.items()))
     assert reply.status == 400
     assert reply.resource().issue[0].code == "invalid"
 
 
 def test_reads_by_id_match_the_search(server: Server) -> None:
-    listed = _collect(server, server.get("/Observation", patient="p.1", _count="100"))
+    listed = collect(server, server.get("/Observation", patient="p.1", _count="100"))
     for entry in listed:
         resource = entry["resource"]
         reply = server.get(f"/Observation/{resource['id']}")
@@ -244,7 +160,7 @@ def test_patient_identity_only_for_an_identity_token(server: Server) -> None:
 
 
 def test_devices_and_flags(server: Server) -> None:
-    devices = _collect(server, server.get("/Device", patient="p.1"))
+    devices = collect(server, server.get("/Device", patient="p.1"))
     assert [e["resource"]["id"] for e in devices] == [
         "bpm-1",
         "hr-1",
@@ -258,9 +174,9 @@ def test_devices_and_flags(server: Server) -> None:
         "C7A1",
         "3.1.1",
     )
-    flags = _collect(server, server.get("/Flag", patient="p.1", date=f"ge{T0.isoformat()}"))
+    flags = collect(server, server.get("/Flag", patient="p.1", date=f"ge{T0.isoformat()}"))
     assert [e["resource"]["id"] for e in flags] == [str(ALERT_OPEN)]
-    every = _collect(server, server.get("/Flag", patient="p.1", _count="1"))
+    every = collect(server, server.get("/Flag", patient="p.1", _count="1"))
     assert len(every) == 2
     flag = server.get(f"/Flag/{ALERT_OPEN}").resource()
     assert (flag.status, flag.code.coding[0].code) == ("active", "spo2_low")
@@ -299,7 +215,7 @@ def test_nabd_fhir_serve_runs_the_api(seeded: Seeded) -> None:
     command = [sys.executable, "-m", "nabd.app.cli", "-q", "fhir", "serve", "--port", str(port)]
     process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
     try:
-        served = Server(f"http://127.0.0.1:{port}", seeded)
+        served = Server(f"http://127.0.0.1:{port}", seeded, PSEUDONYMOUS)
         deadline = time.monotonic() + 20
         while True:
             assert process.poll() is None, process.communicate()[1]
@@ -323,3 +239,30 @@ def test_nabd_fhir_serve_refuses_to_start_without_tokens(
 
     assert main(["fhir", "serve", "--database-url", seeded.fhir_url]) == 2  # a missing variable
     assert "no tokens" in capsys.readouterr().err
+
+
+def test_nabd_fhir_serve_refuses_ward_tokens_the_login_cannot_serve(
+    seeded: Seeded, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # This module's login is in nabd_fhir_identity only, not nabd_fhir_ward.
+    tokens = {"cardio": {"sha256": token_digest(PSEUDONYMOUS), "wards": ["w1"]}}
+    monkeypatch.setenv("NABD_FHIR_TOKENS", json.dumps(tokens))
+    from nabd.app.cli import main  # noqa: PLC0415
+
+    assert main(["fhir", "serve", "--database-url", seeded.fhir_url]) == 1
+    assert "cannot act as nabd_fhir_ward" in capsys.readouterr().err
+
+
+def test_links_and_full_urls_use_the_configured_public_url(seeded: Seeded) -> None:
+    public = "https://fhir.hospital.example/nabd/r4"
+    settings = FhirSettings(
+        database_url=seeded.fhir_url,
+        tokens={"ehr-bridge": TokenGrant(sha256=token_digest(PSEUDONYMOUS))},
+        public_url=public,
+    )
+    with serve(settings, seeded, PSEUDONYMOUS) as configured:
+        page = configured.get("/Observation", patient="p.1", _count="2").resource()
+        statement = configured.get("/metadata").resource()
+    assert all(e.fullUrl.startswith(f"{public}/Observation/") for e in page.entry)
+    assert {link.url.split("?")[0] for link in page.link} == {f"{public}/Observation"}
+    assert statement.implementation.url == public

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import json
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -13,7 +16,12 @@ from pydantic import ValidationError
 
 from nabd.interop.fhir import ids, search
 from nabd.interop.fhir.auth import Caller, authenticate, new_token, token_digest
-from nabd.interop.fhir.codes import BLOOD_PRESSURE_STREAM, NEWS2_STREAM, Systems
+from nabd.interop.fhir.codes import (
+    BLOOD_PRESSURE_STREAM,
+    NEWS2_STREAM,
+    OBSERVATION_CATEGORY,
+    Systems,
+)
 from nabd.interop.fhir.errors import NotFoundError, SearchError
 from nabd.interop.fhir.settings import FhirSettings, TokenGrant
 from nabd.interop.fhir.summaries import Summary, bucket_start, check_period
@@ -70,6 +78,32 @@ def test_observation_ids_round_trip_and_are_fhir_ids(
 def test_malformed_observation_ids_are_not_found(bad: str) -> None:
     with pytest.raises(NotFoundError):
         ids.parse_observation_id(bad)
+
+
+B36 = st.from_regex(r"\A(0|[1-9a-z][0-9a-z]{0,40})\Z")
+
+
+@given(
+    st.sampled_from(["s-{0}-{1}-{2}-{d}", "m-{0}-{1}-{2}-{d}", "b-{0}-{1}-{d}", "n-{0}-{d}"]),
+    st.lists(B36, min_size=3, max_size=3),
+    DIGESTS,
+)
+def test_observation_ids_with_any_numbers_decode_or_are_not_found(
+    template: str, numbers: list[str], digest: str
+) -> None:
+    # Issue 17 item 8: s-...-zzzz... raised OverflowError (a 500) instead of not found.
+    text = template.format(*numbers, d=digest)
+    try:
+        found = ids.parse_observation_id(text)
+    except NotFoundError:
+        return
+    assert str(found) == text  # whatever decodes is an id Nabd could have issued
+
+
+@given(st.text())
+def test_any_text_is_an_observation_id_or_not_found(text: str) -> None:
+    with contextlib.suppress(NotFoundError):
+        ids.parse_observation_id(text)
 
 
 def test_digest_is_the_one_sql_computes() -> None:
@@ -133,17 +167,62 @@ def test_dates_with_prefixes() -> None:
     assert search.parse_date("ge2026-03-02T08:30:00+01:00") == search.TimeRange(start=instant)
     one_second = search.parse_date("2026-03-02T07:30:00Z")
     assert one_second == search.TimeRange(instant, instant + timedelta(seconds=1))
-    precise = search.parse_date("gt2026-03-02T07:30:00.5Z")
-    assert precise.start == instant + timedelta(microseconds=500001)
+    precise = search.parse_date("gt2026-03-02T07:30:00.5Z")  # [.5, .6): a tenth of a second
+    assert precise.start == instant + timedelta(microseconds=600000)
+
+
+def test_partial_dates_stand_for_their_whole_period() -> None:
+    # Issue 17 item 8: FHIR dates of any precision (year, month, minute) are accepted.
+    march = search.TimeRange(datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 4, 1, tzinfo=UTC))
+    assert search.parse_date("2026-03") == march
+    december = search.parse_date("2026-12")
+    assert december.end == datetime(2027, 1, 1, tzinfo=UTC)
+    assert search.parse_date("ge2026") == search.TimeRange(start=datetime(2026, 1, 1, tzinfo=UTC))
+    assert search.parse_date("lt2027") == search.TimeRange(end=datetime(2027, 1, 1, tzinfo=UTC))
+    minute = datetime(2026, 3, 2, 7, 30, tzinfo=UTC)
+    assert search.parse_date("2026-03-02T09:30+02:00") == search.TimeRange(
+        minute, minute + timedelta(minutes=1)
+    )
 
 
 @pytest.mark.parametrize(
-    "bad", ["ne2026-03-02", "2026-03", "2026-03-02T07:30Z", "2026-03-02T07:30:00", "today",
-            "le9999-12-31"],
-)  # fmt: skip
-def test_bad_dates(bad: str) -> None:
-    with pytest.raises(SearchError, match="date"):
+    ("bad", "reason"),
+    [
+        ("9999-12-31", "out of range"),
+        ("le9999-12-31", "out of range"),
+        ("9999", "out of range"),
+        ("0001-01-01T00:00:00+01:00", "out of range"),
+        ("2026-12-31T23:59:60Z", "leap second"),
+        ("ne2026-03-02", "prefix 'ne' is not supported"),
+        ("sa2026-03-02", "prefix 'sa' is not supported"),
+        ("2026-02-30", "not a valid calendar date"),
+        ("0000-01-01", "not a valid calendar date"),
+        ("2026-03-02T24:00:00Z", "not a valid calendar date"),
+        ("2026-03-02T07:30:00", "not a FHIR date"),  # an instant needs its offset
+        ("today", "not a FHIR date"),
+        ("2026-3-2", "not a FHIR date"),
+        ("٢٠٢٦-03-02", "not a FHIR date"),  # Arabic-Indic digits are not ASCII digits
+        ("", "not a FHIR date"),
+    ],
+)
+def test_bad_dates_say_precisely_why(bad: str, reason: str) -> None:
+    with pytest.raises(SearchError, match=re.escape(reason)) as refused:
         search.parse_date(bad)
+    message = str(refused.value)
+    assert message.startswith("date: ")
+    assert "\n" not in message
+
+
+@given(st.text(max_size=40))
+def test_any_date_text_is_a_range_or_a_search_error(text: str) -> None:
+    try:
+        found = search.parse_date(text)
+    except SearchError as refused:
+        message = str(refused)
+    else:
+        assert found.start <= found.end or found.empty
+        return
+    assert message.startswith("date: ")
 
 
 def test_code_tokens() -> None:
@@ -174,6 +253,7 @@ def test_observation_search_combines_parameters() -> None:
         datetime(2026, 3, 2, tzinfo=UTC), datetime(2026, 3, 3, tzinfo=UTC)
     )
     assert wanted.page == search.Page(7)
+    assert wanted.request.ignored == ()
 
 
 @pytest.mark.parametrize(
@@ -182,7 +262,10 @@ def test_observation_search_combines_parameters() -> None:
         ([], "patient"),
         ([("patient", "p.1"), ("subject", "p.1")], "patient"),
         ([("patient", "p_1")], "patient"),
-        ([("patient", "p.1"), ("category", "vital-signs")], "unsupported"),
+        ([("patient", "p.1"), ("code:text", "heart")], "modifiers are not supported"),
+        ([("patient", "p.1"), ("_sort", "-_lastUpdated")], "_sort"),
+        ([("patient", "p.1"), ("_count", "²")], "_count"),
+        ([("patient", "p.1"), ("_count", "9" * 5000)], "_count"),
         ([("patient", "p.1"), ("_count", "101")], "_count"),
         ([("patient", "p.1"), ("_count", "-1")], "_count"),
         ([("patient", "p.1"), ("_count", "1"), ("_count", "2")], "once"),
@@ -194,13 +277,10 @@ def test_bad_searches(params: list[tuple[str, str]], message: str) -> None:
         search.observation_search(params, SYSTEMS, default_count=50, max_count=100)
 
 
-@given(
-    TIMES,
-    st.integers(0, 3),
-    st.text(max_size=30),
-    st.text(max_size=70),
-    st.integers(-1, 2**63 - 1),
-)
+CURSOR_TEXT = st.from_regex(r"\A[a-z0-9_-]{0,64}\Z")
+
+
+@given(TIMES, st.integers(0, 3), CURSOR_TEXT, CURSOR_TEXT, st.integers(-1, 2**63 - 1))
 def test_cursors_round_trip(time: datetime, rank: int, key: str, device: str, seq: int) -> None:
     cursor = search.Cursor(time, rank, key, device, seq)
     token = cursor.encode()
@@ -208,13 +288,68 @@ def test_cursors_round_trip(time: datetime, rank: int, key: str, device: str, se
     assert search.Cursor.decode(token) == cursor
 
 
-@pytest.mark.parametrize("payload", ['["2026-03-02T08:00:00", 0, "", "", 0]', "[1, 2]", "{}"])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        '["2026-03-02T08:00:00", 0, "", "", 0]',
+        "[1, 2]",
+        "{}",
+        '["2026-03-02T08:00:00+00:00", 0, "heart_rate\\u0000", "", 0]',  # NUL: was a 500
+        '["2026-03-02T08:00:00+00:00", 0, "", "", 99999999999999999999999]',
+        '["2026-03-02T08:00:00+00:00", 1e400, "", "", 0]',
+        '["2026-03-02T08:00:00+00:00", true, "", "", 0]',
+        "[" * 100000,
+    ],
+)
 def test_cursors_the_server_did_not_issue(payload: str) -> None:
-    import base64  # noqa: PLC0415
-
     token = base64.urlsafe_b64encode(payload.encode()).decode()
-    with pytest.raises(SearchError, match="_cursor"):
+    with pytest.raises(SearchError, match="_cursor") as refused:
         search.Cursor.decode(token)
+    assert len(str(refused.value)) < 200  # the token is quoted, not echoed whole
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda inner: st.lists(inner, max_size=5),
+    max_leaves=10,
+)
+
+
+@given(st.lists(JSON_VALUES, min_size=5, max_size=5) | JSON_VALUES)
+def test_any_json_cursor_decodes_to_a_plausible_cursor_or_a_search_error(value: object) -> None:
+    token = base64.urlsafe_b64encode(json.dumps(value).encode()).decode()
+    try:
+        cursor = search.Cursor.decode(token)
+    except SearchError:
+        return
+    assert cursor.plausible()
+    assert "\x00" not in cursor.key + cursor.device
+
+
+def test_category_and_sort_parameters() -> None:
+    # Issue 17 item 8: Observation?patient=...&category=vital-signs was refused with 400.
+    vital = search.parse_category("vital-signs")
+    assert {"heart_rate", "spo2", "body_temperature", BLOOD_PRESSURE_STREAM} <= vital
+    assert NEWS2_STREAM not in vital
+    assert "glucose" not in vital
+    assert search.parse_category(f"{OBSERVATION_CATEGORY}|survey") == {NEWS2_STREAM}
+    assert search.parse_category("http://example.org|survey") == frozenset()
+    assert search.parse_category("laboratory,activity") == {"glucose", "energy_expended"}
+    wanted = search.observation_search(
+        [("patient", "p.1"), ("category", "vital-signs"), ("code", "8867-4"), ("_sort", "-date")],
+        SYSTEMS, default_count=50, max_count=100,
+    )  # fmt: skip
+    assert wanted.streams == {"heart_rate", "pulse_rate"}
+    assert wanted.page == search.Page(50, search.END, descending=True)
+
+
+def test_unknown_parameters_are_ignored_and_reported_unless_strict() -> None:
+    params = [("patient", "p.1"), ("_total", "accurate"), ("patinet", "p.2"), ("_format", "json")]
+    wanted = search.observation_search(params, SYSTEMS, default_count=5, max_count=10)
+    assert wanted.request.ignored == ("_total", "patinet")
+    assert wanted.request.applied == (("patient", "p.1"), ("_format", "json"))
+    with pytest.raises(SearchError, match="unsupported search parameter"):
+        search.observation_search(params, SYSTEMS, default_count=5, max_count=10, strict=True)
 
 
 # ---- tokens and settings -------------------------------------------------------------------

@@ -11,6 +11,7 @@ import contextlib
 import getpass
 import io
 import json
+import re
 import sys
 import uuid
 from collections.abc import Iterator
@@ -37,6 +38,25 @@ def _instant(text: str) -> datetime:
     if value.tzinfo is None:
         raise argparse.ArgumentTypeError(f"give a UTC offset (Z or +hh:mm): {text!r}")
     return value.astimezone(UTC)
+
+
+def _base_url(text: str) -> str:
+    from pydantic import TypeAdapter, ValidationError
+
+    from nabd.interop.fhir.settings import BaseUrl
+
+    try:
+        return str(TypeAdapter(BaseUrl).validate_python(text))
+    except ValidationError as exc:
+        raise argparse.ArgumentTypeError(
+            f"not an http(s) base URL without query or trailing slash: {text!r}"
+        ) from exc
+
+
+def _ward(text: str) -> str:
+    if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,62}", text):
+        raise argparse.ArgumentTypeError(f"not a ward id (a-z, 0-9, _ and -): {text!r}")
+    return text
 
 
 def _settings(args: argparse.Namespace) -> FhirSettings:
@@ -76,9 +96,16 @@ def _export(args: argparse.Namespace) -> int:
     """Audit first (committed), then read one snapshot and write it: no unaudited disclosure."""
     from nabd.interop.fhir import bundle, export, query
     from nabd.interop.fhir.errors import FhirError
-    from nabd.interop.fhir.settings import DEFAULT_PUBLIC_URL
 
     settings = _settings(args)
+    base_url = args.base_url or settings.public_url
+    if base_url is None:
+        return fail(
+            UsageError(
+                "no base URL for the Bundle's fullUrls: pass --base-url or set "
+                "NABD_FHIR_PUBLIC_URL to the FHIR API's URL as receivers reach it"
+            )
+        )
     now = datetime.now(UTC)
     request = export.ExportRequest(
         patient_id=args.patient,
@@ -109,7 +136,7 @@ def _export(args: argparse.Namespace) -> int:
             count = bundle.write_collection(
                 out,
                 export.resources(conn, request, now=now),
-                base_url=settings.public_url or DEFAULT_PUBLIC_URL,
+                base_url=base_url,
                 bundle_id=str(uuid.uuid4()),
                 timestamp=now,
             )
@@ -132,7 +159,7 @@ def _serve(args: argparse.Namespace) -> int:
     if (args.tls_cert is None) != (args.tls_key is None):
         return fail(UsageError("--tls-cert and --tls-key go together"))
     try:
-        query.check_roles(settings.database_url, identity=settings.needs_identity)
+        query.check_roles(settings.database_url, settings.scopes)
     except FhirError as exc:
         return fail(exc)
     uvicorn.run(
@@ -149,7 +176,10 @@ def _token(args: argparse.Namespace) -> int:
     from nabd.interop.fhir.auth import new_token, token_digest
 
     secret = new_token()
-    grant = {args.name: {"sha256": token_digest(secret), "identity": args.identity}}
+    entry: dict[str, object] = {"sha256": token_digest(secret), "identity": args.identity}
+    if args.ward:
+        entry["wards"] = sorted(set(args.ward))
+    grant = {args.name: entry}
     print(secret)
     print(
         "nabd: give the caller the token above (it is shown once) and merge this entry into "
@@ -180,6 +210,13 @@ def _register_export(commands: Subparsers) -> None:
     export.add_argument("--actor", default=f"cli:{getpass.getuser()}",
                         help="who the audit log names (default: cli:<user>)")  # fmt: skip
     export.add_argument("--database-url", help="default: $NABD_FHIR_DATABASE_URL")
+    export.add_argument(
+        "--base-url",
+        type=_base_url,
+        metavar="URL",
+        help="base of the entries' fullUrl, the FHIR API as receivers reach it "
+        "(default: $NABD_FHIR_PUBLIC_URL; one of the two is required)",
+    )
     export.set_defaults(handler=_export)
 
 
@@ -209,4 +246,11 @@ def register(subparsers: Subparsers) -> None:
     )
     token.add_argument("name", help="the caller's name, recorded as the audit actor")
     token.add_argument("--identity", action="store_true", help="may see names and MRN")
+    token.add_argument(
+        "--ward",
+        action="append",
+        type=_ward,
+        metavar="WARD",
+        help="may read only this ward's patients (repeat for several; default: every ward)",
+    )
     token.set_defaults(handler=_token)

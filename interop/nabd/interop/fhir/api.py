@@ -6,10 +6,17 @@ successful read or search is recorded in ``audit_log`` (actor = the token's name
 ``fhir_read``, subject = the resource read or the patient searched) in the same transaction as
 the read: a read that cannot be audited is not served.
 
+Every refusal is an OperationOutcome with a 4xx status (the 5xx are the database being
+unreachable, 503, and a defect of ours, 500, logged with its traceback, whose body says only
+that): 400 bad search, 401 no token, 404 unknown id or route, 405 not GET, 406 not JSON,
+414 request target too long (:mod:`.limits`). A ward-scoped token gets 404 for another ward's
+patient exactly as for one that does not exist, so it learns nothing about who is where.
+
 =======================  ===================================================================
 ``GET /Patient/{id}``    the patient; names and MRN only for an identity-scoped token
 ``GET /Device/{id}``     a device; ``GET /Device?patient=`` the devices a patient had
-``GET /Observation``     ``patient`` (required), ``code``, ``date``, ``_count``, ``_cursor``
+``GET /Observation``     ``patient`` (required), ``category``, ``code``, ``date``, ``_count``,
+                         ``_sort``, ``_cursor``
 ``GET /Observation/{id}`` one Observation (spot reading, summary, BP panel or NEWS2)
 ``GET /Flag``            ``patient`` (required), ``date`` (overlaps the active period), paging
 ``GET /Flag/{id}``       one alert
@@ -19,20 +26,23 @@ the read: a read that cannot be audited is not served.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, Final
 from urllib.parse import urlencode
 
+import psycopg
 from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fhir.resources.R4B.capabilitystatement import CapabilityStatement
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 from fhir.resources.R4B.resource import Resource
+from starlette.exceptions import HTTPException
 
-from nabd.interop.fhir import bundle, ids, mapping, query, search
+from nabd.interop.fhir import bundle, formats, ids, limits, mapping, query, search
 from nabd.interop.fhir.auth import Caller, authenticate
 from nabd.interop.fhir.codes import FHIR_VERSION
-from nabd.interop.fhir.errors import FhirConfigError, NotFoundError, SearchError
+from nabd.interop.fhir.errors import FhirError, NotFoundError, SearchError
 from nabd.interop.fhir.export import to_resource
 from nabd.interop.fhir.settings import FhirSettings
 
@@ -47,16 +57,95 @@ Work = Callable[[Caller, query.Conn], tuple[Resource, str, Details]]
 """A request's work inside its transaction: (response body, audit subject, audit details)."""
 
 
+ISSUE_CODES: Final = {
+    400: "invalid",
+    401: "login",
+    404: "not-found",
+    405: "not-supported",
+    406: "not-supported",
+    414: "too-long",
+}
+
+
+def outcome_resource(code: str, message: str, severity: str = "error") -> OperationOutcome:
+    return OperationOutcome.model_validate(
+        {
+            "resourceType": "OperationOutcome",
+            "issue": [{"severity": severity, "code": code, "diagnostics": message}],
+        }
+    )
+
+
 def _outcome(
     status: int, code: str, message: str, headers: dict[str, str] | None = None
 ) -> Response:
-    body = OperationOutcome.model_validate(
-        {
-            "resourceType": "OperationOutcome",
-            "issue": [{"severity": "error", "code": code, "diagnostics": message}],
-        }
-    )
+    body = outcome_resource(code, message)
     return Response(body.model_dump_json(), status, headers, media_type=FHIR_JSON)
+
+
+def strict_handling(request: Request) -> bool:
+    """Whether the client sent ``Prefer: handling=strict`` (FHIR R4 search, 3.1.1.3.4)."""
+    prefer = ",".join(request.headers.getlist("prefer")).replace(";", ",")
+    return any(p.strip().replace(" ", "").lower() == "handling=strict" for p in prefer.split(","))
+
+
+def _too_much(request: Request) -> Response | None:
+    """414 or 400 for a request target no FHIR client sends, before anything else is done."""
+    target = len(request.scope.get("raw_path", b"")) + len(request.scope.get("query_string", b""))
+    if target > limits.MAX_TARGET_BYTES:
+        return _outcome(
+            414,
+            "too-long",
+            f"the request target is {target} bytes; at most {limits.MAX_TARGET_BYTES} are accepted",
+        )
+    if len(request.query_params.multi_items()) > limits.MAX_PARAMS:
+        return _outcome(
+            400, "too-long", f"at most {limits.MAX_PARAMS} query parameters are accepted"
+        )
+    return None
+
+
+def _not_json(request: Request) -> Response | None:
+    """406 when the client asked for a format other than JSON."""
+    asked = request.query_params.getlist("_format")
+    if formats.acceptable(request.headers.get("accept"), asked):
+        return None
+    return _outcome(406, "not-supported", f"only FHIR JSON is served: {formats.ACCEPTED}")
+
+
+async def guard(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    """Size limits and content negotiation, for every route (:mod:`.limits`, :mod:`.formats`)."""
+    refused = _too_much(request) or _not_json(request)
+    return refused if refused is not None else await call_next(request)
+
+
+async def http_error(_: Request, exc: Exception) -> Response:
+    """Starlette's own refusals (unknown route 404, method 405) as OperationOutcomes."""
+    status = exc.status_code if isinstance(exc, HTTPException) else 400
+    detail = exc.detail if isinstance(exc, HTTPException) else "bad request"
+    headers = getattr(exc, "headers", None)
+    return _outcome(status, ISSUE_CODES.get(status, "processing"), str(detail), headers)
+
+
+async def internal_error(_: Request, exc: Exception) -> Response:
+    """A defect of ours: logged with its traceback, answered without one."""
+    log.error("FHIR request failed", exc_info=exc)
+    return _outcome(500, "exception", "internal error; the server log has the details")
+
+
+def _refusal(exc: Exception) -> Response:
+    """The answer to a request that failed for a known reason (the rest are 500s)."""
+    if isinstance(exc, SearchError):
+        return _outcome(400, "invalid", str(exc))
+    if isinstance(exc, NotFoundError):
+        return _outcome(404, "not-found", str(exc))
+    if isinstance(exc, psycopg.DataError):  # input no check caught, refused by PostgreSQL
+        log.warning("FHIR request with a value the database refuses: %s", exc)
+        return _outcome(400, "invalid", "a value in the request cannot be searched for")
+    if isinstance(exc, psycopg.errors.QueryCanceled):
+        return _outcome(503, "too-costly", "the search took over 30 s; narrow it with date or code")
+    log.error("FHIR request failed: %s", exc)
+    return _outcome(503, "transient", "the FHIR service cannot reach its database")
 
 
 def _unauthorized(request: Request) -> Response:
@@ -68,6 +157,18 @@ def _unauthorized(request: Request) -> Response:
     return _outcome(
         401, "login", "a valid bearer token is required", {"WWW-Authenticate": challenge}
     )
+
+
+def _wards(caller: Caller) -> list[str] | None:
+    return None if caller.wards is None else sorted(caller.wards)
+
+
+def _audited(asked: search.Request) -> Details:
+    """What the audit row keeps of a request's query: bounded and normalised (:mod:`.limits`)."""
+    return {
+        "query": limits.audit_query(asked.applied),
+        "ignored": limits.audit_names(asked.ignored),
+    }
 
 
 class FhirApi:
@@ -85,36 +186,42 @@ class FhirApi:
         caller = authenticate(request.headers.get("authorization"), self.settings.tokens)
         if caller is None:
             return _unauthorized(request)
+        scope = {"identity": caller.identity, "wards": _wards(caller)}
+        asked = search.split(request.query_params.multi_items(), frozenset(), strict=False)
         try:
-            with query.session(self.settings.database_url, identity=caller.identity) as conn:
+            with query.session(
+                self.settings.database_url, identity=caller.identity, wards=caller.wards
+            ) as conn:
                 body, subject, details = work(caller, conn)
-                query.audit(
-                    conn,
-                    actor=caller.name,
-                    action=ACTION,
-                    subject=subject,
-                    details=details | {"identity": caller.identity, "query": request.url.query},
-                )
-        except SearchError as exc:
-            return _outcome(400, "invalid", str(exc))
-        except NotFoundError as exc:
-            return _outcome(404, "not-found", str(exc))
-        except FhirConfigError as exc:
-            log.error("FHIR request failed: %s", exc)
-            return _outcome(503, "transient", "the FHIR service cannot reach its database")
+                query.audit(conn, actor=caller.name, action=ACTION, subject=subject,
+                            details=_audited(asked) | details | scope)  # fmt: skip
+        except (FhirError, psycopg.DataError, psycopg.OperationalError) as exc:
+            return _refusal(exc)
         return Response(body.model_dump_json(), media_type=FHIR_JSON)
 
     def _searchset(
-        self, request: Request, found: list[Resource], next_cursor: search.Cursor | None
+        self,
+        request: Request,
+        found: list[Resource],
+        next_cursor: search.Cursor | None,
+        asked: search.Request,
     ) -> Resource:
         base = self.base_url(request)
         path = base + request.url.path
-        self_url = path + (f"?{request.url.query}" if request.url.query else "")
+        applied = [(k, v) for k, v in asked.applied if k != "_cursor"]
+        self_url = path + (f"?{urlencode(asked.applied)}" if asked.applied else "")
         next_url = None
         if next_cursor is not None:
-            kept = [(k, v) for k, v in request.query_params.multi_items() if k != "_cursor"]
-            next_url = f"{path}?{urlencode([*kept, ('_cursor', next_cursor.encode())])}"
-        return bundle.searchset(found, base_url=base, self_url=self_url, next_url=next_url)
+            next_url = f"{path}?{urlencode([*applied, ('_cursor', next_cursor.encode())])}"
+        warning = None
+        if asked.ignored:
+            names = ", ".join(limits.audit_names(asked.ignored))
+            warning = outcome_resource(
+                "not-supported", f"search parameter(s) ignored: {names}", severity="warning"
+            )
+        return bundle.searchset(
+            found, base_url=base, self_url=self_url, next_url=next_url, outcome=warning
+        )
 
     # ---- Patient and Device ---------------------------------------------------------------------
 
@@ -134,11 +241,15 @@ class FhirApi:
 
     def search_devices(self, request: Request) -> Response:
         def work(_: Caller, conn: query.Conn) -> tuple[Resource, str, Details]:
-            patient_id = search.device_search(request.query_params.multi_items())
+            wanted = search.device_search(
+                request.query_params.multi_items(), strict=strict_handling(request)
+            )
             found: list[Resource] = [
-                mapping.device(d, self.systems) for d in query.devices_of(conn, patient_id)
+                mapping.device(d, self.systems) for d in query.devices_of(conn, wanted.patient_id)
             ]
-            return self._page(request, "Device", patient_id, found, None)
+            return self._page(
+                request, "Device", wanted.patient_id, found=found, more=None, asked=wanted.request
+            )
 
         return self.handle(request, work)
 
@@ -147,12 +258,14 @@ class FhirApi:
         request: Request,
         resource_type: str,
         patient_id: str,
+        *,
         found: list[Resource],
-        next_cursor: search.Cursor | None,
+        more: search.Cursor | None,
+        asked: search.Request,
     ) -> tuple[Resource, str, Details]:
-        details = {"search": resource_type, "ids": [r.id for r in found]}
+        details = {"search": resource_type, "ids": [r.id for r in found]} | _audited(asked)
         subject = f"Patient/{ids.to_fhir(patient_id)}"
-        return self._searchset(request, found, next_cursor), subject, details
+        return self._searchset(request, found, more, asked), subject, details
 
     # ---- Observation ----------------------------------------------------------------------------
 
@@ -172,16 +285,26 @@ class FhirApi:
                 self.systems,
                 default_count=self.settings.page_size,
                 max_count=self.settings.max_page_size,
+                strict=strict_handling(request),
             )
             selection = query.Selection(
                 wanted.patient_id, wanted.streams, wanted.time, self.settings.summary_period_s
             )
-            count = wanted.page.count
-            records = query.observations(conn, selection, wanted.page.cursor, count + 1)
+            page = wanted.page
+            records = query.observations(
+                conn, selection, page.cursor, page.count + 1, descending=page.descending
+            )
             now = datetime.now(UTC)
-            found = [to_resource(r, self.systems, now=now) for r in records[:count]]
-            more = query.sort_key(records[count - 1]) if len(records) > count else None
-            return self._page(request, "Observation", wanted.patient_id, found, more)
+            found = [to_resource(r, self.systems, now=now) for r in records[: page.count]]
+            more = query.sort_key(records[page.count - 1]) if len(records) > page.count else None
+            return self._page(
+                request,
+                "Observation",
+                wanted.patient_id,
+                found=found,
+                more=more,
+                asked=wanted.request,
+            )
 
         return self.handle(request, work)
 
@@ -201,6 +324,7 @@ class FhirApi:
                 request.query_params.multi_items(),
                 default_count=self.settings.page_size,
                 max_count=self.settings.max_page_size,
+                strict=strict_handling(request),
             )
             count = wanted.page.count
             records = query.alerts(
@@ -208,7 +332,9 @@ class FhirApi:
             )
             found: list[Resource] = [mapping.flag(r, self.systems) for r in records[:count]]
             more = query.alert_cursor(records[count - 1]) if len(records) > count else None
-            return self._page(request, "Flag", wanted.patient_id, found, more)
+            return self._page(
+                request, "Flag", wanted.patient_id, found=found, more=more, asked=wanted.request
+            )
 
         return self.handle(request, work)
 
@@ -252,6 +378,7 @@ def capability_statement(base_url: str, now: datetime) -> CapabilityStatement:
                             "interaction": [read, search_type],
                             "searchParam": [
                                 *per_patient,
+                                {"name": "category", "type": "token"},
                                 {"name": "code", "type": "token"},
                                 {"name": "date", "type": "date"},
                             ],
@@ -272,6 +399,10 @@ def create_app(settings: FhirSettings) -> FastAPI:
     """The ASGI app (serve it with ``nabd fhir serve`` or any ASGI server)."""
     api = FhirApi(settings)
     app = FastAPI(title="Nabd FHIR R4 (read-only)", docs_url=None, redoc_url=None, openapi_url=None)
+    app.middleware("http")(guard)
+    app.add_exception_handler(HTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, http_error)
+    app.add_exception_handler(Exception, internal_error)
     app.add_api_route("/metadata", api.metadata, methods=["GET"])
     app.add_api_route("/Patient/{fhir_id}", api.read_patient, methods=["GET"])
     app.add_api_route("/Device", api.search_devices, methods=["GET"])

@@ -22,10 +22,12 @@ TOKEN_BYTES: Final = 32
 
 @dataclass(frozen=True, slots=True)
 class Caller:
-    """Who is asking: the token's name (the audit actor) and whether it may see identity."""
+    """Who is asking: the token's name (the audit actor), whether it may see identity, and the
+    wards it may read (None: every ward)."""
 
     name: str
     identity: bool
+    wards: frozenset[str] | None = None
 
 
 def new_token() -> str:
@@ -47,5 +49,6 @@ def authenticate(authorization: str | None, grants: Mapping[str, TokenGrant]) ->
     found: Caller | None = None
     for name, grant in grants.items():
         if hmac.compare_digest(presented, bytes.fromhex(grant.sha256)) and found is None:
-            found = Caller(name, grant.identity)
+            wards = None if grant.wards is None else frozenset(grant.wards)
+            found = Caller(name, grant.identity, wards)
     return found

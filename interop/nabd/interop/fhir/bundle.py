@@ -24,9 +24,16 @@ def full_url(base_url: str, resource: Resource) -> str:
 
 
 def searchset(
-    resources: Iterable[Resource], *, base_url: str, self_url: str, next_url: str | None
+    resources: Iterable[Resource],
+    *,
+    base_url: str,
+    self_url: str,
+    next_url: str | None,
+    outcome: Resource | None = None,
 ) -> Bundle:
-    """One page of search results, with ``self`` and (when there is more) ``next`` links."""
+    """One page of search results, with ``self`` and (when there is more) ``next`` links, and
+    an OperationOutcome entry (search mode ``outcome``) when the server has something to say
+    about the search itself, such as parameters it ignored."""
     links = [{"relation": "self", "url": self_url}]
     if next_url is not None:
         links.append({"relation": "next", "url": next_url})
@@ -34,6 +41,8 @@ def searchset(
         {"fullUrl": full_url(base_url, r), "resource": r, "search": {"mode": "match"}}
         for r in resources
     ]
+    if outcome is not None:
+        entries.append({"resource": outcome, "search": {"mode": "outcome"}})
     return Bundle.model_validate(
         {"resourceType": "Bundle", "type": "searchset", "link": links, "entry": entries}
     )

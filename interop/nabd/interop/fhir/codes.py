@@ -269,6 +269,15 @@ def news2_code(systems: Systems, field: str) -> Code:
     return Code(systems.news2, field)
 
 
+def stream_category(stream: str) -> str:
+    """The observation-category code of one stream (what ``category=`` searches match)."""
+    if stream == BLOOD_PRESSURE_STREAM:
+        return "vital-signs"
+    if stream == NEWS2_STREAM:
+        return NEWS2_PROFILE_CATEGORY
+    return VITAL_SIGNS[stream].category
+
+
 def stream_codes(stream: str, systems: Systems) -> tuple[Code, ...]:
     """The Observation.code codings of one stream (what ``code=`` searches match)."""
     if stream == BLOOD_PRESSURE_STREAM:

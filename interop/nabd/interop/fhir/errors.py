@@ -2,6 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Final
+
+SHOWN: Final = 80
+"""How much of a refused value an error message quotes."""
+
+
+def shown(value: str) -> str:
+    """A refused value as an error message quotes it: repr'd, at most :data:`SHOWN` characters."""
+    if len(value) <= SHOWN:
+        return repr(value)
+    return f"{value[:SHOWN]!r}... ({len(value)} characters)"
+
 
 class FhirError(Exception):
     """Anything the FHIR export refuses or cannot do."""

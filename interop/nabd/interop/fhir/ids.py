@@ -89,7 +89,20 @@ def micros(time: datetime) -> int:
     return (time - EPOCH) // timedelta(microseconds=1)
 
 
+MAX_MICROS: Final = micros(datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC))
+"""The last instant Python (and so this API) can represent."""
+MAX_CODE: Final = 2**31 - 1
+"""``metric.mdc_code`` is a PostgreSQL ``integer``."""
+MAX_SEQ: Final = 2**63 - 1
+"""``observation.seq`` is a PostgreSQL ``bigint``."""
+MAX_PERIOD_S: Final = 86400
+"""Summary periods divide a day (:func:`nabd.interop.fhir.summaries.check_period`)."""
+
+
 def from_micros(value: int) -> datetime:
+    """The instant ``value`` microseconds after 1970; ValueError beyond year 9999."""
+    if not 0 <= value <= MAX_MICROS:
+        raise ValueError(f"{value} µs is outside the years 1970 to 9999")
     return EPOCH + timedelta(microseconds=value)
 
 
@@ -146,16 +159,29 @@ def parse_observation_id(text: str) -> ObservationId:
     match = None if pattern is None else pattern.fullmatch(text)
     if match is None or not _FHIR_ID.fullmatch(text):
         raise NotFoundError(f"no Observation has the id {text!r}")
-    parts = match.groups()
+    try:
+        return _decode(text[0], match.groups())
+    except ValueError as exc:  # a number no Nabd id holds (beyond a column's or a date's range)
+        raise NotFoundError(f"no Observation has the id {text!r}") from exc
+
+
+def _bounded(number: int, maximum: int) -> int:
+    if number > maximum:
+        raise ValueError(f"{number} exceeds {maximum}")
+    return number
+
+
+def _decode(kind: str, parts: tuple[str, ...]) -> ObservationId:
     numbers = [int(p, 36) for p in parts[:-1]]
-    kind = text[0]
     if kind == "s":
-        return SpotId(numbers[0], from_micros(numbers[1]), numbers[2], parts[-1])
+        code, seq = _bounded(numbers[0], MAX_CODE), _bounded(numbers[2], MAX_SEQ)
+        return SpotId(code, from_micros(numbers[1]), seq, parts[-1])
     if kind == "m":
-        start = EPOCH + timedelta(seconds=numbers[1])
-        return SummaryId(numbers[0], start, numbers[2], parts[-1])
+        start = from_micros(_bounded(numbers[1], MAX_MICROS // 10**6) * 10**6)
+        code, period = _bounded(numbers[0], MAX_CODE), _bounded(numbers[2], MAX_PERIOD_S)
+        return SummaryId(code, start, period, parts[-1])
     if kind == "b":
-        return PanelId(from_micros(numbers[0]), numbers[1], parts[-1])
+        return PanelId(from_micros(numbers[0]), _bounded(numbers[1], MAX_SEQ), parts[-1])
     return News2Id(from_micros(numbers[0]), parts[-1])
 
 

@@ -23,6 +23,7 @@ from nabd.interop.fhir.codes import (
     BLOOD_PRESSURE_CODES,
     BLOOD_PRESSURE_KEYS,
     BLOOD_PRESSURE_PROFILE,
+    BLOOD_PRESSURE_STREAM,
     DATA_ABSENT_REASON,
     FLAG_CATEGORY,
     FLAG_PRIORITIES,
@@ -40,6 +41,7 @@ from nabd.interop.fhir.codes import (
     Systems,
     catalogue_codes,
     news2_code,
+    stream_category,
 )
 from nabd.interop.fhir.records import (
     NEWS2_SUBSCORES,
@@ -254,7 +256,7 @@ def blood_pressure_observation(record: BloodPressureRecord, systems: Systems) ->
     return _observation(
         id_=str(ids.PanelId(record.time, record.seq, ids.digest(record.device_id))),
         status=_status(record.quality),
-        category="vital-signs",
+        category=stream_category(BLOOD_PRESSURE_STREAM),
         profile=BLOOD_PRESSURE_PROFILE,
         code=_concept(BLOOD_PRESSURE_CODES, "Blood pressure"),
         patient_id=record.patient_id,

@@ -2,7 +2,10 @@
 
 Every read runs in a transaction that first drops to ``nabd_fhir`` (or ``nabd_fhir_identity``
 for a caller allowed to see identity) with ``SET LOCAL ROLE``: whatever login the service uses,
-the database itself enforces that a pseudonymous caller cannot read ``identity``.
+the database itself enforces that a pseudonymous caller cannot read ``identity``. A ward-scoped
+caller runs as ``nabd_fhir_ward`` (or ``nabd_fhir_ward_identity``), whose same-named views show
+only its wards (migration 0021). Listings run in sort-key order or, for ``_sort=-date``, its
+reverse (the same SQL with ``DESC`` and ``<``).
 
 Observations come from four sources (spot readings, per-period summaries of streamed metrics,
 blood-pressure panels, NEWS2 scores). Each is read in one order, the sort key
@@ -46,7 +49,7 @@ from nabd.interop.fhir.records import (
     PatientRecord,
     ReadingRecord,
 )
-from nabd.interop.fhir.search import START, Cursor, TimeRange
+from nabd.interop.fhir.search import FAR_FUTURE, START, Cursor, TimeRange
 from nabd.interop.fhir.summaries import Summary, bucket_start
 
 Row = dict[str, Any]
@@ -54,6 +57,8 @@ Conn = psycopg.Connection[Row]
 
 ROLE: Final = "nabd_fhir"
 IDENTITY_ROLE: Final = "nabd_fhir_identity"
+WARD_ROLE: Final = "nabd_fhir_ward"
+WARD_IDENTITY_ROLE: Final = "nabd_fhir_ward_identity"
 NEWS2_TABLE: Final = "news2_score"
 NEWS2_COLUMNS: Final = ("time", "patient_id", "total", "risk", "complete", "scale2")
 NEWS2_ALL_COLUMNS: Final = (*NEWS2_COLUMNS, *NEWS2_SUBSCORES)
@@ -64,33 +69,49 @@ SPOT, SUMMARY, PANEL, NEWS2 = range(4)
 ObservationRecord = ReadingRecord | Summary | BloodPressureRecord | News2Record
 
 
+def role_for(*, identity: bool, wards: frozenset[str] | None) -> str:
+    """The database role a caller's requests run as."""
+    if wards is None:
+        return IDENTITY_ROLE if identity else ROLE
+    return WARD_IDENTITY_ROLE if identity else WARD_ROLE
+
+
 @contextlib.contextmanager
-def session(url: str, *, identity: bool = False) -> Iterator[Conn]:
-    """One transaction as ``nabd_fhir`` (or ``nabd_fhir_identity``); commits on success."""
+def session(
+    url: str, *, identity: bool = False, wards: frozenset[str] | None = None
+) -> Iterator[Conn]:
+    """One transaction as the caller's role (:func:`role_for`); commits on success.
+
+    A ward-scoped caller (``wards`` not None) reads the views of schema ``nabd_fhir_ward``
+    (migration 0021), filtered by the database to those wards: the same SQL, another
+    search_path, and a role with no grant on the tables themselves.
+    """
+    role = role_for(identity=identity, wards=wards)
     try:
         conn = psycopg.connect(url, row_factory=dict_row)
     except psycopg.OperationalError as exc:
         raise FhirConfigError(f"cannot connect to the database: {exc}") from exc
     with conn:
         try:
-            conn.execute(
-                sql.SQL("SET LOCAL ROLE {}").format(
-                    sql.Identifier(IDENTITY_ROLE if identity else ROLE)
-                )
-            )
+            conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(role)))
         except (errors.InsufficientPrivilege, errors.UndefinedObject) as exc:
-            role = IDENTITY_ROLE if identity else ROLE
             raise FhirConfigError(f"the database login cannot act as {role}: {exc}") from exc
+        if wards is None:
+            conn.execute("SET LOCAL search_path = public, identity")
+        else:
+            conn.execute("SET LOCAL search_path = nabd_fhir_ward, public")
+            conn.execute(
+                "SELECT set_config('nabd.fhir_wards', %s, true)", (",".join(sorted(wards)),)
+            )
         conn.execute("SET LOCAL statement_timeout = '30s'")
         yield conn
 
 
-def check_roles(url: str, *, identity: bool) -> None:
-    """Fail early (FhirConfigError) if the login cannot take the roles the tokens need."""
-    with session(url):
-        pass
-    if identity:
-        with session(url, identity=True):
+def check_roles(url: str, scopes: Iterable[tuple[bool, bool]]) -> None:
+    """Fail early (FhirConfigError) if the login cannot take the role of each token scope,
+    given as (identity, ward-scoped)."""
+    for identity, ward_scoped in sorted(set(scopes)):
+        with session(url, identity=identity, wards=frozenset() if ward_scoped else None):
             pass
 
 
@@ -116,7 +137,7 @@ def patient(conn: Conn, patient_id: str, *, identity: bool) -> PatientRecord:
     person = None
     if identity:
         found = conn.execute(
-            """SELECT mrn, given_name, family_name, birth_date FROM identity.patient_identity
+            """SELECT mrn, given_name, family_name, birth_date FROM patient_identity
                WHERE patient_id = %s""",
             (patient_id,),
         ).fetchone()
@@ -179,21 +200,36 @@ def _after(cursor: Cursor) -> dict[str, Any]:
     }
 
 
-def _after_sql(time: str, rank: int, key: str, device: str, seq: str) -> sql.Composed:
-    """``sort key > cursor`` for a source whose sort key is made of these SQL expressions.
-
-    The expressions are constants of this module, never input.
+def _after_sql(
+    time: str, rank: int, key: str, device: str, seq: str, *, descending: bool = False
+) -> sql.Composed:
+    """``sort key > cursor`` (``<`` when descending) for a source whose sort key is made of
+    these SQL expressions. The expressions are constants of this module, never input.
     """
     return sql.SQL(
         """ROW({time}, {rank}, {key} COLLATE "C", {device} COLLATE "C", {seq})
-        > ROW(%(c_time)s, %(c_rank)s, %(c_key)s::text, %(c_device)s::text, %(c_seq)s)"""
+        {op} ROW(%(c_time)s, %(c_rank)s, %(c_key)s::text, %(c_device)s::text, %(c_seq)s)"""
     ).format(
         time=sql.SQL(time),
         rank=sql.Literal(rank),
         key=sql.SQL(key),
         device=sql.SQL(device),
         seq=sql.SQL(seq),
+        op=sql.SQL("<" if descending else ">"),
     )
+
+
+def _directed(text: str, after: tuple[str, int, str, str, str]) -> dict[bool, sql.Composed]:
+    """A source's query in both orders: ``{d}`` is ASC or DESC, ``{ge}`` the time bound's
+    operator (``>=`` or ``<=``), ``{after}`` the keyset condition."""
+    return {
+        descending: sql.SQL(text).format(
+            after=_after_sql(*after, descending=descending),
+            d=sql.SQL("DESC" if descending else "ASC"),
+            ge=sql.SQL("<=" if descending else ">="),
+        )
+        for descending in (False, True)
+    }
 
 
 def _digest_sql(columns: str) -> sql.Composed:
@@ -209,15 +245,16 @@ def _reading(row: Row) -> ReadingRecord:
     return ReadingRecord(**(row | {"quality": tuple(row["quality"])}))
 
 
-_SPOT: Final = sql.SQL(
+_SPOT: Final = _directed(
     """
     SELECT o.time, o.patient_id, o.device_id, m.key, o.seq, o.value, o.quality
     FROM observation o JOIN metric m ON m.id = o.metric_id
     WHERE o.patient_id = %(patient)s AND m.key = ANY(%(keys)s)
-      AND o.time >= %(start)s AND o.time < %(end)s AND o.time >= %(c_time)s AND {after}
-    ORDER BY o.time, m.key COLLATE "C", o.device_id COLLATE "C", o.seq
-    LIMIT %(limit)s"""
-).format(after=_after_sql("o.time", SPOT, "m.key", "o.device_id", "o.seq"))
+      AND o.time >= %(start)s AND o.time < %(end)s AND o.time {ge} %(c_time)s AND {after}
+    ORDER BY o.time {d}, m.key COLLATE "C" {d}, o.device_id COLLATE "C" {d}, o.seq {d}
+    LIMIT %(limit)s""",
+    ("o.time", SPOT, "m.key", "o.device_id", "o.seq"),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,6 +265,7 @@ class Window:
     time: TimeRange
     cursor: Cursor
     limit: int
+    descending: bool = False
 
     def params(self) -> dict[str, Any]:
         base = {"patient": self.patient_id, "start": self.time.start, "end": self.time.end}
@@ -235,7 +273,8 @@ class Window:
 
 
 def spot_readings(conn: Conn, window: Window, keys: Iterable[str]) -> list[ReadingRecord]:
-    rows = conn.execute(_SPOT, window.params() | {"keys": list(keys)}).fetchall()
+    query = _SPOT[window.descending]
+    rows = conn.execute(query, window.params() | {"keys": list(keys)}).fetchall()
     return [_reading(row) for row in rows]
 
 
@@ -247,21 +286,27 @@ def _ceil(time: datetime, period_s: int) -> datetime:
 _STATISTICS: Final = """count(value) AS count, avg(value) AS average, min(value) AS minimum,
     max(value) AS maximum, string_agg(NULLIF(array_to_string(quality, ','), ''), ',') AS quality"""
 
-_SUMMARIES: Final = sql.SQL(
+_SUMMARIES: Final = _directed(
     """
-    SELECT start, key, device_id, {statistics}
+    SELECT start, key, device_id, STATISTICS
     FROM (SELECT time_bucket(%(period)s, o.time) AS start, m.key, o.device_id, o.value, o.quality
           FROM observation o JOIN metric m ON m.id = o.metric_id
           WHERE o.patient_id = %(patient)s AND m.key = ANY(%(keys)s)
-            AND o.time >= %(start)s AND o.time < %(end)s AND o.time >= %(c_time)s
+            AND o.time >= %(start)s AND o.time < %(end)s AND o.time {ge} %(c_bound)s
             AND {after}) AS readings
     GROUP BY start, key, device_id
-    ORDER BY start, key COLLATE "C", device_id COLLATE "C"
-    LIMIT %(limit)s"""
-).format(
-    statistics=sql.SQL(_STATISTICS),
-    after=_after_sql("time_bucket(%(period)s, o.time)", SUMMARY, "m.key", "o.device_id", "0"),
+    ORDER BY start {d}, key COLLATE "C" {d}, device_id COLLATE "C" {d}
+    LIMIT %(limit)s""".replace("STATISTICS", _STATISTICS),
+    ("time_bucket(%(period)s, o.time)", SUMMARY, "m.key", "o.device_id", "0"),
 )
+"""(``c_bound``: no reading before the cursor's period, ascending; none after its end, not
+inclusive, descending.)"""
+
+
+def _period_end(time: datetime, period_s: int) -> datetime:
+    """``time`` plus one period, or the far future if that is past what datetime holds."""
+    period = timedelta(seconds=period_s)
+    return time + period if time < FAR_FUTURE - period else FAR_FUTURE
 
 
 def summaries(conn: Conn, window: Window, keys: Iterable[str], period_s: int) -> list[Summary]:
@@ -271,6 +316,9 @@ def summaries(conn: Conn, window: Window, keys: Iterable[str], period_s: int) ->
         "period": timedelta(seconds=period_s),
         "start": _ceil(window.time.start, period_s),
         "end": _ceil(window.time.end, period_s),
+        "c_bound": _period_end(window.cursor.time, period_s)
+        if window.descending
+        else window.cursor.time,
     }
     return [
         Summary(
@@ -278,7 +326,7 @@ def summaries(conn: Conn, window: Window, keys: Iterable[str], period_s: int) ->
             patient_id=window.patient_id,
             period_s=period_s,
         )
-        for row in conn.execute(_SUMMARIES, params).fetchall()
+        for row in conn.execute(_SUMMARIES[window.descending], params).fetchall()
     ]
 
 
@@ -290,13 +338,14 @@ _PANEL_SELECT: Final = """
     WHERE m.key = ANY(%(keys)s) AND {condition}
     GROUP BY o.time, o.patient_id, o.device_id, o.seq"""
 
-_PANELS: Final = sql.SQL(
-    _PANEL_SELECT + """ ORDER BY o.time, o.device_id COLLATE "C", o.seq LIMIT %(limit)s"""
-).format(
-    condition=sql.SQL(
+_PANELS: Final = _directed(
+    _PANEL_SELECT.replace(
+        "{condition}",
         """o.patient_id = %(patient)s AND o.time >= %(start)s AND o.time < %(end)s
-        AND o.time >= %(c_time)s AND {after}"""
-    ).format(after=_after_sql("o.time", PANEL, "'blood_pressure'::text", "o.device_id", "o.seq"))
+        AND o.time {ge} %(c_time)s AND {after}""",
+    )
+    + """ ORDER BY o.time {d}, o.device_id COLLATE "C" {d}, o.seq {d} LIMIT %(limit)s""",
+    ("o.time", PANEL, "'blood_pressure'::text", "o.device_id", "o.seq"),
 )
 
 _PANEL_BY_ID: Final = sql.SQL(_PANEL_SELECT).format(
@@ -320,7 +369,7 @@ def _panel(row: Row) -> BloodPressureRecord:
 def panels(conn: Conn, window: Window) -> list[BloodPressureRecord]:
     """Blood-pressure measurements: the cuff's readings grouped by (time, device, seq)."""
     params = window.params() | {"keys": list(BLOOD_PRESSURE_KEYS)}
-    return [_panel(row) for row in conn.execute(_PANELS, params).fetchall()]
+    return [_panel(row) for row in conn.execute(_PANELS[window.descending], params).fetchall()]
 
 
 def news2_available(conn: Conn) -> bool:
@@ -330,7 +379,8 @@ def news2_available(conn: Conn) -> bool:
     """
     row = conn.execute(
         """SELECT count(*) AS n FROM information_schema.columns
-           WHERE table_schema = 'public' AND table_name = %s AND column_name = ANY(%s)""",
+           WHERE table_schema = current_schema() AND table_name = %s
+             AND column_name = ANY(%s)""",
         (NEWS2_TABLE, list(NEWS2_ALL_COLUMNS)),
     ).fetchone()
     return row is not None and row["n"] == len(NEWS2_ALL_COLUMNS)
@@ -352,10 +402,14 @@ _NEWS2_SELECT: Final = sql.SQL("SELECT {columns} FROM {table} WHERE ").format(
     columns=sql.SQL(", ").join(sql.Identifier(c) for c in NEWS2_ALL_COLUMNS),
     table=sql.Identifier(NEWS2_TABLE),
 )
-_NEWS2: Final = _NEWS2_SELECT + sql.SQL(
-    """patient_id = %(patient)s AND time >= %(start)s AND time < %(end)s
-    AND time >= %(c_time)s AND {after} ORDER BY time LIMIT %(limit)s"""
-).format(after=_after_sql("time", NEWS2, "'news2'::text", "''::text", "0"))
+_NEWS2: Final = {
+    descending: _NEWS2_SELECT + query
+    for descending, query in _directed(
+        """patient_id = %(patient)s AND time >= %(start)s AND time < %(end)s
+        AND time {ge} %(c_time)s AND {after} ORDER BY time {d} LIMIT %(limit)s""",
+        ("time", NEWS2, "'news2'::text", "''::text", "0"),
+    ).items()
+}
 _NEWS2_BY_ID: Final = _NEWS2_SELECT + sql.SQL("time = %s AND {digest} = %s").format(
     digest=_digest_sql("patient_id")
 )
@@ -365,7 +419,10 @@ def news2_scores(conn: Conn, window: Window) -> list[News2Record]:
     """NEWS2 scores, or none when the table is not there (yet) or not readable."""
     if not news2_available(conn):
         return []
-    return [_news2_record(row) for row in conn.execute(_NEWS2, window.params()).fetchall()]
+    return [
+        _news2_record(row)
+        for row in conn.execute(_NEWS2[window.descending], window.params()).fetchall()
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -379,13 +436,19 @@ class Selection:
 
 
 def observations(
-    conn: Conn, selection: Selection, cursor: Cursor = START, limit: int = 100
+    conn: Conn,
+    selection: Selection,
+    cursor: Cursor = START,
+    limit: int = 100,
+    *,
+    descending: bool = False,
 ) -> list[ObservationRecord]:
-    """Up to ``limit`` Observations after ``cursor``, in sort-key order, from every source."""
+    """Up to ``limit`` Observations after ``cursor`` in sort-key order (before it, in reverse
+    order, when ``descending``), from every source."""
     wanted = selection.streams
     spot = [k for k, v in VITAL_SIGNS.items() if k in wanted and not v.streamed]
     streamed = [k for k, v in VITAL_SIGNS.items() if k in wanted and v.streamed]
-    window = Window(selection.patient_id, selection.time, cursor, limit)
+    window = Window(selection.patient_id, selection.time, cursor, limit, descending)
     sources: list[list[ObservationRecord]] = []
     if spot:
         sources.append(list(spot_readings(conn, window, spot)))
@@ -395,7 +458,7 @@ def observations(
         sources.append(list(panels(conn, window)))
     if NEWS2_STREAM in wanted:
         sources.append(list(news2_scores(conn, window)))
-    return list(itertools.islice(heapq.merge(*sources, key=sort_key), limit))
+    return list(itertools.islice(heapq.merge(*sources, key=sort_key, reverse=descending), limit))
 
 
 def all_observations(
