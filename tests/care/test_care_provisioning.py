@@ -27,8 +27,10 @@ from nabd.app.stack.lifecycle import environment
 from nabd.app.stack.testing import RunningStack
 from nabd.care.errors import CareInputError
 from nabd.care.provisioning import BrokerAccess, GatewayDevice, edge_toml
+from nabd.contract import topics
 from nabd.edge.config import load_config, parse_config
 from tests.care.care_kit import token
+from tests.stack_kit import wait_until
 
 ids = st.from_regex(r"[a-z0-9][a-z0-9_-]{0,62}", fullmatch=True)
 addresses = st.lists(
@@ -88,9 +90,10 @@ def _session(config_path: Path) -> Iterator[tuple[bool, threading.Event]]:
     assert broker.password_file is not None
     assert broker.host is not None
     assert broker.port is not None
+    assert broker.username is not None
     client = mqtt.Client(
         CallbackAPIVersion.VERSION2,
-        client_id=f"{broker.username}-{token()}",
+        client_id=topics.gateway_client_id(broker.username),  # the only id the broker accepts
         protocol=MQTTProtocolVersion.MQTTv5,
     )
     client.tls_set(
@@ -110,10 +113,15 @@ def _session(config_path: Path) -> Iterator[tuple[bool, threading.Event]]:
     client.on_connect = on_connect
     client.on_disconnect = lambda *_: closed.set()
     client.reconnect_delay_set(60, 60)  # a refused or dropped session stays closed
-    client.connect(broker.host, broker.port)
+    try:
+        client.connect(broker.host, broker.port)
+    except (OSError, ssl.SSLError):  # a revoked certificate can fail the handshake right here
+        yield False, closed
+        return
     client.loop_start()
     try:
-        assert answered.wait(15), "no CONNACK"
+        # A revoked certificate fails at TLS (the broker's CRL): closed without any CONNACK.
+        wait_until(lambda: answered.is_set() or closed.is_set(), "a CONNACK or a closed link", 15)
         yield outcome == [True], closed
     finally:
         client.disconnect()

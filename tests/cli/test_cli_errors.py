@@ -347,14 +347,14 @@ def test_a_filter_on_an_unknown_patient_or_ward_is_not_an_empty_list(
 @pytest.mark.integration
 def test_fhir_export_of_an_unknown_patient_writes_nothing_to_stdout(ward: Ward) -> None:
     ran = nabd("fhir", "export", "--patient", "p-nope", "--since", "2026-01-01",
-               "--database-url", ward.fhir_url)  # fmt: skip
+               "--database-url", ward.fhir_url, "--base-url", "https://fhir.example")  # fmt: skip
     refused_for_people(ran, 1, "p-nope")
 
 
 @pytest.mark.integration
 def test_fhir_export_of_a_known_patient_is_one_complete_bundle(ward: Ward) -> None:
     ran = nabd("fhir", "export", "--patient", "p-here", "--since", "2026-01-01",
-               "--database-url", ward.fhir_url)  # fmt: skip
+               "--database-url", ward.fhir_url, "--base-url", "https://fhir.example")  # fmt: skip
     assert ran.status == 0, ran
     assert ran.out.startswith("{")
     assert ran.out.rstrip().endswith("}")

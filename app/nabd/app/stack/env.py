@@ -13,6 +13,7 @@ variable                                meaning
 ``NABD_FHIR_DATABASE_URL``              FHIR export and API, pseudonymous (``nabd_fhir``)
 ``NABD_FHIR_IDENTITY_DATABASE_URL``     the same with identity (``nabd_fhir_identity``)
 ``NABD_AUDIT_DATABASE_URL``              the audit checkpoint writer: reads ``audit_log`` only
+``NABD_FHIR_PUBLIC_URL``                 the FHIR API's base as receivers reach it (fullUrls)
 ``NABD_CARE_DATABASE_URL``               care operations (``nabd ward|patient|device|gateway``)
 ``NABD_MQTT_HOST`` / ``NABD_MQTT_PORT``   the broker's TLS listener
 ``NABD_MQTT_CA_FILE``                   CA certificate that signed the broker's certificate
@@ -47,6 +48,9 @@ MQTT_CA_FILE: Final = "NABD_MQTT_CA_FILE"
 GATEWAY_ID: Final = "NABD_GATEWAY_ID"
 AUDIT_SIGNING_KEY_FILE: Final = "NABD_AUDIT_SIGNING_KEY_FILE"
 AUDIT_PUBLIC_KEY_FILE: Final = "NABD_AUDIT_PUBLIC_KEY_FILE"
+FHIR_PUBLIC_URL: Final = "NABD_FHIR_PUBLIC_URL"
+FHIR_LOCAL_URL: Final = "http://127.0.0.1:8080"
+"""Where ``nabd fhir serve`` answers by default: the base of the local stack's exported fullUrls."""
 WEB_TLS_CERT_FILE: Final = "NABD_WEB_TLS_CERT_FILE"
 WEB_TLS_KEY_FILE: Final = "NABD_WEB_TLS_KEY_FILE"
 EDGE: Final = "edge"

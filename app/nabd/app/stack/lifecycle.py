@@ -33,6 +33,8 @@ from nabd.app.stack.env import (
     AUDIT_SIGNING_KEY_FILE,
     DATABASE_URL,
     EDGE,
+    FHIR_LOCAL_URL,
+    FHIR_PUBLIC_URL,
     GATEWAY_ID,
     MQTT_CA_FILE,
     MQTT_HOST,
@@ -376,6 +378,7 @@ def environment(settings: StackSettings, gateway: str | None = None) -> dict[str
         **_broker_vars(layout, state),
         AUDIT_SIGNING_KEY_FILE: str(layout.audit_key),
         AUDIT_PUBLIC_KEY_FILE: str(signing.public_path(layout.audit_key)),
+        FHIR_PUBLIC_URL: FHIR_LOCAL_URL,
         WEB_TLS_CERT_FILE: str(layout.web_cert),
         WEB_TLS_KEY_FILE: str(layout.web_key),
     }
