@@ -22,6 +22,7 @@ from typing import Final
 
 from prometheus_client import CollectorRegistry
 
+from nabd.ingest import dead_letter_rows
 from nabd.ingest.acks import ingest_acks
 from nabd.ingest.consumer import Consumer, Delivery
 from nabd.ingest.errors import DatabaseUnavailableError, RefusedByDatabaseError
@@ -83,6 +84,7 @@ class IngestService:
             settings.worker_id,
             lambda deliveries: self._consumer.acknowledge(deliveries),  # noqa: PLW0108 (built below)
             registry=self.metrics.registry,
+            fallback=lambda how: self.metrics.dead_letter_fallbacks.labels(how).inc(),
             backoff_min_s=settings.backoff_min_s,
             backoff_max_s=settings.backoff_max_s,
             statement_timeout_s=settings.statement_timeout_s,
@@ -237,8 +239,7 @@ class IngestService:
             try:
                 outcomes.append(self._writer.write([item]))
             except RefusedByDatabaseError as exc:
-                rejected = _refused(item, str(exc))
-                self._writer.dead_letter([rejected])
+                rejected = self._dead_letter(_refused(item, str(exc)))
                 outcomes.append(FlushOutcome((), (), (rejected,), 0, 0, None))
         return FlushOutcome(
             tuple(p for o in outcomes for p in o.stored),
@@ -248,6 +249,26 @@ class IngestService:
             sum(o.rows_unattributed for o in outcomes),
             max((o.commit_seq for o in outcomes if o.commit_seq is not None), default=None),
         )
+
+    def _dead_letter(self, rejected: Rejected) -> Rejected:
+        """Commit one dead letter alone; if the database refuses it, keep it raw, and if it
+        refuses that too, log its bytes: a message must never stop the stream behind it."""
+        try:
+            self._writer.dead_letter([rejected])
+            return rejected
+        except RefusedByDatabaseError as exc:
+            raw = dead_letter_rows.last_resort(rejected, str(exc))
+            log.error(
+                "the database refused a dead letter; keeping it raw",
+                extra={"error": ascii(str(exc))},
+            )
+        try:
+            self._writer.dead_letter([raw])
+            self.metrics.dead_letter_fallbacks.labels(dead_letter_rows.FALLBACK_RAW).inc()
+        except RefusedByDatabaseError as exc:
+            dead_letter_rows.log_lost(raw, str(exc))
+            self.metrics.dead_letter_fallbacks.labels(dead_letter_rows.FALLBACK_LOGGED).inc()
+        return raw
 
     def _acknowledge(self, items: list[Pending], outcome: FlushOutcome, seconds: float) -> None:
         self._consumer.acknowledge(p.delivery for p in items)

@@ -46,6 +46,9 @@ class Category(StrEnum):
     """The database refused the rows themselves (a constraint), alone, after validation."""
     INTERNAL = "internal"
     """Ingest itself failed on this message (a bug): kept whole rather than lost or retried."""
+    UNSTORABLE = "unstorable"
+    """The database refused even this message's dead letter: kept raw, with a fixed reason
+    (:mod:`nabd.ingest.dead_letter_rows`)."""
 
 
 @dataclass(frozen=True, slots=True)

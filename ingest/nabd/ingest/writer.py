@@ -28,7 +28,7 @@ import psycopg
 from psycopg import errors as pg_errors
 
 from nabd.contract.catalogue import METRICS
-from nabd.ingest import handoff
+from nabd.ingest import dead_letter_rows, handoff
 from nabd.ingest.attribution import (
     REGISTRY_SQL,
     Attributed,
@@ -86,11 +86,6 @@ INSERT INTO ingested_batch (gateway_id, boot_id, batch_seq, readings, committed_
 SELECT g, b, s, n, clock_timestamp()
 FROM unnest(%s::text[], %s::text[], %s::int8[], %s::int4[]) AS k (g, b, s, n)
 ON CONFLICT DO NOTHING
-"""
-
-_DEAD_LETTER_SQL: Final = """
-INSERT INTO dead_letter (topic, gateway_id, payload, reason, field, category)
-SELECT * FROM unnest(%s::text[], %s::text[], %s::bytea[], %s::text[], %s::text[], %s::text[])
 """
 
 _PURGE_DEAD_LETTERS_SQL: Final = """
@@ -386,19 +381,7 @@ class Writer:
 
     @staticmethod
     def _insert_dead(conn: Conn, rejected: Sequence[Rejected]) -> None:
-        if not rejected:
-            return
-        conn.execute(
-            _DEAD_LETTER_SQL,
-            (
-                [r.topic for r in rejected],
-                [r.gateway_id for r in rejected],
-                [r.payload for r in rejected],
-                [r.reason for r in rejected],
-                [r.field for r in rejected],
-                [r.category.value for r in rejected],
-            ),
-        )
+        dead_letter_rows.insert(conn, rejected)
 
     # -- health and retention ---------------------------------------------------------------
 
