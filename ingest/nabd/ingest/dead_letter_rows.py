@@ -42,8 +42,10 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 INSERT_SQL: Final = """
-INSERT INTO dead_letter (topic, gateway_id, payload, reason, field, category)
-SELECT * FROM unnest(%s::text[], %s::text[], %s::bytea[], %s::text[], %s::text[], %s::text[])
+INSERT INTO dead_letter (topic, gateway_id, payload, reason, field, category, replayed_at)
+SELECT t, g, p, r, f, c, CASE WHEN %s THEN now() END
+FROM unnest(%s::text[], %s::text[], %s::bytea[], %s::text[], %s::text[], %s::text[])
+     AS k (t, g, p, r, f, c)
 """
 
 FALLBACK_RAW: Final = "raw"
@@ -81,10 +83,13 @@ def params(rejected: Sequence[Rejected]) -> tuple[list[Any], ...]:
     )
 
 
-def insert(conn: psycopg.Connection[Any], rejected: Sequence[Rejected]) -> None:
-    """Insert ``rejected`` in the caller's transaction."""
+def insert(
+    conn: psycopg.Connection[Any], rejected: Sequence[Rejected], *, record: bool = False
+) -> None:
+    """Insert ``rejected`` in the caller's transaction; with ``record``, as already replayed (a
+    record of something ingest did, not a message waiting for an operator)."""
     if rejected:
-        conn.execute(INSERT_SQL, params(rejected))
+        conn.execute(INSERT_SQL, (record, *params(rejected)))
 
 
 def last_resort(rejected: Rejected, error: str) -> Rejected:

@@ -79,6 +79,7 @@ class IngestService:
             reattribute_interval_s=settings.reattribute_interval_s,
         )
         self._metric_ids: dict[str, int] = {}
+        self._window = settings.window
         self._statuses = StatusRecorder(
             settings.database_url,
             settings.worker_id,
@@ -162,7 +163,13 @@ class IngestService:
     def _receive(self, delivery: Delivery) -> None:
         self.metrics.received.inc()
         try:
-            verdict = validate(delivery.topic, delivery.payload, self._metric_ids)
+            verdict = validate(
+                delivery.topic,
+                delivery.payload,
+                self._metric_ids,
+                window=self._window,
+                now=datetime.fromtimestamp(delivery.received_at, UTC),
+            )
             if isinstance(verdict, Accepted):
                 rows, newest = verdict.rows, verdict.newest_sample
             else:
@@ -279,6 +286,7 @@ class IngestService:
             for p in outcome.stored
             if p.newest_sample is not None
         ]
+        self.metrics.implausible_times.inc(sum(_implausible(p) for p in outcome.stored))
         self.metrics.record_flush(
             stored=len(outcome.stored),
             duplicates=len(outcome.duplicates),
@@ -315,6 +323,10 @@ class IngestService:
             self._writer.write_health(snapshot)
         except (DatabaseUnavailableError, RefusedByDatabaseError) as exc:
             log.warning("could not write the health row", extra={"error": str(exc)})
+
+
+def _implausible(item: Pending) -> int:
+    return item.verdict.implausible if isinstance(item.verdict, Accepted) else 0
 
 
 def _refused(item: Pending, reason: str) -> Rejected:
