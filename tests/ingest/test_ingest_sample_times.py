@@ -17,10 +17,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from nabd.contract import topics
 from nabd.contract.payloads import EARLIEST, LATEST
+from nabd.ingest.consumer import Delivery
+from nabd.ingest.inbox import Pending
 from nabd.ingest.sample_times import FLAG, Window, restamp
 from nabd.ingest.settings import IngestSettings
 from nabd.ingest.staging import Row
+from nabd.ingest.validate import Accepted, validate
+from nabd.ingest.writer import Writer
 from tests.ingest.ingest_kit import (
     FakeGateway,
     IngestDb,
@@ -155,3 +160,35 @@ def test_the_window_has_the_stated_edges(offset_s: int, far_s: int) -> None:
     outside = NOW + timedelta(seconds=offset_s * (far_s if offset_s > 0 else far_s + 8 * 86_400))
     if EARLIEST <= outside < LATEST:
         assert restamp((_row(outside, NOW, []),), NOW, WINDOW)[1] == 1
+
+
+@pytest.mark.integration
+def test_a_flagged_reading_moved_to_its_patient_later_does_not_pin_latest_either(
+    ingest_db: IngestDb,
+) -> None:
+    gw, device, patient = f"gw-fr-{token()}", f"dev-fr-{token()}", f"p-fr-{token()}"
+    register(ingest_db, gw, {device: None})  # worn by nobody yet: unattributed_observation
+    now = datetime.now(UTC).replace(microsecond=0)
+    readings = [
+        reading(device, 1, value=70.0, at=now - timedelta(minutes=1)),
+        reading(device, 2, value=190.0, at=now, device_time="2099-01-01T00:00:00Z"),
+    ]
+    raw = json.dumps(batch_json(gw, readings)).encode()
+    writer = Writer(ingest_db.ingest_url, f"fr-{token()}")
+    ids = writer.connect()
+    try:
+        verdict = validate(topics.observations(gw), raw, ids, window=WINDOW, now=now)
+        assert isinstance(verdict, Accepted)
+        assert verdict.implausible == 1
+        delivery = Delivery(1, 0, 0, 1, topics.observations(gw), raw, now.timestamp())
+        writer.write([Pending(delivery, verdict, verdict.rows, verdict.newest_sample)])
+        ingest_db.execute("INSERT INTO patient (id, ward_id) VALUES (%s, 'w')", (patient,))
+        ingest_db.execute(
+            "INSERT INTO device_assignment (device_id, patient_id, valid, assigned_by)"
+            " VALUES (%s, %s, tstzrange(%s, NULL), 'nurse')",
+            (device, patient, now - timedelta(hours=1)),
+        )
+        assert writer.reattribute(device).moved == 2
+    finally:
+        writer.close()
+    assert _latest(ingest_db, device) == [(now - timedelta(minutes=1), 70.0)]
