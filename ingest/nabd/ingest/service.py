@@ -275,6 +275,8 @@ class IngestService:
         except RefusedByDatabaseError as exc:
             dead_letter_rows.log_lost(raw, str(exc))
             self.metrics.dead_letter_fallbacks.labels(dead_letter_rows.FALLBACK_LOGGED).inc()
+            return replace(raw, batch_id=None)  # not held durably: no IngestAck, the gateway
+            # keeps it and may send it again (it is then logged again, not stored)
         return raw
 
     def _acknowledge(self, items: list[Pending], outcome: FlushOutcome, seconds: float) -> None:
