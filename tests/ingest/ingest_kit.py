@@ -93,6 +93,9 @@ def count(db: IngestDb, table: str, gateway_id: str) -> int:
 # -- payloads ------------------------------------------------------------------------------
 
 T0 = datetime(2025, 3, 3, 8, 0, tzinfo=UTC)  # a Monday
+HORIZON_DAYS = 36_500
+"""The kit's workers believe sample times back to a century (``past_horizon_days``): its readings
+are dated from T0, long before today. Tests of the sample-time window set their own."""
 
 
 def reading(
@@ -225,6 +228,7 @@ def worker_settings(
         "flush_max_age_s": 0.05,
         "health_interval_s": 0.2,
         "metrics_port": 0,
+        "past_horizon_days": HORIZON_DAYS,
     }
     return IngestSettings(**(base | tuning))
 
@@ -234,6 +238,7 @@ def worker_env(stack: RunningStack, db: IngestDb, worker_id: str, **tuning: str)
     env = dict(stack.env)
     env["NABD_INGEST_DATABASE_URL"] = db.ingest_url
     env["NABD_INGEST_WORKER_ID"] = worker_id
+    env["NABD_INGEST_PAST_HORIZON_DAYS"] = str(HORIZON_DAYS)
     env.update({f"NABD_INGEST_{k.upper()}": v for k, v in tuning.items()})
     return env
 

@@ -19,6 +19,7 @@ from nabd.ingest import handoff
 from nabd.ingest.dead_letters import render_payload
 from nabd.ingest.settings import IngestSettings
 from tests.ingest.ingest_kit import (
+    HORIZON_DAYS,
     T0,
     FakeGateway,
     IngestDb,
@@ -37,6 +38,12 @@ pytestmark = pytest.mark.integration
 
 Gateways = Callable[[str], FakeGateway]
 Workers = Callable[[IngestSettings], RunningWorker]
+
+
+@pytest.fixture(autouse=True)
+def _kit_horizon(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Replays judge sample times as the kit's workers do (its readings are dated T0)."""
+    monkeypatch.setenv("NABD_INGEST_PAST_HORIZON_DAYS", str(HORIZON_DAYS))
 
 
 def _nabd(capsys: pytest.CaptureFixture[str], db: IngestDb, *argv: str) -> tuple[int, str, str]:

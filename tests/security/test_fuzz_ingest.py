@@ -1,7 +1,8 @@
 """Bad messages through the real broker into a running ingest worker, between good batches.
 
 Thousands of hostile messages (random bytes, byte-level mutations of valid batches, batches
-naming another gateway, batches from devices not registered to the publishing gateway) are
+naming another gateway, batches from devices not registered to the publishing gateway, valid
+batches with a key or string PostgreSQL text cannot hold: NUL, lone surrogates) are
 published with a gateway's own credentials, interleaved with valid batches. Ingest must not
 crash, must keep every bad message as exactly one ``dead_letter`` row holding its exact bytes,
 and must store every good batch exactly. Messages are generated from a seeded random source
@@ -10,6 +11,7 @@ and must store every good batch exactly. Messages are generated from a seeded ra
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import uuid
@@ -54,14 +56,33 @@ def _mutate(rng: random.Random, data: bytes) -> bytes:
     return bytes(out)
 
 
+def _hostile_text(rng: random.Random) -> str:
+    """Text PostgreSQL or UTF-8 cannot hold (NUL, lone surrogates) among any other code points."""
+    pool = '\x00\ud800\udfff\x1b\u202e\\"' + "".join(chr(rng.randrange(0x110000)) for _ in range(4))
+    return "".join(rng.choice(pool) for _ in range(rng.randint(1, 6)))
+
+
+def _hostile_batch(rng: random.Random, gw: str, device: str) -> bytes:
+    """A valid batch with a hostile key or string where a dead letter echoes it (field, reason)."""
+    doc = json.loads(valid_batch(gw, heart_rates(device, 2, rng.randrange(10**6))))
+    target = rng.choice([doc, doc["readings"][0]])
+    if rng.random() < 0.5:
+        target[_hostile_text(rng)] = _hostile_text(rng)
+    else:
+        doc["readings"][0]["unit"] = _hostile_text(rng)
+    return json.dumps(doc, ensure_ascii=rng.random() < 0.5).encode("utf-8", "surrogatepass")
+
+
 def _bad_messages(
     rng: random.Random, gw: str, other: str, device: str, ids: dict[str, int]
 ) -> list[bytes]:
     """Distinct messages ingest must dead-letter (checked against the pure validator)."""
     made: dict[bytes, None] = {}
     while len(made) < BAD:
-        kind = rng.randrange(4)
-        if kind == 0:
+        kind = rng.randrange(5)
+        if kind == 4:
+            raw = _hostile_batch(rng, gw, device)
+        elif kind == 0:
             raw = rng.randbytes(rng.randrange(300))
         elif kind == 1:
             raw = _mutate(rng, valid_batch(gw, heart_rates(device, 3, rng.randrange(10**6))))

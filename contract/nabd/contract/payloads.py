@@ -166,6 +166,10 @@ class Quality(StrEnum):
     """The device has a clock but it was not set, so ``device_time`` was dropped (it is null)."""
     LOW_BATTERY = "low_battery"
     """The device reported a low battery; measurements may degrade or stop soon."""
+    TIME_IMPLAUSIBLE = "time_implausible"
+    """Set by ingest: the sample time was implausibly far from ingest's clock (a device or
+    gateway clock gone wrong), so the reading is stored at its receipt time instead; its time is
+    not known and it is not a patient's current value (docs/ingest.md, sample times)."""
 
 
 class Reading(Payload):

@@ -18,12 +18,13 @@ moment ago counts at once; the rules themselves are pure (:class:`Registry`):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from operator import itemgetter
-from typing import Any, Final
+from typing import Any, Final, cast
 
+from nabd.ingest.sample_times import FLAG as UNTIMED
 from nabd.ingest.staging import Row
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "Attributed",
     "Registry",
     "attribute",
+    "identities",
     "unregistered_reason",
 ]
 
@@ -133,11 +135,24 @@ class Attributed:
     """``(patient_id, *Row)`` for ``observation``."""
     unattributed: list[Row] = field(default_factory=list)
     latest: dict[tuple[str, int], Row] = field(default_factory=dict)
-    """Newest row per (patient, metric): what ``observation_latest`` must hold at least."""
+    """Newest row per (patient, metric): what ``observation_latest`` must hold at least. Rows
+    flagged ``time_implausible`` never count: their time is not known
+    (:mod:`nabd.ingest.sample_times`)."""
+    untimed: set[str] = field(default_factory=set)
+    """Patients of flagged rows (so they are in :attr:`patients` even without a latest row)."""
+
+    def only(self, keep: Callable[[Row], bool]) -> Attributed:
+        """The rows ``keep`` accepts, with the newest per (patient, metric) among them."""
+        out = Attributed(unattributed=[row for row in self.unattributed if keep(row)])
+        for observed in self.observed:
+            row = cast(Row, observed[1:])
+            if keep(row):
+                _observe(out, observed[0], row)
+        return out
 
     @property
     def patients(self) -> list[str]:
-        return sorted({p for p, _ in self.latest})
+        return sorted({p for p, _ in self.latest} | self.untimed)
 
     @property
     def first_time(self) -> datetime | None:
@@ -146,6 +161,24 @@ class Attributed:
     @property
     def last_time(self) -> datetime | None:
         return max(map(itemgetter(1), self.observed), default=None)
+
+
+def identities(split: Attributed) -> list[tuple[str, int, int, datetime]]:
+    """``(device_id, seq, metric_id, time)`` of every row: the ``reading_identity`` rows."""
+    return [(r[2], r[4], r[3], r[1]) for r in split.observed] + [
+        (r[1], r[3], r[2], r[0]) for r in split.unattributed
+    ]
+
+
+def _observe(out: Attributed, patient: str, row: Row) -> None:
+    out.observed.append((patient, *row))
+    if row[5] and UNTIMED in row[5]:
+        out.untimed.add(patient)
+        return
+    key = (patient, row[2])
+    newest = out.latest.get(key)
+    if newest is None or row[0] >= newest[0]:
+        out.latest[key] = row
 
 
 def attribute(rows: Iterable[Row], registry: Registry) -> Attributed:
@@ -168,6 +201,9 @@ def attribute(rows: Iterable[Row], registry: Registry) -> Attributed:
             unattributed(row)
             continue
         observed((patient, *row))
+        if row[5] and UNTIMED in row[5]:  # flags are usually the one shared empty list
+            out.untimed.add(patient)
+            continue
         key = (patient, row[2])
         newest = latest.get(key)
         if newest is None or row[0] >= newest[0]:

@@ -32,6 +32,7 @@ from nabd.contract.errors import ContractError
 from nabd.ingest.consumer import Delivery
 from nabd.ingest.errors import RefusedByDatabaseError
 from nabd.ingest.inbox import Pending
+from nabd.ingest.sample_times import Window
 from nabd.ingest.validate import Accepted, Category, Rejected, validate
 from nabd.ingest.writer import Writer
 
@@ -62,7 +63,9 @@ SELECT id, received_at, topic, gateway_id, category, reason, field, replayed_at,
 FROM dead_letter WHERE id = %s
 """
 
-_LOCK_SQL: Final = "SELECT topic, payload, replayed_at FROM dead_letter WHERE id = %s FOR UPDATE"
+_LOCK_SQL: Final = """
+SELECT topic, payload, replayed_at, received_at FROM dead_letter WHERE id = %s FOR UPDATE
+"""
 
 _REPLAYED_SQL: Final = """
 UPDATE dead_letter SET replayed_at = now(), last_replay_at = now(),
@@ -143,11 +146,15 @@ def purge(conn: psycopg.Connection[Any], older_than_days: float) -> int:
     return cur.rowcount
 
 
-def replay(writer: Writer, metric_ids: dict[str, int], letter_id: int) -> ReplayResult:
-    """Re-run one dead letter through validation and the write path (one transaction)."""
+def replay(
+    writer: Writer, metric_ids: dict[str, int], letter_id: int, window: Window | None = None
+) -> ReplayResult:
+    """Re-run one dead letter through validation and the write path (one transaction); sample
+    times are judged against ``window`` around the dead letter's receipt, as the worker judged
+    them then (``None``: not judged)."""
     try:
         return writer.transaction(
-            "replay", lambda conn: _replay_in(conn, writer, metric_ids, letter_id)
+            "replay", lambda conn: _replay_in(conn, writer, metric_ids, letter_id, window)
         )
     except RefusedByDatabaseError as exc:  # the rows themselves: record why, keep the letter
         reason = str(exc)
@@ -160,17 +167,21 @@ def replay(writer: Writer, metric_ids: dict[str, int], letter_id: int) -> Replay
 
 
 def _replay_in(
-    conn: psycopg.Connection[Any], writer: Writer, metric_ids: dict[str, int], letter_id: int
+    conn: psycopg.Connection[Any],
+    writer: Writer,
+    metric_ids: dict[str, int],
+    letter_id: int,
+    window: Window | None,
 ) -> ReplayResult:
     row = conn.execute(_LOCK_SQL, (letter_id,)).fetchone()
     if row is None:
         return ReplayResult(letter_id, "missing")
-    topic, payload, replayed_at = str(row[0]), bytes(row[1]), row[2]
+    topic, payload, replayed_at, received_at = str(row[0]), bytes(row[1]), row[2], row[3]
     if replayed_at is not None:
         return ReplayResult(letter_id, "already_replayed")
     if not _observations_topic(topic):  # a gateway status, or no gateway topic at all
         return ReplayResult(letter_id, "not_replayable")
-    verdict = validate(topic, payload, metric_ids)
+    verdict = validate(topic, payload, metric_ids, window=window, now=received_at)
     if isinstance(verdict, Accepted):
         delivery = Delivery(letter_id, 0, 0, -1, topic, payload, time.time())
         outcome = writer.flush_in(

@@ -37,6 +37,7 @@ from psycopg import errors as pg_errors
 from nabd.contract import topics
 from nabd.contract.errors import ContractError, PayloadError
 from nabd.contract.payloads import GatewayState, GatewayStatus, parse
+from nabd.ingest import dead_letter_rows
 from nabd.ingest.consumer import Delivery
 from nabd.ingest.validate import Category, Rejected
 
@@ -154,9 +155,6 @@ UPDATE device SET battery_level = coalesce(%s, battery_level),
                         ELSE last_seen_at END
 WHERE id = %s AND gateway_id = %s
 """
-_DEAD_LETTER_SQL: Final = """
-INSERT INTO dead_letter (topic, gateway_id, payload, reason, field) VALUES (%s, %s, %s, %s, %s)
-"""
 
 Conn = psycopg.Connection[Any]
 
@@ -177,10 +175,7 @@ def record(conn: Conn, verdict: GatewayStatus | Rejected | None) -> str:
     if verdict is None:
         return StatusOutcome.CLEARED
     if isinstance(verdict, Rejected):
-        conn.execute(
-            _DEAD_LETTER_SQL,
-            (verdict.topic, verdict.gateway_id, verdict.payload, verdict.reason, verdict.field),
-        )
+        dead_letter_rows.insert(conn, [verdict])
         return StatusOutcome.DEAD_LETTER
     status = verdict
     if conn.execute(_LOCK_SQL, (status.gateway_id,)).fetchone() is None:
@@ -275,6 +270,7 @@ class StatusRecorder:
         acknowledge: Callable[[Iterable[Delivery]], int],
         *,
         registry: CollectorRegistry,
+        fallback: Callable[[str], None] = lambda how: None,
         backoff_min_s: float = 0.5,
         backoff_max_s: float = 30.0,
         statement_timeout_s: float = 30.0,
@@ -282,6 +278,7 @@ class StatusRecorder:
         self._conninfo = conninfo
         self._worker_id = worker_id
         self._acknowledge = acknowledge
+        self._fallback = fallback
         self._backoff = (backoff_min_s, backoff_max_s)
         self._timeout_ms = round(statement_timeout_s * 1000)
         self._queue: queue.Queue[Delivery] = queue.Queue(_QUEUE_MAX)
@@ -332,11 +329,21 @@ class StatusRecorder:
                 outcome = self._commit(verdict)
             except (pg_errors.DataError, pg_errors.IntegrityError) as exc:
                 # The database refuses this status itself: retrying would fail the same way.
-                if isinstance(verdict, Rejected):
-                    log.error("could not dead-letter a status; dropped", extra={"error": str(exc)})
+                # A status refused becomes a dead letter; a dead letter refused is kept raw; a
+                # raw one refused is logged (dead_letter_rows): never dropped, never retried.
+                error = f"{exc.sqlstate} {exc}"
+                if not isinstance(verdict, Rejected):
+                    verdict = _refused(delivery, verdict, error)
+                elif verdict.category is not Category.UNSTORABLE:
+                    log.error("the database refused a dead letter; keeping it raw")
+                    verdict = dead_letter_rows.last_resort(verdict, error)
+                    self._fallback(dead_letter_rows.FALLBACK_RAW)
+                else:
+                    dead_letter_rows.log_lost(verdict, error)
+                    self._fallback(dead_letter_rows.FALLBACK_LOGGED)
                     self._acknowledge([delivery])
+                    self.outcomes.labels(StatusOutcome.DEAD_LETTER).inc()
                     return
-                verdict = _refused(delivery, verdict, f"{exc.sqlstate} {exc}")
                 continue
             except psycopg.Error as exc:
                 self._close()

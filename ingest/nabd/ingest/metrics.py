@@ -141,8 +141,21 @@ class IngestMetrics:
             "1 while connected and subscribed to the broker",
             registry=r,
         )
+        self.dead_letter_fallbacks = Counter(
+            "nabd_ingest_dead_letter_fallbacks",
+            "Dead letters the database refused: kept raw (raw), or only in the log (logged)",
+            ["how"],
+            registry=r,
+        )
+        self.implausible_times = Counter(
+            "nabd_ingest_implausible_times",
+            "Readings stored at their receipt because their sample time was implausible",
+            registry=r,
+        )
         for category in Category:
             self.dead_letters.labels(category.value)
+        for how in ("raw", "logged"):
+            self.dead_letter_fallbacks.labels(how)
         for outcome in ("stored", "duplicate", "dead_letter"):
             self.messages.labels(outcome)
         for table in ("observation", "unattributed_observation"):

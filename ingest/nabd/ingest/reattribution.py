@@ -44,6 +44,7 @@ REATTRIBUTE_SQL: Final = (
     SELECT DISTINCT ON (patient_id, metric_id) patient_id, metric_id, time, value, quality,
            device_id
     FROM ingest_staging
+    WHERE NOT 'time_implausible' = ANY (quality)  -- its time is not known (sample_times)
     ORDER BY patient_id, metric_id, time DESC
     ON CONFLICT (patient_id, metric_id) DO UPDATE
         SET time = excluded.time, value = excluded.value, quality = excluded.quality,

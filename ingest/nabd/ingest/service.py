@@ -22,6 +22,7 @@ from typing import Final
 
 from prometheus_client import CollectorRegistry
 
+from nabd.ingest import dead_letter_rows
 from nabd.ingest.acks import ingest_acks
 from nabd.ingest.consumer import Consumer, Delivery
 from nabd.ingest.errors import DatabaseUnavailableError, RefusedByDatabaseError
@@ -78,11 +79,13 @@ class IngestService:
             reattribute_interval_s=settings.reattribute_interval_s,
         )
         self._metric_ids: dict[str, int] = {}
+        self._window = settings.window
         self._statuses = StatusRecorder(
             settings.database_url,
             settings.worker_id,
             lambda deliveries: self._consumer.acknowledge(deliveries),  # noqa: PLW0108 (built below)
             registry=self.metrics.registry,
+            fallback=lambda how: self.metrics.dead_letter_fallbacks.labels(how).inc(),
             backoff_min_s=settings.backoff_min_s,
             backoff_max_s=settings.backoff_max_s,
             statement_timeout_s=settings.statement_timeout_s,
@@ -160,7 +163,13 @@ class IngestService:
     def _receive(self, delivery: Delivery) -> None:
         self.metrics.received.inc()
         try:
-            verdict = validate(delivery.topic, delivery.payload, self._metric_ids)
+            verdict = validate(
+                delivery.topic,
+                delivery.payload,
+                self._metric_ids,
+                window=self._window,
+                now=datetime.fromtimestamp(delivery.received_at, UTC),
+            )
             if isinstance(verdict, Accepted):
                 rows, newest = verdict.rows, verdict.newest_sample
             else:
@@ -237,8 +246,7 @@ class IngestService:
             try:
                 outcomes.append(self._writer.write([item]))
             except RefusedByDatabaseError as exc:
-                rejected = _refused(item, str(exc))
-                self._writer.dead_letter([rejected])
+                rejected = self._dead_letter(_refused(item, str(exc)))
                 outcomes.append(FlushOutcome((), (), (rejected,), 0, 0, None))
         return FlushOutcome(
             tuple(p for o in outcomes for p in o.stored),
@@ -249,6 +257,28 @@ class IngestService:
             max((o.commit_seq for o in outcomes if o.commit_seq is not None), default=None),
         )
 
+    def _dead_letter(self, rejected: Rejected) -> Rejected:
+        """Commit one dead letter alone; if the database refuses it, keep it raw, and if it
+        refuses that too, log its bytes: a message must never stop the stream behind it."""
+        try:
+            self._writer.dead_letter([rejected])
+            return rejected
+        except RefusedByDatabaseError as exc:
+            raw = dead_letter_rows.last_resort(rejected, str(exc))
+            log.error(
+                "the database refused a dead letter; keeping it raw",
+                extra={"error": ascii(str(exc))},
+            )
+        try:
+            self._writer.dead_letter([raw])
+            self.metrics.dead_letter_fallbacks.labels(dead_letter_rows.FALLBACK_RAW).inc()
+        except RefusedByDatabaseError as exc:
+            dead_letter_rows.log_lost(raw, str(exc))
+            self.metrics.dead_letter_fallbacks.labels(dead_letter_rows.FALLBACK_LOGGED).inc()
+            return replace(raw, batch_id=None)  # not held durably: no IngestAck, the gateway
+            # keeps it and may send it again (it is then logged again, not stored)
+        return raw
+
     def _acknowledge(self, items: list[Pending], outcome: FlushOutcome, seconds: float) -> None:
         self._consumer.acknowledge(p.delivery for p in items)
         self._consumer.publish_acks(ingest_acks(outcome.committed_batches))
@@ -258,6 +288,7 @@ class IngestService:
             for p in outcome.stored
             if p.newest_sample is not None
         ]
+        self.metrics.implausible_times.inc(sum(_implausible(p) for p in outcome.stored))
         self.metrics.record_flush(
             stored=len(outcome.stored),
             duplicates=len(outcome.duplicates),
@@ -294,6 +325,10 @@ class IngestService:
             self._writer.write_health(snapshot)
         except (DatabaseUnavailableError, RefusedByDatabaseError) as exc:
             log.warning("could not write the health row", extra={"error": str(exc)})
+
+
+def _implausible(item: Pending) -> int:
+    return item.verdict.implausible if isinstance(item.verdict, Accepted) else 0
 
 
 def _refused(item: Pending, reason: str) -> Rejected:

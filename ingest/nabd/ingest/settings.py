@@ -13,17 +13,41 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from nabd.contract.topics import check_id
+from nabd.ingest.sample_times import Window
 
-__all__ = ["IngestSettings"]
+__all__ = ["IngestSettings", "SampleTimeSettings"]
 
 
-class IngestSettings(BaseSettings):
-    """Connections, credentials and tuning of one ingest worker."""
+class SampleTimeSettings(BaseSettings):
+    """The sample times ingest believes: read by the worker and by ``dead-letters replay``
+    (which judges a message as the worker did), so a part of the worker's settings that needs no
+    connection."""
 
     # populate_by_name: code and tests may also pass the field names as keywords.
     model_config = SettingsConfigDict(
         frozen=True, extra="ignore", populate_by_name=True, case_sensitive=False
     )
+
+    future_tolerance_s: float = Field(
+        default=300.0, ge=0, validation_alias="NABD_INGEST_FUTURE_TOLERANCE_S"
+    )
+    """A sample time more than this after ingest's clock is implausible: the reading is stored at
+    its receipt time, flagged ``time_implausible`` (:mod:`nabd.ingest.sample_times`)."""
+    past_horizon_days: float = Field(
+        default=8.0, gt=0, validation_alias="NABD_INGEST_PAST_HORIZON_DAYS"
+    )
+    """A sample time more than this before ingest's clock is implausible too. At least the
+    gateways' outbox retention (edge ``outbox.max_age_h``, 7 days by default) plus what devices
+    keep in memory: raise it with them."""
+
+    @property
+    def window(self) -> Window:
+        """The sample times ingest believes, around its clock."""
+        return Window(self.future_tolerance_s, self.past_horizon_days * 86_400)
+
+
+class IngestSettings(SampleTimeSettings):
+    """Connections, credentials and tuning of one ingest worker."""
 
     database_url: str = Field(min_length=1, validation_alias="NABD_INGEST_DATABASE_URL")
     """libpq URL of ingest's own login (a member of ``nabd_ingest``)."""

@@ -4,13 +4,17 @@ Rows are built when a message arrives (on the MQTT thread), so that building the
 the previous flush waiting on the database; a flush then only adds the patient and streams the
 tuples through binary COPY:
 
-* the fast path copies straight into ``observation`` and ``unattributed_observation``, inside a
-  savepoint; it is right whenever no reading of the flush is stored already, which is the
-  normal case since already-stored *batches* are recognised before;
+* the fast path copies the readings' identities into ``reading_identity`` (migration 0042,
+  whose primary key is the contract's ``(device_id, seq, metric)``) and the rows straight into
+  ``observation`` and ``unattributed_observation``, inside a savepoint; it is right whenever no
+  reading of the flush is stored already, which is the normal case since already-stored
+  *batches* are recognised before;
 * if that COPY meets a reading that is already stored (a gateway that re-sends readings in new
-  batches after a restart, or two workers racing on the same batch), the savepoint is rolled
-  back and the same rows go through the temporary ``ingest_staging`` table and one
-  ``INSERT ... SELECT ... ON CONFLICT DO NOTHING`` per table.
+  batches after a restart, two workers racing on the same batch, or the same identity with
+  another time), the savepoint is rolled back and the same rows go through the temporary
+  ``ingest_staging`` table: :data:`FROM_STAGING_SQL` registers the new identities (``ON
+  CONFLICT DO NOTHING``) and stores only the rows whose identity is registered with their
+  time, so a reading is stored once whatever time a later copy claims.
 """
 
 from __future__ import annotations
@@ -24,6 +28,9 @@ from nabd.contract.payloads import ObservationBatch, Reading
 __all__ = [
     "CREATE_STAGING_SQL",
     "FROM_STAGING_SQL",
+    "IDENTITY_COPY",
+    "IDENTITY_TYPES",
+    "NEW_IDENTITIES_SQL",
     "OBSERVATION_COPY",
     "OBSERVATION_TYPES",
     "STAGING_COPY",
@@ -70,21 +77,44 @@ CREATE TEMPORARY TABLE IF NOT EXISTS ingest_staging (
 ) ON COMMIT DELETE ROWS
 """
 
+IDENTITY_COPY: Final = (
+    "COPY reading_identity (device_id, seq, metric_id, time) FROM STDIN (FORMAT BINARY)"
+)
+IDENTITY_TYPES: Final = ("text", "int8", "int2", "timestamptz")
+
+NEW_IDENTITIES_SQL: Final = """
+INSERT INTO reading_identity (device_id, seq, metric_id, time)
+SELECT DISTINCT ON (device_id, seq, metric_id) device_id, seq, metric_id, time
+FROM ingest_staging
+ORDER BY device_id, seq, metric_id, time
+ON CONFLICT DO NOTHING
+RETURNING device_id, seq, metric_id, time
+"""
+"""The slow path's first step: the identities of the staged rows that no reading held yet (one
+time per identity, the earliest, if a flush holds one identity twice); returned, so the flush
+knows which readings are new (``observation_latest``, the journal)."""
+
 FROM_STAGING_SQL: Final = (
     """INSERT INTO observation (patient_id, time, device_id, metric_id, seq, value, quality,
                             received_at, gateway_id)
        SELECT patient_id, time, device_id, metric_id, seq, value, quality, received_at,
               gateway_id
-       FROM ingest_staging WHERE patient_id IS NOT NULL
+       FROM ingest_staging s WHERE patient_id IS NOT NULL
+         AND EXISTS (SELECT FROM reading_identity i
+                     WHERE (i.device_id, i.seq, i.metric_id, i.time)
+                         = (s.device_id, s.seq, s.metric_id, s.time))
        ON CONFLICT DO NOTHING""",
     """INSERT INTO unattributed_observation (time, device_id, metric_id, seq, value, quality,
                                          received_at, gateway_id)
        SELECT time, device_id, metric_id, seq, value, quality, received_at, gateway_id
-       FROM ingest_staging WHERE patient_id IS NULL
+       FROM ingest_staging s WHERE patient_id IS NULL
+         AND EXISTS (SELECT FROM reading_identity i
+                     WHERE (i.device_id, i.seq, i.metric_id, i.time)
+                         = (s.device_id, s.seq, s.metric_id, s.time))
        ON CONFLICT DO NOTHING""",
 )
-"""The slow path: (into observation, into unattributed_observation), each skipping readings
-already stored."""
+"""The slow path's second step: (into observation, into unattributed_observation), only rows
+whose identity is registered with their own time, skipping those stored already."""
 
 _NO_FLAGS: Final[list[str]] = []
 

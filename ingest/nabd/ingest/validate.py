@@ -19,13 +19,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 
 from nabd.contract.errors import ContractError, PayloadError
 from nabd.contract.payloads import parse_batch
 from nabd.contract.topics import gateway_of
 from nabd.ingest.compiled import CheckedBatch, check_batch
+from nabd.ingest.sample_times import Window, restamp
 from nabd.ingest.staging import Row, rows_of, sample_time
 
 __all__ = ["Accepted", "BatchId", "Category", "Rejected", "refuse", "validate"]
@@ -46,6 +47,13 @@ class Category(StrEnum):
     """The database refused the rows themselves (a constraint), alone, after validation."""
     INTERNAL = "internal"
     """Ingest itself failed on this message (a bug): kept whole rather than lost or retried."""
+    IMPLAUSIBLE_TIME = "implausible_time"
+    """A record, not a refusal: the batch was stored, some readings at their receipt time
+    because their own was implausible (:mod:`nabd.ingest.sample_times`); the row keeps the
+    message's exact bytes with the device's times, marked replayed."""
+    UNSTORABLE = "unstorable"
+    """The database refused even this message's dead letter: kept raw, with a fixed reason
+    (:mod:`nabd.ingest.dead_letter_rows`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +76,8 @@ class Accepted:
     """One staging row per reading, in the batch's order (:data:`~nabd.ingest.staging.Row`)."""
     newest_sample: datetime
     """Sample time of the newest reading: commit minus this is the pipeline's lag."""
+    implausible: int = 0
+    """How many readings were moved to their receipt time (:mod:`nabd.ingest.sample_times`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,11 +99,20 @@ class Rejected:
     batch_id: BatchId | None = None
 
 
-def validate(topic: str, payload: bytes, metric_ids: Mapping[str, int]) -> Accepted | Rejected:
+def validate(
+    topic: str,
+    payload: bytes,
+    metric_ids: Mapping[str, int],
+    *,
+    window: Window | None = None,
+    now: datetime | None = None,
+) -> Accepted | Rejected:
     """Judge one message from ``nabd/v1/gw/<gw>/obs``; never raises.
 
     ``metric_ids`` maps every catalogue key to its ``metric.id`` in the database (the rows
-    carry ids).
+    carry ids). With a ``window``, sample times implausibly far from ``now`` (when ingest
+    received the message; default: the current time) are restamped and flagged
+    (:func:`~nabd.ingest.sample_times.restamp`).
     """
     try:
         gateway_id = gateway_of(topic)
@@ -115,7 +134,11 @@ def validate(topic: str, payload: bytes, metric_ids: Mapping[str, int]) -> Accep
         )
         return Rejected(topic, payload, gateway_id, Category.GATEWAY_MISMATCH, reason, "gateway_id")
     batch_id = BatchId(checked.gateway_id, checked.boot_id, checked.batch_seq)
-    return Accepted(topic, payload, batch_id, checked.rows, checked.newest_sample)
+    if window is None:
+        return Accepted(topic, payload, batch_id, checked.rows, checked.newest_sample)
+    rows, moved = restamp(checked.rows, now or datetime.now(UTC), window)
+    newest = max(row[0] for row in rows) if moved else checked.newest_sample
+    return Accepted(topic, payload, batch_id, rows, newest, moved)
 
 
 def _by_contract(payload: bytes, metric_ids: Mapping[str, int]) -> CheckedBatch:

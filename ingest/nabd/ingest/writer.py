@@ -28,12 +28,13 @@ import psycopg
 from psycopg import errors as pg_errors
 
 from nabd.contract.catalogue import METRICS
-from nabd.ingest import handoff
+from nabd.ingest import dead_letter_rows, handoff, sample_times
 from nabd.ingest.attribution import (
     REGISTRY_SQL,
     Attributed,
     Registry,
     attribute,
+    identities,
     unregistered_reason,
 )
 from nabd.ingest.errors import (
@@ -47,6 +48,9 @@ from nabd.ingest.reattribution import Reattributed, reattribute
 from nabd.ingest.staging import (
     CREATE_STAGING_SQL,
     FROM_STAGING_SQL,
+    IDENTITY_COPY,
+    IDENTITY_TYPES,
+    NEW_IDENTITIES_SQL,
     OBSERVATION_COPY,
     OBSERVATION_TYPES,
     STAGING_COPY,
@@ -86,11 +90,6 @@ INSERT INTO ingested_batch (gateway_id, boot_id, batch_seq, readings, committed_
 SELECT g, b, s, n, clock_timestamp()
 FROM unnest(%s::text[], %s::text[], %s::int8[], %s::int4[]) AS k (g, b, s, n)
 ON CONFLICT DO NOTHING
-"""
-
-_DEAD_LETTER_SQL: Final = """
-INSERT INTO dead_letter (topic, gateway_id, payload, reason, field, category)
-SELECT * FROM unnest(%s::text[], %s::text[], %s::bytea[], %s::text[], %s::text[], %s::text[])
 """
 
 _PURGE_DEAD_LETTERS_SQL: Final = """
@@ -292,9 +291,10 @@ class Writer:
             rejected += refused
             split = attribute([row for p in new for row in p.rows], registry)
             if new:
-                rows_stored, rows_unattributed = self._insert(conn, split)
+                rows_stored, rows_unattributed, split = self._insert(conn, split)
                 self._upsert_latest(conn, split)
                 self._record_batches(conn, new)
+                self._record_restamped(conn, new)
         if record_dead:
             self._insert_dead(conn, rejected)
         if rows_stored:
@@ -323,22 +323,27 @@ class Writer:
         return Registry.from_rows(conn.execute(REGISTRY_SQL, (devices,)))
 
     @staticmethod
-    def _insert(conn: Conn, split: Attributed) -> tuple[int, int]:
-        """Fast path: COPY in a savepoint. A reading stored already: staging + ON CONFLICT."""
+    def _insert(conn: Conn, split: Attributed) -> tuple[int, int, Attributed]:
+        """Fast path: identities and rows by COPY in a savepoint. A reading stored already (or
+        its identity, with another time): staging, and only the new identities' rows.
+
+        Returns the rows stored in each table and the part of ``split`` actually stored."""
         try:
             with conn.transaction(), conn.cursor() as cur:
+                _copy(cur, IDENTITY_COPY, IDENTITY_TYPES, identities(split))
                 _copy(cur, OBSERVATION_COPY, OBSERVATION_TYPES, split.observed)
                 _copy(cur, UNATTRIBUTED_COPY, UNATTRIBUTED_TYPES, split.unattributed)
         except pg_errors.UniqueViolation:
-            log.info("some readings were stored already; inserting with ON CONFLICT DO NOTHING")
+            log.info("some readings were stored already; inserting only the new ones")
         else:
-            return len(split.observed), len(split.unattributed)
+            return len(split.observed), len(split.unattributed), split
         with conn.cursor() as cur:
             unattributed = [(None, *row) for row in split.unattributed]
             _copy(cur, STAGING_COPY, OBSERVATION_TYPES, [*split.observed, *unattributed])
+            new = set(cur.execute(NEW_IDENTITIES_SQL).fetchall())
             stored = cur.execute(FROM_STAGING_SQL[0]).rowcount
             kept = cur.execute(FROM_STAGING_SQL[1]).rowcount
-        return stored, kept
+        return stored, kept, split.only(lambda row: (row[1], row[3], row[2], row[0]) in new)
 
     @staticmethod
     def _upsert_latest(conn: Conn, split: Attributed) -> None:
@@ -385,20 +390,36 @@ class Writer:
         )
 
     @staticmethod
+    def _record_restamped(conn: Conn, items: Sequence[Pending]) -> None:
+        """Keep the bytes of batches stored with restamped readings (their device's times)."""
+        notes = [
+            Rejected(
+                a.topic,
+                a.payload,
+                a.batch_id.gateway_id,
+                Category.IMPLAUSIBLE_TIME,
+                f"{a.implausible} of {len(a.rows)} readings had a sample time implausibly far "
+                "from ingest's clock: stored at their receipt time, flagged "
+                f"{sample_times.FLAG}; this copy keeps the times they claimed",
+                None,
+                a.batch_id,
+            )
+            for a in map(_accepted, items)
+            if a.implausible
+        ]
+        if notes:
+            log.warning(
+                "readings with implausible sample times stored at their receipt time",
+                extra={
+                    "batches": len(notes),
+                    "gateways": sorted({str(n.gateway_id) for n in notes}),
+                },
+            )
+            dead_letter_rows.insert(conn, notes, record=True)
+
+    @staticmethod
     def _insert_dead(conn: Conn, rejected: Sequence[Rejected]) -> None:
-        if not rejected:
-            return
-        conn.execute(
-            _DEAD_LETTER_SQL,
-            (
-                [r.topic for r in rejected],
-                [r.gateway_id for r in rejected],
-                [r.payload for r in rejected],
-                [r.reason for r in rejected],
-                [r.field for r in rejected],
-                [r.category.value for r in rejected],
-            ),
-        )
+        dead_letter_rows.insert(conn, rejected)
 
     # -- health and retention ---------------------------------------------------------------
 

@@ -26,10 +26,11 @@ METRIC_KEYS: Final = tuple(METRICS)
 """Metric index -> catalogue key."""
 _INDEX: Final = {key: i for i, key in enumerate(METRIC_KEYS)}
 
-DOUBTFUL_FLAGS: Final = ("artefact", "questionable", "early_estimate")
+DOUBTFUL_FLAGS: Final = ("artefact", "questionable", "early_estimate", "time_implausible")
 """Quality flags that keep a value out of the physiological detectors: the device itself says
-it is motion artefact, questionable or not yet settled. ``low_perfusion`` values are kept
-(less reliable, still real)."""
+it is motion artefact, questionable or not yet settled, or ingest stored it at its receipt
+because its own time was implausible (so when it was measured is not known; docs/ingest.md).
+``low_perfusion`` values are kept (less reliable, still real)."""
 
 
 def metric_index(key: str) -> int:

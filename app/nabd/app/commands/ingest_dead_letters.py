@@ -173,12 +173,15 @@ def _show(args: argparse.Namespace) -> int:
 
 def _replay(args: argparse.Namespace) -> int:
     import psycopg
+    import pydantic
 
     from nabd.ingest.dead_letters import list_dead_letters, replay
     from nabd.ingest.errors import IngestError
+    from nabd.ingest.settings import SampleTimeSettings
 
     refused = 0
     try:
+        window = SampleTimeSettings().window  # judged as the worker judged it (its environment)
         with operator_writer(args) as (writer, ids):
             letters = list(args.ids)
             if args.reason:
@@ -188,12 +191,12 @@ def _replay(args: argparse.Namespace) -> int:
                     )
                 letters = [d.id for d in pending]
             for letter in letters:
-                result = replay(writer, ids, letter)
+                result = replay(writer, ids, letter, window)
                 detail = f": {result.category}: {result.reason}" if result.reason else ""
                 rows = f" ({result.rows} readings)" if result.rows else ""
                 print(f"{result.id}: {result.outcome}{rows}{detail}")
                 refused += result.outcome in ("refused", "missing")
-    except (IngestError, psycopg.Error, ValueError) as exc:
+    except (IngestError, psycopg.Error, pydantic.ValidationError, ValueError) as exc:
         return fail(exc)
     return 1 if refused else 0
 
