@@ -196,7 +196,7 @@ def test_the_cli_deploys_with_the_token_from_the_environment(
     state.status = 500
     assert main(["dashboards", "deploy", "--url", url]) == 1
     monkeypatch.delenv("NABD_GRAFANA_TOKEN")
-    assert main(["dashboards", "deploy", "--url", url]) == 1
+    assert main(["dashboards", "deploy", "--url", url]) == 2  # usage: no token given
 
 
 @pytest.mark.skipif(

@@ -77,13 +77,15 @@ def _settings_classes() -> list[type[BaseSettings]]:
     found: list[type[BaseSettings]] = []
     for path in _sources():
         tree = ast.parse(path.read_text(encoding="utf-8"))
-        for node in tree.body:
-            if isinstance(node, ast.ClassDef) and any(
-                isinstance(base, ast.Name) and base.id == "BaseSettings" for base in node.bases
-            ):
-                parts = path.relative_to(REPO).with_suffix("").parts[1:]
-                module = importlib.import_module(".".join(parts))
-                found.append(getattr(module, node.name))
+        classes = [node.name for node in tree.body if isinstance(node, ast.ClassDef)]
+        if not any(name.endswith("Settings") for name in classes):
+            continue
+        parts = path.relative_to(REPO).with_suffix("").parts[1:]
+        module = importlib.import_module(".".join(parts))
+        for name in classes:  # also subclasses of another settings class (IngestSettings)
+            cls = getattr(module, name)
+            if isinstance(cls, type) and issubclass(cls, BaseSettings) and cls is not BaseSettings:
+                found.append(cls)
     return found
 
 
