@@ -297,8 +297,10 @@ def test_a_limit_change_changes_detection_and_is_audited(
         )
         assert alerts(monitor_db, patient) == []  # 150 mmHg is inside the default 90-220
         limits = ["alerts", "limits", "set", "systolic_bp", "--by", "Dr Okafor", *url]
-        assert main([*limits, "--patient", patient, "--high", "140"]) == 0
+        # The ward's change first: the alert at the patient's new limit then proves the service
+        # has read a registry snapshot holding both (it reads every limit in one query).
         assert main([*limits, "--ward", ward, "--low", "off"]) == 0
+        assert main([*limits, "--patient", patient, "--high", "140"]) == 0
         store(monitor_db, [(p, "systolic_bp", now(), 150.0, ()) for p in (patient, neighbour)])
         raised = wait_until(lambda: alerts(monitor_db, patient), "the alert at the new limit")
         assert [(r[0], r[1]) for r in raised] == [("systolic_bp_high", "raised")]
