@@ -154,6 +154,7 @@ def test_a_hung_analytics_raises_monitoring_interrupted_and_a_nurse_sees_it_end(
             timeout_s=STALE_S + INTERVAL_S + MARGIN_S + 10,
         )
         detected_s = time.monotonic() - stopped_at
+        print(f"monitoring_interrupted committed {detected_s:.2f} s after SIGSTOP")
         assert detected_s <= STALE_S + INTERVAL_S + MARGIN_S, f"raised after {detected_s:.1f} s"
         assert [(p, s, latched, prio, kind) for p, _, s, latched, prio, kind in rows] == [
             (p, "raised", False, "high", "technical") for p in sorted(patients)
