@@ -155,7 +155,7 @@ _INSERT_SQL: Final = """
 INSERT INTO alert (id, patient_id, condition, kind, priority, condition_priority, state, message,
                    raised_at, updated_at, last_notified_at)
 VALUES (%(id)s, %(patient)s, %(condition)s, 'technical', %(priority)s, %(priority)s, 'raised',
-        %(message)s, %(at)s, %(at)s, %(at)s)
+        %(message)s, now(), now(), now())
 ON CONFLICT (patient_id, condition) WHERE state <> 'resolved' DO NOTHING
 RETURNING raised_at
 """
@@ -209,9 +209,15 @@ class Watchdog:
                 self.check()
             except psycopg.Error as exc:  # the database is down or the lock is held: next pass
                 log.warning("watchdog pass failed", extra={"error": str(exc).strip()})
-                if self._conn is not None:
-                    self._conn.close()
-                    self._conn = None
+                self._reset()
+            except Exception:  # a defect must cost one pass, never the watching
+                log.exception("watchdog pass failed")
+                self._reset()
+
+    def _reset(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
     def _connection(self) -> psycopg.Connection[tuple[Any, ...]]:
         if self._conn is None or self._conn.closed:
@@ -267,7 +273,6 @@ class Watchdog:
                     "condition": CONDITION,
                     "priority": PRIORITY.value,
                     "message": text,
-                    "at": datetime.now().astimezone(),
                 }
                 row = conn.execute(_INSERT_SQL, params).fetchone()
                 if row is None:  # another worker raised it first
