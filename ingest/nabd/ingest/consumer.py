@@ -159,6 +159,12 @@ class Consumer:
                 info = self._client.publish(topics.ack(ack.gateway_id), to_json(ack), qos=1)
                 self._unpublished.append(info)
 
+    def publish(self, topic: str, payload: bytes) -> None:
+        """Queue one QoS 1 message (the watchdog's alerts), delivered like the acks."""
+        with self._lock:
+            self._unpublished = [i for i in self._unpublished if not _published(i)]
+            self._unpublished.append(self._client.publish(topic, payload, qos=1))
+
     def stop(self, timeout_s: float) -> None:
         """Wait (bounded) for queued acks to reach the broker, then disconnect, keeping the
         session (no unsubscribe: the broker goes on queueing for us)."""

@@ -31,6 +31,7 @@ from nabd.ingest.inbox import FlushPolicy, Inbox, Pending
 from nabd.ingest.metrics import IngestMetrics, MetricsServer
 from nabd.ingest.settings import IngestSettings
 from nabd.ingest.validate import Accepted, Category, Rejected, refuse, validate
+from nabd.ingest.watchdog import Watchdog
 from nabd.ingest.writer import FlushOutcome, Writer
 
 __all__ = ["GIL_SWITCH_INTERVAL_S", "IngestService"]
@@ -98,6 +99,17 @@ class IngestService:
         )
         self._metrics_server: MetricsServer | None = None
         self._next_health = 0.0
+        self.watchdog = (
+            Watchdog(
+                settings.database_url,
+                self._consumer.publish,
+                stale_after_s=settings.watchdog_stale_s,
+                interval_s=settings.watchdog_interval_s,
+                statement_timeout_s=settings.statement_timeout_s,
+            )
+            if settings.watchdog_stale_s > 0
+            else None
+        )
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -131,6 +143,8 @@ class IngestService:
                 return 0  # stopped before the database ever answered: nothing was received
             self._statuses.start()
             self._consumer.start()
+            if self.watchdog is not None:
+                self.watchdog.start()
             log.info("ingest worker running", extra={"worker_id": s.worker_id})
             while not self._stop.is_set():
                 items = self._inbox.take(idle_s=min(s.health_interval_s, 1.0))
@@ -149,6 +163,8 @@ class IngestService:
         deadline = time.monotonic() + self.settings.shutdown_timeout_s
         items = self._inbox.drain()
         committed = not items or self._commit(items, deadline=deadline)
+        if self.watchdog is not None:
+            self.watchdog.stop(timeout_s=max(0.5, deadline - time.monotonic()))
         self._statuses.stop(timeout_s=max(0.5, deadline - time.monotonic()))
         self._consumer.stop(timeout_s=max(0.5, deadline - time.monotonic()))
         self._health_if_due(force=True)

@@ -118,6 +118,18 @@ class IngestSettings(SampleTimeSettings):
     )
     """How often readings stored for nobody are moved to a patient whose assignment now covers
     them (:mod:`nabd.ingest.reattribution`); 0: only by ``nabd ingest reattribute``."""
+    watchdog_stale_s: float = Field(
+        default=15.0, ge=0, validation_alias="NABD_INGEST_WATCHDOG_STALE_S"
+    )
+    """Analytics' newest tick older than this: every admitted patient gets a technical alert
+    ``monitoring_interrupted`` (:mod:`nabd.ingest.watchdog`); 0 switches the watchdog off. Above
+    the analytics tick (1 s) with room for a slow tick, and above analytics' statement timeout
+    (10 s), after which PostgreSQL ends a hung analytics' open transaction and its locks."""
+    watchdog_interval_s: float = Field(
+        default=2.0, gt=0, le=60, validation_alias="NABD_INGEST_WATCHDOG_INTERVAL_S"
+    )
+    """How often the watchdog looks: an interruption is raised at most ``watchdog_stale_s`` +
+    this after the last tick."""
     metrics_host: str = Field(default="127.0.0.1", validation_alias="NABD_INGEST_METRICS_HOST")
     metrics_port: int | None = Field(
         default=None, ge=0, le=65535, validation_alias="NABD_INGEST_METRICS_PORT"

@@ -114,13 +114,17 @@ class MonitorService:
 
     async def _connect(self) -> Conn:
         s = self.settings
+        timeout_ms = round(s.statement_timeout_s * 1000)
         try:
             return await asyncio.wait_for(
                 psycopg.AsyncConnection.connect(
                     s.database_url,
                     autocommit=True,
                     connect_timeout=max(1, round(s.connect_timeout_s)),
-                    options=f"-c statement_timeout={round(s.statement_timeout_s * 1000)}",
+                    # A transaction left open (the process hung or stopped mid-tick) is ended
+                    # by the server, so its locks do not block ingest's watchdog or the nurses.
+                    options=f"-c statement_timeout={timeout_ms}"
+                    f" -c idle_in_transaction_session_timeout={timeout_ms}",
                 ),
                 s.connect_timeout_s + 1,
             )

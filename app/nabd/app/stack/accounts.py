@@ -86,6 +86,8 @@ def service_rules() -> dict[str, tuple[Rule, ...]]:
             Rule("read", ALL_OBSERVATIONS),
             Rule("read", ALL_STATUSES),
             Rule("write", _ALL_ACKS),
+            # The watchdog's "monitoring interrupted" alerts (nabd.ingest.watchdog).
+            Rule("write", ALL_ALERTS),
         ),
         "analytics": (
             Rule("write", ALL_ALERTS),

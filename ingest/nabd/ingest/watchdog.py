@@ -1,0 +1,306 @@
+"""Monitoring that stops is an alarm: ingest watches analytics' heartbeat.
+
+The analytics service writes one ``analytics_tick`` row per tick (every second by default). If it
+dies or hangs, no alert is raised for anyone, and nothing on its own would say so. So another
+process, every ingest worker, checks every ``NABD_INGEST_WATCHDOG_INTERVAL_S`` how old the newest
+tick is (on the database's clock, ``written_at``, migration 0045). Older than
+``NABD_INGEST_WATCHDOG_STALE_S`` (or none at all that long after the worker started): every
+admitted patient gets one open technical alert ``monitoring_interrupted``, high priority, in the
+``alert`` table (so the nurse station and the dashboards show it), audited by the database, and
+published on the ward's alerts topic after the commit, as analytics publishes its own.
+
+When ticks come back, the alert is **latched**, not resolved: it stays on the board, as the
+project's unacknowledged high-priority alerts do (IEC 60601-1-8 latching), until a nurse
+acknowledges it (``nabd alerts ack`` or the station); the watchdog then resolves it. A gap in
+monitoring is something a nurse must know happened (readings in the gap were never checked for
+alarms), not only that it is over. An acknowledged alert whose interruption goes on stays
+acknowledged; one that was latched and is interrupted again is unlatched.
+
+Every pass is one transaction under the alert lock analytics and the nurses' tools take
+(``ALERT_LOCK``), with a short ``lock_timeout`` (a hung analytics can hold that lock until
+PostgreSQL ends its idle transaction; the watchdog tries again at its next pass). Writes are
+idempotent (one open alert per patient and condition: the unique index of migration 0030), so
+several ingest workers may all watch. The analytics service never touches this condition: it
+restores only the conditions it knows.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Final
+
+import psycopg
+
+from nabd.contract import topics
+from nabd.contract.payloads import Alert, AlertPriority, AlertState, to_json
+
+__all__ = [
+    "CONDITION",
+    "Change",
+    "ChangeKind",
+    "OpenAlert",
+    "Watchdog",
+    "interrupted",
+    "message",
+    "plan",
+]
+
+log = logging.getLogger(__name__)
+
+CONDITION: Final = "monitoring_interrupted"
+PRIORITY: Final = AlertPriority.HIGH
+ALERT_LOCK: Final = 0x6E616C72
+"""The alert lock (``nabd.analytics.service.store.ALERT_LOCK``, hard-coded in migration 0032
+too): serialises the watchdog with analytics' ticks, nurses' actions and discharges."""
+ALERTS_CHANNEL: Final = "nabd_alerts"
+LOCK_TIMEOUT_MS: Final = 2000
+
+Publish = Callable[[str, bytes], None]
+"""(topic, payload): queue one QoS 1 message."""
+
+
+class ChangeKind(StrEnum):
+    RAISED = "raised"
+    LATCHED = "latched"
+    UNLATCHED = "unlatched"
+    RESOLVED = "resolved"
+
+
+@dataclass(frozen=True, slots=True)
+class OpenAlert:
+    """One open ``monitoring_interrupted`` alert as stored."""
+
+    alert_id: uuid.UUID
+    patient_id: str
+    ward_id: str
+    acknowledged: bool
+    latched: bool
+    raised_at: datetime
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One row change of a pass: a new alert (``alert_id`` fresh) or a change of an open one."""
+
+    kind: ChangeKind
+    alert_id: uuid.UUID
+    patient_id: str
+    ward_id: str
+
+
+def interrupted(tick_age_s: float | None, watching_s: float, stale_after_s: float) -> bool:
+    """Whether analytics counts as stopped: its newest tick is older than ``stale_after_s``,
+    or it has never ticked although we have been watching that long."""
+    age = watching_s if tick_age_s is None else tick_age_s
+    return age > stale_after_s
+
+
+def plan(
+    stopped: bool, admitted: Mapping[str, str], open_alerts: Sequence[OpenAlert]
+) -> list[Change]:
+    """The changes that make the rows agree with ``stopped``.
+
+    ``admitted`` maps each admitted patient to their ward. A patient discharged meanwhile needs
+    nothing: the discharge resolved their alerts (migration 0032).
+    """
+    changes: list[Change] = []
+    have = {a.patient_id for a in open_alerts}
+    for a in open_alerts:
+        if a.patient_id not in admitted:
+            continue
+        if stopped and a.latched:
+            changes.append(Change(ChangeKind.UNLATCHED, a.alert_id, a.patient_id, a.ward_id))
+        elif not stopped and a.acknowledged:
+            changes.append(Change(ChangeKind.RESOLVED, a.alert_id, a.patient_id, a.ward_id))
+        elif not stopped and not a.latched:
+            changes.append(Change(ChangeKind.LATCHED, a.alert_id, a.patient_id, a.ward_id))
+    if stopped:
+        changes += [
+            Change(ChangeKind.RAISED, uuid.uuid4(), patient, ward)
+            for patient, ward in sorted(admitted.items())
+            if patient not in have
+        ]
+    return changes
+
+
+def message(tick_age_s: float | None) -> str:
+    """The alert's text: what stopped and what it means for the patient; nothing identifying."""
+    since = (
+        "has not run since this watchdog started"
+        if tick_age_s is None
+        else f"has not run for {tick_age_s:.0f} s"
+    )
+    return f"Monitoring interrupted: alert analysis {since}; no alarm is raised for this patient"
+
+
+_TICK_SQL: Final = """
+SELECT extract(epoch FROM clock_timestamp() - coalesce(written_at, time))::float8
+FROM analytics_tick ORDER BY time DESC LIMIT 1
+"""
+_ADMITTED_SQL: Final = "SELECT id, ward_id FROM patient WHERE discharged_at IS NULL"
+_OPEN_SQL: Final = """
+SELECT a.id, a.patient_id, p.ward_id, a.state = 'acknowledged', a.latched, a.raised_at, a.message
+FROM alert a JOIN patient p ON p.id = a.patient_id
+WHERE a.condition = %s AND a.state <> 'resolved'
+"""
+_INSERT_SQL: Final = """
+INSERT INTO alert (id, patient_id, condition, kind, priority, condition_priority, state, message,
+                   raised_at, updated_at, last_notified_at)
+VALUES (%(id)s, %(patient)s, %(condition)s, 'technical', %(priority)s, %(priority)s, 'raised',
+        %(message)s, now(), now(), now())
+ON CONFLICT (patient_id, condition) WHERE state <> 'resolved' DO NOTHING
+RETURNING raised_at
+"""
+_UPDATE_SQL: Final = {
+    ChangeKind.LATCHED: "UPDATE alert SET latched = true, updated_at = now() WHERE id = %s",
+    ChangeKind.UNLATCHED: "UPDATE alert SET latched = false, updated_at = now() WHERE id = %s",
+    ChangeKind.RESOLVED: """UPDATE alert SET state = 'resolved', resolved_at = now(),
+        resolved_reason = 'cleared', latched = false, updated_at = now()
+        WHERE id = %s AND state <> 'resolved'""",
+}
+
+
+class Watchdog:
+    """One watcher of analytics' ticks, on its own database connection and thread."""
+
+    def __init__(
+        self,
+        database_url: str,
+        publish: Publish,
+        *,
+        stale_after_s: float,
+        interval_s: float,
+        statement_timeout_s: float,
+    ) -> None:
+        self._url = database_url
+        self._publish = publish
+        self.stale_after_s = stale_after_s
+        self.interval_s = interval_s
+        self._statement_timeout_ms = round(statement_timeout_s * 1000)
+        self._started = time.monotonic()
+        self._conn: psycopg.Connection[tuple[Any, ...]] | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="watchdog", daemon=True)
+        self.raised = 0
+        self.resolved = 0
+
+    def start(self) -> None:
+        self._started = time.monotonic()
+        self._thread.start()
+
+    def stop(self, timeout_s: float) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout_s)
+        if self._conn is not None:
+            self._conn.close()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            try:
+                self.check()
+            except psycopg.Error as exc:  # the database is down or the lock is held: next pass
+                log.warning("watchdog pass failed", extra={"error": str(exc).strip()})
+                self._reset()
+            except Exception:  # a defect must cost one pass, never the watching
+                log.exception("watchdog pass failed")
+                self._reset()
+
+    def _reset(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _connection(self) -> psycopg.Connection[tuple[Any, ...]]:
+        if self._conn is None or self._conn.closed:
+            self._conn = psycopg.connect(
+                self._url,
+                connect_timeout=10,
+                options=f"-c statement_timeout={self._statement_timeout_ms}",
+            )
+        return self._conn
+
+    def check(self) -> list[Change]:
+        """One pass: one transaction, then the messages of what it committed."""
+        conn = self._connection()
+        with conn.transaction():
+            conn.execute("SELECT set_config('lock_timeout', %s, true)", (str(LOCK_TIMEOUT_MS),))
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (ALERT_LOCK,))
+            row = conn.execute(_TICK_SQL).fetchone()
+            age = None if row is None else float(row[0])
+            stopped = interrupted(age, time.monotonic() - self._started, self.stale_after_s)
+            admitted = {str(p): str(w) for p, w in conn.execute(_ADMITTED_SQL).fetchall()}
+            open_alerts = [
+                OpenAlert(i, p, w, bool(ack), bool(latched), raised, text)
+                for i, p, w, ack, latched, raised, text in conn.execute(
+                    _OPEN_SQL, (CONDITION,)
+                ).fetchall()
+            ]
+            changes = plan(stopped, admitted, open_alerts)
+            text = message(age)
+            messages = self._write(conn, changes, {a.alert_id: a for a in open_alerts}, text)
+        for topic, payload in messages:
+            self._publish(topic, payload)
+        if changes:
+            log.warning(
+                "monitoring interrupted" if stopped else "monitoring resumed",
+                extra={"tick_age_s": age, "changes": len(changes)},
+            )
+        return changes
+
+    def _write(
+        self,
+        conn: psycopg.Connection[tuple[Any, ...]],
+        changes: Sequence[Change],
+        known: Mapping[uuid.UUID, OpenAlert],
+        text: str,
+    ) -> list[tuple[str, bytes]]:
+        """Write the changes; return the messages to publish once they are committed."""
+        out: list[tuple[str, bytes]] = []
+        for c in changes:
+            if c.kind is ChangeKind.RAISED:
+                params = {
+                    "id": c.alert_id,
+                    "patient": c.patient_id,
+                    "condition": CONDITION,
+                    "priority": PRIORITY.value,
+                    "message": text,
+                }
+                row = conn.execute(_INSERT_SQL, params).fetchone()
+                if row is None:  # another worker raised it first
+                    continue
+                self.raised += 1
+                out.append(_message(c, AlertState.RAISED, row[0], text))
+            else:
+                conn.execute(_UPDATE_SQL[c.kind], (c.alert_id,))
+                if c.kind is ChangeKind.RESOLVED:
+                    self.resolved += 1
+                    was = known[c.alert_id]
+                    out.append(_message(c, AlertState.RESOLVED, was.raised_at, was.message))
+            conn.execute("SELECT pg_notify(%s, %s)", (ALERTS_CHANNEL, f"{c.kind}:{c.alert_id}"))
+        return out
+
+
+def _message(c: Change, state: AlertState, raised_at: datetime, text: str) -> tuple[str, bytes]:
+    payload = Alert.model_validate(
+        {
+            "schema": "nabd.alert/1",
+            "alert_id": str(c.alert_id),
+            "patient_id": c.patient_id,
+            "ward_id": c.ward_id,
+            "kind": CONDITION,
+            "priority": PRIORITY,
+            "state": state,
+            "raised_at": raised_at,
+            "message": text[:500],
+        }
+    )
+    return topics.alerts(c.ward_id), to_json(payload)

@@ -1,0 +1,158 @@
+"""The watchdog's passes against the real database, under the ingest login, without processes:
+several watchdogs raise each alert once, a held alert lock delays a pass but does not hang it,
+a discharge ends the alert, and the ingest login can touch no other alert."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+
+from nabd.app.stack.testing import RunningStack
+from nabd.contract.payloads import Alert, parse
+from nabd.ingest.watchdog import ALERT_LOCK, CONDITION, LOCK_TIMEOUT_MS, ChangeKind, Watchdog
+from tests.ingest.ingest_kit import IngestDb, ingest_database
+from tests.monitor.monitor_kit import MonitorDb, admit
+from tests.stack_kit import token
+
+pytestmark = pytest.mark.integration
+
+
+class Sent:
+    """The watchdog's publish seam: what it would put on the broker, in order."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, Alert]] = []
+
+    def __call__(self, topic: str, payload: bytes) -> None:
+        self.messages.append((topic, parse(Alert, payload)))
+
+
+@pytest.fixture(scope="module")
+def ingest_db(nabd_stack: RunningStack, monitor_db: MonitorDb, fresh_database: str) -> IngestDb:
+    return ingest_database(nabd_stack, fresh_database)
+
+
+@pytest.fixture
+def watchdogs(ingest_db: IngestDb) -> Iterator[list[tuple[Watchdog, Sent]]]:
+    made = []
+    for _ in range(2):
+        sent = Sent()
+        dog = Watchdog(
+            ingest_db.ingest_url, sent, stale_after_s=5, interval_s=1, statement_timeout_s=10
+        )
+        made.append((dog, sent))
+    yield made
+    for dog, _ in made:
+        dog.stop(1)
+
+
+def _tick(db: MonitorDb, seconds_ago: float) -> None:
+    """Make analytics' newest tick ``seconds_ago`` old."""
+    db.execute("DELETE FROM analytics_tick")
+    db.execute(
+        "INSERT INTO analytics_tick (time, duration_ms, patients, written_at)"
+        " VALUES (now() - make_interval(secs => %s), 1, 0, now() - make_interval(secs => %s))",
+        (seconds_ago, seconds_ago),
+    )
+
+
+def _open(db: MonitorDb, patient: str) -> list[tuple[object, ...]]:
+    return db.query(
+        "SELECT state, latched FROM alert WHERE patient_id = %s AND condition = %s"
+        " AND state <> 'resolved'",
+        (patient, CONDITION),
+    )
+
+
+def test_two_watchdogs_raise_each_alert_once_and_only_the_writer_publishes(
+    monitor_db: MonitorDb, watchdogs: list[tuple[Watchdog, Sent]]
+) -> None:
+    ward = f"wdb-{token()}"
+    patient = admit(monitor_db, f"p-wdb-{token()}", ward=ward)
+    _tick(monitor_db, 60)
+    (a, sent_a), (b, sent_b) = watchdogs
+    first = a.check()
+    assert (ChangeKind.RAISED, patient) in [(c.kind, c.patient_id) for c in first]
+    assert [c.patient_id for c in b.check() if c.kind is ChangeKind.RAISED] == []
+    assert _open(monitor_db, patient) == [("raised", False)]
+    mine = [(t, m) for t, m in sent_a.messages if m.patient_id == patient]
+    assert [(t, m.state, m.priority, m.ward_id) for t, m in mine] == [
+        (f"nabd/v1/ward/{ward}/alerts", "raised", "high", ward)
+    ]
+    assert [m for _, m in sent_b.messages if m.patient_id == patient] == []
+
+    _tick(monitor_db, 0)  # analytics is back: latched, then a discharge ends it
+    a.check()
+    assert _open(monitor_db, patient) == [("raised", True)]
+    monitor_db.execute("UPDATE patient SET discharged_at = now() WHERE id = %s", (patient,))
+    assert _open(monitor_db, patient) == []
+    assert monitor_db.query(
+        "SELECT resolved_reason FROM alert WHERE patient_id = %s AND condition = %s",
+        (patient, CONDITION),
+    ) == [("discharged",)]
+    assert [c for c in a.check() if c.patient_id == patient] == []
+
+
+def test_a_held_alert_lock_fails_the_pass_in_bounded_time_not_for_ever(
+    monitor_db: MonitorDb, watchdogs: list[tuple[Watchdog, Sent]]
+) -> None:
+    patient = admit(monitor_db, f"p-wdl-{token()}")
+    _tick(monitor_db, 60)
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:  # a hung analytics in the middle of its tick transaction
+        with psycopg.connect(monitor_db.owner_url) as conn:
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (ALERT_LOCK,))
+            held.set()
+            release.wait(30)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert held.wait(10)
+        dog, _ = watchdogs[0]
+        started = time.monotonic()
+        with pytest.raises(psycopg.errors.LockNotAvailable):
+            dog.check()
+        assert time.monotonic() - started < LOCK_TIMEOUT_MS / 1000 + 3
+    finally:
+        release.set()
+        holder.join(10)
+    dog.check()  # the lock is free: the next pass does the work, on the same connection
+    assert _open(monitor_db, patient) == [("raised", False)]
+
+
+def test_the_ingest_login_touches_no_other_alert(
+    monitor_db: MonitorDb, ingest_db: IngestDb
+) -> None:
+    patient = admit(monitor_db, f"p-wdr-{token()}")
+    monitor_db.execute(
+        "INSERT INTO alert (patient_id, condition, kind, priority, message, raised_at)"
+        " VALUES (%s, 'spo2_low', 'physiological', 'high', 'SpO2 low: 85 %%', now())",
+        (patient,),
+    )
+    with psycopg.connect(ingest_db.ingest_url, autocommit=True) as conn:
+        assert conn.execute(
+            "SELECT count(*) FROM alert WHERE patient_id = %s AND condition = 'spo2_low'",
+            (patient,),
+        ).fetchone() == (0,)
+        changed = conn.execute(
+            "UPDATE alert SET state = 'resolved', resolved_at = now() WHERE patient_id = %s",
+            (patient,),
+        ).rowcount
+        assert changed == 0
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute(
+                "INSERT INTO alert (patient_id, condition, kind, priority, message, raised_at)"
+                " VALUES (%s, 'spo2_low', 'physiological', 'high', 'forged', now())",
+                (patient,),
+            )
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("SELECT count(*) FROM audit_log")
+    assert monitor_db.query(
+        "SELECT state FROM alert WHERE patient_id = %s AND condition = 'spo2_low'", (patient,)
+    ) == [("raised",)]
