@@ -116,17 +116,61 @@ def test_observation_is_a_hypertable_and_time_bucket_works(
     ]
 
 
-def test_a_resent_reading_is_not_duplicated(conn: psycopg.Connection[tuple[object, ...]]) -> None:
-    _register_patient(conn, "dup")
+def test_a_reading_identity_is_held_once_whatever_its_time(
+    conn: psycopg.Connection[tuple[object, ...]],
+) -> None:
+    """The identity lives in reading_identity (0042), not in observation's indexes: since 0046
+    observation has no unique index on it (TimescaleDB would need ``time`` in it, so it never
+    caught a copy with another time), and ingest stores a reading only once it registered here."""
     t = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
-    insert = """INSERT INTO observation (time, patient_id, device_id, metric_id, seq, value,
-                                         received_at, gateway_id)
-                VALUES (%s, 'p-dup', 'dev-dup', 1, 7, 72, %s, 'gw-dup')
-                ON CONFLICT (device_id, seq, metric_id, time) DO NOTHING"""
-    assert conn.execute(insert, (t, t)).rowcount == 1
-    assert conn.execute(insert, (t, t)).rowcount == 0
+    insert = """INSERT INTO reading_identity (device_id, seq, metric_id, time)
+                VALUES ('dev-dup', 7, 1, %s) ON CONFLICT DO NOTHING"""
+    assert conn.execute(insert, (t,)).rowcount == 1
+    assert conn.execute(insert, (t,)).rowcount == 0
+    assert conn.execute(insert, (t + timedelta(hours=1),)).rowcount == 0
     with pytest.raises(errors.UniqueViolation):
-        conn.execute(insert.split(" ON CONFLICT", maxsplit=1)[0], (t, t))
+        conn.execute(insert.split(" ON CONFLICT", maxsplit=1)[0], (t + timedelta(hours=1),))
+
+
+def test_observation_keeps_no_redundant_identity_index(
+    conn: psycopg.Connection[tuple[object, ...]],
+) -> None:
+    indexes = conn.execute(
+        "SELECT indexname FROM pg_indexes WHERE tablename = 'observation' ORDER BY indexname"
+    ).fetchall()
+    assert ("observation_identity_idx",) not in indexes
+    assert ("observation_patient_metric_time_idx",) in indexes
+
+
+def test_0046_removes_only_the_unattributed_copy_of_a_reading_stored_twice(
+    conn: psycopg.Connection[tuple[object, ...]],
+) -> None:
+    """Before 0042 a reading could be in both tables (stored for nobody, then re-sent once an
+    assignment existed); re-attribution relied on the dropped index to store it once."""
+    _register_patient(conn, "twice")
+    t = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    values = "VALUES (%s, {}'dev-twice', 1, {}, 72, %s, 'gw-twice')"
+    for seq in (1, 2):
+        conn.execute(
+            "INSERT INTO unattributed_observation (time, device_id, metric_id, seq, value,"
+            " received_at, gateway_id) " + values.format("", seq),
+            (t, t),
+        )
+    conn.execute(
+        "INSERT INTO observation (time, patient_id, device_id, metric_id, seq, value,"
+        " received_at, gateway_id) " + values.format("'p-twice', ", 1),
+        (t, t),
+    )
+    migration = next(m for m in shipped() if m.version == "0046")
+    delete = migration.sql[migration.sql.index("DELETE FROM") :].split(";", maxsplit=1)[0]
+    assert conn.execute(delete).rowcount == 1
+    left = conn.execute(
+        "SELECT seq FROM unattributed_observation WHERE device_id = 'dev-twice'"
+    ).fetchall()
+    assert left == [(2,)]
+    assert conn.execute(
+        "SELECT count(*) FROM observation WHERE device_id = 'dev-twice'"
+    ).fetchone() == (1,)
 
 
 def test_a_null_value_needs_the_unavailable_flag(

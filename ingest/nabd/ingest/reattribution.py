@@ -55,8 +55,10 @@ REATTRIBUTE_SQL: Final = (
 )
 """The statements of one re-attribution, through the session's ``ingest_staging`` table (the
 writer creates it, ``ON COMMIT DELETE ROWS``): take the covered readings out of
-``unattributed_observation`` with their patient; insert them into ``observation`` (a reading a
-gateway re-sent after the assignment existed is there already and only leaves the other table);
+``unattributed_observation`` with their patient; insert them into ``observation`` (before
+``reading_identity`` (0042), a reading a gateway re-sent after the assignment existed could be
+there already and only left the other table; migration 0046 removed those copies with the index
+this ``ON CONFLICT`` used, which stays for a database not yet migrated);
 keep ``observation_latest``; the journal's patients and time span. No ``RETURNING`` from
 ``observation``: ingest may write it, not read it."""
 

@@ -12,9 +12,12 @@ tuples through binary COPY:
 * if that COPY meets a reading that is already stored (a gateway that re-sends readings in new
   batches after a restart, two workers racing on the same batch, or the same identity with
   another time), the savepoint is rolled back and the same rows go through the temporary
-  ``ingest_staging`` table: :data:`FROM_STAGING_SQL` registers the new identities (``ON
-  CONFLICT DO NOTHING``) and stores only the rows whose identity is registered with their
-  time, so a reading is stored once whatever time a later copy claims.
+  ``ingest_staging`` table: :data:`FROM_STAGING_SQL`, one statement, registers the new
+  identities (``ON CONFLICT DO NOTHING ... RETURNING``) and stores only the rows whose identity
+  it registered, so a reading is stored once whatever time a later copy claims.
+
+Only ``reading_identity`` holds a reading once: ``observation`` has no unique index on the
+identity since migration 0046 (it cost as much as the identity table, for nothing ingest needs).
 """
 
 from __future__ import annotations
@@ -30,7 +33,6 @@ __all__ = [
     "FROM_STAGING_SQL",
     "IDENTITY_COPY",
     "IDENTITY_TYPES",
-    "NEW_IDENTITIES_SQL",
     "OBSERVATION_COPY",
     "OBSERVATION_TYPES",
     "STAGING_COPY",
@@ -82,39 +84,37 @@ IDENTITY_COPY: Final = (
 )
 IDENTITY_TYPES: Final = ("text", "int8", "int2", "timestamptz")
 
-NEW_IDENTITIES_SQL: Final = """
-INSERT INTO reading_identity (device_id, seq, metric_id, time)
-SELECT DISTINCT ON (device_id, seq, metric_id) device_id, seq, metric_id, time
-FROM ingest_staging
-ORDER BY device_id, seq, metric_id, time
-ON CONFLICT DO NOTHING
-RETURNING device_id, seq, metric_id, time
-"""
-"""The slow path's first step: the identities of the staged rows that no reading held yet (one
-time per identity, the earliest, if a flush holds one identity twice); returned, so the flush
-knows which readings are new (``observation_latest``, the journal)."""
-
-FROM_STAGING_SQL: Final = (
-    """INSERT INTO observation (patient_id, time, device_id, metric_id, seq, value, quality,
-                            received_at, gateway_id)
-       SELECT patient_id, time, device_id, metric_id, seq, value, quality, received_at,
-              gateway_id
-       FROM ingest_staging s WHERE patient_id IS NOT NULL
-         AND EXISTS (SELECT FROM reading_identity i
-                     WHERE (i.device_id, i.seq, i.metric_id, i.time)
-                         = (s.device_id, s.seq, s.metric_id, s.time))
-       ON CONFLICT DO NOTHING""",
-    """INSERT INTO unattributed_observation (time, device_id, metric_id, seq, value, quality,
-                                         received_at, gateway_id)
-       SELECT time, device_id, metric_id, seq, value, quality, received_at, gateway_id
-       FROM ingest_staging s WHERE patient_id IS NULL
-         AND EXISTS (SELECT FROM reading_identity i
-                     WHERE (i.device_id, i.seq, i.metric_id, i.time)
-                         = (s.device_id, s.seq, s.metric_id, s.time))
-       ON CONFLICT DO NOTHING""",
+FROM_STAGING_SQL: Final = """
+WITH staged AS (  -- one row per identity: the earliest time, if a flush holds one twice
+    SELECT DISTINCT ON (device_id, seq, metric_id) *
+    FROM ingest_staging
+    ORDER BY device_id, seq, metric_id, time
+), registered AS (
+    INSERT INTO reading_identity (device_id, seq, metric_id, time)
+    SELECT device_id, seq, metric_id, time FROM staged
+    ON CONFLICT DO NOTHING
+    RETURNING device_id, seq, metric_id
+), fresh AS (
+    SELECT s.* FROM staged s JOIN registered USING (device_id, seq, metric_id)
+), attributed AS (
+    INSERT INTO observation (patient_id, time, device_id, metric_id, seq, value, quality,
+                             received_at, gateway_id)
+    SELECT patient_id, time, device_id, metric_id, seq, value, quality, received_at, gateway_id
+    FROM fresh WHERE patient_id IS NOT NULL
+), unattributed AS (
+    INSERT INTO unattributed_observation (time, device_id, metric_id, seq, value, quality,
+                                          received_at, gateway_id)
+    SELECT time, device_id, metric_id, seq, value, quality, received_at, gateway_id
+    FROM fresh WHERE patient_id IS NULL
 )
-"""The slow path's second step: (into observation, into unattributed_observation), only rows
-whose identity is registered with their own time, skipping those stored already."""
+SELECT device_id, seq, metric_id, time, patient_id IS NOT NULL FROM fresh
+"""
+"""The slow path, in one statement: register the staged identities no reading held yet (``ON
+CONFLICT DO NOTHING``) and store exactly the rows whose identity that INSERT returned, so the
+hypertables' own indexes play no part (observation has none on the identity since migration
+0046). Returns ``(device_id, seq, metric_id, time, attributed)`` of the rows stored, so the
+flush knows which readings are new (``observation_latest``, the journal). No ``RETURNING`` from
+the hypertables: ingest may write them, not read them."""
 
 _NO_FLAGS: Final[list[str]] = []
 

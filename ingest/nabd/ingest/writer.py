@@ -7,7 +7,8 @@ A flush, in order, all inside one transaction:
    its gateway's becomes a dead letter; every other row gets its patient at its sample time
    (:mod:`nabd.ingest.attribution`);
 3. the rows go to ``observation`` / ``unattributed_observation`` by binary COPY (falling back
-   to staging + ``INSERT ... ON CONFLICT DO NOTHING`` if some reading is stored already, see
+   to staging and one ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` of the identities that
+   stores only the new readings, if some reading is stored already, see
    :mod:`nabd.ingest.staging`), and ``observation_latest`` is upserted;
 4. the new batches are recorded in ``ingested_batch``, dead letters in ``dead_letter``;
 5. if observations were stored, a hand-off journal entry is numbered in commit order and a
@@ -50,7 +51,6 @@ from nabd.ingest.staging import (
     FROM_STAGING_SQL,
     IDENTITY_COPY,
     IDENTITY_TYPES,
-    NEW_IDENTITIES_SQL,
     OBSERVATION_COPY,
     OBSERVATION_TYPES,
     STAGING_COPY,
@@ -340,10 +340,11 @@ class Writer:
         with conn.cursor() as cur:
             unattributed = [(None, *row) for row in split.unattributed]
             _copy(cur, STAGING_COPY, OBSERVATION_TYPES, [*split.observed, *unattributed])
-            new = set(cur.execute(NEW_IDENTITIES_SQL).fetchall())
-            stored = cur.execute(FROM_STAGING_SQL[0]).rowcount
-            kept = cur.execute(FROM_STAGING_SQL[1]).rowcount
-        return stored, kept, split.only(lambda row: (row[1], row[3], row[2], row[0]) in new)
+            stored = cur.execute(FROM_STAGING_SQL).fetchall()
+        new = {(d, s, m, t) for d, s, m, t, _ in stored}
+        attributed = sum(1 for *_, a in stored if a)
+        kept = split.only(lambda row: (row[1], row[3], row[2], row[0]) in new)
+        return attributed, len(stored) - attributed, kept
 
     @staticmethod
     def _upsert_latest(conn: Conn, split: Attributed) -> None:
