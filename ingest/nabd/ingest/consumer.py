@@ -159,6 +159,20 @@ class Consumer:
                 info = self._client.publish(topics.ack(ack.gateway_id), to_json(ack), qos=1)
                 self._unpublished.append(info)
 
+    @property
+    def epoch(self) -> int:
+        """Counts broker connections: a new one may have lost the retained messages."""
+        return self._epoch
+
+    def publish_config(self, gateway_id: str, payload: bytes) -> bool:
+        """Publish a gateway's configuration, retained (``b""`` clears it); ``False`` when the
+        link is down (nothing queued: the publisher sends the then-current list later)."""
+        with self._lock:
+            if not self._connected:
+                return False
+            self._client.publish(topics.gateway_config(gateway_id), payload, qos=1, retain=True)
+            return True
+
     def stop(self, timeout_s: float) -> None:
         """Wait (bounded) for queued acks to reach the broker, then disconnect, keeping the
         session (no unsubscribe: the broker goes on queueing for us)."""

@@ -118,6 +118,12 @@ class IngestSettings(SampleTimeSettings):
     )
     """How often readings stored for nobody are moved to a patient whose assignment now covers
     them (:mod:`nabd.ingest.reattribution`); 0: only by ``nabd ingest reattribute``."""
+    config_interval_s: float = Field(
+        default=2.0, ge=0, validation_alias="NABD_INGEST_CONFIG_INTERVAL_S"
+    )
+    """How often each gateway's device list is read from the registry and, when it changed,
+    published to the gateway (:mod:`nabd.ingest.gateway_configs`); 0: never (another worker
+    does it)."""
     metrics_host: str = Field(default="127.0.0.1", validation_alias="NABD_INGEST_METRICS_HOST")
     metrics_port: int | None = Field(
         default=None, ge=0, le=65535, validation_alias="NABD_INGEST_METRICS_PORT"
