@@ -1,11 +1,12 @@
 """A real ward through the commands only, with real edge agents on bumble's virtual radio, the
 real broker and the real ingest worker (which publishes each gateway's device list): two beds
 served by two gateways, both provisioned before any device exists and started from their
-provisioned folders alone. Admit a patient, register and assign a virtual heart-rate strap: the
-first agent connects to it without a restart and its readings arrive under the patient.
-Transfer the patient to the bed of the other gateway: the first agent releases the strap, the
-second connects to it, and its readings arrive under the patient too. Discharge: the second
-agent releases it. None lost, none duplicated, both outboxes empty.
+provisioned folders alone; the strap is heard as a nearby, unassigned device. Admit a patient,
+register and assign a virtual heart-rate strap: the first agent connects to it without a
+restart and its readings arrive under the patient. Transfer the patient to the bed of the other
+gateway: the first agent releases the strap, the second connects to it, and its readings arrive
+under the patient too. Discharge: the second agent releases it. None lost, none duplicated, both
+outboxes empty.
 """
 
 from __future__ import annotations
@@ -69,6 +70,12 @@ def _readings(ingest_db: IngestDb, table: str, device: str) -> list[tuple[object
     )
 
 
+def _nearby(agent: Agent) -> set[str]:
+    """Addresses the agent's status would list as heard but not read."""
+    reading = {health.address for health in agent.devices.values()}
+    return {d.address for d in agent.nearby.report(agent.runtime.clock(), reading)}
+
+
 async def _serving(agent: Agent, device: str) -> None:
     await eventually(
         lambda: device in agent.devices and agent.devices[device].state is DeviceState.CONNECTED,
@@ -122,6 +129,7 @@ def test_a_patient_on_real_gateways_from_admission_to_discharge(
                 running(provisioned(second, radio)) as other,
             ):
                 assert agent.roster.devices == other.roster.devices == ()  # nothing listed yet
+                await eventually(lambda: STRAP in _nearby(agent), "the strap heard, unassigned")
                 patient = nabd(
                     *f"patient admit --ward {ward} --bed 1 --mrn M{t}".split(),
                     *("--name", "BEN SALAH, Amina"),
@@ -129,6 +137,9 @@ def test_a_patient_on_real_gateways_from_admission_to_discharge(
                 nabd("device", "add", strap, "--kind", "heart_rate_strap", "--address", STRAP)
                 nabd("device", "assign", strap, patient)
                 await _serving(agent, strap)
+                assert agent.reporter is not None
+                report = await agent.reporter.report()
+                assert STRAP not in {d.address for d in report.nearby}  # read now, not nearby
                 for bpm in (61, 62, 63):
                     await peripheral.send_heart_rate(bpm)
                 await asyncio.to_thread(

@@ -1,4 +1,5 @@
-"""GatewayConfig: the devices a gateway reads, a whole versioned state, refused whole if bad."""
+"""GatewayConfig: the devices a gateway reads, a whole versioned state; and the nearby devices
+a gateway reports in its status. Refused whole if bad."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 from nabd.contract.payloads import (
     MAX_CONFIG_DEVICES,
     GatewayConfig,
+    GatewayStatus,
     PayloadError,
     parse,
     to_json,
@@ -102,3 +104,47 @@ def test_any_valid_config_round_trips(gateway: str, version: int, count: int) ->
         ),
     )
     assert parse(GatewayConfig, to_json(config)) == config
+
+
+def _status(nearby: list[dict[str, Any]]) -> bytes:
+    return _raw(
+        {
+            "schema": "nabd.status/1",
+            "gateway_id": "gw-1",
+            "boot_id": "0b7e6a52-34c1-4d0e-9a57-6f1b1e2d3c4f",
+            "state": "online",
+            "at": "2026-12-06T13:00:00Z",
+            "nearby": nearby,
+        }
+    )
+
+
+def _nearby(address: str, **changes: Any) -> dict[str, Any]:
+    heard = {"address": address, "name": "Polar H10", "services": ["heart_rate"],
+             "rssi_dbm": -60, "heard_at": "2026-12-06T12:59:58Z"}  # fmt: skip
+    return heard | changes
+
+
+def test_a_status_may_list_nearby_devices() -> None:
+    status = parse(GatewayStatus, _status([_nearby("F0:00:00:00:00:01")]))
+    assert [(d.address, d.name) for d in status.nearby] == [("F0:00:00:00:00:01", "Polar H10")]
+
+
+@pytest.mark.parametrize(
+    ("nearby", "field"),
+    [
+        ([_nearby("F0:00:00:00:00:01"), _nearby("F0:00:00:00:00:01")], "nearby"),
+        ([_nearby("f0:00:00:00:00:01")], "nearby.0.address"),
+        ([_nearby("F0:00:00:00:00:01", name="a\u0000b")], "nearby.0.name"),
+        ([_nearby("F0:00:00:00:00:01", name="x" * 65)], "nearby.0.name"),
+        ([_nearby("F0:00:00:00:00:01", rssi_dbm=21)], "nearby.0.rssi_dbm"),
+        ([_nearby("F0:00:00:00:00:01", patient_id="p-1")], "nearby.0.patient_id"),
+        ([_nearby(f"F0:00:00:00:00:{n:02X}") for n in range(65)], "nearby"),
+    ],
+)
+def test_a_bad_nearby_list_is_refused_naming_the_field(
+    nearby: list[dict[str, Any]], field: str
+) -> None:
+    with pytest.raises(PayloadError) as caught:
+        parse(GatewayStatus, _status(nearby))
+    assert caught.value.field == field

@@ -48,6 +48,7 @@ __all__ = [
     "MAX_ACKED",
     "MAX_CONFIG_DEVICES",
     "MAX_MESSAGE_CHARS",
+    "MAX_NEARBY_DEVICES",
     "MAX_PAYLOAD_BYTES",
     "MAX_READINGS",
     "MAX_SEQ",
@@ -65,6 +66,7 @@ __all__ = [
     "GatewayState",
     "GatewayStatus",
     "IngestAck",
+    "NearbyDevice",
     "ObservationBatch",
     "OutboxStatus",
     "Payload",
@@ -104,6 +106,9 @@ MAX_MESSAGE_CHARS: Final = 500
 MAX_STATUS_DEVICES: Final = 256
 """Devices in one status message: far more than one gateway serves (a bedside has a handful, a
 ward-corridor gateway a few dozen), and a full status stays under 64 kB."""
+
+MAX_NEARBY_DEVICES: Final = 64
+"""Unassigned devices in one status: the strongest heard, enough to pick from on a ward."""
 
 MAX_CONFIG_DEVICES: Final = MAX_STATUS_DEVICES
 """Devices in one gateway configuration: each must fit in the gateway's status too."""
@@ -335,6 +340,29 @@ class DeviceStatus(Payload):
     """Received signal strength of its latest advertisement, if heard."""
 
 
+BluetoothAddress = Annotated[str, StringConstraints(pattern=r"^[0-9A-F]{2}(:[0-9A-F]{2}){5}$")]
+"""Upper-case, colon-separated, as the registry stores it."""
+DeviceKind = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,62}$")]
+ServiceName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,62}$")]
+DeviceName = Annotated[
+    str, StringConstraints(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$")
+]
+
+
+class NearbyDevice(Payload):
+    """A health device the gateway hears advertising but is not told to read, in its status:
+    what an operator picks from to register a device (``nabd gateway seen``)."""
+
+    address: BluetoothAddress
+    name: DeviceName | None = None
+    """Its advertised local name, if any (printable, at most 64 characters)."""
+    services: tuple[ServiceName, ...] = Field(default=(), max_length=16)
+    """The standard health services it advertises, by the edge agent's names."""
+    rssi_dbm: int | None = Field(default=None, ge=-127, le=20)
+    heard_at: UtcDatetime
+    """When its latest advertisement was heard, by the gateway's clock."""
+
+
 class OutboxStatus(Payload):
     """The gateway's backlog: readings kept on disk until ingest acknowledges them."""
 
@@ -371,6 +399,17 @@ class GatewayStatus(Payload):
     """Every device the gateway serves, each once; empty in the last will."""
     outbox: OutboxStatus | None = None
     """The backlog; null in the last will."""
+    nearby: tuple[NearbyDevice, ...] = Field(default=(), max_length=MAX_NEARBY_DEVICES)
+    """Health devices heard advertising that the gateway does not read, strongest first, each
+    address once; empty in the last will (and from agents before this field)."""
+
+    @field_validator("nearby")
+    @classmethod
+    def _nearby_unique(cls, nearby: tuple[NearbyDevice, ...]) -> tuple[NearbyDevice, ...]:
+        addresses = [device.address for device in nearby]
+        if len(set(addresses)) != len(addresses):
+            raise ValueError("nearby repeats an address")
+        return nearby
 
     @field_validator("devices")
     @classmethod
@@ -411,12 +450,6 @@ class GatewayCommand(Payload):
     command_id: Uuid
     issued_at: UtcDatetime
     command: Annotated[ReconnectDevice | SetInterval, Field(discriminator="action")]
-
-
-BluetoothAddress = Annotated[str, StringConstraints(pattern=r"^[0-9A-F]{2}(:[0-9A-F]{2}){5}$")]
-"""Upper-case, colon-separated, as the registry stores it."""
-DeviceKind = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,62}$")]
-ServiceName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,62}$")]
 
 
 class ConfiguredDevice(Payload):

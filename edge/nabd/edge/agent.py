@@ -33,6 +33,7 @@ from nabd.contract.payloads import GatewayState, to_json
 from nabd.edge.backoff import Backoff
 from nabd.edge.ble.backend import open_backend
 from nabd.edge.ble.central import Central
+from nabd.edge.ble.nearby import Nearby
 from nabd.edge.config import EdgeConfig
 from nabd.edge.errors import BleTransportError
 from nabd.edge.ingress import Ingress
@@ -107,6 +108,8 @@ class Agent:
         """Every device with a session, by id: state, battery, clock, counters."""
         self.sender: Sender | None = None
         self.reporter: Reporter | None = None
+        self.nearby = Nearby()
+        """Health devices heard but not read, for the status (``nabd gateway seen``)."""
         self.roster = Roster(gateway_id, config.devices, config.data_dir / CONFIG_FILE)
         """The devices to read: the server's list, or ``edge.toml``'s until one arrives."""
 
@@ -177,6 +180,7 @@ class Agent:
             gateway_id=self.gateway_id,
             boot_id=self.boot_id,
             devices=self.devices,
+            nearby=self.nearby,
             outbox=outbox,
             in_flight=lambda: len(sender.window.in_flight),
             broker_connected=link.connected.is_set,
@@ -224,6 +228,7 @@ class Agent:
                         self.devices,
                         self.runtime,
                         roster=self.roster,
+                        nearby=self.nearby,
                     )
                     async with asyncio.TaskGroup() as group:
                         group.create_task(central.run(), name="central")

@@ -24,6 +24,7 @@ from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData
 
 from nabd.edge.ble.backend import BackendClasses
+from nabd.edge.ble.nearby import Nearby
 from nabd.edge.ble.session import DeviceSession
 from nabd.edge.ble.sightings import Sighting, Sightings
 from nabd.edge.clock import ClockWatch
@@ -56,6 +57,7 @@ class Central:
         runtime: Runtime,
         *,
         roster: Roster,
+        nearby: Nearby | None = None,
     ) -> None:
         self._config = config
         self._backend = backend
@@ -64,6 +66,7 @@ class Central:
         """Shared with the status reporter: every device that has (had) a session."""
         self._runtime = runtime
         self._roster = roster
+        self._nearby = nearby or Nearby()
         self._sightings = Sightings()
         self._by_address: dict[str, str] = {}
         """Every device with a session, listed or discovered, by address."""
@@ -161,6 +164,14 @@ class Central:
         address = device.address.upper()
         self._sightings.record(Sighting(device, advertisement, self._runtime.monotonic()))
         self._note_rssi(address, advertisement.rssi)
+        if address not in self._by_address:
+            self._nearby.record(
+                address,
+                advertisement.local_name,
+                advertisement.service_uuids,
+                advertisement.rssi,
+                self._runtime.clock(),
+            )
         if address in self._by_address or not self._config.discovery.enabled:
             return
         if self._group is None or not self._wanted & set(advertisement.service_uuids):
