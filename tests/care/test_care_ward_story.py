@@ -4,9 +4,10 @@ served by two gateways, both provisioned before any device exists and started fr
 provisioned folders alone; the strap is heard as a nearby, unassigned device. Admit a patient,
 register and assign a virtual heart-rate strap: the first agent connects to it without a
 restart and its readings arrive under the patient. Transfer the patient to the bed of the other
-gateway: the first agent releases the strap, the second connects to it, and its readings arrive
-under the patient too. Discharge: the second agent releases it. None lost, none duplicated, both
-outboxes empty.
+gateway: the first agent releases the strap; the second, started only now from its folder
+(which lists no device), gets the list retained by the broker, connects to the strap, and its
+readings arrive under the patient too. Discharge: the second agent releases it. None lost, none
+duplicated, both outboxes empty.
 """
 
 from __future__ import annotations
@@ -124,11 +125,9 @@ def test_a_patient_on_real_gateways_from_admission_to_discharge(
                 return _agent(out / "edge.toml")
 
             radio = await world.another_gateway()
-            async with (
-                running(provisioned(first, world.transport_spec)) as agent,
-                running(provisioned(second, radio)) as other,
-            ):
-                assert agent.roster.devices == other.roster.devices == ()  # nothing listed yet
+            later = provisioned(second, radio)  # provisioned now: its edge.toml lists nothing
+            async with running(provisioned(first, world.transport_spec)) as agent:
+                assert agent.roster.devices == later.roster.devices == ()  # nothing listed yet
                 await eventually(lambda: STRAP in _nearby(agent), "the strap heard, unassigned")
                 patient = nabd(
                     *f"patient admit --ward {ward} --bed 1 --mrn M{t}".split(),
@@ -149,27 +148,29 @@ def test_a_patient_on_real_gateways_from_admission_to_discharge(
                 )
                 nabd("patient", "transfer", patient, "--ward", ward, "--bed", "2")
                 await _released(agent, strap)
-                await _serving(other, strap)
-                for bpm in (64, 65):
-                    await peripheral.send_heart_rate(bpm)
-                await asyncio.to_thread(
-                    wait_until,
-                    lambda: len(_readings(ingest_db, "observation", strap)) == 5,
-                    "the readings through the second gateway stored under the patient",
-                )
-                nabd("patient", "discharge", patient)
-                await _released(other, strap)
-                await eventually(lambda: not peripheral.connections, "the strap disconnected")
-                await eventually(
-                    lambda: (
-                        agent.sender is not None
-                        and other.sender is not None
-                        and not agent.sender.window.in_flight
-                        and not other.sender.window.in_flight
-                    ),
-                    "every batch acknowledged",
-                )
-                assert await pending(agent) == await pending(other) == 0
+                # The other gateway starts only now: the broker hands it the retained list.
+                async with running(later) as other:
+                    await _serving(other, strap)
+                    for bpm in (64, 65):
+                        await peripheral.send_heart_rate(bpm)
+                    await asyncio.to_thread(
+                        wait_until,
+                        lambda: len(_readings(ingest_db, "observation", strap)) == 5,
+                        "the readings through the second gateway stored under the patient",
+                    )
+                    nabd("patient", "discharge", patient)
+                    await _released(other, strap)
+                    await eventually(lambda: not peripheral.connections, "the strap disconnected")
+                    await eventually(
+                        lambda: (
+                            agent.sender is not None
+                            and other.sender is not None
+                            and not agent.sender.window.in_flight
+                            and not other.sender.window.in_flight
+                        ),
+                        "every batch acknowledged",
+                    )
+                    assert await pending(agent) == await pending(other) == 0
         return patient
 
     patient = asyncio.run(scenario())
