@@ -1,11 +1,13 @@
-"""A real ward through the commands only, with the real edge agent on bumble's virtual radio,
-the real broker and the real ingest worker: add a ward and a bed served by a gateway, admit a
-patient, register and assign a virtual heart-rate strap, provision the gateway, start its agent
-from the provisioned folder alone; the strap's readings arrive under the patient. Discharge:
-the readings that follow are kept for nobody, none lost, none duplicated, none the patient's.
-
-Restart-based: until gateways learn their devices from the server (docs/care.md, "Not yet"),
-the agent reads the devices its provisioned ``edge.toml`` lists.
+"""A real ward through the commands only, with real edge agents on bumble's virtual radio, the
+real broker and the real ingest worker (which publishes each gateway's device list): two beds
+served by two gateways, both provisioned before any device exists and started from their
+provisioned folders alone; the strap is heard as a nearby, unassigned device. Admit a patient,
+register and assign a virtual heart-rate strap: the first agent connects to it without a
+restart and its readings arrive under the patient. Transfer the patient to the bed of the other
+gateway: the first agent releases the strap; the second, started only now from its folder
+(which lists no device), gets the list retained by the broker, connects to the strap, and its
+readings arrive under the patient too. Discharge: the second agent releases it. None lost, none
+duplicated, both outboxes empty.
 """
 
 from __future__ import annotations
@@ -21,8 +23,9 @@ from nabd.app.stack.testing import RunningStack
 from nabd.edge.agent import Agent
 from nabd.edge.config import load_config
 from nabd.edge.settings import EdgeSettings, resolve
+from nabd.edge.status import DeviceState
 from tests.care.care_kit import token
-from tests.edge.agent_harness import running
+from tests.edge.agent_harness import eventually, pending, running
 from tests.edge.virtual_peripherals import VirtualWorld
 from tests.ingest.ingest_kit import (
     IngestDb,
@@ -68,8 +71,27 @@ def _readings(ingest_db: IngestDb, table: str, device: str) -> list[tuple[object
     )
 
 
+def _nearby(agent: Agent) -> set[str]:
+    """Addresses the agent's status would list as heard but not read."""
+    reading = {health.address for health in agent.devices.values()}
+    return {d.address for d in agent.nearby.report(agent.runtime.clock(), reading)}
+
+
+async def _serving(agent: Agent, device: str) -> None:
+    await eventually(
+        lambda: device in agent.devices and agent.devices[device].state is DeviceState.CONNECTED,
+        f"gateway {agent.gateway_id} connected to {device} (no restart)",
+    )
+
+
+async def _released(agent: Agent, device: str) -> None:
+    await eventually(
+        lambda: device not in agent.devices, f"gateway {agent.gateway_id} released {device}"
+    )
+
+
 @pytest.mark.usefixtures("worker")
-def test_a_patient_on_a_real_gateway_from_admission_to_discharge(
+def test_a_patient_on_real_gateways_from_admission_to_discharge(
     nabd_stack: RunningStack,
     care_url: str,
     ingest_db: IngestDb,
@@ -77,7 +99,8 @@ def test_a_patient_on_a_real_gateway_from_admission_to_discharge(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     t = token()
-    ward, gateway, strap, out = f"w-{t}", f"gw-story-{t}", f"hr-{t}", tmp_path / "gw"
+    ward, strap = f"w-{t}", f"hr-{t}"
+    first, second = f"gw-story-{t}", f"gw-story2-{t}"
 
     def nabd(*args: str) -> str:
         capsys.readouterr()
@@ -85,32 +108,37 @@ def test_a_patient_on_a_real_gateway_from_admission_to_discharge(
         return capsys.readouterr().out
 
     nabd("ward", "add", ward, "--name", "Cardiology B")
-    nabd("gateway", "add", gateway, "--ward", ward)
-    nabd("ward", "add-beds", ward, "1", "--gateway", gateway)
-    patient = nabd(
-        *f"patient admit --ward {ward} --bed 1 --mrn M{t}".split(), "--name", "BEN SALAH, Amina"
-    ).strip()
-    nabd("device", "add", strap, "--kind", "heart_rate_strap", "--address", STRAP)
-    nabd("device", "assign", strap, patient)
+    for bed, gateway in (("1", first), ("2", second)):
+        nabd("gateway", "add", gateway, "--ward", ward)
+        nabd("ward", "add-beds", ward, bed, "--gateway", gateway)
 
-    async def scenario() -> None:
+    async def scenario() -> str:
         async with VirtualWorld.running() as world:
             peripheral = await world.add("heart_rate", STRAP, "strap")
-            nabd(
-                "gateway",
-                "provision",
-                gateway,
-                "--out",
-                str(out),
-                "--data-dir",
-                "data",
-                "--bumble",
-                world.transport_spec,
-                "--state-dir",
-                str(nabd_stack.state_dir),
-            )
-            async with running(_agent(out / "edge.toml")):
-                await peripheral.wait_subscribed()
+
+            def provisioned(gateway: str, radio: str) -> Agent:
+                out = tmp_path / gateway
+                nabd(
+                    *f"gateway provision {gateway} --out {out} --data-dir data".split(),
+                    *("--bumble", radio, "--state-dir", str(nabd_stack.state_dir)),
+                )
+                return _agent(out / "edge.toml")
+
+            radio = await world.another_gateway()
+            later = provisioned(second, radio)  # provisioned now: its edge.toml lists nothing
+            async with running(provisioned(first, world.transport_spec)) as agent:
+                assert agent.roster.devices == later.roster.devices == ()  # nothing listed yet
+                await eventually(lambda: STRAP in _nearby(agent), "the strap heard, unassigned")
+                patient = nabd(
+                    *f"patient admit --ward {ward} --bed 1 --mrn M{t}".split(),
+                    *("--name", "BEN SALAH, Amina"),
+                ).strip()
+                nabd("device", "add", strap, "--kind", "heart_rate_strap", "--address", STRAP)
+                nabd("device", "assign", strap, patient)
+                await _serving(agent, strap)
+                assert agent.reporter is not None
+                report = await agent.reporter.report()
+                assert STRAP not in {d.address for d in report.nearby}  # read now, not nearby
                 for bpm in (61, 62, 63):
                     await peripheral.send_heart_rate(bpm)
                 await asyncio.to_thread(
@@ -118,19 +146,37 @@ def test_a_patient_on_a_real_gateway_from_admission_to_discharge(
                     lambda: len(_readings(ingest_db, "observation", strap)) == 3,
                     "three readings stored under the patient",
                 )
-                nabd("patient", "discharge", patient)
-                for bpm in (70, 71):
-                    await peripheral.send_heart_rate(bpm)
-                await asyncio.to_thread(
-                    wait_until,
-                    lambda: len(_readings(ingest_db, "unattributed_observation", strap)) == 2,
-                    "the readings after discharge kept for nobody",
-                )
+                nabd("patient", "transfer", patient, "--ward", ward, "--bed", "2")
+                await _released(agent, strap)
+                # The other gateway starts only now: the broker hands it the retained list.
+                async with running(later) as other:
+                    await _serving(other, strap)
+                    for bpm in (64, 65):
+                        await peripheral.send_heart_rate(bpm)
+                    await asyncio.to_thread(
+                        wait_until,
+                        lambda: len(_readings(ingest_db, "observation", strap)) == 5,
+                        "the readings through the second gateway stored under the patient",
+                    )
+                    nabd("patient", "discharge", patient)
+                    await _released(other, strap)
+                    await eventually(lambda: not peripheral.connections, "the strap disconnected")
+                    await eventually(
+                        lambda: (
+                            agent.sender is not None
+                            and other.sender is not None
+                            and not agent.sender.window.in_flight
+                            and not other.sender.window.in_flight
+                        ),
+                        "every batch acknowledged",
+                    )
+                    assert await pending(agent) == await pending(other) == 0
+        return patient
 
-    asyncio.run(scenario())
+    patient = asyncio.run(scenario())
     stored = _readings(ingest_db, "observation", strap)
-    assert [(p, v) for p, _, v in stored] == [(patient, 61.0), (patient, 62.0), (patient, 63.0)]
-    after = _readings(ingest_db, "unattributed_observation", strap)
-    assert [v for _, _, v in after] == [70.0, 71.0]
-    seqs = [s for _, s, _ in stored + after]
+    assert [v for _, _, v in stored] == [61.0, 62.0, 63.0, 64.0, 65.0]
+    assert {p for p, _, _ in stored} == {patient}
+    seqs = [s for _, s, _ in stored]
     assert len(set(seqs)) == len(seqs) == 5  # none lost, none stored twice
+    assert _readings(ingest_db, "unattributed_observation", strap) == []

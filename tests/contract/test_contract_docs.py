@@ -16,6 +16,7 @@ from nabd.contract.payloads import (
     MAX_STATUS_DEVICES,
     Alert,
     GatewayCommand,
+    GatewayConfig,
     GatewayStatus,
     IngestAck,
     ObservationBatch,
@@ -26,7 +27,7 @@ from nabd.contract.payloads import (
 DOC = (Path(__file__).parents[2] / "docs" / "contract.md").read_text(encoding="utf-8")
 MODELS: dict[str, type[Payload]] = {
     model.__name__: model
-    for model in (ObservationBatch, IngestAck, GatewayStatus, GatewayCommand, Alert)
+    for model in (ObservationBatch, IngestAck, GatewayStatus, GatewayCommand, GatewayConfig, Alert)
 }
 EXAMPLE = re.compile(r"<!-- example: (?P<model>\w+) -->\s*```json\n(?P<body>.*?)```", re.DOTALL)
 

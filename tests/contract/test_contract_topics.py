@@ -19,6 +19,7 @@ GATEWAY_TOPICS: list[Callable[[str], str]] = [
     topics.status,
     topics.ack,
     topics.commands,
+    topics.gateway_config,
 ]
 ALL_BUILDERS: list[Callable[[str], str]] = [*GATEWAY_TOPICS, topics.alerts]
 
@@ -71,6 +72,7 @@ def test_topics_have_the_documented_shape() -> None:
     assert topics.status("gw-1") == "nabd/v1/gw/gw-1/status"
     assert topics.ack("gw-1") == "nabd/v1/gw/gw-1/ack"
     assert topics.commands("gw-1") == "nabd/v1/gw/gw-1/cmd"
+    assert topics.gateway_config("gw-1") == "nabd/v1/gw/gw-1/config"
     assert topics.alerts("icu") == "nabd/v1/ward/icu/alerts"
     assert topics.shared(topics.INGEST_SHARE_GROUP, topics.ALL_OBSERVATIONS) == (
         "$share/nabd-ingest/nabd/v1/gw/+/obs"

@@ -93,9 +93,8 @@ def test_broken_toml_is_refused_with_its_position() -> None:
         _parse('gateway_id = "gw-1"\n[ble\n')
 
 
-def test_a_gateway_with_nothing_to_read_is_refused() -> None:
-    with pytest.raises(EdgeConfigError, match="nothing to read"):
-        _parse('gateway_id = "gw-1"\n')
+def test_a_gateway_with_no_devices_listed_waits_for_the_servers_list() -> None:
+    assert _parse('gateway_id = "gw-1"\n').devices == ()
 
 
 def _settings(**values: object) -> EdgeSettings:

@@ -179,37 +179,55 @@ class VirtualWorld:
     port: int
     transport: Transport
     peripherals: list[VirtualPeripheral] = field(default_factory=list)
+    radios: list[tuple[socket.socket, Transport]] = field(default_factory=list)
+    """Further gateways' controllers on the same link (:meth:`another_gateway`)."""
 
     @property
     def transport_spec(self) -> str:
         """What the agent's ``ble.transport`` says to reach the gateway's controller."""
         return f"tcp-client:127.0.0.1:{self.port}"
 
-    @classmethod
-    @contextlib.asynccontextmanager
-    async def running(cls) -> AsyncIterator[VirtualWorld]:
-        link = LocalLink()  # type: ignore[no-untyped-call]
+    @staticmethod
+    async def _radio(link: LocalLink, name: str) -> tuple[socket.socket, Transport]:
+        """A gateway's controller on ``link``, served over TCP on a free port."""
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         # Accepted sockets inherit TCP_NODELAY: without it, Nagle + delayed ACK add 40 ms to
         # every ATT round trip through the served controller.
         listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         listener.bind(("127.0.0.1", 0))
-        port = int(listener.getsockname()[1])
         transport = await open_tcp_server_transport_with_socket(listener)
-        Controller("gateway", host_source=transport.source, host_sink=transport.sink, link=link)
-        world = cls(link, port, transport)
+        Controller(name, host_source=transport.source, host_sink=transport.sink, link=link)
+        return listener, transport
+
+    @staticmethod
+    async def _close(listener: socket.socket, transport: Transport) -> None:
+        await transport.close()
+        server = getattr(transport, "server", None)
+        if server is not None:
+            server.close()
+            await server.wait_closed()
+        listener.close()
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def running(cls) -> AsyncIterator[VirtualWorld]:
+        link = LocalLink()  # type: ignore[no-untyped-call]
+        listener, transport = await cls._radio(link, "gateway")
+        world = cls(link, int(listener.getsockname()[1]), transport)
         try:
             yield world
         finally:
             for peripheral in world.peripherals:
                 with contextlib.suppress(Exception):
                     await peripheral.device.power_off()
-            await transport.close()
-            server = getattr(transport, "server", None)
-            if server is not None:
-                server.close()
-                await server.wait_closed()
-            listener.close()
+            for radio in [(listener, transport), *world.radios]:
+                await cls._close(*radio)
+
+    async def another_gateway(self) -> str:
+        """The transport spec of another gateway's controller in the same room (same link)."""
+        radio = await self._radio(self.link, f"gateway-{len(self.radios) + 2}")
+        self.radios.append(radio)
+        return f"tcp-client:127.0.0.1:{radio[0].getsockname()[1]}"
 
     async def add(self, kind: Kind, address: str, name: str) -> VirtualPeripheral:
         peripheral = await VirtualPeripheral.start(self.link, kind, address, name)

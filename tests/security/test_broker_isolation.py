@@ -1,7 +1,8 @@
-"""A gateway reads nobody else's data, alerts, acks or commands, whatever it subscribes to, and
-cannot subscribe beyond its own ack and command topics at all: no wildcard, no other gateway's
-topic, no ``$share`` group (joining ingest's group would take every other observation away from
-ingest: the broker hands it the message, refuses delivery by ACL and drops it).
+"""A gateway reads nobody else's data, alerts, acks, commands or configurations, whatever it
+subscribes to, and cannot subscribe beyond its own ack, command and config topics at all: no
+wildcard, no other gateway's topic, no ``$share`` group (joining ingest's group would take every
+other observation away from ingest: the broker hands it the message, refuses delivery by ACL and
+drops it).
 
 (Publishing under another gateway's id, plaintext, anonymous and foreign-CA clients, and
 revocation without a broker restart are proven in ``tests/stack/test_stack_mosquitto.py``;
@@ -37,6 +38,7 @@ FILTERS = [
     f"{topics.ROOT}/gw/+/status",
     f"{topics.ROOT}/gw/+/ack",
     f"{topics.ROOT}/gw/+/cmd",
+    f"{topics.ROOT}/gw/+/config",
     f"{topics.ROOT}/ward/+/alerts",
     topics.shared(topics.INGEST_SHARE_GROUP, topics.ALL_OBSERVATIONS),
 ]
@@ -65,6 +67,7 @@ def test_a_gateway_subscribing_widely_gets_only_its_own_messages(
         assert victim.publish(topics.status(other), b"status of another") in ACCEPTED
         ingest = peer(nabd_stack.service("ingest"))
         assert ingest.publish(topics.ack(other), b"ack of another") in ACCEPTED
+        assert ingest.publish(topics.gateway_config(other), b"config of another") in ACCEPTED
         analytics = peer(nabd_stack.service("analytics"))
         assert analytics.publish(topics.alerts("ward-a"), b"alert of a ward") in ACCEPTED
         sentinel = secrets.token_bytes(8)
@@ -78,7 +81,9 @@ def test_a_gateway_subscribing_widely_gets_only_its_own_messages(
 
 # -- Subscriptions are refused at SUBACK, not only filtered at delivery (issue 17, item 2) -----
 
-_LEVEL = st.sampled_from(["nabd", "v1", "gw", "ward", "obs", "status", "ack", "cmd", "alerts", "+"])
+_LEVEL = st.sampled_from(
+    ["nabd", "v1", "gw", "ward", "obs", "status", "ack", "cmd", "config", "alerts", "+"]
+)
 
 
 def _filters(me: str, other: str) -> st.SearchStrategy[str]:
@@ -94,7 +99,7 @@ def _filters(me: str, other: str) -> st.SearchStrategy[str]:
     gateway_topics = st.builds(
         lambda gw, leaf: f"{topics.ROOT}/gw/{gw}/{leaf}",
         ids,
-        st.sampled_from(["obs", "status", "ack", "cmd", "+", "#"]),
+        st.sampled_from(["obs", "status", "ack", "cmd", "config", "+", "#"]),
     )
     share_group = st.one_of(
         st.just(topics.INGEST_SHARE_GROUP), st.from_regex(r"[A-Za-z0-9_-]{1,12}", fullmatch=True)
@@ -105,14 +110,14 @@ def _filters(me: str, other: str) -> st.SearchStrategy[str]:
     return st.one_of(plain, gateway_topics, shared, system)
 
 
-def test_a_gateway_may_subscribe_to_its_own_ack_and_cmd_topics_only(
+def test_a_gateway_may_subscribe_to_its_own_ack_cmd_and_config_topics_only(
     nabd_stack: RunningStack,
 ) -> None:
     tag = secrets.token_hex(3)
     me, other = f"gw-sub-{tag}", f"gw-sub-other-{tag}"
     nabd_stack.add_gateway(other)
     gateway = Peer(nabd_stack, nabd_stack.add_gateway(me)).connected()
-    allowed = {topics.ack(me), topics.commands(me)}
+    allowed = {topics.ack(me), topics.commands(me), topics.gateway_config(me)}
     try:
         for own in sorted(allowed):
             assert gateway.suback(own) == 1
@@ -129,6 +134,26 @@ def test_a_gateway_may_subscribe_to_its_own_ack_and_cmd_topics_only(
         assert gateway.client.is_connected()  # refused, not disconnected
     finally:
         gateway.close()
+
+
+def test_only_the_server_writes_a_gateways_config(nabd_stack: RunningStack) -> None:
+    """A gateway cannot give itself (or another) devices, nor can any service but ingest."""
+    tag = secrets.token_hex(3)
+    me, other = f"gw-cfg-{tag}", f"gw-cfg-other-{tag}"
+    peers = [
+        Peer(nabd_stack, nabd_stack.add_gateway(me)).connected(),
+        Peer(nabd_stack, nabd_stack.add_gateway(other)).connected(),
+        Peer(nabd_stack, nabd_stack.service("analytics")).connected(),
+        Peer(nabd_stack, nabd_stack.service("ingest")).connected(),
+    ]
+    gateway, another, analytics, ingest = peers
+    try:
+        for writer in (gateway, another, analytics):
+            assert writer.publish(topics.gateway_config(me), b"{}") == NOT_AUTHORIZED
+        assert ingest.publish(topics.gateway_config(me), b"") in ACCEPTED  # clears the retained
+    finally:
+        for p in peers:
+            p.close()
 
 
 def test_a_gateway_joining_ingests_shared_group_takes_no_observation_away(

@@ -91,6 +91,7 @@ def test_acl_confines_gateways_by_username_pattern_only() -> None:
         "pattern write nabd/v1/gw/%u/status",
         "pattern read nabd/v1/gw/%u/ack",
         "pattern read nabd/v1/gw/%u/cmd",
+        "pattern read nabd/v1/gw/%u/config",
     ]
     # No rule grants anything on a bare wildcard, and every service has a `user` section.
     assert not any(line.split()[-1] in {"#", "+"} for line in rules)
@@ -131,7 +132,11 @@ def test_dynamic_security_denies_by_default_and_binds_each_gateway_to_its_client
         assert base64.b64decode(client["password"]) == pbkdf2(f"pw-{gateway_id}", salt)
         (role,) = [r["rolename"] for r in client["roles"]]
         subscriptions = {a["topic"] for a in roles[role] if a["acltype"].startswith("subscribe")}
-        assert subscriptions == {topics.ack(gateway_id), topics.commands(gateway_id)}
+        assert subscriptions == {
+            topics.ack(gateway_id),
+            topics.commands(gateway_id),
+            topics.gateway_config(gateway_id),
+        }
         assert {a["acltype"] for a in roles[role]} == {
             "publishClientSend",
             "publishClientReceive",

@@ -3,10 +3,10 @@
 The bundle is a folder of files readable only by their owner (0600, the folder 0700): the
 broker's CA, the gateway's client certificate and key, its broker password, and an
 ``edge.toml`` (docs/edge.md) whose ``[[devices]]`` are the devices the registry has on this
-gateway, with their addresses and current patients. Paths inside ``edge.toml`` are relative, so
-the folder can be copied to the gateway as it is. Provisioning again rewrites the bundle with
-the registry's current devices (each file replaced atomically): until gateways learn their
-devices from the server, that is how a gateway learns of a newly assigned device.
+gateway, with their addresses and current patients: the agent's offline fallback, since it gets
+its live device list from the server (``nabd/v1/gw/<gw>/config``, docs/ingest.md). Paths inside
+``edge.toml`` are relative, so the folder can be copied to the gateway as it is. Provisioning
+again rewrites the bundle (each file replaced atomically).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Final
 
-from nabd.care.errors import CareInputError, CareRefused
+from nabd.care.errors import CareInputError
 from nabd.care.registry import require_gateway
 from nabd.care.store import Conn, audit, operation
 from nabd.care.values import parse_actor, parse_id
@@ -61,8 +61,9 @@ class BrokerAccess:
 
 
 def gateway_devices(conn: Conn, gateway_id: str) -> list[GatewayDevice]:
-    """The devices registered to a (registered, not revoked) gateway, with an address, by id;
-    refused when there are none (an agent with nothing to read refuses to start)."""
+    """The devices registered to a (registered, not revoked) gateway, with an address, by id:
+    the ``edge.toml``'s offline fallback (the agent gets its live list from the server, possibly
+    empty at first)."""
     gateway = parse_id("gateway", gateway_id)
     require_gateway(conn, gateway)
     rows = conn.execute(
@@ -72,12 +73,6 @@ def gateway_devices(conn: Conn, gateway_id: str) -> list[GatewayDevice]:
            FROM device d WHERE d.gateway_id = %s AND d.address IS NOT NULL ORDER BY d.id""",
         (gateway,),
     ).fetchall()
-    if not rows:
-        raise CareRefused(
-            f"gateway {gateway} has no device with an address yet: register devices with "
-            f"`nabd device add … --gateway {gateway}` or assign them to patients in its beds, "
-            "then provision"
-        )
     return [GatewayDevice(*row) for row in rows]
 
 
@@ -109,7 +104,8 @@ def edge_toml(
     if bumble_transport is not None:
         _plain("--bumble", bumble_transport)
     lines = [
-        "# Written by `nabd gateway provision`: provision again to refresh [[devices]].",
+        "# Written by `nabd gateway provision`. [[devices]] is the offline fallback: the agent",
+        "# reads the list the server publishes for it (docs/edge.md, 'Devices from the server').",
         f"gateway_id = {_string(gateway_id)}",
         f"data_dir = {_string(data_dir)}",
         "",

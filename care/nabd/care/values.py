@@ -11,10 +11,10 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from types import MappingProxyType
 from typing import Final
 
 from nabd.care.errors import CareInputError
+from nabd.contract.device_kinds import DEVICE_KINDS
 
 __all__ = [
     "DEVICE_KINDS",
@@ -41,20 +41,6 @@ _ADDRESS_RE: Final = re.compile(r"^[0-9A-F]{2}(:[0-9A-F]{2}){5}$")
 _NOT_DEVICES: Final = frozenset({"00:00:00:00:00:00", "FF:FF:FF:FF:FF:FF"})
 _OLDEST_BIRTH: Final = date(1900, 1, 1)
 _CLOCK_SLACK: Final = timedelta(minutes=1)
-
-DEVICE_KINDS: Final = MappingProxyType(
-    {
-        "heart_rate_strap": ("heart_rate",),
-        "pulse_oximeter": ("pulse_oximeter",),
-        "thermometer": ("health_thermometer",),
-        "bp_cuff": ("blood_pressure",),
-        "glucose_meter": ("glucose",),
-        "scale": ("weight_scale",),
-        "ghs": ("generic_health_sensor",),
-    }
-)
-"""Device kinds a person may register, with the Bluetooth SIG services a gateway expects of
-each (the edge agent's names, docs/edge.md; ``ghs`` is the Generic Health Sensor 0x1840)."""
 
 
 def _matching(pattern: re.Pattern[str], value: str, refusal: str) -> str:

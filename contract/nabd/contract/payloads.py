@@ -42,10 +42,13 @@ __all__ = [
     "ACK_SCHEMA",
     "ALERT_SCHEMA",
     "CMD_SCHEMA",
+    "CONFIG_SCHEMA",
     "EARLIEST",
     "LATEST",
     "MAX_ACKED",
+    "MAX_CONFIG_DEVICES",
     "MAX_MESSAGE_CHARS",
+    "MAX_NEARBY_DEVICES",
     "MAX_PAYLOAD_BYTES",
     "MAX_READINGS",
     "MAX_SEQ",
@@ -55,12 +58,15 @@ __all__ = [
     "Alert",
     "AlertPriority",
     "AlertState",
+    "ConfiguredDevice",
     "DeviceConnection",
     "DeviceStatus",
     "GatewayCommand",
+    "GatewayConfig",
     "GatewayState",
     "GatewayStatus",
     "IngestAck",
+    "NearbyDevice",
     "ObservationBatch",
     "OutboxStatus",
     "Payload",
@@ -78,6 +84,7 @@ OBS_SCHEMA: Final = "nabd.obs/1"
 ACK_SCHEMA: Final = "nabd.ack/1"
 STATUS_SCHEMA: Final = "nabd.status/1"
 CMD_SCHEMA: Final = "nabd.cmd/1"
+CONFIG_SCHEMA: Final = "nabd.gwconfig/1"
 ALERT_SCHEMA: Final = "nabd.alert/1"
 
 MAX_PAYLOAD_BYTES: Final = 1024 * 1024
@@ -99,6 +106,12 @@ MAX_MESSAGE_CHARS: Final = 500
 MAX_STATUS_DEVICES: Final = 256
 """Devices in one status message: far more than one gateway serves (a bedside has a handful, a
 ward-corridor gateway a few dozen), and a full status stays under 64 kB."""
+
+MAX_NEARBY_DEVICES: Final = 64
+"""Unassigned devices in one status: the strongest heard, enough to pick from on a ward."""
+
+MAX_CONFIG_DEVICES: Final = MAX_STATUS_DEVICES
+"""Devices in one gateway configuration: each must fit in the gateway's status too."""
 
 EARLIEST: Final = datetime(2020, 1, 1, tzinfo=UTC)
 LATEST: Final = datetime(2100, 1, 1, tzinfo=UTC)
@@ -327,6 +340,29 @@ class DeviceStatus(Payload):
     """Received signal strength of its latest advertisement, if heard."""
 
 
+BluetoothAddress = Annotated[str, StringConstraints(pattern=r"^[0-9A-F]{2}(:[0-9A-F]{2}){5}$")]
+"""Upper-case, colon-separated, as the registry stores it."""
+DeviceKind = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,62}$")]
+ServiceName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,62}$")]
+DeviceName = Annotated[
+    str, StringConstraints(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$")
+]
+
+
+class NearbyDevice(Payload):
+    """A health device the gateway hears advertising but is not told to read, in its status:
+    what an operator picks from to register a device (``nabd gateway seen``)."""
+
+    address: BluetoothAddress
+    name: DeviceName | None = None
+    """Its advertised local name, if any (printable, at most 64 characters)."""
+    services: tuple[ServiceName, ...] = Field(default=(), max_length=16)
+    """The standard health services it advertises, by the edge agent's names."""
+    rssi_dbm: int | None = Field(default=None, ge=-127, le=20)
+    heard_at: UtcDatetime
+    """When its latest advertisement was heard, by the gateway's clock."""
+
+
 class OutboxStatus(Payload):
     """The gateway's backlog: readings kept on disk until ingest acknowledges them."""
 
@@ -363,6 +399,17 @@ class GatewayStatus(Payload):
     """Every device the gateway serves, each once; empty in the last will."""
     outbox: OutboxStatus | None = None
     """The backlog; null in the last will."""
+    nearby: tuple[NearbyDevice, ...] = Field(default=(), max_length=MAX_NEARBY_DEVICES)
+    """Health devices heard advertising that the gateway does not read, strongest first, each
+    address once; empty in the last will (and from agents before this field)."""
+
+    @field_validator("nearby")
+    @classmethod
+    def _nearby_unique(cls, nearby: tuple[NearbyDevice, ...]) -> tuple[NearbyDevice, ...]:
+        addresses = [device.address for device in nearby]
+        if len(set(addresses)) != len(addresses):
+            raise ValueError("nearby repeats an address")
+        return nearby
 
     @field_validator("devices")
     @classmethod
@@ -403,6 +450,51 @@ class GatewayCommand(Payload):
     command_id: Uuid
     issued_at: UtcDatetime
     command: Annotated[ReconnectDevice | SetInterval, Field(discriminator="action")]
+
+
+class ConfiguredDevice(Payload):
+    """One device a gateway is to read, in a :class:`GatewayConfig`."""
+
+    device_id: DeviceId
+    address: BluetoothAddress
+    kind: DeviceKind
+    """The registry's kind (``heart_rate_strap``, ``pulse_oximeter``, ...): for logs and
+    status; the gateway reads whatever standard measurement the device offers."""
+    services: tuple[ServiceName, ...] = Field(default=(), max_length=16)
+    """The Bluetooth SIG services expected of the kind, by the edge agent's names
+    (``heart_rate``, ``pulse_oximeter``, ...)."""
+
+
+class GatewayConfig(Payload):
+    """Server -> one gateway on ``nabd/v1/gw/<gw>/config``, retained: the devices it reads.
+
+    A whole state, not a change: the gateway connects every listed device and releases every
+    device not listed (readings already captured stay in its outbox until acknowledged).
+    ``version`` only grows: a gateway ignores a configuration whose version is not above the
+    one it applied (a late or replayed message cannot bring back an old device list).
+    """
+
+    schema_id: Literal["nabd.gwconfig/1"] = Field(alias="schema")
+    gateway_id: GatewayId
+    version: int = Field(ge=1, le=MAX_SEQ)
+    issued_at: UtcDatetime
+    devices: tuple[ConfiguredDevice, ...] = Field(default=(), max_length=MAX_CONFIG_DEVICES)
+
+    @field_validator("devices")
+    @classmethod
+    def _devices_distinct(
+        cls, devices: tuple[ConfiguredDevice, ...]
+    ) -> tuple[ConfiguredDevice, ...]:
+        for attribute in ("device_id", "address"):
+            seen: dict[str, int] = {}
+            for index, device in enumerate(devices):
+                value = getattr(device, attribute)
+                if value in seen:
+                    raise ValueError(
+                        f"devices.{index} repeats {attribute} of devices.{seen[value]}"
+                    )
+                seen[value] = index
+        return devices
 
 
 class AlertPriority(StrEnum):

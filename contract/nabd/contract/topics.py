@@ -12,6 +12,7 @@ topic                           direction            content
 ``nabd/v1/gw/<gw>/status``      gateway -> everyone  ``GatewayStatus``, retained; last will
 ``nabd/v1/gw/<gw>/ack``         ingest -> gateway    ``IngestAck``: batches now committed
 ``nabd/v1/gw/<gw>/cmd``         server -> gateway    ``GatewayCommand``
+``nabd/v1/gw/<gw>/config``      server -> gateway    ``GatewayConfig``, retained, versioned
 ``nabd/v1/ward/<ward>/alerts``  analytics -> nurses  ``Alert``
 ==============================  ===================  ========================================
 """
@@ -25,6 +26,7 @@ from nabd.contract.errors import TopicError
 
 __all__ = [
     "ALL_ALERTS",
+    "ALL_CONFIGS",
     "ALL_OBSERVATIONS",
     "ALL_STATUSES",
     "GATEWAY_CLIENT_PREFIX",
@@ -37,6 +39,7 @@ __all__ = [
     "check_id",
     "commands",
     "gateway_client_id",
+    "gateway_config",
     "gateway_of",
     "observations",
     "shared",
@@ -81,6 +84,12 @@ def commands(gateway_id: str) -> str:
     return f"{ROOT}/gw/{check_id('gateway', gateway_id)}/cmd"
 
 
+def gateway_config(gateway_id: str) -> str:
+    """The devices a gateway reads, retained: only the server writes it, only that gateway
+    reads it (a gateway that connects later gets the latest one at once)."""
+    return f"{ROOT}/gw/{check_id('gateway', gateway_id)}/config"
+
+
 def alerts(ward_id: str) -> str:
     """Alerts raised for the patients of one ward."""
     return f"{ROOT}/ward/{check_id('ward', ward_id)}/alerts"
@@ -98,6 +107,7 @@ def gateway_client_id(gateway_id: str) -> str:
 
 ALL_OBSERVATIONS: Final = f"{ROOT}/gw/+/obs"
 ALL_STATUSES: Final = f"{ROOT}/gw/+/status"
+ALL_CONFIGS: Final = f"{ROOT}/gw/+/config"
 ALL_ALERTS: Final = f"{ROOT}/ward/+/alerts"
 
 
@@ -106,7 +116,7 @@ def shared(group: str, topic_filter: str) -> str:
     return f"$share/{check_id('share group', group)}/{topic_filter}"
 
 
-_GATEWAY_LEAVES: Final = frozenset({"obs", "status", "ack", "cmd"})
+_GATEWAY_LEAVES: Final = frozenset({"obs", "status", "ack", "cmd", "config"})
 
 
 def gateway_of(topic: str) -> str:

@@ -6,6 +6,7 @@
                                                                      |
     ingest <--obs batch (QoS 1)-- Sender <---------------------------+
     ingest --IngestAck--> Sender --delete acknowledged--> outbox
+    server --GatewayConfig (retained)--> Roster --changed--> central: sessions started/stopped
 
 The parts fail independently: a Bluetooth stack that cannot be opened (no adapter, bumble
 transport down) is retried with backoff while the outbox keeps draining to the broker, and a
@@ -27,10 +28,12 @@ from datetime import timedelta
 from importlib import metadata
 from typing import Final
 
+from nabd.contract.errors import PayloadError
 from nabd.contract.payloads import GatewayState, to_json
 from nabd.edge.backoff import Backoff
 from nabd.edge.ble.backend import open_backend
 from nabd.edge.ble.central import Central
+from nabd.edge.ble.nearby import Nearby
 from nabd.edge.config import EdgeConfig
 from nabd.edge.errors import BleTransportError
 from nabd.edge.ingress import Ingress
@@ -38,6 +41,7 @@ from nabd.edge.mqtt_link import MqttLink
 from nabd.edge.outbox import OutboxLimits
 from nabd.edge.outbox_thread import OutboxThread
 from nabd.edge.reporter import Reporter
+from nabd.edge.roster import Roster, Verdict
 from nabd.edge.runtime import Runtime
 from nabd.edge.sender import Sender
 from nabd.edge.sequence import SeqAllocator
@@ -56,6 +60,8 @@ log = logging.getLogger(__name__)
 
 _STOP_POLL: Final = 1.0
 _LOST_POLL: Final = 5.0
+CONFIG_FILE: Final = "gateway-config.json"
+"""The server's device list last applied, in ``data_dir`` (see :mod:`nabd.edge.roster`)."""
 
 
 class _Stopping(Exception):
@@ -102,6 +108,10 @@ class Agent:
         """Every device with a session, by id: state, battery, clock, counters."""
         self.sender: Sender | None = None
         self.reporter: Reporter | None = None
+        self.nearby = Nearby()
+        """Health devices heard but not read, for the status (``nabd gateway seen``)."""
+        self.roster = Roster(gateway_id, config.devices, config.data_dir / CONFIG_FILE)
+        """The devices to read: the server's list, or ``edge.toml``'s until one arrives."""
 
     async def run(self, stop: asyncio.Event) -> None:
         limits = OutboxLimits(
@@ -125,6 +135,10 @@ class Agent:
         def on_ack(payload: bytes) -> None:
             sender.on_ack(payload)
 
+        def on_config(payload: bytes) -> None:
+            self._on_config(payload)
+            reporter.request()
+
         was_connected = stopping = False
 
         def on_link_change() -> None:
@@ -147,6 +161,7 @@ class Agent:
             online=status[GatewayState.ONLINE],
             offline=status[GatewayState.OFFLINE],
             on_ack=on_ack,
+            on_config=on_config,
             on_change=on_link_change,
         )
         sender = Sender(
@@ -165,6 +180,7 @@ class Agent:
             gateway_id=self.gateway_id,
             boot_id=self.boot_id,
             devices=self.devices,
+            nearby=self.nearby,
             outbox=outbox,
             in_flight=lambda: len(sender.window.in_flight),
             broker_connected=link.connected.is_set,
@@ -206,7 +222,13 @@ class Agent:
             try:
                 async with open_backend(ble, self.gateway_id) as opened:
                     central = Central(
-                        self.config, opened.classes, ingress, self.devices, self.runtime
+                        self.config,
+                        opened.classes,
+                        ingress,
+                        self.devices,
+                        self.runtime,
+                        roster=self.roster,
+                        nearby=self.nearby,
                     )
                     async with asyncio.TaskGroup() as group:
                         group.create_task(central.run(), name="central")
@@ -215,6 +237,20 @@ class Agent:
                 _stop_if_cancelled(exc)
                 self._bluetooth_failed(exc)
             await asyncio.sleep(backoff.next_delay())
+
+    def _on_config(self, payload: bytes) -> None:
+        """A configuration from the server: applied if it is ours and newer (the central then
+        follows it); anything else is logged and changes nothing."""
+        try:
+            verdict = self.roster.offer(payload)
+        except PayloadError as exc:
+            self.runtime.event("config_refused", f"not a configuration: {exc}")
+            return
+        if verdict == Verdict.APPLIED:
+            devices = ", ".join(d.id for d in self.roster.devices) or "none"
+            self.runtime.event("config_applied", f"version {self.roster.version}: {devices}")
+        elif verdict != Verdict.CLEARED:
+            self.runtime.event("config_ignored", f"{verdict} (applied: {self.roster.version})")
 
     @staticmethod
     async def _watch(lost: asyncio.Future[None]) -> None:

@@ -210,8 +210,6 @@ class EdgeConfig(_Section):
             repeated = sorted({v for v in values if values.count(v) > 1})
             if repeated:
                 raise ValueError(f"device {attribute} listed twice: {', '.join(repeated)}")
-        if not self.devices and not self.discovery.enabled:
-            raise ValueError("no [[devices]] and discovery is off: nothing to read")
         return self
 
     @property

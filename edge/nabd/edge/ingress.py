@@ -94,6 +94,10 @@ class Ingress:
             return "the device sends time stamps from a clock that was never set"
         return f"device clock {offset / timedelta(seconds=1):+.0f} s from the gateway's"
 
+    def renumber_from(self, device_id: str, floor: int) -> None:
+        """See :meth:`SeqAllocator.raise_to` (a device this gateway is newly told to read)."""
+        self._allocator.raise_to(device_id, floor)
+
     @property
     def queued(self) -> int:
         return len(self._pending)

@@ -4,7 +4,8 @@ paho-mqtt runs the session on its own network thread, reconnecting by itself (wi
 delay) for as long as the agent runs, also when the broker is unreachable at start. Its callbacks
 are handed to the asyncio loop with ``call_soon_threadsafe``; the agent never blocks on paho.
 
-On every (re)connection the session subscribes to the gateway's ack topic and publishes the
+On every (re)connection the session subscribes to the gateway's ack and config topics (the
+broker then sends the retained configuration, docs/contract.md) and publishes the
 latest retained ``online`` :class:`~nabd.contract.payloads.GatewayStatus` (the agent then
 publishes a fresh one, and more with :meth:`MqttLink.publish_status`); the ``offline`` one is
 registered as the last will, so the broker announces a gateway that vanishes, and published
@@ -66,6 +67,7 @@ class MqttLink:
         online: bytes,
         offline: bytes,
         on_ack: Callable[[bytes], None],
+        on_config: Callable[[bytes], None] = lambda _payload: None,
         on_change: Callable[[], None] = lambda: None,
     ) -> None:
         self._loop = asyncio.get_running_loop()
@@ -74,12 +76,14 @@ class MqttLink:
         self._online = online
         self._offline = offline
         self._on_ack = on_ack
+        self._on_config = on_config
         self._on_change = on_change
         self.connected = asyncio.Event()
         """Set while the broker has accepted the session."""
         self.last_error: str | None = None
         self._stopping = False
         self._ack_topic = topics.ack(gateway_id)
+        self._config_topic = topics.gateway_config(gateway_id)
         self._status_topic = topics.status(gateway_id)
         try:
             self._account = BrokerAccount.of(params, params)  # the gateway's own login
@@ -148,7 +152,7 @@ class MqttLink:
             self.last_error = f"broker refused the session: {code}"
             log.error("%s", self.last_error)
             return
-        client.subscribe(self._ack_topic, qos=QOS)
+        client.subscribe([(self._ack_topic, QOS), (self._config_topic, QOS)])
         client.publish(self._status_topic, self._online, qos=QOS, retain=True)
         self.last_error = None
         log.info("connected to %s:%s", self._params.host, self._params.port)
@@ -163,6 +167,8 @@ class MqttLink:
     def _on_message(self, _c: Any, _u: Any, message: mqtt.MQTTMessage) -> None:
         if message.topic == self._ack_topic:
             self._to_loop(self._on_ack, bytes(message.payload))
+        elif message.topic == self._config_topic:
+            self._to_loop(self._on_config, bytes(message.payload))
 
     def _on_publish(self, _c: Any, _u: Any, mid: int, code: ReasonCode, _p: Any) -> None:
         if code.is_failure:

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Final
 
+from nabd.edge.ble.nearby import Nearby
 from nabd.edge.config import EdgeConfig
 from nabd.edge.outbox_thread import OutboxThread
 from nabd.edge.runtime import Runtime
@@ -49,11 +50,13 @@ class Reporter:
         broker_connected: Callable[[], bool],
         runtime: Runtime,
         publish: Callable[[StatusReport], None] = lambda _report: None,
+        nearby: Nearby | None = None,
     ) -> None:
         self._config = config
         self._gateway_id = gateway_id
         self._boot_id = boot_id
         self._devices = devices
+        self._nearby = nearby or Nearby()
         self._outbox = outbox
         self._in_flight = in_flight
         self._broker_connected = broker_connected
@@ -122,6 +125,7 @@ class Reporter:
                 in_flight_batches=self._in_flight(),
             ),
             events=self._runtime.events.recent(),
+            nearby=self._nearby.report(at, {h.address for h in self._devices.values()}),
         )
 
     async def write(self) -> None:

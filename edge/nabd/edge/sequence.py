@@ -8,6 +8,13 @@ repeat, so identities never collide and ingest's idempotent insert never drops a
 The allocator starts from the outbox's persisted high-water marks. A number handed out but never
 written (the process died before the outbox commit) may be handed out again after the restart;
 that is harmless, because the reading it named never left the gateway.
+
+A device can move from one gateway to another (its wearer changed beds), and each gateway
+numbers it from its own marks: the new gateway's numbers would repeat the old one's, and ingest
+would take the new readings for duplicates. So when a gateway is told by the server to read a
+device, its numbering is raised to at least the current time in microseconds
+(:meth:`SeqAllocator.raise_to`): the old gateway's numbers, started the same way and growing by
+one per reading, stay below that unless it took more readings than microseconds elapsed.
 """
 
 from __future__ import annotations
@@ -44,6 +51,10 @@ class SeqAllocator:
         if seqs:
             self._next[device_id] = seqs[-1] + 1
         return seqs
+
+    def raise_to(self, device_id: str, floor: int) -> None:
+        """Number the device's next readings from ``floor`` at least (never lower: monotonic)."""
+        self._next[device_id] = max(self._next.get(device_id, 0), floor)
 
     def peek(self, device_id: str) -> int:
         return self._next.get(device_id, 0)

@@ -35,6 +35,7 @@ from nabd.contract.payloads import (
     DeviceStatus,
     GatewayState,
     GatewayStatus,
+    NearbyDevice,
     OutboxStatus,
 )
 from nabd.edge.clock import ClockWatch
@@ -111,6 +112,8 @@ class StatusReport(_Report):
     devices: tuple[DeviceReport, ...]
     outbox: OutboxReport
     events: tuple[Event, ...]
+    nearby: tuple[NearbyDevice, ...] = ()
+    """Health devices heard but not read (:mod:`nabd.edge.ble.nearby`)."""
 
 
 @dataclass
@@ -224,6 +227,7 @@ def wire_status(report: StatusReport, version: str | None) -> GatewayStatus:
             dropped_full=outbox.dropped_full,
             dropped_expired=outbox.dropped_expired,
         ),
+        nearby=report.nearby,
     )
 
 

@@ -165,6 +165,20 @@ class Consumer:
             self._unpublished = [i for i in self._unpublished if not _published(i)]
             self._unpublished.append(self._client.publish(topic, payload, qos=1))
 
+    @property
+    def epoch(self) -> int:
+        """Counts broker connections: a new one may have lost the retained messages."""
+        return self._epoch
+
+    def publish_config(self, gateway_id: str, payload: bytes) -> bool:
+        """Publish a gateway's configuration, retained (``b""`` clears it); ``False`` when the
+        link is down (nothing queued: the publisher sends the then-current list later)."""
+        with self._lock:
+            if not self._connected:
+                return False
+            self._client.publish(topics.gateway_config(gateway_id), payload, qos=1, retain=True)
+            return True
+
     def stop(self, timeout_s: float) -> None:
         """Wait (bounded) for queued acks to reach the broker, then disconnect, keeping the
         session (no unsubscribe: the broker goes on queueing for us)."""

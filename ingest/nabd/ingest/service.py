@@ -26,6 +26,7 @@ from nabd.ingest import dead_letter_rows
 from nabd.ingest.acks import ingest_acks
 from nabd.ingest.consumer import Consumer, Delivery
 from nabd.ingest.errors import DatabaseUnavailableError, RefusedByDatabaseError
+from nabd.ingest.gateway_configs import ConfigPublisher
 from nabd.ingest.gateway_status import StatusRecorder
 from nabd.ingest.inbox import FlushPolicy, Inbox, Pending
 from nabd.ingest.metrics import IngestMetrics, MetricsServer
@@ -97,6 +98,14 @@ class IngestService:
             on_connection=self._connection,
             handle_status=self._statuses.put,
         )
+        self._configs = ConfigPublisher(
+            settings.database_url,
+            settings.worker_id,
+            self._consumer.publish_config,
+            lambda: self._consumer.epoch,
+            interval_s=settings.config_interval_s,
+            statement_timeout_s=settings.statement_timeout_s,
+        )
         self._metrics_server: MetricsServer | None = None
         self._next_health = 0.0
         self.watchdog = (
@@ -145,6 +154,7 @@ class IngestService:
             self._consumer.start()
             if self.watchdog is not None:
                 self.watchdog.start()
+            self._configs.start()
             log.info("ingest worker running", extra={"worker_id": s.worker_id})
             while not self._stop.is_set():
                 items = self._inbox.take(idle_s=min(s.health_interval_s, 1.0))
@@ -166,6 +176,7 @@ class IngestService:
         if self.watchdog is not None:
             self.watchdog.stop(timeout_s=max(0.5, deadline - time.monotonic()))
         self._statuses.stop(timeout_s=max(0.5, deadline - time.monotonic()))
+        self._configs.stop(timeout_s=max(0.5, deadline - time.monotonic()))
         self._consumer.stop(timeout_s=max(0.5, deadline - time.monotonic()))
         self._health_if_due(force=True)
         log.info(

@@ -130,6 +130,12 @@ class IngestSettings(SampleTimeSettings):
     )
     """How often the watchdog looks: an interruption is raised at most ``watchdog_stale_s`` +
     this after the last tick."""
+    config_interval_s: float = Field(
+        default=2.0, ge=0, validation_alias="NABD_INGEST_CONFIG_INTERVAL_S"
+    )
+    """How often each gateway's device list is read from the registry and, when it changed,
+    published to the gateway (:mod:`nabd.ingest.gateway_configs`); 0: never (another worker
+    does it)."""
     metrics_host: str = Field(default="127.0.0.1", validation_alias="NABD_INGEST_METRICS_HOST")
     metrics_port: int | None = Field(
         default=None, ge=0, le=65535, validation_alias="NABD_INGEST_METRICS_PORT"

@@ -73,7 +73,8 @@ def register(subparsers: Subparsers) -> None:
         description="Register the gateway (if new), give it a broker account and client "
         "certificate on the local stack, and write into --out everything its agent needs: "
         "CA, certificate, key, broker password and an edge.toml listing the devices the "
-        "registry has on it (files 0600, folder 0700). Provision again to refresh the devices.",
+        "registry has on it as an offline fallback (files 0600, folder 0700); the running "
+        "agent gets its devices from the server, live.",
     )
     provision.add_argument("gateway", metavar="GATEWAY")
     provision.add_argument("--out", required=True, type=Path, metavar="DIR")
@@ -157,7 +158,7 @@ def _provision(args: argparse.Namespace) -> int:
     def action(conn: Conn) -> int:
         gateway, actor = parse_id("gateway", args.gateway), parse_actor(args.by)
         add_gateway(conn, gateway, ward=args.ward, by=actor)
-        devices = gateway_devices(conn, gateway)  # refused before any account or file is made
+        devices = gateway_devices(conn, gateway)  # may be none: the server sends the list
         settings = _stack_settings(args)
         try:
             add_account(settings, gateway)

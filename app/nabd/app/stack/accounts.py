@@ -18,6 +18,7 @@ from typing import Final, Literal
 from nabd.app.stack.errors import StackInputError
 from nabd.contract.topics import (
     ALL_ALERTS,
+    ALL_CONFIGS,
     ALL_OBSERVATIONS,
     ALL_STATUSES,
     ROOT,
@@ -25,6 +26,7 @@ from nabd.contract.topics import (
     ack,
     check_id,
     commands,
+    gateway_config,
     observations,
     status,
 )
@@ -88,6 +90,7 @@ def service_rules() -> dict[str, tuple[Rule, ...]]:
             Rule("write", _ALL_ACKS),
             # The watchdog's "monitoring interrupted" alerts (nabd.ingest.watchdog).
             Rule("write", ALL_ALERTS),
+            Rule("write", ALL_CONFIGS),  # the server's per-gateway device lists (retained)
         ),
         "analytics": (
             Rule("write", ALL_ALERTS),
@@ -100,12 +103,13 @@ def service_rules() -> dict[str, tuple[Rule, ...]]:
 
 
 def gateway_rules(gateway_id: str) -> tuple[Rule, ...]:
-    """A gateway's own four topics, nothing else."""
+    """A gateway's own five topics, nothing else (it reads its config, never writes it)."""
     return (
         Rule("write", observations(gateway_id)),
         Rule("write", status(gateway_id)),
         Rule("read", ack(gateway_id)),
         Rule("read", commands(gateway_id)),
+        Rule("read", gateway_config(gateway_id)),
     )
 
 
@@ -125,6 +129,7 @@ def render_acl() -> str:
         f"pattern write {ROOT}/gw/%u/status",
         f"pattern read {ROOT}/gw/%u/ack",
         f"pattern read {ROOT}/gw/%u/cmd",
+        f"pattern read {ROOT}/gw/%u/config",
     ]
     return "\n".join(lines) + "\n"
 

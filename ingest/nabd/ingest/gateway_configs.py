@@ -1,0 +1,188 @@
+"""Each gateway's device list, from the registry to the gateway, live (docs/ingest.md).
+
+Why ingest: it is the server-side service that is always running, already holds a broker
+account and a database login that reads the registry (``gateway``, ``device``,
+``device_assignment``); the care operations stay pure database transactions and need no broker.
+
+Every ``interval_s`` a thread reads, for every gateway not revoked, the devices it is to read:
+those registered to it (``device.gateway_id``, which follows the bed of the wearer's
+assignment or transfer) with an address and an assignment open now. A gateway whose list differs
+from what this worker last published gets a new retained :class:`GatewayConfig` on
+``nabd/v1/gw/<gw>/config``; a revoked gateway's retained message is cleared. The version is the
+database clock in microseconds when the list was read, so it grows across workers and restarts
+without any stored counter; two workers publishing the same list give the gateway two versions
+of one list (the later applies, changing nothing). A worker that published a list read before a
+change after another worker published the list read after it leaves the older one retained
+(the gateway ignores it, being older); that worker corrects it at its next pass, since the list
+it last published is not the registry's any more.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final
+
+import psycopg
+from pydantic import ValidationError
+
+from nabd.contract.device_kinds import DEVICE_KINDS
+from nabd.contract.payloads import CONFIG_SCHEMA, ConfiguredDevice, GatewayConfig, to_json
+
+__all__ = ["ConfigPublisher", "Plan", "desired_lists", "plan"]
+
+log = logging.getLogger(__name__)
+
+_QUERY: Final = """
+SELECT g.id, d.id, d.address, d.kind
+FROM gateway g
+LEFT JOIN device d
+  ON d.gateway_id = g.id AND d.address IS NOT NULL
+ AND EXISTS (SELECT 1 FROM device_assignment a WHERE a.device_id = d.id AND a.valid @> now())
+WHERE g.revoked_at IS NULL
+ORDER BY g.id, d.id
+"""
+_CLOCK: Final = "SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint, now()"
+
+DeviceList = tuple[ConfiguredDevice, ...]
+
+
+def desired_lists(
+    rows: Iterable[tuple[str, str | None, str | None, str | None]],
+) -> dict[str, DeviceList]:
+    """Gateway -> the devices it is to read, from ``(gateway, device, address, kind)`` rows (a
+    gateway with none has one row of ``None``). A registry row the contract refuses (a kind
+    spelled in a way no gateway would understand) is logged and left out, not sent."""
+    lists: dict[str, list[ConfiguredDevice]] = {}
+    for gateway, device, address, kind in rows:
+        devices = lists.setdefault(gateway, [])
+        if device is None or address is None or kind is None:
+            continue
+        try:
+            devices.append(
+                ConfiguredDevice(
+                    device_id=device,
+                    address=address,
+                    kind=kind,
+                    services=DEVICE_KINDS.get(kind, ()),
+                )
+            )
+        except ValidationError:
+            log.error("device %s cannot be sent to gateway %s: not a valid entry", device, gateway)
+    return {gateway: tuple(devices) for gateway, devices in lists.items()}
+
+
+@dataclass(frozen=True)
+class Plan:
+    publish: Mapping[str, DeviceList]
+    """Gateways whose list changed (or was never published by this worker)."""
+    clear: frozenset[str]
+    """Gateways published before and now revoked or deleted: their retained config goes."""
+
+
+def plan(published: Mapping[str, DeviceList], desired: Mapping[str, DeviceList]) -> Plan:
+    """What to publish to move the broker's retained configs from ``published`` to ``desired``."""
+    return Plan(
+        {gw: devices for gw, devices in desired.items() if published.get(gw) != devices},
+        frozenset(published.keys() - desired.keys()),
+    )
+
+
+class ConfigPublisher:
+    """The thread; ``publish(gateway, payload)`` returns whether the broker link is up (a
+    payload of ``b""`` clears the retained message). ``epoch()`` changes with every broker
+    (re)connection: the broker may have lost its retained messages, so all are sent again."""
+
+    def __init__(
+        self,
+        conninfo: str,
+        worker_id: str,
+        publish: Callable[[str, bytes], bool],
+        epoch: Callable[[], int],
+        *,
+        interval_s: float,
+        statement_timeout_s: float,
+    ) -> None:
+        self._conninfo = conninfo
+        self._worker_id = worker_id
+        self._publish = publish
+        self._epoch = epoch
+        self._interval_s = interval_s
+        self._timeout_ms = round(statement_timeout_s * 1000)
+        self._published: dict[str, DeviceList] = {}
+        self._published_epoch: int | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="gateway-configs", daemon=True)
+        self._conn: psycopg.Connection[Any] | None = None
+
+    def start(self) -> None:
+        if self._interval_s > 0:
+            self._thread.start()
+
+    def stop(self, timeout_s: float) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout_s)
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.wait(self._interval_s):
+                try:
+                    self.pass_once()
+                except psycopg.Error as exc:
+                    self._close()
+                    log.warning("could not read the gateways' devices", extra={"error": str(exc)})
+        finally:
+            self._close()
+
+    def pass_once(self) -> None:
+        """Read the registry once and publish what changed."""
+        epoch = self._epoch()
+        if epoch != self._published_epoch:
+            self._published, self._published_epoch = {}, epoch
+        conn = self._connection()
+        with conn.transaction():
+            clock = conn.execute(_CLOCK).fetchone()
+            rows = conn.execute(_QUERY).fetchall()
+        assert clock is not None
+        version, issued_at = int(clock[0]), clock[1]
+        todo = plan(self._published, desired_lists(rows))
+        for gateway, devices in todo.publish.items():
+            if self._publish(gateway, _payload(gateway, version, issued_at, devices)):
+                self._published[gateway] = devices
+                log.info("gateway %s: %d devices (version %d)", gateway, len(devices), version)
+        for gateway in todo.clear:
+            if self._publish(gateway, b""):
+                del self._published[gateway]
+
+    def _connection(self) -> psycopg.Connection[Any]:
+        if self._conn is None or self._conn.closed:
+            self._conn = psycopg.connect(
+                self._conninfo,
+                autocommit=True,
+                connect_timeout=10,
+                application_name=f"nabd-ingest-{self._worker_id}-configs",
+                options=f"-c statement_timeout={self._timeout_ms}",
+            )
+        return self._conn
+
+    def _close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+def _payload(gateway: str, version: int, issued_at: datetime, devices: DeviceList) -> bytes:
+    config = GatewayConfig.model_validate(
+        {
+            "schema": CONFIG_SCHEMA,
+            "gateway_id": gateway,
+            "version": version,
+            "issued_at": issued_at,
+            "devices": devices,
+        }
+    )
+    return to_json(config)
