@@ -23,9 +23,10 @@ from fastapi.templating import Jinja2Templates
 
 from nabd.analytics.service import actions
 from nabd.analytics.service.errors import AlertActionError, MonitorInputError
-from nabd.station import board, scope, sessions
+from nabd.station import admin, board, charge, scope, sessions
 from nabd.station.errors import BadFormError, ForbiddenError, SignInRefusedError, StationError
 from nabd.station.i18n import Translator, direction
+from nabd.station.kit import Kit
 from nabd.station.sessions import SignedIn
 from nabd.station.settings import StationSettings
 from nabd.station.users import Language
@@ -255,6 +256,9 @@ def create_app(  # noqa: PLR0915 - the factory declares every route over one set
                     return _patient_with(request, conn, user, patient_id, str(exc), 400)
         return RedirectResponse(f"/patients/{patient_id}?done=record", status_code=303)
 
+    kit = Kit(database, user_of, page, check_csrf)
+    admin.install(app, kit)
+    charge.install(app, kit)
     return app
 
 
