@@ -16,6 +16,7 @@ from nabd.app.demo.gateways import edge_config
 from nabd.app.demo.plan import DEMO_DEVICES, plan_ward, simulated_ward, wall_labels
 from nabd.app.demo.settings import DemoOptions
 from nabd.app.demo.snapshot import AlertRow, GatewayRow, PatientRow, WardSnapshot
+from nabd.app.demo.station import DemoStation, station_environment
 from nabd.app.demo.summary import Played, render_summary, span, summarise
 from nabd.app.demo.supervise import service_environment
 from nabd.app.demo.timeline import cadences, onto_wall, sample_times
@@ -307,3 +308,29 @@ def test_each_process_gets_only_its_own_credentials() -> None:
         "NABD_INGEST_MQTT_PASSWORD": "i",
     }
     assert "NABD_DATABASE_URL" not in service_environment(stack, "analytics")
+
+
+def test_the_station_gets_only_its_own_login_and_certificate() -> None:
+    stack = {
+        "NABD_DATABASE_URL": "postgresql://nabd:owner@h/nabd",
+        "NABD_STATION_DATABASE_URL": "postgresql://station:s@h/nabd",
+        "NABD_CLINICAL_DATABASE_URL": "postgresql://clinical:c@h/nabd",
+        "NABD_WEB_TLS_CERT_FILE": "/web.crt",
+        "NABD_WEB_TLS_KEY_FILE": "/web.key",
+        "NABD_MQTT_HOST": "127.0.0.1",
+    }
+    assert station_environment(stack, 9443) == {
+        "NABD_STATION_DATABASE_URL": "postgresql://station:s@h/nabd",
+        "NABD_WEB_TLS_CERT_FILE": "/web.crt",
+        "NABD_WEB_TLS_KEY_FILE": "/web.key",
+        "NABD_WEB_HOST": "127.0.0.1",
+        "NABD_WEB_PORT": "9443",
+    }
+
+
+def test_the_demo_login_is_printed_whole_and_marked_temporary() -> None:
+    line = DemoStation("https://localhost:9443/", "demo-abc123", "pw-123456789").line()
+    assert line.startswith("demo: nurse station https://localhost:9443/")
+    assert "demo-abc123" in line
+    assert "pw-123456789" in line
+    assert "this run only" in line
