@@ -10,6 +10,8 @@ from contextlib import contextmanager
 import httpx
 import psycopg
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.station.station_kit import Seeded, Station
 from tests.station.test_station_http import client, csrf_of, sign_in
@@ -143,6 +145,8 @@ def test_another_wards_patient_or_ward_is_not_found(
         assert "p-b" not in c.get("/admin").text
     assert reply.status_code == 404
     assert "Traceback" not in reply.text
+    assert '"detail"' not in reply.text  # no pydantic dump
+    assert 'class="notice' in reply.text or reply.status_code == 303
     assert admitted_in(seeded, "w2", "3") == "p-b"
     assert admitted_in(seeded, "w1", "12") == "p-a"
 
@@ -166,6 +170,19 @@ def test_a_registry_refusal_is_a_sentence_in_the_page(
     assert "Traceback" not in reply.text
     assert "constraint" not in reply.text
     assert admitted_in(seeded, "w1", "16") is None
+
+
+def test_a_missing_or_too_long_field_is_a_sentence(station: Station) -> None:
+    with signed_in(station, "dina", "/admin") as (c, csrf):
+        missing = c.post("/admin/admit", data={"ward": "w1", "csrf": csrf})
+        long = c.post("/admin/discharge", data={"patient": "p" * 500, "csrf": csrf})
+    for reply in (missing, long):
+        assert reply.status_code == 400
+        assert "this form was refused" in reply.text
+        assert "Traceback" not in reply.text
+        assert '"detail"' not in reply.text
+    assert "bed" in missing.text
+    assert "mrn" in missing.text
 
 
 def test_a_charge_nurse_sets_limits_and_the_news2_scale(station: Station, seeded: Seeded) -> None:
@@ -200,3 +217,36 @@ def test_a_charge_nurse_sets_limits_and_the_news2_scale(station: Station, seeded
     assert audit_actor(seeded, "threshold_change", "ward:w1:heart_rate") == ["chloe"]
     assert audit_actor(seeded, "threshold_change", "patient:p-a:spo2") == ["chloe", "chloe"]
     assert audit_actor(seeded, "news2_scale_change", "patient:p-a") == ["chloe"]
+
+
+_ANY_TEXT = st.text(st.characters(exclude_categories=["Cs"]), max_size=60)
+_FORMS = {
+    "/admin/admit": ("ward", "bed", "mrn", "name", "birth_date"),
+    "/admin/transfer": ("patient", "ward", "bed"),
+    "/admin/discharge": ("patient",),
+    "/admin/devices": ("device", "kind", "address", "serial"),
+    "/admin/assign": ("device", "patient"),
+    "/admin/unassign": ("device",),
+    "/charge/limits": ("target", "metric", "low", "high"),
+    "/charge/limits/clear": ("target", "metric"),
+    "/charge/scale": ("patient", "scale"),
+}
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(path=st.sampled_from(sorted(_FORMS)), values=st.lists(_ANY_TEXT, min_size=5, max_size=5))
+def test_any_form_value_gets_a_sentence_never_a_trace(
+    station: Station, seeded: Seeded, path: str, values: list[str]
+) -> None:
+    """Whatever an admin types (or a script sends), the answer is a page with a sentence: done,
+    malformed, not found or refused, never a server error; p-b (another ward) stays put."""
+    with signed_in(station, "dina", "/admin") as (c, csrf):
+        form = dict(zip(_FORMS[path], values, strict=False)) | {"csrf": csrf}
+        reply = c.post(path, data=form)
+    assert reply.status_code in {303, 400, 404, 409}, reply.text
+    assert "Traceback" not in reply.text
+    assert '"detail"' not in reply.text  # no pydantic dump
+    assert 'class="notice' in reply.text or reply.status_code == 303
+    assert admitted_in(seeded, "w2", "3") == "p-b"

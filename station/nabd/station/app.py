@@ -17,6 +17,7 @@ from typing import Annotated, Any, Final
 
 import psycopg
 from fastapi import FastAPI, Form, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -100,6 +101,16 @@ def create_app(  # noqa: PLR0915 - the factory declares every route over one set
     @app.exception_handler(StationError)
     async def _refused(request: Request, exc: StationError) -> Response:
         return page(request, "message.html", None, exc.status, message=str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def _malformed(request: Request, exc: RequestValidationError) -> Response:
+        # FastAPI would answer a JSON dump of pydantic's errors; people get a sentence.
+        fields = sorted({str(error["loc"][-1]) for error in exc.errors() if error.get("loc")})
+        message = (
+            "this form was refused: a value is missing, too long or not accepted"
+            f" ({', '.join(fields) or 'the request'}); go back, correct it and try again"
+        )
+        return page(request, "message.html", None, 400, message=message)
 
     @app.exception_handler(Exception)
     async def _failed(request: Request, exc: Exception) -> Response:
