@@ -172,6 +172,19 @@ def test_a_registry_refusal_is_a_sentence_in_the_page(
     assert admitted_in(seeded, "w1", "16") is None
 
 
+def test_an_mrn_admitted_in_another_ward_does_not_say_where(
+    station: Station, seeded: Seeded
+) -> None:
+    form = {"ward": "w1", "bed": "16", "mrn": "MRN-2", "name": "Youssef Alami"}  # p-b's, in w2
+    with signed_in(station, "dina", "/admin") as (c, csrf):
+        reply = c.post("/admin/admit", data=form | {"csrf": csrf})
+    assert reply.status_code == 409
+    assert "already admitted in another ward" in reply.text
+    for secret in ("p-b", "w2", "Pneumo"):
+        assert secret not in reply.text
+    assert admitted_in(seeded, "w1", "16") is None
+
+
 def test_a_missing_or_too_long_field_is_a_sentence(station: Station) -> None:
     with signed_in(station, "dina", "/admin") as (c, csrf):
         missing = c.post("/admin/admit", data={"ward": "w1", "csrf": csrf})

@@ -18,7 +18,7 @@ from fastapi import FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from nabd.care import devices, patients
-from nabd.care.errors import CareError, CareInputError
+from nabd.care.errors import AlreadyAdmitted, CareError, CareInputError, CareRefused
 from nabd.care.values import DEVICE_KINDS, Admission, DeviceSpec, parse_id
 from nabd.station import scope
 from nabd.station.errors import NotFoundError
@@ -133,6 +133,21 @@ def _status(refusal: Exception) -> int:
     return 400 if isinstance(refusal, CareInputError) else 409
 
 
+def _admitted_elsewhere(
+    conn: Conn, user: SignedIn, admission: Admission, refusal: AlreadyAdmitted
+) -> CareError:
+    """The care operation's sentence if the admission it names is in her wards; else one that
+    does not say where (the other ward's pseudonym, bed and time are not hers to read)."""
+    as_user_again(conn, user)
+    seen = conn.execute("SELECT 1 FROM patient WHERE id = %s", (refusal.patient_id,)).fetchone()
+    if seen is not None:
+        return refusal
+    return CareRefused(
+        f"MRN {admission.mrn} is already admitted in another ward: that ward transfers or"
+        " discharges it before it can be admitted here"
+    )
+
+
 def install(app: FastAPI, kit: Kit) -> None:
     """Add the admin page and its forms to ``app``."""
 
@@ -152,7 +167,10 @@ def install(app: FastAPI, kit: Kit) -> None:
                                         birth_date=birth_date or None)  # fmt: skip
             her_ward(conn, admission.ward)
             scope.as_station(conn)
-            patients.admit(conn, admission, by=user.name)
+            try:
+                patients.admit(conn, admission, by=user.name)
+            except AlreadyAdmitted as exc:
+                raise _admitted_elsewhere(conn, user, admission, exc) from None
 
         return act(request, csrf, "admit", do)
 
