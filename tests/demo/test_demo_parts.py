@@ -3,6 +3,7 @@ alerts to labels, the nurse's view rendered from a given snapshot."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from pathlib import Path
 
@@ -277,6 +278,17 @@ def test_view_renders_patients_alerts_with_their_keys_and_gateways() -> None:
     assert "3 pending" in text
     assert "generated 120, ingested 118" in text
     assert "bed 1: news2 acknowledged by ana" in text
+
+
+def test_view_keeps_the_station_line_in_its_footer() -> None:
+    line = "nurse station https://localhost:9443/ (sign in as demo-abc123, password pw)"
+    buffer = io.StringIO()
+    snapshot = dataclasses.replace(_snapshot(), station=line)
+    Console(file=buffer, width=200, color_system=None).print(render(snapshot))
+    assert line in buffer.getvalue()
+    buffer = io.StringIO()
+    Console(file=buffer, width=200, color_system=None).print(render(_snapshot()))
+    assert "nurse station" not in buffer.getvalue()
 
 
 def test_headless_progress_is_one_line() -> None:

@@ -79,6 +79,8 @@ class _Run:
     reader: WardReader
     supervisor: Supervisor
     message: str = ""
+    station: str = ""
+    """The station's line, kept in the view's footer (the printed one scrolls away)."""
 
 
 def _fleet_record(run: _Run, gateway: str) -> Path:
@@ -234,6 +236,7 @@ def snapshot(run: _Run, elapsed_s: float) -> WardSnapshot:
         alerts_raised=len(alerts),
         keys=ack_keys(rows),
         message=run.message,
+        station=run.station,
     )
 
 
@@ -412,6 +415,7 @@ def run_demo(options: DemoOptions, out: TextIO = sys.stdout) -> tuple[int, Summa
             station = open_station(
                 run.supervisor, env, env[DATABASE_URL], plan.ward_id, free_port()
             )
+            run.station = station.line().removeprefix("demo: ")
             print(station.line(), file=out, flush=True)
             _start_ingest(run, env)
             _start_gateways(run, settings)
