@@ -1,18 +1,27 @@
 """``nabd demo`` end to end, headless, against the test session's stack: virtual devices, edge
 agents, ingest and analytics as real processes; the summary must account for every reading and
-find the scenario's alert, and none for the stable patient."""
+find the scenario's alert, and none for the stable patient. The nurse station it opens answers
+the printed sign-in with the ward's board while the ward plays."""
 
 from __future__ import annotations
 
 import io
+import re
 import shutil
+import ssl
 import tempfile
+import threading
+import time
 from pathlib import Path
 
+import httpx
+import psycopg
 import pytest
 
+from nabd.app.demo.plan import WardPlan
 from nabd.app.demo.run import run_demo
 from nabd.app.demo.settings import DemoOptions
+from nabd.app.stack.layout import Layout
 from nabd.app.stack.testing import RunningStack
 
 
@@ -40,9 +49,27 @@ def _run_and_check(nabd_stack: RunningStack, tmp_path: Path, work: Path) -> None
         nurse="test-nurse",
     )
     out = io.StringIO()
+    seen: dict[str, str] = {}
+    probe = threading.Thread(
+        target=_visit_station, args=(out, Layout(nabd_stack.settings.root).ca_cert, seen)
+    )
+    probe.start()
     status, summary = run_demo(options, out=out)
+    probe.join(timeout=60)
     text = out.getvalue()
     assert status == 0, text
+    assert re.search(r"demo: nurse station https://localhost:\d+/ \(sign in as demo-", text), text
+    assert seen.get("board"), f"{seen.get('error')}\n{text}"
+    plan = _plan(work)
+    for bed in plan.beds:
+        assert bed.patient_id in seen["board"]
+    with psycopg.connect(nabd_stack.database_url) as conn:
+        disabled = conn.execute(
+            "SELECT disabled_at IS NOT NULL FROM station_user WHERE name = %s", (seen["user"],)
+        ).fetchone()
+    assert disabled == (True,), "the demo's sign-in outlives the demo"
+    # Stopped by the demo's SIGTERM: uvicorn shuts down, then re-raises the signal (-15).
+    assert not re.search(r"demo: station exited with status (?!-15\b)", text), text
     assert summary.generated > 1000, text
     assert summary.ingested == summary.generated, text
     lines = {line.condition: line for line in summary.lines}
@@ -59,8 +86,37 @@ def _run_and_check(nabd_stack: RunningStack, tmp_path: Path, work: Path) -> None
     assert "(equal)" in text
 
 
-def _stable_patient(work: Path) -> str:
-    from nabd.app.demo.plan import WardPlan  # noqa: PLC0415
+def _plan(work: Path) -> WardPlan:
+    return WardPlan.model_validate_json((work / "plan.json").read_text(encoding="utf-8"))
 
-    plan = WardPlan.model_validate_json((work / "plan.json").read_text(encoding="utf-8"))
-    return next(b.patient_id for b in plan.beds if b.scenario == "stable")
+
+def _stable_patient(work: Path) -> str:
+    return next(b.patient_id for b in _plan(work).beds if b.scenario == "stable")
+
+
+_LINE = re.compile(r"nurse station (https://\S+) \(sign in as (\S+), password (\S+);")
+
+
+def _visit_station(out: io.StringIO, ca: Path, seen: dict[str, str]) -> None:
+    """Wait for the printed sign-in, sign in, read the board; once the demo has ended, check
+    the same sign-in is refused."""
+    deadline = time.monotonic() + 120
+    try:
+        while not (match := _LINE.search(out.getvalue())):
+            assert time.monotonic() < deadline, "no station line"
+            time.sleep(0.2)
+        url, user, password = match.groups()
+        trust = ssl.create_default_context(cafile=str(ca))
+        with httpx.Client(base_url=url, verify=trust, timeout=10) as c:
+            while "board" not in seen and time.monotonic() < deadline:
+                try:
+                    c.post("/login", data={"name": user, "password": password})
+                    reply = c.get("/")
+                except httpx.TransportError:  # uvicorn still starting
+                    time.sleep(0.3)
+                    continue
+                if reply.status_code == 200:
+                    seen["board"] = reply.text
+        seen["user"] = user
+    except Exception as exc:
+        seen["error"] = repr(exc)

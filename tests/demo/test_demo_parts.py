@@ -3,6 +3,7 @@ alerts to labels, the nurse's view rendered from a given snapshot."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from nabd.app.demo.gateways import edge_config
 from nabd.app.demo.plan import DEMO_DEVICES, plan_ward, simulated_ward, wall_labels
 from nabd.app.demo.settings import DemoOptions
 from nabd.app.demo.snapshot import AlertRow, GatewayRow, PatientRow, WardSnapshot
+from nabd.app.demo.station import DemoStation, station_environment
 from nabd.app.demo.summary import Played, render_summary, span, summarise
 from nabd.app.demo.supervise import service_environment
 from nabd.app.demo.timeline import cadences, onto_wall, sample_times
@@ -278,6 +280,17 @@ def test_view_renders_patients_alerts_with_their_keys_and_gateways() -> None:
     assert "bed 1: news2 acknowledged by ana" in text
 
 
+def test_view_keeps_the_station_line_in_its_footer() -> None:
+    line = "nurse station https://localhost:9443/ (sign in as demo-abc123, password pw)"
+    buffer = io.StringIO()
+    snapshot = dataclasses.replace(_snapshot(), station=line)
+    Console(file=buffer, width=200, color_system=None).print(render(snapshot))
+    assert line in buffer.getvalue()
+    buffer = io.StringIO()
+    Console(file=buffer, width=200, color_system=None).print(render(_snapshot()))
+    assert "nurse station" not in buffer.getvalue()
+
+
 def test_headless_progress_is_one_line() -> None:
     line = progress_line(_snapshot())
     assert "\n" not in line
@@ -307,3 +320,29 @@ def test_each_process_gets_only_its_own_credentials() -> None:
         "NABD_INGEST_MQTT_PASSWORD": "i",
     }
     assert "NABD_DATABASE_URL" not in service_environment(stack, "analytics")
+
+
+def test_the_station_gets_only_its_own_login_and_certificate() -> None:
+    stack = {
+        "NABD_DATABASE_URL": "postgresql://nabd:owner@h/nabd",
+        "NABD_STATION_DATABASE_URL": "postgresql://station:s@h/nabd",
+        "NABD_CLINICAL_DATABASE_URL": "postgresql://clinical:c@h/nabd",
+        "NABD_WEB_TLS_CERT_FILE": "/web.crt",
+        "NABD_WEB_TLS_KEY_FILE": "/web.key",
+        "NABD_MQTT_HOST": "127.0.0.1",
+    }
+    assert station_environment(stack, 9443) == {
+        "NABD_STATION_DATABASE_URL": "postgresql://station:s@h/nabd",
+        "NABD_WEB_TLS_CERT_FILE": "/web.crt",
+        "NABD_WEB_TLS_KEY_FILE": "/web.key",
+        "NABD_WEB_HOST": "127.0.0.1",
+        "NABD_WEB_PORT": "9443",
+    }
+
+
+def test_the_demo_login_is_printed_whole_and_marked_temporary() -> None:
+    line = DemoStation("https://localhost:9443/", "demo-abc123", "pw-123456789").line()
+    assert line.startswith("demo: nurse station https://localhost:9443/")
+    assert "demo-abc123" in line
+    assert "pw-123456789" in line
+    assert "this run only" in line

@@ -32,6 +32,8 @@ USERS = {
                      password=PASSWORD, lang=Language.AR),
     "chloe": NewUser(name="chloe", display_name="Chloe", role=Role.CHARGE_NURSE,
                      wards=("w1", "w2"), password=PASSWORD, lang=Language.EN, sees_identity=True),
+    "dina": NewUser(name="dina", display_name="Dina", role=Role.ADMIN, wards=("w1",),
+                    password=PASSWORD, lang=Language.EN, sees_identity=True),
 }  # fmt: skip
 
 
@@ -64,7 +66,10 @@ def seed(owner_url: str) -> Seeded:
     role, password = f"station_{secrets.token_hex(4)}", secrets.token_hex(16)
     with psycopg.connect(owner_url, autocommit=True) as conn:
         conn.execute("INSERT INTO ward (id, name) VALUES ('w1', 'Cardio'), ('w2', 'Pneumo')")
-        conn.execute("INSERT INTO bed (ward_id, id) VALUES ('w1', '12'), ('w2', '3')")
+        conn.execute(
+            "INSERT INTO bed (ward_id, id)"
+            " VALUES ('w1', '12'), ('w1', '14'), ('w1', '15'), ('w1', '16'), ('w2', '3')"
+        )
         conn.execute(
             "INSERT INTO patient (id, ward_id, bed_id)"
             " VALUES ('p-a', 'w1', '12'), ('p-b', 'w2', '3')"

@@ -122,6 +122,49 @@ def test_another_wards_patient_is_not_there_even_by_url(browser: Browser, statio
     expect(page.locator(".notice.error")).to_contain_text("in your wards")
 
 
+def test_an_admin_admits_a_patient_and_assigns_a_device_in_the_browser(
+    browser: Browser, station: Station, seeded: Seeded
+) -> None:
+    page = _page(browser, station)
+    _sign_in(page, "dina")
+    page.click("nav.roles a[href='/admin']")
+    form = page.locator("form#admit")
+    form.locator("select[name=ward]").select_option("w1")
+    form.locator("input[name=bed]").fill("16")
+    form.locator("input[name=mrn]").fill("MRN-BROWSER")
+    form.locator("input[name=name]").fill("Nadia Chraibi")
+    form.locator("input[name=birth_date]").fill("1948-11-02")
+    form.locator("button[type=submit]").click()
+    expect(page.locator(".notice.ok")).to_contain_text("Patient admitted.")
+    expect(page.locator("table.admitted")).to_contain_text("Nadia Chraibi")
+
+    device = page.locator("form#register")
+    device.locator("input[name=device]").fill("strap-browser")
+    device.locator("select[name=kind]").select_option("heart_rate_strap")
+    device.locator("input[name=address]").fill("F0:F1:F2:F3:F4:B1")
+    device.locator("button[type=submit]").click()
+    expect(page.locator(".notice.ok")).to_contain_text("Device registered.")
+
+    assign = page.locator("form#assign")
+    assign.locator("select[name=device]").select_option("strap-browser")
+    assign.locator("select[name=patient]").select_option(label="w1 · bed 16 · Nadia Chraibi")
+    assign.locator("button[type=submit]").click()
+    expect(page.locator(".notice.ok")).to_contain_text("Device assigned.")
+    with psycopg.connect(seeded.owner_url) as conn:
+        row = conn.execute(
+            """SELECT p.id, a.assigned_by FROM patient p
+               JOIN device_assignment a ON a.patient_id = p.id AND upper_inf(a.valid)
+               WHERE p.ward_id = 'w1' AND p.bed_id = '16' AND p.discharged_at IS NULL"""
+        ).fetchone()
+    assert row is not None
+    patient, assigned_by = row
+    assert assigned_by == "dina"
+    expect(page.locator("tr[data-device=strap-browser]")).to_contain_text(patient)
+
+    page.click("a.brand")
+    expect(page.locator(f"tr.bed[data-patient={patient}]")).to_contain_text("Nadia Chraibi")
+
+
 def test_arabic_is_right_to_left(browser: Browser, station: Station) -> None:
     page = _page(browser, station)
     _sign_in(page, "bilal")

@@ -43,6 +43,7 @@ class Strings:  # one field per label; grouped by dashboard
     var_ward: str
     var_patient: str
     open_patient: str
+    open_in_station: str
     # Markers written into cells by SQL.
     stale: str
     sensor_off: str
@@ -229,6 +230,7 @@ _EN: Final = Strings(
     var_ward="Ward",
     var_patient="Patient",
     open_patient="Open patient detail",
+    open_in_station="Open in the nurse station",
     stale="stale",
     sensor_off="sensor off",
     no_value="no value",
@@ -352,6 +354,7 @@ _FR: Final = Strings(
     var_ward="Service",
     var_patient="Patient",
     open_patient="Ouvrir le dossier du patient",
+    open_in_station="Ouvrir au poste de soins",
     stale="périmé",
     sensor_off="capteur retiré",
     no_value="sans valeur",

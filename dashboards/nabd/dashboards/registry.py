@@ -18,7 +18,8 @@ from grafana_foundation_sdk.cog.encoder import JSONEncoder
 
 from nabd.dashboards import alerts, devices, patient_detail, pipeline, ward_overview
 from nabd.dashboards.board import uid
-from nabd.dashboards.i18n import Lang
+from nabd.dashboards.i18n import Lang, strings
+from nabd.dashboards.station_links import parse_station_url, with_station_links
 
 __all__ = ["BUILDERS", "FOLDER_TITLE", "FOLDER_UID", "BuiltDashboard", "build_all"]
 
@@ -64,10 +65,19 @@ def _model(board: Dashboard) -> dict[str, Any]:
     return encoded
 
 
-def build_all(langs: Iterable[Lang] = tuple(Lang)) -> tuple[BuiltDashboard, ...]:
-    """Every dashboard in each of ``langs``."""
+def build_all(
+    langs: Iterable[Lang] = tuple(Lang), *, station_url: str | None = None
+) -> tuple[BuiltDashboard, ...]:
+    """Every dashboard in each of ``langs``; with ``station_url``, patient cells also link to
+    the nurse station (:mod:`nabd.dashboards.station_links`), else the models are unchanged."""
+    base = None if station_url is None else parse_station_url(station_url)
+
+    def model(board: Dashboard, lang: Lang) -> dict[str, Any]:
+        built = _model(board)
+        return built if base is None else with_station_links(built, base, strings(lang))
+
     return tuple(
-        BuiltDashboard(slug, lang, _model(build(lang)))
+        BuiltDashboard(slug, lang, model(build(lang), lang))
         for lang in langs
         for slug, build in BUILDERS.items()
     )

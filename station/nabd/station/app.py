@@ -17,15 +17,17 @@ from typing import Annotated, Any, Final
 
 import psycopg
 from fastapi import FastAPI, Form, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from nabd.analytics.service import actions
 from nabd.analytics.service.errors import AlertActionError, MonitorInputError
-from nabd.station import board, scope, sessions
+from nabd.station import admin, board, charge, scope, sessions
 from nabd.station.errors import BadFormError, ForbiddenError, SignInRefusedError, StationError
 from nabd.station.i18n import Translator, direction
+from nabd.station.kit import Kit
 from nabd.station.sessions import SignedIn
 from nabd.station.settings import StationSettings
 from nabd.station.users import Language
@@ -99,6 +101,16 @@ def create_app(  # noqa: PLR0915 - the factory declares every route over one set
     @app.exception_handler(StationError)
     async def _refused(request: Request, exc: StationError) -> Response:
         return page(request, "message.html", None, exc.status, message=str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def _malformed(request: Request, exc: RequestValidationError) -> Response:
+        # FastAPI would answer a JSON dump of pydantic's errors; people get a sentence.
+        fields = sorted({str(error["loc"][-1]) for error in exc.errors() if error.get("loc")})
+        message = (
+            "this form was refused: a value is missing, too long or not accepted"
+            f" ({', '.join(fields) or 'the request'}); go back, correct it and try again"
+        )
+        return page(request, "message.html", None, 400, message=message)
 
     @app.exception_handler(Exception)
     async def _failed(request: Request, exc: Exception) -> Response:
@@ -255,6 +267,9 @@ def create_app(  # noqa: PLR0915 - the factory declares every route over one set
                     return _patient_with(request, conn, user, patient_id, str(exc), 400)
         return RedirectResponse(f"/patients/{patient_id}?done=record", status_code=303)
 
+    kit = Kit(database, user_of, page, check_csrf)
+    admin.install(app, kit)
+    charge.install(app, kit)
     return app
 
 

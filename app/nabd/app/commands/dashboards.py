@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,6 +25,14 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 LANGS = ("en", "fr", "both")
+_STATION_HELP = (
+    "the nurse station's base URL: patient cells then link to its patient page;"
+    " default: $NABD_DASHBOARDS_STATION_URL; without either, no link"
+)
+
+
+def _station_url(args: argparse.Namespace) -> str | None:
+    return args.station_url or os.environ.get("NABD_DASHBOARDS_STATION_URL") or None
 
 
 class GrafanaSettings(BaseSettings):
@@ -56,6 +65,7 @@ def register(subparsers: Subparsers) -> None:
         default="/etc/grafana/provisioning",
         help="where Grafana sees DIR (default: /etc/grafana/provisioning)",
     )
+    export.add_argument("--station-url", help=_STATION_HELP)
     export.set_defaults(handler=_export)
     deploy = commands.add_parser(
         "deploy",
@@ -66,6 +76,7 @@ def register(subparsers: Subparsers) -> None:
     deploy.add_argument("--url", help="Grafana's base URL; default: $NABD_GRAFANA_URL")
     deploy.add_argument("--token", help="service-account token; default: $NABD_GRAFANA_TOKEN")
     deploy.add_argument("--lang", choices=LANGS, default="both", help="default: both")
+    deploy.add_argument("--station-url", help=_STATION_HELP)
     deploy.set_defaults(handler=_deploy)
 
 
@@ -81,7 +92,8 @@ def _export(args: argparse.Namespace) -> int:
     from nabd.dashboards.registry import build_all
 
     try:
-        written = export(args.directory, build_all(_langs(args.lang)), mount=args.mount)
+        boards = build_all(_langs(args.lang), station_url=_station_url(args))
+        written = export(args.directory, boards, mount=args.mount)
     except DashboardsError as error:
         return fail(error)
     logger.info("wrote %d files under %s", len(written), args.directory)
@@ -98,7 +110,8 @@ def _deploy(args: argparse.Namespace) -> int:
     if not url or not token:
         return fail(UsageError("set --url and --token (or NABD_GRAFANA_URL, NABD_GRAFANA_TOKEN)"))
     try:
-        report = deploy(connect(url, token), build_all(_langs(args.lang)))
+        boards = build_all(_langs(args.lang), station_url=_station_url(args))
+        report = deploy(connect(url, token), boards)
     except DashboardsError as error:
         return fail(error)
     print(

@@ -40,6 +40,7 @@ from nabd.app.demo.plan import WardPlan, plan_ward, simulated_ward, wall_labels
 from nabd.app.demo.registry import admit, discharge
 from nabd.app.demo.settings import DemoOptions
 from nabd.app.demo.snapshot import UNCOUNTED, PatientRow, WardReader, WardSnapshot
+from nabd.app.demo.station import DemoStation, close_station, open_station
 from nabd.app.demo.summary import Played, Summary, render_summary, summarise
 from nabd.app.demo.supervise import Supervisor, nabd_command, service_environment, wait_for
 from nabd.app.demo.view import ack_keys, progress_line, render
@@ -78,6 +79,8 @@ class _Run:
     reader: WardReader
     supervisor: Supervisor
     message: str = ""
+    station: str = ""
+    """The station's line, kept in the view's footer (the printed one scrolls away)."""
 
 
 def _fleet_record(run: _Run, gateway: str) -> Path:
@@ -233,6 +236,7 @@ def snapshot(run: _Run, elapsed_s: float) -> WardSnapshot:
         alerts_raised=len(alerts),
         keys=ack_keys(rows),
         message=run.message,
+        station=run.station,
     )
 
 
@@ -405,8 +409,14 @@ def run_demo(options: DemoOptions, out: TextIO = sys.stdout) -> tuple[int, Summa
     )
     failure = ""
     stopped = time.time()
+    station: DemoStation | None = None
     try:
         with _interruptible():
+            station = open_station(
+                run.supervisor, env, env[DATABASE_URL], plan.ward_id, free_port()
+            )
+            run.station = station.line().removeprefix("demo: ")
+            print(station.line(), file=out, flush=True)
             _start_ingest(run, env)
             _start_gateways(run, settings)
             _start_analytics(run, env)
@@ -420,6 +430,8 @@ def run_demo(options: DemoOptions, out: TextIO = sys.stdout) -> tuple[int, Summa
         _retire_ingest(run, env, out)
         with contextlib.suppress(psycopg.Error):
             discharge(env[DATABASE_URL], plan)
+            if station is not None:
+                close_station(env[DATABASE_URL], station)
     files = _export(options)
     summary = summarise(
         generated=generated(run),

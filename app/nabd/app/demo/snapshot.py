@@ -86,6 +86,8 @@ class WardSnapshot:
     keys: Mapping[str, str] = field(default_factory=dict)
     """Alert id -> the key that acknowledges it in the view."""
     message: str = ""
+    station: str = ""
+    """Where the nurse station is and how to sign in (empty: not opened)."""
 
 
 def _epoch(moment: datetime | None) -> float | None:

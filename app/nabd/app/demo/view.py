@@ -130,6 +130,8 @@ def _footer(snapshot: WardSnapshot) -> Text:
         f"ingested {snapshot.ingested}   alerts raised {snapshot.alerts_raised}   "
         "press the key shown to acknowledge an alert; Ctrl-C stops"
     )
+    if snapshot.station:
+        text.append(f"\n{snapshot.station}")
     if snapshot.message:
         text.append(f"\n{snapshot.message}", style="bold")
     return text
