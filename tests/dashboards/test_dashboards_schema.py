@@ -80,3 +80,39 @@ def test_the_dashboards_only_read(dashboards_sql: Runner, table: str) -> None:
             conn.execute(sql.SQL("DELETE FROM {}").format(sql.Identifier(table)))
     finally:
         conn.rollback()
+
+
+NO_SCORE_INSERT = """INSERT INTO news2_score (time, patient_id, total, risk, complete, scale2,
+    respiration_rate, spo2, air_or_oxygen, systolic_bp, heart_rate, consciousness, temperature)
+    VALUES ('2026-01-01T00:00:00Z', 'p-x', %s, %s, false, false, %s, -1, -1, -1, -1, -1, -1)"""
+
+
+def test_a_row_with_no_parameter_stores_no_total_and_no_risk(dashboards_sql: Runner) -> None:
+    """Migration 0011: nothing measured is stored as NULL total and risk, never 0 / 'low'."""
+    conn = dashboards_sql.conn
+    try:
+        _as(conn, "nabd_analytics")
+        conn.execute(NO_SCORE_INSERT, (None, None, -1))
+    finally:
+        conn.rollback()
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        (0, "low", -1),  # nothing measured, yet a score of 0 and a risk band
+        (None, None, 0),  # a parameter present, yet no score
+        (None, "low", -1),  # a risk without a total
+        (0, None, 0),  # a total without a risk
+    ],
+)
+def test_no_score_exactly_when_no_parameter(
+    dashboards_sql: Runner, row: tuple[object, ...]
+) -> None:
+    conn = dashboards_sql.conn
+    try:
+        _as(conn, "nabd_analytics")
+        with pytest.raises((errors.CheckViolation, errors.NotNullViolation)):
+            conn.execute(NO_SCORE_INSERT, row)
+    finally:
+        conn.rollback()

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from nabd.analytics.arrays import NEVER
-from nabd.analytics.news2 import MISSING
+from nabd.analytics.news2 import MISSING, NO_RISK
 from nabd.analytics.service.conditions import CONDITIONS, column
 from nabd.analytics.service.engine import Engine, message
 from nabd.analytics.service.registry import Registry
@@ -105,8 +105,21 @@ def test_a_stale_parameter_makes_news2_incomplete_never_normal() -> None:
     found = e.detect(T0 + 11 * S)
     assert int(found.news2.heart_rate[0]) == MISSING
     assert not bool(found.news2.complete[0])
-    assert int(found.news2.total[0]) == 0  # a lower bound, shown with "incomplete"
+    # The only parameter went stale: nothing is present, so there is no score (issue 20).
+    assert (int(found.news2.total[0]), str(found.news2.risk[0])) == (MISSING, NO_RISK)
+    assert not bool(found.news2.scored[0])
     assert "incomplete" in message(found, 0, "news2")
+    assert "0" not in message(found, 0, "news2").split("(")[0]  # no number, never "NEWS2 0"
+
+
+def test_a_stale_parameter_beside_a_fresh_one_leaves_an_incomplete_score() -> None:
+    e = engine()
+    feed(e, 0, "heart_rate", [150.0])  # scores 3, stale after 10 s
+    feed(e, 10, "spo2", [97.0])  # scores 0, fresh at 11 s
+    found = e.detect(T0 + 11 * S)
+    assert (int(found.news2.total[0]), bool(found.news2.complete[0])) == (0, False)
+    assert int(found.news2.heart_rate[0]) == MISSING
+    assert "pulse" in message(found, 0, "news2")
 
 
 def test_nurse_entries_count_only_while_valid() -> None:

@@ -73,6 +73,18 @@ PHRASES: Final[Mapping[str, Mapping[str, str]]] = {
         "ar": "لا يوجد مريض مقيم في مصالحك.",
     },
     "no_alerts": {"en": "No open alert.", "fr": "Aucune alerte ouverte.", "ar": "لا إنذار مفتوح."},
+    "news2_missing": {"en": "missing", "fr": "manque", "ar": "ينقص"},
+    "news2_respiration": {
+        "en": "respiratory rate",
+        "fr": "fréquence respiratoire",
+        "ar": "معدل التنفس",
+    },
+    "news2_spo2": {"en": "SpO2", "fr": "SpO2", "ar": "SpO2"},
+    "news2_oxygen": {"en": "air/O2", "fr": "air/O2", "ar": "هواء/أكسجين"},
+    "news2_bp": {"en": "systolic BP", "fr": "PA systolique", "ar": "الضغط الانقباضي"},
+    "news2_pulse": {"en": "pulse", "fr": "pouls", "ar": "النبض"},
+    "news2_consciousness": {"en": "consciousness", "fr": "conscience", "ar": "الوعي"},
+    "news2_temperature": {"en": "temperature", "fr": "température", "ar": "الحرارة"},
     "record": {
         "en": "Record observations",
         "fr": "Saisir des observations",

@@ -45,7 +45,7 @@ from nabd.analytics.arrays import (
 from nabd.analytics.desaturation import Desaturation
 from nabd.analytics.latch import Latch
 from nabd.analytics.limits import LimitState
-from nabd.analytics.news2 import MISSING, News2, score
+from nabd.analytics.news2 import MISSING, PARAMETER_NAMES, PARAMETERS, News2, score
 from nabd.analytics.ring import Window
 from nabd.analytics.service.cohorts import Cadence, cohort_step
 from nabd.analytics.service.conditions import BY_NAME, CONDITIONS, NAMES, column
@@ -63,24 +63,8 @@ from nabd.analytics.technical import BatteryState, data_flow, flatline, gateway_
 
 __all__ = ["Detection", "Engine", "message"]
 
-_NEWS2_PARTS: Final = (
-    "respiration_rate",
-    "spo2",
-    "air_or_oxygen",
-    "systolic_bp",
-    "heart_rate",
-    "consciousness",
-    "temperature",
-)
-_PART_NAMES: Final = (
-    "respiratory rate",
-    "SpO2",
-    "oxygen",
-    "blood pressure",
-    "pulse",
-    "consciousness",
-    "temperature",
-)
+_NEWS2_PARTS: Final = PARAMETERS
+_PART_NAMES: Final = tuple(PARAMETER_NAMES[p] for p in PARAMETERS)
 _SENSOR_METRICS: Final = ("spo2", "pulse_rate", "heart_rate")
 _FLATLINE_METRICS: Final = ("heart_rate", "pulse_rate", "rr_interval")
 _BASELINE_SIDES: Final = {"heart_rate": "both", "spo2": "below", "respiration_rate": "both"}
@@ -333,7 +317,7 @@ class Engine:
         col = column("news2")
         found.active[:, col] = latch.active
         found.priority[:, col] = np.maximum(level, LOW)
-        found.value[:, col] = news.total
+        found.value[:, col] = np.where(news.scored, news.total, np.nan)  # no score: no number
         found.masks["news2"] = (~present, _PART_NAMES)
 
     def _hard_limits(self, now: int, fresh: dict[str, FloatArray], found: Detection) -> None:
