@@ -4,8 +4,9 @@
 active and how severe, with one call of each scoring-core function for the whole ward:
 
 * **NEWS2** from each patient's latest values, each counted only while not stale (its metric's
-  ``stale_after_s``), the nurses' consciousness and oxygen entries while valid, and the
-  clinician's Scale 2 flag. A stale or missing parameter makes the score incomplete, never
+  ``stale_after_s``), the nurses' consciousness and oxygen entries while valid, a nurse's
+  counted respiratory rate while valid and fresher than the device's, and the clinician's
+  Scale 2 flag. A stale or missing parameter makes the score incomplete, never
   normal. The ``news2`` condition is a latch on "risk at least low-medium"; it clears only when
   the score is low *and* every parameter that was present while it fired is present again (a
   parameter that scored 3 and then went missing is no evidence of recovery);
@@ -65,6 +66,7 @@ __all__ = ["Detection", "Engine", "message"]
 
 _NEWS2_PARTS: Final = PARAMETERS
 _PART_NAMES: Final = tuple(PARAMETER_NAMES[p] for p in PARAMETERS)
+_RR_INDEX: Final = metric_index("respiration_rate")
 _SENSOR_METRICS: Final = ("spo2", "pulse_rate", "heart_rate")
 _FLATLINE_METRICS: Final = ("heart_rate", "pulse_rate", "rr_interval")
 _BASELINE_SIDES: Final = {"heart_rate": "both", "spo2": "below", "respiration_rate": "both"}
@@ -282,7 +284,7 @@ class Engine:
         acvpu = np.where(st.consciousness_until > now, st.consciousness, "")
         oxygen = np.where(st.oxygen_until > now, st.on_oxygen, np.nan)
         return score(
-            fresh["respiration_rate"],
+            self._respiration_rate(now, fresh["respiration_rate"]),
             fresh["spo2"],
             oxygen,
             fresh["body_temperature"],
@@ -291,6 +293,16 @@ class Engine:
             acvpu,
             scale2=st.scale2,
         )
+
+    def _respiration_rate(self, now: int, device: FloatArray) -> FloatArray:
+        """The freshest valid respiratory rate: the device's while not stale, unless a nurse
+        counted one later that is still valid (its ``valid_until``); else the nurse's while
+        valid. A counted rate is the NEWS2 observation nurses are trained on (RCP NEWS2, 2017)."""
+        st = self.state
+        counted = st.counted_rr_until > now
+        device_at = st.clean_time[:, _RR_INDEX]
+        newer = np.isnan(device) | (st.counted_rr_at > device_at)
+        return np.where(counted & newer, st.counted_rr, device)
 
     def _news2_condition(self, now: int, found: Detection) -> None:
         news = found.news2
