@@ -116,3 +116,22 @@ def test_no_score_exactly_when_no_parameter(
             conn.execute(NO_SCORE_INSERT, row)
     finally:
         conn.rollback()
+
+
+def test_0011_corrects_rows_written_before_it(dashboards_sql: Runner) -> None:
+    """A database upgraded past 0011 keeps no 'total 0, low' row with nothing measured."""
+    from nabd.app.db.migrations import shipped  # noqa: PLC0415
+
+    (migration,) = [m for m in shipped() if m.version == "0011"]
+    conn = dashboards_sql.conn
+    try:
+        conn.execute(  # the table as 0010 left it
+            """ALTER TABLE news2_score DROP CONSTRAINT news2_score_no_parameter_no_score,
+                                       DROP CONSTRAINT news2_score_no_total_no_risk"""
+        )
+        conn.execute(NO_SCORE_INSERT, (0, "low", -1))  # what the service wrote before 0011
+        conn.execute(migration.sql.encode())
+        row = conn.execute("SELECT total, risk FROM news2_score WHERE patient_id = 'p-x'")
+        assert row.fetchall() == [(None, None)]
+    finally:
+        conn.rollback()
