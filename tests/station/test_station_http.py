@@ -291,3 +291,20 @@ def test_news2_says_what_is_missing_and_shows_no_score_as_none(
     assert "\u2013" in nothing  # the en dash of "no value"
     assert "0" not in nothing
     assert "Low" not in nothing
+
+
+def test_a_counted_respiratory_rate_is_shown_with_who_counted_it(
+    station: Station, seeded: Seeded
+) -> None:
+    """Issue 20 item 2: a nurse's count (no device measures p-b's respiration) shows as manual."""
+    with psycopg.connect(seeded.owner_url, autocommit=True) as conn:
+        conn.execute(
+            """INSERT INTO nurse_entry (patient_id, parameter, value, observed_at, valid_until,
+                                        entered_by)
+               VALUES ('p-b', 'respiration_rate', '22', now(), now() + interval '4 h',
+                       'Nurse Ines')"""
+        )
+    with client(station) as c:
+        sign_in(c, "chloe")  # English, both wards
+        page = re.sub(r"\s+", " ", c.get("/patients/p-b").text)
+    assert re.search(r'<span class="value">22</span>.*?counted by Nurse Ines', page), page

@@ -36,6 +36,8 @@ PRIORITY_ORDER: Final = ("critical", "high", "medium", "low")
 class Vital:
     value: float | None
     at: datetime
+    counted_by: str | None = None
+    """The nurse who counted it (a manual entry, ``nabd nurse record --rr``); None: a device."""
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,15 @@ SELECT DISTINCT ON (patient_id) patient_id, total, risk, complete, time,
 FROM nabd_ward.news2_score WHERE patient_id = ANY(%s) AND time > now() - interval '1 day'
 ORDER BY patient_id, time DESC"""
 """The newest score of each patient, its sub-scores in chart order (``PARAMETERS``)."""
+
+
+_COUNTED_RR_SQL: Final = """
+SELECT DISTINCT ON (patient_id) patient_id, value::float8, observed_at, entered_by
+FROM nurse_entry
+WHERE patient_id = ANY(%s) AND parameter = 'respiration_rate'
+  AND valid_until > now() AND observed_at <= now()
+ORDER BY patient_id, observed_at DESC, id DESC"""
+"""Each patient's counted respiratory rate in force (migration 0033), with who counted it."""
 
 
 @dataclass
@@ -115,6 +126,10 @@ def ward_board(conn: Conn, *, patient: str | None = None) -> list[BedRow]:
         (ids, list(VITALS)),
     ).fetchall():
         rows[pid].vitals[key] = Vital(value, at)
+    for pid, value, at, nurse in conn.execute(_COUNTED_RR_SQL, (ids,)).fetchall():
+        device = rows[pid].vitals.get("respiration_rate")
+        if device is None or device.at < at:  # the freshest one, as NEWS2 scores it
+            rows[pid].vitals["respiration_rate"] = Vital(value, at, counted_by=nurse)
     for pid, total, risk, complete, at, *subs in conn.execute(_NEWS2_SQL, (ids,)).fetchall():
         row = rows[pid]
         row.news2_total, row.news2_risk = total, risk  # None, None: no parameter, no score

@@ -73,6 +73,7 @@ PHRASES: Final[Mapping[str, Mapping[str, str]]] = {
         "ar": "لا يوجد مريض مقيم في مصالحك.",
     },
     "no_alerts": {"en": "No open alert.", "fr": "Aucune alerte ouverte.", "ar": "لا إنذار مفتوح."},
+    "counted_by": {"en": "counted by", "fr": "compté par", "ar": "عدّ يدوي بواسطة"},
     "news2_missing": {"en": "missing", "fr": "manque", "ar": "ينقص"},
     "news2_respiration": {
         "en": "respiratory rate",
