@@ -121,7 +121,11 @@ def test_a_stale_parameter_beside_a_fresh_one_leaves_an_incomplete_score() -> No
     found = e.detect(T0 + 11 * S)
     assert (int(found.news2.total[0]), bool(found.news2.complete[0])) == (0, False)
     assert int(found.news2.heart_rate[0]) == MISSING
-    assert "pulse" in message(found, 0, "news2")
+    text = message(found, 0, "news2")
+    # A score from stale values says so: measured, now too old (not "never measured").
+    assert "pulse (stale)" in text, text
+    assert "respiratory rate," in text or text.endswith("respiratory rate)"), text
+    assert "respiratory rate (stale)" not in text  # never measured: plain missing
 
 
 def test_a_counted_respiratory_rate_scores_while_valid_and_freshest() -> None:

@@ -66,6 +66,10 @@ __all__ = ["Detection", "Engine", "message"]
 
 _NEWS2_PARTS: Final = PARAMETERS
 _PART_NAMES: Final = tuple(PARAMETER_NAMES[p] for p in PARAMETERS)
+_MISSING_OR_STALE: Final = (*_PART_NAMES, *(f"{name} (stale)" for name in _PART_NAMES))
+_DEVICE_KEY: Final = {"temperature": "body_temperature"}
+"""NEWS2 parameters measured by devices, by catalogue key where the names differ."""
+_DEVICE_PART: Final = ("respiration_rate", "spo2", "systolic_bp", "heart_rate", "body_temperature")
 _RR_INDEX: Final = metric_index("respiration_rate")
 _SENSOR_METRICS: Final = ("spo2", "pulse_rate", "heart_rate")
 _FLATLINE_METRICS: Final = ("heart_rate", "pulse_rate", "rr_interval")
@@ -294,6 +298,16 @@ class Engine:
             scale2=st.scale2,
         )
 
+    def _news2_measured(self) -> BoolArray:
+        """``(patients, 7)``: which NEWS2 parameters a device has ever measured, so that a
+        missing one is named "stale" (measured, now too old to score) rather than missing."""
+        measured = self.state.clean_time != NEVER
+        columns = {key: measured[:, metric_index(key)] for key in _DEVICE_PART}
+        none = np.zeros(measured.shape[0], dtype=np.bool_)
+        pulse = columns["heart_rate"] | measured[:, metric_index("pulse_rate")]
+        columns["heart_rate"] = pulse
+        return np.stack([columns.get(_DEVICE_KEY.get(p, p), none) for p in _NEWS2_PARTS], axis=1)
+
     def _respiration_rate(self, now: int, device: FloatArray) -> FloatArray:
         """The freshest valid respiratory rate: the device's while not stale, unless a nurse
         counted one later that is still valid (its ``valid_until``); else the nurse's while
@@ -330,7 +344,8 @@ class Engine:
         found.active[:, col] = latch.active
         found.priority[:, col] = np.maximum(level, LOW)
         found.value[:, col] = np.where(news.scored, news.total, np.nan)  # no score: no number
-        found.masks["news2"] = (~present, _PART_NAMES)
+        stale = ~present & self._news2_measured()
+        found.masks["news2"] = (np.hstack([~present & ~stale, stale]), _MISSING_OR_STALE)
 
     def _hard_limits(self, now: int, fresh: dict[str, FloatArray], found: Detection) -> None:
         names = {
