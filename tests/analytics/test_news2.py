@@ -7,9 +7,19 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from nabd.analytics.errors import AnalyticsInputError
-from nabd.analytics.news2 import MISSING, News2, News2InputError, score
+from nabd.analytics.news2 import (
+    MISSING,
+    NO_RISK,
+    PARAMETERS,
+    News2,
+    News2InputError,
+    missing,
+    score,
+)
 
 NORMAL: dict[str, Any] = {
     "respiration_rate": 16,
@@ -20,15 +30,7 @@ NORMAL: dict[str, Any] = {
     "heart_rate": 70,
     "consciousness": "A",
 }
-SUB_SCORES = (
-    "respiration_rate",
-    "spo2",
-    "air_or_oxygen",
-    "systolic_bp",
-    "heart_rate",
-    "consciousness",
-    "temperature",
-)
+SUB_SCORES = PARAMETERS
 
 
 def news2(**changes: Any) -> News2:
@@ -101,10 +103,78 @@ def test_a_missing_parameter_is_never_scored_as_normal(parameter: str, missing: 
     assert MISSING not in others
 
 
-def test_nothing_present_scores_nothing_and_is_incomplete() -> None:
+def test_nothing_present_is_no_score_not_zero_or_low() -> None:
+    # Issue 20: with no parameter present there is no score and no Chart 3 risk band.
     result = score(np.nan, np.nan, None, np.nan, np.nan, np.nan, None)
     assert [int(getattr(result, name)) for name in SUB_SCORES] == [MISSING] * 7
-    assert (int(result.total), bool(result.complete)) == (0, False)
+    assert (int(result.total), bool(result.complete), bool(result.scored)) == (
+        MISSING,
+        False,
+        False,
+    )
+    assert str(result.risk) == NO_RISK == ""
+    assert missing(result) == PARAMETERS
+
+
+_PRESENT_SUBSET = st.sets(st.sampled_from(sorted(NORMAL)))
+_FIELD_OF = {"on_oxygen": "air_or_oxygen"}
+
+
+@settings(max_examples=200)
+@given(
+    absent=_PRESENT_SUBSET,
+    values=st.fixed_dictionaries(
+        {
+            "respiration_rate": st.integers(0, 60),
+            "spo2": st.integers(60, 100),
+            "on_oxygen": st.booleans(),
+            "temperature": st.floats(30.0, 43.0),
+            "systolic_bp": st.integers(50, 260),
+            "heart_rate": st.integers(20, 200),
+            "consciousness": st.sampled_from("ACVPU"),
+        }
+    ),
+)
+def test_any_missing_subset_is_incomplete_naming_exactly_what_is_missing(
+    absent: set[str], values: dict[str, Any]
+) -> None:
+    inputs: dict[str, Any] = {k: None if k in absent else v for k, v in values.items()}
+    result = score(**inputs)
+    expected = tuple(p for p in PARAMETERS if p in {_FIELD_OF.get(k, k) for k in absent})
+    assert missing(result) == expected
+    assert bool(result.complete) == (not absent)
+    if absent == set(NORMAL):
+        assert (int(result.total), str(result.risk), bool(result.scored)) == (MISSING, "", False)
+    else:
+        assert bool(result.scored)
+        assert 0 <= int(result.total) <= 20
+        assert str(result.risk) in {"low", "low-medium", "medium", "high"}
+
+
+@settings(max_examples=100)
+@given(
+    st.lists(st.sampled_from([None, 18.0, 30.0]), min_size=7, max_size=7),
+    st.integers(0, 5),
+)
+def test_a_ward_scores_each_patient_alone_including_those_with_nothing(
+    template: list[float | None], n: int
+) -> None:
+    # Row i drops the first i parameters: rows 7 on have nothing, beside scored rows.
+    rows = [[None if j < i else v for j, v in enumerate(template)] for i in range(n + 8)]
+    columns = [np.array([r[j] for r in rows], dtype=float) for j in range(7)]
+    oxygen = np.array([None if r[2] is None else False for r in rows], dtype=object)
+    acvpu = np.array(["" if r[6] is None else "A" for r in rows])
+    ward = score(columns[0], columns[1], oxygen, columns[3], columns[4], columns[5], acvpu)
+    for i, r in enumerate(rows):
+        alone = score(r[0], r[1], None if r[2] is None else False, r[3], r[4], r[5],
+                      None if r[6] is None else "A")  # fmt: skip
+        assert (ward.total[i], ward.risk[i], ward.scored[i]) == (
+            alone.total,
+            alone.risk,
+            alone.scored,
+        )
+    assert not ward.scored[7:].any()
+    assert (ward.risk[7:] == NO_RISK).all()
 
 
 @pytest.mark.parametrize(

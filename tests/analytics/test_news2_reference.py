@@ -16,17 +16,9 @@ import numpy.typing as npt
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nabd.analytics.news2 import MISSING, News2, score
+from nabd.analytics.news2 import MISSING, PARAMETERS, News2, score
 
-SUB_SCORES = (
-    "respiration_rate",
-    "spo2",
-    "air_or_oxygen",
-    "systolic_bp",
-    "heart_rate",
-    "consciousness",
-    "temperature",
-)
+SUB_SCORES = PARAMETERS
 
 
 @dataclass(frozen=True)

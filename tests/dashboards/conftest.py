@@ -430,15 +430,7 @@ def _copy_scores(
     scores: news2.News2,
     cutoff: Mapping[str, float],
 ) -> dict[str, tuple[datetime, int, str, bool]]:
-    subs = (
-        "respiration_rate",
-        "spo2",
-        "air_or_oxygen",
-        "systolic_bp",
-        "heart_rate",
-        "consciousness",
-        "temperature",
-    )
+    subs = news2.PARAMETERS
     latest: dict[str, tuple[datetime, int, str, bool]] = {}
     with conn.cursor().copy(
         "COPY news2_score (time, patient_id, total, risk, complete, scale2, "

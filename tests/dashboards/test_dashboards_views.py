@@ -189,6 +189,21 @@ def test_the_news2_cell_says_score_risk_completeness_and_staleness(
     assert len(scale2) == 1
 
 
+def test_a_score_with_no_parameter_is_shown_as_no_score_never_0_or_low(
+    dashboards_sql: Runner, lang: Lang
+) -> None:
+    # Issue 20 / migration 0011: a row with no parameter has a NULL total and risk.
+    s = strings(lang)
+    text = sql.news2_text("sc", "false", s)
+    rows = dashboards_sql.query(
+        f"SELECT {text} FROM (VALUES (now(), NULL::int2, NULL::text, false))"  # noqa: S608 - our SQL
+        " sc (time, total, risk, complete)"
+    ).rows
+    assert rows == [(s.no_score,)]
+    assert "0" not in s.no_score
+    assert all(label not in s.no_score for label in s.risks().values())
+
+
 def test_ward_counts(dashboards_sql: Runner) -> None:
     ward = dashboards_sql.ward
     counts = {}

@@ -253,3 +253,27 @@ def test_news2_is_skipped_when_the_role_cannot_read_it(seeded: Seeded) -> None:
         window = query.Window("p_1", SINCE_T0, START, 10)
         assert query.news2_scores(conn, window) == []
         conn.rollback()
+
+
+def test_a_stored_score_with_no_parameter_exports_no_total(seeded: Seeded) -> None:
+    """Issue 20 / migration 0011: a NULL total is exported as no total, never 0 / low."""
+    when = NEWS2_TIMES[1] + timedelta(seconds=30)
+    with psycopg.connect(seeded.owner_url, row_factory=dict_row) as conn:
+        conn.execute(
+            """INSERT INTO news2_score (time, patient_id, total, risk, complete, scale2,
+                   respiration_rate, spo2, air_or_oxygen, systolic_bp, heart_rate,
+                   consciousness, temperature)
+               VALUES (%s, 'p_1', NULL, NULL, false, false, -1, -1, -1, -1, -1, -1, -1)""",
+            (when,),
+        )
+        conn.execute("GRANT nabd_fhir TO current_user")  # rolled back below
+        conn.execute("SET ROLE nabd_fhir")
+        scores = query.news2_scores(conn, query.Window("p_1", SINCE_T0, START, 10))
+        conn.rollback()
+    (empty,) = [s for s in scores if s.time == when]
+    assert (empty.total, empty.risk) == (None, None)
+    resource = export.to_resource(empty, SYSTEMS, now=datetime.now(UTC))
+    obs = json.loads(resource.model_dump_json())
+    assert "valueInteger" not in obs
+    assert "interpretation" not in obs
+    assert obs["dataAbsentReason"]["coding"][0]["code"] == "not-performed"

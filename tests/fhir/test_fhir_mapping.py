@@ -19,7 +19,7 @@ from fhir.resources.R4B.resource import Resource
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nabd.analytics.news2 import score
+from nabd.analytics.news2 import PARAMETER_NAMES, score
 from nabd.contract.catalogue import METRICS, MetricKind
 from nabd.contract.payloads import Quality
 from nabd.interop.fhir import mapping
@@ -36,6 +36,7 @@ from nabd.interop.fhir.codes import (
     covered_metrics,
 )
 from nabd.interop.fhir.records import (
+    NEWS2_SUBSCORES,
     AlertRecord,
     BloodPressureRecord,
     DeviceRecord,
@@ -278,6 +279,51 @@ def test_news2_record_refuses_impossible_sub_scores() -> None:
     with pytest.raises(ValueError, match="exactly"):
         News2Record(time=T, patient_id="p", total=0, risk="low", complete=True, scale2=False,
                     subscores={"spo2": 0})  # fmt: skip
+
+
+def test_news2_with_no_parameter_exports_no_total_and_no_risk() -> None:
+    # Issue 20: nothing measured is no score, never total 0 / risk "low".
+    result = score(None, None, None, None, None, None, None)
+    record = News2Record.from_score(result, (), time=T, patient_id="p")
+    assert (record.total, record.risk) == (None, None)
+    obs = roundtrip(mapping.news2_observation(record, SYSTEMS))
+    assert "valueInteger" not in obs
+    assert "interpretation" not in obs
+    assert obs["dataAbsentReason"]["coding"][0]["code"] == "not-performed"
+    assert obs["status"] == "preliminary"
+    assert all("valueInteger" not in c for c in obs["component"])
+    assert "respiratory rate" in obs["note"][0]["text"]
+
+
+_PRESENT: dict[str, Any] = {
+    "respiration_rate": 18, "spo2": 97, "on_oxygen": False, "temperature": 37.0,
+    "systolic_bp": 120, "heart_rate": 70, "consciousness": "A",
+}  # fmt: skip
+_FIELD = {"on_oxygen": "air_or_oxygen"}
+
+
+@given(st.sets(st.sampled_from(sorted(_PRESENT))))
+def test_news2_export_names_exactly_the_missing_parameters(absent: set[str]) -> None:
+    inputs: dict[str, Any] = {k: None if k in absent else v for k, v in _PRESENT.items()}
+    result = score(**inputs)
+    record = News2Record.from_score(result, (), time=T, patient_id="p")
+    obs = roundtrip(mapping.news2_observation(record, SYSTEMS))
+    missing = {_FIELD.get(k, k) for k in absent}
+    assert set(record.missing) == missing
+    assert ("valueInteger" in obs) == (len(absent) < len(_PRESENT))
+    notes = " ".join(n["text"] for n in obs.get("note", []))
+    for field in NEWS2_SUBSCORES:
+        assert (PARAMETER_NAMES[field] in notes) == (field in missing), (field, notes)
+
+
+def test_news2_record_refuses_a_total_without_a_parameter_or_none_with_one() -> None:
+    nothing = dict.fromkeys(NEWS2_SUBSCORES, -1)
+    with pytest.raises(ValueError, match="exactly when"):
+        News2Record(time=T, patient_id="p", total=0, risk="low", complete=False, scale2=False,
+                    subscores=nothing)  # fmt: skip
+    with pytest.raises(ValueError, match="exactly when"):
+        News2Record(time=T, patient_id="p", total=None, risk=None, complete=False,
+                    scale2=False, subscores=nothing | {"spo2": 0})  # fmt: skip
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from nabd.analytics.arrays import NEVER
-from nabd.analytics.news2 import MISSING
+from nabd.analytics.news2 import MISSING, NO_RISK
 from nabd.analytics.service.conditions import CONDITIONS, column
 from nabd.analytics.service.engine import Engine, message
 from nabd.analytics.service.registry import Registry
@@ -28,6 +28,7 @@ def registry(
     *,
     scale2: Sequence[bool] | None = None,
     entries: Sequence[tuple[int, str, str, int]] = (),
+    observed: Sequence[int] = (),
     gateway_online: bool = True,
     gateway_seen: int = NEVER,
 ) -> Registry:
@@ -46,6 +47,7 @@ def registry(
         entry_parameter=np.array([e[1] for e in entries], dtype=np.str_),
         entry_value=np.array([e[2] for e in entries], dtype=np.str_),
         entry_valid_until=np.array([e[3] for e in entries], dtype=np.int64),
+        entry_observed_at=np.array(observed, dtype=np.int64),
     )
 
 
@@ -105,8 +107,43 @@ def test_a_stale_parameter_makes_news2_incomplete_never_normal() -> None:
     found = e.detect(T0 + 11 * S)
     assert int(found.news2.heart_rate[0]) == MISSING
     assert not bool(found.news2.complete[0])
-    assert int(found.news2.total[0]) == 0  # a lower bound, shown with "incomplete"
+    # The only parameter went stale: nothing is present, so there is no score (issue 20).
+    assert (int(found.news2.total[0]), str(found.news2.risk[0])) == (MISSING, NO_RISK)
+    assert not bool(found.news2.scored[0])
     assert "incomplete" in message(found, 0, "news2")
+    assert "0" not in message(found, 0, "news2").split("(")[0]  # no number, never "NEWS2 0"
+
+
+def test_a_stale_parameter_beside_a_fresh_one_leaves_an_incomplete_score() -> None:
+    e = engine()
+    feed(e, 0, "heart_rate", [150.0])  # scores 3, stale after 10 s
+    feed(e, 10, "spo2", [97.0])  # scores 0, fresh at 11 s
+    found = e.detect(T0 + 11 * S)
+    assert (int(found.news2.total[0]), bool(found.news2.complete[0])) == (0, False)
+    assert int(found.news2.heart_rate[0]) == MISSING
+    text = message(found, 0, "news2")
+    # A score from stale values says so: measured, now too old (not "never measured").
+    assert "pulse (stale)" in text, text
+    assert "respiratory rate," in text or text.endswith("respiratory rate)"), text
+    assert "respiratory rate (stale)" not in text  # never measured: plain missing
+
+
+def test_a_counted_respiratory_rate_scores_while_valid_and_freshest() -> None:
+    # Issue 20 item 2: a nurse's counted rate (observed at 5 s, valid until 100 s).
+    counted = [(0, "respiration_rate", "26", T0 + 100 * S)]
+    e = engine(entries=counted, observed=[T0 + 5 * S])
+    found = e.detect(T0 + 10 * S)
+    assert int(found.news2.respiration_rate[0]) == 3  # 26/min: no device, the nurse's count
+    feed(e, 20, "respiration_rate", [16.0])  # a device measures later: the fresher value wins
+    found = e.detect(T0 + 21 * S)
+    assert int(found.news2.respiration_rate[0]) == 0
+    e.apply(registry(1, entries=counted, observed=[T0 + 30 * S]))  # counted again, after it
+    found = e.detect(T0 + 31 * S)
+    assert int(found.news2.respiration_rate[0]) == 3
+    found = e.detect(T0 + 100 * S)  # expired, and the device's value is stale (3 min) or older
+    assert int(found.news2.respiration_rate[0]) == 0  # the device's 16 again, still fresh
+    found = e.detect(T0 + 400 * S)
+    assert int(found.news2.respiration_rate[0]) == MISSING  # neither: missing, never normal
 
 
 def test_nurse_entries_count_only_while_valid() -> None:

@@ -143,6 +143,66 @@ def test_a_nurse_entry_changes_the_next_news2(
     assert [int(e[3]) for e in entries] == [14400, 14400, 14400, 1800]
 
 
+def test_a_counted_respiratory_rate_completes_news2_without_a_device(
+    nabd_stack: RunningStack, monitor_db: MonitorDb, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Issue 20 item 2: no device measures respiration; the nurse counts 26/min (scores 3).
+    patient = admit(monitor_db, f"p-rr-{token()}")
+    url = ["--database-url", monitor_db.owner_url]
+    vitals = {k: v for k, v in NORMAL.items() if k != "respiration_rate"}
+    last = [0.0]
+
+    def rr_sub_score() -> list[tuple[Any, ...]]:
+        if time.monotonic() - last[0] >= 1.0:
+            store(monitor_db, [(patient, m, now(), v, ()) for m, v in vitals.items()])
+            last[0] = time.monotonic()
+        return monitor_db.query(
+            """SELECT respiration_rate, total, complete FROM news2_score
+               WHERE patient_id = %s AND respiration_rate <> -1 ORDER BY time DESC LIMIT 1""",
+            (patient,),
+        )
+
+    with running(nabd_stack, monitor_db):
+        record = ["nurse", "record", patient, "--by", "Nurse Ines", *url]
+        assert main([*record, "--rr", "26", "--acvpu", "A", "--oxygen", "off"]) == 0
+        assert "respiration_rate 26" in capsys.readouterr().out
+        rows = wait_until(rr_sub_score, "the counted rate scored")
+    assert rows[0] == (3, 3, True)  # the nurse's count completes the score
+    entries = monitor_db.query(
+        "SELECT value, entered_by FROM nurse_entry WHERE patient_id = %s"
+        " AND parameter = 'respiration_rate'",
+        (patient,),
+    )
+    assert entries == [("26", "Nurse Ines")]
+
+
+@pytest.mark.parametrize("rate", ["-1", "151", "1000"])
+def test_a_counted_rate_outside_0_to_150_is_refused_in_words(
+    monitor_db: MonitorDb, capsys: pytest.CaptureFixture[str], rate: str
+) -> None:
+    patient = admit(monitor_db, f"p-rr-bad-{token()}")
+    url = ["--database-url", monitor_db.owner_url]
+    assert main(["nurse", "record", patient, "--by", "N", "--rr", rate, *url]) == 1
+    err = capsys.readouterr().err
+    assert "whole number of breaths/min from 0 to 150" in err
+    assert "Traceback" not in err
+    assert monitor_db.query("SELECT 1 FROM nurse_entry WHERE patient_id = %s", (patient,)) == []
+
+
+def test_the_database_refuses_a_counted_rate_that_is_not_a_whole_number(
+    monitor_db: MonitorDb,
+) -> None:
+    patient = admit(monitor_db, f"p-rr-db-{token()}")
+    for value in ("18.5", "151", "-3", " 18", "x"):
+        with pytest.raises(psycopg.errors.CheckViolation), monitor_db.connect() as conn:
+            conn.execute(
+                """INSERT INTO nurse_entry (patient_id, parameter, value, observed_at,
+                       valid_until, entered_by)
+                   VALUES (%s, 'respiration_rate', %s, now(), now() + interval '1 h', 'N')""",
+                (patient, value),
+            )
+
+
 def test_nurse_entries_that_make_no_sense_are_refused(
     monitor_db: MonitorDb, capsys: pytest.CaptureFixture[str]
 ) -> None:

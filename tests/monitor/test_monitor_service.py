@@ -88,7 +88,7 @@ def test_news2_scores_are_written_and_incomplete_without_nurse_entries(
         first = wait_until(
             lambda: monitor_db.query(
                 "SELECT total, complete, consciousness, air_or_oxygen FROM news2_score"
-                " WHERE patient_id = %s ORDER BY time DESC LIMIT 1",
+                " WHERE patient_id = %s AND total IS NOT NULL ORDER BY time DESC LIMIT 1",
                 (patient,),
             ),
             "a NEWS2 row",
@@ -107,6 +107,24 @@ def test_news2_scores_are_written_and_incomplete_without_nurse_entries(
             ),
             "a complete NEWS2 of 0 once the nurse's entries are in",
         )
+
+
+def test_a_patient_with_no_parameter_gets_a_stored_no_score_never_0_or_low(
+    nabd_stack: RunningStack, monitor_db: MonitorDb
+) -> None:
+    # Issue 20 / migration 0011: admitted and monitored, nothing measured -> NULL total and risk.
+    patient = admit(monitor_db, f"p-none-{token()}")
+    with running(nabd_stack, monitor_db):
+        rows = wait_until(
+            lambda: monitor_db.query(
+                "SELECT total, risk, complete, respiration_rate, spo2, consciousness"
+                " FROM news2_score WHERE patient_id = %s",
+                (patient,),
+            ),
+            "a NEWS2 row for the patient with nothing measured",
+        )
+    assert rows[0] == (None, None, False, -1, -1, -1)
+    assert [a for a in alerts(monitor_db, patient) if a[0] == "news2"] == []
 
 
 def test_nurse_actions_while_running_and_a_restart_keeps_the_alert(

@@ -254,3 +254,57 @@ def test_any_patient_or_alert_id_gets_a_page_not_a_trace(station: Station, path:
         ):
             assert reply.status_code in {303, 307, 400, 404, 405}, reply.text
             assert "Traceback" not in reply.text
+
+
+def _news2_cell(page: str) -> str:
+    match = re.search(r"<dt>NEWS2</dt><dd>(.*?)</dd>", page, re.DOTALL)
+    assert match, "no NEWS2 on the patient page"
+    return match.group(1)
+
+
+def test_news2_says_what_is_missing_and_shows_no_score_as_none(
+    station: Station, seeded: Seeded
+) -> None:
+    """Issue 20: an incomplete score names its missing parameters; no parameter is no score."""
+    columns = """(time, patient_id, total, risk, complete, scale2, respiration_rate, spo2,
+                  air_or_oxygen, systolic_bp, heart_rate, consciousness, temperature)"""
+    with psycopg.connect(seeded.owner_url, autocommit=True) as conn:
+        # p-a: pulse 118 -> 2, SpO2 89 -> 3; five parameters missing.
+        conn.execute(
+            f"INSERT INTO news2_score {columns}"  # noqa: S608 - constant text
+            " VALUES (now(), 'p-a', 5, 'medium', false, false, -1, 3, -1, -1, 2, -1, -1)"
+        )
+        conn.execute(
+            f"INSERT INTO news2_score {columns}"  # noqa: S608 - constant text
+            " VALUES (now(), 'p-b', NULL, NULL, false, false, -1, -1, -1, -1, -1, -1, -1)"
+        )
+    with client(station) as c:
+        sign_in(c, "chloe")  # English, both wards
+        incomplete = _news2_cell(c.get("/patients/p-a").text)
+        nothing = _news2_cell(c.get("/patients/p-b").text)
+    assert "5+" in incomplete
+    assert "(missing: respiratory rate, air/O2, systolic BP, consciousness, temperature)" in re.sub(
+        r"\s+", " ", incomplete
+    ), incomplete
+    assert "SpO2" not in incomplete
+    assert "pulse" not in incomplete
+    assert "\u2013" in nothing  # the en dash of "no value"
+    assert "0" not in nothing
+    assert "Low" not in nothing
+
+
+def test_a_counted_respiratory_rate_is_shown_with_who_counted_it(
+    station: Station, seeded: Seeded
+) -> None:
+    """Issue 20 item 2: a nurse's count (no device measures p-b's respiration) shows as manual."""
+    with psycopg.connect(seeded.owner_url, autocommit=True) as conn:
+        conn.execute(
+            """INSERT INTO nurse_entry (patient_id, parameter, value, observed_at, valid_until,
+                                        entered_by)
+               VALUES ('p-b', 'respiration_rate', '22', now(), now() + interval '4 h',
+                       'Nurse Ines')"""
+        )
+    with client(station) as c:
+        sign_in(c, "chloe")  # English, both wards
+        page = re.sub(r"\s+", " ", c.get("/patients/p-b").text)
+    assert re.search(r'<span class="value">22</span>.*?counted by Nurse Ines', page), page

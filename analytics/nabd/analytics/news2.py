@@ -13,7 +13,11 @@ Decisions the chart leaves open (docs/analytics.md, "NEWS2 scoring", says why):
   would be charted and shown.
 * A missing parameter (NaN, None, '' or masked) is never taken as normal: its sub-score is
   ``MISSING`` (-1), ``complete`` is False, ``total`` sums only the parameters present (a lower
-  bound) and ``risk`` is the risk those present values already imply (also a lower bound).
+  bound) and ``risk`` is the risk those present values already imply (also a lower bound);
+  :func:`missing` names the parameters that are absent.
+* With no parameter present there is no score at all: ``scored`` is False, ``total`` is
+  ``MISSING`` (-1, never 0) and ``risk`` is ``NO_RISK`` (''), which is no Chart 3 band. Chart 3
+  gives "low" to an aggregate of 0 from *measured* normal values; nothing measured is not that.
   Staleness is the caller's to judge: pass a stale value as missing.
 * Physically impossible input (negative rates, SpO2 above 100 %, a temperature that cannot be
   degC, an unknown ACVPU letter) raises ``News2InputError`` naming the parameter: such values
@@ -44,6 +48,9 @@ __all__ = [
     "LOW_MEDIUM",
     "MEDIUM",
     "MISSING",
+    "NO_RISK",
+    "PARAMETERS",
+    "PARAMETER_NAMES",
     "RESPIRATION_RATE",
     "SPO2_SCALE_1",
     "SPO2_SCALE_2_ON_AIR",
@@ -53,6 +60,7 @@ __all__ = [
     "Bands",
     "News2",
     "News2InputError",
+    "missing",
     "score",
 ]
 
@@ -70,6 +78,32 @@ LOW: Final = "low"
 LOW_MEDIUM: Final = "low-medium"
 MEDIUM: Final = "medium"
 HIGH: Final = "high"
+NO_RISK: Final = ""
+"""The ``risk`` of a score with no parameter present: no Chart 3 band (not "low")."""
+
+PARAMETERS: Final = (
+    "respiration_rate",
+    "spo2",
+    "air_or_oxygen",
+    "systolic_bp",
+    "heart_rate",
+    "consciousness",
+    "temperature",
+)
+"""The seven Chart 1 parameters, named as the sub-score fields of :class:`News2`, in chart order."""
+
+PARAMETER_NAMES: Final = MappingProxyType(
+    {
+        "respiration_rate": "respiratory rate",
+        "spo2": "SpO2",
+        "air_or_oxygen": "air or oxygen",
+        "systolic_bp": "systolic blood pressure",
+        "heart_rate": "pulse",
+        "consciousness": "consciousness",
+        "temperature": "temperature",
+    }
+)
+"""Each parameter as Chart 1 names it (English), for messages that list what is missing."""
 
 
 class News2InputError(AnalyticsInputError):
@@ -239,9 +273,11 @@ AGGREGATE_RISK: Final = (
 """(lowest aggregate of the band, clinical risk), in ascending order."""
 _AGGREGATE_LOWEST: Final = np.array([lowest for lowest, _ in AGGREGATE_RISK], dtype=np.int64)
 _AGGREGATE_NAMES: Final = np.array([name for _, name in AGGREGATE_RISK])
-_RISK_NAMES: Final = np.array([*_AGGREGATE_NAMES, LOW_MEDIUM])
+_RISK_NAMES: Final = np.array([*_AGGREGATE_NAMES, LOW_MEDIUM, NO_RISK])
 _LOW_BANDS: Final = _AGGREGATE_NAMES == LOW
-"""Risk by band number; one past the last band is low-medium (the single-parameter-3 rule)."""
+_NO_BAND: Final = len(_AGGREGATE_NAMES) + 1
+"""Risk by band number; one past the last band is low-medium (the single-parameter-3 rule),
+and the one after it ``NO_RISK`` (nothing scored)."""
 
 # ---- What no patient can have. -----------------------------------------------------------------
 
@@ -264,7 +300,8 @@ class News2:
     Sub-scores are ``MISSING`` (-1) where the parameter was missing, never 0. ``total`` is the
     sum of the sub-scores present, so when ``complete`` is False it is a lower bound, and
     ``risk`` is the risk already implied by the present values (also a lower bound): an
-    incomplete score must be shown as incomplete, never as the patient's NEWS2.
+    incomplete score must be shown as incomplete, never as the patient's NEWS2. Where no
+    parameter is present there is no score: ``total`` is ``MISSING`` and ``risk`` ``NO_RISK``.
     """
 
     total: IntArray
@@ -287,13 +324,30 @@ class News2:
             object.__setattr__(self, name, frozen)
 
     @functools.cached_property
+    def scored(self) -> BoolArray:
+        """Whether any parameter is present, i.e. whether there is a score at all."""
+        scored = np.asarray(self.total != MISSING)
+        scored.flags.writeable = False
+        return scored
+
+    @functools.cached_property
     def risk(self) -> StrArray:
         """Chart 3 clinical risk: 'low', 'low-medium', 'medium' or 'high' (a lower bound when
-        the score is incomplete). Made on first use: an engine tick needs the numbers only, and
-        a ward's worth of strings is the costliest array here."""
-        risk = np.asarray(_RISK_NAMES[_risk_band(self.total, self.single_parameter_3)])
+        the score is incomplete), ``NO_RISK`` where nothing was scored. Made on first use: an
+        engine tick needs the numbers only, and a ward's worth of strings is the costliest
+        array here."""
+        band = _risk_band(self.total, self.single_parameter_3)
+        risk = np.asarray(_RISK_NAMES[np.where(self.scored, band, _NO_BAND)])
         risk.flags.writeable = False
         return risk
+
+
+def missing(result: News2, index: tuple[int, ...] = ()) -> tuple[str, ...]:
+    """The parameters (names from :data:`PARAMETERS`) missing from the score at ``index``.
+
+    Empty for a complete score; all seven where nothing was scored.
+    """
+    return tuple(name for name in PARAMETERS if int(getattr(result, name)[index]) == MISSING)
 
 
 def score(  # noqa: PLR0917 - the chart's seven parameters, in the chart's order
@@ -357,10 +411,13 @@ def _aggregate(subs: dict[str, IntArray], scale: BoolArray) -> News2:
     total = np.zeros(first.shape, dtype=np.int64)
     single_3 = np.zeros(first.shape, dtype=np.bool_)
     complete = np.ones(first.shape, dtype=np.bool_)
+    scored = np.zeros(first.shape, dtype=np.bool_)
     for sub in subs.values():
         total += np.maximum(sub, 0)
         single_3 |= sub == 3
         complete &= sub != MISSING
+        scored |= sub != MISSING
+    total[~scored] = MISSING
     return _frozen(
         total=total,
         single_parameter_3=single_3,

@@ -49,6 +49,7 @@ class Strings:  # one field per label; grouped by dashboard
     sensor_off: str
     no_value: str
     incomplete: str
+    no_score: str
     scale2: str
     unit_min: str
     unit_hour: str
@@ -235,6 +236,7 @@ _EN: Final = Strings(
     sensor_off="sensor off",
     no_value="no value",
     incomplete="incomplete",
+    no_score="no score (no parameter measured)",
     scale2="SpO2 scale 2",
     unit_min="min",
     unit_hour="h",
@@ -359,6 +361,7 @@ _FR: Final = Strings(
     sensor_off="capteur retiré",
     no_value="sans valeur",
     incomplete="incomplet",
+    no_score="pas de score (aucun paramètre mesuré)",
     scale2="SpO2 échelle 2",
     unit_min="min",
     unit_hour="h",

@@ -164,14 +164,16 @@ def _stale_after(alias: str = "sa") -> str:
 
 def news2_text(score: str, scale2: str, s: Strings) -> str:
     """The NEWS2 cell: ``7 · High``, ``≥ 3 · Low-medium (incomplete)``, with ``· stale 20 min``
-    when the score is old and ``· SpO2 scale 2`` for Scale 2 patients; NULL without a score.
+    when the score is old and ``· SpO2 scale 2`` for Scale 2 patients; NULL without a score row,
+    and ``no score (no parameter measured)`` (never 0 or Low) for a row with no parameter.
 
     ``score`` is the alias of a row with ``time``, ``total``, ``risk``, ``complete``; an
-    incomplete total is a lower bound, hence the ``≥``.
+    incomplete total is a lower bound, hence the ``≥``; a NULL total is no score (0011).
     """
     age = f"extract(epoch FROM now() - {score}.time)"
     return (
-        f"CASE WHEN {score}.time IS NOT NULL THEN"
+        f"CASE WHEN {score}.time IS NOT NULL AND {score}.total IS NULL THEN '{s.no_score}'"
+        f" WHEN {score}.time IS NOT NULL THEN"
         f" CASE WHEN {score}.complete THEN '' ELSE '≥ ' END || {score}.total"
         f" || '{_SEP}' || {label_case(f'{score}.risk', s.risks())}"
         f" || CASE WHEN {score}.complete THEN '' ELSE ' ({s.incomplete})' END"

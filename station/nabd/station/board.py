@@ -6,13 +6,16 @@ vital with its time, the latest NEWS2 score, and open alerts, most urgent first.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
 
 import psycopg
 
-__all__ = ["VITALS", "AlertLine", "BedRow", "Vital", "ward_board"]
+from nabd.analytics.news2 import MISSING, PARAMETERS
+
+__all__ = ["NEWS2_PARAMETER_PHRASES", "VITALS", "AlertLine", "BedRow", "Vital", "ward_board"]
 
 Conn = psycopg.Connection[Any]
 
@@ -33,6 +36,8 @@ PRIORITY_ORDER: Final = ("critical", "high", "medium", "low")
 class Vital:
     value: float | None
     at: datetime
+    counted_by: str | None = None
+    """The nurse who counted it (a manual entry, ``nabd nurse record --rr``); None: a device."""
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,35 @@ class AlertLine:
     raised_at: datetime
     acknowledged_by: str | None
     silenced_until: datetime | None
+
+
+NEWS2_PARAMETER_PHRASES: Final[Mapping[str, str]] = {
+    "respiration_rate": "news2_respiration",
+    "spo2": "news2_spo2",
+    "air_or_oxygen": "news2_oxygen",
+    "systolic_bp": "news2_bp",
+    "heart_rate": "news2_pulse",
+    "consciousness": "news2_consciousness",
+    "temperature": "news2_temperature",
+}
+"""Each NEWS2 parameter's label (a phrase key of :mod:`nabd.station.i18n`), to say what an
+incomplete score lacks (RCP NEWS2 2017: an incomplete score is not the patient's NEWS2)."""
+
+_NEWS2_SQL: Final = """
+SELECT DISTINCT ON (patient_id) patient_id, total, risk, complete, time,
+       respiration_rate, spo2, air_or_oxygen, systolic_bp, heart_rate, consciousness, temperature
+FROM nabd_ward.news2_score WHERE patient_id = ANY(%s) AND time > now() - interval '1 day'
+ORDER BY patient_id, time DESC"""
+"""The newest score of each patient, its sub-scores in chart order (``PARAMETERS``)."""
+
+
+_COUNTED_RR_SQL: Final = """
+SELECT DISTINCT ON (patient_id) patient_id, value::float8, observed_at, entered_by
+FROM nurse_entry
+WHERE patient_id = ANY(%s) AND parameter = 'respiration_rate'
+  AND valid_until > now() AND observed_at <= now()
+ORDER BY patient_id, observed_at DESC, id DESC"""
+"""Each patient's counted respiratory rate in force (migration 0033), with who counted it."""
 
 
 @dataclass
@@ -60,6 +94,8 @@ class BedRow:
     news2_risk: str | None = None
     news2_complete: bool = False
     news2_at: datetime | None = None
+    news2_missing: tuple[str, ...] = ()
+    """Phrase keys (:data:`NEWS2_PARAMETER_PHRASES`) of the parameters the newest score lacks."""
     alerts: list[AlertLine] = field(default_factory=list)
 
     @property
@@ -90,16 +126,19 @@ def ward_board(conn: Conn, *, patient: str | None = None) -> list[BedRow]:
         (ids, list(VITALS)),
     ).fetchall():
         rows[pid].vitals[key] = Vital(value, at)
-    for pid, total, risk, complete, at in conn.execute(
-        """SELECT DISTINCT ON (patient_id) patient_id, total, risk, complete, time
-           FROM nabd_ward.news2_score WHERE patient_id = ANY(%s)
-             AND time > now() - interval '1 day'
-           ORDER BY patient_id, time DESC""",
-        (ids,),
-    ).fetchall():
+    for pid, value, at, nurse in conn.execute(_COUNTED_RR_SQL, (ids,)).fetchall():
+        device = rows[pid].vitals.get("respiration_rate")
+        if device is None or device.at < at:  # the freshest one, as NEWS2 scores it
+            rows[pid].vitals["respiration_rate"] = Vital(value, at, counted_by=nurse)
+    for pid, total, risk, complete, at, *subs in conn.execute(_NEWS2_SQL, (ids,)).fetchall():
         row = rows[pid]
-        row.news2_total, row.news2_risk = total, risk
+        row.news2_total, row.news2_risk = total, risk  # None, None: no parameter, no score
         row.news2_complete, row.news2_at = complete, at
+        row.news2_missing = tuple(
+            NEWS2_PARAMETER_PHRASES[name]
+            for name, sub in zip(PARAMETERS, subs, strict=True)
+            if sub == MISSING
+        )
     for r in conn.execute(
         """SELECT patient_id, id::text, condition, priority, state, message, raised_at,
                   acknowledged_by, silenced_until

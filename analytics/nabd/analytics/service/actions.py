@@ -28,6 +28,7 @@ from nabd.analytics.service.errors import AlertActionError, MonitorInputError
 from nabd.analytics.service.store import ALERT_LOCK, ALERTS_CHANNEL
 
 __all__ = [
+    "COUNTED_RATE",
     "ENTRY_VALUES",
     "MAX_ENTRY_S",
     "MAX_SILENCE_S",
@@ -187,6 +188,23 @@ ENTRY_VALUES: Final = {
 }
 """What a nurse may record for each NEWS2 parameter the devices cannot measure."""
 
+COUNTED_RATE: Final = (0, 150)
+"""A nurse's counted respiratory rate: whole breaths/min in the catalogue's range (0012)."""
+
+
+def _entry_problem(parameter: str, value: str) -> str | None:
+    """Why ``value`` cannot be recorded for ``parameter`` (None: it can)."""
+    if parameter == "respiration_rate":
+        low, high = COUNTED_RATE
+        if not (value.isascii() and value.isdigit() and low <= int(value) <= high):
+            return f"a counted rate is a whole number of breaths/min from {low} to {high}"
+        return None
+    allowed = ENTRY_VALUES.get(parameter)
+    if allowed is None:
+        known = (*ENTRY_VALUES, "respiration_rate")
+        return f"not something a nurse records here (one of {', '.join(known)})"
+    return None if value in allowed else f"not one of {', '.join(allowed)}"
+
 
 def record_entry(
     conn: Conn,
@@ -198,7 +216,8 @@ def record_entry(
     nurse: str,
     observed_at: datetime | None = None,
 ) -> int:
-    """Record a nurse's NEWS2 entry (consciousness 'A'..'U', or oxygen 'air'/'oxygen')."""
+    """Record a nurse's NEWS2 entry (consciousness 'A'..'U', oxygen 'air'/'oxygen', or a
+    counted respiratory rate '0'..'150')."""
     return record_entries(
         conn,
         patient_id,
@@ -226,14 +245,15 @@ def record_entries(
     """
     who = check_nurse(nurse)
     if not entries:
-        raise MonitorInputError("nothing to record: give a consciousness level or oxygen")
+        raise MonitorInputError(
+            "nothing to record: give a consciousness level, oxygen or a respiratory rate"
+        )
     if not 0 < valid_for_s <= MAX_ENTRY_S:
         raise MonitorInputError(f"an entry is valid for more than 0 and at most {MAX_ENTRY_S:g} s")
     for parameter, value in entries.items():
-        if value not in ENTRY_VALUES.get(parameter, ()):
-            raise MonitorInputError(
-                f"{parameter}: {value!r} is not one of {ENTRY_VALUES.get(parameter)}"
-            )
+        problem = _entry_problem(parameter, value)
+        if problem is not None:
+            raise MonitorInputError(f"{parameter}: {value!r}: {problem}")
     ids = []
     try:
         with conn.transaction():

@@ -4,8 +4,9 @@
 active and how severe, with one call of each scoring-core function for the whole ward:
 
 * **NEWS2** from each patient's latest values, each counted only while not stale (its metric's
-  ``stale_after_s``), the nurses' consciousness and oxygen entries while valid, and the
-  clinician's Scale 2 flag. A stale or missing parameter makes the score incomplete, never
+  ``stale_after_s``), the nurses' consciousness and oxygen entries while valid, a nurse's
+  counted respiratory rate while valid and fresher than the device's, and the clinician's
+  Scale 2 flag. A stale or missing parameter makes the score incomplete, never
   normal. The ``news2`` condition is a latch on "risk at least low-medium"; it clears only when
   the score is low *and* every parameter that was present while it fired is present again (a
   parameter that scored 3 and then went missing is no evidence of recovery);
@@ -45,7 +46,7 @@ from nabd.analytics.arrays import (
 from nabd.analytics.desaturation import Desaturation
 from nabd.analytics.latch import Latch
 from nabd.analytics.limits import LimitState
-from nabd.analytics.news2 import MISSING, News2, score
+from nabd.analytics.news2 import MISSING, PARAMETER_NAMES, PARAMETERS, News2, score
 from nabd.analytics.ring import Window
 from nabd.analytics.service.cohorts import Cadence, cohort_step
 from nabd.analytics.service.conditions import BY_NAME, CONDITIONS, NAMES, column
@@ -63,24 +64,13 @@ from nabd.analytics.technical import BatteryState, data_flow, flatline, gateway_
 
 __all__ = ["Detection", "Engine", "message"]
 
-_NEWS2_PARTS: Final = (
-    "respiration_rate",
-    "spo2",
-    "air_or_oxygen",
-    "systolic_bp",
-    "heart_rate",
-    "consciousness",
-    "temperature",
-)
-_PART_NAMES: Final = (
-    "respiratory rate",
-    "SpO2",
-    "oxygen",
-    "blood pressure",
-    "pulse",
-    "consciousness",
-    "temperature",
-)
+_NEWS2_PARTS: Final = PARAMETERS
+_PART_NAMES: Final = tuple(PARAMETER_NAMES[p] for p in PARAMETERS)
+_MISSING_OR_STALE: Final = (*_PART_NAMES, *(f"{name} (stale)" for name in _PART_NAMES))
+_DEVICE_KEY: Final = {"temperature": "body_temperature"}
+"""NEWS2 parameters measured by devices, by catalogue key where the names differ."""
+_DEVICE_PART: Final = ("respiration_rate", "spo2", "systolic_bp", "heart_rate", "body_temperature")
+_RR_INDEX: Final = metric_index("respiration_rate")
 _SENSOR_METRICS: Final = ("spo2", "pulse_rate", "heart_rate")
 _FLATLINE_METRICS: Final = ("heart_rate", "pulse_rate", "rr_interval")
 _BASELINE_SIDES: Final = {"heart_rate": "both", "spo2": "below", "respiration_rate": "both"}
@@ -298,7 +288,7 @@ class Engine:
         acvpu = np.where(st.consciousness_until > now, st.consciousness, "")
         oxygen = np.where(st.oxygen_until > now, st.on_oxygen, np.nan)
         return score(
-            fresh["respiration_rate"],
+            self._respiration_rate(now, fresh["respiration_rate"]),
             fresh["spo2"],
             oxygen,
             fresh["body_temperature"],
@@ -307,6 +297,26 @@ class Engine:
             acvpu,
             scale2=st.scale2,
         )
+
+    def _news2_measured(self) -> BoolArray:
+        """``(patients, 7)``: which NEWS2 parameters a device has ever measured, so that a
+        missing one is named "stale" (measured, now too old to score) rather than missing."""
+        measured = self.state.clean_time != NEVER
+        columns = {key: measured[:, metric_index(key)] for key in _DEVICE_PART}
+        none = np.zeros(measured.shape[0], dtype=np.bool_)
+        pulse = columns["heart_rate"] | measured[:, metric_index("pulse_rate")]
+        columns["heart_rate"] = pulse
+        return np.stack([columns.get(_DEVICE_KEY.get(p, p), none) for p in _NEWS2_PARTS], axis=1)
+
+    def _respiration_rate(self, now: int, device: FloatArray) -> FloatArray:
+        """The freshest valid respiratory rate: the device's while not stale, unless a nurse
+        counted one later that is still valid (its ``valid_until``); else the nurse's while
+        valid. A counted rate is the NEWS2 observation nurses are trained on (RCP NEWS2, 2017)."""
+        st = self.state
+        counted = st.counted_rr_until > now
+        device_at = st.clean_time[:, _RR_INDEX]
+        newer = np.isnan(device) | (st.counted_rr_at > device_at)
+        return np.where(counted & newer, st.counted_rr, device)
 
     def _news2_condition(self, now: int, found: Detection) -> None:
         news = found.news2
@@ -333,8 +343,9 @@ class Engine:
         col = column("news2")
         found.active[:, col] = latch.active
         found.priority[:, col] = np.maximum(level, LOW)
-        found.value[:, col] = news.total
-        found.masks["news2"] = (~present, _PART_NAMES)
+        found.value[:, col] = np.where(news.scored, news.total, np.nan)  # no score: no number
+        stale = ~present & self._news2_measured()
+        found.masks["news2"] = (np.hstack([~present & ~stale, stale]), _MISSING_OR_STALE)
 
     def _hard_limits(self, now: int, fresh: dict[str, FloatArray], found: Detection) -> None:
         names = {

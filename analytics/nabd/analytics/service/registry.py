@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from nabd.analytics.arrays import BoolArray, FloatArray, IntArray
+from nabd.analytics.arrays import NEVER, BoolArray, FloatArray, IntArray
 
 __all__ = ["Registry"]
 
@@ -46,10 +46,18 @@ class Registry:
     entry_patient: StrArray = field(default_factory=_str)
     """Nurses' entries in force: one per patient and parameter (the newest)."""
     entry_parameter: StrArray = field(default_factory=_str)
-    """'consciousness' or 'supplemental_oxygen'."""
+    """'consciousness', 'supplemental_oxygen' or 'respiration_rate' (a counted rate, 0012)."""
     entry_value: StrArray = field(default_factory=_str)
-    """'A', 'C', 'V', 'P', 'U', or 'air' / 'oxygen'."""
+    """'A', 'C', 'V', 'P', 'U', 'air' / 'oxygen', or whole breaths/min as text."""
     entry_valid_until: IntArray = field(default_factory=lambda: np.zeros(0, np.int64))
+    entry_observed_at: IntArray = field(default_factory=lambda: np.zeros(0, np.int64))
+    """When the nurse observed it; left out (empty), NEVER for every entry: a device's value,
+    whenever it was measured, is then the fresher one."""
+
+    def __post_init__(self) -> None:
+        if self.entry_observed_at.shape[0] != self.entry_patient.shape[0]:
+            never = np.full(self.entry_patient.shape[0], NEVER, dtype=np.int64)
+            object.__setattr__(self, "entry_observed_at", never)
 
     limit_ward: StrArray = field(default_factory=_str)
     """Alarm limit overrides: the ward ('' for a patient's row) ..."""

@@ -126,7 +126,8 @@ FROM gateway WHERE revoked_at IS NULL ORDER BY id
 
 _ENTRIES_SQL: Final = """
 SELECT DISTINCT ON (e.patient_id, e.parameter) e.patient_id, e.parameter, e.value,
-       (extract(epoch FROM e.valid_until) * 1000000)::int8
+       (extract(epoch FROM e.valid_until) * 1000000)::int8,
+       (extract(epoch FROM e.observed_at) * 1000000)::int8
 FROM nurse_entry e JOIN patient p ON p.id = e.patient_id AND p.discharged_at IS NULL
 WHERE e.valid_until > now() AND e.observed_at <= now()
 ORDER BY e.patient_id, e.parameter, e.observed_at DESC, e.id DESC
@@ -300,6 +301,7 @@ async def load_registry(conn: Conn) -> Registry:
         entry_parameter=np.array(col(entries, 1), dtype=np.str_),
         entry_value=np.array(col(entries, 2), dtype=np.str_),
         entry_valid_until=np.array(col(entries, 3), dtype=np.int64) * _US,
+        entry_observed_at=np.array(col(entries, 4), dtype=np.int64) * _US,
         limit_ward=np.array(col(limits, 0), dtype=np.str_),
         limit_patient=np.array(col(limits, 1), dtype=np.str_),
         limit_metric=np.array(col(limits, 2), dtype=np.str_),

@@ -122,6 +122,10 @@ class WardState:
         self.consciousness_until: IntArray = np.zeros(0, dtype=np.int64)
         self.on_oxygen: FloatArray = np.zeros(0)
         self.oxygen_until: IntArray = np.zeros(0, dtype=np.int64)
+        self.counted_rr: FloatArray = np.zeros(0)
+        """A nurse's counted respiratory rate (NaN: none), observed at ``counted_rr_at``."""
+        self.counted_rr_at: IntArray = np.zeros(0, dtype=np.int64)
+        self.counted_rr_until: IntArray = np.zeros(0, dtype=np.int64)
         self.thresholds: dict[str, Thresholds] = {}
         self._zero_off = np.zeros(_METRICS, dtype=np.bool_)
         for key, expectation in config.expectations.items():
@@ -282,6 +286,9 @@ class WardState:
         self.consciousness_until = pad_rows(self.consciousness_until, patients, NEVER)
         self.on_oxygen = pad_rows(self.on_oxygen, patients, np.nan)
         self.oxygen_until = pad_rows(self.oxygen_until, patients, NEVER)
+        self.counted_rr = pad_rows(self.counted_rr, patients, np.nan)
+        self.counted_rr_at = pad_rows(self.counted_rr_at, patients, NEVER)
+        self.counted_rr_until = pad_rows(self.counted_rr_until, patients, NEVER)
 
     def _apply_gateways(self, rows: IntArray, registry: Registry) -> None:
         """Each patient's gateway as an index into the registry's gateway columns (-1: none)."""
@@ -309,6 +316,13 @@ class WardState:
         oxygen = known & (registry.entry_parameter == "supplemental_oxygen")
         self.on_oxygen[rows[oxygen]] = (registry.entry_value[oxygen] == "oxygen").astype(float)
         self.oxygen_until[rows[oxygen]] = registry.entry_valid_until[oxygen]
+        self.counted_rr[:] = np.nan
+        self.counted_rr_at[:] = NEVER
+        self.counted_rr_until[:] = NEVER
+        rr = known & (registry.entry_parameter == "respiration_rate")
+        self.counted_rr[rows[rr]] = registry.entry_value[rr].astype(np.float64)
+        self.counted_rr_at[rows[rr]] = registry.entry_observed_at[rr]
+        self.counted_rr_until[rows[rr]] = registry.entry_valid_until[rr]
 
     def _apply_limits(self, registry: Registry) -> None:
         for key in LIMIT_METRICS:

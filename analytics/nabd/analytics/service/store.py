@@ -42,7 +42,7 @@ import psycopg
 
 from nabd.analytics.alerts import AlertEventKind
 from nabd.analytics.arrays import NEVER, BoolArray, IntArray
-from nabd.analytics.news2 import News2
+from nabd.analytics.news2 import MISSING, PARAMETERS, News2
 from nabd.analytics.service.conditions import BY_NAME, column
 from nabd.analytics.service.lifecycle import NurseAction, OpenAlert, Transition
 from nabd.analytics.service.state import PatientIndex
@@ -150,15 +150,7 @@ VALUES (%(time)s, %(duration_ms)s, %(patients)s, %(samples)s, %(events)s, %(dete
              ELSE extract(epoch FROM clock_timestamp() - %(oldest)s::timestamptz) * 1000 END)
 """
 
-_NEWS2_PARTS: Final = (
-    "respiration_rate",
-    "spo2",
-    "air_or_oxygen",
-    "systolic_bp",
-    "heart_rate",
-    "consciousness",
-    "temperature",
-)
+_NEWS2_PARTS: Final = PARAMETERS
 
 
 @dataclass(frozen=True)
@@ -391,8 +383,9 @@ class News2Writer:
         ids = [index.id_of(int(r)) for r in rows]
         columns: list[list[Any]] = [
             ids,
-            news.total[rows].tolist(),
-            news.risk[rows].tolist(),
+            # No parameter present: no score, stored as NULL total and risk (migration 0011).
+            [t if t != MISSING else None for t in news.total[rows].tolist()],
+            [r or None for r in news.risk[rows].tolist()],
             news.complete[rows].tolist(),
             news.scale2[rows].tolist(),
         ]

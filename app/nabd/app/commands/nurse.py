@@ -1,10 +1,11 @@
 """``nabd nurse record`` and ``nabd nurse scale``: what NEWS2 needs that no device measures.
 
 NEWS2 needs the patient's level of consciousness (ACVPU) and whether they breathe air or
-supplemental oxygen; without them the score is incomplete (never assumed normal). A nurse
-records them at the bedside round; each entry holds for ``--valid-for`` minutes (default 240,
-the 4-hourly round of a NEWS2 of 1-4) and is written with the nurse's name and an audit-log
-entry.
+supplemental oxygen, and a respiratory rate that most wards have no device for; without them the
+score is incomplete (never assumed normal). A nurse records them at the bedside round (``--rr``:
+breaths counted over a full minute, scored while valid unless a device measured one since); each
+entry holds for ``--valid-for`` minutes (default 240, the 4-hourly round of a NEWS2 of 1-4) and
+is written with the nurse's name and an audit-log entry.
 
 ``nabd nurse scale`` sets which SpO2 scale a patient is scored on: Scale 1, or Scale 2 for
 confirmed hypercapnic respiratory failure with a prescribed 88-92 % target, a decision of a
@@ -34,12 +35,13 @@ OXYGEN = {"on": "oxygen", "off": "air"}
 def register(subparsers: Subparsers) -> None:
     """Add ``nabd nurse`` and its subcommands."""
     nurse = subparsers.add_parser(
-        "nurse", help="nurses' NEWS2 entries (consciousness, oxygen) and SpO2 scale"
+        "nurse", help="nurses' NEWS2 entries (consciousness, oxygen, RR) and SpO2 scale"
     )
     commands = nurse.add_subparsers(title="nurse commands", metavar="COMMAND", required=True)
     record = commands.add_parser(
         "record",
-        help="record a patient's consciousness (ACVPU) and/or oxygen, for NEWS2",
+        help="record a patient's consciousness (ACVPU), oxygen and/or counted respiratory "
+        "rate, for NEWS2",
         description="Record what a nurse observed at the bedside; the analytics service uses it "
         "for NEWS2 from its next registry refresh (seconds) until it expires.",
     )
@@ -51,6 +53,12 @@ def register(subparsers: Subparsers) -> None:
     )
     record.add_argument(
         "--oxygen", choices=tuple(OXYGEN), help="on: supplemental oxygen; off: room air"
+    )
+    record.add_argument(
+        "--rr",
+        type=int,
+        metavar="N",
+        help="respiratory rate counted over a full minute, breaths/min (0-150)",
     )
     record.add_argument(
         "--valid-for",
@@ -118,6 +126,8 @@ def _record(args: argparse.Namespace) -> int:
         entries["consciousness"] = args.acvpu
     if args.oxygen is not None:
         entries["supplemental_oxygen"] = OXYGEN[args.oxygen]
+    if args.rr is not None:
+        entries["respiration_rate"] = str(args.rr)
     try:
         with psycopg.connect(url, autocommit=True) as conn:
             record_entries(

@@ -119,15 +119,19 @@ class WardReader:
             out[str(patient)][str(key)] = None if value is None else float(str(value))
         return out
 
-    def news2(self) -> dict[str, tuple[int, str, bool]]:
-        """Newest NEWS2 per patient: total, risk, complete."""
+    def news2(self) -> dict[str, tuple[int | None, str | None, bool]]:
+        """Newest NEWS2 per patient: total, risk, complete; total and risk are None when no
+        parameter was present (no score, migration 0011), never 0 / 'low'."""
         with self._connect() as conn:
             rows = conn.execute(
                 "SELECT DISTINCT ON (patient_id) patient_id, total, risk, complete "
                 "FROM news2_score WHERE patient_id = ANY (%s) ORDER BY patient_id, time DESC",
                 (self.patient_ids,),
             ).fetchall()
-        return {str(p): (int(str(t)), str(r), bool(c)) for p, t, r, c in rows}
+        return {
+            str(p): (None if t is None else int(str(t)), None if r is None else str(r), bool(c))
+            for p, t, r, c in rows
+        }
 
     def alerts(self) -> list[AlertRow]:
         """Every alert of the ward's patients, oldest first."""

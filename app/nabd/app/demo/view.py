@@ -50,6 +50,8 @@ def _value(vitals: Mapping[str, float | None], key: str, digits: int = 0) -> str
 
 
 def _news2(patient: PatientRow) -> Text:
+    """``5``, ``3+`` (incomplete: a lower bound), ``-`` when there is no score (no parameter
+    present, or none written yet): never ``0`` for nothing measured (RCP NEWS2 2017)."""
     if patient.news2_total is None or patient.news2_risk is None:
         return Text("-")
     mark = "" if patient.news2_complete else "+"

@@ -16,6 +16,7 @@ from fhir.resources.R4B.flag import Flag
 from fhir.resources.R4B.observation import Observation
 from fhir.resources.R4B.patient import Patient
 
+from nabd.analytics.news2 import PARAMETER_NAMES
 from nabd.contract.catalogue import metric
 from nabd.interop.fhir import ids
 from nabd.interop.fhir.codes import (
@@ -281,8 +282,10 @@ def news2_observation(record: News2Record, systems: Systems) -> Observation:
     """A NEWS2 score: total as valueInteger, the seven sub-scores as components.
 
     An incomplete score (a parameter missing) is ``preliminary``: its total is a lower bound and
-    must never be shown as the patient's NEWS2. Missing sub-scores have dataAbsentReason
-    ``unknown``; the SpO2 sub-score's code says which scale was used.
+    must never be shown as the patient's NEWS2; a note names the missing parameters. Missing
+    sub-scores have dataAbsentReason ``unknown``; the SpO2 sub-score's code says which scale was
+    used. With no parameter present there is no score: no valueInteger and no risk
+    interpretation, only dataAbsentReason ``not-performed`` (never total 0 / risk low).
     """
     components = []
     for field in NEWS2_SUBSCORES:
@@ -304,12 +307,28 @@ def news2_observation(record: News2Record, systems: Systems) -> Observation:
         quality=(),
         systems=systems,
         effectiveDateTime=instant(record.time),
-        valueInteger=record.total,
-        interpretation=[
+        component=components,
+        **_news2_value(record, systems),
+    )
+
+
+def _news2_value(record: News2Record, systems: Systems) -> Json:
+    """The total and risk of a score, or why there are none; a note when it is incomplete."""
+    missing = ", ".join(PARAMETER_NAMES[name] for name in record.missing)
+    if record.total is None or record.risk is None:
+        return {
+            "dataAbsentReason": _absent("not-performed"),
+            "note": [{"text": f"No NEWS2: no parameter was measured ({missing})."}],
+        }
+    value: Json = {
+        "valueInteger": record.total,
+        "interpretation": [
             _concept((Code(systems.news2_risk, record.risk),), f"NEWS2 {record.risk} risk")
         ],
-        component=components,
-    )
+    }
+    if missing:
+        value["note"] = [{"text": f"Incomplete NEWS2, a lower bound: missing {missing}."}]
+    return value
 
 
 def flag(record: AlertRecord, systems: Systems) -> Flag:

@@ -14,17 +14,9 @@ from datetime import date, datetime
 from types import MappingProxyType
 from typing import Final
 
-from nabd.analytics.news2 import MISSING, News2
+from nabd.analytics.news2 import MISSING, NO_RISK, PARAMETERS, News2
 
-NEWS2_SUBSCORES: Final = (
-    "respiration_rate",
-    "spo2",
-    "air_or_oxygen",
-    "systolic_bp",
-    "heart_rate",
-    "consciousness",
-    "temperature",
-)
+NEWS2_SUBSCORES: Final = PARAMETERS
 """The seven Chart 1 sub-scores, named as the fields of ``News2`` (and news2_score columns)."""
 
 
@@ -92,12 +84,16 @@ class BloodPressureRecord:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class News2Record:
-    """One NEWS2 score, as ``nabd.analytics.news2`` computes it (sub-scores -1 when missing)."""
+    """One NEWS2 score, as ``nabd.analytics.news2`` computes it (sub-scores -1 when missing).
+
+    ``total`` and ``risk`` are None when no parameter was present: there is no score, and it
+    must never be exported as 0 or 'low' (RCP NEWS2 2017 scores measured values only).
+    """
 
     time: datetime
     patient_id: str
-    total: int
-    risk: str
+    total: int | None
+    risk: str | None
     complete: bool
     scale2: bool
     subscores: Mapping[str, int] = field(default_factory=dict)
@@ -107,7 +103,15 @@ class News2Record:
             raise ValueError(f"NEWS2 needs exactly the sub-scores {NEWS2_SUBSCORES}")
         if any(s < MISSING or s > 3 for s in self.subscores.values()):
             raise ValueError(f"NEWS2 sub-scores are -1 (missing) to 3: {dict(self.subscores)}")
+        nothing = all(s == MISSING for s in self.subscores.values())
+        if (self.total is None) != nothing or (self.risk is None) != (self.total is None):
+            raise ValueError("a NEWS2 total and risk exist exactly when some parameter is present")
         object.__setattr__(self, "subscores", MappingProxyType(dict(self.subscores)))
+
+    @property
+    def missing(self) -> tuple[str, ...]:
+        """The sub-scores missing from this score, in chart order."""
+        return tuple(name for name in NEWS2_SUBSCORES if self.subscores[name] == MISSING)
 
     @classmethod
     def from_score(
@@ -117,8 +121,8 @@ class News2Record:
         return cls(
             time=time,
             patient_id=patient_id,
-            total=int(result.total[index]),
-            risk=str(result.risk[index]),
+            total=int(result.total[index]) if bool(result.scored[index]) else None,
+            risk=str(result.risk[index]) if str(result.risk[index]) != NO_RISK else None,
             complete=bool(result.complete[index]),
             scale2=bool(result.scale2[index]),
             subscores={name: int(getattr(result, name)[index]) for name in NEWS2_SUBSCORES},
