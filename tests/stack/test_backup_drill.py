@@ -139,6 +139,8 @@ def test_restore_to_a_point_in_time_loses_no_reading_before_it(
     assert "audit chain intact" in capsys.readouterr().out
     with psycopg.connect(url) as conn:  # promoted: writable again
         conn.execute("INSERT INTO audit_log (actor, action, subject) VALUES ('drill', 'x', 'y')")
+    after = backup.run(drill.settings, "incr")  # the new timeline is archived and backed up
+    assert after.kind == "incr"
     with capsys.disabled():
         print(
             f"\nbackup drill: full backup {made.database_bytes / 1e6:.1f} MB"
@@ -176,6 +178,10 @@ def test_the_repository_is_encrypted_and_holds_no_passphrase(drill: RunningStack
         content = path.read_bytes()
         assert content.startswith(b"Salted__"), f"{path} is not OpenSSL-encrypted"
         assert passphrase not in content
+    logs = [*_files(layout.pgbackrest_dir / "log"), layout.pg_log]
+    assert logs
+    for path in logs:
+        assert passphrase not in path.read_bytes(), f"{path} shows the passphrase"
     conf = layout.pgbackrest_conf.stat()
     assert conf.st_mode & 0o077 == 0, "the passphrase's file is readable by others"
 
