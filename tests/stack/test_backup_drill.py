@@ -14,7 +14,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
@@ -211,8 +211,30 @@ def test_backup_commands_refuse_in_peoples_words(
         out, err = capsys.readouterr()
         assert not out
         assert "before the oldest backup finished" in err
+        _restore_past_the_archive_is_refused_and_undone(drill, capsys)
+        assert main(["-q", "backup", "restore", "--to", "latest", "--state-dir", state_dir]) == 0
+        assert "restored to the end of the archived WAL" in capsys.readouterr().out
+        seqs, _ = _stored(drill.env[DATABASE_URL])
+        assert seqs == list(range(2 * READINGS_PER_BATCH))
     finally:
         lifecycle.up(drill.settings)
+
+
+def _restore_past_the_archive_is_refused_and_undone(
+    drill: RunningStack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A time later than the archived WAL reaches: refused after trying, and the stopped cluster
+    that was there is put back untouched."""
+    data = Layout(drill.state_dir).pg_data
+    before = (data / "global" / "pg_control").read_bytes()
+    future = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    argv = ["backup", "restore", "--to", future, "--state-dir", str(drill.state_dir)]
+    assert main(argv) == 1
+    out, err = capsys.readouterr()
+    assert not out
+    assert "the archived WAL ends before" in err
+    assert (data / "global" / "pg_control").read_bytes() == before
+    assert not list(data.parent.glob("data.before-restore-*"))
 
 
 def test_a_stack_without_backups_archives_nothing(tmp_path: Path) -> None:

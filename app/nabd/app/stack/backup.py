@@ -12,9 +12,9 @@ objective when the disk is lost. Stacks without backups (the test suite's) archi
 A restore replaces the stack's cluster in place, so the state file's ports, passwords and
 certificates (and every service's environment) stay valid. It refuses while PostgreSQL runs;
 a data folder still there is moved aside (``postgres/data.before-restore-<time>``), never
-deleted. pgBackRest restores the newest backup that finished before the target time into an
-empty data folder and the server replays archived WAL up to the target, then promotes to a new
-timeline (whose WAL is archived into the same repository).
+deleted, and put back if the restore fails. pgBackRest restores the newest backup that finished
+before the target time into an empty data folder and the server replays archived WAL up to the
+target, then promotes to a new timeline (whose WAL is archived into the same repository).
 """
 
 from __future__ import annotations
@@ -224,24 +224,35 @@ def restore(settings: StackSettings, target: datetime | None) -> Restored:
                 " so stop it first (`nabd stack down`)"
             )
         cluster.write_files()
-        _check_reachable(_catalogue(cluster), target)
+        source = _backup_for(_catalogue(cluster), target)
         set_aside = _set_aside(layout)
-        _restore_into_empty(cluster, target)
+        try:
+            _restore_into_empty(cluster, source, target)
+        except BackupError:
+            _undo(layout, set_aside)
+            raise
     lifecycle.up(settings)
     return Restored(target, set_aside, time.monotonic() - started)
 
 
-def _check_reachable(found: Catalogue, target: datetime | None) -> None:
+def _backup_for(found: Catalogue, target: datetime | None) -> BackupSet:
+    """The backup to restore from: the newest that finished by ``target`` (or the newest).
+
+    Chosen here rather than by pgBackRest, which compares the target in whole seconds with
+    the backups' stop times and so misses a backup that stopped in the same second as the
+    target (a restore to just after a backup)."""
     if not found.backups:
         raise BackupError("the repository holds no backup yet: `nabd backup run` makes one")
     if target is None:
-        return
-    oldest = found.backups[0].stopped
-    if target < oldest:
+        return found.backups[-1]
+    done = [b for b in found.backups if b.stopped <= target]
+    if not done:
+        oldest = found.backups[0].stopped
         raise BackupError(
             f"{target.isoformat()} is before the oldest backup finished ({oldest.isoformat()}):"
             " the repository can restore to that time or later"
         )
+    return done[-1]
 
 
 def _set_aside(layout: Layout) -> Path | None:
@@ -256,42 +267,81 @@ def _set_aside(layout: Layout) -> Path | None:
     return aside
 
 
-def _restore_into_empty(cluster: _Cluster, target: datetime | None) -> None:
+def _undo(layout: Layout, set_aside: Path | None) -> None:
+    """After a failed restore: delete what was restored (only a copy from the repository) and
+    put the replaced cluster back, so a retry or ``stack up`` finds the stack as it was."""
+    shutil.rmtree(layout.pg_data, ignore_errors=True)
+    if set_aside is not None:
+        set_aside.rename(layout.pg_data)
+        log.info("backup: the cluster from before the restore is back in %s", layout.pg_data)
+
+
+def _restore_into_empty(cluster: _Cluster, source: BackupSet, target: datetime | None) -> None:
     cluster.write_files()  # also makes pg_dir again when it was deleted
     data = cluster.layout.pg_data
     data.mkdir(mode=0o700, exist_ok=True)
     give(data, cluster.user, 0o700)
     if target is None:
         when = "the end of the archived WAL"
-        cluster.pgbackrest("restore")
+        cluster.pgbackrest("restore", f"--set={source.label}")
     else:
         when = target.astimezone(UTC).isoformat(sep=" ")
         point = ("--type=time", f"--target={when}", "--target-action=promote")
-        cluster.pgbackrest("restore", *point)
+        cluster.pgbackrest("restore", f"--set={source.label}", *point)
     cluster.configure()
+    _recover(cluster, when)
+    log.info("backup: restored to %s and promoted", when)
+
+
+def _recover(cluster: _Cluster, when: str) -> None:
+    """Start the restored cluster and wait until it has replayed up to the target and promoted;
+    if it gives up, stop it and say why (its log since this start names the cause)."""
+    log_start = cluster.layout.pg_log.stat().st_size if cluster.layout.pg_log.exists() else 0
     try:
         postgres.start(cluster.install, cluster.layout, cluster.user, RECOVERY_TIMEOUT_S)
-    except ServiceStartError as exc:
-        shutil.rmtree(data, ignore_errors=True)  # only the copy just restored from the repository
-        if _ENDED_EARLY in str(exc):
+        _wait_promoted(cluster, RECOVERY_TIMEOUT_S)
+    except (ServiceStartError, BackupError) as exc:
+        _stop_quietly(cluster)
+        if _ENDED_EARLY in _log_since(cluster.layout.pg_log, log_start):
             raise BackupError(
                 f"the archived WAL ends before {when}: what was written after the last archived"
                 f" segment (at most archive_timeout = {cluster.settings.archive_timeout} s before"
                 " the cluster was lost) is gone; restore to an earlier time"
             ) from exc
         raise BackupError(f"the restored cluster did not recover to {when}: {exc}") from exc
-    _wait_promoted(cluster.admin_url, RECOVERY_TIMEOUT_S)
-    log.info("backup: restored to %s and promoted", when)
 
 
-def _wait_promoted(url: str, timeout_s: float) -> None:
-    """Wait until recovery has reached the target and the server accepts writes."""
+def _log_since(path: Path, offset: int) -> str:
+    try:
+        with path.open("rb") as handle:
+            handle.seek(offset)
+            return handle.read().decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+def _stop_quietly(cluster: _Cluster) -> None:
+    """Stop a restored cluster that failed (it usually shuts itself down: wait for that)."""
+    deadline = time.monotonic() + cluster.settings.stack_timeout
+    while cluster.running() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if cluster.running():
+        postgres.stop(cluster.install, cluster.layout, cluster.user, cluster.settings.stack_timeout)
+
+
+def _wait_promoted(cluster: _Cluster, timeout_s: float) -> None:
+    """Wait until recovery has reached the target and the server accepts writes; a server that
+    stops meanwhile (recovery failed) raises :class:`BackupError`."""
     deadline = time.monotonic() + timeout_s
     while True:
-        with psycopg.connect(url, autocommit=True) as conn:
-            row = conn.execute("SELECT pg_is_in_recovery()").fetchone()
-        if row is not None and not row[0]:
-            return
+        try:
+            with psycopg.connect(cluster.admin_url, autocommit=True) as conn:
+                row = conn.execute("SELECT pg_is_in_recovery()").fetchone()
+            if row is not None and not row[0]:
+                return
+        except psycopg.OperationalError as exc:
+            if not cluster.running():
+                raise BackupError(f"PostgreSQL stopped while recovering: {exc}") from exc
         if time.monotonic() > deadline:
             raise BackupError(f"the restored cluster was still recovering after {timeout_s} s")
         time.sleep(0.2)
