@@ -247,3 +247,24 @@ def test_a_stack_without_backups_archives_nothing(tmp_path: Path) -> None:
     pushed = pgbackrest.archiving(Layout(tmp_path), with_backup, 60)
     assert "archive-push" in pushed.command
     assert pushed.timeout_s == 60
+
+
+def test_a_cluster_started_without_archive_mode_is_told_to_restart(
+    drill: RunningStack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A stack started by a nabd older than `nabd backup` runs with archive_mode off: the
+    backup says how to fix that instead of pgBackRest's error."""
+    conf = Layout(drill.state_dir).pg_data / "nabd.conf"
+    lifecycle.down(drill.settings)
+    try:
+        conf.write_text(conf.read_text().replace("archive_mode = on", "archive_mode = off"))
+        StackControl(drill).start_postgres()
+        capsys.readouterr()
+        assert main(["backup", "run", "--state-dir", str(drill.state_dir)]) == 1
+        out, err = capsys.readouterr()
+        assert not out
+        assert "restart it once" in err
+    finally:
+        lifecycle.down(drill.settings)
+        lifecycle.up(drill.settings)  # rewrites nabd.conf: archive_mode on again
+    assert "archive_mode = on" in conf.read_text()

@@ -144,18 +144,27 @@ def _set_up(cluster: _Cluster) -> None:
     cluster.write_files()
     archiving = cluster.configure()
     postgres.reload(cluster.install, cluster.layout, cluster.user)
+    if _setting(cluster.admin_url, "archive_mode") == "off":
+        raise BackupError(
+            "PostgreSQL was started without archive_mode (by a nabd older than `nabd backup`):"
+            " restart it once (`nabd stack down`, `nabd stack up`), then run the backup again"
+        )
     timeout = cluster.settings.stack_timeout
     _wait_setting(cluster.admin_url, "archive_command", archiving.command, timeout)
     cluster.pgbackrest("stanza-create")
+
+
+def _setting(url: str, name: str) -> str | None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute("SELECT current_setting(%s)", (name,)).fetchone()
+    return None if row is None else str(row[0])
 
 
 def _wait_setting(url: str, name: str, wanted: str, timeout_s: float) -> None:
     """Wait until new sessions see ``name = wanted`` (a reload is asynchronous)."""
     deadline = time.monotonic() + timeout_s
     while True:
-        with psycopg.connect(url, autocommit=True) as conn:
-            row = conn.execute("SELECT current_setting(%s)", (name,)).fetchone()
-        if row is not None and row[0] == wanted:
+        if _setting(url, name) == wanted:
             return
         if time.monotonic() > deadline:
             raise BackupError(f"PostgreSQL did not take the new {name} within {timeout_s:.0f} s")
