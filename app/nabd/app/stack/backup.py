@@ -135,8 +135,10 @@ def run(settings: StackSettings, kind: BackupKind = "incr") -> BackupSet:
         if not cluster.running():
             raise BackupError(f"PostgreSQL is not running in {layout.root}: `nabd stack up` first")
         _set_up(cluster)
-        cluster.pgbackrest("backup", f"--type={kind}")
-        return _catalogue(cluster).backups[-1]
+    # The backup itself runs without the stack's lock (pgBackRest locks its stanza): a long
+    # backup must not hold up `stack gateway remove` (a revocation is meant to act at once).
+    cluster.pgbackrest("backup", f"--type={kind}")
+    return _catalogue(cluster).backups[-1]
 
 
 def _set_up(cluster: _Cluster) -> None:
