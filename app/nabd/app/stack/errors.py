@@ -25,3 +25,8 @@ class TimescaleDBMissingError(StackError):
 
 class ServiceStartError(StackError):
     """A server did not start, or did not accept connections before its deadline."""
+
+
+class BackupError(StackError):
+    """A backup or restore could not be done (not configured, cluster running, no backup that
+    reaches the asked time, pgBackRest refused): the message says what to do."""

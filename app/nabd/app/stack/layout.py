@@ -104,6 +104,21 @@ class Layout:
         return socket_dir_for(self.root)
 
     @property
+    def backup_repo(self) -> Path:
+        """pgBackRest's repository: encrypted base backups and archived WAL (``nabd backup``)."""
+        return self.root / "backup"
+
+    @property
+    def pgbackrest_dir(self) -> Path:
+        """pgBackRest's configuration (it holds the cipher passphrase), lock and log files,
+        beside the cluster and owned by its user: the server runs ``archive-push`` itself."""
+        return self.pg_dir / "pgbackrest"
+
+    @property
+    def pgbackrest_conf(self) -> Path:
+        return self.pgbackrest_dir / "pgbackrest.conf"
+
+    @property
     def mqtt_dir(self) -> Path:
         return self.root / "mosquitto"
 

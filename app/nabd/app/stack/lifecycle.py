@@ -20,7 +20,7 @@ from pathlib import Path
 import psycopg
 
 from nabd.app.audit import signing
-from nabd.app.stack import control, dynsec, mosquitto, postgres, provision, tls, wire
+from nabd.app.stack import control, dynsec, mosquitto, pgbackrest, postgres, provision, tls, wire
 from nabd.app.stack.accounts import (
     BROKER_ONLY,
     DATABASE_ONLY,
@@ -132,6 +132,15 @@ def _make_root(layout: Layout) -> None:
         private.chmod(0o700)
 
 
+@contextlib.contextmanager
+def holding(settings: StackSettings) -> Iterator[tuple[Layout, StackState]]:
+    """The state folder locked against every other stack command, and its state: for the
+    operations beside ``up`` and ``down`` that change the cluster (``nabd backup``)."""
+    layout = Layout(settings.root)
+    with _locked(layout):
+        yield layout, _existing(layout)
+
+
 def _load_or_create(layout: Layout) -> StackState:
     state = load_state(layout)
     if state is None:
@@ -214,7 +223,10 @@ def _up_postgres(settings: StackSettings, layout: Layout, state: StackState) -> 
         log.info("postgres: already running on %s:%d", LOCALHOST, pg.port)
         return
     require_free(pg.port, f"recorded in {layout.state_file}")
-    postgres.configure(layout, user, pg.port)
+    if state.backup is not None:
+        pgbackrest.write_files(layout, state, user)
+    archiving = pgbackrest.archiving(layout, state, settings.archive_timeout)
+    postgres.configure(layout, user, pg.port, archiving)
     postgres.start(install, layout, user, settings.stack_timeout)
     log.info("postgres: started on %s:%d", LOCALHOST, pg.port)
 

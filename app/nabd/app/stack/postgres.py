@@ -136,7 +136,24 @@ def init_cluster(
     return True
 
 
-def _server_settings(layout: Layout, port: int) -> str:
+NO_ARCHIVE: Final = "true"
+"""``archive_command`` of a stack without backups: WAL is recycled as if archiving were off."""
+
+
+@dataclass(frozen=True)
+class Archiving:
+    """How finished WAL segments leave the cluster: a shell command and the longest wait."""
+
+    command: str = NO_ARCHIVE
+    timeout_s: int = 0
+    """``archive_timeout``: 0 (never force a segment switch) when nothing is archived."""
+
+
+def _conf_string(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _server_settings(layout: Layout, port: int, archiving: Archiving) -> str:
     return f"""\
 # Written by `nabd stack up` on every start, from the state file: edit that, not this.
 listen_addresses = '{LOCALHOST}'
@@ -149,14 +166,21 @@ timescaledb.telemetry_level = 'off'
 # Each database with TimescaleDB has a scheduler worker; tests create one database per module.
 max_worker_processes = 32
 timescaledb.max_background_workers = 16
+# Always on (it needs a restart to change), so `nabd backup run` can start archiving with a
+# reload; until then the command is `true` and WAL is recycled as without archiving.
+archive_mode = on
+archive_command = {_conf_string(archiving.command)}
+archive_timeout = {archiving.timeout_s}
 """
 
 
-def configure(layout: Layout, user: ServiceUser | None, port: int) -> None:
+def configure(
+    layout: Layout, user: ServiceUser | None, port: int, archiving: Archiving | None = None
+) -> None:
     """(Re)write the server settings and pg_hba.conf, and make the socket folder."""
     data = layout.pg_data
     settings = data / "nabd.conf"
-    settings.write_text(_server_settings(layout, port), encoding="utf-8")
+    settings.write_text(_server_settings(layout, port, archiving or Archiving()), encoding="utf-8")
     give(settings, user, 0o600)
     hba = data / "pg_hba.conf"
     hba.write_text(_HBA, encoding="utf-8")
@@ -204,6 +228,15 @@ def start(install: PgInstall, layout: Layout, user: ServiceUser | None, timeout:
             f"PostgreSQL did not start: {result.stderr.strip()}\n"
             f"last lines of {layout.pg_log}:\n{_tail(layout.pg_log)}"
         )
+
+
+def reload(install: PgInstall, layout: Layout, user: ServiceUser | None) -> None:
+    """Make the running server re-read its settings (``pg_ctl reload``: SIGHUP, no restart)."""
+    result = _run(
+        [install.binary("pg_ctl"), "reload", "-D", str(layout.pg_data), "-s"], user, layout.pg_dir
+    )
+    if result.returncode != 0:
+        raise StackError(f"PostgreSQL did not reload its settings: {result.stderr.strip()}")
 
 
 def stop(install: PgInstall, layout: Layout, user: ServiceUser | None, timeout: float) -> None:

@@ -25,7 +25,8 @@ def default_state_dir() -> Path:
 
 
 class StackSettings(BaseSettings):
-    """``NABD_STATE_DIR``, ``NABD_PG_CONFIG``, ``NABD_MOSQUITTO``, ``NABD_STACK_TIMEOUT``."""
+    """``NABD_STATE_DIR``, ``NABD_PG_CONFIG``, ``NABD_MOSQUITTO``, ``NABD_STACK_TIMEOUT``,
+    ``NABD_ARCHIVE_TIMEOUT``."""
 
     model_config = SettingsConfigDict(env_prefix="NABD_", frozen=True, extra="forbid")
 
@@ -36,6 +37,9 @@ class StackSettings(BaseSettings):
     mosquitto: Path = Path("/usr/sbin/mosquitto")
     stack_timeout: float = Field(default=30.0, gt=0, le=600)
     """Seconds each server may take to start or stop before the command fails."""
+    archive_timeout: int = Field(default=60, ge=1, le=3600)
+    """Once ``nabd backup`` is set up: PostgreSQL's ``archive_timeout``, the longest a written
+    change waits before its WAL segment is archived, so the bound on data lost with the disk."""
 
     @property
     def root(self) -> Path:

@@ -95,12 +95,28 @@ class MqttState(_Frozen):
         return {name: account.password.get_secret_value() for name, account in accounts.items()}
 
 
+class BackupState(_Frozen):
+    """Set by the first ``nabd backup run``: the passphrase pgBackRest encrypts the repository
+    with (AES-256-CBC). Without it no backup can be restored: keep a copy off this machine."""
+
+    cipher_pass: Secret
+
+
 class StackState(_Frozen):
     """Everything ``nabd stack up`` decided the first time and reuses afterwards."""
 
     format: Literal[1] = 1
     postgres: PostgresState
     mqtt: MqttState
+    backup: BackupState | None = None
+    """``None`` until ``nabd backup run`` sets backups up (then WAL is archived continuously)."""
+
+    def with_backup(self) -> StackState:
+        """This state with a backup passphrase (unchanged when it has one already)."""
+        if self.backup is not None:
+            return self
+        passphrase = SecretStr(secrets.token_urlsafe(48))
+        return self.model_copy(update={"backup": BackupState(cipher_pass=passphrase)})
 
     def with_broker_accounts(self) -> StackState:
         """This state plus any broker-only account it predates (a stack made before the

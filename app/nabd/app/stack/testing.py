@@ -94,9 +94,12 @@ class RunningStack:
 
 
 @contextlib.contextmanager
-def running_stack(state_dir: Path, timeout: float = 30.0) -> Iterator[RunningStack]:
-    """Start a stack in ``state_dir``; stop it on exit, also when starting failed half-way."""
-    settings = StackSettings(state_dir=state_dir, stack_timeout=timeout)
+def running_stack(
+    state_dir: Path, timeout: float = 30.0, **overrides: Any
+) -> Iterator[RunningStack]:
+    """Start a stack in ``state_dir``; stop it on exit, also when starting failed half-way.
+    ``overrides`` are other :class:`StackSettings` fields (``archive_timeout=3``)."""
+    settings = StackSettings(state_dir=state_dir, stack_timeout=timeout, **overrides)
     try:
         lifecycle.up(settings)
         yield RunningStack(settings, lifecycle.environment(settings))
