@@ -86,7 +86,7 @@ class StackControl:
         mosquitto.start(
             self.layout,
             self.settings.mosquitto,
-            state.mqtt.port,
+            (state.mqtt.port, state.mqtt.gateway_port or 0),
             creds,
             self.settings.stack_timeout,
         )

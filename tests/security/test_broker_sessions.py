@@ -111,6 +111,7 @@ def test_a_removed_gateways_session_ends_and_nothing_of_it_is_kept(
         creds.password,
         Path(shutil.copy(creds.cert_file, tmp_path)),
         Path(shutil.copy(creds.key_file, tmp_path)),
+        creds.port,
     )
     expiry = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
     expiry.SessionExpiryInterval = 3600
@@ -133,20 +134,74 @@ def test_a_removed_gateways_session_ends_and_nothing_of_it_is_kept(
             p.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="not defended: Mosquitto 2.0 ties a certificate to an account only with "
-    "use_identity_as_username, which stops checking passwords and client ids (docs/security.md)",
-)
-def test_a_gateways_certificate_with_another_gateways_password_is_refused(
-    nabd_stack: RunningStack,
-) -> None:
-    tag = secrets.token_hex(3)
-    a = nabd_stack.add_gateway(f"gw-cert-a-{tag}")
-    b = nabd_stack.add_gateway(f"gw-cert-b-{tag}")
-    mixed = Peer(nabd_stack, MqttCredentials(b.username, b.password, a.cert_file, a.key_file))
+def _mixed(a: MqttCredentials, b: MqttCredentials, port: int) -> MqttCredentials:
+    """B's account name (and password, if any) with A's certificate, on ``port``."""
+    return MqttCredentials(b.username, b.password, a.cert_file, a.key_file, port)
+
+
+def test_a_gateways_certificate_acts_as_no_other_account(nabd_stack: RunningStack) -> None:
+    """The certificate is the account on the gateway listener: for any two gateways A and B,
+    A's certificate with B's name and client id is A (B's topics refused, B's session kept);
+    on the services' listener it is not trusted at all (no service password makes it one)."""
+    victim_id = f"gw-v-{secrets.token_hex(3)}"
+    victim = Peer(nabd_stack, nabd_stack.add_gateway(victim_id)).connected()
+    ingest = nabd_stack.service("ingest")
     try:
-        code = mixed.connect()
-        assert code is None or code.value == NOT_AUTHORIZED
+
+        @settings(max_examples=fuzz_examples(10), deadline=None)
+        @given(st.from_regex(r"gw-[a-z0-9]{1,8}", fullmatch=True))
+        def as_another(attacker_id: str) -> None:
+            if attacker_id == victim_id:
+                return
+            a = nabd_stack.add_gateway(attacker_id)
+            b = nabd_stack.add_gateway(victim_id)
+            thief = Peer(
+                nabd_stack, _mixed(a, b, a.port), client_id=topics.gateway_client_id(victim_id)
+            )
+            services = Peer(nabd_stack, _mixed(a, ingest, nabd_stack.mqtt_port))
+            try:
+                thief.connected()  # accepted, but as A: the broker took A's name and id
+                assert thief.publish(topics.observations(victim_id), b"x") == NOT_AUTHORIZED
+                assert thief.publish(topics.observations(attacker_id), b"x") in ACCEPTED
+                assert services.connect() is None  # not even a TLS handshake
+            finally:
+                thief.close()
+                services.close()
+
+        as_another()
+        _alive(victim, topics.observations(victim_id))  # no attempt took B's session
     finally:
-        mixed.close()
+        victim.close()
+
+
+def test_a_services_certificate_cannot_log_in_as_a_gateway(nabd_stack: RunningStack) -> None:
+    gateway = nabd_stack.add_gateway(f"gw-s-{secrets.token_hex(3)}")
+    for name in ("ingest", "analytics", "dashboards", "alerts_reader"):
+        service = nabd_stack.service(name)
+        as_gateway = Peer(nabd_stack, _mixed(service, gateway, gateway.port))
+        try:
+            assert as_gateway.connect() is None, name  # the gateway listener refuses it at TLS
+        finally:
+            as_gateway.close()
+
+
+def test_a_revoked_certificate_fails_at_tls_on_both_listeners(
+    nabd_stack: RunningStack, tmp_path: Path
+) -> None:
+    gateway_id = f"gw-rv-{secrets.token_hex(3)}"
+    creds = nabd_stack.add_gateway(gateway_id)
+    kept = MqttCredentials(
+        creds.username,
+        creds.password,
+        Path(shutil.copy(creds.cert_file, tmp_path)),
+        Path(shutil.copy(creds.key_file, tmp_path)),
+        creds.port,
+    )
+    nabd_stack.remove_gateway(gateway_id)
+    ingest = nabd_stack.service("ingest")
+    for port, as_whom in ((creds.port, kept), (nabd_stack.mqtt_port, _mixed(kept, ingest, 0))):
+        peer = Peer(nabd_stack, as_whom, port=port)
+        try:
+            assert peer.connect() is None, port
+        finally:
+            peer.close()

@@ -55,7 +55,6 @@ def _secrets(state: StackState) -> list[str]:
         dumped["postgres"]["owner_password"],
         *(a["password"] for a in dumped["postgres"]["services"].values()),
         *(a["password"] for a in dumped["mqtt"]["services"].values()),
-        *(a["password"] for a in dumped["mqtt"]["gateways"].values()),
     ]
 
 
