@@ -106,6 +106,8 @@ class StackStatus:
     mosquitto: ServiceStatus
     timescaledb: TimescaleFeatures | None
     gateways: tuple[str, ...]
+    gateway_port: int | None = None
+    """The broker's gateways' listener (``None``: a stack ``up`` has not upgraded yet)."""
 
     @property
     def running(self) -> bool:
@@ -269,8 +271,13 @@ def _mosquitto_user() -> ServiceUser | None:
 
 def _up_mosquitto(settings: StackSettings, layout: Layout, state: StackState) -> None:
     if mosquitto.running_pid(layout) is not None:
-        log.info("mosquitto: already running on %s:%d", LOCALHOST, state.mqtt.port)
-        return
+        if mosquitto.listens_on(layout, _gateway_port(state)):
+            log.info("mosquitto: already running on %s:%d", LOCALHOST, state.mqtt.port)
+            return
+        # A broker started before the gateways' listener existed: its accounts and listeners
+        # are rewritten from the state (persistence keeps sessions and queued messages).
+        log.info("mosquitto: restarting to open the gateways' listener")
+        mosquitto.stop(layout, settings.stack_timeout)
     user = _mosquitto_user()
     check_reachable(layout.root, user)
     mosquitto.write_config(layout, state.mqtt, mosquitto.Authorities.of(layout), user)
@@ -355,6 +362,7 @@ def status(settings: StackSettings) -> StackStatus:
         mosquitto=ServiceStatus("mosquitto", mqtt_pid is not None, state.mqtt.port, mqtt_pid),
         timescaledb=_features(state) if pg_running else None,
         gateways=tuple(sorted(state.mqtt.gateways)),
+        gateway_port=state.mqtt.gateway_port,
     )
 
 

@@ -193,6 +193,15 @@ def write_config(
     give(layout.mqtt_log, user, 0o600)
 
 
+def listens_on(layout: Layout, port: int) -> bool:
+    """Whether the broker's configuration file has a listener on ``port``."""
+    try:
+        text = layout.mqtt_conf.read_text(encoding="utf-8")
+    except OSError:
+        return False
+    return f"listener {port} {LOCALHOST}" in text.splitlines()
+
+
 def running_pid(layout: Layout) -> int | None:
     """The pid of *this stack's* broker, or ``None`` when it is not running."""
     try:
