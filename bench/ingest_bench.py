@@ -250,7 +250,7 @@ def raw_copy(ingest_url: str, gws: list[Gateway], metric_ids: dict[str, int]) ->
 
 def stack_client(stack: RunningStack, creds: MqttCredentials, client_id: str) -> mqtt.Client:
     """A paho client for the stack's broker, built as the components build theirs."""
-    broker = Broker(stack.mqtt_host, stack.mqtt_port, stack.ca_file)
+    broker = Broker(stack.mqtt_host, creds.port, stack.ca_file)
     return build_client(BrokerAccount.of(broker, creds), client_id)
 
 
@@ -266,7 +266,7 @@ class Publisher:
         client.max_inflight_messages_set(100)
         client.on_message = self._on_ack
         client.on_subscribe = lambda *_: self._subscribed.set()
-        client.connect(stack.mqtt_host, stack.mqtt_port)
+        client.connect(stack.mqtt_host, creds.port)
         client.loop_start()
         client.subscribe(topics.ack(gw.gateway_id), qos=1)
         if not self._subscribed.wait(10):

@@ -96,7 +96,7 @@ class ServiceDb:
 
 def broker_account(stack: RunningStack, creds: MqttCredentials) -> BrokerAccount:
     """An account of the stack's broker (a gateway's or a service's credentials)."""
-    return BrokerAccount.of(Broker(stack.mqtt_host, stack.mqtt_port, stack.ca_file), creds)
+    return BrokerAccount.of(Broker(stack.mqtt_host, creds.port, stack.ca_file), creds)
 
 
 def stack_client(stack: RunningStack, creds: MqttCredentials, client_id: str) -> mqtt.Client:

@@ -25,7 +25,6 @@ from nabd.app.cli import main
 from nabd.app.stack.testing import RunningStack
 from nabd.care.errors import CareInputError
 from nabd.care.provisioning import BrokerAccess, GatewayDevice, edge_toml
-from nabd.contract import topics
 from nabd.edge.config import load_config, parse_config
 from tests.care.care_kit import token
 from tests.stack_kit import wait_until
@@ -63,7 +62,7 @@ def test_the_edge_toml_parses_back_to_what_the_registry_said(
     listed = [GatewayDevice(*d) for d in devices] or [
         GatewayDevice("hr-1", "F0:F1:F2:F3:F4:05", None)
     ]
-    broker = BrokerAccess(host, 8883, gateway)
+    broker = BrokerAccess(host, 8883, gateway, password=len(devices) % 2 == 0)
     if not (_printable(host) and _printable(data_dir)):
         with pytest.raises(CareInputError, match="give printable characters"):
             edge_toml(gateway, listed, broker, data_dir=data_dir)
@@ -76,7 +75,8 @@ def test_the_edge_toml_parses_back_to_what_the_registry_said(
     assert (config.broker.host, config.broker.port, config.broker.username) == (host, 8883, gateway)
     assert config.data_dir == Path("/b") / data_dir
     assert config.broker.ca_file == Path("/b/ca.crt")
-    assert config.broker.password_file == Path("/b/mqtt-password")
+    password_file = Path("/b/mqtt-password") if broker.password else None
+    assert config.broker.password_file == password_file
 
 
 @contextlib.contextmanager
@@ -85,13 +85,13 @@ def _session(config_path: Path) -> Iterator[tuple[bool, threading.Event]]:
     broker = load_config(config_path).broker
     for value in (broker.ca_file, broker.cert_file, broker.key_file, broker.username):
         assert value, "the bundle's edge.toml names every broker setting"
-    assert broker.password_file is not None
+    assert broker.password_file is None, "a gateway's certificate is its account: no password"
     assert broker.host is not None
     assert broker.port is not None
     assert broker.username is not None
     client = mqtt.Client(
         CallbackAPIVersion.VERSION2,
-        client_id=topics.gateway_client_id(broker.username),  # the only id the broker accepts
+        client_id=broker.username,  # the broker takes it from the certificate anyway
         protocol=MQTTProtocolVersion.MQTTv5,
     )
     client.tls_set(
@@ -100,7 +100,7 @@ def _session(config_path: Path) -> Iterator[tuple[bool, threading.Event]]:
         keyfile=str(broker.key_file),
         tls_version=ssl.PROTOCOL_TLS_CLIENT,
     )
-    client.username_pw_set(broker.username, broker.password_file.read_text())
+    client.username_pw_set(broker.username)
     outcome: list[bool] = []
     answered, closed = threading.Event(), threading.Event()
 
@@ -177,7 +177,7 @@ def test_a_gateway_is_provisioned_from_the_registry(
     assert main(provision) == 0
     assert stat.S_IMODE(out.stat().st_mode) == 0o700
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["ca.crt", "client.crt", "client.key", "edge.toml", "mqtt-password"]
+    assert names == ["ca.crt", "client.crt", "client.key", "edge.toml"]
     assert {stat.S_IMODE(p.stat().st_mode) for p in out.iterdir()} == {0o600}
     config = load_config(out / "edge.toml")
     assert [(d.id, d.address, d.patient) for d in config.devices] == [

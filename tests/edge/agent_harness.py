@@ -74,10 +74,9 @@ def gateway_env(
     return {
         "NABD_GATEWAY_ID": gateway_id,
         "NABD_MQTT_HOST": stack.mqtt_host,
-        "NABD_MQTT_PORT": str(port or stack.mqtt_port),
+        "NABD_MQTT_PORT": str(port or creds.port),
         "NABD_MQTT_CA_FILE": str(stack.ca_file),
         "NABD_EDGE_MQTT_USERNAME": creds.username,
-        "NABD_EDGE_MQTT_PASSWORD": creds.password,
         "NABD_EDGE_MQTT_CERT_FILE": str(creds.cert_file),
         "NABD_EDGE_MQTT_KEY_FILE": str(creds.key_file),
     }
@@ -91,7 +90,7 @@ def make_agent(config_path: Path, env: Mapping[str, str]) -> Agent:
         mqtt_port=int(env["NABD_MQTT_PORT"]),
         mqtt_ca_file=Path(env["NABD_MQTT_CA_FILE"]),
         edge_mqtt_username=env["NABD_EDGE_MQTT_USERNAME"],
-        edge_mqtt_password=env["NABD_EDGE_MQTT_PASSWORD"],
+        edge_mqtt_password=env.get("NABD_EDGE_MQTT_PASSWORD"),
         edge_mqtt_cert_file=Path(env["NABD_EDGE_MQTT_CERT_FILE"]),
         edge_mqtt_key_file=Path(env["NABD_EDGE_MQTT_KEY_FILE"]),
     )

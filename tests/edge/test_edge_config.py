@@ -141,8 +141,12 @@ def test_the_password_may_come_from_a_file(tmp_path: Path) -> None:
     text = EXAMPLE.replace("[broker]\n", '[broker]\npassword_file = "password"\n')
     _, broker = resolve(_parse(text, tmp_path), _settings())
     assert broker.password == "from-a-file"
-    with pytest.raises(EdgeConfigError, match="no password"):
-        resolve(_parse(EXAMPLE, tmp_path), _settings())
+    # Neither the environment nor the file gives one: a certificate-bound account, none sent.
+    _, certificate_only = resolve(_parse(EXAMPLE, tmp_path), _settings())
+    assert certificate_only.password is None
+    missing = EXAMPLE.replace("[broker]\n", '[broker]\npassword_file = "absent"\n')
+    with pytest.raises(EdgeConfigError, match="password_file: cannot read"):
+        resolve(_parse(missing, tmp_path), _settings())
 
 
 def test_environment_variables_are_read_with_their_documented_names(

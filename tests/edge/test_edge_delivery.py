@@ -105,7 +105,7 @@ def test_readings_wait_for_an_unreachable_broker_and_are_all_delivered_once(
     gateway = "gw-delivery-outage"
     creds = nabd_stack.add_gateway(gateway)
     ingest = IngestPeer(nabd_stack, gateway)
-    relay = TcpRelay(nabd_stack.mqtt_host, nabd_stack.mqtt_port)
+    relay = TcpRelay(nabd_stack.mqtt_host, creds.port)
     count, rate = 40, 20.0
     arrivals: list[float] = []
 

@@ -102,7 +102,7 @@ def test_the_last_will_announces_a_dead_link_and_a_fresh_status_follows_the_reco
     gateway = "gw-status-will"
     creds = nabd_stack.add_gateway(gateway)
     ingest = IngestPeer(nabd_stack, gateway)
-    relay = TcpRelay(nabd_stack.mqtt_host, nabd_stack.mqtt_port)
+    relay = TcpRelay(nabd_stack.mqtt_host, creds.port)
 
     def count(state: GatewayState) -> int:
         return sum(1 for s in ingest.statuses if s.state is state)

@@ -273,7 +273,7 @@ async def _start_gateway(
     devices = [f"{gateway_id}-hr{n}" for n in range(straps)]
     await asyncio.to_thread(register, stack.database_url, gateway_id, devices)
     world = await exits.enter_async_context(VirtualWorld.running())
-    gateway = SimGateway(gateway_id, world, TcpRelay(stack.mqtt_host, stack.mqtt_port), folder, [])
+    gateway = SimGateway(gateway_id, world, TcpRelay(stack.mqtt_host, creds.port), folder, [])
     addresses = {}
     for n, device in enumerate(devices):
         address = f"F1:00:00:00:{index:02X}:{n:02X}"

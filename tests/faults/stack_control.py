@@ -74,8 +74,8 @@ class StackControl:
 
     def _start_broker_as_configured(self) -> None:
         state = load_state(self.layout)
-        if state is None:
-            raise AssertionError("the fault stack has no state file")
+        if state is None or state.mqtt.gateway_port is None:
+            raise AssertionError("the fault stack has no state file (or no gateways' listener)")
         creds = wire.ProbeCredentials(
             ca=self.layout.ca_cert,
             cert=self.layout.client_cert(PROBE_ACCOUNT),
@@ -86,7 +86,7 @@ class StackControl:
         mosquitto.start(
             self.layout,
             self.settings.mosquitto,
-            state.mqtt.port,
+            (state.mqtt.port, state.mqtt.gateway_port),
             creds,
             self.settings.stack_timeout,
         )

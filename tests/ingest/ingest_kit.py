@@ -161,7 +161,7 @@ class FakeGateway:
         self._client = stack_client(stack, creds, topics.gateway_client_id(gateway_id))
         self._client.on_message = self._on_message
         self._client.on_subscribe = lambda *_: self._subscribed.set()
-        self._client.connect(stack.mqtt_host, stack.mqtt_port)
+        self._client.connect(stack.mqtt_host, creds.port)
         self._client.loop_start()
         self._client.subscribe(topics.ack(gateway_id), qos=1)
         assert self._subscribed.wait(DEADLINE_S)

@@ -54,6 +54,7 @@ class AlertsReader:
             password=env["NABD_ALERTS_READER_MQTT_PASSWORD"],
             cert_file=Path(env["NABD_ALERTS_READER_MQTT_CERT_FILE"]),
             key_file=Path(env["NABD_ALERTS_READER_MQTT_KEY_FILE"]),
+            port=stack.mqtt_port,  # a service account: the services' listener
         )
         self._client = stack_client(stack, creds, f"nabd-alerts-reader-{token()}")
         self._client.on_message = self._on_message

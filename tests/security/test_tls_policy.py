@@ -33,7 +33,7 @@ def test_the_policy_accepts_our_broker_and_logs_in(nabd_stack: RunningStack) -> 
         cert=ingest.cert_file,
         key=ingest.key_file,
         username=ingest.username,
-        password=ingest.password,
+        password=ingest.password or "",
     )
     assert mosquitto.connack_code(nabd_stack.mqtt_port, probe) == 0
 

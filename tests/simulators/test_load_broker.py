@@ -55,7 +55,8 @@ def accounts(nabd_stack: RunningStack) -> list[GatewayAccount]:
 
 
 def _broker(stack: RunningStack) -> Broker:
-    return Broker(stack.mqtt_host, stack.mqtt_port, stack.ca_file)
+    """The gateways' listener: a gateway's certificate is its account there."""
+    return Broker(stack.mqtt_host, stack.gateway_port, stack.ca_file)
 
 
 class IngestSide:
@@ -204,9 +205,9 @@ def test_count_loss_finds_missing_duplicated_and_unexpected_readings(
 def test_refused_accounts_are_reported_not_hidden(
     nabd_stack: RunningStack, accounts: list[GatewayAccount], tmp_path: Path
 ) -> None:
+    ingest = nabd_stack.service("ingest")  # a certificate the gateway listener does not trust
     wrong = [
-        GatewayAccount(a.gateway_id, "not-the-password", a.cert_file, a.key_file)
-        for a in accounts[:2]
+        GatewayAccount(a.gateway_id, None, ingest.cert_file, ingest.key_file) for a in accounts[:2]
     ]
     settings = LoadSettings(rate=10.0, duration_s=1.0, connect_timeout_s=1.5)
     with pytest.raises(LoadError, match="no gateway could connect"):

@@ -239,10 +239,10 @@ def _restore_past_the_archive_is_refused_and_undone(
 
 def test_a_stack_without_backups_archives_nothing(tmp_path: Path) -> None:
     """The suite's stacks never set backups up: their archive_command recycles WAL."""
-    archiving = pgbackrest.archiving(Layout(tmp_path), new_state(5432, 8883), 60)
+    archiving = pgbackrest.archiving(Layout(tmp_path), new_state(5432, 8883, 8884), 60)
     assert archiving.command == "true"
     assert archiving.timeout_s == 0
-    with_backup = new_state(5432, 8883).with_backup()
+    with_backup = new_state(5432, 8883, 8884).with_backup()
     assert with_backup.with_backup() is with_backup
     pushed = pgbackrest.archiving(Layout(tmp_path), with_backup, 60)
     assert "archive-push" in pushed.command

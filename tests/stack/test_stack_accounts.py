@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import SecretStr
 
-from nabd.app.stack import dynsec, tls
+from nabd.app.stack import dynsec, mosquitto, tls
 from nabd.app.stack.accounts import (
     ALERTS_READER,
     PROBE_ACCOUNT,
@@ -26,7 +26,9 @@ from nabd.app.stack.accounts import (
     verify_password,
 )
 from nabd.app.stack.errors import StackInputError
-from nabd.app.stack.state import Account, MqttState
+from nabd.app.stack.layout import Layout
+from nabd.app.stack.ports import LOCALHOST
+from nabd.app.stack.state import Account, GatewayAccount, MqttState
 from nabd.contract import topics
 
 
@@ -108,11 +110,11 @@ def test_the_alerts_reader_may_only_read_ward_alerts() -> None:
 
 def _mqtt_state() -> MqttState:
     services = {n: Account(password=SecretStr(f"pw-{n}")) for n in (*SERVICES, PROBE_ACCOUNT)}
-    gateways = {g: Account(password=SecretStr(f"pw-{g}")) for g in ("gw-1", "gw-2")}
-    return MqttState(port=18883, services=services, gateways=gateways)
+    gateways = {g: GatewayAccount() for g in ("gw-1", "gw-2")}
+    return MqttState(port=18883, gateway_port=18884, services=services, gateways=gateways)
 
 
-def test_dynamic_security_denies_by_default_and_binds_each_gateway_to_its_client_id() -> None:
+def test_dynamic_security_denies_by_default_and_gateways_have_no_password() -> None:
     text = dynsec.render_config(_mqtt_state())
     config = json.loads(text)
     assert config["defaultACLAccess"] == {
@@ -121,15 +123,15 @@ def test_dynamic_security_denies_by_default_and_binds_each_gateway_to_its_client
         "subscribe": False,
         "unsubscribe": True,
     }
-    assert "pw-gw-1" not in text
     assert "pw-ingest" not in text
     clients = {c["username"]: c for c in config["clients"]}
     roles = {r["rolename"]: r["acls"] for r in config["roles"]}
     for gateway_id in ("gw-1", "gw-2"):
-        client = clients[gateway_id]
+        # The username is the certificate's common name, which the gateway listener takes as
+        # the username and the client id; no password: it cannot log in on the services'.
+        client = clients[topics.gateway_client_id(gateway_id)]
         assert client["clientid"] == topics.gateway_client_id(gateway_id)
-        salt = base64.b64decode(client["salt"])
-        assert base64.b64decode(client["password"]) == pbkdf2(f"pw-{gateway_id}", salt)
+        assert not {"password", "salt", "iterations"} & set(client)
         (role,) = [r["rolename"] for r in client["roles"]]
         subscriptions = {a["topic"] for a in roles[role] if a["acltype"].startswith("subscribe")}
         assert subscriptions == {
@@ -143,8 +145,28 @@ def test_dynamic_security_denies_by_default_and_binds_each_gateway_to_its_client
             "subscribeLiteral",  # exact names: no wildcard, no $share
         }
     assert all("clientid" not in clients[s] for s in SERVICES)  # services pick their own ids
+    for service in SERVICES:
+        salt = base64.b64decode(clients[service]["salt"])
+        assert base64.b64decode(clients[service]["password"]) == pbkdf2(f"pw-{service}", salt)
     admins = [u for u, c in clients.items() if any("admin" in r["rolename"] for r in c["roles"])]
     assert admins == [PROBE_ACCOUNT]
+
+
+def test_the_broker_has_a_services_listener_and_a_certificate_bound_gateway_listener(
+    tmp_path: Path,
+) -> None:
+    layout = Layout(tmp_path)
+    text = mosquitto.render_config(layout, (18883, 18884), None, Path("/p.so"))
+    services, gateways = text.split(f"listener 18884 {LOCALHOST}")
+    assert f"listener 18883 {LOCALHOST}" in services
+    assert f"cafile {layout.mqtt_ca}" in services
+    assert "use_identity_as_username false" in services
+    assert f"crlfile {layout.mqtt_crl}" in services
+    assert f"cafile {layout.mqtt_gateway_ca}" in gateways
+    assert "use_identity_as_username true" in gateways
+    assert "use_username_as_clientid true" in gateways
+    assert f"crlfile {layout.mqtt_gateway_crl}" in gateways
+    assert gateways.count("require_certificate true") == 1
 
 
 def test_the_crl_lists_revoked_serials_and_outlives_no_ca(tmp_path: Path) -> None:

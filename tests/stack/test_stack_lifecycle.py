@@ -15,7 +15,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from nabd.app.cli import main
-from nabd.app.stack import lifecycle, mosquitto, postgres
+from nabd.app.stack import lifecycle, mosquitto, postgres, tls
 from nabd.app.stack.layout import Layout
 from nabd.app.stack.ports import LOCALHOST, port_is_free
 from nabd.app.stack.settings import StackSettings
@@ -55,7 +55,6 @@ def _secrets(state: StackState) -> list[str]:
         dumped["postgres"]["owner_password"],
         *(a["password"] for a in dumped["postgres"]["services"].values()),
         *(a["password"] for a in dumped["mqtt"]["services"].values()),
-        *(a["password"] for a in dumped["mqtt"]["gateways"].values()),
     ]
 
 
@@ -86,6 +85,38 @@ def test_up_twice_reuses_everything_and_restarts_nothing(
     assert second.mqtt.gateways.keys() == {"gw-1"}
     assert _stack(["status"], private_dir) == 0
     assert "running" in capsys.readouterr().out
+
+
+def test_a_stack_made_before_the_gateway_listener_gets_it_on_up(private_dir: Path) -> None:
+    """An older state (no gateway port, gateways with a password and a certificate of the
+    stack's CA) and its running broker: ``up`` gives the gateways a listener, re-issues their
+    certificates from the gateways' CA and restarts the broker once; the gateway logs in."""
+    layout = Layout(private_dir)
+    assert _stack(["up"], private_dir) == 0
+    assert _stack(["gateway", "add", "gw-old"], private_dir) == 0
+    old = json.loads(layout.state_file.read_text())
+    del old["mqtt"]["gateway_port"]
+    old["mqtt"]["gateways"]["gw-old"] = {"password": "an-old-password-of-32-characters"}
+    layout.state_file.write_text(json.dumps(old))
+    tls.ensure_leaf(
+        tls.ensure_authority(layout.ca_cert, layout.ca_key),
+        "gw-old",
+        server=False,
+        cert_path=layout.client_cert("gw-old"),
+        key_path=layout.client_key("gw-old"),
+    )
+    before = mosquitto.running_pid(layout)
+
+    assert _stack(["up"], private_dir) == 0
+    state = _state(private_dir)
+    assert state.mqtt.gateway_port is not None
+    assert mosquitto.running_pid(layout) not in (None, before)  # restarted once
+    settings = StackSettings(state_dir=private_dir)
+    stack = RunningStack(settings, lifecycle.environment(settings))
+    creds = stack.add_gateway("gw-old")
+    assert creds.port == state.mqtt.gateway_port
+    Peer(stack, creds).connected().close()
+    assert "an-old-password" not in layout.state_file.read_text()
 
 
 def test_no_secret_reaches_the_output_or_the_server_logs(

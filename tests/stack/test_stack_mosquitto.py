@@ -38,9 +38,10 @@ ACCEPTED = {0x00, 0x10}
 
 
 def own_client_id(creds: MqttCredentials | None) -> str:
-    """A gateway's one allowed client id; any fresh id for a service (services are not bound)."""
+    """A gateway's one client id (its username, its certificate's common name); any fresh id
+    for a service (services are not bound)."""
     if creds is not None and creds.username not in RESERVED:
-        return topics.gateway_client_id(creds.username)
+        return creds.username
     return f"test-{uuid.uuid4().hex[:12]}"
 
 
@@ -56,8 +57,10 @@ class Peer:
         client_cert: tuple[Path, Path] | None = None,
         present_cert: bool = True,
         client_id: str | None = None,
+        port: int | None = None,
     ) -> None:
         self._stack = stack
+        self.port = port or (creds.port if creds is not None else stack.mqtt_port)
         self.client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
             client_id=client_id or own_client_id(creds),
@@ -109,9 +112,7 @@ class Peer:
 
         ``options`` go to paho's ``connect`` (``clean_start``, ``properties``)."""
         try:
-            self.client.connect(
-                self._stack.mqtt_host, self._stack.mqtt_port, keepalive=30, **options
-            )
+            self.client.connect(self._stack.mqtt_host, self.port, keepalive=30, **options)
         except (OSError, ssl.SSLError):
             return None
         if self.closed.is_set():  # refused while sending CONNECT, before any network thread
@@ -249,8 +250,11 @@ def test_anonymous_clients_are_refused(nabd_stack: RunningStack, peer: Any) -> N
 
 
 def test_a_wrong_password_is_refused(nabd_stack: RunningStack, peer: Any) -> None:
-    real = nabd_stack.add_gateway("gw-pw")
-    wrong = MqttCredentials(real.username, real.password + "x", real.cert_file, real.key_file)
+    real = nabd_stack.service("dashboards")
+    assert real.password is not None
+    wrong = MqttCredentials(
+        real.username, real.password + "x", real.cert_file, real.key_file, real.port
+    )
     code = peer(wrong).connect()
     assert code is not None
     assert code.value == NOT_AUTHORIZED
@@ -290,6 +294,7 @@ def test_removing_a_gateway_revokes_it_without_restarting_the_broker(
         creds.password,
         Path(shutil.copy(creds.cert_file, tmp_path)),
         Path(shutil.copy(creds.key_file, tmp_path)),
+        creds.port,
     )
     live = peer(kept).connected()
     assert live.publish(topics.observations("gw-revoked"), b"before") in ACCEPTED
@@ -299,13 +304,7 @@ def test_removing_a_gateway_revokes_it_without_restarting_the_broker(
 
     assert live.closed.wait(DEADLINE)  # deleting the account disconnected the live session
     assert peer(kept).connect() is None  # its certificate is in the CRL: no TLS handshake
-    witness = nabd_stack.add_gateway("gw-revoked-witness")
-    password_only = MqttCredentials(
-        kept.username, kept.password, witness.cert_file, witness.key_file
-    )
-    code = peer(password_only).connect()  # a valid certificate, the removed account
-    assert code is not None
-    assert code.value == NOT_AUTHORIZED
+    assert peer(kept, port=nabd_stack.mqtt_port).connect() is None  # nor on the services'
     assert not creds.cert_file.exists()
     assert not creds.key_file.exists()
     assert mosquitto.running_pid(layout) == broker_pid

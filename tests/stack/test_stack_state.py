@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import subprocess
@@ -23,7 +24,7 @@ from nabd.app.stack.state import load_state, new_state, save_state
 
 def test_state_round_trips_through_a_private_file(tmp_path: Path) -> None:
     layout = Layout(tmp_path)
-    state = new_state(40001, 40002).with_gateway("gw-1")
+    state = new_state(40001, 40002, 40003).with_gateway("gw-1")
     save_state(layout, state)
     assert stat.S_IMODE(layout.state_file.stat().st_mode) == 0o600
     assert load_state(layout) == state
@@ -38,7 +39,7 @@ def test_no_state_yet_is_none_and_a_damaged_state_is_refused(tmp_path: Path) -> 
 
 
 def test_secrets_are_masked_in_repr_but_kept_in_the_file(tmp_path: Path) -> None:
-    state = new_state(40001, 40002)
+    state = new_state(40001, 40002, 40003)
     secret = state.postgres.owner_password.get_secret_value()
     assert secret not in repr(state)
     save_state(Layout(tmp_path), state)
@@ -46,13 +47,12 @@ def test_secrets_are_masked_in_repr_but_kept_in_the_file(tmp_path: Path) -> None
 
 
 def test_every_generated_secret_is_distinct() -> None:
-    state = new_state(40001, 40002).with_gateway("gw-1").with_gateway("gw-2")
+    state = new_state(40001, 40002, 40003).with_gateway("gw-1").with_gateway("gw-2")
     secrets = [
         state.postgres.superuser_password,
         state.postgres.owner_password,
         *(a.password for a in state.postgres.services.values()),
         *(a.password for a in state.mqtt.services.values()),
-        *(a.password for a in state.mqtt.gateways.values()),
     ]
     values = [s.get_secret_value() for s in secrets]
     assert len(set(values)) == len(values)
@@ -60,13 +60,13 @@ def test_every_generated_secret_is_distinct() -> None:
 
 
 def test_adding_a_gateway_twice_keeps_its_password_and_removing_forgets_it() -> None:
-    state = new_state(40001, 40002).with_gateway("gw-1")
+    state = new_state(40001, 40002, 40003).with_gateway("gw-1")
     assert state.with_gateway("gw-1") == state
     assert "gw-1" not in state.without_gateway("gw-1").mqtt.gateways
 
 
 def test_a_state_made_before_the_alerts_reader_gets_it_and_keeps_the_rest() -> None:
-    state = new_state(40001, 40002)
+    state = new_state(40001, 40002, 40003)
     assert ALERTS_READER in state.mqtt.services
     assert state.with_broker_accounts() is state
     services = {k: v for k, v in state.mqtt.services.items() if k != ALERTS_READER}
@@ -77,7 +77,7 @@ def test_a_state_made_before_the_alerts_reader_gets_it_and_keeps_the_rest() -> N
 
 
 def test_a_state_made_before_the_database_logins_gets_them_and_keeps_the_rest() -> None:
-    state = new_state(40001, 40002)
+    state = new_state(40001, 40002, 40003)
     assert set(state.postgres.services) == {*SERVICES, *DATABASE_ONLY}
     assert state.with_database_logins() is state
     services = {k: v for k, v in state.postgres.services.items() if k in SERVICES}
@@ -149,3 +149,19 @@ def test_the_newest_debian_server_is_chosen_not_path() -> None:
     assert install.bindir.is_relative_to("/usr/lib/postgresql")
     newest = max(int(p.name) for p in Path("/usr/lib/postgresql").iterdir() if p.name.isdigit())
     assert install.major == newest
+
+
+def test_a_state_made_before_the_gateway_listener_loads_and_gets_a_port(tmp_path: Path) -> None:
+    """Gateways' passwords of older stacks are dropped (the certificate is the account now)."""
+    layout = Layout(tmp_path)
+    state = new_state(40001, 40002, 40003).with_gateway("gw-1")
+    old = json.loads(state.model_dump_json())
+    del old["mqtt"]["gateway_port"]
+    old["mqtt"]["gateways"]["gw-1"] = {"password": "an-old-unused-password"}
+    layout.state_file.write_text(json.dumps(old))
+    loaded = load_state(layout)
+    assert loaded is not None
+    assert loaded.mqtt.gateway_port is None
+    assert "an-old-unused-password" not in loaded.model_dump_json()
+    assert loaded.with_gateway_port(40004).mqtt.gateway_port == 40004
+    assert state.with_gateway_port(40004) is state  # a recorded port is kept

@@ -1,7 +1,8 @@
 """What a gateway needs to start, from the registry: ``nabd gateway provision``.
 
 The bundle is a folder of files readable only by their owner (0600, the folder 0700): the
-broker's CA, the gateway's client certificate and key, its broker password, and an
+broker's CA, the gateway's client certificate and key (its account on the gateway listener;
+a broker password only where the broker wants one), and an
 ``edge.toml`` (docs/edge.md) whose ``[[devices]]`` are the devices the registry has on this
 gateway, with their addresses and current patients: the agent's offline fallback, since it gets
 its live device list from the server (``nabd/v1/gw/<gw>/config``, docs/ingest.md). Paths inside
@@ -53,11 +54,14 @@ class GatewayDevice:
 
 @dataclass(frozen=True)
 class BrokerAccess:
-    """Where the gateway's broker is and its account's name (its password goes to a file)."""
+    """Where the gateway's broker listener is and its account's name. ``password``: whether
+    the account has one (it then goes to a file of its own); the stack's gateway listener takes
+    the certificate as the account, and there is none."""
 
     host: str
     port: int
     username: str
+    password: bool = False
 
 
 def gateway_devices(conn: Conn, gateway_id: str) -> list[GatewayDevice]:
@@ -116,8 +120,9 @@ def edge_toml(
         f"ca_file = {_string(BUNDLE_FILES['ca'])}",
         f"cert_file = {_string(BUNDLE_FILES['cert'])}",
         f"key_file = {_string(BUNDLE_FILES['key'])}",
-        f"password_file = {_string(BUNDLE_FILES['password'])}",
     ]
+    if broker.password:
+        lines.append(f"password_file = {_string(BUNDLE_FILES['password'])}")
     if bumble_transport is not None:
         lines += ["", "[ble]", 'backend = "bumble"', f"transport = {_string(bumble_transport)}"]
     for device in devices:

@@ -6,17 +6,19 @@ the local stack; a hospital deployment sets them in the service's environment fi
 =================================  ==============================================
 variable                           meaning
 =================================  ==============================================
-``NABD_GATEWAY_ID``                the gateway's id, also its MQTT username
-``NABD_MQTT_HOST``, ``_PORT``      the broker's TLS listener
+``NABD_GATEWAY_ID``                the gateway's id
+``NABD_MQTT_HOST``, ``_PORT``      the broker's TLS listener (the stack's gateway listener)
 ``NABD_MQTT_CA_FILE``              the CA that signed the broker's certificate
 ``NABD_EDGE_MQTT_USERNAME``        the gateway's broker account (default: its id)
-``NABD_EDGE_MQTT_PASSWORD``        its password
+``NABD_EDGE_MQTT_PASSWORD``        its password, only for a broker that wants one
 ``NABD_EDGE_MQTT_CERT_FILE``       its client certificate (PEM)
 ``NABD_EDGE_MQTT_KEY_FILE``        and key (PEM)
 =================================  ==============================================
 
 Rules: a variable that is set wins over the file's ``[broker]`` value, so one file serves every
-environment; the password comes only from the environment or the file's ``password_file``; the
+environment; the password comes only from the environment or the file's ``password_file``, and
+none is sent when neither gives one (the stack's gateway listener takes the certificate as the
+account: no password exists to steal, and the certificate cannot be lent to another account); the
 gateway id may be in either, but if both are set they must agree (an identity is never silently
 overridden). TLS is not optional: the CA, certificate and key must all be known.
 """
@@ -61,7 +63,8 @@ class BrokerParams:
     cert_file: Path
     key_file: Path
     username: str
-    password: str = field(repr=False)
+    password: str | None = field(repr=False)
+    """``None``: a certificate-bound account (the stack's gateway listener), no password sent."""
     keepalive_s: int = 30
     reconnect_max_s: int = 30
     session_expiry_s: int = 3600
@@ -132,7 +135,9 @@ def _gateway_id(config: EdgeConfig, env: EdgeSettings) -> str:
         raise EdgeConfigError(f"gateway id: {exc}") from exc
 
 
-def _password(config: EdgeConfig, env: EdgeSettings) -> str:
+def _password(config: EdgeConfig, env: EdgeSettings) -> str | None:
+    """The password when one is given; none for a broker that takes the certificate as the
+    account (the stack's gateway listener ignores any password)."""
     if env.edge_mqtt_password is not None:
         return env.edge_mqtt_password.get_secret_value()
     if config.broker.password_file is not None:
@@ -140,4 +145,4 @@ def _password(config: EdgeConfig, env: EdgeSettings) -> str:
             return config.broker.password_file.read_text(encoding="utf-8").strip()
         except OSError as exc:
             raise EdgeConfigError(f"broker.password_file: cannot read: {exc}") from exc
-    raise EdgeConfigError("broker: no password (NABD_EDGE_MQTT_PASSWORD or broker.password_file)")
+    return None

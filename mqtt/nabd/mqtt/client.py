@@ -89,7 +89,7 @@ class Credentials(Protocol):
     @property
     def username(self) -> str: ...
     @property
-    def password(self) -> str: ...
+    def password(self) -> str | None: ...
     @property
     def cert_file(self) -> Path: ...
     @property
@@ -125,7 +125,8 @@ class BrokerAccount:
     port: int
     ca_file: Path
     username: str
-    password: str = field(repr=False)
+    password: str | None = field(repr=False)
+    """``None`` for a certificate-bound account (the stack's gateway listener)."""
     cert_file: Path
     key_file: Path
 

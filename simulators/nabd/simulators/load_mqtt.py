@@ -1,10 +1,11 @@
 """Thousands of MQTT sessions from one thread: paho clients on one ``selectors`` loop.
 
-Each virtual gateway logs in with its *own* account (client certificate + password, username =
-gateway id), because the broker's ACL lets a gateway publish on its own topic only: sharing a
-connection between gateways is not allowed. paho's ``loop_start()`` would cost a thread per
-client; instead every client's socket is registered with one selector (paho's external event
-loop API: ``on_socket_open`` / ``_close`` / ``_register_write`` / ``_unregister_write``,
+Each virtual gateway logs in with its *own* account (on the stack's gateway listener its client
+certificate is its account; a password only for a broker that wants one), because the
+broker's ACL lets a gateway publish on its own topic only: sharing a connection between
+gateways is not allowed. paho's ``loop_start()`` would cost a thread per client; instead every
+client's socket is registered with one selector (paho's external event loop API:
+``on_socket_open`` / ``_close`` / ``_register_write`` / ``_unregister_write``,
 ``loop_read``, ``loop_write``, ``loop_misc``), so one thread drives 1000 TLS sessions.
 
 Everything here runs in the caller's thread: callbacks fire inside :meth:`MqttFleet.poll`. TLS
@@ -53,10 +54,11 @@ AckHandler = Callable[[int, bytes, float], None]
 
 @dataclass(frozen=True, slots=True)
 class GatewayAccount:
-    """One gateway's credentials; its username is its gateway id."""
+    """One gateway's credentials; its username is its gateway id (the stack's gateway listener
+    takes the certificate's instead); ``password`` ``None``: a certificate-bound account."""
 
     gateway_id: str
-    password: str = field(repr=False)
+    password: str | None = field(repr=False)
     cert_file: Path
     key_file: Path
 

@@ -72,9 +72,9 @@ def register(subparsers: Subparsers) -> None:
         help="broker account, certificate and edge.toml for a gateway, in files only it reads",
         description="Register the gateway (if new), give it a broker account and client "
         "certificate on the local stack, and write into --out everything its agent needs: "
-        "CA, certificate, key, broker password and an edge.toml listing the devices the "
-        "registry has on it as an offline fallback (files 0600, folder 0700); the running "
-        "agent gets its devices from the server, live.",
+        "CA, certificate and key (its identity on the gateway listener) and an edge.toml "
+        "listing the devices the registry has on it as an offline fallback (files 0600, folder "
+        "0700); the running agent gets its devices from the server, live.",
     )
     provision.add_argument("gateway", metavar="GATEWAY")
     provision.add_argument("--out", required=True, type=Path, metavar="DIR")
@@ -165,16 +165,20 @@ def _provision(args: argparse.Namespace) -> int:
             env = environment(settings, gateway)
             names = mqtt_vars(EDGE)
             host = args.broker_host or env[MQTT_HOST]
-            broker = BrokerAccess(host, int(env[MQTT_PORT]), env[names["username"]])
+            password = env.get(names["password"])  # none: the certificate is the account
+            broker = BrokerAccess(
+                host, int(env[MQTT_PORT]), env[names["username"]], password is not None
+            )
             toml = edge_toml(gateway, devices, broker, data_dir=args.data_dir,
                              bumble_transport=args.bumble)  # fmt: skip
             files = {
                 BUNDLE_FILES["ca"]: Path(env[MQTT_CA_FILE]).read_bytes(),
                 BUNDLE_FILES["cert"]: Path(env[names["cert_file"]]).read_bytes(),
                 BUNDLE_FILES["key"]: Path(env[names["key_file"]]).read_bytes(),
-                BUNDLE_FILES["password"]: env[names["password"]].encode(),
                 BUNDLE_FILES["config"]: toml.encode(),
             }
+            if password is not None:
+                files[BUNDLE_FILES["password"]] = password.encode()
             write_bundle(args.out, files)
         except (StackError, OSError) as exc:
             return fail(exc)

@@ -226,7 +226,7 @@ def _stack_accounts(args: argparse.Namespace) -> tuple[Broker, list[GatewayAccou
     accounts = [
         GatewayAccount(
             gateway_id=g,
-            password=env[names["password"]],
+            password=env.get(names["password"]),
             cert_file=Path(env[names["cert_file"]]),
             key_file=Path(env[names["key_file"]]),
         )

@@ -54,10 +54,11 @@ def _describe(status: StackStatus) -> str:
         else ""
     )
     gateways = ", ".join(status.gateways) or "none"
+    listener = "" if status.gateway_port is None else f"; gateways 127.0.0.1:{status.gateway_port}"
     return "\n".join(
         [
             line("postgres", status.postgres.running, status.postgres.port, features),
-            line("mosquitto", status.mosquitto.running, status.mosquitto.port, "TLS"),
+            line("mosquitto", status.mosquitto.running, status.mosquitto.port, f"TLS{listener}"),
             f"{'gateways':<10} {gateways}",
             f"{'state':<10} {status.state_dir}",
         ]

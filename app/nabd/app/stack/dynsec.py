@@ -5,8 +5,14 @@ consulted for a SUBSCRIBE (``security_default.c``: subscribe checks return succe
 gateway could join ingest's shared subscription ``$share/nabd-ingest/...``, be handed every
 other observation and have it dropped by the read check. The plugin checks the *whole*
 subscription filter, ``$share/<group>/`` included, against each role; binds a client id to an
-account (a gateway may connect only as :func:`nabd.contract.topics.gateway_client_id`, so it can
-take over no one's session); and disconnects a client at once when its account is deleted.
+account; and disconnects a client at once when its account is deleted.
+
+A gateway's account has no password: its username is its client id
+(:func:`nabd.contract.topics.gateway_client_id`), which is also the common name of its
+certificate, and it logs in on the gateway listener only, where the broker takes the
+certificate's common name as the username and as the client id (``use_identity_as_username``,
+``use_username_as_clientid``). Its certificate is then its account, and it can take over no
+one's session. On the services' listener (passwords) it cannot log in at all: it has none.
 
 Pure functions: the configuration file the plugin loads at start (written by ``nabd stack up``
 from the state file, the one source of truth) and the commands that change a running broker
@@ -31,7 +37,7 @@ from nabd.app.stack.accounts import (
     service_rules,
 )
 from nabd.app.stack.state import MqttState
-from nabd.contract.topics import gateway_client_id
+from nabd.contract.topics import GATEWAY_CLIENT_PREFIX, gateway_client_id
 
 CONTROL_TOPIC: Final = "$CONTROL/dynamic-security/v1"
 RESPONSE_TOPIC: Final = f"{CONTROL_TOPIC}/response"
@@ -41,6 +47,16 @@ password never leaves the state file (``nabd stack env`` does not print it)."""
 
 Command = dict[str, Any]
 _SALT_BYTES: Final = 12  # the plugin refuses any other salt length
+
+
+def gateway_username(gateway_id: str) -> str:
+    """A gateway's broker username: its client id, the common name of its certificate."""
+    return gateway_client_id(gateway_id)
+
+
+def gateway_of(username: str) -> str:
+    """The gateway id of a gateway's broker username (inverse of :func:`gateway_username`)."""
+    return username.removeprefix(GATEWAY_CLIENT_PREFIX)
 
 
 def gateway_role(gateway_id: str) -> str:
@@ -99,13 +115,12 @@ def render_config(mqtt: MqttState) -> str:
                 "roles": [{"rolename": r} for r in role_names],
             }
         )
-    for gateway_id, account in sorted(mqtt.gateways.items()):
+    for gateway_id in sorted(mqtt.gateways):
         roles.append({"rolename": gateway_role(gateway_id), "acls": _gateway_acls(gateway_id)})
         clients.append(
             {
-                "username": gateway_id,
+                "username": gateway_username(gateway_id),
                 "clientid": gateway_client_id(gateway_id),
-                **_hashed(account.password.get_secret_value()),
                 "roles": [{"rolename": gateway_role(gateway_id)}],
             }
         )
@@ -127,8 +142,8 @@ def _gateway_acls(gateway_id: str) -> list[dict[str, Any]]:
     return _acls(gateway_rules(gateway_id), literal=True)
 
 
-def add_gateway(gateway_id: str, password: str) -> list[Command]:
-    """Commands creating a gateway's role and its account, bound to its one client id."""
+def add_gateway(gateway_id: str) -> list[Command]:
+    """Commands creating a gateway's role and its password-less account."""
     return [
         {
             "command": "createRole",
@@ -137,8 +152,7 @@ def add_gateway(gateway_id: str, password: str) -> list[Command]:
         },
         {
             "command": "createClient",
-            "username": gateway_id,
-            "password": password,
+            "username": gateway_username(gateway_id),
             "clientid": gateway_client_id(gateway_id),
             "roles": [{"rolename": gateway_role(gateway_id)}],
         },
@@ -148,6 +162,6 @@ def add_gateway(gateway_id: str, password: str) -> list[Command]:
 def remove_gateway(gateway_id: str) -> list[Command]:
     """Commands deleting a gateway's account (the plugin disconnects it at once) and role."""
     return [
-        {"command": "deleteClient", "username": gateway_id},
+        {"command": "deleteClient", "username": gateway_username(gateway_id)},
         {"command": "deleteRole", "rolename": gateway_role(gateway_id)},
     ]

@@ -15,7 +15,8 @@ variable                                meaning
 ``NABD_AUDIT_DATABASE_URL``              the audit checkpoint writer: reads ``audit_log`` only
 ``NABD_FHIR_PUBLIC_URL``                 the FHIR API's base as receivers reach it (fullUrls)
 ``NABD_CARE_DATABASE_URL``               care operations (``nabd ward|patient|device|gateway``)
-``NABD_MQTT_HOST`` / ``NABD_MQTT_PORT``   the broker's TLS listener
+``NABD_MQTT_HOST`` / ``NABD_MQTT_PORT``   services' TLS listener (``--gateway``: the gateways')
+``NABD_MQTT_GATEWAY_PORT``              the gateways' listener (certificate = account)
 ``NABD_MQTT_CA_FILE``                   CA certificate that signed the broker's certificate
 ``NABD_<SERVICE>_MQTT_USERNAME``        that service's broker account ...
 ``NABD_<SERVICE>_MQTT_PASSWORD``        ... its password ...
@@ -26,8 +27,10 @@ variable                                meaning
 ``NABD_AUDIT_PUBLIC_KEY_FILE``          its public key, which ``nabd audit verify`` checks with
 ``NABD_STATION_DATABASE_URL``            the nurse station's login (``nabd_station``)
 ``NABD_WEB_TLS_CERT_FILE``, ``_KEY_FILE`` the nurse station's HTTPS certificate (``localhost``)
-``NABD_GATEWAY_ID``                     (``--gateway``) the gateway's id, also its username
-``NABD_EDGE_MQTT_*``                    (``--gateway``) the same four for the edge agent
+``NABD_GATEWAY_ID``                     (``--gateway``) the gateway's id
+``NABD_EDGE_MQTT_*``                    (``--gateway``) username (``nabd-edge-<id>``, the
+                                        certificate's common name), certificate and key;
+                                        no password: the certificate is the account
 ======================================  ==================================================
 
 ``<SERVICE>`` is ``INGEST``, ``ANALYTICS`` or ``DASHBOARDS``.
@@ -45,6 +48,7 @@ DATABASE_URL: Final = "NABD_DATABASE_URL"
 MQTT_HOST: Final = "NABD_MQTT_HOST"
 MQTT_PORT: Final = "NABD_MQTT_PORT"
 MQTT_CA_FILE: Final = "NABD_MQTT_CA_FILE"
+MQTT_GATEWAY_PORT: Final = "NABD_MQTT_GATEWAY_PORT"
 GATEWAY_ID: Final = "NABD_GATEWAY_ID"
 AUDIT_SIGNING_KEY_FILE: Final = "NABD_AUDIT_SIGNING_KEY_FILE"
 AUDIT_PUBLIC_KEY_FILE: Final = "NABD_AUDIT_PUBLIC_KEY_FILE"
@@ -78,13 +82,15 @@ def mqtt_vars(component: str) -> dict[str, str]:
 
 
 def mqtt_credentials(
-    component: str, username: str, password: str, cert: Path, key: Path
+    component: str, username: str, password: str | None, cert: Path, key: Path
 ) -> dict[str, str]:
-    """One component's broker credentials as environment variables."""
+    """One component's broker credentials as environment variables (no password variable for
+    a certificate-bound account)."""
     names = mqtt_vars(component)
+    secret = {} if password is None else {names["password"]: password}
     return {
         names["username"]: username,
-        names["password"]: password,
+        **secret,
         names["cert_file"]: str(cert),
         names["key_file"]: str(key),
     }

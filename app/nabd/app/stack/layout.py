@@ -56,6 +56,15 @@ class Layout:
         return self.tls_dir / "ca.key"
 
     @property
+    def gateway_ca_cert(self) -> Path:
+        """The gateways' own CA: signs gateways' client certificates and nothing else."""
+        return self.tls_dir / "gateway-ca.crt"
+
+    @property
+    def gateway_ca_key(self) -> Path:
+        return self.tls_dir / "gateway-ca.key"
+
+    @property
     def clients_dir(self) -> Path:
         return self.root / "clients"
 
@@ -135,6 +144,15 @@ class Layout:
     def mqtt_crl(self) -> Path:
         """Revoked client certificates, signed by the stack's CA."""
         return self.mqtt_dir / "revoked.crl"
+
+    @property
+    def mqtt_gateway_crl(self) -> Path:
+        """Revoked gateway certificates, signed by the gateways' CA (the gateway listener)."""
+        return self.mqtt_dir / "gateway-revoked.crl"
+
+    @property
+    def mqtt_gateway_ca(self) -> Path:
+        return self.mqtt_dir / "gateway-ca.crt"
 
     @property
     def mqtt_ca(self) -> Path:

@@ -37,6 +37,7 @@ from nabd.app.stack.env import (
     FHIR_PUBLIC_URL,
     GATEWAY_ID,
     MQTT_CA_FILE,
+    MQTT_GATEWAY_PORT,
     MQTT_HOST,
     MQTT_PORT,
     WEB_TLS_CERT_FILE,
@@ -105,6 +106,8 @@ class StackStatus:
     mosquitto: ServiceStatus
     timescaledb: TimescaleFeatures | None
     gateways: tuple[str, ...]
+    gateway_port: int | None = None
+    """The broker's gateways' listener (``None``: a stack ``up`` has not upgraded yet)."""
 
     @property
     def running(self) -> bool:
@@ -145,10 +148,16 @@ def _load_or_create(layout: Layout) -> StackState:
     state = load_state(layout)
     if state is None:
         pg_port = free_port()
-        state = new_state(pg_port, free_port(exclude={pg_port}))
+        mqtt_port = free_port(exclude={pg_port})
+        state = new_state(pg_port, mqtt_port, free_port(exclude={pg_port, mqtt_port}))
         save_state(layout, state)
         log.info("stack: new state in %s", layout.root)
-    upgraded = state.with_broker_accounts().with_database_logins()
+    taken = {state.postgres.port, state.mqtt.port}
+    upgraded = (
+        state.with_broker_accounts()
+        .with_database_logins()
+        .with_gateway_port(free_port(exclude=taken))
+    )
     if upgraded is not state:
         save_state(layout, upgraded)
         log.info("stack: added the accounts and logins this stack predates")
@@ -162,12 +171,20 @@ def _existing(layout: Layout) -> StackState:
     return state
 
 
-def _client_accounts(state: StackState) -> list[str]:
-    return [*state.mqtt.services, *state.mqtt.gateways]
+def _issue_gateway_certificate(cas: mosquitto.Authorities, layout: Layout, gateway: str) -> None:
+    """Signed by the gateways' CA; its common name is the gateway's username and client id."""
+    tls.ensure_leaf(
+        cas.gateways,
+        dynsec.gateway_username(gateway),
+        server=False,
+        cert_path=layout.client_cert(gateway),
+        key_path=layout.client_key(gateway),
+    )
 
 
 def _issue_certificates(layout: Layout, state: StackState) -> None:
-    ca = tls.ensure_authority(layout.ca_cert, layout.ca_key)
+    cas = mosquitto.Authorities.of(layout)
+    ca = cas.stack
     layout.mqtt_dir.mkdir(mode=0o700, exist_ok=True)
     tls.ensure_leaf(
         ca, "localhost", server=True, cert_path=layout.mqtt_cert, key_path=layout.mqtt_key
@@ -176,7 +193,7 @@ def _issue_certificates(layout: Layout, state: StackState) -> None:
     tls.ensure_leaf(
         ca, "localhost", server=True, cert_path=layout.web_cert, key_path=layout.web_key
     )
-    for account in _client_accounts(state):
+    for account in state.mqtt.services:
         tls.ensure_leaf(
             ca,
             account,
@@ -184,6 +201,8 @@ def _issue_certificates(layout: Layout, state: StackState) -> None:
             cert_path=layout.client_cert(account),
             key_path=layout.client_key(account),
         )
+    for gateway in state.mqtt.gateways:
+        _issue_gateway_certificate(cas, layout, gateway)
 
 
 def _owner_url(state: StackState) -> str:
@@ -264,20 +283,35 @@ def _mosquitto_user() -> ServiceUser | None:
 
 def _up_mosquitto(settings: StackSettings, layout: Layout, state: StackState) -> None:
     if mosquitto.running_pid(layout) is not None:
-        log.info("mosquitto: already running on %s:%d", LOCALHOST, state.mqtt.port)
-        return
+        if mosquitto.listens_on(layout, _gateway_port(state)):
+            log.info("mosquitto: already running on %s:%d", LOCALHOST, state.mqtt.port)
+            return
+        # A broker started before the gateways' listener existed: its accounts and listeners
+        # are rewritten from the state (persistence keeps sessions and queued messages).
+        log.info("mosquitto: restarting to open the gateways' listener")
+        mosquitto.stop(layout, settings.stack_timeout)
     user = _mosquitto_user()
     check_reachable(layout.root, user)
-    ca = tls.ensure_authority(layout.ca_cert, layout.ca_key)
-    mosquitto.write_config(layout, state.mqtt, ca, user)
+    mosquitto.write_config(layout, state.mqtt, mosquitto.Authorities.of(layout), user)
     mosquitto.start(
         layout,
         settings.mosquitto,
-        state.mqtt.port,
+        (state.mqtt.port, _gateway_port(state)),
         _probe_credentials(layout, state),
         settings.stack_timeout,
     )
-    log.info("mosquitto: started on %s:%d (TLS)", LOCALHOST, state.mqtt.port)
+    log.info(
+        "mosquitto: started on %s:%d (services) and :%d (gateways), TLS",
+        LOCALHOST,
+        state.mqtt.port,
+        _gateway_port(state),
+    )
+
+
+def _gateway_port(state: StackState) -> int:
+    if state.mqtt.gateway_port is None:  # only a state `up` has not upgraded yet
+        raise StackNotInitialisedError("this stack has no gateway listener yet: `nabd stack up`")
+    return state.mqtt.gateway_port
 
 
 def _restart_mosquitto(settings: StackSettings, layout: Layout, state: StackState) -> None:
@@ -340,24 +374,29 @@ def status(settings: StackSettings) -> StackStatus:
         mosquitto=ServiceStatus("mosquitto", mqtt_pid is not None, state.mqtt.port, mqtt_pid),
         timescaledb=_features(state) if pg_running else None,
         gateways=tuple(sorted(state.mqtt.gateways)),
+        gateway_port=state.mqtt.gateway_port,
     )
 
 
-def _broker_vars(layout: Layout, state: StackState) -> dict[str, str]:
+def _broker_vars(layout: Layout, state: StackState, port: int) -> dict[str, str]:
     return {
         MQTT_HOST: LOCALHOST,
-        MQTT_PORT: str(state.mqtt.port),
+        MQTT_PORT: str(port),
         MQTT_CA_FILE: str(layout.ca_cert),
     }
 
 
 def _gateway_vars(layout: Layout, state: StackState, gateway: str) -> dict[str, str]:
-    account = state.mqtt.gateways.get(check_gateway_id(gateway))
-    if account is None:
+    """The gateway listener's port and the gateway's certificate: no password (the
+    certificate is the account); the username is what the broker will take from it."""
+    if check_gateway_id(gateway) not in state.mqtt.gateways:
         raise StackInputError(f"no gateway {gateway!r}: `nabd stack gateway add {gateway}`")
-    password = account.password.get_secret_value()
     cert, key = layout.client_cert(gateway), layout.client_key(gateway)
-    return {GATEWAY_ID: gateway, **mqtt_credentials(EDGE, gateway, password, cert, key)}
+    return {
+        **_broker_vars(layout, state, _gateway_port(state)),
+        GATEWAY_ID: gateway,
+        **mqtt_credentials(EDGE, dynsec.gateway_username(gateway), None, cert, key),
+    }
 
 
 def _login_vars(state: StackState, login: str) -> dict[str, str]:
@@ -384,10 +423,11 @@ def environment(settings: StackSettings, gateway: str | None = None) -> dict[str
     layout = Layout(settings.root)
     state = _existing(layout)
     if gateway is not None:
-        return _broker_vars(layout, state) | _gateway_vars(layout, state, gateway)
+        return _gateway_vars(layout, state, gateway)
     variables = {
         DATABASE_URL: _owner_url(state),
-        **_broker_vars(layout, state),
+        **_broker_vars(layout, state, state.mqtt.port),
+        MQTT_GATEWAY_PORT: str(_gateway_port(state)),
         AUDIT_SIGNING_KEY_FILE: str(layout.audit_key),
         AUDIT_PUBLIC_KEY_FILE: str(signing.public_path(layout.audit_key)),
         FHIR_PUBLIC_URL: FHIR_LOCAL_URL,
@@ -425,15 +465,16 @@ def _create_on_broker(
         return
 
     def commands(ids: Sequence[str]) -> list[dynsec.Command]:
-        return [
-            c
-            for g in ids
-            for c in dynsec.add_gateway(g, state.mqtt.gateways[g].password.get_secret_value())
-        ]
+        return [c for g in ids for c in dynsec.add_gateway(g)]
 
     refused = _send(settings, layout, state, commands(gateway_ids))
     stale = sorted(
-        {str(c.get("username") or c["rolename"]).removeprefix("gateway:") for c, _ in refused}
+        {
+            dynsec.gateway_of(str(c["username"]))
+            if "username" in c
+            else str(c["rolename"]).removeprefix("gateway:")
+            for c, _ in refused
+        }
     )
     if not stale:
         return
@@ -462,15 +503,9 @@ def add_gateways(settings: StackSettings, gateway_ids: Sequence[str]) -> None:
     with _locked(layout):
         before = _existing(layout)
         state = before.with_gateways(wanted)
-        ca = tls.ensure_authority(layout.ca_cert, layout.ca_key)
+        cas = mosquitto.Authorities.of(layout)
         for gateway_id in wanted:
-            tls.ensure_leaf(
-                ca,
-                gateway_id,
-                server=False,
-                cert_path=layout.client_cert(gateway_id),
-                key_path=layout.client_key(gateway_id),
-            )
+            _issue_gateway_certificate(cas, layout, gateway_id)
         new = [g for g in wanted if g not in before.mqtt.gateways]
         if len(new) > RESTART_ABOVE and mosquitto.running_pid(layout) is not None:
             save_state(layout, state)
@@ -488,8 +523,7 @@ def gateway_environments(
     """``environment(settings, gateway)`` for many gateways, reading the state once."""
     layout = Layout(settings.root)
     state = _existing(layout)
-    broker = _broker_vars(layout, state)
-    return {g: broker | _gateway_vars(layout, state, g) for g in gateway_ids}
+    return {g: _gateway_vars(layout, state, g) for g in gateway_ids}
 
 
 def remove_gateway(settings: StackSettings, gateway_id: str) -> None:
@@ -515,8 +549,8 @@ def remove_gateway(settings: StackSettings, gateway_id: str) -> None:
             client_id = gateway_client_id(gateway_id)
             control.end_session(state.mqtt.port, admin, client_id, settings.stack_timeout)
         if layout.mqtt_dir.exists():
-            ca = tls.ensure_authority(layout.ca_cert, layout.ca_key)
-            mosquitto.write_crl(layout, ca, state.mqtt.revoked, _mosquitto_user())
+            cas = mosquitto.Authorities.of(layout)
+            mosquitto.write_crl(layout, cas, state.mqtt.revoked, _mosquitto_user())
             if mosquitto.reload(layout, settings.stack_timeout):
                 log.info("mosquitto: CRL reloaded (no restart)")
         shutil.rmtree(layout.client_cert(gateway_id).parent, ignore_errors=True)

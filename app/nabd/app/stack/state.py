@@ -23,6 +23,7 @@ from pydantic import (
     SecretStr,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 from nabd.app.stack.accounts import (
@@ -73,26 +74,38 @@ class PostgresState(_Frozen):
     ``nabd_<name>`` group roles."""
 
 
+class GatewayAccount(_Frozen):
+    """A gateway's account: nothing secret is stored. Its client certificate (signed by the
+    gateways' CA, common name = its client id) is its identity on the gateway listener."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_legacy_password(cls, value: object) -> object:
+        """Stacks made before certificate-bound gateways stored an unused password."""
+        if isinstance(value, dict):
+            return {k: v for k, v in value.items() if k != "password"}
+        return value
+
+
 class MqttState(_Frozen):
-    """The broker: its TLS port and one account per service and per gateway."""
+    """The broker: its two TLS ports and one account per service and per gateway."""
 
     port: Port
+    """The services' listener: client certificate of the stack's CA and a password."""
+    gateway_port: Port | None = None
+    """The gateways' listener: a gateway certificate is the account (``None``: a stack made
+    before it, given one on its next ``up``)."""
     services: dict[str, Account]
-    gateways: dict[str, Account]
+    gateways: dict[str, GatewayAccount]
     revoked: tuple[int, ...] = ()
     """Serial numbers of removed gateways' client certificates: the broker's CRL."""
 
     @field_validator("gateways")
     @classmethod
-    def _gateway_ids(cls, value: dict[str, Account]) -> dict[str, Account]:
+    def _gateway_ids(cls, value: dict[str, GatewayAccount]) -> dict[str, GatewayAccount]:
         for gateway_id in value:
             check_gateway_id(gateway_id)
         return value
-
-    def passwords(self) -> dict[str, str]:
-        """Every broker username and its password, for the password file."""
-        accounts = {**self.services, **self.gateways}
-        return {name: account.password.get_secret_value() for name, account in accounts.items()}
 
 
 class BackupState(_Frozen):
@@ -117,6 +130,12 @@ class StackState(_Frozen):
             return self
         passphrase = SecretStr(secrets.token_urlsafe(48))
         return self.model_copy(update={"backup": BackupState(cipher_pass=passphrase)})
+
+    def with_gateway_port(self, port: int) -> StackState:
+        """This state with ``port`` as the gateways' listener when it has none yet."""
+        if self.mqtt.gateway_port is not None:
+            return self
+        return self.model_copy(update={"mqtt": self.mqtt.model_copy(update={"gateway_port": port})})
 
     def with_broker_accounts(self) -> StackState:
         """This state plus any broker-only account it predates (a stack made before the
@@ -145,7 +164,7 @@ class StackState(_Frozen):
         """This state plus an account for each gateway that has none yet (one copy, so adding
         thousands costs one pass)."""
         new = {
-            gateway_id: Account(password=new_secret())
+            gateway_id: GatewayAccount()
             for gateway_id in map(check_gateway_id, gateway_ids)
             if gateway_id not in self.mqtt.gateways
         }
@@ -167,7 +186,7 @@ def _missing(accounts: dict[str, Account], names: Iterable[str]) -> dict[str, Ac
     return {name: Account(password=new_secret()) for name in names if name not in accounts}
 
 
-def new_state(pg_port: int, mqtt_port: int) -> StackState:
+def new_state(pg_port: int, mqtt_port: int, gateway_port: int) -> StackState:
     """A first state: the given ports and fresh passwords for every role and account."""
     return StackState(
         postgres=PostgresState(
@@ -178,6 +197,7 @@ def new_state(pg_port: int, mqtt_port: int) -> StackState:
         ),
         mqtt=MqttState(
             port=mqtt_port,
+            gateway_port=gateway_port,
             services={
                 name: Account(password=new_secret())
                 for name in (*SERVICES, PROBE_ACCOUNT, *BROKER_ONLY)

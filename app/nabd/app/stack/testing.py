@@ -20,27 +20,38 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
 from nabd.app.stack import lifecycle
-from nabd.app.stack.env import DATABASE_URL, EDGE, MQTT_CA_FILE, MQTT_HOST, MQTT_PORT, mqtt_vars
+from nabd.app.stack.env import (
+    DATABASE_URL,
+    EDGE,
+    MQTT_CA_FILE,
+    MQTT_GATEWAY_PORT,
+    MQTT_HOST,
+    MQTT_PORT,
+    mqtt_vars,
+)
 from nabd.app.stack.settings import StackSettings
 
 
 @dataclass(frozen=True)
 class MqttCredentials:
-    """What one client needs to log in: username, password, client certificate and key."""
+    """What one client needs to log in: username, password (``None`` for a gateway: its
+    certificate is its account), client certificate and key, and the listener's port."""
 
     username: str
-    password: str = field(repr=False)
+    password: str | None = field(repr=False)
     cert_file: Path
     key_file: Path
+    port: int
 
 
 def _credentials(env: Mapping[str, str], component: str) -> MqttCredentials:
     names = mqtt_vars(component)
     return MqttCredentials(
         username=env[names["username"]],
-        password=env[names["password"]],
+        password=env.get(names["password"]),
         cert_file=Path(env[names["cert_file"]]),
         key_file=Path(env[names["key_file"]]),
+        port=int(env[MQTT_PORT]),
     )
 
 
@@ -67,6 +78,11 @@ class RunningStack:
     @property
     def mqtt_port(self) -> int:
         return int(self.env[MQTT_PORT])
+
+    @property
+    def gateway_port(self) -> int:
+        """The gateways' listener: a gateway's certificate is its account there."""
+        return int(self.env[MQTT_GATEWAY_PORT])
 
     @property
     def ca_file(self) -> Path:

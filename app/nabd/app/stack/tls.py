@@ -1,10 +1,12 @@
 """The stack's own certificate authority, the broker's certificate and one per client.
 
-Generated with ``cryptography`` (EC P-256: small and fast) into the state folder. The broker
-requires a client certificate signed by this CA *and* a password, so a leaked password alone,
-or a copied certificate alone, is not enough; a removed gateway's certificate is listed in a
-CRL the broker checks. (The broker does not tie a certificate to one account: see
-docs/security.md.) Certificates are (re)issued when missing, close to
+Generated with ``cryptography`` (EC P-256: small and fast) into the state folder. Two CAs: the
+stack's CA signs the servers' certificates and the services' client certificates (the services'
+listener wants one of those *and* a password); the gateways' CA signs gateways' client
+certificates only, whose common name is the gateway's client id and *is* its account on the
+gateway listener (see :mod:`nabd.app.stack.mosquitto`). Neither listener trusts the other's
+client certificates. A removed gateway's certificate is listed in a CRL the broker checks.
+Certificates are (re)issued when missing, close to
 expiry, or not signed by the current CA (the CA was regenerated), so ``stack up`` heals a
 partly deleted state folder.
 """
@@ -85,13 +87,17 @@ def _fresh(cert: x509.Certificate) -> bool:
     return cert.not_valid_after_utc - _now() > _RENEW_BEFORE
 
 
-def ensure_authority(cert_path: Path, key_path: Path) -> Authority:
+STACK_CA: Final = "Nabd local stack CA"
+GATEWAY_CA: Final = "Nabd local stack gateways CA"
+
+
+def ensure_authority(cert_path: Path, key_path: Path, common_name: str = STACK_CA) -> Authority:
     """The CA in ``cert_path``/``key_path``, created if missing or about to expire."""
     existing = _load(cert_path, key_path)
     if existing is not None and _fresh(existing.cert):
         return existing
     key = ec.generate_private_key(ec.SECP256R1())
-    name = _name("Nabd local stack CA")
+    name = _name(common_name)
     ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
     cert = (
         x509.CertificateBuilder()
@@ -180,13 +186,24 @@ def ensure_leaf(
     """Make sure a valid certificate for ``common_name`` exists; return whether one was issued.
 
     A server certificate names ``localhost`` and ``127.0.0.1``; a client certificate's common
-    name is the account name (informative: the broker checks the password for the identity).
+    name is the account name (for a gateway, the broker takes it as the username). A
+    certificate with another common name is re-issued.
     """
     existing = _load_leaf(cert_path, key_path)
-    if existing is not None and _fresh(existing) and _signed_by(existing, ca):
+    if (
+        existing is not None
+        and _fresh(existing)
+        and _signed_by(existing, ca)
+        and _common_name(existing) == common_name
+    ):
         return False
     _issue(ca, common_name, server, cert_path, key_path)
     return True
+
+
+def _common_name(cert: x509.Certificate) -> str | None:
+    names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return str(names[0].value) if names else None
 
 
 def serial_of(cert_path: Path) -> int | None:
