@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from nabd.analytics.service.registry import Registry
 from nabd.analytics.service.source import load_registry
+from nabd.app.cli import main
 from nabd.app.stack.testing import RunningStack
 from nabd.contract.payloads import (
     STATUS_SCHEMA,
@@ -25,6 +26,7 @@ from nabd.contract.payloads import (
     DeviceStatus,
     GatewayState,
     GatewayStatus,
+    NearbyDevice,
     OutboxStatus,
     to_json,
 )
@@ -59,6 +61,7 @@ def status(
     boot_id: str = BOOT,
     devices: tuple[DeviceStatus, ...] = (),
     outbox: OutboxStatus | None = None,
+    nearby: tuple[NearbyDevice, ...] = (),
 ) -> GatewayStatus:
     return GatewayStatus(
         schema=STATUS_SCHEMA,
@@ -69,6 +72,7 @@ def status(
         software_version="0.1.0",
         devices=devices,
         outbox=outbox,
+        nearby=nearby,
     )
 
 
@@ -346,3 +350,43 @@ def test_the_monitor_sees_gateway_state_and_batteries_from_statuses(
     wait_until(lambda: gateway_row(ingest_db, gw_id)[0] == "offline", "the last will")
     registry = asyncio.run(_monitor_registry(ingest_db))
     assert not registry.gateway_online[list(registry.gateway_id).index(gw_id)]
+
+
+def test_devices_heard_nearby_reach_the_operator(
+    nabd_stack: RunningStack,
+    ingest_db: IngestDb,
+    gateways: Callable[[str], FakeGateway],
+    workers: Callable[[IngestSettings], RunningWorker],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Issue 18 item 6: what a gateway hears advertising but does not read, from its status
+    through a running worker into ``nabd gateway seen``, replaced whole by each status."""
+    gw_id, worn = f"gw-{token()}", f"hr-{token()}"
+    register(ingest_db, gw_id, {worn: None})
+    with psycopg.connect(ingest_db.owner_url) as conn:  # one heard device is registered already
+        conn.execute("UPDATE device SET address = 'F0:00:00:00:00:03' WHERE id = %s", (worn,))
+    oximeter = NearbyDevice(
+        address="F0:00:00:00:00:02",
+        name="Nonin 3150",
+        services=("pulse_oximeter",),
+        rssi_dbm=-40,
+        heard_at=T0,
+    )
+    strap = NearbyDevice(
+        address="F0:00:00:00:00:01", services=("heart_rate",), rssi_dbm=-70, heard_at=T0
+    )
+    mine = NearbyDevice(address="F0:00:00:00:00:03", services=("heart_rate",), heard_at=T0)
+    gw = gateways(gw_id)
+    worker = workers(worker_settings(nabd_stack, ingest_db, token()))
+    gw.publish_status(to_json(status(gw_id, nearby=(strap, oximeter, mine))))
+    wait_until(lambda: outcome(worker, StatusOutcome.APPLIED) >= 1, "the first status")
+    gw.publish_status(to_json(status(gw_id, at=T0 + timedelta(minutes=1), nearby=(oximeter, mine))))
+    wait_until(lambda: outcome(worker, StatusOutcome.APPLIED) >= 2, "the second status")
+    capsys.readouterr()
+    assert main(["gateway", "seen", gw_id, "--database-url", ingest_db.owner_url]) == 0
+    out = capsys.readouterr().out
+    heard = out[out.index("heard advertising") :].splitlines()[2:]
+    assert [line.split() for line in heard] == [
+        ["F0:00:00:00:00:02", "-40", "Nonin", "3150", "pulse_oximeter", "-"],
+        ["F0:00:00:00:00:03", "-", "-", "heart_rate", worn],
+    ]  # strongest first; the strap no longer heard is gone; a registered one says which

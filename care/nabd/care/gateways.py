@@ -23,6 +23,7 @@ __all__ = [
     "GatewayDetail",
     "SeenDevice",
     "add_gateway",
+    "heard_devices",
     "list_gateways",
     "revoke_gateway",
     "seen_devices",
@@ -161,6 +162,37 @@ def seen_devices(conn: Conn, gateway_id: str) -> list[SeenDevice]:
     return [
         SeenDevice(str(d), state, rssi, battery, since, owner, _discovered_address(str(d)))
         for d, state, rssi, battery, since, owner in rows
+    ]
+
+
+@dataclass(frozen=True)
+class HeardDevice:
+    """A health device a gateway hears advertising but is not told to read (its last status)."""
+
+    address: str
+    name: str | None
+    services: tuple[str, ...]
+    rssi_dbm: int | None
+    heard_at: datetime
+    registered_as: str | None
+    """The registry's device with this address, if any (registered, but not to this gateway's
+    patients yet)."""
+
+
+def heard_devices(conn: Conn, gateway_id: str) -> list[HeardDevice]:
+    """Devices advertising near the gateway, strongest first: register one with
+    ``nabd device add ID --kind K --address ADDRESS`` and assign it."""
+    gateway = parse_id("gateway", gateway_id)
+    _gateway(conn, gateway)
+    rows = conn.execute(
+        """SELECT n.address, n.name, n.services, n.rssi_dbm, n.heard_at, d.id
+           FROM gateway_nearby n LEFT JOIN device d ON d.address = n.address
+           WHERE n.gateway_id = %s ORDER BY n.rssi_dbm DESC NULLS LAST, n.address""",
+        (gateway,),
+    ).fetchall()
+    return [
+        HeardDevice(address, name, tuple(services), rssi, heard_at, device)
+        for address, name, services, rssi, heard_at, device in rows
     ]
 
 

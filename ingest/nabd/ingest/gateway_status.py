@@ -140,6 +140,11 @@ WHERE id = %(gateway_id)s
 _FORGET_DEVICES_SQL: Final = """
 DELETE FROM gateway_device_state WHERE gateway_id = %s AND NOT (device_id = ANY (%s))
 """
+_FORGET_NEARBY_SQL: Final = "DELETE FROM gateway_nearby WHERE gateway_id = %s"
+_INSERT_NEARBY_SQL: Final = """
+INSERT INTO gateway_nearby (gateway_id, address, name, services, rssi_dbm, heard_at, status_at)
+VALUES (%s, %s, %s, %s, %s, %s, %s)
+"""
 _UPSERT_DEVICE_SQL: Final = """
 INSERT INTO gateway_device_state (gateway_id, device_id, state, since, last_reading_at,
     battery_percent, rssi_dbm, status_at)
@@ -187,6 +192,7 @@ def record(conn: Conn, verdict: GatewayStatus | Rejected | None) -> str:
     _write_gateway(conn, status, next_status_at(stored, status))
     if status.state is GatewayState.ONLINE:
         _write_devices(conn, status)
+        _write_nearby(conn, status)
     return StatusOutcome.APPLIED
 
 
@@ -245,6 +251,20 @@ def _write_devices(conn: Conn, status: GatewayStatus) -> None:
                 if d.battery_percent is not None or d.last_reading_at is not None
             ],
         )
+
+
+def _write_nearby(conn: Conn, status: GatewayStatus) -> None:
+    """What the gateway hears but does not read, as of this status (``nabd gateway seen``)."""
+    conn.execute(_FORGET_NEARBY_SQL, (status.gateway_id,))
+    with conn.cursor() as cur:
+        cur.executemany(
+            _INSERT_NEARBY_SQL,
+            [
+                (status.gateway_id, d.address, d.name, list(d.services), d.rssi_dbm,
+                 d.heard_at, status.at)
+                for d in status.nearby
+            ],
+        )  # fmt: skip
 
 
 def _refused(delivery: Delivery, verdict: GatewayStatus | Rejected | None, reason: str) -> Rejected:

@@ -219,7 +219,7 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _seen(args: argparse.Namespace) -> int:
-    from nabd.care.gateways import seen_devices
+    from nabd.care.gateways import heard_devices, seen_devices
 
     def action(conn: Conn) -> int:
         rows = seen_devices(conn, args.gateway)
@@ -234,6 +234,15 @@ def _seen(args: argparse.Namespace) -> int:
                   f"{battery:>7}  {where}")  # fmt: skip
         if not rows:
             print("none")
+        heard = heard_devices(conn, args.gateway)
+        if heard:
+            print("\nheard advertising, not read (register one with `nabd device add`):")
+            print(f"{'ADDRESS':<17} {'RSSI':>5}  {'NAME':<20} {'SERVICES':<28} REGISTERED AS")
+            for h in heard:
+                rssi = "-" if h.rssi_dbm is None else str(h.rssi_dbm)
+                services = ",".join(h.services) or "-"
+                print(f"{h.address:<17} {rssi:>5}  {h.name or '-':<20} {services:<28} "
+                      f"{h.registered_as or '-'}")  # fmt: skip
         return 0
 
     return run(args, action)
