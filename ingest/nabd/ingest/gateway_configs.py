@@ -6,7 +6,10 @@ account and a database login that reads the registry (``gateway``, ``device``,
 
 Every ``interval_s`` a thread reads, for every gateway not revoked, the devices it is to read:
 those registered to it (``device.gateway_id``, which follows the bed of the wearer's
-assignment or transfer) with an address and an assignment open now. A gateway whose list differs
+assignment or transfer) with an assignment open now. A list that cannot name every such device
+(one has no address, or a kind no gateway would understand) is *held*: nothing is published for
+that gateway, which keeps the list it has (or its TOML fallback), since a list missing a worn
+device would silently stop monitoring a patient. A gateway whose list differs
 from what this worker last published gets a new retained :class:`GatewayConfig` on
 ``nabd/v1/gw/<gw>/config``; a revoked gateway's retained message is cleared. The version is the
 database clock in microseconds when the list was read, so it grows across workers and restarts
@@ -40,7 +43,7 @@ _QUERY: Final = """
 SELECT g.id, d.id, d.address, d.kind
 FROM gateway g
 LEFT JOIN device d
-  ON d.gateway_id = g.id AND d.address IS NOT NULL
+  ON d.gateway_id = g.id
  AND EXISTS (SELECT 1 FROM device_assignment a WHERE a.device_id = d.id AND a.valid @> now())
 WHERE g.revoked_at IS NULL
 ORDER BY g.id, d.id
@@ -52,27 +55,37 @@ DeviceList = tuple[ConfiguredDevice, ...]
 
 def desired_lists(
     rows: Iterable[tuple[str, str | None, str | None, str | None]],
-) -> dict[str, DeviceList]:
+) -> dict[str, DeviceList | None]:
     """Gateway -> the devices it is to read, from ``(gateway, device, address, kind)`` rows (a
-    gateway with none has one row of ``None``). A registry row the contract refuses (a kind
-    spelled in a way no gateway would understand) is logged and left out, not sent."""
+    gateway with none has one row of ``None``); ``None`` for a gateway whose list is held: a worn
+    device with no address, or a registry row the contract refuses (a kind spelled in a way no
+    gateway would understand), is logged and the gateway gets no list rather than one without
+    that patient's device."""
     lists: dict[str, list[ConfiguredDevice]] = {}
+    held: set[str] = set()
     for gateway, device, address, kind in rows:
         devices = lists.setdefault(gateway, [])
-        if device is None or address is None or kind is None:
+        if device is None:
             continue
         try:
             devices.append(
-                ConfiguredDevice(
-                    device_id=device,
-                    address=address,
-                    kind=kind,
-                    services=DEVICE_KINDS.get(kind, ()),
+                ConfiguredDevice.model_validate(
+                    {
+                        "device_id": device,
+                        "address": address,
+                        "kind": kind,
+                        "services": DEVICE_KINDS.get(kind or "", ()),
+                    }
                 )
             )
         except ValidationError:
-            log.error("device %s cannot be sent to gateway %s: not a valid entry", device, gateway)
-    return {gateway: tuple(devices) for gateway, devices in lists.items()}
+            held.add(gateway)
+            log.error(
+                "gateway %s keeps its list: device %s has no address or is not a valid entry",
+                gateway,
+                device,
+            )
+    return {gw: None if gw in held else tuple(devices) for gw, devices in lists.items()}
 
 
 @dataclass(frozen=True)
@@ -83,10 +96,15 @@ class Plan:
     """Gateways published before and now revoked or deleted: their retained config goes."""
 
 
-def plan(published: Mapping[str, DeviceList], desired: Mapping[str, DeviceList]) -> Plan:
-    """What to publish to move the broker's retained configs from ``published`` to ``desired``."""
+def plan(published: Mapping[str, DeviceList], desired: Mapping[str, DeviceList | None]) -> Plan:
+    """What to publish to move the broker's retained configs from ``published`` to ``desired``
+    (a held gateway, ``None``, is left as it is: neither published nor cleared)."""
     return Plan(
-        {gw: devices for gw, devices in desired.items() if published.get(gw) != devices},
+        {
+            gw: devices
+            for gw, devices in desired.items()
+            if devices is not None and published.get(gw) != devices
+        },
         frozenset(published.keys() - desired.keys()),
     )
 
