@@ -16,7 +16,7 @@ import numpy.typing as npt
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nabd.analytics.news2 import MISSING, PARAMETERS, News2, score
+from nabd.analytics.news2 import MISSING, NO_RISK, PARAMETERS, News2, score
 
 SUB_SCORES = PARAMETERS
 
@@ -113,7 +113,9 @@ def reference(p: Patient) -> dict[str, object]:
     present = [s for s in subs.values() if s is not None]
     total = sum(present)
     any_3 = 3 in present
-    if total >= 7:
+    if not present:  # nothing measured: no score and no band, never 0 / "low" (RCP 2017)
+        total, risk = MISSING, NO_RISK
+    elif total >= 7:
         risk = "high"
     elif total >= 5:
         risk = "medium"

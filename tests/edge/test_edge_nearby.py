@@ -26,10 +26,12 @@ def test_only_health_devices_not_read_and_recently_heard_are_listed() -> None:
     )
     nearby.record("F0:00:00:00:00:05", "Read", [HR], -10, NOW)
     listed = nearby.report(NOW, {"F0:00:00:00:00:05"})
-    assert [(d.address, d.name, d.services, d.rssi_dbm) for d in listed] == [
-        ("F0:00:00:00:00:02", "Nonin", ("pulse_oximeter",), -40),
-        ("F0:00:00:00:00:01", "Polar H10", ("heart_rate",), -60),
+    assert [(d.address, d.services, d.rssi_dbm) for d in listed] == [
+        ("F0:00:00:00:00:02", ("pulse_oximeter",), -40),
+        ("F0:00:00:00:00:01", ("heart_rate",), -60),
     ]
+    # The advertised names stay on the gateway: free text an owner may set to a person's name.
+    assert all("name" not in d.model_dump() for d in listed)
 
 
 def test_the_latest_advertisement_wins_and_an_impossible_rssi_is_unknown() -> None:
@@ -37,7 +39,7 @@ def test_the_latest_advertisement_wins_and_an_impossible_rssi_is_unknown() -> No
     nearby.record("F0:00:00:00:00:01", "A", [HR], -60, NOW - timedelta(seconds=5))
     nearby.record("F0:00:00:00:00:01", None, [HR], 127, NOW)
     (device,) = nearby.report(NOW, set())
-    assert (device.name, device.rssi_dbm, device.heard_at) == (None, None, NOW)
+    assert (device.rssi_dbm, device.heard_at) == (None, NOW)
 
 
 @given(

@@ -367,7 +367,6 @@ def test_devices_heard_nearby_reach_the_operator(
         conn.execute("UPDATE device SET address = 'F0:00:00:00:00:03' WHERE id = %s", (worn,))
     oximeter = NearbyDevice(
         address="F0:00:00:00:00:02",
-        name="Nonin 3150",
         services=("pulse_oximeter",),
         rssi_dbm=-40,
         heard_at=T0,
@@ -387,6 +386,6 @@ def test_devices_heard_nearby_reach_the_operator(
     out = capsys.readouterr().out
     heard = out[out.index("heard advertising") :].splitlines()[2:]
     assert [line.split() for line in heard] == [
-        ["F0:00:00:00:00:02", "-40", "Nonin", "3150", "pulse_oximeter", "-"],
-        ["F0:00:00:00:00:03", "-", "-", "heart_rate", worn],
+        ["F0:00:00:00:00:02", "-40", "pulse_oximeter", "-"],
+        ["F0:00:00:00:00:03", "-", "heart_rate", worn],
     ]  # strongest first; the strap no longer heard is gone; a registered one says which

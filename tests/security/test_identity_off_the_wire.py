@@ -49,12 +49,18 @@ def _models() -> list[type[BaseModel]]:
     return found
 
 
+_BD_ADDR_PATTERN = typing.get_args(payloads.BluetoothAddress)[1].pattern
+"""A Bluetooth device address (12 hex digits) cannot hold identity, whatever its field is called."""
+
+
 def _fields(model: type[BaseModel], seen: set[type[BaseModel]]) -> set[str]:
     if model in seen:
         return set()
     seen.add(model)
     names: set[str] = set()
     for name, info in model.model_fields.items():
+        if any(getattr(m, "pattern", None) == _BD_ADDR_PATTERN for m in info.metadata):
+            continue
         names |= {name, info.alias or name}
         for arg in _types(info.annotation):
             if isinstance(arg, type) and issubclass(arg, BaseModel):

@@ -170,7 +170,6 @@ class HeardDevice:
     """A health device a gateway hears advertising but is not told to read (its last status)."""
 
     address: str
-    name: str | None
     services: tuple[str, ...]
     rssi_dbm: int | None
     heard_at: datetime
@@ -185,14 +184,14 @@ def heard_devices(conn: Conn, gateway_id: str) -> list[HeardDevice]:
     gateway = parse_id("gateway", gateway_id)
     _gateway(conn, gateway)
     rows = conn.execute(
-        """SELECT n.address, n.name, n.services, n.rssi_dbm, n.heard_at, d.id
+        """SELECT n.address, n.services, n.rssi_dbm, n.heard_at, d.id
            FROM gateway_nearby n LEFT JOIN device d ON d.address = n.address
            WHERE n.gateway_id = %s ORDER BY n.rssi_dbm DESC NULLS LAST, n.address""",
         (gateway,),
     ).fetchall()
     return [
-        HeardDevice(address, name, tuple(services), rssi, heard_at, device)
-        for address, name, services, rssi, heard_at, device in rows
+        HeardDevice(address, tuple(services), rssi, heard_at, device)
+        for address, services, rssi, heard_at, device in rows
     ]
 
 

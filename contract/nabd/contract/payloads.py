@@ -344,9 +344,6 @@ BluetoothAddress = Annotated[str, StringConstraints(pattern=r"^[0-9A-F]{2}(:[0-9
 """Upper-case, colon-separated, as the registry stores it."""
 DeviceKind = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,62}$")]
 ServiceName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,62}$")]
-DeviceName = Annotated[
-    str, StringConstraints(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$")
-]
 
 
 class NearbyDevice(Payload):
@@ -354,8 +351,8 @@ class NearbyDevice(Payload):
     what an operator picks from to register a device (``nabd gateway seen``)."""
 
     address: BluetoothAddress
-    name: DeviceName | None = None
-    """Its advertised local name, if any (printable, at most 64 characters)."""
+    # No advertised name: a device's local name is free text its owner may set to a person's
+    # name, and nothing that could carry identity travels on the wire (docs/contract.md).
     services: tuple[ServiceName, ...] = Field(default=(), max_length=16)
     """The standard health services it advertises, by the edge agent's names."""
     rssi_dbm: int | None = Field(default=None, ge=-127, le=20)

@@ -142,8 +142,8 @@ DELETE FROM gateway_device_state WHERE gateway_id = %s AND NOT (device_id = ANY 
 """
 _FORGET_NEARBY_SQL: Final = "DELETE FROM gateway_nearby WHERE gateway_id = %s"
 _INSERT_NEARBY_SQL: Final = """
-INSERT INTO gateway_nearby (gateway_id, address, name, services, rssi_dbm, heard_at, status_at)
-VALUES (%s, %s, %s, %s, %s, %s, %s)
+INSERT INTO gateway_nearby (gateway_id, address, services, rssi_dbm, heard_at, status_at)
+VALUES (%s, %s, %s, %s, %s, %s)
 """
 _UPSERT_DEVICE_SQL: Final = """
 INSERT INTO gateway_device_state (gateway_id, device_id, state, since, last_reading_at,
@@ -260,8 +260,8 @@ def _write_nearby(conn: Conn, status: GatewayStatus) -> None:
         cur.executemany(
             _INSERT_NEARBY_SQL,
             [
-                (status.gateway_id, d.address, d.name, list(d.services), d.rssi_dbm,
-                 d.heard_at, status.at)
+                (status.gateway_id, d.address, list(d.services), d.rssi_dbm, d.heard_at,
+                 status.at)
                 for d in status.nearby
             ],
         )  # fmt: skip

@@ -237,12 +237,11 @@ def _seen(args: argparse.Namespace) -> int:
         heard = heard_devices(conn, args.gateway)
         if heard:
             print("\nheard advertising, not read (register one with `nabd device add`):")
-            print(f"{'ADDRESS':<17} {'RSSI':>5}  {'NAME':<20} {'SERVICES':<28} REGISTERED AS")
+            print(f"{'ADDRESS':<17} {'RSSI':>5}  {'SERVICES':<28} REGISTERED AS")
             for h in heard:
                 rssi = "-" if h.rssi_dbm is None else str(h.rssi_dbm)
                 services = ",".join(h.services) or "-"
-                print(f"{h.address:<17} {rssi:>5}  {h.name or '-':<20} {services:<28} "
-                      f"{h.registered_as or '-'}")  # fmt: skip
+                print(f"{h.address:<17} {rssi:>5}  {services:<28} {h.registered_as or '-'}")
         return 0
 
     return run(args, action)

@@ -3,8 +3,8 @@
 An operator registering a device picks it from what a gateway near the bed hears: the scanner
 records every advertisement naming one of the standard health services (:class:`HealthService`);
 the status carries those heard within :data:`HEARD_WITHIN_S` whose address the gateway is not
-reading, strongest first, at most :data:`MAX_NEARBY_DEVICES`. Names are what the device
-advertises: kept only if printable and cut to 64 characters (a radio is untrusted input).
+reading, strongest first, at most :data:`MAX_NEARBY_DEVICES`. The advertised local name is not
+kept: it is free text an owner may set to a person's name, and no identity leaves the gateway.
 """
 
 from __future__ import annotations
@@ -23,14 +23,12 @@ HEARD_WITHIN_S: Final = 60.0
 """A device not heard for this long is no longer listed."""
 _RSSI: Final = range(-127, 21)
 _BY_UUID: Final = {service.uuid: service for service in HealthService}
-_MAX_NAME: Final = 64
 _REMEMBERED: Final = 4 * MAX_NEARBY_DEVICES
 """Addresses kept at most (a busy corridor must not grow the gateway's memory)."""
 
 
 @dataclass(frozen=True, slots=True)
 class _Heard:
-    name: str | None
     services: tuple[str, ...]
     rssi_dbm: int | None
     at: datetime
@@ -39,13 +37,6 @@ class _Heard:
 def _strength(heard: _Heard) -> int:
     """Sort key: the strongest first, an unknown RSSI last."""
     return -heard.rssi_dbm if heard.rssi_dbm is not None else 1000
-
-
-def _name(raw: str | None) -> str | None:
-    if not raw:
-        return None
-    cleaned = "".join(c for c in raw if c.isprintable())[:_MAX_NAME]
-    return cleaned or None
 
 
 class Nearby:
@@ -57,12 +48,14 @@ class Nearby:
     def record(
         self, address: str, name: str | None, uuids: Iterable[str], rssi: int, at: datetime
     ) -> None:
+        """Note an advertisement (``name`` is accepted from the scanner and dropped)."""
+        del name
         services = tuple(sorted({_BY_UUID[u].value for u in uuids if u in _BY_UUID}))
         if not services:
             return
         key = address.upper()
         self._heard.pop(key, None)
-        self._heard[key] = _Heard(_name(name), services, rssi if rssi in _RSSI else None, at)
+        self._heard[key] = _Heard(services, rssi if rssi in _RSSI else None, at)
         while len(self._heard) > _REMEMBERED:  # the oldest first (insertion order)
             del self._heard[next(iter(self._heard))]
 
@@ -83,7 +76,6 @@ class Nearby:
         return tuple(
             NearbyDevice(
                 address=address,
-                name=h.name,
                 services=h.services,
                 rssi_dbm=h.rssi_dbm,
                 heard_at=h.at,
