@@ -366,7 +366,9 @@ def _stop(run: _Run, out: TextIO) -> float:
         codes |= run.supervisor.stop(devices, STOP_TIMEOUT_S)
         codes |= run.supervisor.stop_all(STOP_TIMEOUT_S)
         for name, code in codes.items():
-            if code != 0:
+            # -SIGTERM is the stop we asked for (uvicorn and ingest re-raise it after a clean
+            # shutdown); anything else, a forced kill included, is worth a line.
+            if code not in (0, -signal.SIGTERM):
                 print(f"demo: {name} exited with status {code}", file=out, flush=True)
         return stopped
     finally:
