@@ -27,13 +27,14 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final
+from typing import Final
 
 import psycopg
 from pydantic import ValidationError
 
 from nabd.contract.device_kinds import DEVICE_KINDS
 from nabd.contract.payloads import CONFIG_SCHEMA, ConfiguredDevice, GatewayConfig, to_json
+from nabd.ingest.side_connection import SideConnection
 
 __all__ = ["ConfigPublisher", "Plan", "desired_lists", "plan"]
 
@@ -124,17 +125,14 @@ class ConfigPublisher:
         interval_s: float,
         statement_timeout_s: float,
     ) -> None:
-        self._conninfo = conninfo
-        self._worker_id = worker_id
         self._publish = publish
         self._epoch = epoch
         self._interval_s = interval_s
-        self._timeout_ms = round(statement_timeout_s * 1000)
+        self._db = SideConnection(conninfo, f"nabd-ingest-{worker_id}-configs", statement_timeout_s)
         self._published: dict[str, DeviceList] = {}
         self._published_epoch: int | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="gateway-configs", daemon=True)
-        self._conn: psycopg.Connection[Any] | None = None
 
     def start(self) -> None:
         if self._interval_s > 0:
@@ -151,17 +149,17 @@ class ConfigPublisher:
                 try:
                     self.pass_once()
                 except psycopg.Error as exc:
-                    self._close()
+                    self._db.close()
                     log.warning("could not read the gateways' devices", extra={"error": str(exc)})
         finally:
-            self._close()
+            self._db.close()
 
     def pass_once(self) -> None:
         """Read the registry once and publish what changed."""
         epoch = self._epoch()
         if epoch != self._published_epoch:
             self._published, self._published_epoch = {}, epoch
-        conn = self._connection()
+        conn = self._db.get()
         with conn.transaction():
             clock = conn.execute(_CLOCK).fetchone()
             rows = conn.execute(_QUERY).fetchall()
@@ -175,22 +173,6 @@ class ConfigPublisher:
         for gateway in todo.clear:
             if self._publish(gateway, b""):
                 del self._published[gateway]
-
-    def _connection(self) -> psycopg.Connection[Any]:
-        if self._conn is None or self._conn.closed:
-            self._conn = psycopg.connect(
-                self._conninfo,
-                autocommit=True,
-                connect_timeout=10,
-                application_name=f"nabd-ingest-{self._worker_id}-configs",
-                options=f"-c statement_timeout={self._timeout_ms}",
-            )
-        return self._conn
-
-    def _close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
 
 
 def _payload(gateway: str, version: int, issued_at: datetime, devices: DeviceList) -> bytes:

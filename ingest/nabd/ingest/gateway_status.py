@@ -39,6 +39,7 @@ from nabd.contract.errors import ContractError, PayloadError
 from nabd.contract.payloads import GatewayState, GatewayStatus, parse
 from nabd.ingest import dead_letter_rows
 from nabd.ingest.consumer import Delivery
+from nabd.ingest.side_connection import SideConnection
 from nabd.ingest.validate import Category, Rejected
 
 __all__ = [
@@ -295,16 +296,13 @@ class StatusRecorder:
         backoff_max_s: float = 30.0,
         statement_timeout_s: float = 30.0,
     ) -> None:
-        self._conninfo = conninfo
-        self._worker_id = worker_id
         self._acknowledge = acknowledge
         self._fallback = fallback
         self._backoff = (backoff_min_s, backoff_max_s)
-        self._timeout_ms = round(statement_timeout_s * 1000)
+        self._db = SideConnection(conninfo, f"nabd-ingest-{worker_id}-status", statement_timeout_s)
         self._queue: queue.Queue[Delivery] = queue.Queue(_QUEUE_MAX)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="gateway-status", daemon=True)
-        self._conn: Conn | None = None
         self.outcomes = Counter(
             "nabd_ingest_status_messages",
             "Gateway status messages, by outcome: " + ", ".join(StatusOutcome.ALL),
@@ -339,7 +337,7 @@ class StatusRecorder:
                     continue
                 self._record_until_done(delivery)
         finally:
-            self._close()
+            self._db.close()
 
     def _record_until_done(self, delivery: Delivery) -> None:
         delay = self._backoff[0]
@@ -366,7 +364,7 @@ class StatusRecorder:
                     return
                 continue
             except psycopg.Error as exc:
-                self._close()
+                self._db.close()
                 log.warning(
                     "could not record a gateway status",
                     extra={"error": str(exc), "retry_in_s": delay},
@@ -379,22 +377,6 @@ class StatusRecorder:
             return
 
     def _commit(self, verdict: GatewayStatus | Rejected | None) -> str:
-        conn = self._connection()
+        conn = self._db.get()
         with conn.transaction():
             return record(conn, verdict)
-
-    def _connection(self) -> Conn:
-        if self._conn is None or self._conn.closed:
-            self._conn = psycopg.connect(
-                self._conninfo,
-                autocommit=True,
-                connect_timeout=10,
-                application_name=f"nabd-ingest-{self._worker_id}-status",
-                options=f"-c statement_timeout={self._timeout_ms}",
-            )
-        return self._conn
-
-    def _close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
