@@ -158,6 +158,12 @@ def test_a_patient_on_real_gateways_from_admission_to_discharge(
                         lambda: len(_readings(ingest_db, "observation", strap)) == 5,
                         "the readings through the second gateway stored under the patient",
                     )
+                    # An open alert of the patient's (as analytics would have raised it).
+                    ingest_db.execute(
+                        "INSERT INTO alert (patient_id, condition, priority, message, raised_at)"
+                        " VALUES (%s, 'spo2_low', 'high', 'SpO2 86 %%', now())",
+                        (patient,),
+                    )
                     nabd("patient", "discharge", patient)
                     await _released(other, strap)
                     await eventually(lambda: not peripheral.connections, "the strap disconnected")
@@ -180,3 +186,7 @@ def test_a_patient_on_real_gateways_from_admission_to_discharge(
     seqs = [s for _, s, _ in stored]
     assert len(set(seqs)) == len(seqs) == 5  # none lost, none stored twice
     assert _readings(ingest_db, "unattributed_observation", strap) == []
+    # Discharge closed the patient's open alert, with its reason (migration 0032's trigger).
+    assert ingest_db.query(
+        "SELECT state, resolved_reason FROM alert WHERE patient_id = %s", (patient,)
+    ) == [("resolved", "discharged")]
