@@ -8,7 +8,6 @@ every connection to the real broker, TLS and all, untouched (the broker "came ba
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import socket
 
 
@@ -16,6 +15,10 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+CLOSE_TIMEOUT_S = 2.0
+"""How long a closing pipe waits for its writer to flush before the connection is dropped."""
 
 
 class TcpRelay:
@@ -60,5 +63,7 @@ class TcpRelay:
             pass
         finally:
             writer.close()
-            with contextlib.suppress(Exception):
-                await writer.wait_closed()
+            try:  # bounded: a peer that stopped reading must not hold the relay's close forever
+                await asyncio.wait_for(writer.wait_closed(), CLOSE_TIMEOUT_S)
+            except (TimeoutError, OSError):
+                writer.transport.abort()  # a cut link is what the relay simulates
