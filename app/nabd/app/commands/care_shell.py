@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -69,6 +69,18 @@ def run(args: argparse.Namespace, action: Callable[[Conn], int]) -> int:
     except psycopg.Error as exc:
         reason = exc.diag.message_primary or type(exc).__name__
         return fail(RuntimeError(f"the database refused: {reason}"))
+
+
+def print_table(header: str, lines: Iterable[str]) -> None:
+    """A listing as every table-printing command prints it: the header, a line per row, and
+    ``none`` when there is no row (so an empty answer is never silence)."""
+    print(header)
+    empty = True
+    for line in lines:
+        print(line)
+        empty = False
+    if empty:
+        print("none")
 
 
 def at(value: datetime | None) -> str:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from nabd.app.commands import Subparsers
-from nabd.app.commands.care_shell import add_common, at, read_text, run
+from nabd.app.commands.care_shell import add_common, at, print_table, read_text, run
 
 if TYPE_CHECKING:
     from nabd.care.devices import Device
@@ -146,13 +146,9 @@ def _list(args: argparse.Namespace) -> int:
     from nabd.care.devices import list_devices
 
     def action(conn: Conn) -> int:
-        rows = list_devices(conn, gateway=args.gateway)
-        print(f"{'DEVICE':<20} {'KIND':<16} {'ADDRESS':<17} {'PATIENT':<16} {'GATEWAY':<16} "
-              f"{'LAST SEEN':<21} {'BATTERY':>7}  CONNECTION")  # fmt: skip
-        for d in rows:
-            print(_line(d))
-        if not rows:
-            print("none")
+        header = (f"{'DEVICE':<20} {'KIND':<16} {'ADDRESS':<17} {'PATIENT':<16} {'GATEWAY':<16} "
+                  f"{'LAST SEEN':<21} {'BATTERY':>7}  CONNECTION")  # fmt: skip
+        print_table(header, map(_line, list_devices(conn, gateway=args.gateway)))
         return 0
 
     return run(args, action)

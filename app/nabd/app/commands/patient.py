@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from nabd.app.commands import Subparsers
-from nabd.app.commands.care_shell import add_common, at, read_text, run
+from nabd.app.commands.care_shell import add_common, at, print_table, read_text, run
 
 if TYPE_CHECKING:
     from nabd.care.patients import Patient
@@ -105,12 +105,9 @@ def _list(args: argparse.Namespace) -> int:
 
     def action(conn: Conn) -> int:
         rows = list_patients(conn, ward=args.ward, include_discharged=args.all)
-        print(f"{'PATIENT':<16} {'WARD':<12} {'BED':<6} {'MRN':<14} {'ADMITTED':<21} "
-              f"{'DISCHARGED':<21} NAME")  # fmt: skip
-        for p in rows:
-            print(_line(p))
-        if not rows:
-            print("none")
+        header = (f"{'PATIENT':<16} {'WARD':<12} {'BED':<6} {'MRN':<14} {'ADMITTED':<21} "
+                  f"{'DISCHARGED':<21} NAME")  # fmt: skip
+        print_table(header, map(_line, rows))
         return 0
 
     return run(args, action)

@@ -6,7 +6,7 @@ import argparse
 from typing import TYPE_CHECKING
 
 from nabd.app.commands import Subparsers
-from nabd.app.commands.care_shell import add_common, run
+from nabd.app.commands.care_shell import add_common, print_table, run
 
 if TYPE_CHECKING:
     from nabd.care.store import Conn
@@ -94,12 +94,10 @@ def _list(args: argparse.Namespace) -> int:
     from nabd.care.wards import list_wards
 
     def action(conn: Conn) -> int:
-        wards = list_wards(conn)
-        print(f"{'WARD':<20} {'BEDS':>4} {'ADMITTED':>8}  NAME")
-        for w in wards:
-            print(f"{w.id:<20} {w.beds:>4} {w.admitted:>8}  {w.name}")
-        if not wards:
-            print("none")
+        print_table(
+            f"{'WARD':<20} {'BEDS':>4} {'ADMITTED':>8}  NAME",
+            (f"{w.id:<20} {w.beds:>4} {w.admitted:>8}  {w.name}" for w in list_wards(conn)),
+        )
         return 0
 
     return run(args, action)
@@ -109,12 +107,13 @@ def _beds(args: argparse.Namespace) -> int:
     from nabd.care.wards import list_beds
 
     def action(conn: Conn) -> int:
-        beds = list_beds(conn, args.ward)
-        print(f"{'BED':<12} {'GATEWAY':<24} PATIENT")
-        for b in beds:
-            print(f"{b.id:<12} {b.gateway_id or '-':<24} {b.patient_id or '-'}")
-        if not beds:
-            print("none")
+        print_table(
+            f"{'BED':<12} {'GATEWAY':<24} PATIENT",
+            (
+                f"{b.id:<12} {b.gateway_id or '-':<24} {b.patient_id or '-'}"
+                for b in list_beds(conn, args.ward)
+            ),
+        )
         return 0
 
     return run(args, action)
