@@ -164,7 +164,14 @@ def _drop_database(owner_url: str, name: str, wait_s: float = 60.0) -> None:
                 f"database {name}: other roles' sessions still open after {wait_s:.0f} s"
                 f" (a connection leak in the test): {stragglers}"
             )
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(ident))
+        for attempt in range(5):  # a session of another role (TimescaleDB's background
+            try:  # scheduler) can appear between the check and the drop: it ends on its own
+                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(ident))
+                return
+            except psycopg.errors.InsufficientPrivilege:
+                if attempt == 4:
+                    raise
+                time.sleep(1.0)
 
 
 def _other_sessions(conn: psycopg.Connection[Any], name: str) -> list[tuple[Any, ...]]:
