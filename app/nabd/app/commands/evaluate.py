@@ -25,8 +25,20 @@ def register(subparsers: Subparsers) -> None:
         "and report per condition the sensitivity, the detection delay and the false alerts "
         "per patient-day.",
     )
+    evaluate.add_argument(
+        "--setting",
+        choices=("ward", "home"),
+        default="ward",
+        help="ward: continuous monitoring through the engine (default); home: patients on care "
+        "plans measuring a few times a day, judged by the home rules",
+    )
     evaluate.add_argument("--patients", type=int, default=30, help="patients (default 30)")
-    evaluate.add_argument("--hours", type=float, default=12.0, help="simulated hours (default 12)")
+    evaluate.add_argument(
+        "--hours", type=float, default=None, help="ward: simulated hours (default 12)"
+    )
+    evaluate.add_argument(
+        "--days", type=int, default=None, help="home: simulated days (default 30)"
+    )
     evaluate.add_argument("--seed", type=int, default=1, help="ward seed (default 1)")
     evaluate.add_argument(
         "--tick", type=int, default=5, help="seconds between engine ticks (default 5)"
@@ -40,13 +52,24 @@ def register(subparsers: Subparsers) -> None:
     evaluate.add_argument(
         "--grace",
         type=float,
-        default=300.0,
-        help="seconds after a label's end an alert still counts for it (default 300)",
+        default=None,
+        help="seconds after a label's end an alert still counts for it (default 300 on a ward, "
+        "86400 at home)",
     )
     evaluate.set_defaults(handler=_evaluate)
 
 
 def _evaluate(args: argparse.Namespace) -> int:
+    wrong = "--days" if args.setting == "ward" and args.days is not None else None
+    if args.setting == "home" and args.hours is not None:
+        wrong = "--hours"
+    if wrong:
+        other = "home" if wrong == "--days" else "ward"
+        return fail(UsageError(f"{wrong} applies to --setting {other} only"))
+    if args.setting == "home":
+        return _evaluate_home(args)
+    args.hours = 12.0 if args.hours is None else args.hours
+    args.grace = 300.0 if args.grace is None else args.grace
     import numpy as np
 
     from nabd.app.evaluation import replay, score
@@ -98,4 +121,55 @@ def _evaluate(args: argparse.Namespace) -> int:
     if outcome.not_evaluated:
         skipped = ", ".join(f"{k} ({v})" for k, v in sorted(outcome.not_evaluated.items()))
         print(f"\nnot evaluated (no detector in analytics, or ingest's business): {skipped}")
+    return 0
+
+
+def _evaluate_home(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from nabd.app.home_evaluation import evaluate_home
+    from nabd.simulators.errors import SimulatorError
+    from nabd.simulators.home import build_home
+
+    days = 30 if args.days is None else args.days
+    grace = 86400.0 if args.grace is None else args.grace
+    bad = [
+        f"{option} {value:g}: should be {accepted}"
+        for option, value, ok, accepted in (
+            ("--patients", args.patients, args.patients >= 1, "at least 1"),
+            ("--days", days, days >= 1, "at least 1"),
+            ("--grace", grace, grace >= 0, "0 or more"),
+        )
+        if not ok
+    ]
+    if bad:
+        return fail(UsageError("\n".join(bad)))
+    started = time.perf_counter()
+    try:
+        cohort = build_home(args.patients, days=days, seed=args.seed)
+    except SimulatorError as exc:
+        return fail(exc)
+    result = evaluate_home(cohort, grace_s=grace)
+    outcome = result.outcome
+    months = outcome.patient_days / 30.0
+    print(
+        f"home: {args.patients} patients x {days} d (seed {args.seed}), "
+        f"{outcome.alerts} alerts raised, {time.perf_counter() - started:.1f} s"
+    )
+    print(f"{'scenario':<30} {'labels':>6} {'found':>6} {'sensitivity':>11} "
+          f"{'median delay':>12} {'max delay':>10}")  # fmt: skip
+    for name, entry in sorted(outcome.by_label.items()):
+        delays = entry.delays
+        median = f"{np.median(delays) / 3600:.1f} h" if delays else "-"
+        worst = f"{max(delays) / 3600:.1f} h" if delays else "-"
+        print(
+            f"{name:<30} {entry.labels:>6} {entry.detected:>6} {entry.sensitivity:>11.0%} "
+            f"{median:>12} {worst:>10}"
+        )
+    print(f"\n{'false alerts':<30} {'count':>6} {'per patient-month':>18}")
+    for name, count in sorted(outcome.false_by_alert.items(), key=lambda kv: -kv[1]):
+        print(f"{name:<30} {count:>6} {count / months:>18.3f}")
+    total = sum(outcome.false_by_alert.values())
+    print(f"{'all':<30} {total:>6} {total / months:>18.3f}")
+    print(f"\nglucose readings in range (3.9-10.0 mmol/L): {result.time_in_range:.0%}")
     return 0
