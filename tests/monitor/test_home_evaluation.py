@@ -1,0 +1,47 @@
+"""``nabd evaluate --setting home``: 200 simulated patients for 30 days, every labelled scenario
+found with at least 95 % sensitivity, few false alerts, in well under a minute."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from nabd.app.cli import main
+from nabd.app.home_evaluation import evaluate_home
+from nabd.simulators.home import build_home
+
+
+def test_two_hundred_patients_for_thirty_days() -> None:
+    started = time.perf_counter()
+    result = evaluate_home(build_home(200, days=30, seed=1))
+    elapsed = time.perf_counter() - started
+    outcome = result.outcome
+    assert set(outcome.by_label) == {
+        "heart_failure_decompensation", "nocturnal_hypoglycaemia", "hypertensive_episode",
+        "copd_exacerbation", "non_adherence",
+    }  # fmt: skip
+    for name, entry in outcome.by_label.items():
+        assert entry.labels >= 10, name
+        assert entry.sensitivity >= 0.95, (name, entry.detected, entry.labels)
+    false_per_patient_month = sum(outcome.false_by_alert.values()) / (outcome.patient_days / 30)
+    assert false_per_patient_month < 0.2
+    assert 0.8 < result.time_in_range < 1.0
+    assert elapsed < 60
+
+
+def test_the_command_reports_per_scenario_and_per_patient_month(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["evaluate", "--setting", "home", "--patients", "20", "--days", "10"]) == 0
+    out = capsys.readouterr().out
+    assert "home: 20 patients x 10 d" in out
+    assert "per patient-month" in out
+    assert "sensitivity" in out
+
+
+def test_ward_only_options_are_refused_at_home(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["evaluate", "--setting", "home", "--hours", "3"]) == 2
+    assert "--hours applies to --setting ward only" in capsys.readouterr().err
+    assert main(["evaluate", "--days", "3"]) == 2
+    assert main(["evaluate", "--setting", "home", "--days", "0"]) == 2
