@@ -16,7 +16,7 @@ from nabd.analytics.glucose import GlucoseFindings, GlucoseLimits, glucose_level
 from nabd.analytics.home_bp import BloodPressureLimits, home_bp
 from nabd.analytics.ring import Window
 from nabd.analytics.spot import episodes, window_of
-from nabd.analytics.spot_spo2 import spo2_below_target, target_low_of
+from nabd.analytics.spot_spo2 import Spo2Limits, spo2_spot
 from nabd.analytics.weight import WeightLimits, weight_gain
 from nabd.contract.careplan import (
     MG_DL_PER_MMOL_L,
@@ -150,16 +150,27 @@ def test_time_in_range_per_day() -> None:
     assert np.isnan(share[0, 2])
 
 
+def spo2_levels(values: Sequence[float], plan: CarePlan, gap_s: float = 12 * 3600) -> list[int]:
+    times = [T0 + i * gap_s for i in range(len(values))]
+    found = spo2_spot(series(values, times), Spo2Limits.of([plan]))
+    return found.level[0].tolist()  # type: ignore[no-any-return]
+
+
 def test_spo2_below_the_copd_target_and_repeated() -> None:
     copd = default_plan([Programme.COPD])
-    times = [T0 + i * 12 * 3600 for i in range(4)]
-    levels = spo2_below_target(series([88, 87, 87, 90], times), target_low_of([copd]))
-    assert levels[0].tolist() == [0, 2, 3, 0]  # 88 is inside 88-92 [BTS17]
-    other = default_plan([Programme.HEART_FAILURE])
-    assert spo2_below_target(series([94, 93], times[:2]), target_low_of([other]))[0].tolist() == [
-        0,
-        2,
-    ]
+    assert spo2_levels([88, 87, 87, 90], copd) == [0, 2, 3, 0]  # 88 is inside 88-92 [BTS17]
+    assert spo2_levels([94, 93], default_plan([Programme.HEART_FAILURE])) == [0, 2]
+
+
+def test_spo2_a_fall_of_three_points_from_the_baseline() -> None:
+    copd = default_plan([Programme.COPD])
+    # Baseline: median of the previous 7 days once 6 readings are there ([BTS17] ">= 3 points").
+    assert spo2_levels([93] * 6 + [90], copd)[-1] == 2
+    assert spo2_levels([93] * 6 + [91], copd)[-1] == 0
+    assert spo2_levels([93] * 5 + [90], copd)[-1] == 0  # five readings: no baseline yet
+    assert spo2_levels([93] * 6 + [90], copd, gap_s=2 * 86400)[-1] == 0  # 3 in the last 7 days
+    off = copd.with_changes({"spo2": {"fall_points": None}})
+    assert spo2_levels([93] * 6 + [90], off)[-1] == 0
 
 
 def test_episodes_raise_worsen_and_resolve() -> None:

@@ -69,3 +69,14 @@ def test_a_plan_round_trips_through_json() -> None:
     plan = default_plan([Programme.DIABETES, Programme.HEART_FAILURE], timezone="Africa/Tunis")
     plan = plan.with_changes({"glucose": GlucoseThresholds.mg_dl().model_dump()})
     assert CarePlan.model_validate_json(plan.model_dump_json()) == plan
+
+
+def test_the_time_zone_is_checked_and_gives_the_local_offset() -> None:
+    plan = default_plan([Programme.COPD], timezone="Europe/Paris")
+    summer = dt.datetime(2026, 7, 1, 12, tzinfo=dt.UTC)
+    assert plan.utc_offset_s(summer) == 7200
+    assert plan.utc_offset_s(dt.datetime(2026, 12, 1, tzinfo=dt.UTC)) == 3600
+    with pytest.raises(CarePlanError, match="unknown time zone 'Mars/Base'"):
+        default_plan([Programme.COPD], timezone="Mars/Base")
+    with pytest.raises(CarePlanError, match="aware"):
+        plan.utc_offset_s(dt.datetime(2026, 7, 1))

@@ -21,14 +21,14 @@ from typing import Final
 
 import numpy as np
 
-from nabd.analytics.adherence import Schedule, adherence
+from nabd.analytics.adherence import MonthlySummary, Schedule, adherence, monthly_summary
 from nabd.analytics.alerts import AlertEventKind
 from nabd.analytics.arrays import NS_PER_S, Int8Array
 from nabd.analytics.glucose import GlucoseLimits, glucose_levels, time_in_range
 from nabd.analytics.home_bp import BloodPressureLimits, home_bp
 from nabd.analytics.ring import Window
 from nabd.analytics.spot import episodes, window_of
-from nabd.analytics.spot_spo2 import spo2_below_target, target_low_of
+from nabd.analytics.spot_spo2 import Spo2Limits, spo2_spot
 from nabd.analytics.weight import WeightLimits, weight_gain
 from nabd.app.evaluation import Outcome, RaisedAlert, Rules, score
 from nabd.contract.careplan import MeasurementKind
@@ -40,7 +40,7 @@ __all__ = ["HOME_RULES", "PHYSIOLOGICAL", "HomeResult", "evaluate_home", "home_a
 
 PHYSIOLOGICAL: Final = frozenset(
     {"weight_gain", "bp_severe", "bp_low", "bp_mean_high", "glucose_low", "glucose_high",
-     "spo2_below_target"}
+     "spo2_low"}
 )  # fmt: skip
 """Alert conditions of the home rules that are about the patient (adherence is not)."""
 
@@ -50,7 +50,7 @@ HOME_RULES: Final = Rules(
             Condition.HEART_FAILURE_DECOMPENSATION: frozenset({"weight_gain"}),
             Condition.HYPERTENSIVE_EPISODE: frozenset({"bp_severe", "bp_mean_high"}),
             Condition.NOCTURNAL_HYPOGLYCAEMIA: frozenset({"glucose_low"}),
-            Condition.COPD_EXACERBATION: frozenset({"spo2_below_target"}),
+            Condition.COPD_EXACERBATION: frozenset({"spo2_low"}),
             Condition.NON_ADHERENCE: frozenset(f"adherence_{kind}" for kind in MeasurementKind),
         }
     ),
@@ -88,8 +88,10 @@ class HomeResult:
 
     outcome: Outcome
     alerts: list[RaisedAlert]
-    time_in_range: float
-    """Share of all glucose readings in range over the cohort (NaN without any)."""
+    summary: MonthlySummary
+    """Per patient: days with data, occasions taken and planned, glucose time in range."""
+    raised_by_rule: dict[str, int]
+    """Alerts raised per alert condition (explained or not)."""
 
 
 def _window(cohort: HomeCohort, metric: str) -> Window:
@@ -117,8 +119,8 @@ def _events(cohort: HomeCohort, condition: str, level: Int8Array, window: Window
         open_at.setdefault(row, len(out) - 1)
 
 
-def home_alerts(cohort: HomeCohort) -> tuple[list[RaisedAlert], float]:
-    """Every alert event the home rules raise on the cohort, and the glucose time in range."""
+def home_alerts(cohort: HomeCohort) -> tuple[list[RaisedAlert], MonthlySummary]:
+    """Every alert event the home rules raise on the cohort, and its summary for the period."""
     plans = cohort.plans
     offsets = np.zeros(len(plans), np.int64)  # simulated patients live at UTC+0
     out: list[RaisedAlert] = []
@@ -136,23 +138,30 @@ def home_alerts(cohort: HomeCohort) -> tuple[list[RaisedAlert], float]:
     _events(cohort, "glucose_low", found.low, glucose, out)
     _events(cohort, "glucose_high", found.high, glucose, out)
     spo2 = _window(cohort, "spo2")
-    _events(cohort, "spo2_below_target", spo2_below_target(spo2, target_low_of(plans)), spo2, out)
+    _events(cohort, "spo2_low", spo2_spot(spo2, Spo2Limits.of(plans)).level, spo2, out)
     first_day = int(cohort.start // DAY_S)
     now = round(cohort.end * NS_PER_S)
+    judged = []
     for kind, metric in _ADHERENCE_METRIC.items():
-        judged = adherence(_window(cohort, metric), Schedule.of(plans, kind), offsets,
-                           first_day=first_day, days=cohort.days, now=now)  # fmt: skip
-        _events(cohort, f"adherence_{kind}", judged.level, judged.occasions, out)
-    share, count = time_in_range(glucose, limits, offsets, first_day=first_day,
-                                 days=cohort.days, period_days=cohort.days)  # fmt: skip
-    total = int(count.sum())
-    tir = float(np.nansum(share * count) / total) if total else float("nan")
-    return sorted(out, key=lambda a: (a.at, a.patient_id, a.condition)), tir
+        one = adherence(_window(cohort, metric), Schedule.of(plans, kind), offsets,
+                        first_day=first_day, days=cohort.days, now=now)  # fmt: skip
+        _events(cohort, f"adherence_{kind}", one.level, one.occasions, out)
+        judged.append(one)
+    in_range = time_in_range(glucose, limits, offsets, first_day=first_day,
+                             days=cohort.days, period_days=cohort.days)  # fmt: skip
+    readings = [weight, sbp, glucose, spo2]
+    summary = monthly_summary(readings, judged, in_range, offsets, first_day=first_day,
+                              days=cohort.days)  # fmt: skip
+    return sorted(out, key=lambda a: (a.at, a.patient_id, a.condition)), summary
 
 
 def evaluate_home(cohort: HomeCohort, *, grace_s: float = DAY_S) -> HomeResult:
     """Judge and score the cohort; ``grace_s`` after a label's end an alert still counts."""
-    alerts, tir = home_alerts(cohort)
+    alerts, summary = home_alerts(cohort)
     outcome = score(cohort.labels, alerts, patients=len(cohort.patient_ids),
                     seconds=cohort.days * DAY_S, grace_s=grace_s, rules=HOME_RULES)  # fmt: skip
-    return HomeResult(outcome, alerts, tir)
+    raised: dict[str, int] = {}
+    for alert in alerts:
+        if alert.kind is AlertEventKind.RAISED:
+            raised[alert.condition] = raised.get(alert.condition, 0) + 1
+    return HomeResult(outcome, alerts, summary, raised)

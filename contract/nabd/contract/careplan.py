@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import zoneinfo
 from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from typing import Annotated, Any, Final, Self
@@ -228,10 +229,15 @@ class Spo2Thresholds(_Strict):
     """The prescribed SpO2 target range (BTS 2017 [BTS17]): 94-98 % for most patients, 88-92 %
     for those at risk of hypercapnic respiratory failure (the COPD programme's default). A spot
     reading below ``target_low`` alerts; the upper bound is a titration target for oxygen,
-    not an alarm on room air."""
+    not an alarm on room air. A fall of ``fall_points`` (3) or more below the patient's own
+    baseline alerts too ([BTS17] summary): the median of the readings of the previous
+    ``baseline_days`` (7) days, once there are ``baseline_min_readings`` (6) of them."""
 
     target_low: Percent = 94
     target_high: Percent = 98
+    fall_points: Annotated[float, Field(gt=0, le=20)] | None = 3
+    baseline_days: Annotated[int, Field(ge=1, le=28)] = 7
+    baseline_min_readings: Annotated[int, Field(ge=1, le=100)] = 6
 
     @model_validator(mode="after")
     def _order(self) -> Self:
@@ -262,6 +268,11 @@ class CarePlan(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
+        try:
+            zoneinfo.ZoneInfo(self.timezone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {self.timezone!r} (an IANA name, e.g. "
+                             "Africa/Tunis)") from exc  # fmt: skip
         if len(set(self.programmes)) != len(self.programmes):
             raise ValueError("a programme is listed twice")
         names = [(slot.kind, slot.name) for slot in self.schedule]
@@ -275,6 +286,14 @@ class CarePlan(_Strict):
             if any(a.end > b.start for a, b in itertools.pairwise(ordered)):
                 raise ValueError(f"{kind} slots overlap: one reading would count twice")
         return self
+
+    def utc_offset_s(self, at: dt.datetime) -> int:
+        """Seconds east of UTC in the patient's time zone at ``at`` (aware): the rules judge
+        local calendar days with one offset per patient per call."""
+        if at.tzinfo is None:
+            raise CarePlanError("utc_offset_s needs an aware datetime")
+        offset = at.astimezone(zoneinfo.ZoneInfo(self.timezone)).utcoffset()
+        return 0 if offset is None else int(offset.total_seconds())
 
     def slots(self, kind: MeasurementKind) -> tuple[Slot, ...]:
         """The slots of one kind, in the order of the day."""

@@ -10,7 +10,8 @@ heart-failure patient's dry weight set), then lives their days:
   (after the window) 2 % of the time. A blood-pressure occasion is two readings 1 min apart
   (the HBPM protocol [HC]).
 * **physiology**, per programme: morning weight around the dry weight (day-to-day AR(1), SD
-  about 0.3 kg, scale noise 0.15 kg, to 0.1 kg); a controlled treated blood pressure (mean SBP
+  about 0.3 kg, scale noise 0.15 kg, to 0.1 kg; 1 % of mornings in clothes, +0.8-1.8 kg,
+  unlabelled); a controlled treated blood pressure (mean SBP
   112-132); pre-meal glucose around the patient's own mean (7-9 mmol/L, log-normal, 0.1 mmol/L
   resolution); SpO2 of a hypercapnic COPD patient at 90-93 % (integer %).
 * **scenarios** (one per patient; 45 % stable): the programme's clinical one (35 %):
@@ -80,6 +81,9 @@ MIX: Final = (("stable", 0.45), ("clinical", 0.35), ("non_adherence", 0.10),
               ("holiday_away", 0.10))  # fmt: skip
 METRICS: Final = ("body_weight", "systolic_bp", "diastolic_bp", "glucose", "spo2")
 H: Final = 3600.0
+CLOTHED: Final = 0.01
+"""Share of mornings weighed in clothes or shoes (+0.8-1.8 kg): unlabelled, so any alert it
+causes counts as false, as it would for the nurse who calls."""
 
 
 @dataclass(frozen=True)
@@ -305,7 +309,8 @@ def _weights(seed: int, patient: _Patient, dry: float, occasions: Occasions, day
         start = patient.start + onset * DAY_S
         offset = min(start + (rise + 2) * DAY_S, patient.start + days * DAY_S)
         patient.label("hf_decompensation", Condition.HEART_FAILURE_DECOMPENSATION, start, offset)
-    value = np.round(dry + drift + excess + rng.normal(0, 0.15, days), 1)
+    clothed = (rng.random(days) < CLOTHED) * rng.uniform(0.8, 1.8, days)
+    value = np.round(dry + drift + excess + clothed + rng.normal(0, 0.15, days), 1)
     sent = ~np.isnan(times)
     patient.add("body_weight", times[sent], value[sent])
 

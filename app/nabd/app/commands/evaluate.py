@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import argparse
 import time
+from typing import TYPE_CHECKING
 
 from nabd.app.commands import Subparsers, fail
 from nabd.app.commands.problems import UsageError
+
+if TYPE_CHECKING:
+    from nabd.analytics.adherence import MonthlySummary
 
 
 def register(subparsers: Subparsers) -> None:
@@ -166,10 +170,29 @@ def _evaluate_home(args: argparse.Namespace) -> int:
             f"{name:<30} {entry.labels:>6} {entry.detected:>6} {entry.sensitivity:>11.0%} "
             f"{median:>12} {worst:>10}"
         )
-    print(f"\n{'false alerts':<30} {'count':>6} {'per patient-month':>18}")
-    for name, count in sorted(outcome.false_by_alert.items(), key=lambda kv: -kv[1]):
-        print(f"{name:<30} {count:>6} {count / months:>18.3f}")
+    print(f"\n{'alerts by rule':<30} {'raised':>6} {'false':>6} {'false per patient-month':>24}")
+    for name, count in sorted(result.raised_by_rule.items()):
+        false = outcome.false_by_alert.get(name, 0)
+        print(f"{name:<30} {count:>6} {false:>6} {false / months:>24.3f}")
     total = sum(outcome.false_by_alert.values())
-    print(f"{'all':<30} {total:>6} {total / months:>18.3f}")
-    print(f"\nglucose readings in range (3.9-10.0 mmol/L): {result.time_in_range:.0%}")
+    print(f"{'all':<30} {outcome.alerts:>6} {total:>6} {total / months:>24.3f}")
+    _print_summary(result.summary)
     return 0
+
+
+def _print_summary(summary: MonthlySummary) -> None:
+    """The cohort's adherence: what the monthly report will show per patient."""
+    import numpy as np
+
+    days = summary.days_with_data
+    tir = summary.time_in_range[~np.isnan(summary.time_in_range)]
+    planned = int(summary.planned.sum())
+    print(
+        f"\nadherence: days with data median {np.median(days):.0f}/{summary.days} "
+        f"(>= 16 days: {int((days >= 16).sum())} of {days.size} patients); "
+        f"measurements taken {int(summary.taken.sum())}/{planned} "
+        f"({summary.taken.sum() / max(planned, 1):.0%})"
+    )
+    if tir.size:
+        print(f"glucose readings in range, median per patient: {np.median(tir):.0%} "
+              f"({tir.size} patients)")  # fmt: skip
