@@ -3,14 +3,15 @@ found with at least 95 % sensitivity, few false alerts, in well under a minute."
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import numpy as np
 import pytest
 
 from nabd.app.cli import main
-from nabd.app.home_evaluation import evaluate_home
-from nabd.simulators.home import build_home
+from nabd.app.home_evaluation import evaluate_home, home_alerts
+from nabd.simulators.home import HomeCohort, HomeReadings, build_home
 
 
 def test_two_hundred_patients_for_thirty_days() -> None:
@@ -52,3 +53,32 @@ def test_ward_only_options_are_refused_at_home(capsys: pytest.CaptureFixture[str
     assert "--hours applies to --setting ward only" in capsys.readouterr().err
     assert main(["evaluate", "--days", "3"]) == 2
     assert main(["evaluate", "--setting", "home", "--days", "0"]) == 2
+
+
+def _alone(cohort: HomeCohort, row: int) -> HomeCohort:
+    """The cohort's patient ``row`` as a cohort of one."""
+    readings = {
+        metric: HomeReadings(
+            row=np.zeros(int((r.row == row).sum()), np.int64),
+            time=r.time[r.row == row],
+            value=r.value[r.row == row],
+        )
+        for metric, r in cohort.readings.items()
+    }
+    return dataclasses.replace(
+        cohort,
+        patient_ids=(cohort.patient_ids[row],),
+        plans=(cohort.plans[row],),
+        scenarios=(cohort.scenarios[row],),
+        readings=readings,
+        labels=tuple(lb for lb in cohort.labels if lb.patient_id == cohort.patient_ids[row]),
+    )
+
+
+def test_patients_judged_together_get_what_each_gets_alone() -> None:
+    """Vectorised over patients: another patient's readings (or their count) change nothing."""
+    cohort = build_home(12, days=14, seed=7)
+    together, _ = home_alerts(cohort)
+    for row, pid in enumerate(cohort.patient_ids):
+        alone, _ = home_alerts(_alone(cohort, row))
+        assert alone == [a for a in together if a.patient_id == pid], pid

@@ -143,6 +143,8 @@ def _prev(flag: BoolArray, valid: BoolArray) -> BoolArray:
 
 def _prev_values(values: IntArray, valid: BoolArray) -> IntArray:
     """``values`` at the previous valid column of each row (0 before the first)."""
+    if values.shape[1] == 0:
+        return np.zeros(values.shape, np.int64)
     cols = np.arange(values.shape[1])
     last_valid = np.maximum.accumulate(np.where(valid, cols, -1), axis=1)
     previous = np.concatenate([np.full((values.shape[0], 1), -1), last_valid[:, :-1]], axis=1)
