@@ -34,8 +34,8 @@ import numpy.typing as npt
 
 from nabd.analytics.arrays import BoolArray, FloatArray, Int8Array, IntArray, float_per_patient
 from nabd.analytics.ring import Window
-from nabd.analytics.spot import HIGH, LOW, MEDIUM, escalate, local_day
-from nabd.contract.careplan import MG_DL_PER_MMOL_L, CarePlan, GlucoseUnit
+from nabd.analytics.spot import HIGH, LOW, MEDIUM, escalate, local_day, per_plan
+from nabd.contract.careplan import CarePlan
 
 __all__ = [
     "HIGH_REPEAT_WITHIN_S",
@@ -64,19 +64,7 @@ class GlucoseLimits:
 
     @classmethod
     def of(cls, plans: Sequence[CarePlan]) -> GlucoseLimits:
-        g = [plan.glucose for plan in plans]
-
-        def column(name: str) -> FloatArray:
-            return np.array([getattr(x, name) for x in g], dtype=np.float64)
-
-        return cls(
-            factor=np.array([MG_DL_PER_MMOL_L if x.unit is GlucoseUnit.MG_DL else 1.0 for x in g]),
-            level2_low=column("level2_low"),
-            level1_low=column("level1_low"),
-            range_low=column("range_low"),
-            range_high=column("range_high"),
-            level2_high=column("level2_high"),
-        )
+        return per_plan(cls, [plan.glucose for plan in plans])
 
     def column(self, name: str, patients: int) -> FloatArray:
         return float_per_patient(name, getattr(self, name), patients)[:, None]

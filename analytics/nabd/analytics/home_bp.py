@@ -29,7 +29,7 @@ import numpy as np
 from nabd.analytics.arrays import FloatArray, Int8Array, IntArray, float_per_patient
 from nabd.analytics.errors import AnalyticsInputError
 from nabd.analytics.ring import Window
-from nabd.analytics.spot import DAY_NS, LOW, escalate
+from nabd.analytics.spot import DAY_NS, LOW, escalate, per_plan
 from nabd.contract.careplan import CarePlan
 
 __all__ = ["REPEAT_WITHIN_S", "BloodPressureFindings", "BloodPressureLimits", "home_bp"]
@@ -52,20 +52,7 @@ class BloodPressureLimits:
 
     @classmethod
     def of(cls, plans: Sequence[CarePlan]) -> BloodPressureLimits:
-        bp = [plan.blood_pressure for plan in plans]
-
-        def column(name: str, dtype: type) -> np.ndarray:
-            return np.array([getattr(x, name) for x in bp], dtype=dtype)
-
-        return cls(
-            severe_sbp=column("severe_sbp", np.float64),
-            severe_dbp=column("severe_dbp", np.float64),
-            low_sbp=column("low_sbp", np.float64),
-            mean_sbp=column("mean_sbp", np.float64),
-            mean_dbp=column("mean_dbp", np.float64),
-            mean_days=column("mean_days", np.int64),
-            mean_min_readings=column("mean_min_readings", np.int64),
-        )
+        return per_plan(cls, [plan.blood_pressure for plan in plans])
 
 
 @dataclass(frozen=True)

@@ -23,8 +23,10 @@ checks it.
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -41,13 +43,29 @@ __all__ = [
     "escalate",
     "first_of_day",
     "local_day",
+    "per_plan",
     "window_of",
 ]
 
 LEVELS: Final = ("low", "medium", "high", "critical")
 """Level ``k`` (1-based) is the contract's AlertPriority ``LEVELS[k - 1]``."""
 LOW, MEDIUM, HIGH, CRITICAL = 1, 2, 3, 4
+LimitsT = TypeVar("LimitsT")
 DAY_NS: Final = 86_400 * NS_PER_S
+
+
+def per_plan(cls: type[LimitsT], sections: Sequence[object]) -> LimitsT:
+    """A limits dataclass from one plan section per patient: each field an array of the
+    sections' attribute of the same name (``int64`` for ``IntArray`` fields, else ``float64``
+    with None as NaN: "not set" disables that comparison)."""
+    columns: dict[str, npt.NDArray[Any]] = {}
+    for item in dataclasses.fields(cls):  # type: ignore[arg-type]
+        values = [getattr(section, item.name) for section in sections]
+        if "IntArray" in str(item.type):
+            columns[item.name] = np.array(values, dtype=np.int64)
+        else:
+            columns[item.name] = np.array([np.nan if v is None else v for v in values], np.float64)
+    return cls(**columns)
 
 
 def window_of(

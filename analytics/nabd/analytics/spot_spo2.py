@@ -26,7 +26,7 @@ import numpy as np
 
 from nabd.analytics.arrays import FloatArray, Int8Array, IntArray, float_per_patient, masked_median
 from nabd.analytics.ring import Window
-from nabd.analytics.spot import DAY_NS, MEDIUM, escalate
+from nabd.analytics.spot import DAY_NS, MEDIUM, escalate, per_plan
 from nabd.contract.careplan import CarePlan
 
 __all__ = ["REPEAT_WITHIN_S", "Spo2Findings", "Spo2Limits", "spo2_spot"]
@@ -46,15 +46,7 @@ class Spo2Limits:
 
     @classmethod
     def of(cls, plans: Sequence[CarePlan]) -> Spo2Limits:
-        o2 = [plan.spo2 for plan in plans]
-        return cls(
-            target_low=np.array([x.target_low for x in o2], dtype=np.float64),
-            fall_points=np.array(
-                [np.nan if x.fall_points is None else x.fall_points for x in o2], dtype=np.float64
-            ),
-            baseline_days=np.array([x.baseline_days for x in o2], dtype=np.int64),
-            baseline_min_readings=np.array([x.baseline_min_readings for x in o2], np.int64),
-        )
+        return per_plan(cls, [plan.spo2 for plan in plans])
 
 
 @dataclass(frozen=True)

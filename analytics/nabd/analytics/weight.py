@@ -37,7 +37,7 @@ import numpy.typing as npt
 
 from nabd.analytics.arrays import BoolArray, FloatArray, Int8Array, float_per_patient
 from nabd.analytics.ring import Window
-from nabd.analytics.spot import MEDIUM, escalate, first_of_day, local_day
+from nabd.analytics.spot import MEDIUM, escalate, first_of_day, local_day, per_plan
 from nabd.contract.careplan import CarePlan
 
 __all__ = ["REPEAT_WITHIN_S", "WeightFindings", "WeightLimits", "weight_gain"]
@@ -59,19 +59,7 @@ class WeightLimits:
     @classmethod
     def of(cls, plans: Sequence[CarePlan]) -> WeightLimits:
         """The plans' weight thresholds, one row per plan."""
-        w = [plan.weight for plan in plans]
-        nan = float("nan")
-        return cls(
-            day_gain_kg=np.array([x.day_gain_kg for x in w], dtype=np.float64),
-            three_day_gain_kg=np.array([x.three_day_gain_kg for x in w], dtype=np.float64),
-            week_gain_kg=np.array([x.week_gain_kg for x in w], dtype=np.float64),
-            dry_weight_kg=np.array(
-                [nan if x.dry_weight_kg is None else x.dry_weight_kg for x in w], dtype=np.float64
-            ),
-            above_dry_kg=np.array(
-                [nan if x.above_dry_kg is None else x.above_dry_kg for x in w], dtype=np.float64
-            ),
-        )
+        return per_plan(cls, [plan.weight for plan in plans])
 
 
 @dataclass(frozen=True)

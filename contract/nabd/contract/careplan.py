@@ -217,6 +217,11 @@ class GlucoseThresholds(_Strict):
             level2_high=250,
         )
 
+    @property
+    def factor(self) -> float:
+        """The plan's unit per mmol/L: 18.016 for mg/dL, 1 for mmol/L."""
+        return MG_DL_PER_MMOL_L if self.unit is GlucoseUnit.MG_DL else 1.0
+
     def in_mmol_per_l(self) -> tuple[float, float, float, float, float]:
         """``(level2_low, level1_low, range_low, range_high, level2_high)`` in mmol/L."""
         factor = 1.0 if self.unit is GlucoseUnit.MMOL_L else 1.0 / MG_DL_PER_MMOL_L

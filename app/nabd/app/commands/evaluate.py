@@ -17,7 +17,10 @@ from nabd.app.commands import Subparsers, fail
 from nabd.app.commands.problems import UsageError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from nabd.analytics.adherence import MonthlySummary
+    from nabd.app.evaluation import Outcome
 
 
 def register(subparsers: Subparsers) -> None:
@@ -74,23 +77,18 @@ def _evaluate(args: argparse.Namespace) -> int:
         return _evaluate_home(args)
     args.hours = 12.0 if args.hours is None else args.hours
     args.grace = 300.0 if args.grace is None else args.grace
-    import numpy as np
 
     from nabd.app.evaluation import replay, score
     from nabd.simulators.errors import SimulatorError
     from nabd.simulators.ward import build_ward
 
-    bad = [
-        f"{option} {value:g}: should be {accepted}"
-        for option, value, ok, accepted in (
-            ("--patients", args.patients, args.patients >= 1, "at least 1"),
-            ("--hours", args.hours, args.hours > 0, "more than 0"),
-            ("--tick", args.tick, args.tick >= 1, "at least 1"),
-        )
-        if not ok
-    ]
+    bad = _bad(
+        ("--patients", args.patients, args.patients >= 1, "at least 1"),
+        ("--hours", args.hours, args.hours > 0, "more than 0"),
+        ("--tick", args.tick, args.tick >= 1, "at least 1"),
+    )
     if bad:
-        return fail(UsageError("\n".join(bad)))
+        return fail(bad)
     started = time.perf_counter()
     seconds = args.hours * 3600
     try:
@@ -107,16 +105,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         f"engine tick {args.tick} s, {outcome.alerts} alerts raised, "
         f"{time.perf_counter() - started:.0f} s"
     )
-    print(f"{'condition':<24} {'labels':>6} {'found':>6} {'sensitivity':>11} "
-          f"{'median delay':>12} {'max delay':>10}")  # fmt: skip
-    for name, entry in sorted(outcome.by_label.items()):
-        delays = entry.delays
-        median = f"{np.median(delays):.0f} s" if delays else "-"
-        worst = f"{max(delays):.0f} s" if delays else "-"
-        print(
-            f"{name:<24} {entry.labels:>6} {entry.detected:>6} {entry.sensitivity:>11.0%} "
-            f"{median:>12} {worst:>10}"
-        )
+    _print_found(outcome, "condition", 24, lambda seconds: f"{seconds:.0f} s")
     print(f"\n{'false alerts':<24} {'count':>6} {'per patient-day':>16}")
     for name, count in sorted(outcome.false_by_alert.items(), key=lambda kv: -kv[1]):
         print(f"{name:<24} {count:>6} {count / outcome.patient_days:>16.2f}")
@@ -129,7 +118,6 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _evaluate_home(args: argparse.Namespace) -> int:
-    import numpy as np
 
     from nabd.app.home_evaluation import evaluate_home
     from nabd.simulators.errors import SimulatorError
@@ -137,17 +125,13 @@ def _evaluate_home(args: argparse.Namespace) -> int:
 
     days = 30 if args.days is None else args.days
     grace = 86400.0 if args.grace is None else args.grace
-    bad = [
-        f"{option} {value:g}: should be {accepted}"
-        for option, value, ok, accepted in (
-            ("--patients", args.patients, args.patients >= 1, "at least 1"),
-            ("--days", days, days >= 1, "at least 1"),
-            ("--grace", grace, grace >= 0, "0 or more"),
-        )
-        if not ok
-    ]
+    bad = _bad(
+        ("--patients", args.patients, args.patients >= 1, "at least 1"),
+        ("--days", days, days >= 1, "at least 1"),
+        ("--grace", grace, grace >= 0, "0 or more"),
+    )
     if bad:
-        return fail(UsageError("\n".join(bad)))
+        return fail(bad)
     started = time.perf_counter()
     try:
         cohort = build_home(args.patients, days=days, seed=args.seed)
@@ -160,16 +144,7 @@ def _evaluate_home(args: argparse.Namespace) -> int:
         f"home: {args.patients} patients x {days} d (seed {args.seed}), "
         f"{outcome.alerts} alerts raised, {time.perf_counter() - started:.1f} s"
     )
-    print(f"{'scenario':<30} {'labels':>6} {'found':>6} {'sensitivity':>11} "
-          f"{'median delay':>12} {'max delay':>10}")  # fmt: skip
-    for name, entry in sorted(outcome.by_label.items()):
-        delays = entry.delays
-        median = f"{np.median(delays) / 3600:.1f} h" if delays else "-"
-        worst = f"{max(delays) / 3600:.1f} h" if delays else "-"
-        print(
-            f"{name:<30} {entry.labels:>6} {entry.detected:>6} {entry.sensitivity:>11.0%} "
-            f"{median:>12} {worst:>10}"
-        )
+    _print_found(outcome, "scenario", 30, lambda seconds: f"{seconds / 3600:.1f} h")
     print(f"\n{'alerts by rule':<30} {'raised':>6} {'false':>6} {'false per patient-month':>24}")
     for name, count in sorted(result.raised_by_rule.items()):
         false = outcome.false_by_alert.get(name, 0)
@@ -178,6 +153,31 @@ def _evaluate_home(args: argparse.Namespace) -> int:
     print(f"{'all':<30} {outcome.alerts:>6} {total:>6} {total / months:>24.3f}")
     _print_summary(result.summary)
     return 0
+
+
+def _bad(*checks: tuple[str, float, bool, str]) -> UsageError | None:
+    """One line per option that failed its check (``option value: should be ...``)."""
+    lines = [f"{option} {value:g}: should be {accepted}" for option, value, ok, accepted in checks
+             if not ok]  # fmt: skip
+    return UsageError("\n".join(lines)) if lines else None
+
+
+def _print_found(
+    outcome: Outcome, heading: str, width: int, duration: Callable[[float], str]
+) -> None:
+    """Per label condition: labels, found, sensitivity, median and worst detection delay."""
+    import numpy as np
+
+    print(f"{heading:<{width}} {'labels':>6} {'found':>6} {'sensitivity':>11} "
+          f"{'median delay':>12} {'max delay':>10}")  # fmt: skip
+    for name, entry in sorted(outcome.by_label.items()):
+        delays = entry.delays
+        median = duration(float(np.median(delays))) if delays else "-"
+        worst = duration(max(delays)) if delays else "-"
+        print(
+            f"{name:<{width}} {entry.labels:>6} {entry.detected:>6} {entry.sensitivity:>11.0%} "
+            f"{median:>12} {worst:>10}"
+        )
 
 
 def _print_summary(summary: MonthlySummary) -> None:
