@@ -226,3 +226,21 @@ def test_home_rules_are_causal(weights: list[float], glucose_mmol: list[float], 
     some_g = glucose(glucose_mmol[:cut], gap_s=1800)
     assert some_g.low[0].tolist() == all_g.low[0].tolist()[:cut]
     assert some_g.high[0].tolist() == all_g.high[0].tolist()[:cut]
+
+
+def test_local_days_follow_each_patients_utc_offset() -> None:
+    """A weight at 04:30 UTC is 05:30 in UTC+1 (inside the 05:00-11:00 window) but 04:30 at
+    UTC+0 (before it); at 23:30 UTC on day 0 it is already day 1's first weight in UTC+1."""
+    ns = np.array([T0 + 4 * 3600 + 1800, T0 + 4 * 3600 + 1800], dtype=np.int64) * NS_PER_S
+    window = window_of(2, np.array([0, 1]), ns, np.array([80.0, 80.0]))
+    schedule = Schedule.of([HF, HF], MeasurementKind.WEIGHT)
+    judged = adherence(window, schedule, np.array([0, 3600]), first_day=T0 // DAY, days=1,
+                       now=(T0 + DAY) * NS_PER_S)  # fmt: skip
+    assert judged.taken[:, 0, 0].tolist() == [False, True]
+    late = [T0 + 7 * 3600, T0 + 23 * 3600 + 1800]
+    both = window_of(2, np.array([0, 0, 1, 1]),
+                     (np.array(late + late) * NS_PER_S).astype(np.int64),
+                     np.array([80.0, 82.0, 80.0, 82.0]))  # fmt: skip
+    found = weight_gain(both, WeightLimits.of([HF, HF]), np.array([0, 3600]))
+    assert found.morning.tolist() == [[True, False], [True, True]]
+    assert found.level[:, 1].tolist() == [0, 2]  # +2 kg overnight counts only as a new day

@@ -51,6 +51,8 @@ def test_the_command_reports_per_scenario_and_per_patient_month(
 def test_ward_only_options_are_refused_at_home(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["evaluate", "--setting", "home", "--hours", "3"]) == 2
     assert "--hours applies to --setting ward only" in capsys.readouterr().err
+    assert main(["evaluate", "--setting", "home", "--tick", "2"]) == 2
+    assert "--tick applies to --setting ward only" in capsys.readouterr().err
     assert main(["evaluate", "--days", "3"]) == 2
     assert main(["evaluate", "--setting", "home", "--days", "0"]) == 2
 

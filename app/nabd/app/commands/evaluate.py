@@ -27,10 +27,12 @@ def register(subparsers: Subparsers) -> None:
     """Add ``nabd evaluate``."""
     evaluate = subparsers.add_parser(
         "evaluate",
-        help="score the analytics alerts against simulated wards' ground truth",
+        help="score the analytics alerts against simulated wards' (or home patients') ground truth",
         description="Simulate a ward (nabd.simulators), replay it through the analytics engine "
         "and report per condition the sensitivity, the detection delay and the false alerts "
-        "per patient-day.",
+        "per patient-day; with --setting home, simulate patients at home on care plans, judge "
+        "their spot measurements and adherence, and report per scenario the sensitivity and "
+        "delay and per rule the false alerts per patient-month.",
     )
     evaluate.add_argument(
         "--setting",
@@ -46,15 +48,15 @@ def register(subparsers: Subparsers) -> None:
     evaluate.add_argument(
         "--days", type=int, default=None, help="home: simulated days (default 30)"
     )
-    evaluate.add_argument("--seed", type=int, default=1, help="ward seed (default 1)")
+    evaluate.add_argument("--seed", type=int, default=1, help="simulation seed (default 1)")
     evaluate.add_argument(
-        "--tick", type=int, default=5, help="seconds between engine ticks (default 5)"
+        "--tick", type=int, default=None, help="ward: seconds between engine ticks (default 5)"
     )
     evaluate.add_argument(
         "--ack-after",
         type=float,
-        default=120.0,
-        help="seconds after which the simulated nurse acknowledges an alert (default 120)",
+        default=None,
+        help="ward: seconds after which the simulated nurse acknowledges an alert (default 120)",
     )
     evaluate.add_argument(
         "--grace",
@@ -67,16 +69,17 @@ def register(subparsers: Subparsers) -> None:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    wrong = "--days" if args.setting == "ward" and args.days is not None else None
-    if args.setting == "home" and args.hours is not None:
-        wrong = "--hours"
-    if wrong:
-        other = "home" if wrong == "--days" else "ward"
-        return fail(UsageError(f"{wrong} applies to --setting {other} only"))
+    only = {"ward": ("--hours", "--tick", "--ack-after"), "home": ("--days",)}
+    for setting, options in only.items():
+        for option in options:
+            given = getattr(args, option[2:].replace("-", "_")) is not None
+            if given and args.setting != setting:
+                return fail(UsageError(f"{option} applies to --setting {setting} only"))
     if args.setting == "home":
         return _evaluate_home(args)
-    args.hours = 12.0 if args.hours is None else args.hours
-    args.grace = 300.0 if args.grace is None else args.grace
+    for name, default in (("hours", 12.0), ("grace", 300.0), ("tick", 5), ("ack_after", 120.0)):
+        if getattr(args, name) is None:
+            setattr(args, name, default)
 
     from nabd.app.evaluation import replay, score
     from nabd.simulators.errors import SimulatorError
