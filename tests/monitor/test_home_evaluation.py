@@ -3,8 +3,10 @@ found with at least 95 % sensitivity, few false alerts, in well under a minute."
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -84,3 +86,18 @@ def test_patients_judged_together_get_what_each_gets_alone() -> None:
     for row, pid in enumerate(cohort.patient_ids):
         alone, _ = home_alerts(_alone(cohort, row))
         assert alone == [a for a in together if a.patient_id == pid], pid
+
+
+def test_the_adherence_summary_csv(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    target = tmp_path / "adherence.csv"
+    args = ["evaluate", "--setting", "home", "--patients", "8", "--days", "30"]
+    assert main([*args, "--summary-csv", str(target)]) == 0
+    rows = list(csv.DictReader(target.read_text(encoding="utf-8").splitlines()))
+    assert [r["patient_id"] for r in rows] == [f"h-{i:04d}" for i in range(1, 9)]
+    for row in rows:
+        assert row["days"] == "30"
+        assert 0 <= int(row["days_with_data"]) <= 30
+        assert 0 <= int(row["taken"]) <= int(row["planned"])
+        assert (row["glucose_in_range"] != "") == (row["programmes"] == "diabetes")
+    assert main([*args, "--summary-csv", str(tmp_path / "no" / "such.csv")]) == 1
+    assert "cannot write" in capsys.readouterr().err

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from nabd.app.commands import Subparsers, fail
-from nabd.app.commands.problems import UsageError
+from nabd.app.commands.problems import RefusedError, UsageError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -65,11 +66,17 @@ def register(subparsers: Subparsers) -> None:
         help="seconds after a label's end an alert still counts for it (default 300 on a ward, "
         "86400 at home)",
     )
+    evaluate.add_argument(
+        "--summary-csv",
+        metavar="FILE",
+        default=None,
+        help="home: also write each patient's adherence summary for the period as CSV",
+    )
     evaluate.set_defaults(handler=_evaluate)
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    only = {"ward": ("--hours", "--tick", "--ack-after"), "home": ("--days",)}
+    only = {"ward": ("--hours", "--tick", "--ack-after"), "home": ("--days", "--summary-csv")}
     for setting, options in only.items():
         for option in options:
             given = getattr(args, option[2:].replace("-", "_")) is not None
@@ -155,6 +162,15 @@ def _evaluate_home(args: argparse.Namespace) -> int:
     total = sum(outcome.false_by_alert.values())
     print(f"{'all':<30} {outcome.alerts:>6} {total:>6} {total / months:>24.3f}")
     _print_summary(result.summary)
+    if args.summary_csv is not None:
+        from nabd.app.home_report import adherence_csv
+
+        text = adherence_csv(result.summary, cohort.patient_ids, cohort.plans)
+        try:
+            Path(args.summary_csv).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            return fail(RefusedError(f"cannot write {args.summary_csv}: {exc.strerror}"))
+        print(f"adherence summary: {args.summary_csv} ({len(cohort.patient_ids)} rows)")
     return 0
 
 
