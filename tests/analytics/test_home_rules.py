@@ -15,7 +15,7 @@ from nabd.analytics.arrays import NS_PER_S
 from nabd.analytics.glucose import GlucoseFindings, GlucoseLimits, glucose_levels, time_in_range
 from nabd.analytics.home_bp import BloodPressureLimits, home_bp
 from nabd.analytics.ring import Window
-from nabd.analytics.spot import episodes, window_of
+from nabd.analytics.spot import episodes, escalate, window_of
 from nabd.analytics.spot_spo2 import Spo2Limits, spo2_spot
 from nabd.analytics.weight import WeightLimits, weight_gain
 from nabd.contract.careplan import (
@@ -244,3 +244,38 @@ def test_local_days_follow_each_patients_utc_offset() -> None:
     found = weight_gain(both, WeightLimits.of([HF, HF]), np.array([0, 3600]))
     assert found.morning.tolist() == [[True, False], [True, True]]
     assert found.level[:, 1].tolist() == [0, 2]  # +2 kg overnight counts only as a new day
+
+
+def test_a_gap_in_the_window_is_skipped_not_read_as_a_normal_reading() -> None:
+    """An invalid column between two breaches (a window filtered by time, say) neither resolves
+    the episode nor hides the repeat."""
+    times = np.array([[T0, 0, T0 + 600]], dtype=np.int64) * NS_PER_S
+    window = Window(times, np.array([[3.5, np.nan, 3.4]]), np.array([[True, False, True]]))
+    level = np.array([[2, 0, 2]], dtype=np.int8)
+    escalated = escalate(level, window, 3600)
+    assert escalated[0].tolist() == [2, 0, 3]
+    found = episodes(escalated, window)
+    assert found.kind.tolist() == ["raised", "worsened"]
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.floats(0.01, 3.0), st.floats(80, 200), st.floats(40, 120)),
+        min_size=1,
+        max_size=40,
+    )
+)
+def test_the_rolling_bp_mean_is_the_mean_of_the_last_seven_days(
+    readings: list[tuple[float, float, float]],
+) -> None:
+    """Against a plain loop: every reading in (t - 7 days, t]."""
+    times = (T0 + np.cumsum([gap * DAY for gap, _, _ in readings])).tolist()
+    sbp = [s for _, s, _ in readings]
+    dbp = [d for _, _, d in readings]
+    plan = HF.with_changes({"blood_pressure": {"mean_min_readings": 1}})
+    found = home_bp(series(sbp, times), series(dbp, times), BloodPressureLimits.of([plan]))
+    for i, t in enumerate(times):
+        inside = [j for j, u in enumerate(times) if t - 7 * DAY < u <= t]
+        assert found.mean_sbp[0, i] == pytest.approx(np.mean([sbp[j] for j in inside]))
+        assert found.mean_dbp[0, i] == pytest.approx(np.mean([dbp[j] for j in inside]))

@@ -26,7 +26,7 @@ from typing import Final
 
 import numpy as np
 
-from nabd.analytics.arrays import FloatArray, Int8Array, IntArray, float_per_patient
+from nabd.analytics.arrays import BoolArray, FloatArray, Int8Array, IntArray, float_per_patient
 from nabd.analytics.errors import AnalyticsInputError
 from nabd.analytics.ring import Window
 from nabd.analytics.spot import DAY_NS, LOW, escalate, per_plan
@@ -99,31 +99,20 @@ def home_bp(sbp: Window, dbp: Window, limits: BloodPressureLimits) -> BloodPress
 
 
 def _rolling_means(
-    times: IntArray,
-    s: FloatArray,
-    d: FloatArray,
-    valid: np.ndarray,
-    days: np.ndarray,
+    times: IntArray, s: FloatArray, d: FloatArray, valid: BoolArray, days: IntArray
 ) -> tuple[FloatArray, FloatArray, IntArray]:
     """Mean SBP, DBP and reading count over ``(t - days, t]`` at every reading.
 
-    Prefix sums along each row; the window's first column for reading ``i`` is the number of
-    the row's readings at or before ``t_i - days`` (a ``(patients, n, n)`` boolean count, cheap
-    for the few hundred readings a month holds).
+    A ``(patients, n, n)`` mask of which readings fall in each reading's window: cheap for the
+    few hundred readings a month of home BP holds, and indifferent to where invalid columns are.
     """
     span = np.asarray(days, dtype=np.int64).reshape(-1, 1, 1) * DAY_NS
-    edge = times[:, :, None] - span
-    before = (valid[:, None, :] & (times[:, None, :] <= edge)).sum(axis=2)
-    pad = (~valid).sum(axis=1, keepdims=True)
-    # Right-aligned: invalid columns are all at the front, so "before" counts valid columns only
-    # and the first column of the window is pad + before.
-    start = pad + before
-    cs = np.concatenate([np.zeros((s.shape[0], 1)), np.nancumsum(s, axis=1)], axis=1)
-    cd = np.concatenate([np.zeros((d.shape[0], 1)), np.nancumsum(d, axis=1)], axis=1)
-    cn = np.concatenate([np.zeros((s.shape[0], 1), np.int64), valid.cumsum(axis=1)], axis=1)
-    end = np.arange(1, s.shape[1] + 1)[None, :].repeat(s.shape[0], axis=0)
-    count = np.take_along_axis(cn, end, 1) - np.take_along_axis(cn, start, 1)
-    total_s = np.take_along_axis(cs, end, 1) - np.take_along_axis(cs, start, 1)
-    total_d = np.take_along_axis(cd, end, 1) - np.take_along_axis(cd, start, 1)
+    earlier = times[:, None, :]
+    inside = valid[:, None, :] & (earlier <= times[:, :, None])
+    inside &= earlier > times[:, :, None] - span
+    count = inside.sum(axis=2, dtype=np.int64)
+    weights = inside.astype(np.float64)
+    total_s = np.einsum("pij,pj->pi", weights, np.where(valid, s, 0.0))
+    total_d = np.einsum("pij,pj->pi", weights, np.where(valid, d, 0.0))
     with np.errstate(invalid="ignore", divide="ignore"):
-        return total_s / count, total_d / count, count.astype(np.int64)
+        return total_s / count, total_d / count, count

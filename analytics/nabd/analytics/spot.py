@@ -51,6 +51,7 @@ LEVELS: Final = ("low", "medium", "high", "critical")
 """Level ``k`` (1-based) is the contract's AlertPriority ``LEVELS[k - 1]``."""
 LOW, MEDIUM, HIGH, CRITICAL = 1, 2, 3, 4
 LimitsT = TypeVar("LimitsT")
+ScalarT = TypeVar("ScalarT", bound=np.generic)
 DAY_NS: Final = 86_400 * NS_PER_S
 
 
@@ -96,7 +97,7 @@ def local_day(window: Window, utc_offset_s: npt.ArrayLike) -> IntArray:
 
 def first_of_day(window: Window, day: IntArray) -> BoolArray:
     """The first valid reading of each patient's local day (the morning weight)."""
-    previous = np.concatenate([np.full((day.shape[0], 1), -1, np.int64), day[:, :-1]], axis=1)
+    previous = np.where(_has_previous(window.valid), _previous(day, window.valid), -1)
     result: BoolArray = window.valid & (day != previous)
     return result
 
@@ -107,11 +108,11 @@ def escalate(level: Int8Array, window: Window, within_s: npt.ArrayLike) -> Int8A
     within = np.asarray(within_s, dtype=np.float64).reshape(-1, 1)
     if not np.isfinite(within).all() or (within < 0).any():
         raise AnalyticsInputError("within_s", "must be finite durations >= 0 s")
-    prev_level = np.concatenate([np.zeros((level.shape[0], 1), np.int8), level[:, :-1]], axis=1)
-    prev_valid = np.concatenate([np.zeros((level.shape[0], 1), bool), window.valid[:, :-1]], 1)
-    prev_time = np.concatenate([window.times[:, :1], window.times[:, :-1]], axis=1)
+    valid = window.valid
+    prev_level = _previous(np.where(valid, level, 0), valid)
+    prev_time = _previous(window.times, valid)
     close = window.times - prev_time <= np.round(within * NS_PER_S).astype(np.int64)
-    repeat = (level > 0) & prev_valid & (prev_level > 0) & close
+    repeat = valid & (level > 0) & _has_previous(valid) & (prev_level > 0) & close
     result: Int8Array = np.minimum(level + repeat.astype(np.int8), CRITICAL).astype(np.int8)
     return result
 
@@ -132,17 +133,18 @@ def episodes(level: Int8Array, window: Window) -> Episodes:
     """Raise, worsen and resolve events from ``level`` over ``window``'s valid readings."""
     if level.shape != window.valid.shape:
         raise AnalyticsInputError("level", f"shape {level.shape} is not {window.valid.shape}")
-    lv = np.where(window.valid, level, 0).astype(np.int64)
+    valid = window.valid
+    lv = np.where(valid, level, 0).astype(np.int64)
     rows = level.shape[0]
-    # Invalid columns (the right-aligned padding is at the front) neither open nor close.
-    started = (lv > 0) & ~_prev(lv > 0, window.valid)
+    # Invalid columns neither open nor close an episode: "previous" is the previous valid one.
+    was_on = _has_previous(valid) & (_previous(lv, valid) > 0)
+    started = (lv > 0) & ~was_on
     episode = np.cumsum(started, axis=1)
     key = np.where(lv > 0, episode * 8 + lv, episode * 8)
     peak = np.maximum.accumulate(key, axis=1) - episode * 8
-    prev_peak = _prev_values(peak, window.valid)
     raised = started
-    worsened = (lv > 0) & ~started & (lv > prev_peak)
-    resolved = window.valid & (lv == 0) & _prev(lv > 0, window.valid)
+    worsened = (lv > 0) & ~started & (lv > _previous(peak, valid))
+    resolved = valid & (lv == 0) & was_on
     kinds = np.full(level.shape, "", dtype="<U8")
     kinds[raised], kinds[worsened], kinds[resolved] = "raised", "worsened", "resolved"
     r, c = np.nonzero(kinds != "")
@@ -154,18 +156,23 @@ def episodes(level: Int8Array, window: Window) -> Episodes:
     )
 
 
-def _prev(flag: BoolArray, valid: BoolArray) -> BoolArray:
-    """``flag`` at the previous *valid* column of the row (False before the first)."""
-    return _prev_values(flag.astype(np.int64), valid) > 0
-
-
-def _prev_values(values: IntArray, valid: BoolArray) -> IntArray:
-    """``values`` at the previous valid column of each row (0 before the first)."""
-    if values.shape[1] == 0:
-        return np.zeros(values.shape, np.int64)
-    cols = np.arange(values.shape[1])
+def _previous_column(valid: BoolArray) -> IntArray:
+    """Per column, the row's previous valid column (-1: none before it)."""
+    cols = np.arange(valid.shape[1])
     last_valid = np.maximum.accumulate(np.where(valid, cols, -1), axis=1)
-    previous = np.concatenate([np.full((values.shape[0], 1), -1), last_valid[:, :-1]], axis=1)
-    picked = np.take_along_axis(values, np.maximum(previous, 0), axis=1)
-    result: IntArray = np.where(previous >= 0, picked, 0)
+    first = np.full((valid.shape[0], min(1, valid.shape[1])), -1)
+    result: IntArray = np.concatenate([first, last_valid[:, :-1]], axis=1)
     return result
+
+
+def _has_previous(valid: BoolArray) -> BoolArray:
+    result: BoolArray = _previous_column(valid) >= 0
+    return result
+
+
+def _previous(values: npt.NDArray[ScalarT], valid: BoolArray) -> npt.NDArray[ScalarT]:
+    """``values`` at the previous valid column of each row (the column's own value where
+    there is none: mask with :func:`_has_previous`)."""
+    previous = _previous_column(valid)
+    own = np.arange(valid.shape[1])[None, :]
+    return np.take_along_axis(values, np.where(previous >= 0, previous, own), axis=1)
