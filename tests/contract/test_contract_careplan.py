@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
+from pathlib import Path
 
 import pytest
 
@@ -80,3 +82,13 @@ def test_the_time_zone_is_checked_and_gives_the_local_offset() -> None:
         default_plan([Programme.COPD], timezone="Mars/Base")
     with pytest.raises(CarePlanError, match="aware"):
         plan.utc_offset_s(dt.datetime(2026, 7, 1))
+
+
+def test_the_documented_example_is_the_stored_form() -> None:
+    doc = (Path(__file__).parents[2] / "docs" / "home-monitoring.md").read_text(encoding="utf-8")
+    found = re.search(r"<!-- example: CarePlan -->\s*```json\n(.*?)```", doc, re.DOTALL)
+    assert found is not None
+    plan = default_plan([Programme.HEART_FAILURE], timezone="Africa/Tunis")
+    plan = plan.with_changes({"weight": {"dry_weight_kg": 78.5}})
+    assert found.group(1) == plan.model_dump_json(indent=2) + "\n"
+    assert CarePlan.model_validate_json(found.group(1)) == plan
