@@ -329,7 +329,9 @@ def _merge(base: dict[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
 def _problem(exc: ValidationError) -> str:
     """One line per problem: the field path and pydantic's short message (no input dump)."""
     return "; ".join(
-        f"{'.'.join(str(p) for p in err['loc']) or 'plan'}: {err['msg']}" for err in exc.errors()
+        f"{'.'.join(str(p) for p in err['loc']) or 'plan'}: "
+        f"{err['msg'].removeprefix('Value error, ')}"
+        for err in exc.errors()
     )
 
 
