@@ -40,7 +40,7 @@ def test_an_override_is_a_validated_copy() -> None:
         plan.with_changes({"weight": {"day_gain_kg": -1}})
     with pytest.raises(CarePlanError, match=r"weight.dry_weigth_kg"):
         plan.with_changes({"weight": {"dry_weigth_kg": 80}})
-    with pytest.raises(CarePlanError, match="^blood_pressure: need low_sbp < mean_sbp"):
+    with pytest.raises(CarePlanError, match=r"^blood_pressure: need low_sbp < mean_sbp"):
         plan.with_changes({"blood_pressure": {"low_sbp": 140}})
 
 
