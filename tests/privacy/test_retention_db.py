@@ -443,3 +443,26 @@ def test_a_second_apply_while_one_runs_is_refused_and_bad_intervals_too(
         assert code == 2
         assert "at least 60 seconds" in err
     assert _cli(capsys, seeded, "apply", "--dry-run", "--every", "3600")[0] == 2
+
+
+def test_the_checkpoint_writer_goes_on_when_its_last_checkpoint_was_removed(
+    audited: str, tmp_path: Path
+) -> None:
+    key_file = tmp_path / "signing.key"
+    public = signing.generate(key_file)
+    key = signing.load_private(key_file)
+    log = tmp_path / "checkpoints.log"
+    record_actions(audited, 3)
+    assert write_checkpoint(audited, log, key, NOW) is not None
+    with psycopg.connect(audited) as conn:
+        (split,) = conn.execute("SELECT clock_timestamp()").fetchone()  # type: ignore[misc]
+    record_actions(audited, 2, first=3)
+    with psycopg.connect(audited, autocommit=True) as conn:
+        store.set_policy(conn, data_class("audit_log"), 365, "dpo-amina")
+        store.apply(conn, split + timedelta(days=365), "retention-policy")
+    written = write_checkpoint(audited, log, key, NOW)  # its last row is gone: from the cut
+    assert written is not None
+    assert written.head.rows == 3 + 2 + 2  # removed, kept, the policy and the cut's own rows
+    result = verify_database(audited, [c.anchor(log) for c in read_log(log, public)])
+    assert isinstance(result, Intact), result
+    assert (result.retired, result.kept) == (1, 4)
