@@ -69,7 +69,7 @@ CLASSES: Final[tuple[DataClass, ...]] = (
         "observations",
         "readings from devices (vital signs), worn or not, with their identities",
         30,
-        "well beyond what a gateway may still resend (7 days) and ingest accepts (8)",
+        "a gateway resends for 7 days at most and ingest accepts 8",
         (
             _by_time("observation", hypertable=True),
             _by_time("unattributed_observation", hypertable=True),
@@ -112,7 +112,7 @@ CLASSES: Final[tuple[DataClass, ...]] = (
         "ingest_bookkeeping",
         "ingested batches, the hand-off journal, analytics ticks (no clinical values)",
         14,
-        "longer than a gateway may resend a batch (7 days), so a resent batch is recognised",
+        "a resent batch must be recognised as long as a gateway resends, 7 days",
         (
             _by_time("ingested_batch", "committed_at"),
             _by_time("observation_commit", "committed_at"),
@@ -196,8 +196,8 @@ def parse_days(cls: DataClass, text: str) -> int | None:
         raise RetentionError(f"{days} days is over {MAX_DAYS} (100 years): say {FOREVER} instead")
     if days < cls.floor_days:
         raise RetentionError(
-            f"{cls.key} cannot be kept less than {cls.floor_days} days ({cls.floor_reason});"
-            f" give {cls.floor_days} or more"
+            f"{cls.key} cannot be kept less than {cls.floor_days} days ({cls.floor_reason}):"
+            f" give {cls.floor_days} or more, or {FOREVER}"
         )
     return days
 
