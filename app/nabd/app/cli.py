@@ -28,6 +28,7 @@ COMMAND_GROUPS: Final = (
     "nabd.app.commands.nurse",
     "nabd.app.commands.ward",
     "nabd.app.commands.patient",
+    "nabd.app.commands.careplan",
     "nabd.app.commands.device",
     "nabd.app.commands.gateway",
     "nabd.app.commands.web",
