@@ -112,6 +112,52 @@ CONDITIONS: Final = (
     Condition("flatline", _T, LOW, None, "Signal frozen (no variation): {detail}"),
     Condition("low_battery", _T, LOW, "battery_level", "Device battery low: {value:.0f} %"),
     Condition("gateway_offline", _T, MEDIUM, None, "Bedside gateway offline"),
+    # Patients at home (nabd.analytics.home, docs/home-monitoring.md): judged on their spot
+    # readings; the priority is the rule's level, these are the first levels. spo2_low above is
+    # shared: a home patient's SpO2 spot rule raises it.
+    Condition(
+        "weight_gain",
+        _P,
+        MEDIUM,
+        "body_weight",
+        "Weight up {value:.1f} kg (morning weight against the previous days or the dry weight)",
+    ),
+    Condition("bp_severe", _P, LOW, "systolic_bp", "Home BP severe: systolic {value:.0f} mmHg"),
+    Condition("bp_low", _P, LOW, "systolic_bp", "Home BP low: systolic {value:.0f} mmHg"),
+    Condition(
+        "bp_mean_high", _P, LOW, "systolic_bp", "Home BP 7-day mean high: systolic {value:.0f} mmHg"
+    ),
+    Condition("glucose_low", _P, MEDIUM, "glucose", "Glucose low: {value:.1f} mmol/L"),
+    Condition("glucose_high", _P, LOW, "glucose", "Glucose high: {value:.1f} mmol/L"),
+    # Adherence is not a physiological alarm: a low-priority call for the remote nurse.
+    Condition(
+        "adherence_weight",
+        _T,
+        LOW,
+        "body_weight",
+        "Weight not measured as planned: {value:.0f} scheduled in a row missed",
+    ),
+    Condition(
+        "adherence_blood_pressure",
+        _T,
+        LOW,
+        "systolic_bp",
+        "Blood pressure not measured as planned: {value:.0f} scheduled in a row missed",
+    ),
+    Condition(
+        "adherence_glucose",
+        _T,
+        LOW,
+        "glucose",
+        "Glucose not measured as planned: {value:.0f} scheduled in a row missed",
+    ),
+    Condition(
+        "adherence_spo2",
+        _T,
+        LOW,
+        "spo2",
+        "SpO2 not measured as planned: {value:.0f} scheduled in a row missed",
+    ),
 )
 """In column order. The order is part of nothing persistent: rows are stored by name."""
 

@@ -38,6 +38,7 @@ from nabd.analytics.arrays import NEVER, NS_PER_S, seconds_to_ns
 from nabd.analytics.service.config import MINUTE_METRICS, EngineConfig
 from nabd.analytics.service.engine import Detection, Engine, message
 from nabd.analytics.service.errors import MonitorUnavailableError
+from nabd.analytics.service.home import HomePatients
 from nabd.analytics.service.lifecycle import AlertBook, Transition
 from nabd.analytics.service.publish import AlertPublisher
 from nabd.analytics.service.samples import Samples
@@ -87,6 +88,7 @@ class MonitorService:
         self.ready = asyncio.Event()
         """Set once the first session has restored its state and is ticking."""
         self._news2 = News2Writer(settings.news2_every_s)
+        self.home = HomePatients(settings.home_every_s)
         self._watermark = -1
         self._discharged = 0
         """The newest discharge number (migration 0032) this service has acted on."""
@@ -148,6 +150,7 @@ class MonitorService:
             await self._refresh(conn, source)
             self.engine.book = AlertBook(self.engine.config.policy, self.engine.patients)
             self.engine.book.restore(await store.open_alerts(self.engine.state.index))
+            self.home.reset()
             if not self._warm:
                 await self._warm_up(source)
                 self._warm = True
@@ -209,7 +212,11 @@ class MonitorService:
             await self._refresh(conn, source)
             samples = await source.refetch_unknown(self._watermark, fetched.watermark)
         self.engine.ingest(samples)
-        found = self.engine.detect(time.time_ns())
+        now = time.time_ns()
+        if self.home.due(now, samples.row):
+            await self.home.judge(conn, self.engine.state.index, now)
+        found = self.engine.detect(now)
+        self.home.overlay(found, self.engine.state.monitored)
         detect_ms = (time.perf_counter() - started) * 1000
         published = await self._commit(conn, store, found, fetched, len(samples), detect_ms)
         self._watermark = fetched.watermark

@@ -21,12 +21,15 @@ GRANT UPDATE (home_gateway_id) ON patient TO nabd_care;
 -- One current plan per admission: the JSON of nabd.contract.careplan.CarePlan (validated by that
 -- model before it is written: the database only checks the shape it indexes). Every change is
 -- appended to the audit log by nabd.care as who, when, why and old -> new JSON, so this table
--- holds only the current plan. `programmes` repeats the plan's list for dashboards and reports.
+-- holds only the current plan (and when the first was set). `programmes` repeats the plan's list for dashboards and reports.
 CREATE TABLE care_plan (
     patient_id  text PRIMARY KEY REFERENCES patient (id),
     plan        jsonb NOT NULL CHECK (jsonb_typeof(plan) = 'object'),
     programmes  text[] NOT NULL CHECK (cardinality(programmes) >= 1),
     version     integer NOT NULL DEFAULT 1 CHECK (version >= 1),
+    -- When the patient was first put on a plan (kept by later changes): scheduled measurements
+    -- before it are not counted as missed.
+    started_at  timestamptz NOT NULL DEFAULT now(),
     set_at      timestamptz NOT NULL DEFAULT now(),
     set_by      text NOT NULL,
     reason      text
