@@ -25,7 +25,16 @@ if _ROOT not in sys.path:
 
 from nabd.app.cli import main  # noqa: E402
 from nabd.app.db.migrations import apply_migrations  # noqa: E402
-from tests.care.care_kit import Conn, Run  # noqa: E402
+from nabd.app.stack.testing import RunningStack  # noqa: E402
+from tests.care.care_kit import Conn, Run, token  # noqa: E402
+from tests.ingest.ingest_kit import (  # noqa: E402
+    IngestDb,
+    RunningWorker,
+    forget_session,
+    ingest_database,
+    start_worker,
+    worker_settings,
+)
 
 
 @pytest.fixture(scope="module")
@@ -88,3 +97,18 @@ def run(care_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFi
         return status, out, err
 
     return nabd
+
+
+@pytest.fixture(scope="module")
+def ingest_db(nabd_stack: RunningStack, owner_url: str) -> IngestDb:
+    """The module's database with the ingest login's URL (for the live stories)."""
+    return ingest_database(nabd_stack, owner_url)
+
+
+@pytest.fixture(scope="module")
+def worker(nabd_stack: RunningStack, ingest_db: IngestDb) -> Iterator[RunningWorker]:
+    """A real ingest worker on the module's database and the stack's broker."""
+    started = start_worker(worker_settings(nabd_stack, ingest_db, f"story-{token()}"))
+    yield started
+    started.stop()
+    forget_session(nabd_stack, started.service.settings.worker_id)

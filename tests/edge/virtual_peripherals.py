@@ -2,7 +2,8 @@
 
 Each peripheral is a bumble host (``Device``) on its own virtual controller, serving the standard
 services over real advertising, connections and ATT: a heart-rate strap (Heart Rate 0x180D /
-0x2A37) or a pulse oximeter (Pulse Oximeter 0x1822 / 0x2A5F), each with Battery (0x180F / 0x2A19)
+0x2A37), a pulse oximeter (Pulse Oximeter 0x1822 / 0x2A5F) or a scale (Weight Scale 0x181D /
+Weight Measurement 0x2A9D, indicated), each with Battery (0x180F / 0x2A19)
 and Device Information (0x180A). Notification bytes come from the contract's GATT encoders.
 
 The gateway's controller sits on the same link and is served to the agent over TCP
@@ -35,15 +36,19 @@ from nabd.contract.gatt import (
     HeartRateMeasurement,
     PlxContinuousMeasurement,
     SensorContact,
+    WeightMeasurement,
     encode_battery_level,
     encode_heart_rate_measurement,
     encode_plx_continuous_measurement,
+    encode_weight_measurement,
 )
 
-Kind = Literal["heart_rate", "pulse_oximeter"]
+Kind = Literal["heart_rate", "pulse_oximeter", "weight_scale"]
 
-_SERVICE: Final = {"heart_rate": 0x180D, "pulse_oximeter": 0x1822}
-_MEASUREMENT: Final = {"heart_rate": 0x2A37, "pulse_oximeter": 0x2A5F}
+_SERVICE: Final = {"heart_rate": 0x180D, "pulse_oximeter": 0x1822, "weight_scale": 0x181D}
+_MEASUREMENT: Final = {"heart_rate": 0x2A37, "pulse_oximeter": 0x2A5F, "weight_scale": 0x2A9D}
+_INDICATED: Final = frozenset({"weight_scale"})
+"""Kinds whose measurement is indicated (acknowledged), as the Weight Scale Service says."""
 _ADVERTISING_INTERVAL_MS: Final = 20.0
 _DEADLINE: Final = 10.0
 
@@ -70,9 +75,10 @@ class VirtualPeripheral:
         device = Device(
             name=name, address=Address(address), host=Host(controller, AsyncPipeSink(controller))
         )
+        push = gatt.Characteristic.Properties
         measurement = gatt.Characteristic(
             f"{_MEASUREMENT[kind]:04X}",
-            gatt.Characteristic.Properties.NOTIFY,
+            push.INDICATE if kind in _INDICATED else push.NOTIFY,
             gatt.Characteristic.Permissions(0),
             b"",
         )
@@ -148,7 +154,16 @@ class VirtualPeripheral:
                 await connection.disconnect()
 
     async def notify(self, value: bytes) -> None:
-        await self.device.notify_subscribers(self.measurement, value)
+        if self.kind in _INDICATED:
+            await self.device.indicate_subscribers(self.measurement, value)
+        else:
+            await self.device.notify_subscribers(self.measurement, value)
+
+    async def send_weight(self, kg: float) -> bytes:
+        """A weight without a time stamp (the gateway stamps it on receipt)."""
+        value = encode_weight_measurement(WeightMeasurement(weight=kg))
+        await self.notify(value)
+        return value
 
     async def send_heart_rate(self, bpm: int, rr_intervals: tuple[float, ...] = ()) -> bytes:
         value = encode_heart_rate_measurement(
