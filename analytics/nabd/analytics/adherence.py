@@ -81,10 +81,11 @@ def adherence(
     *,
     first_day: int,
     days: int,
-    now: int,
+    now: int | npt.ArrayLike,
     since: npt.ArrayLike | None = None,
 ) -> Adherence:
-    """Judge the occasions of local days ``first_day .. first_day + days - 1`` up to ``now``.
+    """Judge the occasions of local days ``first_day .. first_day + days - 1`` up to ``now``
+    (int ns, or one per patient: a discharged patient's occasions end at the discharge).
 
     ``since`` (int ns, one per patient): occasions whose window opens earlier are not planned
     (the patient was not on this plan yet, e.g. admitted or enrolled mid-morning).
@@ -104,7 +105,8 @@ def adherence(
         taken[rows[hit], day[hit] - first_day, slot] = True
     midnight = (first_day + np.arange(days, dtype=np.int64))[None, :, None] * DAY_NS
     ends = midnight + schedule.end_s[:, None, :] * NS_PER_S - offset[:, None, None] * NS_PER_S
-    planned = schedule.planned[:, None, :] & (ends <= now)
+    until = np.broadcast_to(np.asarray(now, dtype=np.int64), (n,))
+    planned = schedule.planned[:, None, :] & (ends <= until[:, None, None])
     if since is not None:
         starts = ends - (schedule.end_s - schedule.start_s)[:, None, :] * NS_PER_S
         began = np.broadcast_to(np.asarray(since, dtype=np.int64), (n,))
