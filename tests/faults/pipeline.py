@@ -70,12 +70,33 @@ def terminate(process: subprocess.Popen[bytes]) -> int | None:
         return None
 
 
-class IngestProcess:
+class ServiceProcess:
+    """A ``nabd`` service run as a process by a scenario; stopped with SIGTERM."""
+
+    process: subprocess.Popen[bytes] | None = None
+
+    def stop(self) -> int | None:
+        """SIGTERM: the service finishes cleanly. Returns the exit code (0 if not running)."""
+        if self.process is None:
+            return 0
+        code = terminate(self.process)
+        self.process = None
+        return code
+
+
+class IngestProcess(ServiceProcess):
     """One ``nabd ingest run`` worker (stable worker id, so its broker session survives it)."""
 
-    def __init__(self, stack: RunningStack, worker_id: str, log_dir: Path) -> None:
+    def __init__(
+        self,
+        stack: RunningStack,
+        worker_id: str,
+        log_dir: Path,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
         self.stack = stack
         self.worker_id = worker_id
+        self.env = dict(env or {})
         self.log = log_dir / f"ingest-{worker_id}.log"
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
@@ -99,7 +120,7 @@ class IngestProcess:
         # to unattributed_observation): a live device list from the registry would release them
         # (docs/ingest.md, gateway configurations). These faults are about the data path, so the
         # agents read their edge.toml devices, and ingest publishes no lists.
-        env = {**self.stack.env, "NABD_INGEST_CONFIG_INTERVAL_S": "0"}
+        env = {**self.stack.env, "NABD_INGEST_CONFIG_INTERVAL_S": "0", **self.env}
         self.process = spawn(env, self.log, *args)
         wait_for(self._alive_and_connected, "ingest connected and subscribed", START_DEADLINE_S)
 
@@ -122,11 +143,7 @@ class IngestProcess:
 
     def stop(self) -> int | None:
         """SIGTERM: flush, acknowledge, disconnect keeping the session. Returns the exit code."""
-        if self.process is None:
-            return 0
-        code = terminate(self.process)
-        self.process = None
-        return code
+        return super().stop()
 
 
 def register(owner_url: str, gateway_id: str, device_ids: Sequence[str]) -> None:
