@@ -66,6 +66,11 @@ class Failover:
         def s(value: float | None) -> str:
             return "-" if value is None else f"{value:.1f} s"
 
+        if self.to_promotion_s is None:  # the standby was lost, the primary stayed
+            return (
+                f"killed {self.killed}; {self.promoted}: first transaction after the kill began "
+                f"{s(self.to_first_commit_s)} after it; rejoin {s(self.rejoin_s)}"
+            )
         return (
             f"killed {self.killed} (standby {self.sync_state}, {self.unflushed_bytes} WAL bytes "
             f"not yet flushed by it); {self.promoted} promoted after {s(self.to_promotion_s)}, "
@@ -141,15 +146,14 @@ def _children(parent: int) -> list[int]:
 class AnalyticsProcess(ServiceProcess):
     """One ``nabd analytics run``, the other database client that must follow the primary."""
 
-    def __init__(self, stack: RunningStack, log: Path, backoff_max_s: str) -> None:
+    def __init__(self, stack: RunningStack, log: Path) -> None:
         self.stack = stack
         self.log = log
-        self.env = {"NABD_ANALYTICS_BACKOFF_MAX_S": backoff_max_s}
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         since = datetime.now(UTC)
-        self.process = spawn({**self.stack.env, **self.env}, self.log, "analytics", "run")
+        self.process = spawn(dict(self.stack.env), self.log, "analytics", "run")
         wait_for(lambda: self._ticked(since), "analytics' first tick", START_DEADLINE_S)
 
     def _ticked(self, since: datetime) -> bool:
@@ -181,6 +185,26 @@ def first_commit_after(owner_url: str, devices: list[str], since: datetime) -> d
     with psycopg.connect(owner_url) as conn:
         row = conn.execute(query, {"d": devices, "s": since}).fetchone()
     return None if row is None or row[0] is None else row[0]
+
+
+def replica_loss(measured: Failover) -> Fault:
+    """The sync standby's node is lost instead: the primary must keep committing (Patroni
+    drops the standby from ``synchronous_standby_names``; without that, commits would wait)."""
+
+    async def fault(ctx: FaultContext, f: Fleet) -> str:
+        control = HaControl(ctx.stack)
+        leader = control.leader()
+        if leader is None:
+            raise AssertionError("the --ha stack has no primary before the fault")
+        standby = next(i for i in range(len(control.ha.nodes)) if i != leader)
+        measured.devices = tuple(f.sent)
+        measured.killed = f"node{standby}"
+        measured.promoted = f"node{leader} (still primary)"
+        measured.killed_at = datetime.now(UTC)
+        await asyncio.to_thread(control.lose_node, standby)
+        return f"sync standby node{standby} lost (kill -9), node{leader} kept writing"
+
+    return fault
 
 
 def primary_loss(measured: Failover) -> Fault:

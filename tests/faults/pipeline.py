@@ -87,16 +87,9 @@ class ServiceProcess:
 class IngestProcess(ServiceProcess):
     """One ``nabd ingest run`` worker (stable worker id, so its broker session survives it)."""
 
-    def __init__(
-        self,
-        stack: RunningStack,
-        worker_id: str,
-        log_dir: Path,
-        env: Mapping[str, str] | None = None,
-    ) -> None:
+    def __init__(self, stack: RunningStack, worker_id: str, log_dir: Path) -> None:
         self.stack = stack
         self.worker_id = worker_id
-        self.env = dict(env or {})
         self.log = log_dir / f"ingest-{worker_id}.log"
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
@@ -120,7 +113,7 @@ class IngestProcess(ServiceProcess):
         # to unattributed_observation): a live device list from the registry would release them
         # (docs/ingest.md, gateway configurations). These faults are about the data path, so the
         # agents read their edge.toml devices, and ingest publishes no lists.
-        env = {**self.stack.env, "NABD_INGEST_CONFIG_INTERVAL_S": "0", **self.env}
+        env = {**self.stack.env, "NABD_INGEST_CONFIG_INTERVAL_S": "0"}
         self.process = spawn(env, self.log, *args)
         wait_for(self._alive_and_connected, "ingest connected and subscribed", START_DEADLINE_S)
 

@@ -14,7 +14,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Final
@@ -235,18 +235,16 @@ def with_overrides(profile: Profile, **changes: Any) -> Profile:
 
 
 @contextlib.contextmanager
-def fault_context(
-    profile: Profile, *, ha: bool = False, ingest_env: Mapping[str, str] | None = None
-) -> Iterator[FaultContext]:
+def fault_context(profile: Profile, *, ha: bool = False) -> Iterator[FaultContext]:
     """A private stack in a fresh folder under /tmp (started with the suite's own code), one
     ingest worker on it; both stopped and the folder removed on exit. ``ha``: the stack is a
-    Patroni cluster (``nabd stack up --ha``); ``ingest_env``: more variables for ingest."""
+    Patroni cluster (``nabd stack up --ha``)."""
     # mkdtemp, not pytest's tmp_path: as root the servers run as other users (see conftest).
     folder = Path(tempfile.mkdtemp(prefix="nabd-faults-"))
     folder.chmod(0o711)  # the servers' users must be able to enter it (logs and gateways: ours)
     try:
         with running_stack(folder / "stack", timeout=60.0, ha=ha) as stack:
-            ingest = IngestProcess(stack, "faults-1", folder, ingest_env)
+            ingest = IngestProcess(stack, "faults-1", folder)
             ingest.start()
             try:
                 yield FaultContext(stack, StackControl(stack), ingest, folder, profile)

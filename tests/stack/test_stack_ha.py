@@ -114,3 +114,18 @@ def test_backups_refuse_an_ha_stack(tmp_path: Path) -> None:
         lifecycle.holding(StackSettings(state_dir=tmp_path)),
     ):
         pass
+
+
+def test_stack_env_of_an_ha_stack_gives_cluster_urls_and_short_retries(tmp_path: Path) -> None:
+    settings = StackSettings(state_dir=tmp_path)
+    save_state(Layout(tmp_path), _ha_state())
+    env = lifecycle.environment(settings)
+    for name in ("NABD_DATABASE_URL", "NABD_INGEST_DATABASE_URL", "NABD_ANALYTICS_DATABASE_URL"):
+        assert conninfo_to_dict(env[name])["target_session_attrs"] == "read-write", name
+    reader = conninfo_to_dict(env["NABD_DASHBOARDS_DATABASE_URL"])
+    assert reader["target_session_attrs"] == "prefer-standby"
+    assert env["NABD_INGEST_BACKOFF_MAX_S"] == env["NABD_ANALYTICS_BACKOFF_MAX_S"] == "2"
+    save_state(Layout(tmp_path), new_state(5433, 8883, 8884))
+    single = lifecycle.environment(settings)
+    assert "NABD_INGEST_BACKOFF_MAX_S" not in single
+    assert "target_session_attrs" not in conninfo_to_dict(single["NABD_INGEST_DATABASE_URL"])

@@ -28,6 +28,8 @@ variable                                meaning
 ``NABD_AUDIT_PUBLIC_KEY_FILE``          its public key, which ``nabd audit verify`` checks with
 ``NABD_STATION_DATABASE_URL``            the nurse station's login (``nabd_station``)
 ``NABD_WEB_TLS_CERT_FILE``, ``_KEY_FILE`` the nurse station's HTTPS certificate (``localhost``)
+``NABD_INGEST_BACKOFF_MAX_S``,           (``--ha`` stacks only) 2 s: ingest and analytics retry
+``NABD_ANALYTICS_BACKOFF_MAX_S``         the database that often, so a failover costs ~2 s more
 ``NABD_GATEWAY_ID``                     (``--gateway``) the gateway's id
 ``NABD_EDGE_MQTT_*``                    (``--gateway``) username (``nabd-edge-<id>``, the
                                         certificate's common name), certificate and key;

@@ -54,6 +54,16 @@ LOOP_WAIT_S: Final = 1
 RETRY_TIMEOUT_S: Final = 3
 START_TIMEOUT_S: Final = 120.0
 """First ``up``: initdb, the primary's start, the replica's base backup; slower than one server."""
+RECONNECT_MAX_S: Final = 2
+"""The longest wait between two database reconnections of an --ha stack's ingest and analytics
+(their defaults: 30 s). With 30 s the retry that finds the new primary came ~5.5 s after the
+promotion (measured): ~16 s from the loss, past the watchdog's 15 s without an analytics tick
+(docs/reliability.md). With 2 s it comes within 2 s."""
+CLIENT_SETTINGS: Final = {
+    "NABD_INGEST_BACKOFF_MAX_S": str(RECONNECT_MAX_S),
+    "NABD_ANALYTICS_BACKOFF_MAX_S": str(RECONNECT_MAX_S),
+}
+"""What ``nabd stack env`` adds for an --ha stack, beside the multi-host URLs."""
 _ENV: Final = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
 _READY_STATES: Final = frozenset({"running", "streaming"})
 

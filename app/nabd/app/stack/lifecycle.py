@@ -496,6 +496,8 @@ def environment(settings: StackSettings, gateway: str | None = None) -> dict[str
         WEB_TLS_CERT_FILE: str(layout.web_cert),
         WEB_TLS_KEY_FILE: str(layout.web_key),
     }
+    if state.ha is not None:
+        variables |= ha.CLIENT_SETTINGS
     for service in SERVICES:
         variables |= _service_vars(layout, state, service)
     for login in DATABASE_ONLY:
