@@ -8,46 +8,22 @@ with the device it released, and nothing the strap sent before it is lost."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from nabd.app.cli import main
 from nabd.app.stack.testing import RunningStack
-from nabd.edge.agent import Agent
-from nabd.edge.config import load_config
-from nabd.edge.settings import EdgeSettings, resolve
-from nabd.edge.status import DeviceState
+from tests.care.agent_kit import agent_from, released, serving
 from tests.care.care_kit import token
 from tests.edge.agent_harness import eventually, pending, running
 from tests.edge.virtual_peripherals import VirtualWorld
-from tests.ingest.ingest_kit import (
-    IngestDb,
-    RunningWorker,
-    forget_session,
-    ingest_database,
-    start_worker,
-    worker_settings,
-)
+from tests.ingest.ingest_kit import IngestDb
 from tests.stack_kit import wait_until
 
 pytestmark = pytest.mark.integration
 
 STRAP = "F0:0C:A2:E0:00:02"
-
-
-@pytest.fixture(scope="module")
-def ingest_db(nabd_stack: RunningStack, owner_url: str) -> IngestDb:
-    return ingest_database(nabd_stack, owner_url)
-
-
-@pytest.fixture(scope="module")
-def worker(nabd_stack: RunningStack, ingest_db: IngestDb) -> Iterator[RunningWorker]:
-    started = start_worker(worker_settings(nabd_stack, ingest_db, f"withdraw-{token()}"))
-    yield started
-    started.stop()
-    forget_session(nabd_stack, started.service.settings.worker_id)
 
 
 def _observed(ingest_db: IngestDb, device: str) -> list[tuple[object, ...]]:
@@ -86,9 +62,7 @@ def test_a_withdrawal_makes_the_gateway_release_the_device(
                 *f"gateway provision {gateway} --out {out} --data-dir data".split(),
                 *("--bumble", world.transport_spec, "--state-dir", str(nabd_stack.state_dir)),
             )
-            config = load_config(out / "edge.toml")
-            agent = Agent(config, *resolve(config, EdgeSettings.model_construct()))
-            async with running(agent):
+            async with running(agent_from(out / "edge.toml")) as agent:
                 patient = nabd(
                     *f"patient admit --ward {ward} --bed 1 --mrn M{t}".split(),
                     *("--name", "EL IDRISSI, Samir"),
@@ -100,13 +74,7 @@ def test_a_withdrawal_makes_the_gateway_release_the_device(
                 )
                 nabd("device", "add", strap, "--kind", "heart_rate_strap", "--address", STRAP)
                 nabd("device", "assign", strap, patient)
-                await eventually(
-                    lambda: (
-                        strap in agent.devices
-                        and agent.devices[strap].state is DeviceState.CONNECTED
-                    ),
-                    "the agent connected to the strap",
-                )
+                await serving(agent, strap)
                 for bpm in (71, 72):
                     await peripheral.send_heart_rate(bpm)
                 await asyncio.to_thread(
@@ -116,7 +84,7 @@ def test_a_withdrawal_makes_the_gateway_release_the_device(
                 )
                 withdrawn = nabd("consent", "withdraw", patient, "--scope", "remote-monitoring")
                 assert f"device {strap}: removed from gateway {gateway}'s list" in withdrawn
-                await eventually(lambda: strap not in agent.devices, "the agent released it")
+                await released(agent, strap)
                 await eventually(lambda: not peripheral.connections, "the strap disconnected")
                 await eventually(
                     lambda: agent.sender is not None and not agent.sender.window.in_flight,
