@@ -33,10 +33,9 @@ from nabd.ingest.staging import Row
 
 __all__ = ["PERIODS_SQL", "Periods", "Withheld", "periods_from_rows", "reason", "withhold"]
 
-PERIODS_SQL: Final = """
-SELECT p, consent_collection_periods(p) FROM unnest(%s::text[]) AS k (p)
-"""
-"""Each patient's collection periods (a ``tstzmultirange``)."""
+PERIODS_SQL: Final = "SELECT patient_id, periods FROM consent_restricted_periods(%s::text[])"
+"""The collection periods (a ``tstzmultirange``) of those of some patients who are not collected
+at every instant (none, usually, when consent is not required)."""
 
 Periods: TypeAlias = Mapping[str, tuple[Range[datetime], ...]]
 """Patient -> the ranges in which their readings may be collected; only restricted patients."""
