@@ -312,12 +312,14 @@ def test_a_status_from_an_unregistered_gateway_is_ignored(
 
 
 async def _monitor_registry(db: IngestDb) -> Registry:
-    """The analytics service's registry, read as it reads it (as ``nabd_analytics``)."""
+    """The analytics service's registry, read as it reads it (as ``nabd_analytics``), of a
+    worker holding every ward."""
     async with await psycopg.AsyncConnection.connect(db.owner_url) as conn:
         await conn.execute("GRANT nabd_analytics TO current_user")
         await conn.execute("SET ROLE nabd_analytics")
         try:
-            return await load_registry(conn)
+            wards = await (await conn.execute("SELECT id FROM ward")).fetchall()
+            return await load_registry(conn, [str(w[0]) for w in wards])
         finally:
             await conn.rollback()
 

@@ -7,12 +7,21 @@ tuning knobs are the service's own (``NABD_ANALYTICS_*``), with defaults that su
 
 from __future__ import annotations
 
+import os
+import platform
+import secrets
 from pathlib import Path
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["MonitorSettings"]
+__all__ = ["MonitorSettings", "default_worker_id"]
+
+
+def default_worker_id() -> str:
+    """Host, process and a random suffix: unique without configuration, so a single worker
+    needs none and two services in one process (tests) never share an id."""
+    return f"{platform.node()}-{os.getpid()}-{secrets.token_hex(2)}"
 
 
 class MonitorSettings(BaseSettings):
@@ -36,6 +45,18 @@ class MonitorSettings(BaseSettings):
     mqtt_client_id: str = Field(
         default="nabd-analytics", min_length=1, validation_alias="NABD_ANALYTICS_MQTT_CLIENT_ID"
     )
+
+    worker_id: str = Field(
+        default_factory=default_worker_id,
+        min_length=1,
+        max_length=200,
+        pattern=r"^[A-Za-z0-9._:-]+$",
+        validation_alias="NABD_ANALYTICS_WORKER_ID",
+    )
+    """Names this worker in ``analytics_lease``; must be unique among the running workers."""
+    lease_s: float = Field(default=3.0, gt=0, le=600, validation_alias="NABD_ANALYTICS_LEASE_S")
+    """A ward's lease lasts this long unless renewed (every tick): a worker killed or hung
+    loses its wards to another this long after its last tick (docs/reliability.md)."""
 
     tick_s: float = Field(default=1.0, gt=0, le=60, validation_alias="NABD_ANALYTICS_TICK_S")
     """Longest time between two ticks: time-driven transitions (staleness, escalation, silence
@@ -93,6 +114,11 @@ class MonitorSettings(BaseSettings):
     def _ordered(self) -> MonitorSettings:
         if self.min_tick_s > self.tick_s:
             raise ValueError("NABD_ANALYTICS_MIN_TICK_S must not exceed NABD_ANALYTICS_TICK_S")
+        if self.lease_s < 2 * self.tick_s:
+            raise ValueError(
+                "NABD_ANALYTICS_LEASE_S must be at least twice NABD_ANALYTICS_TICK_S"
+                " (a lease is renewed every tick)"
+            )
         if self.backoff_min_s > self.backoff_max_s:
             raise ValueError("backoff_min_s must not exceed backoff_max_s")
         return self
