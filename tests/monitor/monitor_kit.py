@@ -221,7 +221,6 @@ def analytics_process(
         **os.environ,
         **stack.env,
         "NABD_ANALYTICS_DATABASE_URL": db.analytics_url,
-        "NABD_ANALYTICS_MQTT_CLIENT_ID": f"nabd-analytics-{token()}",
         "NABD_ANALYTICS_REGISTRY_S": "0.5",
         **env,
     }

@@ -103,6 +103,8 @@ class MonitorService:
         """The newest discharge number (migration 0032) this service has acted on."""
         self._registry_at = NEVER
         self.leases = Leases(settings.worker_id, settings.lease_s)
+        self._balanced = -float("inf")
+        """``time.monotonic()`` of the last balance pass (at most two per tick_s)."""
 
     async def run(self, stop: asyncio.Event) -> None:
         """Serve until ``stop`` is set; reconnect to the database with backoff when it fails."""
@@ -288,7 +290,11 @@ class MonitorService:
     async def _balance(
         self, conn: Conn, source: ObservationSource, store: AlertStore, *, force: bool = False
     ) -> None:
-        """Claim or let go of wards; adopt the patients of wards claimed."""
+        """Claim or let go of wards; adopt the patients of wards claimed. At most once per
+        half ``tick_s`` (ticks come faster under load; the write transactions renew the leases)."""
+        if not force and time.monotonic() - self._balanced < self.settings.tick_s / 2:
+            return
+        self._balanced = time.monotonic()
         change = await self.leases.balance(conn)
         if change.released:
             await self._release(source, change.released)

@@ -42,9 +42,11 @@ class MonitorSettings(BaseSettings):
     )
     mqtt_cert_file: Path = Field(validation_alias="NABD_ANALYTICS_MQTT_CERT_FILE")
     mqtt_key_file: Path = Field(validation_alias="NABD_ANALYTICS_MQTT_KEY_FILE")
-    mqtt_client_id: str = Field(
-        default="nabd-analytics", min_length=1, validation_alias="NABD_ANALYTICS_MQTT_CLIENT_ID"
+    mqtt_client_id: str | None = Field(
+        default=None, min_length=1, validation_alias="NABD_ANALYTICS_MQTT_CLIENT_ID"
     )
+    """Default ``nabd-analytics-<worker id>``: two workers never share a client id (the broker
+    would disconnect one whenever the other connects)."""
 
     worker_id: str = Field(
         default_factory=default_worker_id,
@@ -109,6 +111,11 @@ class MonitorSettings(BaseSettings):
     shutdown_timeout_s: float = Field(
         default=10.0, gt=0, validation_alias="NABD_ANALYTICS_SHUTDOWN_TIMEOUT_S"
     )
+
+    @property
+    def client_id(self) -> str:
+        """The MQTT client id this worker connects with."""
+        return self.mqtt_client_id or f"nabd-analytics-{self.worker_id}"
 
     @model_validator(mode="after")
     def _ordered(self) -> MonitorSettings:
