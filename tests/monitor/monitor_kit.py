@@ -24,8 +24,10 @@ from typing import Any
 import psycopg
 
 from nabd.analytics.service.config import EngineConfig
+from nabd.analytics.service.registry import Registry
 from nabd.analytics.service.service import MonitorService
 from nabd.analytics.service.settings import MonitorSettings
+from nabd.analytics.service.source import load_registry
 from nabd.app.stack.testing import RunningStack
 from nabd.ingest.handoff import record_commit
 from tests.stack_kit import ServiceDb, token, wait_until
@@ -242,3 +244,9 @@ def end_process(process: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait(5)
+
+
+async def registry_of_every_ward(conn: psycopg.AsyncConnection[tuple[Any, ...]]) -> Registry:
+    """The registry as the analytics service reads it, for a worker holding every ward."""
+    wards = await (await conn.execute("SELECT id FROM ward")).fetchall()
+    return await load_registry(conn, [str(w[0]) for w in wards])

@@ -338,8 +338,8 @@ class MonitorService:
         await source.register(st.index)
         self._registry_at = time.time_ns()
         left = [st.index.id_of(int(r)) for r in before if not st.monitored[r]]
-        if left:  # discharged (the tick closes their alerts) or moved to another worker's ward
-            moved = await source.still_admitted(left)
+        if left:  # discharged (the tick closes their alerts), out of consent, or moved away
+            moved = await source.moved_away(left, self.leases.wards)
             await source.forget(moved)
             self.engine.release(moved)
         if new:

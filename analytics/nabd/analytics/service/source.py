@@ -123,8 +123,11 @@ LEFT JOIN LATERAL (
     WHERE a.patient_id = p.id AND a.valid @> now()
 ) d ON true
 WHERE p.discharged_at IS NULL AND p.ward_id = ANY (%s)
+  AND consent_collection_periods(p.id) @> now()
 ORDER BY p.id
 """
+"""The patients monitored: admitted, and whose consent allows collection now (docs/consent.md;
+a patient who withdrew is not watched for data that must not come, so raises no "no data")."""
 
 _GATEWAYS_SQL: Final = """
 SELECT id, last_status IS DISTINCT FROM 'offline',
@@ -195,10 +198,13 @@ class ObservationSource:
             )
             self._registered = len(ids)
 
-    async def still_admitted(self, ids: list[str]) -> list[str]:
-        """Of ``ids``, the patients not discharged (those that left a ward for another)."""
+    async def moved_away(self, ids: list[str], wards: list[str]) -> list[str]:
+        """Of ``ids``, the patients still admitted but in none of ``wards`` (transferred to a
+        ward another worker scores)."""
         cur = await self._conn.execute(
-            "SELECT id FROM patient WHERE id = ANY(%s) AND discharged_at IS NULL", (ids,)
+            "SELECT id FROM patient WHERE id = ANY(%s) AND discharged_at IS NULL"
+            " AND ward_id <> ALL(%s)",
+            (ids, wards),
         )
         return [str(r[0]) for r in await cur.fetchall()]
 
