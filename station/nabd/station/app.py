@@ -248,17 +248,22 @@ def create_app(  # noqa: PLR0915 - the factory declares every route over one set
     def record(
         request: Request,
         patient_id: str,
-        acvpu: Annotated[str, Form()] = "",
-        oxygen: Annotated[str, Form()] = "",
+        *,
+        acvpu: Annotated[str, Form(max_length=10)] = "",
+        oxygen: Annotated[str, Form(max_length=10)] = "",
+        rr: Annotated[str, Form(max_length=10)] = "",
         csrf: Annotated[str | None, Form()] = None,
     ) -> Response:
-        entries = _entries(acvpu, oxygen)
         with database() as conn:
             user = user_of(request, conn)
             check_csrf(user, csrf)
             with scope.as_user(conn, user):
                 scope.visible_patient(conn, patient_id)
                 scope.as_station(conn)
+                entries, problem = _entries(acvpu, oxygen, rr)
+                if problem is not None:
+                    message = Translator(user.lang)(problem)
+                    return _patient_with(request, conn, user, patient_id, message, 400)
                 try:
                     actions.record_entries(
                         conn, patient_id, entries, valid_for_s=_ENTRY_VALID_S, nurse=user.name
@@ -298,19 +303,27 @@ def _not_found(patient_id: str) -> StationError:
     return NotFoundError(f"no patient {patient_id!r} in your wards")
 
 
-def _entries(acvpu: str, oxygen: str) -> dict[str, str]:
+def _entries(acvpu: str, oxygen: str, rr: str) -> tuple[dict[str, str], str | None]:
+    """The nurse entries of the observations form, or the phrase key of what is wrong with it
+    (shown in her language on her patient's page, the form still there)."""
     entries = {}
     if acvpu:
         if acvpu not in actions.ENTRY_VALUES["consciousness"]:
-            raise BadFormError("consciousness must be one of A, C, V, P, U")
+            return {}, "bad_acvpu"
         entries["consciousness"] = acvpu
     if oxygen:
         if oxygen not in actions.ENTRY_VALUES["supplemental_oxygen"]:
-            raise BadFormError("supplemental oxygen must be 'air' or 'oxygen'")
+            return {}, "bad_oxygen"
         entries["supplemental_oxygen"] = oxygen
+    counted = rr.strip()
+    if counted:
+        low, high = actions.COUNTED_RATE
+        if not (counted.isascii() and counted.isdigit() and low <= int(counted) <= high):
+            return {}, "bad_rr"
+        entries["respiration_rate"] = str(int(counted))
     if not entries:
-        raise BadFormError("nothing to record: choose a consciousness level or oxygen")
-    return entries
+        return {}, "nothing_to_record"
+    return entries, None
 
 
 def _refusal(conn: psycopg.Connection[Any], user: SignedIn, alert_id: uuid.UUID,

@@ -91,6 +91,38 @@ PHRASES: Final[Mapping[str, Mapping[str, str]]] = {
         "fr": "Saisir des observations",
         "ar": "تسجيل الملاحظات",
     },
+    "counted_rr": {"en": "Respiratory rate (counted)", "fr": "Fréquence respiratoire (comptée)",
+                   "ar": "معدل التنفس (معدود)"},
+    "counted_rr_hint": {
+        "en": "breaths counted over a full minute; blank: not counted",
+        "fr": "respirations comptées sur une minute entière ; vide : non comptée",
+        "ar": "الأنفاس معدودة خلال دقيقة كاملة؛ فارغ: لم تُعدّ",
+    },
+    "per_min": {"en": "/min", "fr": "/min", "ar": "/دقيقة"},
+    "bad_rr": {
+        "en": "Not recorded: a counted respiratory rate is a whole number of breaths/min from 0"
+        " to 150.",
+        "fr": "Non enregistré : une fréquence respiratoire comptée est un nombre entier de"
+        " respirations/min de 0 à 150.",
+        "ar": "لم يُسجَّل: معدل التنفس المعدود عدد صحيح من الأنفاس في الدقيقة بين 0 و150.",
+    },
+    "bad_acvpu": {
+        "en": "Not recorded: consciousness is one of A, C, V, P, U.",
+        "fr": "Non enregistré : la conscience est l'une de A, C, V, P, U.",
+        "ar": "لم يُسجَّل: الوعي واحد من A, C, V, P, U.",
+    },
+    "bad_oxygen": {
+        "en": "Not recorded: supplemental oxygen is 'air' or 'oxygen'.",
+        "fr": "Non enregistré : l'oxygène est « air » ou « oxygène ».",
+        "ar": "لم يُسجَّل: الأكسجين الإضافي «هواء» أو «أكسجين».",
+    },
+    "nothing_to_record": {
+        "en": "Nothing to record: count a respiratory rate, or choose a consciousness level or"
+        " oxygen.",
+        "fr": "Rien à enregistrer : comptez une fréquence respiratoire, ou choisissez une"
+        " conscience ou l'oxygène.",
+        "ar": "لا شيء للتسجيل: عُدّ معدل التنفس أو اختر مستوى الوعي أو الأكسجين.",
+    },
     "consciousness": {"en": "Consciousness (ACVPU)", "fr": "Conscience (ACVPU)",
                       "ar": "الوعي (ACVPU)"},
     "oxygen": {"en": "Supplemental oxygen", "fr": "Oxygène", "ar": "أكسجين إضافي"},
