@@ -2,18 +2,19 @@
 the real ingest worker and analytics service, a real edge agent on bumble's virtual radio with
 virtual devices whose physiology the test sets, the station over HTTPS, and Debian's Chromium.
 
-Hospital IT provisions the ward's gateway (``nabd gateway provision``; the agent starts from
-that folder alone) and has it serve bed 15. In the browser, an admin admits a patient and
-registers and assigns a heart-rate strap, a pulse oximeter, a thermometer and a blood-pressure
-cuff; the agent connects to them without a restart and the board shows live values within
-seconds. The oximeter then reads SpO2 85 %: the analytics service raises its high-priority
-alert, the board cues it without a reload, the ward's nurse acknowledges it with one click and
-the audit log names her. NEWS2 is incomplete (no device counts breaths or judges
+In the browser, an admin provisions the ward's gateway and downloads its folder (once); the
+agent starts from that folder alone; she has the gateway serve bed 15, admits a patient there
+and registers and assigns a heart-rate strap, a pulse oximeter, a thermometer and a
+blood-pressure cuff. The agent connects to them without a restart and the board shows live
+values within seconds. The oximeter then reads SpO2 85 %: the analytics service raises its
+high-priority alert, the board cues it without a reload, the ward's nurse acknowledges it with
+one click and the audit log names her. NEWS2 is incomplete (no device counts breaths or judges
 consciousness) until she records a counted respiratory rate, ACVPU and air on the patient
 page; then the board shows the complete score the service wrote. A nurse of another ward sees
 neither the row nor the page (even by URL); a form without its CSRF token is refused; her
-Arabic board is right to left. With ``NABD_STATION_SCREENSHOTS=DIR`` the board (the alert's
-cue showing) and the patient page are saved there (``scripts/station-screenshots``).
+Arabic board is right to left. With ``NABD_STATION_SCREENSHOTS=DIR`` the gateway page, the
+board (the alert's cue showing) and the patient page are saved there
+(``scripts/station-screenshots``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import asyncio
 import contextlib
 import threading
 import time
+import zipfile
 from collections.abc import Awaitable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +33,7 @@ import psycopg
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from nabd.app.cli import main
+from nabd.app.gateway_bundle import LocalStackIssuer
 from nabd.app.stack.testing import RunningStack
 from nabd.edge.agent import Agent
 from nabd.edge.config import load_config
@@ -43,7 +45,7 @@ from tests.monitor.monitor_kit import monitor_database
 from tests.monitor.monitor_kit import running as monitor_running
 from tests.stack_kit import token, wait_until
 from tests.station.browser_kit import new_page, shot, sign_in
-from tests.station.station_kit import Seeded, Station
+from tests.station.station_kit import Seeded, Station, serve
 
 pytestmark = pytest.mark.integration
 
@@ -90,6 +92,8 @@ class Radio:
         self.devices: dict[str, VirtualPeripheral] = {}
         self.bedside = Bedside()
         self.agent: Agent | None = None
+        self.transport = ""
+        """The gateway controller's bumble transport (``tcp-client:127.0.0.1:PORT``)."""
 
     def call(self, work: Awaitable[T], timeout_s: float = 30.0) -> T:
         async def wrapped() -> T:
@@ -106,6 +110,7 @@ class Radio:
             for device, (_, kind, address) in DEVICES.items():
                 self.devices[device] = await world.add(kind, address, device)
             self._stack.push_async_callback(self._cancel, asyncio.create_task(self._measure()))
+            self.transport = world.transport_spec
             return world.transport_spec
 
         return self.call(go())
@@ -171,26 +176,52 @@ def services(nabd_stack: RunningStack, seeded: Seeded) -> Iterator[None]:
 
 
 @pytest.fixture(scope="module")
-def radio(
-    nabd_stack: RunningStack, seeded: Seeded, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Radio]:
-    """Hospital IT's part: the ward's gateway provisioned with the command, serving bed 15,
-    its agent started from the provisioned folder."""
+def radio() -> Iterator[Radio]:
+    """The ward's virtual radio and devices (the agent starts once its gateway is provisioned)."""
     started = Radio()
     try:
-        transport = started.start()
-        out = tmp_path_factory.mktemp("gateway") / GATEWAY
-
-        def nabd(*args: str) -> None:
-            assert main([*args, "--database-url", seeded.owner_url, "--by", "it-admin"]) == 0
-
-        nabd(*f"gateway provision {GATEWAY} --ward w1 --out {out} --data-dir data".split(),
-             "--bumble", transport, "--state-dir", str(nabd_stack.state_dir))  # fmt: skip
-        nabd("ward", "set-gateway", "w1", BED, "--gateway", GATEWAY)
-        started.start_agent(out / "edge.toml")
+        started.start()
         yield started
     finally:
         started.close()
+
+
+@pytest.fixture(scope="module")
+def station(nabd_stack: RunningStack, seeded: Seeded, radio: Radio) -> Iterator[Station]:
+    """The station, issuing gateway credentials from the local stack's CA; the folders it
+    hands out drive the gateway's radio through bumble (the ward's virtual controller)."""
+    issuer = LocalStackIssuer(nabd_stack.settings, bumble=radio.transport)
+    with serve(nabd_stack, seeded, issuer=issuer) as running:
+        yield running
+
+
+def _provision_gateway(page: Page, into: Path) -> Path:
+    """The admin provisions the ward's gateway, downloads its folder (once), unpacks it as she
+    would on the gateway, and has the gateway serve bed 15; returns its ``edge.toml``."""
+    page.goto("/admin/gateways")
+    form = page.locator("form#provision")
+    form.locator("input[name=gateway]").fill(GATEWAY)
+    form.locator("select[name=ward]").select_option("w1")
+    form.locator("input[name=data_dir]").fill("data")
+    form.locator("button[type=submit]").click()
+    expect(page.locator(".notice.ok")).to_contain_text("Gateway provisioned.")
+    with page.expect_download() as download:
+        page.click("#download")
+    archive_path = into / f"{GATEWAY}.zip"
+    download.value.save_as(archive_path)
+    with zipfile.ZipFile(archive_path) as archive:
+        archive.extractall(into)
+        for info in archive.infolist():  # as unzip(1) would: the key stays the owner's only
+            (into / info.filename).chmod(info.external_attr >> 16 & 0o777)
+    serve_beds = page.locator("form#serve")
+    serve_beds.locator("select[name=gateway]").select_option(GATEWAY)
+    serve_beds.locator("select[name=ward]").select_option("w1")
+    serve_beds.locator("input[name=beds]").fill(BED)
+    serve_beds.locator("button[type=submit]").click()
+    expect(page.locator(".notice.ok")).to_contain_text("Beds served by the gateway.")
+    expect(page.locator(f"tr[data-gateway={GATEWAY}]")).to_contain_text(f"w1/{BED}")
+    shot(page, "station-gateways.png")
+    return into / GATEWAY / "edge.toml"
 
 
 def _admit_and_equip(page: Page, seeded: Seeded) -> str:
@@ -236,11 +267,13 @@ def _latest_news2(seeded: Seeded, patient: str) -> tuple[Any, ...] | None:
 
 @pytest.mark.usefixtures("services")
 def test_the_ward_story_with_real_devices_in_the_browser(
-    browser: Browser, station: Station, seeded: Seeded, radio: Radio
+    browser: Browser, station: Station, seeded: Seeded, radio: Radio, tmp_path: Path
 ) -> None:
     started = time.monotonic()
     admin = new_page(browser, station)
     sign_in(admin, "dina")
+    radio.start_agent(_provision_gateway(admin, tmp_path))
+    admin.goto("/")
     patient = _admit_and_equip(admin, seeded)
     assigned = time.monotonic()
 

@@ -24,8 +24,9 @@ from fastapi.templating import Jinja2Templates
 
 from nabd.analytics.service import actions
 from nabd.analytics.service.errors import AlertActionError, MonitorInputError
-from nabd.station import admin, board, charge, scope, sessions
+from nabd.station import accounts, admin, board, charge, gateways, scope, sessions
 from nabd.station.errors import BadFormError, ForbiddenError, SignInRefusedError, StationError
+from nabd.station.gateways import Issuer
 from nabd.station.i18n import Translator, direction
 from nabd.station.kit import Kit
 from nabd.station.sessions import SignedIn
@@ -50,9 +51,11 @@ class _NotSignedIn(Exception):
 
 
 def create_app(  # noqa: PLR0915 - the factory declares every route over one set of dependencies
-    settings: StationSettings, connect: Connect | None = None
+    settings: StationSettings, connect: Connect | None = None, issuer: Issuer | None = None
 ) -> FastAPI:
-    """The application; ``connect`` opens a database connection (the settings' URL by default)."""
+    """The application; ``connect`` opens a database connection (the settings' URL by default);
+    ``issuer`` gives provisioned gateways their credentials (none: the admin's gateway page
+    says provisioning is the command's)."""
     url = settings.database_url.get_secret_value()
     open_conn: Connect = connect or (lambda: psycopg.connect(url, autocommit=True))
     app = FastAPI(title="Nabd nurse station", docs_url=None, redoc_url=None, openapi_url=None)
@@ -274,6 +277,8 @@ def create_app(  # noqa: PLR0915 - the factory declares every route over one set
 
     kit = Kit(database, user_of, page, check_csrf)
     admin.install(app, kit)
+    gateways.install(app, kit, issuer)
+    accounts.install(app, kit)
     charge.install(app, kit)
     return app
 
