@@ -127,7 +127,7 @@ def test_an_admin_provisions_a_gateway_and_downloads_its_folder_once(
     assert config["data_dir"] == "data"
     assert modes == {0o600}
     assert again.status_code == 404  # offered once
-    assert "provision the gateway again" in again.text
+    assert "provision the gateway again" in again.text  # dina reads English
     assert served.status_code == 303
     assert elsewhere.status_code == 404
     with psycopg.connect(seeded.owner_url) as conn:
@@ -216,4 +216,4 @@ def test_the_pages_and_forms_are_for_admins(
         page = c.get(path.rsplit("/", 1)[0])
         posted = c.post(path, data=form | {"csrf": csrf})
     assert page.status_code == posted.status_code == 403
-    assert "admin role" in posted.text
+    assert "réservée au rôle administratrice" in posted.text  # amina reads French

@@ -68,7 +68,7 @@ def test_another_wards_patient_is_not_there_even_by_url(browser: Browser, statio
     response = page.goto("/patients/p-b")
     assert response is not None
     assert response.status == 404
-    expect(page.locator(".notice.error")).to_contain_text("in your wards")
+    expect(page.locator(".notice.error")).to_contain_text("Aucun patient p-b dans vos services")
 
 
 def test_an_admin_admits_a_patient_and_assigns_a_device_in_the_browser(

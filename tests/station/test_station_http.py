@@ -95,7 +95,7 @@ def test_a_nurse_sees_only_her_ward(station: Station) -> None:
         for path in ("/patients/p-b", "/patients/p-nope"):
             reply = c.get(path)
             assert reply.status_code == 404
-            assert "in your wards" in reply.text
+            assert "dans vos services" in reply.text  # her language
 
 
 def test_identity_only_for_users_allowed_it(station: Station) -> None:
@@ -114,7 +114,7 @@ def test_a_form_without_its_csrf_token_is_refused(station: Station, seeded: Seed
         for data in ({}, {"csrf": "forged"}):
             reply = c.post(f"/alerts/{alert}/ack", data=data)
             assert reply.status_code == 403
-            assert "reload the page" in reply.text
+            assert "rechargez la page" in reply.text  # in her language (French)
     with psycopg.connect(seeded.owner_url) as conn:
         row = conn.execute("SELECT state FROM alert WHERE id = %s", (alert,)).fetchone()
     assert row == ("raised",)

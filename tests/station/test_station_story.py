@@ -341,6 +341,7 @@ def test_the_ward_story_with_real_devices_in_the_browser(
     response = other.goto(f"/patients/{patient}")
     assert response is not None
     assert response.status == 404
+    expect(other.locator(".notice.error")).to_contain_text("لا يوجد مريض")  # in his language
 
     # The observations form without its CSRF token (as a forged form from another site would
     # arrive) is refused in the page, in her language, and records nothing.
@@ -350,7 +351,7 @@ def test_the_ward_story_with_real_devices_in_the_browser(
     with nurse.expect_response(f"**/patients/{patient}/observations") as posted:
         nurse.click("form.record button[type=submit]")
     assert posted.value.status == 403
-    expect(nurse.locator(".notice.error")).to_contain_text("did not come from this station")
+    expect(nurse.locator(".notice.error")).to_contain_text("ne vient pas de cette station")
     with psycopg.connect(seeded.owner_url) as conn:
         counted = conn.execute(
             "SELECT value, entered_by FROM nurse_entry WHERE patient_id = %s"

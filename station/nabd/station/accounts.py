@@ -73,12 +73,14 @@ def _language(text: str) -> Language:
 def _target(conn: Conn, user: SignedIn, name: str) -> UserRow:
     """The user ``name`` if she may change her: all her wards are the admin's, not herself."""
     if name == user.name:
-        raise ForbiddenError("you cannot change your own role, wards or access here")
+        raise ForbiddenError("you cannot change your own role, wards or access here",
+                             phrase="not_yourself")  # fmt: skip
     mine = {w for w, _ in _hers(conn, user)}
     scope.as_station(conn)
     found = next((u for u in list_users(conn) if u.name == name), None)
     if found is None or not set(found.wards) <= mine:
-        raise NotFoundError(f"no user {name[:63]!r} whose wards are all yours")
+        raise NotFoundError(f"no user {name[:63]!r} whose wards are all yours",
+                            phrase="no_user", id=name[:63])  # fmt: skip
     return found
 
 

@@ -73,12 +73,13 @@ def create_app(  # noqa: PLR0915 - the factory declares every route over one set
         user = token and sessions.signed_in(conn, token, idle_timeout_s=settings.idle_timeout_s)
         if not user:
             raise _NotSignedIn
+        request.state.lang = user.lang  # a refusal later in the request is said in her language
         return user
 
     def page(
         request: Request, template: str, user: SignedIn | None, status: int = 200, **context: Any
     ) -> HTMLResponse:
-        lang = user.lang if user else _language(request)
+        lang = user.lang if user else getattr(request.state, "lang", None) or _language(request)
         context |= {
             "user": user,
             "t": Translator(lang),
@@ -94,7 +95,8 @@ def create_app(  # noqa: PLR0915 - the factory declares every route over one set
         if not sessions.csrf_matches(user, token):
             raise ForbiddenError(
                 "this form has expired or did not come from this station: reload the page and"
-                " try again"
+                " try again",
+                phrase="refused_csrf",
             )
 
     @app.exception_handler(_NotSignedIn)
@@ -103,7 +105,9 @@ def create_app(  # noqa: PLR0915 - the factory declares every route over one set
 
     @app.exception_handler(StationError)
     async def _refused(request: Request, exc: StationError) -> Response:
-        return page(request, "message.html", None, exc.status, message=str(exc))
+        lang = getattr(request.state, "lang", None) or _language(request)
+        message = exc.in_words(Translator(lang))
+        return page(request, "message.html", None, exc.status, message=message)
 
     @app.exception_handler(RequestValidationError)
     async def _malformed(request: Request, exc: RequestValidationError) -> Response:
@@ -305,7 +309,8 @@ def _alert_id(text: str) -> uuid.UUID:
 def _not_found(patient_id: str) -> StationError:
     from nabd.station.errors import NotFoundError  # noqa: PLC0415 - only on this path
 
-    return NotFoundError(f"no patient {patient_id!r} in your wards")
+    return NotFoundError(f"no patient {patient_id!r} in your wards", phrase="no_patient",
+                         id=patient_id[:63])  # fmt: skip
 
 
 def _entries(acvpu: str, oxygen: str, rr: str) -> tuple[dict[str, str], str | None]:

@@ -98,7 +98,8 @@ class Downloads:
             if item is None or item[0] != user or item[1] < time.monotonic():
                 raise NotFoundError(
                     "this gateway folder is no longer available (it is offered once, for 10"
-                    " minutes, to the admin who provisioned it): provision the gateway again"
+                    " minutes, to the admin who provisioned it): provision the gateway again",
+                    phrase="download_gone",
                 )
             del self._items[token]
         return item[2], item[3]
@@ -158,7 +159,8 @@ def _her_gateway(conn: Conn, gateway: str) -> str:
     """``gateway`` if her role sees it (on one of her wards), else not found."""
     gateway_id = parse_id("gateway", gateway)
     if conn.execute("SELECT 1 FROM gateway WHERE id = %s", (gateway_id,)).fetchone() is None:
-        raise NotFoundError(f"no gateway {gateway_id!r} in your wards")
+        raise NotFoundError(f"no gateway {gateway_id!r} in your wards", phrase="no_gateway",
+                            id=gateway_id)  # fmt: skip
     return gateway_id
 
 
@@ -189,7 +191,8 @@ def install(app: FastAPI, kit: Kit, issuer: Issuer | None) -> None:
             if issuer is None:
                 raise ForbiddenError(
                     "this station issues no gateway credentials (no certificate authority is"
-                    " configured for it): provision with `nabd gateway provision` on the server"
+                    " configured for it): provision with `nabd gateway provision` on the server",
+                    phrase="provision_unavailable",
                 )
             gateway_id, ward_id = parse_id("gateway", gateway), her_ward(conn, ward)
             scope.as_station(conn)
@@ -197,7 +200,9 @@ def install(app: FastAPI, kit: Kit, issuer: Issuer | None) -> None:
             found = exists.fetchone()
             if found is not None and found[0] != ward_id:
                 raise NotFoundError(
-                    f"gateway id {gateway_id!r} is taken by another ward: choose another id"
+                    f"gateway id {gateway_id!r} is taken by another ward: choose another id",
+                    phrase="gateway_taken",
+                    id=gateway_id,
                 )
             gateways.add_gateway(conn, gateway_id, ward=ward_id, by=user.name)
             devices = provisioning.gateway_devices(conn, gateway_id)

@@ -247,6 +247,51 @@ PHRASES: Final[Mapping[str, Mapping[str, str]]] = {
                         "ar": "تمت إضافة المستخدم."},
     "done_user_changed": {"en": "User changed.", "fr": "Utilisateur modifié.",
                           "ar": "تم تعديل المستخدم."},
+    "refused_csrf": {
+        "en": "This form has expired or did not come from this station: reload the page and"
+        " try again.",
+        "fr": "Ce formulaire a expiré ou ne vient pas de cette station : rechargez la page et"
+        " réessayez.",
+        "ar": "انتهت صلاحية هذا النموذج أو لم يأتِ من هذه المحطة: أعد تحميل الصفحة وحاول مجددًا.",
+    },
+    "refused_role": {
+        "en": "This page is for the {role} role; you are signed in as {mine}.",
+        "fr": "Cette page est réservée au rôle {role} ; vous êtes connectée comme {mine}.",
+        "ar": "هذه الصفحة لدور {role}؛ أنت متصل بصفة {mine}.",
+    },
+    "no_patient": {"en": "No patient {id} in your wards.",
+                   "fr": "Aucun patient {id} dans vos services.",
+                   "ar": "لا يوجد مريض {id} في أقسامك."},
+    "no_alert": {"en": "No such alert in your wards.", "fr": "Aucune alerte de ce type dans vos"
+                 " services.", "ar": "لا يوجد هذا الإنذار في أقسامك."},
+    "no_ward": {"en": "No ward {id} among yours.", "fr": "Aucun service {id} parmi les vôtres.",
+                "ar": "لا يوجد قسم {id} بين أقسامك."},
+    "no_gateway": {"en": "No gateway {id} in your wards.",
+                   "fr": "Aucune passerelle {id} dans vos services.",
+                   "ar": "لا توجد بوابة {id} في أقسامك."},
+    "no_device": {"en": "No device {id} in your wards.",
+                  "fr": "Aucun appareil {id} dans vos services.",
+                  "ar": "لا يوجد جهاز {id} في أقسامك."},
+    "no_user": {"en": "No user {id} whose wards are all yours.",
+                "fr": "Aucun utilisateur {id} dont tous les services sont les vôtres.",
+                "ar": "لا يوجد مستخدم {id} كل أقسامه من أقسامك."},
+    "not_yourself": {"en": "You cannot change your own role, wards or access here.",
+                     "fr": "Vous ne pouvez pas modifier ici votre propre rôle, vos services ou"
+                     " votre accès.",
+                     "ar": "لا يمكنك هنا تغيير دورك أو أقسامك أو وصولك."},
+    "gateway_taken": {"en": "Gateway id {id} is taken by another ward: choose another id.",
+                      "fr": "L'identifiant de passerelle {id} est pris par un autre service :"
+                      " choisissez-en un autre.",
+                      "ar": "معرّف البوابة {id} مستخدم في قسم آخر: اختر معرّفًا آخر."},
+    "download_gone": {
+        "en": "This gateway folder is no longer available (it is offered once, for 10 minutes,"
+        " to the admin who provisioned it): provision the gateway again.",
+        "fr": "Ce dossier de passerelle n'est plus disponible (il est proposé une fois, pendant"
+        " 10 minutes, à l'administratrice qui l'a provisionnée) : provisionnez la passerelle"
+        " à nouveau.",
+        "ar": "لم يعد مجلد البوابة متاحًا (يُعرض مرة واحدة لمدة 10 دقائق لمن جهّزها): جهّز"
+        " البوابة من جديد.",
+    },
     "done_admit": {"en": "Patient admitted.", "fr": "Patient admis.", "ar": "تم إدخال المريض."},
     "done_transfer": {"en": "Patient transferred.", "fr": "Patient transféré.",
                       "ar": "تم نقل المريض."},

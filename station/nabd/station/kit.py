@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from psycopg import sql
 
 from nabd.station import scope
-from nabd.station.errors import ForbiddenError, NotFoundError
+from nabd.station.errors import ForbiddenError, NotFoundError, PhraseKey
 from nabd.station.sessions import SignedIn
 from nabd.station.users import Role
 
@@ -46,7 +46,10 @@ def require_role(user: SignedIn, role: Role) -> None:
     if not user.may(role):
         raise ForbiddenError(
             f"this page is for the {role.value.replace('_', ' ')} role; you are signed in as"
-            f" {user.role.value.replace('_', ' ')}"
+            f" {user.role.value.replace('_', ' ')}",
+            phrase="refused_role",
+            role=PhraseKey(f"role_{role.value}"),
+            mine=PhraseKey(f"role_{user.role.value}"),
         )
 
 
@@ -63,7 +66,7 @@ def her_ward(conn: Conn, ward: str) -> str:
         not _WARD.fullmatch(ward_id)
         or conn.execute("SELECT 1 FROM ward WHERE id = %s", (ward_id,)).fetchone() is None
     ):
-        raise NotFoundError(f"no ward {ward[:63]!r} among yours")
+        raise NotFoundError(f"no ward {ward[:63]!r} among yours", phrase="no_ward", id=ward[:63])
     return ward_id
 
 
