@@ -14,6 +14,7 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
+from nabd.app.cli import main
 from nabd.app.gateway_bundle import LocalStackIssuer
 from nabd.app.stack.errors import StackError
 from nabd.app.stack.lifecycle import environment
@@ -217,3 +218,28 @@ def test_the_pages_and_forms_are_for_admins(
         posted = c.post(path, data=form | {"csrf": csrf})
     assert page.status_code == posted.status_code == 403
     assert "réservée au rôle administratrice" in posted.text  # amina reads French
+
+
+def test_the_command_adds_a_user_through_the_same_function(
+    seeded: Seeded, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def add(name: str, ward: str) -> int:
+        monkeypatch.setattr("sys.stdin", io.StringIO(PASSWORD + "\n"))
+        return main(["web", "user", "add", name, "--role", "charge_nurse", "--ward", ward,
+                     "--by", "it-admin", "--database-url", seeded.owner_url])  # fmt: skip
+
+    assert add("jade", "w2") == 0
+    assert add("jade", "w2") == 1  # taken: refused in words, nothing written twice
+    assert add("kate", "w9") == 1
+    err = capsys.readouterr().err
+    assert "already exists" in err
+    assert "unknown ward(s) w9" in err
+    assert "Traceback" not in err
+    assert audit_actor(seeded, "station_user_added", "station_user:jade") == ["it-admin"]
+    with psycopg.connect(seeded.owner_url) as conn:
+        row = conn.execute(
+            """SELECT u.db_role, array_agg(v.ward_id) FROM station_user u
+               JOIN ward_viewer v ON v.role_name = u.db_role WHERE u.name = 'jade'
+               GROUP BY u.db_role"""
+        ).fetchone()
+    assert row == ("nabd_su_jade", ["w2"])
