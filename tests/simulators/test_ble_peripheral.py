@@ -48,7 +48,18 @@ CENTRAL: Final = "F0:00:00:00:00:01"
 PROFILE = draw_profiles(1, SEED)[0]
 PATIENT = PROFILE.patient_id
 CADENCES = Cadences(thermometer_s=60.0, cuff_s=300.0, glucose_s=300.0, scale_s=600.0)
-MEASUREMENTS: Final = {0x2A37, 0x2A5E, 0x2A5F, 0x2A1C, 0x2A1E, 0x2A35, 0x2A36, 0x2A18, 0x2A9D}
+MEASUREMENTS: Final = {
+    0x2A37,
+    0x2A5E,
+    0x2A5F,
+    0x2A1C,
+    0x2A1E,
+    0x2A35,
+    0x2A36,
+    0x2A18,
+    0x2A9D,
+    0x2B8B,
+}
 
 
 @cache
@@ -249,7 +260,7 @@ def test_every_device_kind_delivers_its_notifications_and_indications() -> None:
         return results, services
 
     results, services = asyncio.run(scenario())
-    assert services == [1] * 6
+    assert services == [1] * len(Kind)
     for feed, got in zip(feeds, results, strict=True):
         want = _expected(feed, CADENCES)
         assert set(want) - {0x2A19} <= MEASUREMENTS
@@ -344,7 +355,7 @@ def test_a_fleet_is_served_to_a_gateway_over_tcp() -> None:
             async with asyncio.timeout(DEADLINE):
                 info = await ready
             assert info.gateway_port is not None
-            assert len(info.peripherals) == 6
+            assert len(info.peripherals) == len(Kind)
             seen: set[str] = set()
             transport = await open_transport(f"tcp-client:127.0.0.1:{info.gateway_port}")
             async with transport:

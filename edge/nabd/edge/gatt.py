@@ -15,6 +15,11 @@ stamp when the payload carries one.
   then reports ``device_clock_unset`` instead of a time.
 * Bytes that are not a valid value, and characteristics with no decoder, raise
   :class:`GattDecodeError` (a ``ValueError``); a decoder never returns a partial reading.
+* Generic Health Sensor observations arrive in segments: :func:`decode` of one segment gives the
+  readings of a single-segment observation and none for a part; the session joins the parts
+  (:class:`~nabd.contract.gatt.ObservationReassembler`) and calls :func:`observation_readings`
+  with the whole. Each observation brings its own time stamp; a bundle member that is malformed
+  is left out and the others kept.
 """
 
 from __future__ import annotations
@@ -30,12 +35,22 @@ from nabd.contract.gatt import (
     DateTime,
     GattDecodeError,
     GlucoseMeasurement,
+    HealthObservation,
     SampleFlag,
     UnknownCharacteristicError,
+    decode_observations,
+    observation_samples,
 )
 from nabd.contract.gatt import decode as decode_value
 
-__all__ = ["GattDecodeError", "Reading", "SampleFlag", "characteristic_uuid16", "decode"]
+__all__ = [
+    "GattDecodeError",
+    "Reading",
+    "SampleFlag",
+    "characteristic_uuid16",
+    "decode",
+    "observation_readings",
+]
 
 _BASE_UUID_TAIL: Final = "-0000-1000-8000-00805f9b34fb"
 _UUID16_RE: Final = re.compile(r"^(?:0x)?([0-9a-f]{4})$")
@@ -102,6 +117,25 @@ def decode(characteristic_uuid: int | str, data: bytes) -> list[Reading]:
             clock_unset=clock_unset,
         )
         for sample in value.samples()
+    ]
+
+
+def observation_readings(data: bytes) -> list[Reading]:
+    """The readings of one whole (reassembled) GHS observation value; never raises."""
+    return [r for observation in decode_observations(data) for r in _observation(observation)]
+
+
+def _observation(observation: HealthObservation) -> list[Reading]:
+    stamp = observation.time.wall_clock if observation.time is not None else None
+    return [
+        Reading(
+            metric=str(sample.metric),
+            value=sample.value,
+            unit=catalogue_metric(sample.metric).unit,
+            timestamp=stamp,
+            flags=sample.flags,
+        )
+        for sample in observation_samples(observation)
     ]
 
 

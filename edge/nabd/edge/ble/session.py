@@ -9,6 +9,11 @@ Once connected it reads the Device Information strings and the Battery Level, su
 standard measurement characteristic the device has (notifications or indications) and to battery
 notifications if offered, and hands every value to :class:`~nabd.edge.ingress.Ingress`. Every
 GATT operation and every wait has a deadline.
+
+Generic Health Sensor observations come in segments: each GHS characteristic has its own
+:class:`~nabd.contract.gatt.ObservationReassembler` for the connection, and only a whole
+observation is decoded (a lost segment loses that observation, counted as a decode error). Once
+subscribed, "start sending live observations" is written to the GHS Control Point, if any.
 """
 
 from __future__ import annotations
@@ -25,12 +30,25 @@ from bleak.backends.device import BLEDevice
 from bleak.exc import BleakError
 from bleak_retry_connector import establish_connection
 
-from nabd.contract.gatt import DeviceInfoString
+from nabd.contract.gatt import (
+    DeviceInfoString,
+    GhsControlOpCode,
+    LiveHealthObservations,
+    ObservationReassembler,
+    StoredHealthObservations,
+)
 from nabd.contract.gatt import decode as decode_value
 from nabd.edge import gatt
 from nabd.edge.backoff import Backoff
 from nabd.edge.ble.backend import BackendClasses
-from nabd.edge.ble.profiles import BATTERY_LEVEL, DEVICE_INFO_STRINGS, MEASUREMENTS, uuid16_of
+from nabd.edge.ble.profiles import (
+    BATTERY_LEVEL,
+    DEVICE_INFO_STRINGS,
+    GHS_CONTROL_POINT,
+    MEASUREMENTS,
+    SEGMENTED,
+    uuid16_of,
+)
 from nabd.edge.ble.sightings import Sightings
 from nabd.edge.config import BleConfig
 from nabd.edge.ingress import Ingress
@@ -81,6 +99,7 @@ class DeviceSession:
         self._clock = runtime.clock
         self._monotonic = runtime.monotonic
         self._disconnected = asyncio.Event()
+        self._segments: dict[int, ObservationReassembler] = {}
 
     async def run(self) -> None:
         backoff = Backoff(self._config.reconnect_initial_s, self._config.reconnect_max_s)
@@ -103,6 +122,7 @@ class DeviceSession:
 
     async def _session(self, device: BLEDevice, backoff: Backoff) -> None:
         self._disconnected = asyncio.Event()
+        self._segments = {}  # a segment never joins one from another connection
         async with asyncio.timeout(self._config.connect_timeout_s):
             client = await establish_connection(
                 BleakClient,
@@ -128,6 +148,7 @@ class DeviceSession:
         subscribed = [c for c in characteristics if await self._subscribe(client, c)]
         if not any(uuid16_of(c.uuid) in MEASUREMENTS for c in subscribed):
             raise _NothingToRead("no standard measurement characteristic to subscribe to")
+        await self._start_live_observations(client, characteristics)
         self.health.connections += 1
         self.health.connected_monotonic = self._monotonic()
         self.health.last_error = None
@@ -168,6 +189,17 @@ class DeviceSession:
             return False
         return True
 
+    async def _start_live_observations(
+        self, client: BleakClient, characteristics: list[BleakGATTCharacteristic]
+    ) -> None:
+        """GHS 1.0: a sensor sends live observations once a client asks for them."""
+        for characteristic in characteristics:
+            if uuid16_of(characteristic.uuid) != GHS_CONTROL_POINT:
+                continue
+            start = bytes([GhsControlOpCode.START_SEND_LIVE_OBSERVATIONS])
+            async with asyncio.timeout(_GATT_TIMEOUT):
+                await client.write_gatt_char(characteristic, start, response=True)
+
     async def _stay_connected(self, client: BleakClient) -> None:
         while client.is_connected and not self._disconnected.is_set():
             with contextlib.suppress(TimeoutError):
@@ -178,15 +210,34 @@ class DeviceSession:
         """A notification, indication or read value (called on the event loop)."""
         received_at = self._clock()
         try:
-            samples = gatt.decode(characteristic.uuid, bytes(data))
+            samples = self._decode(characteristic, bytes(data))
         except gatt.GattDecodeError as exc:
             self.health.decode_errors += 1
             self._event("decode_error", str(exc))
             return
+        if samples is None:
+            return  # a segment of an observation still being joined
         self._ingress.accept(self.health, samples, received_at, self._zone)
         if self.health.state is DeviceState.SILENT and self.health.last_reading_at == received_at:
             self._set(DeviceState.CONNECTED)
             self._event("device_resumed", "readings arrive again")
+
+    def _decode(
+        self, characteristic: BleakGATTCharacteristic, data: bytes
+    ) -> list[gatt.Reading] | None:
+        uuid = uuid16_of(characteristic.uuid)
+        if uuid not in SEGMENTED:
+            return gatt.decode(characteristic.uuid, data)
+        value = decode_value(uuid, data)
+        assert isinstance(value, LiveHealthObservations | StoredHealthObservations)
+        joiner = self._segments.setdefault(uuid, ObservationReassembler())
+        dropped = joiner.dropped
+        whole = joiner.push(value.header, value.data)
+        if joiner.dropped > dropped:
+            raise gatt.GattDecodeError(
+                f"characteristic 0x{uuid:04X}", "a segment is missing: the observation is lost"
+            )
+        return None if whole is None else gatt.observation_readings(whole)
 
     def _failed(self, exc: BaseException) -> None:
         detail = str(exc) or type(exc).__name__
