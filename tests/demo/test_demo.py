@@ -84,6 +84,10 @@ def _run_and_check(nabd_stack: RunningStack, tmp_path: Path, work: Path) -> None
     assert "nabd dashboards deploy" in text
     assert "generated" in text
     assert "(equal)" in text
+    # Every bed wears a GHS respiration sensor: its scores carry a respiratory rate.
+    assert summary.news2 is not None, text
+    assert summary.news2.with_respiration_rate > 0, text
+    assert re.search(r"NEWS2 +\d+ scores, \d+ complete \(all seven parameters\)", text), text
 
 
 def _plan(work: Path) -> WardPlan:

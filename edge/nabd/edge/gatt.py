@@ -36,7 +36,10 @@ from nabd.contract.gatt import (
     GattDecodeError,
     GlucoseMeasurement,
     HealthObservation,
+    LiveHealthObservations,
+    ObservationReassembler,
     SampleFlag,
+    StoredHealthObservations,
     UnknownCharacteristicError,
     decode_observations,
     observation_samples,
@@ -47,6 +50,7 @@ __all__ = [
     "GattDecodeError",
     "Reading",
     "SampleFlag",
+    "SegmentedObservations",
     "characteristic_uuid16",
     "decode",
     "observation_readings",
@@ -123,6 +127,28 @@ def decode(characteristic_uuid: int | str, data: bytes) -> list[Reading]:
 def observation_readings(data: bytes) -> list[Reading]:
     """The readings of one whole (reassembled) GHS observation value; never raises."""
     return [r for observation in decode_observations(data) for r in _observation(observation)]
+
+
+class SegmentedObservations:
+    """One connection's GHS observation characteristics: segments in, readings out when whole.
+
+    :meth:`push` returns the readings of the observation a segment completes (``None`` while it
+    is incomplete) and whether an earlier observation was lost on the way (a segment missing);
+    bytes that are not a segment raise :class:`GattDecodeError`.
+    """
+
+    def __init__(self) -> None:
+        self._joiners: dict[int, ObservationReassembler] = {}
+
+    def push(self, uuid: int, data: bytes) -> tuple[list[Reading] | None, bool]:
+        value = decode_value(uuid, data)
+        if not isinstance(value, LiveHealthObservations | StoredHealthObservations):
+            raise GattDecodeError(f"characteristic 0x{uuid:04X}", "not a GHS observation segment")
+        joiner = self._joiners.setdefault(uuid, ObservationReassembler())
+        dropped = joiner.dropped
+        whole = joiner.push(value.header, value.data)
+        lost = joiner.dropped > dropped
+        return (None if whole is None else observation_readings(whole)), lost
 
 
 def _observation(observation: HealthObservation) -> list[Reading]:

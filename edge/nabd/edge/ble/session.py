@@ -30,13 +30,7 @@ from bleak.backends.device import BLEDevice
 from bleak.exc import BleakError
 from bleak_retry_connector import establish_connection
 
-from nabd.contract.gatt import (
-    DeviceInfoString,
-    GhsControlOpCode,
-    LiveHealthObservations,
-    ObservationReassembler,
-    StoredHealthObservations,
-)
+from nabd.contract.gatt import DeviceInfoString, GhsControlOpCode
 from nabd.contract.gatt import decode as decode_value
 from nabd.edge import gatt
 from nabd.edge.backoff import Backoff
@@ -99,7 +93,7 @@ class DeviceSession:
         self._clock = runtime.clock
         self._monotonic = runtime.monotonic
         self._disconnected = asyncio.Event()
-        self._segments: dict[int, ObservationReassembler] = {}
+        self._segments = gatt.SegmentedObservations()
 
     async def run(self) -> None:
         backoff = Backoff(self._config.reconnect_initial_s, self._config.reconnect_max_s)
@@ -122,7 +116,7 @@ class DeviceSession:
 
     async def _session(self, device: BLEDevice, backoff: Backoff) -> None:
         self._disconnected = asyncio.Event()
-        self._segments = {}  # a segment never joins one from another connection
+        self._segments = gatt.SegmentedObservations()  # never joins across connections
         async with asyncio.timeout(self._config.connect_timeout_s):
             client = await establish_connection(
                 BleakClient,
@@ -215,29 +209,22 @@ class DeviceSession:
             self.health.decode_errors += 1
             self._event("decode_error", str(exc))
             return
-        if samples is None:
-            return  # a segment of an observation still being joined
+        if not samples:
+            return  # a segment of an observation still being joined, or nothing to read
         self._ingress.accept(self.health, samples, received_at, self._zone)
         if self.health.state is DeviceState.SILENT and self.health.last_reading_at == received_at:
             self._set(DeviceState.CONNECTED)
             self._event("device_resumed", "readings arrive again")
 
-    def _decode(
-        self, characteristic: BleakGATTCharacteristic, data: bytes
-    ) -> list[gatt.Reading] | None:
+    def _decode(self, characteristic: BleakGATTCharacteristic, data: bytes) -> list[gatt.Reading]:
         uuid = uuid16_of(characteristic.uuid)
         if uuid not in SEGMENTED:
             return gatt.decode(characteristic.uuid, data)
-        value = decode_value(uuid, data)
-        assert isinstance(value, LiveHealthObservations | StoredHealthObservations)
-        joiner = self._segments.setdefault(uuid, ObservationReassembler())
-        dropped = joiner.dropped
-        whole = joiner.push(value.header, value.data)
-        if joiner.dropped > dropped:
-            raise gatt.GattDecodeError(
-                f"characteristic 0x{uuid:04X}", "a segment is missing: the observation is lost"
-            )
-        return None if whole is None else gatt.observation_readings(whole)
+        readings, lost = self._segments.push(uuid, data)
+        if lost:
+            self.health.decode_errors += 1
+            self._event("decode_error", f"0x{uuid:04X}: a segment is missing, observation lost")
+        return readings or []
 
     def _failed(self, exc: BaseException) -> None:
         detail = str(exc) or type(exc).__name__
