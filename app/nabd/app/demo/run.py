@@ -38,6 +38,7 @@ from nabd.app.demo.fleet import REFUSED
 from nabd.app.demo.gateways import edge_config, gateway_row, pending
 from nabd.app.demo.plan import WardPlan, plan_ward, simulated_ward, wall_labels
 from nabd.app.demo.registry import admit, discharge
+from nabd.app.demo.rounds import admission_round
 from nabd.app.demo.settings import DemoOptions
 from nabd.app.demo.snapshot import (
     UNCOUNTED,
@@ -394,6 +395,7 @@ def _prepare(options: DemoOptions) -> tuple[StackSettings, dict[str, str], WardP
     (work / "plan.json").write_text(plan.model_dump_json(indent=1), encoding="utf-8")
     lifecycle.add_gateways(settings, plan.gateways)
     admit(env[DATABASE_URL], plan)
+    admission_round(env.get(CLINICAL_DATABASE_URL) or env[DATABASE_URL], plan, options.nurse)
     return settings, env, plan, work
 
 
