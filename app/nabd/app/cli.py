@@ -33,6 +33,7 @@ COMMAND_GROUPS: Final = (
     "nabd.app.commands.web",
     "nabd.app.commands.audit",
     "nabd.app.commands.backup",
+    "nabd.app.commands.privacy",
     "nabd.app.commands.evaluate",
     "nabd.app.commands.simulate",
     "nabd.app.commands.demo",
