@@ -91,6 +91,7 @@ def test_a_ghs_respiration_sensor_reaches_the_broker(
                     "every respiratory rate",
                 )
                 assert agent.devices[device_id].decode_errors == 0
+                assert "ghs_start_refused" not in agent.runtime.events.kinds()
             await peripheral.go_silent()
 
     try:

@@ -13,6 +13,7 @@ from functools import cache
 from typing import Final
 
 import numpy as np
+from bumble.att import ATT_Error
 from bumble.core import UUID, AdvertisingData
 from bumble.device import Advertisement, Connection, Device, Peer
 from bumble.hci import Address
@@ -301,6 +302,41 @@ def test_the_glucose_meter_answers_its_record_access_control_point() -> None:
     assert [r.value for r in edge_decode(0x2A18, records[0])] == [
         float(feed.values["glucose"][600])
     ]
+
+
+def test_the_ghs_sensor_answers_its_control_point_only_with_indications_on() -> None:
+    feed = _feed(Kind.RESPIRATION_SENSOR, 120.0)
+
+    async def scenario() -> tuple[int, list[bytes], bytes]:
+        radio = VirtualRadio()
+        async with (
+            _central(radio) as central,
+            radio.host(feed.identity.name, feed.identity.address) as host,
+        ):
+            peripheral = VirtualPeripheral(feed, host, cadences=CADENCES)
+            await peripheral.advertise()
+            peer = await _connected_peer(central, feed.identity)
+            (control,) = peer.get_characteristics_by_uuid(UUID.from_16_bits(0x2BF4))
+            async with asyncio.timeout(DEADLINE):
+                try:
+                    await peer.write_value(control, b"\x01", with_response=True)
+                    refused = 0
+                except ATT_Error as error:
+                    refused = int(error.error_code)
+            watch = Watch()
+            received = await _subscribe(peer, {0x2BF4}, watch)
+            async with asyncio.timeout(DEADLINE):
+                await peer.write_value(control, b"\x01", with_response=True)
+                await peer.write_value(control, b"\x09", with_response=True)
+                await watch.until(lambda: len(received[0x2BF4]) == 2)
+            features = await _read(peer, 0x2BF3)
+            await peripheral.go_silent()
+            return refused, received[0x2BF4], features
+
+    refused, answers, features = asyncio.run(scenario())
+    assert refused == 0xFD  # CCCD improperly configured
+    assert answers == [b"\x80", b"\x81"]  # success, then error for an unknown op code
+    assert features == bytes.fromhex("00 01 0A 50 02 00")  # MDC_RESP_RATE only
 
 
 def test_a_disconnect_drops_the_link_and_silences_the_device_until_it_ends() -> None:

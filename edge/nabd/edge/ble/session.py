@@ -186,13 +186,24 @@ class DeviceSession:
     async def _start_live_observations(
         self, client: BleakClient, characteristics: list[BleakGATTCharacteristic]
     ) -> None:
-        """GHS 1.0: a sensor sends live observations once a client asks for them."""
+        """GHS 1.0: a sensor sends live observations once a client asks for them. The Control
+        Point answers by indication, which a sensor refuses to write without (CCCD improperly
+        configured), so indications are enabled first; a refusal is reported, not fatal (a
+        sensor that streams anyway is still read)."""
         for characteristic in characteristics:
             if uuid16_of(characteristic.uuid) != GHS_CONTROL_POINT:
                 continue
             start = bytes([GhsControlOpCode.START_SEND_LIVE_OBSERVATIONS])
-            async with asyncio.timeout(_GATT_TIMEOUT):
-                await client.write_gatt_char(characteristic, start, response=True)
+            try:
+                async with asyncio.timeout(_GATT_TIMEOUT):
+                    await client.start_notify(characteristic, self._on_control_point)
+                    await client.write_gatt_char(characteristic, start, response=True)
+            except BleakError as exc:
+                self._event("ghs_start_refused", f"GHS Control Point: {exc}")
+
+    def _on_control_point(self, _characteristic: BleakGATTCharacteristic, data: bytearray) -> None:
+        if bytes(data[:1]) != bytes([GhsControlOpCode.SUCCESS]):
+            self._event("ghs_start_refused", f"GHS Control Point answered {bytes(data).hex()}")
 
     async def _stay_connected(self, client: BleakClient) -> None:
         while client.is_connected and not self._disconnected.is_set():

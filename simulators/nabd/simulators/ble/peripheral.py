@@ -20,6 +20,7 @@ from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass
 from typing import Final
 
+from bumble.att import ATT_Error, ErrorCode
 from bumble.core import AdvertisingData
 from bumble.device import Connection, Device
 
@@ -48,6 +49,8 @@ DEFAULT_ADVERTISING_INTERVAL_MS: Final = 100.0
 _INDICATION_TIMEOUT: Final = 30.0
 """ATT's own transaction timeout: a central that never confirms is given up on."""
 _GLUCOSE_MEASUREMENT: Final = 0x2A18
+_INDICATIONS_ENABLED: Final = 0x02
+"""Client Characteristic Configuration bit 1."""
 _LE_GENERAL_DISCOVERABLE_NO_BR_EDR: Final = 0x06
 
 
@@ -197,7 +200,13 @@ class VirtualPeripheral:
 
     def _on_ghs_control(self, connection: Connection, request: bytes) -> None:
         """Start / stop sending live observations: indicated "success" (0x80) after the write
-        response, anything else "error" (0x81). Live observations flow to subscribers anyway."""
+        response, anything else "error" (0x81). As GHS 1.0 requires, a client that has not
+        enabled the Control Point's indications is refused (ATT error 0xFD, CCCD improperly
+        configured). Live observations flow to subscribers either way."""
+        characteristic = self.database.characteristics[services.GHS_CONTROL_POINT]
+        cccd = self.host.gatt_server.subscribers.get(connection, {}).get(characteristic.handle)
+        if not cccd or not cccd[0] & _INDICATIONS_ENABLED:
+            raise ATT_Error(ErrorCode.CCCD_IMPROPERLY_CONFIGURED)
         known = bool(request) and request[0] in (
             GhsControlOpCode.START_SEND_LIVE_OBSERVATIONS,
             GhsControlOpCode.STOP_SEND_LIVE_OBSERVATIONS,
