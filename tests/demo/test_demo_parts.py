@@ -243,6 +243,20 @@ def test_summary_says_loudly_when_readings_differ() -> None:
     assert "DIFFERENT" in render_summary(summary)
 
 
+def test_summary_counts_a_technical_alert_from_ingest_without_failing() -> None:
+    """The watchdog's ``monitoring_interrupted`` (no analytics rule) used to end the demo with
+    KeyError on a second run on the same stack."""
+    summary = summarise(
+        generated=10,
+        ingested=10,
+        labels=[],
+        alerts=[_alert("p-a", "monitoring_interrupted", START + 3)],
+        played=Played(wall_start=START, planned_s=60, speed=60, until=START + 60),
+        export_dir=None,
+    )
+    assert summary.false_alerts == {"monitoring_interrupted": 1}
+
+
 def test_summary_counts_complete_news2_scores() -> None:
     summary = summarise(
         generated=10,
