@@ -101,14 +101,14 @@ def run(care_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFi
 
 @pytest.fixture(scope="module")
 def ingest_db(nabd_stack: RunningStack, owner_url: str) -> IngestDb:
-    """The module's database with the ingest login's URL (for the live stories)."""
+    """The module's database with the ingest login's URL (for tests with a real worker)."""
     return ingest_database(nabd_stack, owner_url)
 
 
 @pytest.fixture(scope="module")
 def worker(nabd_stack: RunningStack, ingest_db: IngestDb) -> Iterator[RunningWorker]:
-    """A real ingest worker on the module's database and the stack's broker."""
-    started = start_worker(worker_settings(nabd_stack, ingest_db, f"story-{token()}"))
-    yield started
-    started.stop()
-    forget_session(nabd_stack, started.service.settings.worker_id)
+    """A real ingest worker on the module's database (it also publishes gateway configs)."""
+    running = start_worker(worker_settings(nabd_stack, ingest_db, f"care-{token()}"))
+    yield running
+    running.stop()
+    forget_session(nabd_stack, running.service.settings.worker_id)

@@ -25,7 +25,8 @@ import pytest
 
 from nabd.app.cli import main
 from nabd.app.stack.testing import RunningStack
-from tests.care.care_kit import agent_from, serving, token
+from tests.care.agent_kit import agent_from, serving
+from tests.care.care_kit import token
 from tests.edge.agent_harness import eventually, pending, running
 from tests.edge.virtual_peripherals import VirtualWorld
 from tests.ingest.ingest_kit import IngestDb

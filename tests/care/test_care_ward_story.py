@@ -20,12 +20,11 @@ import pytest
 from nabd.app.cli import main
 from nabd.app.stack.testing import RunningStack
 from nabd.edge.agent import Agent
-from tests.care.care_kit import agent_from, serving, token
+from tests.care.agent_kit import agent_from, released, serving
+from tests.care.care_kit import token
 from tests.edge.agent_harness import eventually, pending, running
 from tests.edge.virtual_peripherals import VirtualWorld
-from tests.ingest.ingest_kit import (
-    IngestDb,
-)
+from tests.ingest.ingest_kit import IngestDb
 from tests.stack_kit import wait_until
 
 pytestmark = pytest.mark.integration
@@ -46,12 +45,6 @@ def _nearby(agent: Agent) -> set[str]:
     """Addresses the agent's status would list as heard but not read."""
     reading = {health.address for health in agent.devices.values()}
     return {d.address for d in agent.nearby.report(agent.runtime.clock(), reading)}
-
-
-async def _released(agent: Agent, device: str) -> None:
-    await eventually(
-        lambda: device not in agent.devices, f"gateway {agent.gateway_id} released {device}"
-    )
 
 
 @pytest.mark.usefixtures("worker")
@@ -111,7 +104,7 @@ def test_a_patient_on_real_gateways_from_admission_to_discharge(
                     "three readings stored under the patient",
                 )
                 nabd("patient", "transfer", patient, "--ward", ward, "--bed", "2")
-                await _released(agent, strap)
+                await released(agent, strap)
                 # The other gateway starts only now: the broker hands it the retained list.
                 async with running(later) as other:
                     await serving(other, strap)
@@ -129,7 +122,7 @@ def test_a_patient_on_real_gateways_from_admission_to_discharge(
                         (patient,),
                     )
                     nabd("patient", "discharge", patient)
-                    await _released(other, strap)
+                    await released(other, strap)
                     await eventually(lambda: not peripheral.connections, "the strap disconnected")
                     await eventually(
                         lambda: (

@@ -20,6 +20,7 @@ first tick of a session, which always judges.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any, Final
 
 import numpy as np
@@ -45,7 +46,7 @@ Conn = psycopg.AsyncConnection[tuple[Any, ...]]
 _PLANS_SQL: Final = """
 SELECT c.patient_id, c.plan, (extract(epoch FROM c.started_at) * 1000000)::int8
 FROM care_plan c JOIN patient p ON p.id = c.patient_id
-WHERE p.discharged_at IS NULL ORDER BY c.patient_id
+WHERE p.discharged_at IS NULL AND p.ward_id = ANY (%s) ORDER BY c.patient_id
 """
 
 _READINGS_SQL: Final = """
@@ -80,9 +81,10 @@ class HomePatients:
             return True
         return bool(self.rows.size) and bool(np.isin(sample_rows, self.rows).any())
 
-    async def judge(self, conn: Conn, index: PatientIndex, now: int) -> None:
-        """Read the plans and recent readings of the admitted patients at home; judge them."""
-        ids, plans, since = await _plans(conn)
+    async def judge(self, conn: Conn, index: PatientIndex, now: int, wards: Sequence[str]) -> None:
+        """Read the plans and recent readings of the admitted patients at home of ``wards``
+        (the wards this worker holds); judge them."""
+        ids, plans, since = await _plans(conn, wards)
         rows = index.rows(ids)
         known = rows >= 0  # admitted since the registry was read: judged once it knows them
         ids = [i for i, k in zip(ids, known.tolist(), strict=True) if k]
@@ -106,8 +108,8 @@ class HomePatients:
         found.value[np.ix_(rows, _COLUMNS)] = self.verdict.value
 
 
-async def _plans(conn: Conn) -> tuple[list[str], list[CarePlan], IntArray]:
-    cur = await conn.execute(_PLANS_SQL)
+async def _plans(conn: Conn, wards: Sequence[str]) -> tuple[list[str], list[CarePlan], IntArray]:
+    cur = await conn.execute(_PLANS_SQL, (list(wards),))
     ids: list[str] = []
     plans: list[CarePlan] = []
     since: list[int] = []
