@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pytest
 
 from nabd.analytics.alerts import HIGH, AlertPolicy
+from nabd.analytics.arrays import NS_PER_S
 from nabd.analytics.service.conditions import NAMES
 from nabd.analytics.service.config import EngineConfig
+from nabd.analytics.service.home import ARRIVAL_GAP_S, HomePatients
 from nabd.app.stack.testing import RunningStack
 from nabd.contract.careplan import Programme, default_plan
 from tests.monitor.monitor_kit import (
@@ -115,3 +118,17 @@ def test_a_ward_patient_without_a_plan_is_judged_as_before(
         store(monitor_db, [(patient, "systolic_bp", now(), 80.0, ())])
         wait_until(lambda: "systolic_bp_low" in _open(monitor_db, patient), "the ward's alert")
         assert "bp_low" not in _open(monitor_db, patient)  # no home rule without a plan
+
+
+def test_new_home_readings_are_judged_within_seconds_but_not_at_every_tick() -> None:
+    home = HomePatients(every_s=60.0)
+    assert home.due(0, np.zeros(0, np.int64))  # never judged this session
+    home.judged_at, home.rows = 10 * NS_PER_S, np.array([3, 7], np.int64)
+    mine, other = np.array([7], np.int64), np.array([4], np.int64)
+    at = home.judged_at + round(ARRIVAL_GAP_S * NS_PER_S)
+    assert not home.due(at - 1, mine)  # a reading just after a run waits for the gap
+    assert home.due(at, mine)
+    assert not home.due(at, other)  # a ward patient's reading judges no one at home
+    assert home.due(home.judged_at + 60 * NS_PER_S, other)  # the cadence: adherence windows
+    home.reset()
+    assert home.due(at - 1, other)

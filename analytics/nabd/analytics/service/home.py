@@ -4,10 +4,13 @@ A patient with a stored care plan (``care_plan``, migration 0090) is a patient a
 spot readings a day, no continuous stream. Their readings of the last
 :data:`~nabd.analytics.home.LOOKBACK_DAYS` days are read back from the database and judged by
 :func:`nabd.analytics.home.judge_now` (all home patients in one pass) when one of them has new
-readings in the tick and otherwise every ``home_every_s`` (adherence is time-driven: a window
-ends without a reading), never every second. Reading the stored readings rather than a ring of
-the tick's samples makes the verdict a function of what is committed: a restart, a late upload
-of a meter's memory or a second service instance judge the same.
+readings (at most every :data:`ARRIVAL_GAP_S`) and otherwise every ``home_every_s`` (adherence
+is time-driven: a window ends without a reading), never every second. Measured: ``judge_now``
+takes 36 ms for 200 simulated patients (7,900 readings of 9 days) and 72 ms for 1,000 (38,700).
+
+Reading the stored readings rather than a ring of the tick's samples makes the verdict a
+function of what is committed: a restart, a late upload of a meter's memory or another worker
+taking the ward over judge the same.
 
 :meth:`HomePatients.overlay` then replaces those patients' rows of the tick's detection: the
 home rules' conditions at their current level, every ward condition off (a spot SpO2 is not a
@@ -37,7 +40,7 @@ from nabd.analytics.service.state import PatientIndex
 from nabd.analytics.spot import DAY_NS
 from nabd.contract.careplan import CarePlan
 
-__all__ = ["HomePatients"]
+__all__ = ["ARRIVAL_GAP_S", "HomePatients"]
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +59,8 @@ WHERE o.patient_id = ANY (%(patients)s) AND m.key = ANY (%(metrics)s)
   AND o.time >= to_timestamp(%(since)s / 1e6) AND o.value IS NOT NULL
   AND NOT (o.quality && %(doubtful)s::text[] OR 'sensor_contact_lost' = ANY (o.quality))
 """
+ARRIVAL_GAP_S: Final = 5.0
+"""New home readings are judged within this long (or ``home_every_s`` if shorter)."""
 _COLUMNS: Final = np.array([column(rule) for rule in RULES], np.int64)
 _US: Final = 1000
 
@@ -76,9 +81,13 @@ class HomePatients:
         self.judged_at = NEVER
 
     def due(self, now: int, sample_rows: IntArray) -> bool:
-        """Never judged this session, the cadence elapsed, or a home patient has new readings."""
+        """Never judged this session, the cadence elapsed, or a home patient has new readings
+        and the last run is :data:`ARRIVAL_GAP_S` old (readings arriving all the time from a
+        large cohort must not make every tick re-read nine days of everyone's readings)."""
         if self.judged_at == NEVER or now - self.judged_at >= self.every_ns:
             return True
+        if now - self.judged_at < min(self.every_ns, seconds_to_ns(ARRIVAL_GAP_S)):
+            return False
         return bool(self.rows.size) and bool(np.isin(sample_rows, self.rows).any())
 
     async def judge(self, conn: Conn, index: PatientIndex, now: int, wards: Sequence[str]) -> None:
