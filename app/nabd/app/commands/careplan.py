@@ -9,6 +9,7 @@ thresholds, and what differs from the programmes' defaults. See docs/home-monito
 from __future__ import annotations
 
 import argparse
+from datetime import time
 from typing import TYPE_CHECKING, Any
 
 from nabd.app.commands import Subparsers
@@ -80,6 +81,11 @@ def _show(args: argparse.Namespace) -> int:
     return run(args, action)
 
 
+def _clock(t: time) -> str:
+    """A slot's local time, to the minute unless it has seconds."""
+    return f"{t:%H:%M}" if t.second == 0 else f"{t:%H:%M:%S}"
+
+
 def _value(value: Any) -> str:
     return "-" if value is None else str(value)
 
@@ -98,7 +104,9 @@ def describe(stored: StoredPlan) -> list[str]:
         "schedule (local time, every day)",
     ]
     for slot in sorted(plan.schedule, key=lambda s: (s.start, s.kind)):
-        lines.append(f"  {slot.kind.value:<15} {slot.name:<10} {slot.start:%H:%M}-{slot.end:%H:%M}")
+        lines.append(
+            f"  {slot.kind.value:<15} {slot.name:<10} {_clock(slot.start)}-{_clock(slot.end)}"
+        )
     dumped = plan.model_dump(mode="json")
     for section in _SECTIONS:
         values = ", ".join(f"{k} {_value(v)}" for k, v in dumped[section].items())
