@@ -13,7 +13,7 @@ import pytest
 
 from nabd.analytics.alerts import HIGH, AlertPolicy
 from nabd.analytics.arrays import NS_PER_S
-from nabd.analytics.service.conditions import NAMES
+from nabd.analytics.service.conditions import NAMES, column
 from nabd.analytics.service.config import EngineConfig
 from nabd.analytics.service.home import ARRIVAL_GAP_S, HomePatients
 from nabd.app.stack.testing import RunningStack
@@ -132,3 +132,12 @@ def test_new_home_readings_are_judged_within_seconds_but_not_at_every_tick() -> 
     assert home.due(home.judged_at + 60 * NS_PER_S, other)  # the cadence: adherence windows
     home.reset()
     assert home.due(at - 1, other)
+
+
+def test_a_missed_measurement_never_escalates_a_clinical_home_alert_does() -> None:
+    escalating = EngineConfig().policy.escalating
+    for kind in ("weight", "blood_pressure", "glucose", "spo2"):
+        assert not escalating[column(f"adherence_{kind}")]
+    assert escalating[column("weight_gain")]
+    assert escalating[column("glucose_low")]
+    assert escalating[column("news2")]
