@@ -32,6 +32,7 @@ COMMAND_GROUPS: Final = (
     "nabd.app.commands.gateway",
     "nabd.app.commands.web",
     "nabd.app.commands.audit",
+    "nabd.app.commands.privacy_access",
     "nabd.app.commands.backup",
     "nabd.app.commands.evaluate",
     "nabd.app.commands.simulate",

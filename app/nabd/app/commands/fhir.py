@@ -111,7 +111,9 @@ def _export(args: argparse.Namespace) -> int:
         patient_id=args.patient,
         since=args.since,
         until=args.until or now,
-        identity=args.identity,
+        identity=query.Reader("export", args.actor, f"nabd fhir export --patient {args.patient}")
+        if args.identity
+        else None,
         period_s=settings.summary_period_s,
         systems=settings.systems,
     )
