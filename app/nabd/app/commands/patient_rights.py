@@ -18,6 +18,7 @@ import argparse
 import getpass
 import os
 import sys
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -153,7 +154,7 @@ def _write_export(args: argparse.Namespace, url: str, patient_id: str) -> int:
                 subject_access.resources(data, patient_id, reader=reader, systems=settings.systems,
                                          period_s=settings.summary_period_s, now=now,
                                          tally=tally),
-                base_url=base_url, bundle_id=f"subject-access-{patient_id}", timestamp=now,
+                base_url=base_url, bundle_id=str(uuid.uuid4()), timestamp=now,
             )  # fmt: skip
             query.audit(data, actor=args.by, action="subject_access_export",
                         subject=f"patient:{patient_id}",

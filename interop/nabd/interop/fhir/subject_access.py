@@ -34,7 +34,7 @@ from nabd.interop.fhir.records import (
     ReadingRecord,
 )
 from nabd.interop.fhir.search import TimeRange
-from nabd.interop.fhir.summaries import Summary, bucket_start
+from nabd.interop.fhir.summaries import Summary
 
 __all__ = ["MetricTally", "NurseEntry", "SubjectTally", "resources"]
 
@@ -56,7 +56,8 @@ class NurseEntry:
 
 @dataclass(slots=True)
 class MetricTally:
-    """One metric over the stay: how many values, their range, first and last time."""
+    """One metric over the stay: how many values, their range, and the first and last time
+    of a reading (with a value or not)."""
 
     count: int = 0
     minimum: float | None = None
@@ -87,13 +88,14 @@ class SubjectTally:
     resources: int = 0
 
     def observe(self, record: query.ObservationRecord) -> None:
-        if isinstance(record, ReadingRecord):
-            self._metric(record.key).add(record.time, 1, record.value, record.value)
+        if isinstance(record, ReadingRecord):  # an unavailable reading (None) counts no value
+            count = 0 if record.value is None else 1
+            self._metric(record.key).add(record.time, count, record.value, record.value)
         elif isinstance(record, Summary):
             self._metric(record.key).add(record.start, record.count, record.minimum, record.maximum)
         elif isinstance(record, BloodPressureRecord):
             for key, value in record.values.items():
-                self._metric(key).add(record.time, 1, value, value)
+                self._metric(key).add(record.time, 0 if value is None else 1, value, value)
         else:
             self.news2.append(record)
 
@@ -143,8 +145,9 @@ def resources(
     now: datetime,
     tally: SubjectTally,
 ) -> Iterator[Resource]:
-    """Patient (with identity, recorded as an access), devices, every Observation of the stay,
-    nurses' entries and alert Flags; :class:`NotFoundError` if there is no such patient."""
+    """Patient (with identity, recorded as an access), devices, every Observation of the
+    patient (whatever its time), nurses' entries and alert Flags; :class:`NotFoundError` if
+    there is no such patient or no identity left."""
     record = query.patient(conn, patient_id, identity=reader)
     if record.identity is None:
         raise NotFoundError(
@@ -153,7 +156,7 @@ def resources(
         )
     tally.patient = record
     yield _counted(tally, mapping.patient(record, systems))
-    window = TimeRange(bucket_start(record.admitted_at, period_s), now)
+    window = TimeRange()  # all of it: a reading stamped before admission is still theirs
     for device in query.devices_of(conn, patient_id, window):
         tally.devices.append(device.id)
         yield _counted(tally, mapping.device(device, systems))
