@@ -159,6 +159,19 @@ def test_identity_cannot_be_read_without_being_recorded(seeded: Seeded, station:
         conn.rollback()
 
 
+@pytest.mark.parametrize(
+    "statement",
+    ["UPDATE identity_access SET actor = 'mallory'", "DELETE FROM identity_access",
+     "TRUNCATE identity_access"],
+)  # fmt: skip
+def test_the_access_log_is_append_only_even_for_the_owner(seeded: Seeded, statement: str) -> None:
+    with psycopg.connect(seeded.owner_url) as conn:
+        with pytest.raises(errors.InsufficientPrivilege, match="identity_access is append-only"):
+            conn.execute(statement)
+        conn.rollback()
+    assert len(_accesses(seeded.owner_url)) == 5
+
+
 # ---- export -------------------------------------------------------------------------------------
 
 

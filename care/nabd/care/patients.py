@@ -31,6 +31,7 @@ __all__ = [
     "admit_in_transaction",
     "discharge",
     "list_patients",
+    "lock_patient",
     "require_admitted",
     "show_patient",
     "transfer",
@@ -243,6 +244,18 @@ def _devices_follow(conn: Conn, patient_id: str, gateway: str | None) -> list[st
     return sorted(str(r[0]) for r in rows)
 
 
+def lock_patient(conn: Conn, pid: str) -> datetime | None:
+    """Lock an admission's row until the transaction ends; return when she was discharged
+    (None: admitted), or :class:`Unknown`."""
+    row = conn.execute(
+        "SELECT discharged_at FROM patient WHERE id = %s FOR UPDATE", (pid,)
+    ).fetchone()
+    if row is None:
+        raise Unknown(f"no patient {pid!r}: `nabd patient list --all` shows every admission")
+    discharged: datetime | None = row[0]
+    return discharged
+
+
 def discharge(conn: Conn, patient_id: str, *, by: str) -> Discharge:
     """Discharge a patient: end their device assignments now and set ``discharged_at``.
 
@@ -250,13 +263,9 @@ def discharge(conn: Conn, patient_id: str, *, by: str) -> Discharge:
     """
     pid, actor = parse_id("patient", patient_id), parse_actor(by)
     with operation(conn, f"discharging patient {pid}"):
-        row = conn.execute(
-            "SELECT discharged_at FROM patient WHERE id = %s FOR UPDATE", (pid,)
-        ).fetchone()
-        if row is None:
-            raise Unknown(f"no patient {pid!r}: `nabd patient list` shows the admitted ones")
-        if row[0] is not None:
-            return Discharge(pid, row[0], changed=False)
+        discharged = lock_patient(conn, pid)
+        if discharged is not None:
+            return Discharge(pid, discharged, changed=False)
         ended = conn.execute(
             """UPDATE device_assignment SET valid = tstzrange(lower(valid), now()), ended_by = %s
                WHERE patient_id = %s AND upper_inf(valid) AND lower(valid) < now()

@@ -28,6 +28,7 @@ from datetime import date, datetime
 from typing import Final
 
 from nabd.care.errors import CareInputError, CareRefused, Unknown
+from nabd.care.patients import lock_patient
 from nabd.care.store import Conn, audit, operation
 from nabd.care.values import parse_actor, parse_birth_date, parse_id, parse_mrn, parse_text
 
@@ -173,12 +174,7 @@ def erase_identity(conn: Conn, patient_id: str, *, by: str) -> Erasure:
     admitted or has no identity left (erased already)."""
     pid, actor = parse_id("patient", patient_id), parse_actor(by)
     with operation(conn, f"erasing the identity of patient {pid}"):
-        row = conn.execute(
-            "SELECT discharged_at FROM patient WHERE id = %s FOR UPDATE", (pid,)
-        ).fetchone()
-        if row is None:
-            raise Unknown(f"no patient {pid!r}: `nabd patient list --all` shows every admission")
-        if row[0] is None:
+        if lock_patient(conn, pid) is None:
             raise CareRefused(
                 f"patient {pid} is admitted: the ward needs to know who is in the bed; "
                 f"discharge first (`nabd patient discharge {pid}`), then erase"

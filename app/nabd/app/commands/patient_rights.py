@@ -19,14 +19,13 @@ import getpass
 import os
 import sys
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import TYPE_CHECKING
 
 from nabd.app.commands import Subparsers, fail
 from nabd.app.commands.care_shell import at, run
+from nabd.app.commands.files import written_whole
 from nabd.app.commands.problems import UsageError
 
 if TYPE_CHECKING:
@@ -145,7 +144,7 @@ def _write_export(args: argparse.Namespace, url: str, patient_id: str) -> int:
         args.out.mkdir(parents=True, exist_ok=True)
         with (
             psycopg.connect(url, row_factory=dict_row) as data,
-            _replacing(args.out / BUNDLE) as out,
+            written_whole(args.out / BUNDLE) as out,
         ):
             data.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
             data.execute("SET LOCAL TimeZone = 'UTC'")
@@ -165,25 +164,13 @@ def _write_export(args: argparse.Namespace, url: str, patient_id: str) -> int:
                 for a in access_log(conn, [patient_id])
             ]
         page = subject_summary.render(tally, accesses, lang=args.lang, now=now)
-        with _replacing(args.out / SUMMARY) as out:
+        with written_whole(args.out / SUMMARY) as out:
             out.write(page)
     except (FhirError, OSError) as exc:
         return fail(exc)
     print(f"{patient_id}: exported {count} resources to {args.out / BUNDLE} "
           f"and the summary to {args.out / SUMMARY}")  # fmt: skip
     return 0
-
-
-@contextmanager
-def _replacing(path: Path) -> Iterator[IO[str]]:
-    """Write ``path`` in full or not at all (through ``path.part``)."""
-    partial = path.with_name(path.name + ".part")
-    try:
-        with partial.open("w", encoding="utf-8") as out:
-            yield out
-        partial.replace(path)
-    finally:
-        partial.unlink(missing_ok=True)
 
 
 # ---- rectify and erase --------------------------------------------------------------------------

@@ -41,16 +41,17 @@ CREATE TABLE identity_access (
 );
 CREATE INDEX identity_access_patient_idx ON identity_access (patient_id, at);
 
-CREATE FUNCTION identity_access_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
+-- A guard for any append-only table (0004 has audit_log's own, which names it).
+CREATE FUNCTION append_only_guard() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    RAISE EXCEPTION 'identity_access is append-only: % refused', TG_OP
+    RAISE EXCEPTION '% is append-only: % refused', TG_TABLE_NAME, TG_OP
         USING ERRCODE = 'insufficient_privilege';
 END
 $$;
 CREATE TRIGGER identity_access_append_only BEFORE UPDATE OR DELETE ON identity_access
-    FOR EACH ROW EXECUTE FUNCTION identity_access_refuse_change();
+    FOR EACH ROW EXECUTE FUNCTION append_only_guard();
 CREATE TRIGGER identity_access_no_truncate BEFORE TRUNCATE ON identity_access
-    FOR EACH STATEMENT EXECUTE FUNCTION identity_access_refuse_change();
+    FOR EACH STATEMENT EXECUTE FUNCTION append_only_guard();
 
 CREATE FUNCTION identity.read_identities(ids text[], via text, reader text, what text)
 RETURNS TABLE (patient_id text, mrn text, given_name text, family_name text, birth_date date)
