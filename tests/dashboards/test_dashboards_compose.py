@@ -42,6 +42,7 @@ def test_the_stack_has_every_part() -> None:
         "migrate",
         "ingest",
         "analytics",
+        "retention",
         "dashboards-export",
         "grafana",
     }

@@ -15,6 +15,7 @@ import getpass
 import io
 import json
 import re
+import secrets
 import ssl
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -28,12 +29,85 @@ from fhir.resources.R4B.bundle import Bundle
 from psycopg import errors, sql
 
 from nabd.app.cli import main
+from nabd.app.db.migrations import apply_migrations
+from nabd.app.stack.testing import RunningStack
+from nabd.interop.fhir.auth import token_digest
+from nabd.interop.fhir.settings import FhirSettings, TokenGrant
+from nabd.station.users import Language, NewUser, Role, add_user
+from tests.fhir import fhir_kit
 from tests.fhir.fhir_kit import ALERT_OLD, ALERT_OPEN, Seeded
-from tests.fhir.http_kit import Server
-from tests.privacy.conftest import ADMIN, NURSE
+from tests.fhir.http_kit import Server, serve
+from tests.station import station_kit
 from tests.station.station_kit import PASSWORD, Station
 
 pytestmark = pytest.mark.integration
+
+FHIR_TOKEN = "rights-identified-0123456789abcdef0123"
+NURSE = NewUser(
+    name="salma",
+    display_name="Salma",
+    role=Role.NURSE,
+    wards=("w1",),
+    password=station_kit.PASSWORD,
+    lang=Language.EN,
+    sees_identity=True,
+)
+ADMIN = NewUser(name="rania", display_name="Rania", role=Role.ADMIN, wards=("w1",),
+                password=station_kit.PASSWORD, lang=Language.FR, sees_identity=True)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def seeded(fresh_database: str) -> Iterator[fhir_kit.Seeded]:
+    """The FHIR tests' data, a login in nabd_fhir_identity, and a station user on ward w1."""
+    apply_migrations(fresh_database)
+    role, password = f"fhir_{secrets.token_hex(4)}", secrets.token_hex(16)
+    with psycopg.connect(fresh_database) as conn:
+        fhir_kit.seed(conn)
+        conn.execute(
+            sql.SQL("CREATE ROLE {} LOGIN PASSWORD {} IN ROLE nabd_fhir_identity").format(
+                sql.Identifier(role), sql.Literal(password)
+            )
+        )
+    try:
+        yield fhir_kit.Seeded(fresh_database, fhir_kit.login_url(fresh_database, role, password),
+                              role)  # fmt: skip
+    finally:
+        with psycopg.connect(fresh_database, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
+
+
+@pytest.fixture(scope="module")
+def station(nabd_stack: RunningStack, seeded: fhir_kit.Seeded) -> Iterator[station_kit.Station]:
+    """The nurse station over HTTPS, its login in nabd_station, a nurse and an admin who see
+    names."""
+    login, password = f"station_{secrets.token_hex(4)}", secrets.token_hex(16)
+    with psycopg.connect(seeded.owner_url, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("CREATE ROLE {} LOGIN PASSWORD {} IN ROLE nabd_station").format(
+                sql.Identifier(login), sql.Literal(password)
+            )
+        )
+        add_user(conn, NURSE, by="test-admin")
+        add_user(conn, ADMIN, by="test-admin")
+    url = station_kit.login_url(seeded.owner_url, login, password)
+    try:
+        with station_kit.serve(nabd_stack, station_kit.Seeded(seeded.owner_url, url)) as running:
+            yield running
+    finally:
+        with psycopg.connect(seeded.owner_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(login)))
+
+
+@pytest.fixture(scope="module")
+def fhir(seeded: fhir_kit.Seeded) -> Iterator[Server]:
+    """The FHIR API over HTTP with one identity-scoped token, ``rights-ehr``."""
+    settings = FhirSettings(
+        database_url=seeded.fhir_url,
+        tokens={"rights-ehr": TokenGrant(sha256=token_digest(FHIR_TOKEN), identity=True)},
+    )
+    with serve(settings, seeded, FHIR_TOKEN) as running:
+        yield running
+
 
 Run: TypeAlias = Callable[..., tuple[int, str, str]]
 DPO = "DPO Karim"
@@ -334,3 +408,26 @@ def _tables_holding(url: str, values: tuple[str, ...]) -> list[str]:
                 if hit:
                     found.append(f"{schema}.{table}: {value}")
     return found
+
+
+def test_the_retention_job_alone_removes_old_access_rows(seeded: Seeded, run: Run) -> None:
+    """Class ``identity_access``: ``nabd privacy retention apply`` deletes rows older than the
+    period through the guard's one opening; recent rows stay, and the guard still refuses
+    anyone else."""
+    with psycopg.connect(seeded.owner_url) as conn:
+        conn.execute(
+            """INSERT INTO identity_access (at, patient_id, channel, actor, what, login, db_role)
+               VALUES (now() - interval '400 days', 'p_1', 'cli', 'old', 'x', 'nabd', 'nabd')"""
+        )
+    recent = len(_accesses(seeded.owner_url)) - 1
+    assert run("privacy", "retention", "set", "identity_access", "365", "--by", DPO)[0] == 0
+    status, _, err = run("privacy", "retention", "apply")
+    assert (status, err) == (0, "")
+    left = _accesses(seeded.owner_url)
+    assert ("cli", "old", "x") not in left
+    assert len(left) == recent
+    with psycopg.connect(seeded.owner_url) as conn:
+        conn.execute("SELECT set_config('nabd.retention_cutoff', '2000-01-01', true)")
+        with pytest.raises(errors.InsufficientPrivilege, match="append-only"):
+            conn.execute("DELETE FROM identity_access")
+        conn.rollback()

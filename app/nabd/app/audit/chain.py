@@ -14,6 +14,12 @@ disabled). Both are caught by *anchors*: heads of the chain recorded outside the
 (:mod:`nabd.app.audit.checkpoint`). Because each hash covers the previous one, the hash of the
 anchored row covers every row before it: any change at or before that row, re-hashed or not,
 changes it, and a missing row means the log was cut.
+
+Retention (``nabd privacy retention``, migration 0080) may remove a *prefix* of the log; it
+appends an ``audit_log_pruned`` row naming the last removed row's ``seq`` and hash and how many
+rows were removed since the first one. That head is where the check starts (``start``): the first
+kept row must link to it, row counts still count from the log's first row (so anchors signed
+after it still match), and anchors of removed rows are *retired*: counted, no longer checkable.
 """
 
 from __future__ import annotations
@@ -80,6 +86,15 @@ class Intact:
     rows: int
     head_seq: int | None
     head_hash: bytes
+    start: Head | None = None
+    """Where the check began: the head of rows removed by retention, or None (the first row)."""
+    retired: int = 0
+    """Anchors of rows removed by retention: not checkable any more."""
+
+    @property
+    def kept(self) -> int:
+        """Rows still in the log (``rows`` counts from the log's first row ever)."""
+        return self.rows - (0 if self.start is None else self.start.rows)
 
     @property
     def head(self) -> Head | None:
@@ -108,9 +123,31 @@ def count_change(then: int, now: int) -> str:
 class _Anchors:
     """The anchors not yet reached, in ``seq`` order, and the last one found intact."""
 
-    def __init__(self, anchors: Sequence[Anchor]) -> None:
+    def __init__(self, anchors: Sequence[Anchor], start: Head | None) -> None:
         self.pending = deque(sorted(anchors, key=lambda a: a.head.seq))
         self.intact: Anchor | None = None
+        self.retired = 0
+        self.last_retired: Anchor | None = None
+        while start is not None and self.pending and self.pending[0].head.seq <= start.seq:
+            self.retired += 1
+            self.last_retired = self.pending.popleft()
+
+    def retired_past(self, start: Head | None) -> Break | None:
+        """A Break if the last retired anchor contradicts the start it was removed up to: the
+        same row with another hash, or more rows up to it than were ever removed."""
+        anchor = self.last_retired
+        if start is None or anchor is None:
+            return None
+        same_row = anchor.head.seq == start.seq
+        if (same_row and anchor.head != start) or anchor.head.rows > start.rows:
+            return Break(
+                anchor.head.seq,
+                f"rewritten before retention's cut: differs from {anchor.label},"
+                f" {count_change(anchor.head.rows, start.rows)}",
+                anchor.head.hash,
+                start.hash if same_row else b"",
+            )
+        return None
 
     def skipped(self, seq: int, last_seq: int | None) -> Break | None:
         """A Break if the log jumps over an anchored row on its way to ``seq``."""
@@ -170,10 +207,15 @@ def verify(
     ``anchors`` are heads recorded elsewhere: each anchored row must still be there with the same
     hash and the same number of rows up to it. ``start`` continues a chain already checked up to
     that head (``rows`` then holds only the rows after it): the checkpoint writer reads only what
-    is new since its last checkpoint.
+    is new since its last checkpoint, and the check of a log that retention shortened starts at
+    the head of what was removed; anchors at or before ``start`` are retired, not checked.
     """
+    pending = _Anchors(anchors, start)
+    return pending.retired_past(start) or _walk(rows, pending, start)
+
+
+def _walk(rows: Iterable[AuditRow], pending: _Anchors, start: Head | None) -> Intact | Break:
     prev, count, last_seq = (b"", 0, None) if start is None else (start.hash, start.rows, start.seq)
-    pending = _Anchors(anchors)
     for row in rows:
         if last_seq is not None and row.seq <= last_seq:
             return Break(row.seq, f"out of order after seq={last_seq}", prev, row.prev_hash)
@@ -189,4 +231,4 @@ def verify(
         prev, last_seq, count = row.hash, row.seq, count + 1
         if (differs := pending.check(row.seq, row.hash, count)) is not None:
             return differs
-    return pending.cut(count, last_seq) or Intact(count, last_seq, prev)
+    return pending.cut(count, last_seq) or Intact(count, last_seq, prev, start, pending.retired)

@@ -41,16 +41,32 @@ def _snapshot(conninfo: str) -> psycopg.Connection[tuple[Any, ...]]:
     return conn
 
 
+def pruned_head(conn: Connection) -> Head | None:
+    """The head of the rows retention removed, from the newest ``audit_log_pruned`` row (itself
+    in the chain, so checked by the walk); None when nothing was ever removed."""
+    found = conn.execute(
+        "SELECT details->>'through_seq', details->>'through_hash', details->>'rows'"
+        " FROM audit_log WHERE action = 'audit_log_pruned' ORDER BY seq DESC LIMIT 1"
+    ).fetchone()
+    if found is None:
+        return None
+    try:
+        return Head(int(str(found[0])), bytes.fromhex(str(found[1])), int(str(found[2])))
+    except ValueError:  # a hand-written entry: start from nothing, the first row will not link
+        return None
+
+
 def verify_database(conninfo: str, anchors: Sequence[Anchor] = ()) -> Intact | Break:
     """Check the chain of the database at ``conninfo`` in one read-only snapshot, and that it
-    still holds every anchored head (see :func:`nabd.app.audit.chain.verify`)."""
+    still holds every anchored head (see :func:`nabd.app.audit.chain.verify`), from the head of
+    what retention removed, if it removed anything."""
     with _snapshot(conninfo) as conn:
-        result = verify(_rows(conn, _ALL), anchors)
+        result = verify(_rows(conn, _ALL), anchors, start=pruned_head(conn))
         conn.rollback()
         return result
 
 
-def _stored_head(conn: Connection, seq: int) -> Head | None:
+def _stored_head(conn: Connection, seq: int, pruned: Head | None) -> Head | None:
     found = conn.execute(
         "SELECT (SELECT hash FROM audit_log WHERE seq = %(seq)s),"
         " (SELECT count(*) FROM audit_log WHERE seq <= %(seq)s)",
@@ -58,7 +74,7 @@ def _stored_head(conn: Connection, seq: int) -> Head | None:
     ).fetchone()
     if found is None or found[0] is None:
         return None
-    return Head(seq, bytes(found[0]), int(found[1]))
+    return Head(seq, bytes(found[0]), int(found[1]) + (0 if pruned is None else pruned.rows))
 
 
 def extend(conninfo: str, since: Head | None) -> Intact | Break:
@@ -70,13 +86,21 @@ def extend(conninfo: str, since: Head | None) -> Intact | Break:
     checkpoint grows with the new rows, not with the whole log.
     """
     with _snapshot(conninfo) as conn:
-        result = verify(_rows(conn, _ALL)) if since is None else _extend(conn, since)
+        pruned = pruned_head(conn)
+        if since is None:
+            result = verify(_rows(conn, _ALL), start=pruned)
+        elif pruned is not None and since.seq <= pruned.seq:
+            # The last checkpoint's row was removed by retention: go on from the cut.
+            anchor = Anchor(since, "the last checkpoint")
+            result = verify(_rows(conn, _AFTER, (pruned.seq,)), [anchor], start=pruned)
+        else:
+            result = _extend(conn, since, pruned)
         conn.rollback()
         return result
 
 
-def _extend(conn: Connection, since: Head) -> Intact | Break:
-    stored = _stored_head(conn, since.seq)
+def _extend(conn: Connection, since: Head, pruned: Head | None) -> Intact | Break:
+    stored = _stored_head(conn, since.seq, pruned)
     if stored is None:
         return Break(since.seq, "missing: the last checkpoint saw this row", since.hash, b"")
     if stored != since:

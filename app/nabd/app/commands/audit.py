@@ -199,8 +199,18 @@ def _verify(args: argparse.Namespace) -> int:
         return fail(error)
     if isinstance(result, Break):
         return fail(ValueError(f"audit chain broken: {result}"))
-    head = f"head seq={result.head_seq} hash={result.head_hash.hex()}" if result.rows else "empty"
-    print(f"audit chain intact: {result.rows} row(s), {head}")
+    head = f"head seq={result.head_seq} hash={result.head_hash.hex()}" if result.kept else "empty"
+    print(f"audit chain intact: {result.kept} row(s), {head}")
+    if result.start is not None:
+        print(
+            f"{result.start.rows} older row(s), through seq={result.start.seq}, removed by the"
+            f" retention policy (nabd privacy retention); the chain starts from their head"
+            + (
+                f"; {result.retired} checkpoint(s) of removed rows retired"
+                if result.retired
+                else ""
+            )
+        )
     if path is None:
         print("no checkpoint log given: a re-hashed rewrite or a cut tail cannot be seen")
     elif checkpoints:

@@ -5,8 +5,7 @@ nurse station's pages, the FHIR API's Patient reads, exports and the care comman
 them for one admission (a pseudonymous id) or for every admission of a person (an MRN), as a
 table or as CSV. See docs/patient-rights.md.
 
-The ``privacy`` group is made here; :func:`add_commands` adds this module's commands to a
-``privacy`` group made elsewhere, so other ``nabd privacy ...`` commands can share the group.
+:mod:`nabd.app.commands.privacy` makes the ``privacy`` group and calls :func:`add_commands`.
 """
 
 from __future__ import annotations
@@ -22,14 +21,7 @@ from nabd.app.commands.care_shell import add_common, at, print_table, run
 if TYPE_CHECKING:
     from nabd.care.store import Conn
 
-__all__ = ["add_commands", "register"]
-
-
-def register(subparsers: Subparsers) -> None:
-    """Add the ``nabd privacy`` group with this module's commands."""
-    privacy = subparsers.add_parser("privacy", help="data protection: who accessed what")
-    add_commands(privacy.add_subparsers(title="privacy commands", metavar="COMMAND",
-                                        required=True))  # fmt: skip
+__all__ = ["add_commands"]
 
 
 def add_commands(commands: Subparsers) -> None:

@@ -26,8 +26,11 @@
 -- last 5 minutes (same patient, channel, actor, what and login) is not recorded again: the log
 -- says who looked and from when, not every repaint.
 --
--- The table is append-only like audit_log (trigger, whoever asks); it names patients by
--- pseudonym only, so it stays after an identity is erased.
+-- The table is append-only like audit_log (trigger, whoever asks) but for one statement: the
+-- retention job's DELETE of rows older than the cutoff it names in the transaction-local setting
+-- nabd.retention_cutoff (`nabd privacy retention`, class identity_access; nobody but the owner
+-- holds DELETE on the table). It names patients by pseudonym only, so it stays after an identity
+-- is erased.
 
 CREATE TABLE identity_access (
     id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -41,17 +44,21 @@ CREATE TABLE identity_access (
 );
 CREATE INDEX identity_access_patient_idx ON identity_access (patient_id, at);
 
--- A guard for any append-only table (0004 has audit_log's own, which names it).
-CREATE FUNCTION append_only_guard() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION identity_access_guard() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    RAISE EXCEPTION '% is append-only: % refused', TG_TABLE_NAME, TG_OP
+    IF TG_OP = 'DELETE' AND OLD.at < coalesce(
+           nullif(current_setting('nabd.retention_cutoff', true), '')::timestamptz,
+           '-infinity') THEN
+        RETURN OLD;
+    END IF;
+    RAISE EXCEPTION 'identity_access is append-only: % refused', TG_OP
         USING ERRCODE = 'insufficient_privilege';
 END
 $$;
 CREATE TRIGGER identity_access_append_only BEFORE UPDATE OR DELETE ON identity_access
-    FOR EACH ROW EXECUTE FUNCTION append_only_guard();
+    FOR EACH ROW EXECUTE FUNCTION identity_access_guard();
 CREATE TRIGGER identity_access_no_truncate BEFORE TRUNCATE ON identity_access
-    FOR EACH STATEMENT EXECUTE FUNCTION append_only_guard();
+    FOR EACH STATEMENT EXECUTE FUNCTION identity_access_guard();
 
 CREATE FUNCTION identity.read_identities(ids text[], via text, reader text, what text)
 RETURNS TABLE (patient_id text, mrn text, given_name text, family_name text, birth_date date)

@@ -1,0 +1,1 @@
+"""Data protection: retention of each class of personal data (``nabd privacy retention``)."""
