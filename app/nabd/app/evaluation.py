@@ -22,7 +22,7 @@ which are ingest's business) are listed as not evaluated rather than scored as m
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Final
@@ -42,7 +42,17 @@ from nabd.simulators.labels import Condition, Label
 from nabd.simulators.series import VitalSeries
 from nabd.simulators.ward import Ward
 
-__all__ = ["CADENCE_S", "MATCHES", "NOT_EVALUATED", "Outcome", "RaisedAlert", "replay", "score"]
+__all__ = [
+    "CADENCE_S",
+    "MATCHES",
+    "NOT_EVALUATED",
+    "WARD_RULES",
+    "Outcome",
+    "RaisedAlert",
+    "Rules",
+    "replay",
+    "score",
+]
 
 S: Final = 1_000_000_000
 
@@ -125,6 +135,25 @@ NOT_EVALUATED: Final = frozenset(
         Condition.DUPLICATED_PAYLOAD,
         Condition.GARBLED_PAYLOAD,
     }
+)
+
+
+@dataclass(frozen=True)
+class Rules:
+    """What :func:`score` matches: label condition -> alert conditions that find it, the labels
+    of a clinical episode, which alert conditions are physiological, what is not scored."""
+
+    matches: Mapping[Condition, frozenset[str]]
+    clinical: frozenset[Condition]
+    physiological: Callable[[str], bool]
+    not_evaluated: frozenset[Condition]
+
+
+WARD_RULES: Final = Rules(
+    matches=MATCHES,
+    clinical=CLINICAL,
+    physiological=lambda condition: BY_NAME[condition].kind is Kind.PHYSIOLOGICAL,
+    not_evaluated=NOT_EVALUATED,
 )
 
 
@@ -320,15 +349,17 @@ def score(
     patients: int,
     seconds: float,
     grace_s: float = 300.0,
+    rules: Rules | None = None,
 ) -> Outcome:
-    """Match alerts to labels (see the module docstring)."""
+    """Match alerts to labels (see the module docstring); ``rules`` default to the ward's."""
+    rules = rules or WARD_RULES
     by_label: dict[str, ConditionScore] = {}
     not_evaluated: dict[str, int] = {}
     for label in labels:
-        if label.condition in NOT_EVALUATED:
+        if label.condition in rules.not_evaluated:
             not_evaluated[label.condition.value] = not_evaluated.get(label.condition.value, 0) + 1
             continue
-        wanted = MATCHES[label.condition]
+        wanted = rules.matches[label.condition]
         if not wanted:
             continue
         entry = by_label.setdefault(label.condition.value, ConditionScore())
@@ -341,7 +372,7 @@ def score(
     for alert in alerts:
         if alert.kind is not AlertEventKind.RAISED:
             continue
-        if not _explained(alert, labels, grace_s):
+        if not _explained(alert, labels, grace_s, rules):
             false_by_alert[alert.condition] = false_by_alert.get(alert.condition, 0) + 1
     return Outcome(
         patient_days=patients * seconds / 86400.0,
@@ -368,17 +399,17 @@ def _delay(
     return best
 
 
-def _explained(alert: RaisedAlert, labels: Sequence[Label], grace_s: float) -> bool:
+def _explained(alert: RaisedAlert, labels: Sequence[Label], grace_s: float, rules: Rules) -> bool:
     """A label of the patient covers the alert: one it matches, or any physiological alert
     during a clinical episode (the patient is deteriorating: an alert about it is not false,
     whichever vital it names)."""
-    physiological = BY_NAME[alert.condition].kind is Kind.PHYSIOLOGICAL
+    physiological = rules.physiological(alert.condition)
     return any(
         label.patient_id == alert.patient_id
         and label.onset <= alert.at < label.offset + grace_s
         and (
-            alert.condition in MATCHES.get(label.condition, frozenset())
-            or (physiological and label.condition in CLINICAL)
+            alert.condition in rules.matches.get(label.condition, frozenset())
+            or (physiological and label.condition in rules.clinical)
         )
         for label in labels
     )

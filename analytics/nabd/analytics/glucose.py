@@ -1,0 +1,137 @@
+"""Glucose from a meter (or CGM) at home: hypo- and hyperglycaemia levels and time in range.
+
+Levels from the International consensus on time in range [Battelino19] and the ADA Standards
+of Care [ADA25] sec. 6 (unchanged since 2018), in the plan's unit:
+
+* **level 2 hypoglycaemia** ``< level2_low`` (54 mg/dL, 3.0 mmol/L): high ("immediate action");
+* **level 1 hypoglycaemia** ``< level1_low`` and >= level 2 (70 mg/dL, 3.9 mmol/L; "54-69"):
+  medium (the patient treats now; the nurse calls the same day);
+* **level 2 hyperglycaemia** ``> level2_high`` (250 mg/dL, 13.9 mmol/L): low (review);
+  level 1 hyperglycaemia (> 180) is counted in time above range, not alerted.
+
+A low reading repeated within :data:`LOW_REPEAT_WITHIN_S` (the 15-min re-check after treating a
+low, ADA's "15-15 rule") escalates one step; a high one repeated within a day escalates to
+medium (both via :func:`~nabd.analytics.spot.escalate`).
+
+The contract stores glucose in **mmol/L**; a plan in mg/dL is judged in mg/dL, the reading
+converted with 18.016 mg/dL per mmol/L and rounded to 3 decimals, so a meter's 70 mg/dL stored
+as 3.8854... mmol/L is judged as 70 (not level 1), exactly as the source's boundary says.
+
+**Time in range** per local day (and per week, day 0-6 of the period, ...): the share of
+readings within ``[range_low, range_high]`` (70-180 mg/dL). For a CGM's evenly spaced readings
+that is the share of time [Battelino19]; for meter readings it is only the share of readings,
+biased by when people measure, and docs say so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+
+from nabd.analytics.arrays import BoolArray, FloatArray, Int8Array, IntArray, float_per_patient
+from nabd.analytics.ring import Window
+from nabd.analytics.spot import HIGH, LOW, MEDIUM, escalate, local_day, per_plan
+from nabd.contract.careplan import CarePlan
+
+__all__ = [
+    "HIGH_REPEAT_WITHIN_S",
+    "LOW_REPEAT_WITHIN_S",
+    "GlucoseFindings",
+    "GlucoseLimits",
+    "glucose_levels",
+    "time_in_range",
+]
+
+LOW_REPEAT_WITHIN_S: Final = 3600.0
+HIGH_REPEAT_WITHIN_S: Final = 86400.0
+
+
+@dataclass(frozen=True)
+class GlucoseLimits:
+    """Per-patient thresholds in the plan's unit, and that unit's factor from mmol/L."""
+
+    factor: FloatArray
+    """1 for mmol/L plans, 18.016 for mg/dL plans."""
+    level2_low: FloatArray
+    level1_low: FloatArray
+    range_low: FloatArray
+    range_high: FloatArray
+    level2_high: FloatArray
+
+    @classmethod
+    def of(cls, plans: Sequence[CarePlan]) -> GlucoseLimits:
+        return per_plan(cls, [plan.glucose for plan in plans])
+
+    def column(self, name: str, patients: int) -> FloatArray:
+        return float_per_patient(name, getattr(self, name), patients)[:, None]
+
+
+@dataclass(frozen=True)
+class GlucoseFindings:
+    """Per reading (the window's shape)."""
+
+    value: FloatArray
+    """The reading in the plan's unit (NaN where not valid)."""
+    low: Int8Array
+    high: Int8Array
+    in_range: BoolArray
+
+
+def _in_plan_unit(window: Window, limits: GlucoseLimits) -> FloatArray:
+    factor = limits.column("factor", window.values.shape[0])
+    result: FloatArray = np.round(np.where(window.valid, window.values, np.nan) * factor, 3)
+    return result
+
+
+def glucose_levels(window: Window, limits: GlucoseLimits) -> GlucoseFindings:
+    """Judge every glucose reading (``window`` in mmol/L, the contract's unit)."""
+    n = window.values.shape[0]
+    value = _in_plan_unit(window, limits)
+    with np.errstate(invalid="ignore"):
+        level2 = value < limits.column("level2_low", n)
+        level1 = value < limits.column("level1_low", n)
+        high = value > limits.column("level2_high", n)
+        in_range = (value >= limits.column("range_low", n)) & (
+            value <= limits.column("range_high", n)
+        )
+    low = np.where(level2, HIGH, np.where(level1, MEDIUM, 0)).astype(np.int8)
+    return GlucoseFindings(
+        value=value,
+        low=escalate(low, window, LOW_REPEAT_WITHIN_S),
+        high=escalate(np.where(high, LOW, 0).astype(np.int8), window, HIGH_REPEAT_WITHIN_S),
+        in_range=in_range & window.valid,
+    )
+
+
+def time_in_range(
+    window: Window,
+    limits: GlucoseLimits,
+    utc_offset_s: npt.ArrayLike,
+    *,
+    first_day: int,
+    days: int,
+    period_days: int = 1,
+) -> tuple[FloatArray, IntArray]:
+    """``(share in range, readings)`` per patient and period, shape ``(patients, periods)``.
+
+    Periods are ``period_days`` local days long from local day ``first_day`` (days since
+    1970-01-01) over ``days`` days; the share is NaN for a period without readings.
+    """
+    n = window.values.shape[0]
+    found = glucose_levels(window, limits)
+    day = local_day(window, np.broadcast_to(np.asarray(utc_offset_s), (n,)))
+    inside = window.valid & (day >= first_day) & (day < first_day + days)
+    periods = -(-days // period_days)
+    slot = np.where(inside, (day - first_day) // period_days, 0)
+    rows = np.broadcast_to(np.arange(n)[:, None], slot.shape)
+    flat = rows[inside] * periods + slot[inside]
+    count = np.bincount(flat, minlength=n * periods).reshape(n, periods)
+    good = np.bincount(flat, weights=found.in_range[inside].astype(np.float64),
+                       minlength=n * periods).reshape(n, periods)  # fmt: skip
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(count > 0, good / count, np.nan)
+    return share, count.astype(np.int64)
