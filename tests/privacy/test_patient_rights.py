@@ -259,6 +259,10 @@ def test_export_writes_the_bundle_and_a_summary_with_who_accessed(
                VALUES ('p_1', 'consciousness', 'A', now(), now() + interval '4 hours',
                        'Nurse Ines') RETURNING id"""
         ).fetchone()
+        conn.execute(
+            """INSERT INTO consent (patient_id, scope, text_version, collected_at, collected_by)
+               VALUES ('p_1', 'remote-monitoring', 'v2-fr', now(), 'Nurse Ines')"""
+        )
     assert entry is not None
     out = tmp_path / "export"
     status, stdout, err = run("patient", "export", "p_1", "--out", str(out), "--lang", "en",
@@ -282,12 +286,16 @@ def test_export_writes_the_bundle_and_a_summary_with_who_accessed(
     assert sum("NEWS2" in json.dumps(o["code"]) for o in observations) >= 2
     nurse = next(o for o in observations if o["id"] == f"nurse-entry-{entry[0]}")
     assert (nurse["valueString"], nurse["performer"][0]["display"]) == ("A", "Nurse Ines")
+    (consent,) = [r for r in resources if r["resourceType"] == "Consent"]
+    assert (consent["status"], consent["policyRule"]["text"]) == (
+        "active", "remote-monitoring, text version v2-fr"
+    )  # fmt: skip
 
     page = (out / "summary.html").read_text(encoding="utf-8")
     assert '<html lang="en" dir="ltr">' in page
     for expected in ("Amina Haddad", "MRN-0042", "1948-05-17", "Heart rate", "spo2_low",
-                     "Who viewed your identity", "nurse station", "rights-ehr", "Nurse Ines",
-                     DPO):  # fmt: skip
+                     "Consents", "remote-monitoring", "Who viewed your identity",
+                     "nurse station", "rights-ehr", "Nurse Ines", DPO):  # fmt: skip
         assert expected in page, expected
     assert ("export", DPO, "nabd patient export --lang en") in _accesses(seeded.owner_url)
     actor, subject, details = _audit(seeded.owner_url, "subject_access_export")[-1]
@@ -359,9 +367,8 @@ def test_erasure_leaves_no_identity_and_keeps_the_pseudonymous_record(
     assert out.startswith("p_1: identity erased at ")
     remains = dict(re.findall(r"^  (\S.*?)\s{2,}(\d+)$", out, re.MULTILINE))
     assert remains["readings"] != "0"
-    assert (remains["NEWS2 scores"], remains["alerts"], remains["nurse entries"]) == (
-        "2", "2", "1"
-    )  # fmt: skip
+    assert (remains["NEWS2 scores"], remains["alerts"], remains["nurse entries"],
+            remains["consents"]) == ("2", "2", "1", "1")  # fmt: skip
     assert "legal retention period" in out
 
     # Nothing identifying is left in any table of the database.

@@ -216,6 +216,7 @@ _REMAINING: Final = {
     "NEWS2 scores": "news2_score",
     "alerts": "alert",
     "nurse entries": "nurse_entry",
+    "consents": "consent",
     "device assignments": "device_assignment",
     "identity accesses": "identity_access",
 }

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Final
 
+from fhir.resources.R4B.consent import Consent
 from fhir.resources.R4B.observation import Observation
 from fhir.resources.R4B.resource import Resource
 
@@ -36,7 +37,14 @@ from nabd.interop.fhir.records import (
 from nabd.interop.fhir.search import TimeRange
 from nabd.interop.fhir.summaries import Summary
 
-__all__ = ["MetricTally", "NurseEntry", "SubjectTally", "resources"]
+__all__ = ["ConsentRecord", "MetricTally", "NurseEntry", "SubjectTally", "resources"]
+
+CONSENT_CATEGORY: Final = ("http://loinc.org", "59284-0", "Patient Consent")
+CONSENT_SCOPE: Final = (
+    "http://terminology.hl7.org/CodeSystem/consentscope",
+    "patient-privacy",
+    "Privacy Consent",
+)
 
 NURSE_ENTRY_TEXT: Final = {
     "consciousness": "Consciousness (ACVPU), recorded by a nurse",
@@ -52,6 +60,19 @@ class NurseEntry:
     value: str
     observed_at: datetime
     entered_by: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentRecord:
+    """A patient's consent to a programme (migration 0050, docs/consent.md)."""
+
+    id: int
+    scope: str
+    text_version: str
+    collected_at: datetime
+    collected_by: str
+    withdrawn_at: datetime | None
+    withdrawn_by: str | None
 
 
 @dataclass(slots=True)
@@ -85,6 +106,7 @@ class SubjectTally:
     news2: list[News2Record] = field(default_factory=list)
     alerts: list[AlertRecord] = field(default_factory=list)
     nurse_entries: list[NurseEntry] = field(default_factory=list)
+    consents: list[ConsentRecord] = field(default_factory=list)
     resources: int = 0
 
     def observe(self, record: query.ObservationRecord) -> None:
@@ -110,6 +132,39 @@ def nurse_entries(conn: query.Conn, patient_id: str) -> list[NurseEntry]:
         (patient_id,),
     ).fetchall()
     return [NurseEntry(**row) for row in rows]
+
+
+def consents(conn: query.Conn, patient_id: str) -> list[ConsentRecord]:
+    rows = conn.execute(
+        """SELECT id, scope, text_version, collected_at, collected_by, withdrawn_at, withdrawn_by
+           FROM consent WHERE patient_id = %s ORDER BY collected_at, id""",
+        (patient_id,),
+    ).fetchall()
+    return [ConsentRecord(**row) for row in rows]
+
+
+def consent_resource(record: ConsentRecord, patient_id: str) -> Consent:
+    """A consent as a FHIR Consent: active until withdrawn, the programme and the version of the
+    text the patient agreed to as its policy rule, permitting collection over its period."""
+    period: dict[str, str] = {"start": mapping.instant(record.collected_at)}
+    if record.withdrawn_at is not None:
+        period["end"] = mapping.instant(record.withdrawn_at)
+    system, code, display = CONSENT_SCOPE
+    category = dict(zip(("system", "code", "display"), CONSENT_CATEGORY, strict=True))
+    return Consent.model_validate(
+        {
+            "resourceType": "Consent",
+            "id": f"consent-{record.id}",
+            "status": "active" if record.withdrawn_at is None else "inactive",
+            "scope": {"coding": [{"system": system, "code": code, "display": display}]},
+            "category": [{"coding": [category]}],
+            "patient": mapping.reference("Patient", patient_id),
+            "dateTime": mapping.instant(record.collected_at),
+            "performer": [{"display": record.collected_by}],
+            "policyRule": {"text": f"{record.scope}, text version {record.text_version}"},
+            "provision": {"type": "permit", "period": period},
+        }
+    )
 
 
 def nurse_entry_observation(entry: NurseEntry, patient_id: str, systems: Systems) -> Observation:
@@ -146,8 +201,8 @@ def resources(
     tally: SubjectTally,
 ) -> Iterator[Resource]:
     """Patient (with identity, recorded as an access), devices, every Observation of the
-    patient (whatever its time), nurses' entries and alert Flags; :class:`NotFoundError` if
-    there is no such patient or no identity left."""
+    patient (whatever its time), nurses' entries, alert Flags and Consents;
+    :class:`NotFoundError` if there is no such patient or no identity left."""
     record = query.patient(conn, patient_id, identity=reader)
     if record.identity is None:
         raise NotFoundError(
@@ -170,6 +225,9 @@ def resources(
     for alert in query.all_alerts(conn, patient_id, window):
         tally.alerts.append(alert)
         yield _counted(tally, mapping.flag(alert, systems))
+    for consent in consents(conn, patient_id):
+        tally.consents.append(consent)
+        yield _counted(tally, consent_resource(consent, patient_id))
 
 
 def _counted(tally: SubjectTally, resource: Resource) -> Resource:

@@ -70,6 +70,11 @@ PHRASES: Final[Mapping[str, Mapping[str, str]]] = {
     "parameter": {"fr": "Paramètre", "en": "Parameter", "ar": "المؤشر"},
     "value": {"fr": "Valeur", "en": "Value", "ar": "القيمة"},
     "by": {"fr": "Par", "en": "By", "ar": "بواسطة"},
+    "consents": {"fr": "Consentements", "en": "Consents", "ar": "الموافقات"},
+    "programme": {"fr": "Programme", "en": "Programme", "ar": "البرنامج"},
+    "text_version": {"fr": "Version du texte", "en": "Text version", "ar": "نسخة النص"},
+    "given_at": {"fr": "Donné le", "en": "Given", "ar": "أُعطيت في"},
+    "withdrawn": {"fr": "Retiré le", "en": "Withdrawn", "ar": "سُحبت في"},
     "accesses": {"fr": "Qui a consulté votre identité", "en": "Who viewed your identity",
                  "ar": "من اطلع على هويتك"},
     "channel": {"fr": "Canal", "en": "Channel", "ar": "القناة"},
@@ -164,6 +169,12 @@ def render(tally: SubjectTally, accesses: Sequence[AccessLine], *, lang: str, no
          for e in tally.nurse_entries],
         t("none"),
     )  # fmt: skip
+    consents = _table(
+        [t(k) for k in ("programme", "text_version", "given_at", "by", "withdrawn")],
+        [[c.scope, c.text_version, _at(c.collected_at), c.collected_by, _at(c.withdrawn_at)]
+         for c in tally.consents],
+        t("none"),
+    )  # fmt: skip
     access = _table(
         [t(k) for k in ("time", "channel", "who", "what")],
         [[_at(a.at), t(a.channel), a.actor, a.what] for a in accesses],
@@ -171,7 +182,8 @@ def render(tally: SubjectTally, accesses: Sequence[AccessLine], *, lang: str, no
     )
     sections = [
         (t("identity"), identity), (t("readings"), readings), (t("news2"), news2),
-        (t("alerts"), alerts), (t("nurse_entries"), entries), (t("accesses"), access),
+        (t("alerts"), alerts), (t("nurse_entries"), entries), (t("consents"), consents),
+        (t("accesses"), access),
     ]  # fmt: skip
     body = "".join(f"<h2>{escape(h)}</h2>{content}" for h, content in sections)
     direction = "rtl" if lang == "ar" else "ltr"
