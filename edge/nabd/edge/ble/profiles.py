@@ -20,6 +20,7 @@ __all__ = [
     "BATTERY_SERVICE",
     "DEVICE_INFORMATION_SERVICE",
     "DEVICE_INFO_STRINGS",
+    "GLUCOSE_MEASUREMENT",
     "MEASUREMENTS",
     "HealthService",
     "uuid16_of",
@@ -72,6 +73,8 @@ MEASUREMENTS: Final = frozenset(
 )
 """Characteristics whose notifications or indications carry readings."""
 
+GLUCOSE_MEASUREMENT: Final = 0x2A18
+"""A glucose meter's records; with a Record Access Control Point, stored ones can be asked for."""
 BATTERY_SERVICE: Final = 0x180F
 BATTERY_LEVEL: Final = 0x2A19
 DEVICE_INFORMATION_SERVICE: Final = 0x180A

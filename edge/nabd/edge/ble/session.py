@@ -7,8 +7,9 @@ connects again through bleak-retry-connector's ``establish_connection``.
 
 Once connected it reads the Device Information strings and the Battery Level, subscribes to every
 standard measurement characteristic the device has (notifications or indications) and to battery
-notifications if offered, and hands every value to :class:`~nabd.edge.ingress.Ingress`. Every
-GATT operation and every wait has a deadline.
+notifications if offered, and hands every value to :class:`~nabd.edge.ingress.Ingress`. A
+glucose meter is then asked for the stored records taken since the last one received
+(:mod:`nabd.edge.records`). Every GATT operation and every wait has a deadline.
 """
 
 from __future__ import annotations
@@ -25,15 +26,28 @@ from bleak.backends.device import BLEDevice
 from bleak.exc import BleakError
 from bleak_retry_connector import establish_connection
 
-from nabd.contract.gatt import DeviceInfoString
+from nabd.contract.gatt import DeviceInfoString, GattDecodeError
 from nabd.contract.gatt import decode as decode_value
+from nabd.contract.gatt.record_access import (
+    RACP_UUID,
+    RacpResponseCode,
+    decode_racp_response,
+    encode_racp_request,
+)
 from nabd.edge import gatt
 from nabd.edge.backoff import Backoff
 from nabd.edge.ble.backend import BackendClasses
-from nabd.edge.ble.profiles import BATTERY_LEVEL, DEVICE_INFO_STRINGS, MEASUREMENTS, uuid16_of
+from nabd.edge.ble.profiles import (
+    BATTERY_LEVEL,
+    DEVICE_INFO_STRINGS,
+    GLUCOSE_MEASUREMENT,
+    MEASUREMENTS,
+    uuid16_of,
+)
 from nabd.edge.ble.sightings import Sightings
 from nabd.edge.config import BleConfig
 from nabd.edge.ingress import Ingress
+from nabd.edge.records import request_after
 from nabd.edge.runtime import Runtime
 from nabd.edge.status import DeviceHealth, DeviceState
 
@@ -115,6 +129,7 @@ class DeviceSession:
         try:
             await self._set_up(client)
             backoff.reset()
+            await self._fetch_records(client)
             await self._stay_connected(client)
         finally:
             with contextlib.suppress(*_FAILURES):
@@ -167,6 +182,41 @@ class DeviceSession:
             log.warning("%s: cannot subscribe to %s: %s", self.health.device_id, uuid, exc)
             return False
         return True
+
+    async def _fetch_records(self, client: BleakClient) -> None:
+        """Ask a glucose meter for the records taken since the last one received, through its
+        Record Access Control Point (:mod:`nabd.edge.records`). The records come as Glucose
+        Measurement notifications (handled like live ones), then a RACP indication ends the
+        procedure. A meter that refuses or does not answer keeps its connection: its live
+        readings still count, and the next connection asks again."""
+        by_uuid = {uuid16_of(c.uuid): c for c in client.services.characteristics.values()}
+        racp = by_uuid.get(RACP_UUID)
+        if racp is None or GLUCOSE_MEASUREMENT not in by_uuid:
+            return
+        device_id = self.health.device_id
+        request = request_after(self._ingress.marks.last(device_id))
+        answers: asyncio.Queue[bytes] = asyncio.Queue()
+        try:
+            async with asyncio.timeout(_GATT_TIMEOUT):
+                await client.start_notify(racp, lambda _c, data: answers.put_nowait(bytes(data)))
+                await client.write_gatt_char(racp, encode_racp_request(request), response=True)
+            async with asyncio.timeout(self._config.records_timeout_s):
+                answer = await self._procedure_end(answers, request.op_code)
+        except (*_FAILURES, GattDecodeError) as exc:
+            self._event("records_not_read", f"stored records not read: {exc or 'no answer'}")
+            return
+        if not answer.succeeded:
+            self._event("records_not_read", f"the meter answered response code {answer.result}")
+            return
+        log.info("%s: stored records read (after %s)", device_id, request.sequence_numbers)
+
+    @staticmethod
+    async def _procedure_end(answers: asyncio.Queue[bytes], op_code: int) -> RacpResponseCode:
+        """The Response Code indication that ends the procedure of ``op_code``."""
+        while True:
+            answer = decode_racp_response(await answers.get())
+            if isinstance(answer, RacpResponseCode) and answer.request_op_code == op_code:
+                return answer
 
     async def _stay_connected(self, client: BleakClient) -> None:
         while client.is_connected and not self._disconnected.is_set():

@@ -18,48 +18,25 @@ op code                       operators (filter type 0x01 = sequence number)
 Anything else gets a Response Code (op code 6) indication: 2 op code not supported, 3 invalid
 operator, 5 invalid operand, 6 no records found, 9 operand (filter type) not supported. A real
 meter requires an encrypted, bonded link for the RACP; the virtual one does not. One procedure
-runs at a time; each completes before the next request is read.
+runs at a time; each completes before the next request is read. The op codes, operators and
+response codes are the contract's (:mod:`nabd.contract.gatt.record_access`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from enum import IntEnum
 from typing import Final
+
+from nabd.contract.gatt.record_access import RACP_UUID as RACP
+from nabd.contract.gatt.record_access import FilterType
+from nabd.contract.gatt.record_access import RacpOpCode as OpCode
+from nabd.contract.gatt.record_access import RacpOperator as Operator
+from nabd.contract.gatt.record_access import RacpResult as ResponseCode
 
 __all__ = ["RACP", "OpCode", "Outcome", "RecordStore", "ResponseCode", "respond"]
 
-RACP: Final = 0x2A52
-_SEQUENCE_NUMBER_FILTER: Final = 0x01
-
-
-class OpCode(IntEnum):
-    REPORT_STORED_RECORDS = 1
-    DELETE_STORED_RECORDS = 2
-    ABORT_OPERATION = 3
-    REPORT_NUMBER_OF_RECORDS = 4
-    NUMBER_OF_RECORDS_RESPONSE = 5
-    RESPONSE_CODE = 6
-
-
-class Operator(IntEnum):
-    NULL = 0
-    ALL = 1
-    AT_MOST = 2
-    AT_LEAST = 3
-    WITHIN_RANGE = 4
-    FIRST = 5
-    LAST = 6
-
-
-class ResponseCode(IntEnum):
-    SUCCESS = 1
-    OP_CODE_NOT_SUPPORTED = 2
-    INVALID_OPERATOR = 3
-    INVALID_OPERAND = 5
-    NO_RECORDS_FOUND = 6
-    OPERAND_NOT_SUPPORTED = 9
+_SEQUENCE_NUMBER_FILTER: Final = int(FilterType.SEQUENCE_NUMBER)
 
 
 @dataclass
