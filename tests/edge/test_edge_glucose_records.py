@@ -10,25 +10,16 @@ a restart of the agent it still asks for those only (the mark is in its outbox d
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-import numpy as np
 import pytest
-from bumble.device import Connection
 
 from nabd.app.stack.testing import RunningStack
-from nabd.contract.gatt import encode
 from nabd.contract.gatt.record_access import decode_racp_request
 from nabd.edge.agent import Agent
 from nabd.edge.status import DeviceState
-from nabd.simulators.ble import messages
 from nabd.simulators.ble.identity import identity_of
-from nabd.simulators.ble.link import VirtualRadio
-from nabd.simulators.ble.peripheral import VirtualPeripheral
-from nabd.simulators.ble.schedule import DeviceFeed, Emission, LinkEvent
 from nabd.simulators.devices import Device
 from tests.edge.agent_harness import (
     eventually,
@@ -38,6 +29,7 @@ from tests.edge.agent_harness import (
     state_of,
     write_config,
 )
+from tests.edge.glucose_meter import Meter, glucose_of, meter_on_radio
 from tests.edge.ingest_peer import IngestPeer
 
 pytestmark = pytest.mark.integration
@@ -48,47 +40,12 @@ START = datetime(2026, 3, 1, 8, 0, tzinfo=UTC).timestamp()
 HOUR = 3600.0
 
 
-class Meter(VirtualPeripheral):
-    """The virtual meter, noting each RACP request a central writes (what the agent asked)."""
-
-    requests: list[str]
-
-    def _on_racp(self, connection: Connection, request: bytes) -> None:
-        self.requests.append(bytes(request).hex(" "))
-        super()._on_racp(connection, request)
-
-    async def take(self, number: int) -> None:
-        """Measure now: record ``number`` is stored, and notified if a collector listens."""
-        mmol = 5.0 + number / 10
-        value = messages.glucose(mmol, False, number, messages.device_time(START + number * HOUR))
-        assert value is not None
-        data = encode(value)
-        await self.apply(Emission(START + number * HOUR, 0x2A18, data, False, stored=data))
-
-    async def away(self) -> None:
-        await self.apply(LinkEvent(0.0, up=False))
-
-    async def back(self) -> None:
-        await self.apply(LinkEvent(0.0, up=True))
-
-
-@contextlib.asynccontextmanager
-async def _meter() -> AsyncIterator[tuple[Meter, int]]:
-    radio = VirtualRadio()
-    feed = DeviceFeed(IDENTITY, np.array([START]), {}, {})
-    async with radio.serve() as port, radio.host(IDENTITY.name, IDENTITY.address) as host:
-        meter = Meter(feed, host, advertising_interval_ms=20.0)
-        meter.requests = []
-        await meter.advertise()
-        yield meter, port
-
-
 def _glucose(ingest: IngestPeer) -> list[float | None]:
     return [value for _, metric, value in ingest.readings_of(METER) if metric == "glucose"]
 
 
 def _expected(*numbers: int) -> list[float]:
-    return [round(5.0 + n / 10, 1) for n in numbers]
+    return [glucose_of(n) for n in numbers]
 
 
 def _rounded(ingest: IngestPeer) -> list[float]:
@@ -126,7 +83,7 @@ def test_records_taken_while_away_arrive_once_across_reconnections_and_restarts(
 
     async def scenario() -> list[str]:
         nonlocal config
-        async with _meter() as (meter, port):
+        async with meter_on_radio(IDENTITY, START, HOUR) as (meter, port):
             config = write_config(
                 tmp_path,
                 transport=f"tcp-client:127.0.0.1:{port}",
