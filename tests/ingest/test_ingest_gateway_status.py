@@ -17,7 +17,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from nabd.analytics.service.registry import Registry
-from nabd.analytics.service.source import load_registry
 from nabd.app.cli import main
 from nabd.app.stack.testing import RunningStack
 from nabd.contract.payloads import (
@@ -48,6 +47,7 @@ from tests.ingest.ingest_kit import (
     register,
     worker_settings,
 )
+from tests.monitor.monitor_kit import registry_of_every_ward
 from tests.stack_kit import token, wait_until
 
 T0 = datetime(2025, 3, 3, 8, 0, tzinfo=UTC)
@@ -313,12 +313,13 @@ def test_a_status_from_an_unregistered_gateway_is_ignored(
 
 
 async def _monitor_registry(db: IngestDb) -> Registry:
-    """The analytics service's registry, read as it reads it (as ``nabd_analytics``)."""
+    """The analytics service's registry, read as it reads it (as ``nabd_analytics``), of a
+    worker holding every ward."""
     async with await psycopg.AsyncConnection.connect(db.owner_url) as conn:
         await conn.execute("GRANT nabd_analytics TO current_user")
         await conn.execute("SET ROLE nabd_analytics")
         try:
-            return await load_registry(conn)
+            return await registry_of_every_ward(conn)
         finally:
             await conn.rollback()
 

@@ -124,7 +124,8 @@ def _her_device(conn: Conn, user: SignedIn, device: str) -> str:
         gateway is not None
         and conn.execute("SELECT 1 FROM gateway WHERE id = %s", (gateway,)).fetchone() is None
     ):
-        raise NotFoundError(f"no device {device_id!r} in your wards")
+        raise NotFoundError(f"no device {device_id!r} in your wards", phrase="no_device",
+                            id=device_id)  # fmt: skip
     return device_id
 
 

@@ -154,6 +154,8 @@ NOT_RETAINED: Final[dict[str, str]] = {
     "gateway_device_state": "current state, replaced by each status",
     "gateway_nearby": "current state, replaced by each status",
     "ingest_health": "one row per ingest worker, rewritten",
+    "analytics_worker": "one row per analytics worker, rewritten (its heartbeat)",
+    "analytics_lease": "which analytics worker scores which ward now, rewritten every tick",
     "observation_commit_counter": "one counter row",
     "station_user": "staff accounts of the nurse station (staff, not patients)",
     "station_session": "signed-in sessions, deleted at sign-out",
