@@ -10,7 +10,7 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nabd.contract.gatt.record_access import encode_racp_request
+from nabd.contract.gatt.racp import encode_racp
 from nabd.contract.payloads import MAX_SEQ
 from nabd.edge.outbox import Outbox, OutboxLimits
 from nabd.edge.records import RecordMarks, record_seq, request_after
@@ -20,9 +20,9 @@ _RECORDS = st.integers(0, 0xFFFF)
 
 
 def test_the_request_asks_for_the_records_after_the_last_one() -> None:
-    assert encode_racp_request(request_after(None)).hex(" ") == "01 01"  # all records
-    assert encode_racp_request(request_after(41)).hex(" ") == "01 03 01 2a 00"  # >= 42
-    assert encode_racp_request(request_after(0xFFFF)).hex(" ") == "01 01"  # end of the range
+    assert encode_racp(request_after(None)).hex(" ") == "01 01"  # all records
+    assert encode_racp(request_after(41)).hex(" ") == "01 03 01 2a 00"  # >= 42
+    assert encode_racp(request_after(0xFFFF)).hex(" ") == "01 01"  # end of the range
 
 
 @given(_RECORDS, _TIMES, _RECORDS, _TIMES)

@@ -17,6 +17,11 @@ stamp when the payload carries one.
   again, so its reading's identity comes from the record, not from the order received.
 * Bytes that are not a valid value, and characteristics with no decoder, raise
   :class:`GattDecodeError` (a ``ValueError``); a decoder never returns a partial reading.
+* Generic Health Sensor observations arrive in segments: :func:`decode` of one segment gives the
+  readings of a single-segment observation and none for a part; the session joins the parts
+  (:class:`~nabd.contract.gatt.ObservationReassembler`) and calls :func:`observation_readings`
+  with the whole. Each observation brings its own time stamp; a bundle member that is malformed
+  is left out and the others kept.
 """
 
 from __future__ import annotations
@@ -32,12 +37,26 @@ from nabd.contract.gatt import (
     DateTime,
     GattDecodeError,
     GlucoseMeasurement,
+    HealthObservation,
+    LiveHealthObservations,
+    ObservationReassembler,
     SampleFlag,
+    StoredHealthObservations,
     UnknownCharacteristicError,
+    decode_observations,
+    observation_samples,
 )
 from nabd.contract.gatt import decode as decode_value
 
-__all__ = ["GattDecodeError", "Reading", "SampleFlag", "characteristic_uuid16", "decode"]
+__all__ = [
+    "GattDecodeError",
+    "Reading",
+    "SampleFlag",
+    "SegmentedObservations",
+    "characteristic_uuid16",
+    "decode",
+    "observation_readings",
+]
 
 _BASE_UUID_TAIL: Final = "-0000-1000-8000-00805f9b34fb"
 _UUID16_RE: Final = re.compile(r"^(?:0x)?([0-9a-f]{4})$")
@@ -109,6 +128,47 @@ def decode(characteristic_uuid: int | str, data: bytes) -> list[Reading]:
             record=record,
         )
         for sample in value.samples()
+    ]
+
+
+def observation_readings(data: bytes) -> list[Reading]:
+    """The readings of one whole (reassembled) GHS observation value; never raises."""
+    return [r for observation in decode_observations(data) for r in _observation(observation)]
+
+
+class SegmentedObservations:
+    """One connection's GHS observation characteristics: segments in, readings out when whole.
+
+    :meth:`push` returns the readings of the observation a segment completes (``None`` while it
+    is incomplete) and whether an earlier observation was lost on the way (a segment missing);
+    bytes that are not a segment raise :class:`GattDecodeError`.
+    """
+
+    def __init__(self) -> None:
+        self._joiners: dict[int, ObservationReassembler] = {}
+
+    def push(self, uuid: int, data: bytes) -> tuple[list[Reading] | None, bool]:
+        value = decode_value(uuid, data)
+        if not isinstance(value, LiveHealthObservations | StoredHealthObservations):
+            raise GattDecodeError(f"characteristic 0x{uuid:04X}", "not a GHS observation segment")
+        joiner = self._joiners.setdefault(uuid, ObservationReassembler())
+        dropped = joiner.dropped
+        whole = joiner.push(value.header, value.data)
+        lost = joiner.dropped > dropped
+        return (None if whole is None else observation_readings(whole)), lost
+
+
+def _observation(observation: HealthObservation) -> list[Reading]:
+    stamp = observation.time.wall_clock if observation.time is not None else None
+    return [
+        Reading(
+            metric=str(sample.metric),
+            value=sample.value,
+            unit=catalogue_metric(sample.metric).unit,
+            timestamp=stamp,
+            flags=sample.flags,
+        )
+        for sample in observation_samples(observation)
     ]
 
 

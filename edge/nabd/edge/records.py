@@ -8,7 +8,7 @@ at home went out, the gateway rebooted) stay on the meter until a collector asks
 the Record Access Control Point (0x2A52). So after every connection the agent asks for the
 records after the last one it received ("report stored records, greater than or equal to
 last + 1"; all records for a meter it never heard from), and the meter notifies them as Glucose
-Measurements before indicating the end of the procedure (:mod:`nabd.contract.gatt.record_access`).
+Measurements before indicating the end of the procedure (:mod:`nabd.contract.gatt.racp`).
 
 **Exactly once.** Two things make a record one reading, whatever path it comes by:
 
@@ -33,7 +33,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Final
 
-from nabd.contract.gatt.record_access import MAX_SEQUENCE_NUMBER, RacpRequest, records_from
+from nabd.contract.gatt.racp import MAX_GLUCOSE_SEQUENCE_NUMBER, RacpFrame, glucose_records_from
 
 __all__ = ["RecordMarks", "record_seq", "request_after"]
 
@@ -56,11 +56,11 @@ def record_seq(record: int, device_time: datetime | None) -> int:
     return seconds << _RECORD_BITS | record
 
 
-def request_after(last: int | None) -> RacpRequest:
+def request_after(last: int | None) -> RacpFrame:
     """The RACP request for the records after ``last`` (all of them for ``None``)."""
-    if last is None or last >= MAX_SEQUENCE_NUMBER:
-        return records_from(None)
-    return records_from(last + 1)
+    if last is None or last >= MAX_GLUCOSE_SEQUENCE_NUMBER:
+        return glucose_records_from(None)
+    return glucose_records_from(last + 1)
 
 
 class RecordMarks:

@@ -18,8 +18,7 @@ op code                       operators (filter type 0x01 = sequence number)
 Anything else gets a Response Code (op code 6) indication: 2 op code not supported, 3 invalid
 operator, 5 invalid operand, 6 no records found, 9 operand (filter type) not supported. A real
 meter requires an encrypted, bonded link for the RACP; the virtual one does not. One procedure
-runs at a time; each completes before the next request is read. The op codes, operators and
-response codes are the contract's (:mod:`nabd.contract.gatt.record_access`).
+runs at a time; each completes before the next request is read.
 """
 
 from __future__ import annotations
@@ -28,15 +27,17 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
-from nabd.contract.gatt.record_access import RACP_UUID as RACP
-from nabd.contract.gatt.record_access import FilterType
-from nabd.contract.gatt.record_access import RacpOpCode as OpCode
-from nabd.contract.gatt.record_access import RacpOperator as Operator
-from nabd.contract.gatt.record_access import RacpResult as ResponseCode
+from nabd.contract.gatt.racp import RacpOpCode, RacpOperator, RacpResponse
 
 __all__ = ["RACP", "OpCode", "Outcome", "RecordStore", "ResponseCode", "respond"]
 
-_SEQUENCE_NUMBER_FILTER: Final = int(FilterType.SEQUENCE_NUMBER)
+RACP: Final = 0x2A52
+_SEQUENCE_NUMBER_FILTER: Final = 0x01
+
+
+OpCode = RacpOpCode
+Operator = RacpOperator
+ResponseCode = RacpResponse
 
 
 @dataclass
