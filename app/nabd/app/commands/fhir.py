@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from nabd.app.commands import Subparsers, fail
+from nabd.app.commands.files import written_whole
 from nabd.app.commands.problems import UsageError, env_names, from_validation
 
 if TYPE_CHECKING:
@@ -83,13 +84,8 @@ def _output(path: Path | None) -> Iterator[IO[str]]:
         sys.stdout.write(buffer.getvalue())
         sys.stdout.flush()
         return
-    partial = path.with_name(path.name + ".part")
-    try:
-        with partial.open("w", encoding="utf-8") as out:
-            yield out
-        partial.replace(path)
-    finally:
-        partial.unlink(missing_ok=True)
+    with written_whole(path) as out:
+        yield out
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -111,7 +107,9 @@ def _export(args: argparse.Namespace) -> int:
         patient_id=args.patient,
         since=args.since,
         until=args.until or now,
-        identity=args.identity,
+        identity=query.Reader("export", args.actor, f"nabd fhir export --patient {args.patient}")
+        if args.identity
+        else None,
         period_s=settings.summary_period_s,
         systems=settings.systems,
     )
