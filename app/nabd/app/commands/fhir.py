@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import getpass
 import io
 import json
 import re
@@ -19,7 +18,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-from nabd.app.commands import Subparsers, fail
+from nabd.app.commands import Subparsers, fail, os_user
 from nabd.app.commands.files import written_whole
 from nabd.app.commands.problems import UsageError, env_names, from_validation
 
@@ -205,7 +204,7 @@ def _register_export(commands: Subparsers) -> None:
         action="store_true",
         help="include name, MRN and birth date (the login needs nabd_fhir_identity)",
     )
-    export.add_argument("--actor", default=f"cli:{getpass.getuser()}",
+    export.add_argument("--actor", default=f"cli:{os_user()}",
                         help="who the audit log names (default: cli:<user>)")  # fmt: skip
     export.add_argument("--database-url", help="default: $NABD_FHIR_DATABASE_URL")
     export.add_argument(

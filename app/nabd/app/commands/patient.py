@@ -10,11 +10,10 @@ through the database's identity reader, which records each one as an access by t
 from __future__ import annotations
 
 import argparse
-import getpass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from nabd.app.commands import Subparsers, patient_rights
+from nabd.app.commands import Subparsers, os_user, patient_rights
 from nabd.app.commands.care_shell import add_common, at, print_table, read_text, run
 
 if TYPE_CHECKING:
@@ -110,9 +109,7 @@ def _list(args: argparse.Namespace) -> int:
     from nabd.care.patients import list_patients
 
     def action(conn: Conn) -> int:
-        rows = list_patients(
-            conn, ward=args.ward, include_discharged=args.all, reader=getpass.getuser()
-        )
+        rows = list_patients(conn, ward=args.ward, include_discharged=args.all, reader=os_user())
         header = (f"{'PATIENT':<16} {'WARD':<12} {'BED':<6} {'MRN':<14} {'ADMITTED':<21} "
                   f"{'DISCHARGED':<21} NAME")  # fmt: skip
         print_table(header, map(_line, rows))
@@ -125,7 +122,7 @@ def _show(args: argparse.Namespace) -> int:
     from nabd.care.patients import show_patient
 
     def action(conn: Conn) -> int:
-        p = show_patient(conn, args.patient, reader=getpass.getuser())
+        p = show_patient(conn, args.patient, reader=os_user())
         born = "-" if p.birth_date is None else p.birth_date.isoformat()
         print(f"patient     {p.id}")
         print(f"name        {p.name}")

@@ -15,7 +15,6 @@ Registered by :mod:`nabd.app.commands.patient` into the ``patient`` group.
 from __future__ import annotations
 
 import argparse
-import getpass
 import os
 import sys
 import uuid
@@ -23,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from nabd.app.commands import Subparsers, fail
+from nabd.app.commands import Subparsers, fail, os_user
 from nabd.app.commands.care_shell import at, run
 from nabd.app.commands.files import written_whole
 from nabd.app.commands.problems import UsageError
@@ -53,7 +52,7 @@ def register(commands: Subparsers) -> None:
                         help="folder to write into (created if missing)")  # fmt: skip
     export.add_argument("--lang", choices=("fr", "en", "ar"), default="fr",
                         help="the summary's language (default fr; ar: right to left)")  # fmt: skip
-    export.add_argument("--by", default=getpass.getuser(), metavar="NAME",
+    export.add_argument("--by", default=os_user(), metavar="NAME",
                         help="who exports (recorded); default: the OS user")  # fmt: skip
     export.add_argument("--base-url", metavar="URL",
                         help="fullUrl base of the Bundle's entries (default "
