@@ -13,6 +13,8 @@ stamp when the payload carries one.
 * ``clock_unset`` is true when the payload carries a time stamp that the device itself marks as
   not set (PLX "device clock is not set") or that has no date (year, month or day 0); the agent
   then reports ``device_clock_unset`` instead of a time.
+* ``record`` is a glucose record's Sequence Number: the meter keeps the record and can send it
+  again, so its reading's identity comes from the record, not from the order received.
 * Bytes that are not a valid value, and characteristics with no decoder, raise
   :class:`GattDecodeError` (a ``ValueError``); a decoder never returns a partial reading.
 * Generic Health Sensor observations arrive in segments: :func:`decode` of one segment gives the
@@ -77,6 +79,9 @@ class Reading:
     """What the device said about the value (contact lost, early estimate, ...)."""
     clock_unset: bool = False
     """The payload carries a time stamp, but from a clock the device says is not set."""
+    record: int | None = None
+    """The meter's own record number (a glucose record's Sequence Number), when the value is a
+    stored record a meter can be asked for again (:mod:`nabd.edge.records`)."""
 
 
 @runtime_checkable
@@ -111,6 +116,7 @@ def decode(characteristic_uuid: int | str, data: bytes) -> list[Reading]:
     except UnknownCharacteristicError as exc:
         raise GattDecodeError(f"characteristic 0x{uuid:04X}", "no decoder for it") from exc
     timestamp, clock_unset = _device_time(value)
+    record = value.sequence_number if isinstance(value, GlucoseMeasurement) else None
     return [
         Reading(
             metric=str(sample.metric),
@@ -119,6 +125,7 @@ def decode(characteristic_uuid: int | str, data: bytes) -> list[Reading]:
             timestamp=timestamp,
             flags=sample.flags,
             clock_unset=clock_unset,
+            record=record,
         )
         for sample in value.samples()
     ]

@@ -11,8 +11,8 @@ operand is the request op code and a response code (1 success, 2 op code not sup
 operator, 4 operator not supported, 5 invalid operand, 6 no records found, 7 abort
 unsuccessful, 8 procedure not completed, 9 operand not supported).
 
-The frame codec keeps the operand as bytes; :func:`records_from` and :func:`response_of` build
-and read the two frames a GHS collector needs.
+The frame codec keeps the operand as bytes; :func:`records_from` (GHS), :func:`glucose_records_from`
+(GLS) and :func:`response_of` build and read the frames a collector needs.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ __all__ = [
     "RacpResponse",
     "decode_racp",
     "encode_racp",
+    "glucose_records_from",
     "records_from",
     "response_of",
 ]
@@ -40,6 +41,8 @@ __all__ = [
 RACP_UUID: Final = 0x2A52
 _NAME: Final = "Record Access Control Point (0x2A52)"
 RECORD_NUMBER_FILTER: Final = 0x01
+MAX_GLUCOSE_SEQUENCE_NUMBER: Final = 0xFFFF
+"""A glucose record's Sequence Number is a uint16 (GLS 1.0, Glucose Measurement)."""
 
 
 class RacpOpCode(IntEnum):
@@ -104,6 +107,16 @@ def records_from(record_number: int) -> RacpFrame:
     """GHS: report the stored observations whose Record Number is at least ``record_number``."""
     check_range(_NAME, "record number", record_number, 0, 0xFFFFFFFF)
     operand = bytes([RECORD_NUMBER_FILTER]) + record_number.to_bytes(4, "little")
+    return RacpFrame(RacpOpCode.REPORT_STORED_RECORDS, RacpOperator.AT_LEAST, operand)
+
+
+def glucose_records_from(sequence_number: int | None) -> RacpFrame:
+    """GLS: report the stored glucose records whose Sequence Number is at least
+    ``sequence_number`` (filter type 0x01, uint16), or all of them for ``None``."""
+    if sequence_number is None:
+        return RacpFrame(RacpOpCode.REPORT_STORED_RECORDS, RacpOperator.ALL)
+    check_range(_NAME, "sequence number", sequence_number, 0, MAX_GLUCOSE_SEQUENCE_NUMBER)
+    operand = bytes([RECORD_NUMBER_FILTER]) + sequence_number.to_bytes(2, "little")
     return RacpFrame(RacpOpCode.REPORT_STORED_RECORDS, RacpOperator.AT_LEAST, operand)
 
 

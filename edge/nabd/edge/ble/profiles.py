@@ -26,6 +26,7 @@ __all__ = [
     "DEVICE_INFORMATION_SERVICE",
     "DEVICE_INFO_STRINGS",
     "GHS_CONTROL_POINT",
+    "GLUCOSE_MEASUREMENT",
     "MEASUREMENTS",
     "SEGMENTED",
     "HealthService",
@@ -87,6 +88,8 @@ SEGMENTED: Final = frozenset({0x2B8B, 0x2BDD})
 """GHS observation characteristics: each value is a segment, joined before decoding."""
 GHS_CONTROL_POINT: Final = 0x2BF4
 
+GLUCOSE_MEASUREMENT: Final = 0x2A18
+"""A glucose meter's records; with a Record Access Control Point, stored ones can be asked for."""
 BATTERY_SERVICE: Final = 0x180F
 BATTERY_LEVEL: Final = 0x2A19
 DEVICE_INFORMATION_SERVICE: Final = 0x180A

@@ -7,8 +7,9 @@ connects again through bleak-retry-connector's ``establish_connection``.
 
 Once connected it reads the Device Information strings and the Battery Level, subscribes to every
 standard measurement characteristic the device has (notifications or indications) and to battery
-notifications if offered, and hands every value to :class:`~nabd.edge.ingress.Ingress`. Every
-GATT operation and every wait has a deadline.
+notifications if offered, and hands every value to :class:`~nabd.edge.ingress.Ingress`. A
+glucose meter is then asked for the stored records taken since the last one received
+(:mod:`nabd.edge.records`). Every GATT operation and every wait has a deadline.
 
 Generic Health Sensor observations come in segments: each GHS characteristic has its own
 :class:`~nabd.contract.gatt.ObservationReassembler` for the connection, and only a whole
@@ -30,8 +31,16 @@ from bleak.backends.device import BLEDevice
 from bleak.exc import BleakError
 from bleak_retry_connector import establish_connection
 
-from nabd.contract.gatt import DeviceInfoString, GhsControlOpCode
+from nabd.contract.gatt import DeviceInfoString, GattDecodeError, GhsControlOpCode
 from nabd.contract.gatt import decode as decode_value
+from nabd.contract.gatt.racp import (
+    RACP_UUID,
+    RacpOpCode,
+    RacpResponse,
+    decode_racp,
+    encode_racp,
+    response_of,
+)
 from nabd.edge import gatt
 from nabd.edge.backoff import Backoff
 from nabd.edge.ble.backend import BackendClasses
@@ -39,6 +48,7 @@ from nabd.edge.ble.profiles import (
     BATTERY_LEVEL,
     DEVICE_INFO_STRINGS,
     GHS_CONTROL_POINT,
+    GLUCOSE_MEASUREMENT,
     MEASUREMENTS,
     SEGMENTED,
     uuid16_of,
@@ -46,6 +56,7 @@ from nabd.edge.ble.profiles import (
 from nabd.edge.ble.sightings import Sightings
 from nabd.edge.config import BleConfig
 from nabd.edge.ingress import Ingress
+from nabd.edge.records import request_after
 from nabd.edge.runtime import Runtime
 from nabd.edge.status import DeviceHealth, DeviceState
 
@@ -62,6 +73,8 @@ _LINK_CHECK: Final = 5.0
 _CONNECT_ATTEMPTS: Final = 2
 """Attempts per ``establish_connection`` call; the session's own backoff does the rest."""
 _FAILURES: Final = (BleakError, TimeoutError, OSError, EOFError)
+_RECORDS_SENT: Final = (RacpResponse.SUCCESS, RacpResponse.NO_RECORDS_FOUND)
+"""RACP response codes that end a report with every matching record sent (maybe none)."""
 """What a lost or refused link raises (bleak, deadlines, D-Bus and transport errors)."""
 
 
@@ -129,6 +142,7 @@ class DeviceSession:
         try:
             await self._set_up(client)
             backoff.reset()
+            await self._fetch_records(client)
             await self._stay_connected(client)
         finally:
             with contextlib.suppress(*_FAILURES):
@@ -182,6 +196,41 @@ class DeviceSession:
             log.warning("%s: cannot subscribe to %s: %s", self.health.device_id, uuid, exc)
             return False
         return True
+
+    async def _fetch_records(self, client: BleakClient) -> None:
+        """Ask a glucose meter for the records taken since the last one received, through its
+        Record Access Control Point (:mod:`nabd.edge.records`). The records come as Glucose
+        Measurement notifications (handled like live ones), then a RACP indication ends the
+        procedure. A meter that refuses or does not answer keeps its connection: its live
+        readings still count, and the next connection asks again."""
+        by_uuid = {uuid16_of(c.uuid): c for c in client.services.characteristics.values()}
+        racp = by_uuid.get(RACP_UUID)
+        if racp is None or GLUCOSE_MEASUREMENT not in by_uuid:
+            return
+        device_id = self.health.device_id
+        request = request_after(self._ingress.marks.last(device_id))
+        answers: asyncio.Queue[bytes] = asyncio.Queue()
+        try:
+            async with asyncio.timeout(_GATT_TIMEOUT):
+                await client.start_notify(racp, lambda _c, data: answers.put_nowait(bytes(data)))
+                await client.write_gatt_char(racp, encode_racp(request), response=True)
+            async with asyncio.timeout(self._config.records_timeout_s):
+                answer = await self._procedure_end(answers, request.op_code)
+        except (*_FAILURES, GattDecodeError) as exc:
+            self._event("records_not_read", f"stored records not read: {exc or 'no answer'}")
+            return
+        if answer not in _RECORDS_SENT:
+            self._event("records_not_read", f"the meter answered {answer.name.lower()}")
+            return
+        log.info("%s: stored records read (%s)", device_id, encode_racp(request).hex(" "))
+
+    @staticmethod
+    async def _procedure_end(answers: asyncio.Queue[bytes], op_code: RacpOpCode) -> RacpResponse:
+        """The Response Code indication that ends the procedure of ``op_code``."""
+        while True:
+            answer = response_of(decode_racp(await answers.get()))
+            if answer is not None and answer[0] is op_code:
+                return answer[1]
 
     async def _start_live_observations(
         self, client: BleakClient, characteristics: list[BleakGATTCharacteristic]
