@@ -82,6 +82,10 @@ class Why(StrEnum):
     BAD_ROWS = "bad_rows"
     BAD_BUNDLE = "bad_bundle"
     BAD_USAGE = "bad_usage"
+    NOTHING_TO_RECTIFY = "nothing_to_rectify"
+    MRN_AMBIGUOUS = "mrn_ambiguous"
+    ERASE_ADMITTED = "erase_admitted"
+    NO_IDENTITY = "no_identity"
 
 
 PARAMS: Final[Mapping[Why, frozenset[str]]] = {
@@ -133,6 +137,10 @@ PARAMS: Final[Mapping[Why, frozenset[str]]] = {
         Why.BAD_ROWS: "refused total",
         Why.BAD_BUNDLE: "detail",
         Why.BAD_USAGE: "detail",
+        Why.NOTHING_TO_RECTIFY: "",
+        Why.MRN_AMBIGUOUS: "mrn count patients",
+        Why.ERASE_ADMITTED: "patient",
+        Why.NO_IDENTITY: "patient",
     }.items()
 }
 """The values each kind of refusal names (its catalogue entries may use any of them)."""

@@ -304,6 +304,30 @@ CARE: Final[Mapping[CareWhy, Phrase]] = {
         "fr": "Refusé : {detail} manque.",
         "ar": "مرفوض: {detail} ناقص.",
     },
+    CareWhy.NOTHING_TO_RECTIFY: {
+        "en": "Nothing to rectify: give the MRN, given name, family name or birth date.",
+        "fr": "Rien à rectifier : donnez l'IPP, le prénom, le nom ou la date de naissance.",
+        "ar": "لا شيء للتصحيح: أدخل رقم الملف أو الاسم أو اسم العائلة أو تاريخ الميلاد.",
+    },
+    CareWhy.MRN_AMBIGUOUS: {
+        "en": "MRN {mrn} names {count} admissions ({patients}): give one of these ids.",
+        "fr": "L'IPP {mrn} désigne {count} admissions ({patients}) : donnez l'un de ces"
+              " identifiants.",
+        "ar": "رقم الملف {mrn} يخص {count} إدخالات ({patients}): أدخل أحد هذه المعرّفات.",
+    },
+    CareWhy.ERASE_ADMITTED: {
+        "en": "Patient {patient} is admitted: the ward needs to know who is in the bed;"
+              " discharge first, then erase.",
+        "fr": "Le patient {patient} est admis : le service doit savoir qui occupe le lit ;"
+              " faites-le sortir d'abord, puis effacez.",
+        "ar": "المريض {patient} مُدخَل: يحتاج القسم إلى معرفة من في السرير؛ سجّل خروجه أولًا"
+              " ثم امسح.",
+    },
+    CareWhy.NO_IDENTITY: {
+        "en": "Patient {patient} has no identity: it was erased or never given.",
+        "fr": "Le patient {patient} n'a pas d'identité : elle a été effacée ou jamais donnée.",
+        "ar": "المريض {patient} بلا هوية: مُسحت أو لم تُعطَ قط.",
+    },
 }  # fmt: skip
 """The care operations' refusals; each may name any of its code's values (``PARAMS``)."""
 
