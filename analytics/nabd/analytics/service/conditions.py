@@ -106,12 +106,21 @@ CONDITIONS: Final = (
         "rr_interval",
         "Irregular rhythm suggesting atrial fibrillation, heart rate {value:.0f} /min",
     ),
+    # High below 3.0 mmol/L (level 2), medium below 3.9 (level 1): nabd.analytics.glucose.
+    Condition("hypoglycaemia", _P, HIGH, "glucose", "Glucose low: {value:.1f} mmol/L ({detail})"),
     Condition("no_data", _T, MEDIUM, None, "No data received since admission"),
     Condition("stale_data", _T, MEDIUM, None, "Monitoring interrupted: {detail}"),
     Condition("sensor_off", _T, MEDIUM, None, "Sensor off or no skin contact: {detail}"),
     Condition("flatline", _T, LOW, None, "Signal frozen (no variation): {detail}"),
     Condition("low_battery", _T, LOW, "battery_level", "Device battery low: {value:.0f} %"),
     Condition("gateway_offline", _T, MEDIUM, None, "Bedside gateway offline"),
+    Condition(
+        "device_disconnected",
+        _T,
+        MEDIUM,
+        None,
+        "Device disconnected for {value:.0f} min: {detail}",
+    ),
 )
 """In column order. The order is part of nothing persistent: rows are stored by name."""
 

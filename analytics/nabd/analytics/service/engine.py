@@ -11,8 +11,12 @@ active and how severe, with one call of each scoring-core function for the whole
   the score is low *and* every parameter that was present while it fired is present again (a
   parameter that scored 3 and then went missing is no evidence of recovery);
 * **hard limits** per metric (heart rate: the strap's, else the oximeter's pulse rate);
+* **hypoglycaemia** from each patient's newest glucose reading while current
+  (:mod:`nabd.analytics.glucose`);
 * **technical**: no data, stale data, sensor off (latched, see ``EngineConfig.sensor_off``),
-  low battery, gateway offline, every tick; flatline with the window detectors;
+  low battery, gateway offline, device disconnected (a device's Bluetooth link down for more
+  than ``EngineConfig.link_grace_s``, per device), every tick; flatline with the window
+  detectors;
 * **window detectors** (desaturation, AF, flatline) every ``window_every_s``;
 * **per-minute medians, baselines and trends** every ``slow_every_s`` (they change slowly);
   either group may judge the ward in cohorts, a few at each run
@@ -44,6 +48,7 @@ from nabd.analytics.arrays import (
     seconds_to_ns,
 )
 from nabd.analytics.desaturation import Desaturation
+from nabd.analytics.glucose import hypoglycaemia
 from nabd.analytics.latch import Latch
 from nabd.analytics.limits import LimitState
 from nabd.analytics.news2 import MISSING, PARAMETER_NAMES, PARAMETERS, News2, score
@@ -60,7 +65,13 @@ from nabd.analytics.service.lifecycle import AlertBook, NurseAction, Transition
 from nabd.analytics.service.registry import Registry
 from nabd.analytics.service.samples import Samples, metric_index
 from nabd.analytics.service.state import BATTERY_WINDOW_S, IngestCount, WardState
-from nabd.analytics.technical import BatteryState, data_flow, flatline, gateway_offline
+from nabd.analytics.technical import (
+    BatteryState,
+    data_flow,
+    flatline,
+    gateway_offline,
+    links_down,
+)
 
 __all__ = ["Detection", "Engine", "message"]
 
@@ -71,10 +82,12 @@ _DEVICE_KEY: Final = {"temperature": "body_temperature"}
 """NEWS2 parameters measured by devices, by catalogue key where the names differ."""
 _DEVICE_PART: Final = ("respiration_rate", "spo2", "systolic_bp", "heart_rate", "body_temperature")
 _RR_INDEX: Final = metric_index("respiration_rate")
+_GLUCOSE_INDEX: Final = metric_index("glucose")
 _SENSOR_METRICS: Final = ("spo2", "pulse_rate", "heart_rate")
 _FLATLINE_METRICS: Final = ("heart_rate", "pulse_rate", "rr_interval")
 _BASELINE_SIDES: Final = {"heart_rate": "both", "spo2": "below", "respiration_rate": "both"}
 _TREND_SIDES: Final = {"heart_rate": "both", "spo2": "falling", "respiration_rate": "both"}
+_DETAIL_FORMAT: Final = {"hypoglycaemia": "limit {:.1f} mmol/L"}
 _DETAIL_PREFIX: Final = {
     "desaturation": "baseline ",
     "heart_rate_deviation": "baseline ",
@@ -101,6 +114,9 @@ class Detection:
     """Per condition, ``(patients, k)`` flags and the names of the k things they flag."""
     numbers: dict[str, FloatArray] = field(default_factory=dict)
     """Per condition, a second number per patient (a baseline, a z-score)."""
+    items: dict[str, tuple[IntArray, npt.NDArray[np.str_]]] = field(default_factory=dict)
+    """Per condition, the things it names that vary per patient (the devices whose link is
+    down): their rows and names."""
 
 
 def message(found: Detection, row: int, condition: str) -> str:
@@ -111,11 +127,16 @@ def message(found: Detection, row: int, condition: str) -> str:
     if condition in found.masks:
         flags, names = found.masks[condition]
         detail = ", ".join(name for name, on in zip(names, flags[row], strict=True) if on)
+    if condition in found.items:
+        rows, things = found.items[condition]
+        detail = ", ".join(sorted(things[rows == row].tolist()))
     if condition == "news2":
         complete = bool(found.news2.complete[row])
         detail = f"risk {found.news2.risk[row]}" if complete else f"incomplete, missing: {detail}"
     elif condition in found.numbers:
-        detail = f"{_DETAIL_PREFIX.get(condition, '')}{float(found.numbers[condition][row]):.0f}"
+        number = float(found.numbers[condition][row])
+        shown = _DETAIL_FORMAT.get(condition, "{:.0f}").format(number)
+        detail = f"{_DETAIL_PREFIX.get(condition, '')}{shown}"
     text = template.format(value=value, detail=detail or "-")
     return text.replace("nan", "?")
 
@@ -228,6 +249,7 @@ class Engine:
         )
         self._news2_condition(now, found)
         self._hard_limits(now, fresh, found)
+        self._glucose(now, found)
         self._technical(now, found)
         run, rows = self._window_cadence.due(now, n)
         if run:
@@ -367,6 +389,37 @@ class Engine:
                     found.active[:, column(name)] = latch.active
                     found.value[:, column(name)] = value
 
+    def _glucose(self, now: int, found: Detection) -> None:
+        st, col = self.state, column("hypoglycaemia")
+        verdict = hypoglycaemia(
+            now,
+            st.clean_value[:, _GLUCOSE_INDEX],
+            st.clean_time[:, _GLUCOSE_INDEX],
+            self.config.glucose,
+        )
+        found.active[:, col] = verdict.active
+        found.priority[:, col] = verdict.priority
+        found.value[:, col] = verdict.value
+        found.numbers["hypoglycaemia"] = np.where(
+            verdict.priority == HIGH, self.config.glucose.level_2, self.config.glucose.level_1
+        )
+
+    def _links(self, now: int, found: Detection) -> None:
+        """Devices whose Bluetooth link the gateway reports down for longer than the grace."""
+        st = self.state
+        down, patients = links_down(
+            now, st.link_row, st.link_down_since, self.patients, self.config.link_grace_s
+        )
+        col = column("device_disconnected")
+        found.active[:, col] = patients
+        minutes = np.full(self.patients, np.nan)
+        if down.any():
+            since = np.full(self.patients, np.iinfo(np.int64).max)
+            np.minimum.at(since, st.link_row[down], st.link_down_since[down])
+            minutes[patients] = (now - since[patients]) / 60e9
+        found.value[:, col] = minutes
+        found.items["device_disconnected"] = (st.link_row[down], st.link_device[down])
+
     def _technical(self, now: int, found: Detection) -> None:
         st, cfg = self.state, self.config
         seen_any = _any_column(st.latest_time != NEVER)
@@ -407,6 +460,7 @@ class Engine:
         found.active[:, column("gateway_offline")] = gateway_offline(
             now, st.gateway_online, seen, st.gateway_of, cfg.gateway_timeout_s
         )
+        self._links(now, found)
 
     def _battery_level(self, now: int) -> FloatArray:
         """Lowest of the registry's device levels and the lowest recent battery reading."""

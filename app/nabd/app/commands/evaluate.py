@@ -49,7 +49,7 @@ def register(subparsers: Subparsers) -> None:
 def _evaluate(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from nabd.app.evaluation import replay, score
+    from nabd.app.evaluation import count_unmeasured, delay_parts, replay, score
     from nabd.simulators.errors import SimulatorError
     from nabd.simulators.ward import build_ward
 
@@ -80,15 +80,36 @@ def _evaluate(args: argparse.Namespace) -> int:
         f"engine tick {args.tick} s, {outcome.alerts} alerts raised, "
         f"{time.perf_counter() - started:.0f} s"
     )
+    count_unmeasured(outcome, ward.labels, series, args.grace)
     print(f"{'condition':<24} {'labels':>6} {'found':>6} {'sensitivity':>11} "
-          f"{'median delay':>12} {'max delay':>10}")  # fmt: skip
+          f"{'median delay':>12} {'max delay':>10} {'target':>8} {'in target':>9}")  # fmt: skip
     for name, entry in sorted(outcome.by_label.items()):
         delays = entry.delays
         median = f"{np.median(delays):.0f} s" if delays else "-"
         worst = f"{max(delays):.0f} s" if delays else "-"
+        target = f"{entry.target_s:.0f} s" if np.isfinite(entry.target_s) else "-"
         print(
             f"{name:<24} {entry.labels:>6} {entry.detected:>6} {entry.sensitivity:>11.0%} "
-            f"{median:>12} {worst:>10}"
+            f"{median:>12} {worst:>10} {target:>8} {entry.within_target:>9}"
+        )
+    for name, entry in sorted(outcome.by_label.items()):
+        if entry.unmeasured:
+            print(
+                f"{name}: {entry.unmeasured} of {entry.labels} episodes had no scheduled "
+                "measurement beyond the limit: no detector could see them"
+            )
+    print("\ndelay split (median; detections by an alert with a limit):")
+    for name, entry in sorted(outcome.by_label.items()):
+        parts = delay_parts(entry, series)
+        if not parts or not np.median(entry.delays) > 0:
+            continue
+        physiology = np.median([p.physiology for p in parts])
+        measured = np.median([p.measurement for p in parts])
+        detector = np.median([p.detector for p in parts])
+        print(
+            f"  {name:<22} {len(parts)} of {entry.detected}: onset->limit crossed "
+            f"{physiology:.0f} s, ->first sample showing it {measured:.0f} s, "
+            f"->alert {detector:.0f} s"
         )
     print(f"\n{'false alerts':<24} {'count':>6} {'per patient-day':>16}")
     for name, count in sorted(outcome.false_by_alert.items(), key=lambda kv: -kv[1]):
