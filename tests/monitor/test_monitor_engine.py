@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
+from nabd.analytics.alerts import HIGH, MEDIUM
 from nabd.analytics.arrays import NEVER
 from nabd.analytics.news2 import MISSING, NO_RISK
 from nabd.analytics.service.conditions import CONDITIONS, column
@@ -256,3 +257,37 @@ def test_every_message_fits_the_contract(condition: str) -> None:
     )
     assert parse(Alert, to_json(alert)) == alert
     assert "p0" not in text  # nothing identifying, not even the pseudonym
+
+
+def test_a_device_link_down_past_its_grace_names_the_device() -> None:
+    e = engine(2)
+    links = dict(
+        link_patient=np.array(["p1", "p1"]),
+        link_device=np.array(["thermo-7", "cuff-2"]),
+        link_down_since=np.array([T0 - 90 * S, T0 - 30 * S], dtype=np.int64),
+    )
+    base = registry(2)
+    e.apply(Registry(**{**{f: getattr(base, f) for f in base.__dataclass_fields__}, **links}))
+    found = e.detect(T0)
+    col = column("device_disconnected")
+    assert found.active[:, col].tolist() == [False, True]
+    assert found.priority[1, col] == MEDIUM
+    assert message(found, 1, "device_disconnected") == "Device disconnected for 2 min: thermo-7"
+    later = e.detect(T0 + 40 * S)  # the cuff's link is down for 70 s now
+    assert message(later, 1, "device_disconnected") == (
+        "Device disconnected for 2 min: cuff-2, thermo-7"
+    )
+    e.apply(registry(2))  # the links are back
+    assert not e.detect(T0 + 41 * S).active[:, col].any()
+
+
+def test_a_low_glucose_reading_pages_by_level_while_current() -> None:
+    e = engine(3)
+    feed(e, 0, "glucose", [5.4, 3.6, 2.7])
+    found = e.detect(T0 + 5 * S)
+    col = column("hypoglycaemia")
+    assert found.active[:, col].tolist() == [False, True, True]
+    assert found.priority[1:, col].tolist() == [MEDIUM, HIGH]
+    assert message(found, 2, "hypoglycaemia") == "Glucose low: 2.7 mmol/L (limit 3.0 mmol/L)"
+    assert message(found, 1, "hypoglycaemia") == "Glucose low: 3.6 mmol/L (limit 3.9 mmol/L)"
+    assert not e.detect(T0 + 3601 * S).active[:, col].any()  # an hour old: no longer current

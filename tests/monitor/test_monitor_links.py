@@ -74,7 +74,8 @@ def test_a_link_down_past_the_grace_raises_device_disconnected_and_its_return_re
         raised = wait_until(lambda: _disconnected(monitor_db, patient), "the alert", timeout_s=15)
         state, priority, message = raised[0]
         assert (state, priority) == ("raised", "medium")
-        assert device in message and "disconnected" in message, message
+        assert message.startswith("Device disconnected for "), message
+        assert message.endswith(device), message
         reconnected = now()
         _record(
             monitor_db,

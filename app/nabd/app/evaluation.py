@@ -31,7 +31,7 @@ from typing import Final
 import numpy as np
 
 from nabd.analytics.alerts import AlertEventKind
-from nabd.analytics.arrays import NEVER
+from nabd.analytics.arrays import NEVER, BoolArray, FloatArray
 from nabd.analytics.glucose import LEVEL_1_MMOL_L
 from nabd.analytics.limits import DEFAULT_LIMITS
 from nabd.analytics.service.conditions import BY_NAME, Kind
@@ -48,12 +48,21 @@ from nabd.simulators.ward import Ward
 
 __all__ = [
     "CADENCE_S",
+    "CLINICAL",
     "GLUCOSE_TIMES_H",
     "MATCHES",
     "NOT_EVALUATED",
     "TARGET_DELAY_S",
+    "ConditionScore",
+    "DelayParts",
+    "LinkDown",
     "Outcome",
     "RaisedAlert",
+    "count_unmeasured",
+    "delay_parts",
+    "finders",
+    "link_windows",
+    "registry_of",
     "replay",
     "sample_mask",
     "score",
@@ -272,13 +281,15 @@ def link_windows(ward: Ward) -> list[LinkDown]:
     return out
 
 
-def sample_mask(key: str, times: np.ndarray) -> np.ndarray:
+def sample_mask(key: str, times: FloatArray) -> BoolArray:
     """Which of the (1 s) ``times`` a ward measures ``key`` at: every :data:`CADENCE_S`, or for
     glucose at :data:`GLUCOSE_TIMES_H` of each day."""
     if key == "glucose":
         second = np.rint(times).astype(np.int64) % 86400
-        return np.isin(second, [round(h * 3600) for h in GLUCOSE_TIMES_H])
-    return np.arange(times.shape[0]) % CADENCE_S[key] == 0
+        checks: BoolArray = np.isin(second, [round(h * 3600) for h in GLUCOSE_TIMES_H])
+        return checks
+    every: BoolArray = np.arange(times.shape[0]) % CADENCE_S[key] == 0
+    return every
 
 
 def _dropped(ward: Ward, series: VitalSeries) -> dict[Device, np.ndarray]:
@@ -522,12 +533,15 @@ _EVIDENCE: Final = MappingProxyType({Condition.HYPOGLYCAEMIA: "hypoglycaemia"})
 it: checked by :func:`count_unmeasured` through that alert condition's limit."""
 
 
-def _beyond(values: np.ndarray, side: str, limit: float) -> np.ndarray:
+def _beyond(values: FloatArray, side: str, limit: float) -> BoolArray:
     """Where ``values`` breach ``limit``: hard limits fire at or beyond it ("low", "high"),
     glucose levels strictly below it ("below")."""
+    breach: BoolArray
     if side == "below":
-        return values < limit
-    return values <= limit if side == "low" else values >= limit
+        breach = values < limit
+    else:
+        breach = values <= limit if side == "low" else values >= limit
+    return breach
 
 
 def count_unmeasured(
@@ -583,3 +597,16 @@ def delay_parts(entry: ConditionScore, series: VitalSeries) -> list[DelayParts]:
         shown = float(times[np.argmax(shown_mask)]) if shown_mask.any() else alert.at
         out.append(DelayParts(crossed - label.onset, shown - crossed, alert.at - shown))
     return out
+
+
+def finders(entry: ConditionScore) -> list[str]:
+    """The alerts that found ``entry``'s labels, each with how often a ward samples its metric:
+    the most the measurement interval can add to a detection by it."""
+    out: list[str] = []
+    for _, alert in entry.found:
+        if alert is None:
+            continue
+        metric = BY_NAME[alert.condition].metric
+        every = CADENCE_S.get(metric or "", 0)
+        out.append(f"{alert.condition} (sampled every {every} s)" if every else alert.condition)
+    return sorted(set(out))

@@ -49,7 +49,14 @@ def register(subparsers: Subparsers) -> None:
 def _evaluate(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from nabd.app.evaluation import count_unmeasured, delay_parts, replay, score
+    from nabd.app.evaluation import (
+        CLINICAL,
+        count_unmeasured,
+        delay_parts,
+        finders,
+        replay,
+        score,
+    )
     from nabd.simulators.errors import SimulatorError
     from nabd.simulators.ward import build_ward
 
@@ -98,10 +105,17 @@ def _evaluate(args: argparse.Namespace) -> int:
                 f"{name}: {entry.unmeasured} of {entry.labels} episodes had no scheduled "
                 "measurement beyond the limit: no detector could see them"
             )
-    print("\ndelay split (median; detections by an alert with a limit):")
+    print("\ndelay split of clinical conditions (median of detections by an alert with a limit):")
+    clinical = {c.value for c in CLINICAL}
     for name, entry in sorted(outcome.by_label.items()):
+        if name not in clinical:
+            continue
         parts = delay_parts(entry, series)
-        if not parts or not np.median(entry.delays) > 0:
+        if not np.median(entry.delays or [0]) > 0:
+            continue
+        if not parts:
+            found_by = ", ".join(finders(entry))
+            print(f"  {name:<22} found by {found_by}: no single limit to split at")
             continue
         physiology = np.median([p.physiology for p in parts])
         measured = np.median([p.measurement for p in parts])
