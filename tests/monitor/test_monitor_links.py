@@ -15,8 +15,10 @@ from nabd.analytics.alerts import HIGH, AlertPolicy
 from nabd.analytics.service.conditions import NAMES
 from nabd.analytics.service.config import EngineConfig
 from nabd.app.stack.testing import RunningStack
+from nabd.contract.alert_text import render
 from nabd.contract.payloads import (
     STATUS_SCHEMA,
+    AlertFacts,
     DeviceConnection,
     DeviceStatus,
     GatewayState,
@@ -76,6 +78,15 @@ def test_a_link_down_past_the_grace_raises_device_disconnected_and_its_return_re
         assert (state, priority) == ("raised", "medium")
         assert message.startswith("Device disconnected for "), message
         assert message.endswith(device), message
+        (said,) = monitor_db.query(
+            "SELECT facts FROM alert WHERE patient_id = %s AND condition = 'device_disconnected'",
+            (patient,),
+        )[0]
+        facts = AlertFacts.model_validate(said, strict=False)
+        assert (facts.condition, facts.items) == ("device_disconnected", (device,))
+        assert facts.duration_s is not None
+        assert facts.duration_s >= 3.0
+        assert render(facts, "fr").startswith("Appareil déconnecté depuis ")
         reconnected = now()
         _record(
             monitor_db,

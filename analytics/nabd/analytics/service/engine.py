@@ -29,6 +29,7 @@ patients; the only Python loops are over metrics, conditions and (few) events.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final
@@ -72,8 +73,10 @@ from nabd.analytics.technical import (
     gateway_offline,
     links_down,
 )
+from nabd.contract.catalogue import METRICS
+from nabd.contract.payloads import AlertFacts
 
-__all__ = ["Detection", "Engine", "message"]
+__all__ = ["Detection", "Engine", "facts", "message"]
 
 _NEWS2_PARTS: Final = PARAMETERS
 _PART_NAMES: Final = tuple(PARAMETER_NAMES[p] for p in PARAMETERS)
@@ -117,6 +120,10 @@ class Detection:
     items: dict[str, tuple[IntArray, npt.NDArray[np.str_]]] = field(default_factory=dict)
     """Per condition, the things it names that vary per patient (the devices whose link is
     down): their rows and names."""
+    limits: dict[str, FloatArray] = field(default_factory=dict)
+    """Per condition with a limit, the limit in force per patient."""
+    since: dict[str, IntArray] = field(default_factory=dict)
+    """Per latched condition, when its current breach began per patient (NEVER: none)."""
 
 
 def message(found: Detection, row: int, condition: str) -> str:
@@ -139,6 +146,55 @@ def message(found: Detection, row: int, condition: str) -> str:
         detail = f"{_DETAIL_PREFIX.get(condition, '')}{shown}"
     text = template.format(value=value, detail=detail or "-")
     return text.replace("nan", "?")
+
+
+_BASELINE_NUMBERS: Final = frozenset(
+    {"heart_rate_deviation", "spo2_deviation", "respiration_rate_deviation", "desaturation"}
+)
+
+
+def facts(found: Detection, row: int, condition: str) -> AlertFacts:
+    """What raised one cell's alert, as data (:class:`~nabd.contract.payloads.AlertFacts`),
+    for each reader to render in its own language (:mod:`nabd.contract.alert_text`)."""
+    spec = BY_NAME[condition]
+
+    def number(table: dict[str, FloatArray]) -> float | None:
+        value = float(table[condition][row]) if condition in table else math.nan
+        return value if math.isfinite(value) else None
+
+    value = float(found.value[row, column(condition)])
+    items: tuple[str, ...] = ()
+    if condition in found.masks:
+        flags, names = found.masks[condition]
+        items = tuple(name for name, on in zip(names, flags[row], strict=True) if on)
+    if condition in found.items:
+        rows, things = found.items[condition]
+        items = tuple(sorted(things[rows == row].tolist()))
+    since = int(found.since[condition][row]) if condition in found.since else NEVER
+    duration = (found.now - since) / 1e9 if since != NEVER else None
+    risk, missing = None, ()
+    if condition == "news2":
+        flags, _ = found.masks["news2"]  # missing, then stale, in PARAMETERS order
+        parts = len(_NEWS2_PARTS)
+        missing = tuple(_NEWS2_PARTS[i % parts] for i in np.flatnonzero(flags[row]))
+        items = ()
+        complete = bool(found.news2.complete[row])
+        risk = str(found.news2.risk[row]) if complete and found.news2.risk[row] else None
+    if condition == "device_disconnected":
+        value, duration = math.nan, value * 60 if math.isfinite(value) else None
+    baseline = number(found.numbers) if condition in _BASELINE_NUMBERS else None
+    limit = number(found.limits) if condition != "hypoglycaemia" else number(found.numbers)
+    return AlertFacts(
+        condition=condition,
+        value=value if math.isfinite(value) else None,
+        unit=METRICS[spec.metric].unit if spec.metric in METRICS else None,
+        limit=limit,
+        baseline=baseline,
+        duration_s=duration,
+        items=tuple(dict.fromkeys(items)),
+        risk=risk,
+        missing=tuple(dict.fromkeys(missing)),
+    )
 
 
 class Engine:
@@ -364,6 +420,7 @@ class Engine:
         self._news2 = latch
         col = column("news2")
         found.active[:, col] = latch.active
+        found.since["news2"] = latch.breach_since
         found.priority[:, col] = np.maximum(level, LOW)
         found.value[:, col] = np.where(news.scored, news.total, np.nan)  # no score: no number
         stale = ~present & self._news2_measured()
@@ -383,11 +440,14 @@ class Engine:
             if not _idle(state, value):
                 state = state.step(now, value, self.state.thresholds[key])
                 self._limits[key] = state
+            limits = self.state.thresholds[key]
             for side, latch in (("high", state.high), ("low", state.low)):
                 name = f"{names[key]}_{side}"
                 if name in NAMES:
                     found.active[:, column(name)] = latch.active
                     found.value[:, column(name)] = value
+                    found.limits[name] = limits.high if side == "high" else limits.low
+                    found.since[name] = latch.breach_since
 
     def _glucose(self, now: int, found: Detection) -> None:
         st, col = self.state, column("hypoglycaemia")
@@ -449,6 +509,7 @@ class Engine:
             clear_ns=seconds_to_ns(cfg.sensor_off.clear_s),
         )
         found.active[:, column("sensor_off")] = self._sensor.active
+        found.since["sensor_off"] = self._sensor.breach_since
         found.masks["sensor_off"] = (off, _SENSOR_METRICS)
         battery = self._battery_level(now)
         self._battery = self._battery.step(now, battery, config=cfg.battery)
