@@ -91,6 +91,18 @@ def test_the_command_prints_a_report(capsys: pytest.CaptureFixture[str]) -> None
     out = capsys.readouterr().out
     assert "sensitivity" in out
     assert "per patient-day" in out
+    assert "glucose before meals and at bedtime" in out
+    assert "target" in out
+
+
+def test_glucose_can_be_measured_on_a_what_if_cadence_and_nonsense_is_refused(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    args = ["evaluate", "--patients", "2", "--hours", "0.1", "--glucose-every", "300"]
+    assert main(args) == 0
+    assert "glucose every 300 s" in capsys.readouterr().out
+    assert main(["evaluate", "--glucose-every", "0"]) == 2
+    assert "--glucose-every 0: should be at least 1" in capsys.readouterr().err
 
 
 def _ward_of(scenario: sc.Scenario, start: float, hours: float) -> Ward:

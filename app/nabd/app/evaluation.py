@@ -281,9 +281,14 @@ def link_windows(ward: Ward) -> list[LinkDown]:
     return out
 
 
-def sample_mask(key: str, times: FloatArray) -> BoolArray:
+def sample_mask(key: str, times: FloatArray, glucose_every_s: int | None = None) -> BoolArray:
     """Which of the (1 s) ``times`` a ward measures ``key`` at: every :data:`CADENCE_S`, or for
-    glucose at :data:`GLUCOSE_TIMES_H` of each day."""
+    glucose at :data:`GLUCOSE_TIMES_H` of each day, or every ``glucose_every_s`` when given (a
+    what-if: a continuous glucose monitor every 5 min, which the catalogue has no metric for
+    yet, would read interstitial glucose)."""
+    if key == "glucose" and glucose_every_s is not None:
+        stepped: BoolArray = np.arange(times.shape[0]) % glucose_every_s == 0
+        return stepped
     if key == "glucose":
         second = np.rint(times).astype(np.int64) % 86400
         checks: BoolArray = np.isin(second, [round(h * 3600) for h in GLUCOSE_TIMES_H])
@@ -306,7 +311,9 @@ def _dropped(ward: Ward, series: VitalSeries) -> dict[Device, np.ndarray]:
     return out
 
 
-def _batches(ward: Ward, series: VitalSeries, tick_s: int) -> Iterator[tuple[int, Samples]]:
+def _batches(
+    ward: Ward, series: VitalSeries, tick_s: int, glucose_every_s: int | None = None
+) -> Iterator[tuple[int, Samples]]:
     """One :class:`Samples` per tick: ``(tick end ns, samples of [tick start, tick end))``."""
     times = series.times
     n, steps = len(ward.profiles), times.shape[0]
@@ -326,7 +333,7 @@ def _batches(ward: Ward, series: VitalSeries, tick_s: int) -> Iterator[tuple[int
     beat_rows, beat_times, beat_rr = beat_rows[order], beat_times[order], beat_rr[order]
     strap_drop = dropped.get(Device.CHEST_STRAP, no_drop)
     keys = [key for key in (*CADENCE_S, "glucose") if key in series.values]
-    sampled = {key: sample_mask(key, times) for key in keys}
+    sampled = {key: sample_mask(key, times, glucose_every_s) for key in keys}
     for first in range(0, steps, tick_s):
         last = min(first + tick_s, steps)
         parts: list[Samples] = []
@@ -389,6 +396,7 @@ def replay(
     tick_s: int = 2,
     ack_after_s: float = 120.0,
     config: EngineConfig | None = None,
+    glucose_every_s: int | None = None,
 ) -> list[RaisedAlert]:
     """Feed the simulated ward through the engine; return the alerts it raised.
 
@@ -403,7 +411,7 @@ def replay(
     raised: list[RaisedAlert] = []
     open_at: dict[tuple[int, str], int] = {}
     to_ack: list[tuple[int, uuid.UUID]] = []
-    for now, batch in _batches(ward, series, tick_s):
+    for now, batch in _batches(ward, series, tick_s, glucose_every_s):
         engine.ingest(batch)
         at = now / S
         now_down = [link for link in links if link.onset <= at < link.offset]
@@ -545,7 +553,11 @@ def _beyond(values: FloatArray, side: str, limit: float) -> BoolArray:
 
 
 def count_unmeasured(
-    outcome: Outcome, labels: Sequence[Label], series: VitalSeries, grace_s: float = 300.0
+    outcome: Outcome,
+    labels: Sequence[Label],
+    series: VitalSeries,
+    grace_s: float = 300.0,
+    glucose_every_s: int | None = None,
 ) -> None:
     """Set ``unmeasured`` per label condition: episodes in which no sample the ward takes (per
     :func:`sample_mask`) is beyond the limit, so no detector could find them. Saying so is
@@ -557,7 +569,7 @@ def count_unmeasured(
         if entry is None:
             continue
         key, side, limit = _LIMIT_OF[alert_condition]
-        taken = sample_mask(key, times)
+        taken = sample_mask(key, times, glucose_every_s)
         for label in labels:
             if label.condition is not condition or label.patient_id not in rows:
                 continue
@@ -578,7 +590,9 @@ class DelayParts:
     detector: float
 
 
-def delay_parts(entry: ConditionScore, series: VitalSeries) -> list[DelayParts]:
+def delay_parts(
+    entry: ConditionScore, series: VitalSeries, glucose_every_s: int | None = None
+) -> list[DelayParts]:
     """The parts of each detection of ``entry`` made by an alert with a limit (others, such as
     NEWS2 or a baseline deviation, have no single crossing and are left out)."""
     rows = {pid: i for i, pid in enumerate(series.patient_ids)}
@@ -593,7 +607,7 @@ def delay_parts(entry: ConditionScore, series: VitalSeries) -> list[DelayParts]:
         if not beyond.any():
             continue
         crossed = float(times[np.argmax(beyond)])
-        shown_mask = beyond & sample_mask(key, times)
+        shown_mask = beyond & sample_mask(key, times, glucose_every_s)
         shown = float(times[np.argmax(shown_mask)]) if shown_mask.any() else alert.at
         out.append(DelayParts(crossed - label.onset, shown - crossed, alert.at - shown))
     return out

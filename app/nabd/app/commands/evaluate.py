@@ -43,6 +43,14 @@ def register(subparsers: Subparsers) -> None:
         default=300.0,
         help="seconds after a label's end an alert still counts for it (default 300)",
     )
+    evaluate.add_argument(
+        "--glucose-every",
+        type=int,
+        default=None,
+        metavar="S",
+        help="measure glucose every S seconds (a what-if: a continuous glucose monitor, 300) "
+        "instead of the ward's capillary checks before meals and at bedtime",
+    )
     evaluate.set_defaults(handler=_evaluate)
 
 
@@ -66,6 +74,12 @@ def _evaluate(args: argparse.Namespace) -> int:
             ("--patients", args.patients, args.patients >= 1, "at least 1"),
             ("--hours", args.hours, args.hours > 0, "more than 0"),
             ("--tick", args.tick, args.tick >= 1, "at least 1"),
+            (
+                "--glucose-every",
+                args.glucose_every if args.glucose_every is not None else 300,
+                args.glucose_every is None or args.glucose_every >= 1,
+                "at least 1",
+            ),
         )
         if not ok
     ]
@@ -78,16 +92,20 @@ def _evaluate(args: argparse.Namespace) -> int:
         series = ward.simulate(ward.times(1.0))
     except SimulatorError as exc:
         return fail(exc)
-    alerts = replay(ward, series, tick_s=args.tick, ack_after_s=args.ack_after)
+    every = args.glucose_every
+    alerts = replay(
+        ward, series, tick_s=args.tick, ack_after_s=args.ack_after, glucose_every_s=every
+    )
     outcome = score(
         ward.labels, alerts, patients=args.patients, seconds=seconds, grace_s=args.grace
     )
+    glucose = f"every {every} s" if every else "before meals and at bedtime"
     print(
         f"ward: {args.patients} patients x {args.hours:g} h (seed {args.seed}), "
-        f"engine tick {args.tick} s, {outcome.alerts} alerts raised, "
+        f"engine tick {args.tick} s, glucose {glucose}, {outcome.alerts} alerts raised, "
         f"{time.perf_counter() - started:.0f} s"
     )
-    count_unmeasured(outcome, ward.labels, series, args.grace)
+    count_unmeasured(outcome, ward.labels, series, args.grace, every)
     print(f"{'condition':<24} {'labels':>6} {'found':>6} {'sensitivity':>11} "
           f"{'median delay':>12} {'max delay':>10} {'target':>8} {'in target':>9}")  # fmt: skip
     for name, entry in sorted(outcome.by_label.items()):
@@ -110,7 +128,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     for name, entry in sorted(outcome.by_label.items()):
         if name not in clinical:
             continue
-        parts = delay_parts(entry, series)
+        parts = delay_parts(entry, series, every)
         if not np.median(entry.delays or [0]) > 0:
             continue
         if not parts:
