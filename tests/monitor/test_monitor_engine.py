@@ -15,9 +15,10 @@ from nabd.analytics.alerts import HIGH, MEDIUM
 from nabd.analytics.arrays import NEVER
 from nabd.analytics.news2 import MISSING, NO_RISK
 from nabd.analytics.service.conditions import CONDITIONS, column
-from nabd.analytics.service.engine import Engine, message
+from nabd.analytics.service.engine import Engine, facts, message
 from nabd.analytics.service.registry import Registry
 from nabd.analytics.service.samples import Samples
+from nabd.contract.alert_text import render
 from nabd.contract.payloads import Alert, parse, to_json
 
 S = 1_000_000_000
@@ -291,3 +292,21 @@ def test_a_low_glucose_reading_pages_by_level_while_current() -> None:
     assert message(found, 2, "hypoglycaemia") == "Glucose low: 2.7 mmol/L (limit 3.0 mmol/L)"
     assert message(found, 1, "hypoglycaemia") == "Glucose low: 3.6 mmol/L (limit 3.9 mmol/L)"
     assert not e.detect(T0 + 3601 * S).active[:, col].any()  # an hour old: no longer current
+
+
+@pytest.mark.parametrize("condition", [c.name for c in CONDITIONS])
+def test_every_condition_has_facts_that_render_in_every_language(condition: str) -> None:
+    said = facts(engine().detect(T0), 0, condition)
+    assert said.condition == condition
+    assert all(render(said, lang) for lang in ("fr", "en", "ar"))
+
+
+def test_a_limit_alert_carries_its_value_limit_and_duration() -> None:
+    e = engine()
+    for second in range(40):
+        feed(e, second, "spo2", [86.0])
+        feed(e, second, "heart_rate", [heart_rate(second)])
+        found = e.detect(T0 + second * S)
+    said = facts(found, 0, "spo2_low")
+    assert (said.value, said.unit, said.limit, said.duration_s) == (86.0, "%", 91.0, 39.0)
+    assert render(said, "en") == "SpO2 low: 86 % for 39 s (limit 91 %)"

@@ -172,7 +172,8 @@ def facts(found: Detection, row: int, condition: str) -> AlertFacts:
         items = tuple(sorted(things[rows == row].tolist()))
     since = int(found.since[condition][row]) if condition in found.since else NEVER
     duration = (found.now - since) / 1e9 if since != NEVER else None
-    risk, missing = None, ()
+    risk: str | None = None
+    missing: tuple[str, ...] = ()
     if condition == "news2":
         flags, _ = found.masks["news2"]  # missing, then stale, in PARAMETERS order
         parts = len(_NEWS2_PARTS)
@@ -187,7 +188,7 @@ def facts(found: Detection, row: int, condition: str) -> AlertFacts:
     return AlertFacts(
         condition=condition,
         value=value if math.isfinite(value) else None,
-        unit=METRICS[spec.metric].unit if spec.metric in METRICS else None,
+        unit=METRICS[spec.metric].unit if spec.metric is not None else None,
         limit=limit,
         baseline=baseline,
         duration_s=duration,
