@@ -536,7 +536,12 @@ _LIMIT_OF: Final = MappingProxyType(
 )
 """Alert condition -> (metric, side, default limit): where a value starts to count."""
 
-_EVIDENCE: Final = MappingProxyType({Condition.HYPOGLYCAEMIA: "hypoglycaemia"})
+_EVIDENCE: Final = MappingProxyType(
+    {
+        Condition.HYPOGLYCAEMIA: "hypoglycaemia",
+        Condition.HYPERTENSIVE_CRISIS: "systolic_bp_high",  # a cuff every 30 min
+    }
+)
 """Spot-measured label conditions whose episode a ward only sees if a scheduled sample falls in
 it: checked by :func:`count_unmeasured` through that alert condition's limit."""
 
