@@ -24,7 +24,16 @@ if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
 from nabd.app.db.migrations import apply_migrations  # noqa: E402
-from tests.care.care_kit import Conn  # noqa: E402
+from nabd.app.stack.testing import RunningStack  # noqa: E402
+from tests.care.care_kit import Conn, token  # noqa: E402
+from tests.ingest.ingest_kit import (  # noqa: E402
+    IngestDb,
+    RunningWorker,
+    forget_session,
+    ingest_database,
+    start_worker,
+    worker_settings,
+)
 
 
 @pytest.fixture(scope="module")
@@ -68,3 +77,18 @@ def owner(owner_url: str) -> Iterator[Conn]:
     state as ingest would)."""
     with psycopg.connect(owner_url, autocommit=True) as connection:
         yield connection
+
+
+@pytest.fixture(scope="module")
+def ingest_db(nabd_stack: RunningStack, owner_url: str) -> IngestDb:
+    """The module's database with the ingest login's URL (for tests with a real worker)."""
+    return ingest_database(nabd_stack, owner_url)
+
+
+@pytest.fixture(scope="module")
+def worker(nabd_stack: RunningStack, ingest_db: IngestDb) -> Iterator[RunningWorker]:
+    """A real ingest worker on the module's database (it also publishes gateway configs)."""
+    running = start_worker(worker_settings(nabd_stack, ingest_db, f"care-{token()}"))
+    yield running
+    running.stop()
+    forget_session(nabd_stack, running.service.settings.worker_id)

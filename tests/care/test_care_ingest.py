@@ -18,29 +18,12 @@ from tests.ingest.ingest_kit import (
     IngestDb,
     RunningWorker,
     count,
-    forget_session,
     heart_rates,
-    ingest_database,
-    start_worker,
     valid_batch,
-    worker_settings,
 )
 from tests.stack_kit import wait_until
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def ingest_db(nabd_stack: RunningStack, owner_url: str) -> IngestDb:
-    return ingest_database(nabd_stack, owner_url)
-
-
-@pytest.fixture(scope="module")
-def worker(nabd_stack: RunningStack, ingest_db: IngestDb) -> Iterator[RunningWorker]:
-    running = start_worker(worker_settings(nabd_stack, ingest_db, f"care-{token()}"))
-    yield running
-    running.stop()
-    forget_session(nabd_stack, running.service.settings.worker_id)
 
 
 @pytest.fixture

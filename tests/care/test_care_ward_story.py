@@ -13,7 +13,6 @@ duplicated, both outboxes empty.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,45 +20,16 @@ import pytest
 from nabd.app.cli import main
 from nabd.app.stack.testing import RunningStack
 from nabd.edge.agent import Agent
-from nabd.edge.config import load_config
-from nabd.edge.settings import EdgeSettings, resolve
-from nabd.edge.status import DeviceState
+from tests.care.agent_kit import agent_from, released, serving
 from tests.care.care_kit import token
 from tests.edge.agent_harness import eventually, pending, running
 from tests.edge.virtual_peripherals import VirtualWorld
-from tests.ingest.ingest_kit import (
-    IngestDb,
-    RunningWorker,
-    forget_session,
-    ingest_database,
-    start_worker,
-    worker_settings,
-)
+from tests.ingest.ingest_kit import IngestDb
 from tests.stack_kit import wait_until
 
 pytestmark = pytest.mark.integration
 
 STRAP = "F0:0C:A2:E0:00:01"
-
-
-@pytest.fixture(scope="module")
-def ingest_db(nabd_stack: RunningStack, owner_url: str) -> IngestDb:
-    return ingest_database(nabd_stack, owner_url)
-
-
-@pytest.fixture(scope="module")
-def worker(nabd_stack: RunningStack, ingest_db: IngestDb) -> Iterator[RunningWorker]:
-    started = start_worker(worker_settings(nabd_stack, ingest_db, f"story-{token()}"))
-    yield started
-    started.stop()
-    forget_session(nabd_stack, started.service.settings.worker_id)
-
-
-def _agent(config_path: Path) -> Agent:
-    """The production agent from the provisioned file alone (no NABD_* variables)."""
-    config = load_config(config_path)
-    gateway_id, broker = resolve(config, EdgeSettings.model_construct())
-    return Agent(config, gateway_id, broker)
 
 
 def _readings(ingest_db: IngestDb, table: str, device: str) -> list[tuple[object, ...]]:
@@ -75,19 +45,6 @@ def _nearby(agent: Agent) -> set[str]:
     """Addresses the agent's status would list as heard but not read."""
     reading = {health.address for health in agent.devices.values()}
     return {d.address for d in agent.nearby.report(agent.runtime.clock(), reading)}
-
-
-async def _serving(agent: Agent, device: str) -> None:
-    await eventually(
-        lambda: device in agent.devices and agent.devices[device].state is DeviceState.CONNECTED,
-        f"gateway {agent.gateway_id} connected to {device} (no restart)",
-    )
-
-
-async def _released(agent: Agent, device: str) -> None:
-    await eventually(
-        lambda: device not in agent.devices, f"gateway {agent.gateway_id} released {device}"
-    )
 
 
 @pytest.mark.usefixtures("worker")
@@ -122,7 +79,7 @@ def test_a_patient_on_real_gateways_from_admission_to_discharge(
                     *f"gateway provision {gateway} --out {out} --data-dir data".split(),
                     *("--bumble", radio, "--state-dir", str(nabd_stack.state_dir)),
                 )
-                return _agent(out / "edge.toml")
+                return agent_from(out / "edge.toml")
 
             radio = await world.another_gateway()
             later = provisioned(second, radio)  # provisioned now: its edge.toml lists nothing
@@ -135,7 +92,7 @@ def test_a_patient_on_real_gateways_from_admission_to_discharge(
                 ).strip()
                 nabd("device", "add", strap, "--kind", "heart_rate_strap", "--address", STRAP)
                 nabd("device", "assign", strap, patient)
-                await _serving(agent, strap)
+                await serving(agent, strap)
                 assert agent.reporter is not None
                 report = await agent.reporter.report()
                 assert STRAP not in {d.address for d in report.nearby}  # read now, not nearby
@@ -147,10 +104,10 @@ def test_a_patient_on_real_gateways_from_admission_to_discharge(
                     "three readings stored under the patient",
                 )
                 nabd("patient", "transfer", patient, "--ward", ward, "--bed", "2")
-                await _released(agent, strap)
+                await released(agent, strap)
                 # The other gateway starts only now: the broker hands it the retained list.
                 async with running(later) as other:
-                    await _serving(other, strap)
+                    await serving(other, strap)
                     for bpm in (64, 65):
                         await peripheral.send_heart_rate(bpm)
                     await asyncio.to_thread(
@@ -165,7 +122,7 @@ def test_a_patient_on_real_gateways_from_admission_to_discharge(
                         (patient,),
                     )
                     nabd("patient", "discharge", patient)
-                    await _released(other, strap)
+                    await released(other, strap)
                     await eventually(lambda: not peripheral.connections, "the strap disconnected")
                     await eventually(
                         lambda: (

@@ -30,6 +30,7 @@ COMMAND_GROUPS: Final = (
     "nabd.app.commands.patient",
     "nabd.app.commands.device",
     "nabd.app.commands.gateway",
+    "nabd.app.commands.consent",
     "nabd.app.commands.web",
     "nabd.app.commands.audit",
     "nabd.app.commands.backup",

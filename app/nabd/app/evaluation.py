@@ -3,9 +3,11 @@
 A simulated ward (:func:`nabd.simulators.ward.build_ward`) gives patients, the scenarios they live
 through and the ground-truth labels. :func:`replay` feeds its series through the same
 :class:`~nabd.analytics.service.engine.Engine` the service runs, tick by tick, as devices would send
-them (cadences in :data:`CADENCE_S`; RR intervals beat by beat; a disconnect drops the device's
-samples; contact loss is sent flagged; unflagged motion spikes are sent as they are), and keeps
-every alert raised. :func:`score` matches alerts to labels:
+them (cadences in :data:`CADENCE_S`, capillary glucose at :data:`GLUCOSE_TIMES_H`; RR intervals
+beat by beat; a disconnect drops the device's samples and, like a battery run flat, is the
+device's link reported down in the registry, as the gateway's status would; contact loss is sent
+flagged; unflagged motion spikes are sent as they are), and keeps every alert raised.
+:func:`score` matches alerts to labels:
 
 * a label is **detected** when an alert of one of its matching conditions (:data:`MATCHES`) was
   raised or worsened in ``[onset, offset + grace)`` for that patient, or was already open at
@@ -15,15 +17,19 @@ every alert raised. :func:`score` matches alerts to labels:
   divided by patient-days simulated. Labels that expect no alert (``stable``, ``artefact``)
   have no matching conditions, so any alert during them is false.
 
-Conditions the engine does not watch (glucose; clock drift, duplicates and garbled payloads,
-which are ingest's business) are listed as not evaluated rather than scored as missed.
+Each labelled condition has a target delay (:data:`TARGET_DELAY_S`); :func:`delay_parts` splits
+a detection's delay into the physiology (until the value crosses the limit), the measurement
+interval (until a sample the ward takes shows it) and the detector, and
+:func:`count_unmeasured` counts the spot-measured episodes no scheduled sample could show.
+Conditions the engine does not watch (clock drift, duplicates and garbled payloads, which are
+ingest's business) are listed as not evaluated rather than scored as missed.
 """
 
 from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Final
@@ -53,11 +59,13 @@ __all__ = [
     "MATCHES",
     "NOT_EVALUATED",
     "TARGET_DELAY_S",
+    "WARD_RULES",
     "ConditionScore",
     "DelayParts",
     "LinkDown",
     "Outcome",
     "RaisedAlert",
+    "Rules",
     "count_unmeasured",
     "delay_parts",
     "finders",
@@ -180,6 +188,25 @@ NOT_EVALUATED: Final = frozenset(
         Condition.DUPLICATED_PAYLOAD,
         Condition.GARBLED_PAYLOAD,
     }
+)
+
+
+@dataclass(frozen=True)
+class Rules:
+    """What :func:`score` matches: label condition -> alert conditions that find it, the labels
+    of a clinical episode, which alert conditions are physiological, what is not scored."""
+
+    matches: Mapping[Condition, frozenset[str]]
+    clinical: frozenset[Condition]
+    physiological: Callable[[str], bool]
+    not_evaluated: frozenset[Condition]
+
+
+WARD_RULES: Final = Rules(
+    matches=MATCHES,
+    clinical=CLINICAL,
+    physiological=lambda condition: BY_NAME[condition].kind is Kind.PHYSIOLOGICAL,
+    not_evaluated=NOT_EVALUATED,
 )
 
 
@@ -447,15 +474,17 @@ def score(
     patients: int,
     seconds: float,
     grace_s: float = 300.0,
+    rules: Rules | None = None,
 ) -> Outcome:
-    """Match alerts to labels (see the module docstring)."""
+    """Match alerts to labels (see the module docstring); ``rules`` default to the ward's."""
+    rules = rules or WARD_RULES
     by_label: dict[str, ConditionScore] = {}
     not_evaluated: dict[str, int] = {}
     for label in labels:
-        if label.condition in NOT_EVALUATED:
+        if label.condition in rules.not_evaluated:
             not_evaluated[label.condition.value] = not_evaluated.get(label.condition.value, 0) + 1
             continue
-        wanted = MATCHES[label.condition]
+        wanted = rules.matches[label.condition]
         if not wanted:
             continue
         entry = by_label.setdefault(
@@ -472,7 +501,7 @@ def score(
     for alert in alerts:
         if alert.kind is not AlertEventKind.RAISED:
             continue
-        if not _explained(alert, labels, grace_s):
+        if not _explained(alert, labels, grace_s, rules):
             false_by_alert[alert.condition] = false_by_alert.get(alert.condition, 0) + 1
     return Outcome(
         patient_days=patients * seconds / 86400.0,
@@ -501,17 +530,17 @@ def _delay(
     return best
 
 
-def _explained(alert: RaisedAlert, labels: Sequence[Label], grace_s: float) -> bool:
+def _explained(alert: RaisedAlert, labels: Sequence[Label], grace_s: float, rules: Rules) -> bool:
     """A label of the patient covers the alert: one it matches, or any physiological alert
     during a clinical episode (the patient is deteriorating: an alert about it is not false,
     whichever vital it names)."""
-    physiological = BY_NAME[alert.condition].kind is Kind.PHYSIOLOGICAL
+    physiological = rules.physiological(alert.condition)
     return any(
         label.patient_id == alert.patient_id
         and label.onset <= alert.at < label.offset + grace_s
         and (
-            alert.condition in MATCHES.get(label.condition, frozenset())
-            or (physiological and label.condition in CLINICAL)
+            alert.condition in rules.matches.get(label.condition, frozenset())
+            or (physiological and label.condition in rules.clinical)
         )
         for label in labels
     )

@@ -6,7 +6,9 @@ to an admitted patient opens an assignment from now (or from ``--from``, in the 
 then moves the readings it set aside since, docs/ingest.md "Re-attribution"); the device is
 registered to the gateway of the patient's bed, so the gateway's readings are accepted. A device
 is worn by one patient at a time: an overlapping assignment is refused naming who holds it. The
-``device_assignment`` trigger (migrations 0041, 0060) audits every change with ``--by``.
+``device_assignment`` trigger (migrations 0041, 0060) audits every change with ``--by``. An
+assignment from an instant the consent rule does not let collect is refused, naming the command
+that records consent (:mod:`nabd.care.consents`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, NoReturn
 
+from nabd.care.consents import require_collection_allowed
 from nabd.care.errors import AddressTaken, AssignmentOverlap, CareRefused, Conflict, Unknown
 from nabd.care.patients import require_admitted
 from nabd.care.registry import require_bed, require_gateway
@@ -180,6 +183,7 @@ def assign(
             return Assigned(device, pid, current[1], changed=False, gateway_id=gateway)
         if current is not None:
             _refuse_overlap(device, *current)
+        require_collection_allowed(conn, pid, begin)
         if bed_gateway is not None and bed_gateway != gateway:
             conn.execute("UPDATE device SET gateway_id = %s WHERE id = %s", (bed_gateway, device))
             gateway = bed_gateway

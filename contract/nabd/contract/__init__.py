@@ -1,7 +1,8 @@
 """nabd.contract: the data contract every Nabd component shares.
 
 Only re-exports; the definitions live in :mod:`~nabd.contract.catalogue` (metrics),
-:mod:`~nabd.contract.payloads` (wire messages), :mod:`~nabd.contract.topics` (MQTT topics) and
+:mod:`~nabd.contract.payloads` (wire messages), :mod:`~nabd.contract.topics` (MQTT topics),
+:mod:`~nabd.contract.careplan` (care plans of patients at home) and
 :mod:`~nabd.contract.errors` (the exception tree). See docs/contract.md.
 """
 

@@ -12,6 +12,10 @@ letter itself:
   whatever the number of replays or of concurrent workers (the writes are idempotent);
 * refused again: the row keeps its bytes and gets the new category, reason and field.
 
+A ``no_consent`` dead letter is of a batch stored already without some of its readings
+(:mod:`nabd.ingest.consent`): its replay flushes the batch again, storing only the readings not
+stored yet, if a consent now covers them; those still without one keep the letter pending.
+
 Every replay counts ``replay_attempts`` and sets ``last_replay_at``. Replays run as the ingest
 login; migration 0009 grants it what this needs on ``dead_letter`` and nothing else.
 """
@@ -64,7 +68,8 @@ FROM dead_letter WHERE id = %s
 """
 
 _LOCK_SQL: Final = """
-SELECT topic, payload, replayed_at, received_at FROM dead_letter WHERE id = %s FOR UPDATE
+SELECT topic, payload, replayed_at, received_at, category FROM dead_letter WHERE id = %s
+FOR UPDATE
 """
 
 _REPLAYED_SQL: Final = """
@@ -114,6 +119,7 @@ class ReplayResult:
     category: str | None = None
     reason: str | None = None
     rows: int = 0
+    """Readings stored by this replay (a reading stored already is not counted)."""
 
 
 def list_dead_letters(
@@ -177,6 +183,7 @@ def _replay_in(
     if row is None:
         return ReplayResult(letter_id, "missing")
     topic, payload, replayed_at, received_at = str(row[0]), bytes(row[1]), row[2], row[3]
+    withheld = row[4] == Category.NO_CONSENT.value
     if replayed_at is not None:
         return ReplayResult(letter_id, "already_replayed")
     if not _observations_topic(topic):  # a gateway status, or no gateway topic at all
@@ -188,14 +195,24 @@ def _replay_in(
             conn,
             [Pending(delivery, verdict, verdict.rows, verdict.newest_sample)],
             record_dead=False,
+            again=withheld,  # its batch was stored, but not these readings
         )
-        if outcome.stored or outcome.duplicates:
-            conn.execute(_REPLAYED_SQL, (letter_id,))
-            if outcome.stored:
-                return ReplayResult(letter_id, "stored", rows=len(verdict.rows))
-            return ReplayResult(letter_id, "already_stored")
-        verdict = outcome.dead[0]
+        if outcome.withheld:  # still no consent for some: they stay here, pending
+            verdict = outcome.withheld[0]
+        elif outcome.stored or outcome.duplicates:
+            stored = outcome.rows_stored + outcome.rows_unattributed
+            return _replayed(conn, letter_id, stored if outcome.stored else None)
+        else:
+            verdict = outcome.dead[0]
     return _refused(conn, letter_id, verdict)
+
+
+def _replayed(conn: psycopg.Connection[Any], letter_id: int, rows: int | None) -> ReplayResult:
+    """Mark the letter replayed: its readings stored now (``rows``) or found stored (``None``)."""
+    conn.execute(_REPLAYED_SQL, (letter_id,))
+    if rows is None:
+        return ReplayResult(letter_id, "already_stored")
+    return ReplayResult(letter_id, "stored", rows=rows)
 
 
 def _observations_topic(topic: str) -> bool:

@@ -6,7 +6,9 @@ account and a database login that reads the registry (``gateway``, ``device``,
 
 Every ``interval_s`` a thread reads, for every gateway not revoked, the devices it is to read:
 those registered to it (``device.gateway_id``, which follows the bed of the wearer's
-assignment or transfer) with an assignment open now. A list that cannot name every such device
+assignment or transfer) with an assignment open now whose patient's consent allows collection
+now (docs/consent.md: a withdrawal takes the patient's devices out of the list, and the gateway
+disconnects them). A list that cannot name every such device
 (one has no address, or a kind no gateway would understand) is *held*: nothing is published for
 that gateway, which keeps the list it has (or its TOML fallback), since a list missing a worn
 device would silently stop monitoring a patient. A gateway whose list differs
@@ -45,7 +47,9 @@ SELECT g.id, d.id, d.address, d.kind
 FROM gateway g
 LEFT JOIN device d
   ON d.gateway_id = g.id
- AND EXISTS (SELECT 1 FROM device_assignment a WHERE a.device_id = d.id AND a.valid @> now())
+ AND EXISTS (SELECT 1 FROM device_assignment a
+             WHERE a.device_id = d.id AND a.valid @> now()
+               AND consent_collection_periods(a.patient_id) @> now())
 WHERE g.revoked_at IS NULL
 ORDER BY g.id, d.id
 """
@@ -142,6 +146,8 @@ class ConfigPublisher:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout_s)
+        if not self._thread.is_alive():  # its thread closed it, or there was none (pass_once)
+            self._db.close()
 
     def _run(self) -> None:
         try:

@@ -11,8 +11,10 @@ that analytics sees them like a late batch, placed by their own sample time. A r
 moved exactly once: a second run finds nothing, and a crash before COMMIT moves nothing.
 
 Ingest runs it every ``NABD_INGEST_REATTRIBUTE_INTERVAL_S`` (and ``nabd ingest reattribute`` runs
-it at once). Only readings some assignment covers are touched. It runs as the ingest login
-(migration 0009 grants it SELECT and DELETE on ``unattributed_observation``).
+it at once). Only readings some assignment covers are touched, and only those its patient's
+consent covers (docs/consent.md): the others stay where they are, kept, never the patient's.
+It runs as the ingest login (migration 0009 grants it SELECT and DELETE on
+``unattributed_observation``).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ REATTRIBUTE_SQL: Final = (
         DELETE FROM unattributed_observation u
         USING device_assignment a
         WHERE a.device_id = u.device_id AND a.valid @> u.time
+          AND consent_collection_periods(a.patient_id) @> u.time
           AND (%(device)s::text IS NULL OR u.device_id = %(device)s::text)
         RETURNING a.patient_id, u.time, u.device_id, u.metric_id, u.seq, u.value, u.quality,
                   u.received_at, u.gateway_id

@@ -282,6 +282,7 @@ class IngestService:
             sum(o.rows_stored for o in outcomes),
             sum(o.rows_unattributed for o in outcomes),
             max((o.commit_seq for o in outcomes if o.commit_seq is not None), default=None),
+            tuple(r for o in outcomes for r in o.withheld),
         )
 
     def _dead_letter(self, rejected: Rejected) -> Rejected:
@@ -319,7 +320,7 @@ class IngestService:
         self.metrics.record_flush(
             stored=len(outcome.stored),
             duplicates=len(outcome.duplicates),
-            dead=[r.category for r in outcome.dead],
+            dead=[r.category for r in (*outcome.dead, *outcome.withheld)],
             rows_stored=outcome.rows_stored,
             rows_unattributed=outcome.rows_unattributed,
             seconds=seconds,

@@ -51,6 +51,10 @@ class Category(StrEnum):
     """A record, not a refusal: the batch was stored, some readings at their receipt time
     because their own was implausible (:mod:`nabd.ingest.sample_times`); the row keeps the
     message's exact bytes with the device's times, marked replayed."""
+    NO_CONSENT = "no_consent"
+    """Some readings are of a patient no consent covers at their sample time (docs/consent.md):
+    those were withheld, the others stored; the row keeps the whole message, pending, so a
+    consent recorded late can still let a replay store them (:mod:`nabd.ingest.consent`)."""
     UNSTORABLE = "unstorable"
     """The database refused even this message's dead letter: kept raw, with a fixed reason
     (:mod:`nabd.ingest.dead_letter_rows`)."""

@@ -5,7 +5,8 @@ A flush, in order, all inside one transaction:
 1. batches already in ``ingested_batch`` (or twice in this flush) are duplicates: no rows, acked;
 2. the registry rows of the new batches' devices are read; a batch with a device that is not
    its gateway's becomes a dead letter; every other row gets its patient at its sample time
-   (:mod:`nabd.ingest.attribution`);
+   (:mod:`nabd.ingest.attribution`); rows no consent of their patient covers are withheld, their
+   message kept as a ``no_consent`` dead letter (:mod:`nabd.ingest.consent`);
 3. the rows go to ``observation`` / ``unattributed_observation`` by binary COPY (falling back
    to staging and one ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` of the identities that
    stores only the new readings, if some reading is stored already, see
@@ -29,7 +30,7 @@ import psycopg
 from psycopg import errors as pg_errors
 
 from nabd.contract.catalogue import METRICS
-from nabd.ingest import dead_letter_rows, handoff, sample_times
+from nabd.ingest import consent, dead_letter_rows, handoff, sample_times
 from nabd.ingest.attribution import (
     REGISTRY_SQL,
     Attributed,
@@ -111,6 +112,9 @@ class FlushOutcome:
     rows_unattributed: int
     commit_seq: int | None
     """The hand-off journal entry of this flush, if it stored observations."""
+    withheld: tuple[Rejected, ...] = ()
+    """Stored batches with readings no consent covers, kept as ``no_consent`` dead letters
+    (their batch is acknowledged as stored; :mod:`nabd.ingest.consent`)."""
 
     @property
     def committed_batches(self) -> list[BatchId]:
@@ -270,38 +274,84 @@ class Writer:
         return result
 
     def flush_in(
-        self, conn: Conn, items: Sequence[Pending], *, record_dead: bool = True
+        self,
+        conn: Conn,
+        items: Sequence[Pending],
+        *,
+        record_dead: bool = True,
+        again: bool = False,
     ) -> FlushOutcome:
         """A flush inside the caller's transaction (:meth:`transaction`). With ``record_dead``
-        false, refusals are only reported in the outcome (a replay updates its dead letter)."""
-        return self._flush(conn, items, record_dead=record_dead)
+        false, refusals are only reported in the outcome (a replay updates its dead letter).
+        With ``again``, batches stored already are flushed again (a replay of readings once
+        withheld for lack of consent: only readings not stored yet are added)."""
+        return self._flush(conn, items, record_dead=record_dead, again=again)
 
     def _flush(
-        self, conn: Conn, items: Sequence[Pending], *, record_dead: bool = True
+        self,
+        conn: Conn,
+        items: Sequence[Pending],
+        *,
+        record_dead: bool = True,
+        again: bool = False,
     ) -> FlushOutcome:
         firsts, repeats, rejected = _split(items)
-        known = self._known(conn, [_accepted(p).batch_id for p in firsts])
+        known = set() if again else self._known(conn, [_accepted(p).batch_id for p in firsts])
         new = [p for p in firsts if _accepted(p).batch_id not in known]
         duplicates = repeats + [p for p in firsts if _accepted(p).batch_id in known]
         rows_stored = rows_unattributed = 0
         seq = None
+        withheld: list[Rejected] = []
         if new:
             registry = self._registry(conn, new)
             new, refused = _take_out_unregistered(new, registry)
             rejected += refused
             split = attribute([row for p in new for row in p.rows], registry)
+            split, withheld = self._withhold_unconsented(conn, split, new)
             if new:
                 rows_stored, rows_unattributed, split = self._insert(conn, split)
                 self._upsert_latest(conn, split)
                 self._record_batches(conn, new)
-                self._record_restamped(conn, new)
+                if not again:  # noted when the batch was first stored
+                    self._record_restamped(conn, new)
         if record_dead:
-            self._insert_dead(conn, rejected)
+            self._insert_dead(conn, [*rejected, *withheld])
         if rows_stored:
             seq = self._journal(conn, split)
         return FlushOutcome(
-            tuple(new), tuple(duplicates), tuple(rejected), rows_stored, rows_unattributed, seq
+            tuple(new),
+            tuple(duplicates),
+            tuple(rejected),
+            rows_stored,
+            rows_unattributed,
+            seq,
+            tuple(withheld),
         )
+
+    @staticmethod
+    def _withhold_unconsented(
+        conn: Conn, split: Attributed, items: Sequence[Pending]
+    ) -> tuple[Attributed, list[Rejected]]:
+        """``split`` without the readings no consent covers, and a ``no_consent`` dead letter
+        for each message that had some (:mod:`nabd.ingest.consent`)."""
+        patients = sorted({row[0] for row in split.observed})
+        if not patients:
+            return split, []
+        periods = consent.periods_from_rows(conn.execute(consent.PERIODS_SQL, (patients,)))
+        kept, withheld = consent.withhold(split, periods)
+        notes: list[Rejected] = []
+        if not withheld.readings:
+            return kept, notes
+        for item in items:
+            of = withheld.of(item.rows)
+            if of:
+                reason = consent.reason(of, len(item.rows))
+                notes.append(refuse(_accepted(item), Category.NO_CONSENT, reason, None))
+        log.warning(
+            "readings without consent withheld",
+            extra={"readings": len(withheld.readings), "messages": len(notes)},
+        )
+        return kept, notes
 
     @staticmethod
     def _known(conn: Conn, ids: Sequence[BatchId]) -> set[BatchId]:

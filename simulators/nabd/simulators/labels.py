@@ -66,6 +66,12 @@ class Condition(StrEnum):
     CLOCK_DRIFT = "clock_drift"
     DUPLICATED_PAYLOAD = "duplicated_payload"
     GARBLED_PAYLOAD = "garbled_payload"
+    # At home (nabd.simulators.home): spot measurements and adherence.
+    HEART_FAILURE_DECOMPENSATION = "heart_failure_decompensation"
+    NOCTURNAL_HYPOGLYCAEMIA = "nocturnal_hypoglycaemia"
+    HYPERTENSIVE_EPISODE = "hypertensive_episode"
+    COPD_EXACERBATION = "copd_exacerbation"
+    NON_ADHERENCE = "non_adherence"
 
 
 Identifier = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]

@@ -20,7 +20,7 @@ from nabd.analytics.alerts import HIGH, AlertPolicy
 from nabd.analytics.arrays import check_duration
 from nabd.analytics.baseline import DEFAULT_BASELINES, BaselineConfig
 from nabd.analytics.desaturation import DesaturationConfig
-from nabd.analytics.glucose import GlucoseConfig
+from nabd.analytics.glucose import WardGlucose
 from nabd.analytics.limits import DEFAULT_LIMITS, LimitConfig
 from nabd.analytics.service.conditions import NAMES
 from nabd.analytics.service.errors import MonitorInputError
@@ -134,7 +134,7 @@ class EngineConfig:
     edge agent reconnects within seconds after a normal drop (backing off to at most a minute),
     and a spot device that misses no measurement should not page (IEC 60601-1-8: a technical
     alarm is for a condition that persists)."""
-    glucose: GlucoseConfig = field(default_factory=GlucoseConfig)
+    glucose: WardGlucose = field(default_factory=WardGlucose)
     window_every_s: float = 1.0
     """Each patient's window detectors (desaturation, AF, flatline) are judged this often."""
     slow_every_s: float = 60.0

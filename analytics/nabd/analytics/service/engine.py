@@ -49,7 +49,7 @@ from nabd.analytics.arrays import (
     seconds_to_ns,
 )
 from nabd.analytics.desaturation import Desaturation
-from nabd.analytics.glucose import hypoglycaemia
+from nabd.analytics.glucose import ward_hypoglycaemia
 from nabd.analytics.latch import Latch
 from nabd.analytics.limits import LimitState
 from nabd.analytics.news2 import MISSING, PARAMETER_NAMES, PARAMETERS, News2, score
@@ -452,17 +452,18 @@ class Engine:
 
     def _glucose(self, now: int, found: Detection) -> None:
         st, col = self.state, column("hypoglycaemia")
-        verdict = hypoglycaemia(
+        verdict = ward_hypoglycaemia(
             now,
             st.clean_value[:, _GLUCOSE_INDEX],
             st.clean_time[:, _GLUCOSE_INDEX],
             self.config.glucose,
         )
+        level_2 = verdict.level == 2
         found.active[:, col] = verdict.active
-        found.priority[:, col] = verdict.priority
+        found.priority[:, col] = np.where(level_2, HIGH, MEDIUM)
         found.value[:, col] = verdict.value
         found.numbers["hypoglycaemia"] = np.where(
-            verdict.priority == HIGH, self.config.glucose.level_2, self.config.glucose.level_1
+            level_2, self.config.glucose.level_2, self.config.glucose.level_1
         )
 
     def _links(self, now: int, found: Detection) -> None:

@@ -115,8 +115,11 @@ LEFT JOIN LATERAL (
     WHERE a.patient_id = p.id AND a.valid @> now()
 ) d ON true
 WHERE p.discharged_at IS NULL
+  AND consent_collection_periods(p.id) @> now()
 ORDER BY p.id
 """
+"""The patients monitored: admitted, and whose consent allows collection now (docs/consent.md;
+a patient who withdrew is not watched for data that must not come, so raises no "no data")."""
 
 _GATEWAYS_SQL: Final = """
 SELECT id, last_status IS DISTINCT FROM 'offline',

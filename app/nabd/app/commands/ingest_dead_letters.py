@@ -32,6 +32,7 @@ _CATEGORIES = (
     "unregistered_device",
     "database",
     "internal",
+    "no_consent",
 )
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
