@@ -12,6 +12,7 @@ from nabd.analytics.alerts import AlertEventKind
 from nabd.app.cli import main
 from nabd.app.evaluation import (
     GLUCOSE_TIMES_H,
+    ConditionScore,
     LinkDown,
     RaisedAlert,
     count_unmeasured,
@@ -147,20 +148,21 @@ def test_glucose_is_measured_before_meals_and_at_bedtime_only() -> None:
     assert hours == list(GLUCOSE_TIMES_H)
 
 
-def test_a_hypoglycaemia_a_check_falls_in_is_found_and_one_between_checks_is_unmeasured() -> None:
-    seen = sc.hypoglycaemia(T + 6.75 * 3600, ramp_s=600, hold_s=3000, recovery_s=600, glucose=2.5)
-    ward = _ward_of(seen, T + 6.5 * 3600, 2.0)
+def _hypoglycaemia(scenario: sc.Scenario, start: float) -> ConditionScore:
+    """Two hours of one patient from ``start``, scored, unmeasured episodes counted."""
+    ward = _ward_of(scenario, start, 2.0)
     series = ward.simulate(ward.times(1.0))
     outcome = score(ward.labels, replay(ward, series, tick_s=5), patients=1, seconds=7200)
     count_unmeasured(outcome, ward.labels, series)
-    found = outcome.by_label["hypoglycaemia"]
+    return outcome.by_label["hypoglycaemia"]
+
+
+def test_a_hypoglycaemia_a_check_falls_in_is_found_and_one_between_checks_is_unmeasured() -> None:
+    seen = sc.hypoglycaemia(T + 6.75 * 3600, ramp_s=600, hold_s=3000, recovery_s=600, glucose=2.5)
+    found = _hypoglycaemia(seen, T + 6.5 * 3600)  # the 07:30 check falls in the episode
     assert (found.detected, found.unmeasured) == (1, 0)
     assert found.found[0][1] is not None
     assert found.found[0][1].condition == "hypoglycaemia"
     unseen = sc.hypoglycaemia(T + 2 * 3600, ramp_s=600, hold_s=1800, recovery_s=600)
-    ward = _ward_of(unseen, T + 1.5 * 3600, 2.0)
-    series = ward.simulate(ward.times(1.0))
-    outcome = score(ward.labels, replay(ward, series, tick_s=5), patients=1, seconds=7200)
-    count_unmeasured(outcome, ward.labels, series)
-    missed = outcome.by_label["hypoglycaemia"]
+    missed = _hypoglycaemia(unseen, T + 1.5 * 3600)  # at night: no check until 07:30
     assert (missed.detected, missed.unmeasured) == (0, 1)
