@@ -40,11 +40,11 @@ from nabd.contract.payloads import Alert, AlertFacts, PayloadError, parse, to_js
             },
         ),
         (
-            AlertFacts(condition="news2", value=5.0, missing=("spo2", "temperature")),
+            AlertFacts(condition="news2", value=5.0, missing=("spo2",), stale=("temperature",)),
             {
-                "en": "NEWS2 5 (incomplete, missing: SpO2, temperature)",
-                "fr": "NEWS2 5 (incomplet, manque : SpO2, température)",
-                "ar": "NEWS2 5 (غير مكتمل، ينقص: SpO2, الحرارة)",
+                "en": "NEWS2 5 (incomplete, missing: SpO2, temperature (stale))",
+                "fr": "NEWS2 5 (incomplet, manque : SpO2, température (périmé))",
+                "ar": "NEWS2 5 (غير مكتمل، ينقص: SpO2, الحرارة (قديم))",
             },
         ),
         (

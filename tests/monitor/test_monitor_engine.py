@@ -125,7 +125,7 @@ def test_a_stale_parameter_beside_a_fresh_one_leaves_an_incomplete_score() -> No
     assert int(found.news2.heart_rate[0]) == MISSING
     text = message(found, 0, "news2")
     # A score from stale values says so: measured, now too old (not "never measured").
-    assert "pulse (stale)" in text, text
+    assert "heart rate (stale)" in text, text
     assert "respiratory rate," in text or text.endswith("respiratory rate)"), text
     assert "respiratory rate (stale)" not in text  # never measured: plain missing
 
@@ -273,7 +273,7 @@ def test_a_device_link_down_past_its_grace_names_the_device() -> None:
     col = column("device_disconnected")
     assert found.active[:, col].tolist() == [False, True]
     assert found.priority[1, col] == MEDIUM
-    assert message(found, 1, "device_disconnected") == "Device disconnected for 2 min: thermo-7"
+    assert message(found, 1, "device_disconnected") == "Device disconnected for 90 s: thermo-7"
     later = e.detect(T0 + 40 * S)  # the cuff's link is down for 70 s now
     assert message(later, 1, "device_disconnected") == (
         "Device disconnected for 2 min: cuff-2, thermo-7"

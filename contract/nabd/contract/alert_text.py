@@ -117,15 +117,15 @@ _WORDS: Final = MappingProxyType(
         "fr": {"for": "depuis", "limit": "seuil", "usual": "habituel", "risk": "risque",
                "incomplete": "incomplet, manque", "low": "faible", "low-medium": "faible à moyen",
                "medium": "moyen", "high": "élevé", "s": "s", "min": "min", "h": "h",
-               "colon": " : ", "per_h": "/h"},
+               "colon": " : ", "per_h": "/h", "stale": "périmé"},
         "en": {"for": "for", "limit": "limit", "usual": "usual", "risk": "risk",
                "incomplete": "incomplete, missing", "low": "low", "low-medium": "low-medium",
                "medium": "medium", "high": "high", "s": "s", "min": "min", "h": "h",
-               "colon": ": ", "per_h": "/h"},
+               "colon": ": ", "per_h": "/h", "stale": "stale"},
         "ar": {"for": "منذ", "limit": "الحد", "usual": "المعتاد", "risk": "الخطر",
                "incomplete": "غير مكتمل، ينقص", "low": "منخفض", "low-medium": "منخفض إلى متوسط",
                "medium": "متوسط", "high": "مرتفع", "s": "ثانية", "min": "دقيقة", "h": "ساعة",
-               "colon": ": ", "per_h": "/ساعة"},
+               "colon": ": ", "per_h": "/ساعة", "stale": "قديم"},
     }
 )  # fmt: skip
 
@@ -196,9 +196,10 @@ def render(facts: AlertFacts, lang: str = "en") -> str:
     if facts.risk is not None:
         notes.append(f"{words['risk']} {words[facts.risk]}")
     things = _THINGS[lang]
-    if facts.missing:
-        missing = ", ".join(things.get(m, m) for m in facts.missing)
-        notes.append(f"{words['incomplete']}{words['colon']}{missing}")
+    if facts.missing or facts.stale:
+        missing = [things.get(m, m) for m in facts.missing]
+        missing += [f"{things.get(m, m)} ({words['stale']})" for m in facts.stale]
+        notes.append(f"{words['incomplete']}{words['colon']}{', '.join(missing)}")
     if notes:
         text += f" ({'; '.join(notes)})"
     if facts.items:

@@ -539,7 +539,9 @@ class AlertFacts(Payload):
     risk: str | None = Field(default=None, pattern=r"^(low|low-medium|medium|high)$")
     """NEWS2: the Chart 3 risk band of a complete score."""
     missing: tuple[AlertItem, ...] = Field(default=(), max_length=16)
-    """NEWS2: the parameters not present (missing or stale): the score is a lower bound."""
+    """NEWS2: the parameters never measured or entered: the score is a lower bound."""
+    stale: tuple[AlertItem, ...] = Field(default=(), max_length=16)
+    """NEWS2: the parameters measured, now too old to score: the score is a lower bound."""
 
 
 class Alert(Payload):

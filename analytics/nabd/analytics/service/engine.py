@@ -73,8 +73,9 @@ from nabd.analytics.technical import (
     gateway_offline,
     links_down,
 )
+from nabd.contract.alert_text import render
 from nabd.contract.catalogue import METRICS
-from nabd.contract.payloads import AlertFacts
+from nabd.contract.payloads import MAX_MESSAGE_CHARS, AlertFacts
 
 __all__ = ["Detection", "Engine", "facts", "message"]
 
@@ -90,13 +91,6 @@ _SENSOR_METRICS: Final = ("spo2", "pulse_rate", "heart_rate")
 _FLATLINE_METRICS: Final = ("heart_rate", "pulse_rate", "rr_interval")
 _BASELINE_SIDES: Final = {"heart_rate": "both", "spo2": "below", "respiration_rate": "both"}
 _TREND_SIDES: Final = {"heart_rate": "both", "spo2": "falling", "respiration_rate": "both"}
-_DETAIL_FORMAT: Final = {"hypoglycaemia": "limit {:.1f} mmol/L"}
-_DETAIL_PREFIX: Final = {
-    "desaturation": "baseline ",
-    "heart_rate_deviation": "baseline ",
-    "spo2_deviation": "baseline ",
-    "respiration_rate_deviation": "baseline ",
-}
 
 
 @dataclass
@@ -127,25 +121,9 @@ class Detection:
 
 
 def message(found: Detection, row: int, condition: str) -> str:
-    """The alert message of one cell: the condition's template, filled from the detection."""
-    template = BY_NAME[condition].template
-    value = float(found.value[row, column(condition)])
-    detail = ""
-    if condition in found.masks:
-        flags, names = found.masks[condition]
-        detail = ", ".join(name for name, on in zip(names, flags[row], strict=True) if on)
-    if condition in found.items:
-        rows, things = found.items[condition]
-        detail = ", ".join(sorted(things[rows == row].tolist()))
-    if condition == "news2":
-        complete = bool(found.news2.complete[row])
-        detail = f"risk {found.news2.risk[row]}" if complete else f"incomplete, missing: {detail}"
-    elif condition in found.numbers:
-        number = float(found.numbers[condition][row])
-        shown = _DETAIL_FORMAT.get(condition, "{:.0f}").format(number)
-        detail = f"{_DETAIL_PREFIX.get(condition, '')}{shown}"
-    text = template.format(value=value, detail=detail or "-")
-    return text.replace("nan", "?")
+    """The stored default rendering of one cell's alert: its facts in English (readers render
+    the facts in their own language, :func:`nabd.contract.alert_text.render`)."""
+    return render(facts(found, row, condition), "en")[:MAX_MESSAGE_CHARS]
 
 
 _BASELINE_NUMBERS: Final = frozenset(
@@ -174,10 +152,12 @@ def facts(found: Detection, row: int, condition: str) -> AlertFacts:
     duration = (found.now - since) / 1e9 if since != NEVER else None
     risk: str | None = None
     missing: tuple[str, ...] = ()
+    stale: tuple[str, ...] = ()
     if condition == "news2":
         flags, _ = found.masks["news2"]  # missing, then stale, in PARAMETERS order
         parts = len(_NEWS2_PARTS)
-        missing = tuple(_NEWS2_PARTS[i % parts] for i in np.flatnonzero(flags[row]))
+        missing = tuple(_NEWS2_PARTS[i] for i in np.flatnonzero(flags[row, :parts]))
+        stale = tuple(_NEWS2_PARTS[i] for i in np.flatnonzero(flags[row, parts:]))
         items = ()
         complete = bool(found.news2.complete[row])
         risk = str(found.news2.risk[row]) if complete and found.news2.risk[row] else None
@@ -194,7 +174,8 @@ def facts(found: Detection, row: int, condition: str) -> AlertFacts:
         duration_s=duration,
         items=tuple(dict.fromkeys(items)),
         risk=risk,
-        missing=tuple(dict.fromkeys(missing)),
+        missing=missing,
+        stale=stale,
     )
 
 

@@ -47,6 +47,7 @@ from nabd.analytics.news2 import MISSING, PARAMETERS, News2
 from nabd.analytics.service.conditions import BY_NAME, column
 from nabd.analytics.service.lifecycle import NurseAction, OpenAlert, Transition
 from nabd.analytics.service.state import PatientIndex
+from nabd.contract.alert_text import render
 from nabd.contract.payloads import AlertFacts
 
 __all__ = [
@@ -74,6 +75,11 @@ _PRIORITY_CODES: Final = {"low": 0, "medium": 1, "high": 2, "critical": 3}
 def from_ns(ns: int) -> datetime:
     """Int64 ns since the epoch as an aware datetime (microsecond resolution, as stored)."""
     return _EPOCH + timedelta(microseconds=ns // 1000)
+
+
+def _default(condition: str) -> str:
+    """The message of an alert restored without one: its condition's name."""
+    return render(AlertFacts(condition=condition), "en")
 
 
 def _jsonb(facts: AlertFacts | None) -> Jsonb | None:
@@ -297,7 +303,7 @@ class AlertStore:
                         transition=t,
                         patient_id=patient,
                         ward_id=ward_names[int(ward_of[t.row])],
-                        message=self._messages.get(t.alert_id, BY_NAME[t.condition].template),
+                        message=self._messages.get(t.alert_id) or _default(t.condition),
                         facts=self._facts.get(t.alert_id),
                     )
                 )
