@@ -19,6 +19,23 @@ import pytest
 
 if TYPE_CHECKING:
     from nabd.app.stack.testing import RunningStack
+    from tests.mqtt.broker_kit import BrokerUnderTest
+
+CONFORMANCE_GATEWAY = "gw-conformance"
+"""The gateway account the broker-facing tests make on the suite's own Mosquitto."""
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--broker-url",
+        default=None,
+        metavar="mqtts://HOST:PORT",
+        help=(
+            "run the broker-facing tests (marker `broker`) against this broker instead of the "
+            "suite's own Mosquitto; accounts from NABD_MQTT_CA_FILE, NABD_INGEST_MQTT_*, "
+            "NABD_GATEWAY_ID, NABD_EDGE_MQTT_* (docs/broker-cluster.md)"
+        ),
+    )
 
 
 @pytest.fixture(scope="session")
@@ -43,3 +60,28 @@ def fresh_database(nabd_stack: RunningStack) -> Iterator[str]:
 
     with new_database(nabd_stack.database_url) as url:
         yield url
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A ``--broker-url`` that cannot be used stops the run at once, in one line."""
+    url = config.getoption("--broker-url")
+    if url:
+        from tests.mqtt.broker_kit import BrokerUnderTest, BrokerUrlError  # noqa: PLC0415
+
+        try:
+            BrokerUnderTest.from_url(str(url))
+        except BrokerUrlError as exc:
+            raise pytest.UsageError(str(exc)) from None
+
+
+@pytest.fixture(scope="session")
+def broker_under_test(request: pytest.FixtureRequest) -> BrokerUnderTest:
+    """The broker the ``broker`` tests speak to: ``--broker-url`` when given, else the session's
+    own Mosquitto (started only then), with an ingest-like service account and one gateway."""
+    from tests.mqtt.broker_kit import BrokerUnderTest  # noqa: PLC0415
+
+    url = request.config.getoption("--broker-url")
+    if url:
+        return BrokerUnderTest.from_url(str(url))  # checked by pytest_configure
+    stack: RunningStack = request.getfixturevalue("nabd_stack")
+    return BrokerUnderTest.of_stack(stack, CONFORMANCE_GATEWAY)

@@ -70,7 +70,21 @@ def terminate(process: subprocess.Popen[bytes]) -> int | None:
         return None
 
 
-class IngestProcess:
+class ServiceProcess:
+    """A ``nabd`` service run as a process by a scenario; stopped with SIGTERM."""
+
+    process: subprocess.Popen[bytes] | None = None
+
+    def stop(self) -> int | None:
+        """SIGTERM: the service finishes cleanly. Returns the exit code (0 if not running)."""
+        if self.process is None:
+            return 0
+        code = terminate(self.process)
+        self.process = None
+        return code
+
+
+class IngestProcess(ServiceProcess):
     """One ``nabd ingest run`` worker (stable worker id, so its broker session survives it)."""
 
     def __init__(self, stack: RunningStack, worker_id: str, log_dir: Path) -> None:
@@ -122,11 +136,7 @@ class IngestProcess:
 
     def stop(self) -> int | None:
         """SIGTERM: flush, acknowledge, disconnect keeping the session. Returns the exit code."""
-        if self.process is None:
-            return 0
-        code = terminate(self.process)
-        self.process = None
-        return code
+        return super().stop()
 
 
 def register(owner_url: str, gateway_id: str, device_ids: Sequence[str]) -> None:

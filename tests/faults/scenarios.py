@@ -80,11 +80,19 @@ class FaultContext:
 Fault = Callable[[FaultContext, Fleet], Awaitable[str]]
 
 
+def check_clean(result: ScenarioResult) -> None:
+    """Every generated reading stored exactly once, nothing unexpected, every outbox empty."""
+    assert result.generated > 0
+    assert (result.missing, result.duplicates, result.unexpected) == (0, 0, 0), result
+    assert result.stored == result.generated, result
+    assert result.outbox_left == 0, result
+
+
 def _outbox_options(profile: Profile, **more: Any) -> dict[str, Any]:
     return {"ack_timeout_s": profile.ack_timeout_s, "batch_max_readings": 20, **more}
 
 
-async def _run(
+async def run_scenario(
     ctx: FaultContext, name: str, fault: Fault, outbox: dict[str, Any] | None = None
 ) -> ScenarioResult:
     p = ctx.profile
@@ -181,19 +189,19 @@ async def _queue_overflow(ctx: FaultContext, f: Fleet) -> str:
 
 
 def broker_kills(ctx: FaultContext) -> ScenarioResult:
-    return asyncio.run(_run(ctx, "broker_kill9", _broker_kills))
+    return asyncio.run(run_scenario(ctx, "broker_kill9", _broker_kills))
 
 
 def postgres_immediate(ctx: FaultContext) -> ScenarioResult:
-    return asyncio.run(_run(ctx, "postgres_immediate", _postgres_immediate))
+    return asyncio.run(run_scenario(ctx, "postgres_immediate", _postgres_immediate))
 
 
 def ingest_kill(ctx: FaultContext) -> ScenarioResult:
-    return asyncio.run(_run(ctx, "ingest_kill9", _ingest_kill))
+    return asyncio.run(run_scenario(ctx, "ingest_kill9", _ingest_kill))
 
 
 def gateway_cutoff(ctx: FaultContext) -> ScenarioResult:
-    return asyncio.run(_run(ctx, "gateway_cutoff", _gateway_cutoff))
+    return asyncio.run(run_scenario(ctx, "gateway_cutoff", _gateway_cutoff))
 
 
 def queue_overflow(ctx: FaultContext) -> ScenarioResult:
@@ -207,7 +215,7 @@ def queue_overflow(ctx: FaultContext) -> ScenarioResult:
     try:
         wait_for(ctx.ingest.connected, "ingest back on the limited broker", 60)
         outbox = _outbox_options(p, batch_max_readings=2, max_batches_in_flight=1000)
-        return asyncio.run(_run(ctx, "queue_overflow", _queue_overflow, outbox))
+        return asyncio.run(run_scenario(ctx, "queue_overflow", _queue_overflow, outbox))
     finally:
         ctx.control.restore_broker()
         wait_for(ctx.ingest.connected, "ingest back on the restored broker", 60)
@@ -227,14 +235,15 @@ def with_overrides(profile: Profile, **changes: Any) -> Profile:
 
 
 @contextlib.contextmanager
-def fault_context(profile: Profile) -> Iterator[FaultContext]:
+def fault_context(profile: Profile, *, ha: bool = False) -> Iterator[FaultContext]:
     """A private stack in a fresh folder under /tmp (started with the suite's own code), one
-    ingest worker on it; both stopped and the folder removed on exit."""
+    ingest worker on it; both stopped and the folder removed on exit. ``ha``: the stack is a
+    Patroni cluster (``nabd stack up --ha``)."""
     # mkdtemp, not pytest's tmp_path: as root the servers run as other users (see conftest).
     folder = Path(tempfile.mkdtemp(prefix="nabd-faults-"))
     folder.chmod(0o711)  # the servers' users must be able to enter it (logs and gateways: ours)
     try:
-        with running_stack(folder / "stack", timeout=60.0) as stack:
+        with running_stack(folder / "stack", timeout=60.0, ha=ha) as stack:
             ingest = IngestProcess(stack, "faults-1", folder)
             ingest.start()
             try:

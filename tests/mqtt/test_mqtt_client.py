@@ -12,7 +12,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nabd.app.stack.testing import RunningStack
 from nabd.mqtt.client import (
     Broker,
     BrokerAccount,
@@ -24,6 +23,7 @@ from nabd.mqtt.client import (
     start,
 )
 from nabd.mqtt.errors import MqttSetupError
+from tests.mqtt.broker_kit import BrokerUnderTest
 
 CA = Path("ca.pem")
 
@@ -109,10 +109,10 @@ def test_missing_tls_files_raise_for_the_component_to_word(tmp_path: Path) -> No
 # -- against the real broker ---------------------------------------------------------------
 
 
-def _session_present(stack: RunningStack, client_id: str, session: Session) -> bool:
+def _session_present(broker: BrokerUnderTest, client_id: str, session: Session) -> bool:
     """Connect (in the background, as the services do) and report the CONNACK's flag."""
     account = BrokerAccount.of(
-        Broker(stack.mqtt_host, stack.mqtt_port, stack.ca_file), stack.service("ingest")
+        Broker(broker.mqtt_host, broker.mqtt_port, broker.ca_file), broker.ingest
     )
     client = build_client(account, client_id, reconnect=Reconnect(1, 2))
     present: list[bool] = []
@@ -134,13 +134,16 @@ def _session_present(stack: RunningStack, client_id: str, session: Session) -> b
 
 
 @pytest.mark.integration
-def test_session_values_keep_resume_and_end_the_brokers_session(nabd_stack: RunningStack) -> None:
+@pytest.mark.broker
+def test_session_values_keep_resume_and_end_the_brokers_session(
+    broker_under_test: BrokerUnderTest,
+) -> None:
     client_id = f"nabd-ingest-mqtt-test-{threading.get_ident()}"
     keep = Session(clean_start=CleanStart.NEVER, expiry_s=3600, receive_maximum=16)
     end = Session(clean_start=CleanStart.ALWAYS, expiry_s=0)
-    assert not _session_present(nabd_stack, client_id, end)  # nothing stored yet
-    assert not _session_present(nabd_stack, client_id, keep)  # a new session, kept
-    assert _session_present(nabd_stack, client_id, keep)  # resumed
-    assert not _session_present(nabd_stack, client_id, end)  # discarded, and not kept
-    assert not _session_present(nabd_stack, client_id, keep)
-    _session_present(nabd_stack, client_id, end)
+    assert not _session_present(broker_under_test, client_id, end)  # nothing stored yet
+    assert not _session_present(broker_under_test, client_id, keep)  # a new session, kept
+    assert _session_present(broker_under_test, client_id, keep)  # resumed
+    assert not _session_present(broker_under_test, client_id, end)  # discarded, and not kept
+    assert not _session_present(broker_under_test, client_id, keep)
+    _session_present(broker_under_test, client_id, end)

@@ -24,8 +24,8 @@ from hypothesis import strategies as st
 
 from nabd.app.stack.testing import RunningStack
 from nabd.contract import topics
+from tests.mqtt.broker_kit import ACCEPTED, NOT_AUTHORIZED, Peer
 from tests.security.fuzz_budget import examples as fuzz_examples
-from tests.stack.test_stack_mosquitto import ACCEPTED, NOT_AUTHORIZED, Peer
 
 pytestmark = pytest.mark.integration
 

@@ -23,8 +23,8 @@ from paho.mqtt.properties import Properties
 
 from nabd.app.stack.testing import MqttCredentials, RunningStack
 from nabd.contract import topics
+from tests.mqtt.broker_kit import ACCEPTED, DEADLINE, NOT_AUTHORIZED, Peer
 from tests.security.fuzz_budget import examples as fuzz_examples
-from tests.stack.test_stack_mosquitto import ACCEPTED, DEADLINE, NOT_AUTHORIZED, Peer
 
 pytestmark = pytest.mark.integration
 

@@ -22,7 +22,7 @@ from nabd.app.stack.settings import StackSettings
 from nabd.app.stack.state import StackState, load_state
 from nabd.app.stack.testing import RunningStack
 from nabd.contract import topics
-from tests.stack.test_stack_mosquitto import Peer
+from tests.mqtt.broker_kit import Peer
 
 pytestmark = pytest.mark.integration
 

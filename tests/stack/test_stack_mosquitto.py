@@ -8,161 +8,29 @@ keeps one publisher's messages in order for each subscriber).
 
 from __future__ import annotations
 
-import queue
 import shutil
-import ssl
-import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import paho.mqtt.client as mqtt
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.reasoncodes import ReasonCode
 
 from nabd.app.cli import main
 from nabd.app.stack import mosquitto, tls
-from nabd.app.stack.accounts import RESERVED
 from nabd.app.stack.layout import Layout
 from nabd.app.stack.testing import MqttCredentials, RunningStack
 from nabd.contract import topics
+from tests.mqtt.broker_kit import ACCEPTED, DEADLINE, NOT_AUTHORIZED, peers
 
 pytestmark = pytest.mark.integration
-
-DEADLINE = 5.0
-NOT_AUTHORIZED = 0x87
-ACCEPTED = {0x00, 0x10}
-"""PUBACK codes for an accepted publish: 0x10 is "accepted, but no subscriber matched"."""
-
-
-def own_client_id(creds: MqttCredentials | None) -> str:
-    """A gateway's one client id (its username, its certificate's common name); any fresh id
-    for a service (services are not bound)."""
-    if creds is not None and creds.username not in RESERVED:
-        return creds.username
-    return f"test-{uuid.uuid4().hex[:12]}"
-
-
-class Peer:
-    """One MQTT v5 client on its own network thread, with events to wait on."""
-
-    def __init__(
-        self,
-        stack: RunningStack,
-        creds: MqttCredentials | None,
-        *,
-        use_tls: bool = True,
-        client_cert: tuple[Path, Path] | None = None,
-        present_cert: bool = True,
-        client_id: str | None = None,
-        port: int | None = None,
-    ) -> None:
-        self._stack = stack
-        self.port = port or (creds.port if creds is not None else stack.mqtt_port)
-        self.client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=client_id or own_client_id(creds),
-            protocol=mqtt.MQTTv5,
-        )
-        if use_tls:
-            context = ssl.create_default_context(cafile=str(stack.ca_file))
-            cert = client_cert or ((creds.cert_file, creds.key_file) if creds else None)
-            if cert is not None and present_cert:
-                context.load_cert_chain(str(cert[0]), str(cert[1]))
-            self.client.tls_set_context(context)
-        if creds is not None:
-            self.client.username_pw_set(creds.username, creds.password)
-        self.connack: ReasonCode | None = None
-        self.session_present: bool | None = None
-        self.answered = threading.Event()
-        self.closed = threading.Event()
-        self.messages: queue.Queue[mqtt.MQTTMessage] = queue.Queue()
-        self._acks: dict[int, list[ReasonCode]] = {}
-        self._acked = threading.Condition()
-        self.client.on_connect = self._on_connect
-        self.client.on_disconnect = self._on_disconnect
-        self.client.on_message = lambda _c, _u, message: self.messages.put(message)
-        self.client.on_publish = lambda _c, _u, mid, code, _p: self._ack(mid, [code])
-        self.client.on_subscribe = lambda _c, _u, mid, codes, _p: self._ack(mid, codes)
-
-    def _on_connect(self, _c: Any, _u: Any, flags: Any, code: ReasonCode, _p: Any) -> None:
-        self.connack = code
-        self.session_present = bool(flags.session_present)
-        self.answered.set()
-
-    def _on_disconnect(self, _c: Any, _u: Any, _f: Any, _code: Any, _p: Any) -> None:
-        self.client.loop_stop()  # from its own thread: ends the loop, no reconnect attempts
-        self.closed.set()
-        self.answered.set()
-
-    def _ack(self, mid: int, codes: list[ReasonCode]) -> None:
-        with self._acked:
-            self._acks[mid] = codes
-            self._acked.notify_all()
-
-    def _wait_ack(self, mid: int) -> list[ReasonCode]:
-        with self._acked:
-            assert self._acked.wait_for(lambda: mid in self._acks, timeout=DEADLINE)
-            return self._acks.pop(mid)
-
-    def connect(self, **options: Any) -> ReasonCode | None:
-        """The CONNACK's reason code, or ``None`` if the broker hung up without one.
-
-        ``options`` go to paho's ``connect`` (``clean_start``, ``properties``)."""
-        try:
-            self.client.connect(self._stack.mqtt_host, self.port, keepalive=30, **options)
-        except (OSError, ssl.SSLError):
-            return None
-        if self.closed.is_set():  # refused while sending CONNECT, before any network thread
-            return None
-        self.client.loop_start()
-        assert self.answered.wait(DEADLINE), "neither CONNACK nor disconnect"
-        return self.connack
-
-    def connected(self, **options: Any) -> Peer:
-        code = self.connect(**options)
-        assert code is not None
-        assert code.value == 0, str(code)
-        return self
-
-    def subscribe(self, topic_filter: str) -> None:
-        assert self.suback(topic_filter) == 1  # granted QoS 1
-
-    def suback(self, topic_filter: str) -> int:
-        """Subscribe at QoS 1 and return the SUBACK's reason code (0x87: not authorised)."""
-        _, mid = self.client.subscribe(topic_filter, qos=1)
-        assert mid is not None
-        (code,) = self._wait_ack(mid)
-        return int(code.value)
-
-    def publish(self, topic: str, payload: bytes) -> int:
-        """Publish at QoS 1 and return the PUBACK's reason code."""
-        info = self.client.publish(topic, payload, qos=1)
-        (code,) = self._wait_ack(info.mid)
-        return int(code.value)
-
-    def next_message(self) -> mqtt.MQTTMessage:
-        return self.messages.get(timeout=DEADLINE)
-
-    def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
 
 
 @pytest.fixture
 def peer(nabd_stack: RunningStack) -> Iterator[Any]:
     """A factory of connected-or-not clients, all closed at the end of the test."""
-    made: list[Peer] = []
-
-    def make(creds: MqttCredentials | None, **options: Any) -> Peer:
-        made.append(Peer(nabd_stack, creds, **options))
-        return made[-1]
-
-    yield make
-    for p in made:
-        p.close()
+    with peers(nabd_stack) as make:
+        yield make
 
 
 def _payload() -> bytes:

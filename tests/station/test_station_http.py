@@ -3,6 +3,7 @@ row-level security, CSRF, nurses' actions audited with their name, refusals in w
 
 from __future__ import annotations
 
+import html
 import re
 import ssl
 import time
@@ -95,7 +96,7 @@ def test_a_nurse_sees_only_her_ward(station: Station) -> None:
         for path in ("/patients/p-b", "/patients/p-nope"):
             reply = c.get(path)
             assert reply.status_code == 404
-            assert "in your wards" in reply.text
+            assert "dans vos services" in reply.text  # her language
 
 
 def test_identity_only_for_users_allowed_it(station: Station) -> None:
@@ -114,7 +115,7 @@ def test_a_form_without_its_csrf_token_is_refused(station: Station, seeded: Seed
         for data in ({}, {"csrf": "forged"}):
             reply = c.post(f"/alerts/{alert}/ack", data=data)
             assert reply.status_code == 403
-            assert "reload the page" in reply.text
+            assert "rechargez la page" in reply.text  # in her language (French)
     with psycopg.connect(seeded.owner_url) as conn:
         row = conn.execute("SELECT state FROM alert WHERE id = %s", (alert,)).fetchone()
     assert row == ("raised",)
@@ -186,25 +187,43 @@ def test_silence_keeps_the_reason_in_the_audit(station: Station, seeded: Seeded)
     assert row == ("amina", "patient in the shower")
 
 
-def test_a_nurse_records_consciousness_and_oxygen(station: Station, seeded: Seeded) -> None:
+def test_a_nurse_records_a_counted_rate_consciousness_and_oxygen(
+    station: Station, seeded: Seeded
+) -> None:
     with client(station) as c:
         sign_in(c, "amina")
         token = csrf_of(c.get("/patients/p-a").text)
         bad = c.post("/patients/p-a/observations", data={"csrf": token, "acvpu": "Z"})
+        bad_rr = [
+            c.post("/patients/p-a/observations", data={"csrf": token, "rr": rr})
+            for rr in ("151", "-1", "18.5", "١٨", "abc")
+        ]
+        empty = c.post("/patients/p-a/observations", data={"csrf": token, "rr": " "})
         good = c.post(
-            "/patients/p-a/observations", data={"csrf": token, "acvpu": "V", "oxygen": "oxygen"}
+            "/patients/p-a/observations",
+            data={"csrf": token, "acvpu": "V", "oxygen": "oxygen", "rr": "22"},
         )
         shown = c.get(good.headers["location"]).text
     assert bad.status_code == 400
-    assert "one of A, C, V, P, U" in bad.text
+    assert "l'une de A, C, V, P, U" in html.unescape(bad.text)
+    assert [r.status_code for r in bad_rr] == [400] * 5
+    assert all("nombre entier de respirations/min de 0 à 150" in r.text for r in bad_rr)
+    assert 'name="rr"' in bad_rr[0].text  # her patient's page, the form still there
+    assert empty.status_code == 400
+    assert "Rien à enregistrer" in empty.text
     assert good.status_code == 303
     assert "Observations enregistrées" in shown
+    assert "compté par amina" in shown  # the counted rate, on the page at once
     with psycopg.connect(seeded.owner_url) as conn:
         rows = conn.execute(
             "SELECT parameter, value, entered_by FROM nurse_entry WHERE patient_id = 'p-a'"
             " ORDER BY parameter"
         ).fetchall()
-    assert rows == [("consciousness", "V", "amina"), ("supplemental_oxygen", "oxygen", "amina")]
+    assert rows == [
+        ("consciousness", "V", "amina"),
+        ("respiration_rate", "22", "amina"),
+        ("supplemental_oxygen", "oxygen", "amina"),
+    ]
 
 
 def test_arabic_pages_are_right_to_left(station: Station) -> None:

@@ -225,12 +225,13 @@ class Engine:
     def ingest(self, samples: Samples) -> IngestCount:
         return self.state.ingest(samples)
 
-    def warm_minutes(self, samples: Samples, upto: int) -> None:
+    def warm_minutes(self, samples: Samples, upto: int, rows: IntArray | None = None) -> None:
         """Refill the per-minute rings (service start) from medians read back from the database.
 
         ``samples`` holds one median per (patient, metric, minute start); heart rate takes the
         strap's median where there is one, else the oximeter's pulse rate, as
-        :meth:`WardState.summarise_minute` does. Minutes before ``upto`` are then complete.
+        :meth:`WardState.summarise_minute` does. Minutes before ``upto`` are then complete
+        (for ``rows`` only, when given: patients adopted while the others run).
         """
         pulse, strap = metric_index("pulse_rate"), metric_index("heart_rate")
         for key, ring in self.state.minutes.items():
@@ -243,8 +244,11 @@ class Engine:
                 picked = np.flatnonzero(wanted)
             ring.push(samples.row[picked], samples.time[picked], samples.value[picked])
         minute = seconds_to_ns(60)
-        self._last_minute = upto - upto % minute
-        self._minute_done[:] = self._last_minute
+        if rows is None:
+            self._last_minute = upto - upto % minute
+            self._minute_done[:] = self._last_minute
+        else:  # patients adopted later (a ward taken over): the others' minutes are theirs
+            self._minute_done[rows] = upto - upto % minute
 
     def _grow(self, n: int) -> None:
         self._limits = {key: s.grow(n) for key, s in self._limits.items()}
@@ -315,6 +319,15 @@ class Engine:
         self.state.monitored[rows] = False
         found.active[rows] = False
         return self.book.close_rows(rows.tolist(), found.now, "discharged")
+
+    def release(self, patient_ids: Sequence[str]) -> IntArray:
+        """Stop watching these patients without a word (their ward went to another worker):
+        their rows are retired, their open alerts forgotten unwritten. Return the rows."""
+        rows = self.state.index.retire(patient_ids)
+        if rows.size:
+            self.state.monitored[rows] = False
+            self.book.forget_rows(rows.tolist())
+        return rows
 
     def alerts(self, found: Detection, actions: Sequence[NurseAction] = ()) -> list[Transition]:
         """Step the alert lifecycle with a detection and the nurses' pending actions."""

@@ -54,7 +54,8 @@ minutes, so a low one is heard again well within it)."""
 
 
 class PatientIndex:
-    """Pseudonymous patient id <-> row. Rows are handed out in admission order, never reused."""
+    """Pseudonymous patient id <-> row. Rows are handed out in admission order, never reused
+    (a retired id that comes back gets a new row; ``ids`` then lists it at both)."""
 
     def __init__(self) -> None:
         self._rows: dict[str, int] = {}
@@ -81,6 +82,16 @@ class PatientIndex:
             self._rows[patient] = len(self._ids)
             self._ids.append(patient)
         return new
+
+    def retire(self, ids: Iterable[str]) -> IntArray:
+        """Forget the rows of ``ids`` (their ward went to another worker); return them.
+
+        The rows stay (never reused, never monitored again); if a patient comes back (the ward
+        returns) it gets a fresh row, so no detector state of the earlier stay survives: another
+        worker may have changed its alerts meanwhile.
+        """
+        rows = np.array([self._rows.pop(i) for i in dict.fromkeys(ids) if i in self._rows])
+        return rows.astype(np.int64)
 
 
 @dataclass(frozen=True)

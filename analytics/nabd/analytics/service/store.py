@@ -97,12 +97,14 @@ _OPEN_SQL: Final = """
 SELECT id, patient_id, condition, raised_at, priority, coalesce(condition_priority, priority),
        escalation_level, state = 'acknowledged', coalesce(last_notified_at, raised_at),
        silenced_until, latched, silenced_by, message, facts
-FROM alert WHERE state <> 'resolved'
+FROM alert WHERE state <> 'resolved' AND (%(all)s OR patient_id = ANY (%(patients)s))
 """
 
 _PENDING_SQL: Final = """
-SELECT id, alert_id, action, actor, silence_until FROM alert_action
-WHERE applied_at IS NULL ORDER BY id
+SELECT a.id, a.alert_id, a.action, a.actor, a.silence_until FROM alert_action a
+JOIN alert al ON al.id = a.alert_id
+JOIN patient p ON p.id = al.patient_id
+WHERE a.applied_at IS NULL AND p.ward_id = ANY (%s) ORDER BY a.id
 """
 
 _INSERT_SQL: Final = """
@@ -203,9 +205,13 @@ class AlertStore:
         """Serialise with nurses' actions until this transaction ends."""
         await self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (ALERT_LOCK,))
 
-    async def open_alerts(self, index: PatientIndex) -> list[OpenAlert]:
-        """The unresolved alerts, for :meth:`AlertBook.restore` (unknown ones are skipped)."""
-        rows = await (await self._conn.execute(_OPEN_SQL)).fetchall()
+    async def open_alerts(
+        self, index: PatientIndex, patients: list[str] | None = None
+    ) -> list[OpenAlert]:
+        """The unresolved alerts (of ``patients``, default all), for :meth:`AlertBook.restore`
+        (those of patients without a row here, and unknown conditions, are skipped)."""
+        params = {"all": patients is None, "patients": patients or []}
+        rows = await (await self._conn.execute(_OPEN_SQL, params)).fetchall()
         restored = []
         for (alert_id, patient, condition, raised, priority, worst, level, acknowledged,
              notified, silenced, latched, silenced_by, text, said) in rows:  # fmt: skip
@@ -233,6 +239,13 @@ class AlertStore:
                 self._facts[alert_id] = AlertFacts.model_validate(said, strict=False)
         return restored
 
+    async def in_wards(self, patients: list[str], wards: list[str]) -> set[str]:
+        """Of ``patients``, those whose ward is one of ``wards`` now."""
+        cur = await self._conn.execute(
+            "SELECT id FROM patient WHERE id = ANY(%s) AND ward_id = ANY(%s)", (patients, wards)
+        )
+        return {str(r[0]) for r in await cur.fetchall()}
+
     async def discharge_head(self) -> int:
         """The newest discharge number committed (0: none yet)."""
         row = await (
@@ -252,8 +265,10 @@ class AlertStore:
         ).fetchall()
         return [str(r[0]) for r in rows], max([after, *(int(r[1]) for r in rows)])
 
-    async def pending_actions(self) -> list[NurseAction]:
-        rows = await (await self._conn.execute(_PENDING_SQL)).fetchall()
+    async def pending_actions(self, wards: list[str]) -> list[NurseAction]:
+        """Nurses' actions not applied yet on alerts of patients in ``wards`` (this worker's:
+        another worker applies the others)."""
+        rows = await (await self._conn.execute(_PENDING_SQL, (wards,))).fetchall()
         return [
             NurseAction(
                 action_id=int(action_id),

@@ -54,11 +54,13 @@ def _describe(status: StackStatus) -> str:
         else ""
     )
     gateways = ", ".join(status.gateways) or "none"
+    nodes = [f"{'ha node':<10} {node}" for node in status.cluster]
     listener = "" if status.gateway_port is None else f"; gateways 127.0.0.1:{status.gateway_port}"
     return "\n".join(
         [
             line("postgres", status.postgres.running, status.postgres.port, features),
             line("mosquitto", status.mosquitto.running, status.mosquitto.port, f"TLS{listener}"),
+            *nodes,
             f"{'gateways':<10} {gateways}",
             f"{'state':<10} {status.state_dir}",
         ]
@@ -68,7 +70,7 @@ def _describe(status: StackStatus) -> str:
 def _up(args: argparse.Namespace) -> int:
     from nabd.app.stack.lifecycle import up
 
-    print(_describe(up(_settings(args))))
+    print(_describe(up(_settings(args), want_ha=args.ha)))
     print('nabd: ready; load the variables with: eval "$(nabd stack env)"', file=sys.stderr)
     return 0
 
@@ -166,9 +168,22 @@ def register(subparsers: Subparsers) -> None:
     stack.set_defaults(handler=_help(stack))
     common = _common()
     actions = stack.add_subparsers(title="actions", metavar="ACTION")
+    up = actions.add_parser(
+        "up",
+        parents=[common],
+        help="create what is missing, start what is stopped, wait until ready",
+    )
+    up.add_argument(
+        "--ha",
+        action="store_true",
+        help=(
+            "a new stack runs two PostgreSQL servers under Patroni with one local etcd "
+            "(automatic failover; Debian packages patroni and etcd-server)"
+        ),
+    )
+    up.set_defaults(handler=_guarded(_up))
     for name, handler, text in (
-        ("up", _up, "create what is missing, start what is stopped, wait until ready"),
-        ("down", _down, "stop both servers (PostgreSQL with -m fast)"),
+        ("down", _down, "stop every server (PostgreSQL with -m fast)"),
         ("status", _status, "show each server, its port and TimescaleDB's features"),
     ):
         actions.add_parser(name, parents=[common], help=text).set_defaults(

@@ -7,7 +7,8 @@ needs (a URL, a host, a CA, its own credentials), never *where it came from*.
 ======================================  ==================================================
 variable                                meaning
 ======================================  ==================================================
-``NABD_DATABASE_URL``                   owner's libpq URL to the ``nabd`` database
+``NABD_DATABASE_URL``                   owner's libpq URL to the ``nabd`` database (``--ha``:
+                                        multi-host, ``target_session_attrs=read-write``)
 ``NABD_<SERVICE>_DATABASE_URL``         that service's own login (member of ``nabd_<service>``)
 ``NABD_CLINICAL_DATABASE_URL``          nurses' commands (``nabd alerts``, ``nabd nurse``)
 ``NABD_FHIR_DATABASE_URL``              FHIR export and API, pseudonymous (``nabd_fhir``)
@@ -27,6 +28,8 @@ variable                                meaning
 ``NABD_AUDIT_PUBLIC_KEY_FILE``          its public key, which ``nabd audit verify`` checks with
 ``NABD_STATION_DATABASE_URL``            the nurse station's login (``nabd_station``)
 ``NABD_WEB_TLS_CERT_FILE``, ``_KEY_FILE`` the nurse station's HTTPS certificate (``localhost``)
+``NABD_INGEST_BACKOFF_MAX_S``,           (``--ha`` stacks only) 2 s: ingest and analytics retry
+``NABD_ANALYTICS_BACKOFF_MAX_S``         the database that often, so a failover costs ~2 s more
 ``NABD_GATEWAY_ID``                     (``--gateway``) the gateway's id
 ``NABD_EDGE_MQTT_*``                    (``--gateway``) username (``nabd-edge-<id>``, the
                                         certificate's common name), certificate and key;
@@ -39,7 +42,7 @@ variable                                meaning
 from __future__ import annotations
 
 import shlex
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Final
 from urllib.parse import quote
@@ -62,12 +65,27 @@ EDGE: Final = "edge"
 
 
 def database_url(
-    user: str, password: str, port: int, database: str, host: str = "127.0.0.1"
+    user: str,
+    password: str,
+    port: int | Sequence[int],
+    database: str,
+    host: str = "127.0.0.1",
+    *,
+    reads: bool = False,
 ) -> str:
-    """A libpq URL; the password is percent-encoded so any character survives."""
-    return (
-        f"postgresql://{quote(user, safe='')}:{quote(password, safe='')}@{host}:{port}/{database}"
-    )
+    """A libpq URL; the password is percent-encoded so any character survives.
+
+    Several ports (an ``--ha`` cluster) give a multi-host URL: libpq tries each server in turn
+    and keeps the first that takes writes (``target_session_attrs=read-write``), so a client
+    that reconnects after a failover finds the new primary by itself. A reader (``reads``)
+    prefers a standby instead (``prefer-standby``), and takes the primary when none is up.
+    """
+    ports = [port] if isinstance(port, int) else list(port)
+    hosts = ",".join(f"{host}:{p}" for p in ports)
+    url = f"postgresql://{quote(user, safe='')}:{quote(password, safe='')}@{hosts}/{database}"
+    if len(ports) == 1:
+        return url
+    return f"{url}?target_session_attrs={'prefer-standby' if reads else 'read-write'}"
 
 
 def service_database_url_var(service: str) -> str:

@@ -177,3 +177,37 @@ class Layout:
     @property
     def mqtt_pid(self) -> Path:
         return self.mqtt_dir / "mosquitto.pid"
+
+    # -- the --ha cluster (Patroni + etcd) ---------------------------------------------------
+
+    @property
+    def ha_dir(self) -> Path:
+        """The ``--ha`` cluster: ``etcd/`` (ours) and one ``nodeN/`` per Patroni node (the
+        ``postgres`` user's when run as root)."""
+        return self.root / "ha"
+
+    @property
+    def etcd_dir(self) -> Path:
+        return self.ha_dir / "etcd"
+
+    @property
+    def etcd_data(self) -> Path:
+        return self.etcd_dir / "data"
+
+    @property
+    def etcd_log(self) -> Path:
+        return self.etcd_dir / "etcd.log"
+
+    def node_dir(self, index: int) -> Path:
+        return self.ha_dir / f"node{index}"
+
+    def node_data(self, index: int) -> Path:
+        return self.node_dir(index) / "data"
+
+    def node_conf(self, index: int) -> Path:
+        """Patroni's configuration of the node (it holds the passwords: 0600)."""
+        return self.node_dir(index) / "patroni.yml"
+
+    def node_log(self, index: int) -> Path:
+        """Patroni's own log and PostgreSQL's output (Patroni starts the server)."""
+        return self.node_dir(index) / "patroni.log"

@@ -16,11 +16,22 @@ import shutil
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
 
 import psycopg
 
 from nabd.app.audit import signing
-from nabd.app.stack import control, dynsec, mosquitto, pgbackrest, postgres, provision, tls, wire
+from nabd.app.stack import (
+    control,
+    dynsec,
+    ha,
+    mosquitto,
+    pgbackrest,
+    postgres,
+    provision,
+    tls,
+    wire,
+)
 from nabd.app.stack.accounts import (
     BROKER_ONLY,
     DATABASE_ONLY,
@@ -79,6 +90,10 @@ log = logging.getLogger(__name__)
 
 MIGRATIONS_MODULE = "nabd.app.db.migrations"
 
+REPLICA_READERS: Final = frozenset({"dashboards"})
+"""Logins that only read, so on an --ha stack their URL prefers a standby
+(``target_session_attrs=prefer-standby``): dashboards' queries leave the primary to the writers."""
+
 RESTART_ABOVE = 200
 """Adding more gateways than this at once restarts a running broker instead of sending one
 command per account: the dynamic-security plugin rewrites its whole file after every command
@@ -108,6 +123,8 @@ class StackStatus:
     gateways: tuple[str, ...]
     gateway_port: int | None = None
     """The broker's gateways' listener (``None``: a stack ``up`` has not upgraded yet)."""
+    cluster: tuple[str, ...] = ()
+    """An ``--ha`` stack's nodes as Patroni sees them (``node0 leader running :port``)."""
 
     @property
     def running(self) -> bool:
@@ -141,10 +158,16 @@ def holding(settings: StackSettings) -> Iterator[tuple[Layout, StackState]]:
     operations beside ``up`` and ``down`` that change the cluster (``nabd backup``)."""
     layout = Layout(settings.root)
     with _locked(layout):
-        yield layout, _existing(layout)
+        state = _existing(layout)
+        if state.ha is not None:
+            raise StackInputError(
+                "nabd backup does not handle an --ha stack yet: its replica is the second copy;"
+                " use a single-node stack (a state folder without --ha) for pgBackRest backups"
+            )
+        yield layout, state
 
 
-def _load_or_create(layout: Layout) -> StackState:
+def _load_or_create(layout: Layout, want_ha: bool = False) -> StackState:
     state = load_state(layout)
     if state is None:
         pg_port = free_port()
@@ -161,6 +184,16 @@ def _load_or_create(layout: Layout) -> StackState:
     if upgraded is not state:
         save_state(layout, upgraded)
         log.info("stack: added the accounts and logins this stack predates")
+    if want_ha and upgraded.ha is None:
+        if (layout.pg_data / "PG_VERSION").exists():
+            raise StackInputError(
+                f"{layout.root} already holds a single-node PostgreSQL: --ha makes a new"
+                " cluster, so give it another state folder (--state-dir or NABD_STATE_DIR)"
+            )
+        taken = {upgraded.mqtt.port, upgraded.mqtt.gateway_port or 0}
+        upgraded = upgraded.with_ha(ha.new_ha_state(upgraded.postgres.port, taken))
+        save_state(layout, upgraded)
+        log.info("stack: this stack is an --ha cluster (Patroni + etcd)")
     return upgraded
 
 
@@ -207,13 +240,13 @@ def _issue_certificates(layout: Layout, state: StackState) -> None:
 
 def _owner_url(state: StackState) -> str:
     return database_url(
-        OWNER, state.postgres.owner_password.get_secret_value(), state.postgres.port, DATABASE
+        OWNER, state.postgres.owner_password.get_secret_value(), state.pg_ports, DATABASE
     )
 
 
 def _admin_url(state: StackState) -> str:
     password = state.postgres.superuser_password.get_secret_value()
-    return provision.admin_url(state.postgres.port, SUPERUSER, password)
+    return provision.admin_url(state.pg_ports, SUPERUSER, password)
 
 
 def _apply_migrations(owner_url: str) -> None:
@@ -234,6 +267,9 @@ def _up_postgres(settings: StackSettings, layout: Layout, state: StackState) -> 
     postgres.require_timescaledb(install)
     user = service_user(POSTGRES_USER)
     check_reachable(layout.root, user)
+    if state.ha is not None:
+        ha.up(install, layout, state, user, settings.stack_timeout)
+        return
     pg = state.postgres
     postgres.init_cluster(
         install, layout, user, SUPERUSER, pg.superuser_password.get_secret_value()
@@ -320,12 +356,15 @@ def _restart_mosquitto(settings: StackSettings, layout: Layout, state: StackStat
     log.info("mosquitto: restarted with %d gateway accounts", len(state.mqtt.gateways))
 
 
-def up(settings: StackSettings) -> StackStatus:
-    """Create what is missing and start what is not running; return the resulting status."""
+def up(settings: StackSettings, *, want_ha: bool = False) -> StackStatus:
+    """Create what is missing and start what is not running; return the resulting status.
+
+    ``want_ha`` makes a new stack an HA cluster (Patroni + etcd, :mod:`.ha`); a stack that is
+    one stays one without it."""
     layout = Layout(settings.root)
     _make_root(layout)
     with _locked(layout):
-        state = _load_or_create(layout)
+        state = _load_or_create(layout, want_ha)
         _issue_certificates(layout, state)
         signing.ensure(layout.audit_key)
         _up_postgres(settings, layout, state)
@@ -342,6 +381,10 @@ def down(settings: StackSettings) -> None:
         return
     with _locked(layout):
         mosquitto.stop(layout, settings.stack_timeout)
+        state = _existing(layout)
+        if state.ha is not None:
+            ha.down(layout, state, settings.stack_timeout)
+            return
         install = postgres.find_install(settings.pg_config)
         user = service_user(POSTGRES_USER)
         if postgres.is_running(install, layout, user):
@@ -360,21 +403,39 @@ def status(settings: StackSettings) -> StackStatus:
     """Whether each server runs, on which port, and what its TimescaleDB can do."""
     layout = Layout(settings.root)
     state = _existing(layout)
-    install = postgres.find_install(settings.pg_config)
-    pg_running = postgres.is_running(install, layout, service_user(POSTGRES_USER))
+    pg = _postgres_status(settings, layout, state)
     mqtt_pid = mosquitto.running_pid(layout)
     return StackStatus(
         state_dir=layout.root,
-        postgres=ServiceStatus(
-            "postgres",
-            pg_running,
-            state.postgres.port,
-            postgres.postmaster_pid(layout) if pg_running else None,
-        ),
+        postgres=pg,
         mosquitto=ServiceStatus("mosquitto", mqtt_pid is not None, state.mqtt.port, mqtt_pid),
-        timescaledb=_features(state) if pg_running else None,
+        timescaledb=_features(state) if pg.running else None,
         gateways=tuple(sorted(state.mqtt.gateways)),
         gateway_port=state.mqtt.gateway_port,
+        cluster=_cluster_lines(state),
+    )
+
+
+def _postgres_status(settings: StackSettings, layout: Layout, state: StackState) -> ServiceStatus:
+    """The single server, or an --ha cluster's primary (running: a primary is elected)."""
+    if state.ha is not None:
+        leader = ha.leader_index(state.ha)
+        if leader is None:
+            return ServiceStatus("postgres", False, state.postgres.port, None)
+        port = state.ha.nodes[leader].pg_port
+        return ServiceStatus("postgres", True, port, ha.postmaster_pid(layout, leader))
+    install = postgres.find_install(settings.pg_config)
+    running = postgres.is_running(install, layout, service_user(POSTGRES_USER))
+    pid = postgres.postmaster_pid(layout) if running else None
+    return ServiceStatus("postgres", running, state.postgres.port, pid)
+
+
+def _cluster_lines(state: StackState) -> tuple[str, ...]:
+    if state.ha is None:
+        return ()
+    return tuple(
+        f"{m.get('name')} {m.get('role')} {m.get('state')} {LOCALHOST}:{m.get('port')}"
+        for m in ha.members(state.ha)
     )
 
 
@@ -405,7 +466,8 @@ def _login_vars(state: StackState, login: str) -> dict[str, str]:
     account = state.postgres.services.get(login)
     if account is None:
         return {}
-    url = database_url(login, account.password.get_secret_value(), state.postgres.port, DATABASE)
+    password = account.password.get_secret_value()
+    url = database_url(login, password, state.pg_ports, DATABASE, reads=login in REPLICA_READERS)
     return {service_database_url_var(login): url}
 
 
@@ -434,6 +496,8 @@ def environment(settings: StackSettings, gateway: str | None = None) -> dict[str
         WEB_TLS_CERT_FILE: str(layout.web_cert),
         WEB_TLS_KEY_FILE: str(layout.web_key),
     }
+    if state.ha is not None:
+        variables |= ha.CLIENT_SETTINGS
     for service in SERVICES:
         variables |= _service_vars(layout, state, service)
     for login in DATABASE_ONLY:

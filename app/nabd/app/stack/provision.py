@@ -10,7 +10,7 @@ computed by libpq, so the plain text never reaches the server or its logs.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 import psycopg
 from psycopg import sql
@@ -90,6 +90,7 @@ def grant_service_groups(admin_url: str, services: Iterable[str]) -> list[str]:
     return granted
 
 
-def admin_url(port: int, superuser: str, password: str) -> str:
-    """The superuser's URL to the maintenance database ``postgres``."""
+def admin_url(port: int | Sequence[int], superuser: str, password: str) -> str:
+    """The superuser's URL to the maintenance database ``postgres`` (the primary's, when
+    ``port`` lists an HA cluster's servers)."""
     return database_url(superuser, password, port, "postgres")

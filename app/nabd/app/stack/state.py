@@ -115,6 +115,29 @@ class BackupState(_Frozen):
     cipher_pass: Secret
 
 
+class HaNode(_Frozen):
+    """One Patroni-managed PostgreSQL server of an ``--ha`` stack: its ports."""
+
+    pg_port: Port
+    api_port: Port
+    """Patroni's REST API (role, state, ``/cluster``), on 127.0.0.1 only."""
+
+
+class HaState(_Frozen):
+    """An ``nabd stack up --ha`` cluster: one local etcd and two Patroni nodes.
+
+    The first node's PostgreSQL port is ``postgres.port``; the roles and their passwords are
+    the single-node stack's (``postgres``), plus the streaming replication login."""
+
+    etcd_port: Port
+    etcd_peer_port: Port
+    nodes: tuple[HaNode, ...] = Field(min_length=2)
+    replication_password: Secret
+    api_password: Secret
+    """Patroni's REST API asks it (user ``nabd``) for what changes the cluster (switchover,
+    restart, configuration); reading the cluster's state needs none."""
+
+
 class StackState(_Frozen):
     """Everything ``nabd stack up`` decided the first time and reuses afterwards."""
 
@@ -123,6 +146,21 @@ class StackState(_Frozen):
     mqtt: MqttState
     backup: BackupState | None = None
     """``None`` until ``nabd backup run`` sets backups up (then WAL is archived continuously)."""
+    ha: HaState | None = None
+    """``None`` for the single-node stack; set once, by the first ``nabd stack up --ha``."""
+
+    @property
+    def pg_ports(self) -> tuple[int, ...]:
+        """Every PostgreSQL port clients may try, in order (one, or one per HA node)."""
+        if self.ha is None:
+            return (self.postgres.port,)
+        return tuple(node.pg_port for node in self.ha.nodes)
+
+    def with_ha(self, ha: HaState) -> StackState:
+        """This state as an HA cluster (unchanged when it is one already)."""
+        if self.ha is not None:
+            return self
+        return self.model_copy(update={"ha": ha})
 
     def with_backup(self) -> StackState:
         """This state with a backup passphrase (unchanged when it has one already)."""

@@ -111,13 +111,14 @@ class RunningStack:
 
 @contextlib.contextmanager
 def running_stack(
-    state_dir: Path, timeout: float = 30.0, **overrides: Any
+    state_dir: Path, timeout: float = 30.0, *, ha: bool = False, **overrides: Any
 ) -> Iterator[RunningStack]:
     """Start a stack in ``state_dir``; stop it on exit, also when starting failed half-way.
-    ``overrides`` are other :class:`StackSettings` fields (``archive_timeout=3``)."""
+    ``ha`` makes it a Patroni cluster (``nabd stack up --ha``); ``overrides`` are other
+    :class:`StackSettings` fields (``archive_timeout=3``)."""
     settings = StackSettings(state_dir=state_dir, stack_timeout=timeout, **overrides)
     try:
-        lifecycle.up(settings)
+        lifecycle.up(settings, want_ha=ha)
         yield RunningStack(settings, lifecycle.environment(settings))
     finally:
         lifecycle.down(settings)
