@@ -131,8 +131,8 @@ def test_a_patient_at_home_misses_a_weighing_then_gains_weight(
     assert set(opened) == {"adherence_weight", "weight_gain"}  # the late weight did not count
     assert opened["adherence_weight"][1:3] == (
         "low",
-        "Weight not measured as planned: 1 scheduled in a row missed",
+        "Weight not measured as planned, missed in a row: 1",
     )
     assert opened["weight_gain"][1] == "medium"
-    assert opened["weight_gain"][2].startswith("Weight up 3.3 kg")
+    assert opened["weight_gain"][2] == "Weight gain: 3.3 kg"
     assert [a[0] for a in alerts(monitor_db, patient)] == ["adherence_weight", "weight_gain"]

@@ -72,7 +72,7 @@ def test_a_heart_failure_patient_at_home_from_missed_weighings_to_a_weight_gain(
         message = monitor_db.query(
             "SELECT message FROM alert WHERE id = %s", (opened["adherence_weight"][5],)
         )[0][0]
-        assert message == "Weight not measured as planned: 2 scheduled in a row missed"
+        assert message == "Weight not measured as planned, missed in a row: 2"
         # The scale's first weight of the day: 81.8 kg, 3.3 kg above the dry weight.
         store(monitor_db, [(patient, "body_weight", now(), 81.8, ())])
         wait_until(lambda: "weight_gain" in _open(monitor_db, patient), "a weight-gain alert")

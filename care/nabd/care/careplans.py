@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from nabd.care.errors import CareInputError, CareRefused, Unknown
+from nabd.care.errors import CareInputError, CareRefused, Unknown, Why
 from nabd.care.patients import require_admitted
 from nabd.care.store import Conn, audit, operation
 from nabd.care.values import parse_actor, parse_id, parse_text
@@ -66,13 +66,13 @@ def parse_programmes(values: Sequence[str]) -> tuple[Programme, ...]:
         try:
             programme = Programme(name)
         except ValueError:
-            raise CareInputError(
-                f"programme {name!r} is not accepted: use one or more of {accepted}"
-            ) from None
+            problem = f"programme {name!r} is not accepted: use one or more of {accepted}"
+            raise CareInputError(problem, Why.BAD_CARE_PLAN, problem=problem) from None
         if programme not in out:
             out.append(programme)
     if not out:
-        raise CareInputError(f"--programme: name at least one of {accepted}")
+        problem = f"--programme: name at least one of {accepted}"
+        raise CareInputError(problem, Why.BAD_CARE_PLAN, problem=problem)
     return tuple(out)
 
 
@@ -87,10 +87,11 @@ def parse_settings(items: Sequence[str]) -> dict[str, Any]:
         key, sep, text = item.partition("=")
         path = [p.strip() for p in key.split(".")]
         if not sep or not all(path):
-            raise CareInputError(
+            problem = (
                 f"--set {item!r} is not accepted: write SECTION.FIELD=VALUE, "
                 "e.g. --set weight.day_gain_kg=1.0"
             )
+            raise CareInputError(problem, Why.BAD_CARE_PLAN, problem=problem)
         try:
             value: Any = json.loads(text)
         except json.JSONDecodeError:
@@ -99,7 +100,8 @@ def parse_settings(items: Sequence[str]) -> dict[str, Any]:
         for part in path[:-1]:
             child = node.setdefault(part, {})
             if not isinstance(child, dict):
-                raise CareInputError(f"--set {item!r}: {part} is set twice")
+                problem = f"--set {item!r}: {part} is set twice"
+                raise CareInputError(problem, Why.BAD_CARE_PLAN, problem=problem)
             node = child
         node[path[-1]] = value
     return changes
@@ -122,7 +124,8 @@ def _validated(base: CarePlan, changes: Mapping[str, Any]) -> CarePlan:
     try:
         return base.with_changes(changes)
     except CarePlanError as exc:
-        raise CareInputError(f"care plan refused: {exc}") from exc
+        raise CareInputError(f"care plan refused: {exc}", Why.BAD_CARE_PLAN,
+                             problem=str(exc)) from exc  # fmt: skip
 
 
 def _base(stored: StoredPlan | None, programmes: Sequence[str] | None, patient: str) -> CarePlan:
@@ -132,7 +135,9 @@ def _base(stored: StoredPlan | None, programmes: Sequence[str] | None, patient: 
     if stored is None:
         raise CareRefused(
             f"patient {patient} has no care plan yet: give its programmes, e.g. "
-            "--programme heart_failure"
+            "--programme heart_failure",
+            Why.NO_CARE_PLAN,
+            patient=patient,
         )
     return stored.plan
 
@@ -181,12 +186,15 @@ def show_plan(conn: Conn, patient_id: str) -> StoredPlan:
     """A patient's current plan, or :class:`Unknown` saying how to set one."""
     pid = parse_id("patient", patient_id)
     if conn.execute("SELECT 1 FROM patient WHERE id = %s", (pid,)).fetchone() is None:
-        raise Unknown(f"no patient {pid!r}: `nabd patient list` shows the admitted ones")
+        raise Unknown(f"no patient {pid!r}: `nabd patient list` shows the admitted ones",
+                      Why.NO_PATIENT, patient=pid)  # fmt: skip
     stored = _plan_row(conn, pid)
     if stored is None:
         raise Unknown(
             f"patient {pid} has no care plan: set one with "
-            f"`nabd careplan set {pid} --programme heart_failure --by NAME`"
+            f"`nabd careplan set {pid} --programme heart_failure --by NAME`",
+            Why.NO_CARE_PLAN,
+            patient=pid,
         )
     return stored
 
