@@ -19,30 +19,18 @@ import pytest
 
 from nabd.app.cli import main
 from nabd.care.consents import record_consent, set_policy, withdraw_consent
-from nabd.interop.fhir.auth import token_digest
-from nabd.interop.fhir.settings import FhirSettings, TokenGrant
 from tests.fhir.fhir_kit import ALERT_OPEN, Seeded, audit_rows
-from tests.fhir.http_kit import Reply, Server, serve
+from tests.fhir.http_kit import IDENTIFIED, PSEUDONYMOUS, Reply, Server, serve, two_tokens
 
 pytestmark = pytest.mark.integration
 
-PSEUDONYMOUS = "pseudonymous-secret-0123456789abcdef"
-IDENTIFIED = "identified-secret-0123456789abcdef01"
 SHARING = "fhir-sharing"
 BY = "DPO Karim"
 
 
 @pytest.fixture(scope="module")
 def server(seeded: Seeded) -> Iterator[Server]:
-    settings = FhirSettings(
-        database_url=seeded.fhir_url,
-        tokens={
-            "ehr-bridge": TokenGrant(sha256=token_digest(PSEUDONYMOUS)),
-            "ward-viewer": TokenGrant(sha256=token_digest(IDENTIFIED), identity=True),
-        },
-        page_size=50,
-    )
-    with serve(settings, seeded, PSEUDONYMOUS) as running:
+    with serve(two_tokens(seeded, page_size=50), seeded, PSEUDONYMOUS) as running:
         yield running
 
 
