@@ -24,7 +24,7 @@ from fastapi.templating import Jinja2Templates
 
 from nabd.analytics.service import actions
 from nabd.analytics.service.errors import AlertActionError, MonitorInputError
-from nabd.station import accounts, admin, board, charge, gateways, scope, sessions
+from nabd.station import accounts, admin, board, charge, consent, gateways, scope, sessions
 from nabd.station.errors import BadFormError, ForbiddenError, SignInRefusedError, StationError
 from nabd.station.gateways import Issuer
 from nabd.station.i18n import Translator, direction
@@ -61,6 +61,7 @@ def create_app(  # noqa: PLR0915 - the factory declares every route over one set
     app = FastAPI(title="Nabd nurse station", docs_url=None, redoc_url=None, openapi_url=None)
     app.mount("/static", StaticFiles(directory=_HERE / "static"), name="static")
     templates = Jinja2Templates(directory=_HERE / "templates")
+    templates.env.filters["utc_minute"] = consent.withdrawn_text
     secure = not settings.insecure_http
 
     @contextmanager
@@ -178,6 +179,7 @@ def create_app(  # noqa: PLR0915 - the factory declares every route over one set
                 scope.visible_patient(conn, patient)
             rows = board.ward_board(conn, patient=patient)
             scope.as_station(conn)
+            consent.mark(conn, rows)
             if user.sees_identity:
                 what = "ward board" if patient is None else f"patient page {patient}"
                 board.with_names(conn, rows, reader=user.name, what=what)
