@@ -114,7 +114,9 @@ def test_without_consent_where_required_nothing_of_the_patient_is_served(server:
             set_policy(conn, required=False, by=BY)
 
 
-def test_a_withdrawal_stops_sharing_at_once_whatever_the_policy(server: Server) -> None:
+def test_a_withdrawal_stops_sharing_at_once_whatever_the_policy(
+    server: Server, capsys: pytest.CaptureFixture[str]
+) -> None:
     with _owner(server) as conn:
         record_consent(conn, "p-2", scope=SHARING, text_version="v1", collected_by=BY)
     assert server.get("/Patient/p-2").status == 200
@@ -122,6 +124,9 @@ def test_a_withdrawal_stops_sharing_at_once_whatever_the_policy(server: Server) 
         withdraw_consent(conn, "p-2", scope=SHARING, by=BY)
     _suppressed(server.get("/Patient/p-2"))  # policy off: a withdrawal is still honoured
     _withheld(server.get("/Device", patient="p-2"))
+    capsys.readouterr()
+    assert main(["consent", "show", "p-2", "--database-url", server.seeded.owner_url]) == 0
+    assert "sharing     no (FHIR API)" in capsys.readouterr().out
     with _owner(server) as conn:
         record_consent(conn, "p-2", scope=SHARING, text_version="v2", collected_by=BY)
     assert server.get("/Patient/p-2").status == 200

@@ -173,7 +173,7 @@ NOT_RETAINED: Final[dict[str, str]] = {
     "ward_viewer": "which login sees which ward",
     "retention_policy": "these decisions themselves",
     "consent": "consents and withdrawals: the evidence that collection was lawful, kept with it",
-    "consent_policy": "whether collection requires consent (a change is in the audit log)",
+    "consent_policy": "whether collection and FHIR sharing need consent (changes are audited)",
     "schema_migration": "the schema's history",
 }
 """Tables no class covers, and why: current state or registry rather than a history of a
