@@ -247,6 +247,14 @@ def test_a_withdrawal_ends_the_alerts_and_the_watchdog_no_longer_watches_the_pat
 
     assert [c for c in dog.check() if c.patient_id == leaving] == []
     assert _open(monitor_db, leaving) == []
+    # Analytics' "worsened" of an alert it still holds before its registry refresh: skipped.
+    monitor_db.execute(
+        "UPDATE alert SET state = 'raised', priority = 'critical' WHERE patient_id = %s",
+        (leaving,),
+    )
+    assert monitor_db.query(
+        "SELECT DISTINCT state FROM alert WHERE patient_id = %s", (leaving,)
+    ) == [("resolved",)]
     assert _open(monitor_db, staying) == [("raised", False)]
 
 

@@ -67,3 +67,20 @@ CREATE TRIGGER alert_monitoring_interrupted_audit AFTER INSERT OR UPDATE OF stat
           AND (NEW.resolved_reason IS NULL
                OR NEW.resolved_reason NOT IN ('discharged', 'consent_withdrawn')))
     EXECUTE FUNCTION audit_monitoring_interrupted();
+
+-- A resolved alert stays resolved. Analytics drops a withdrawn patient from its memory at its next
+-- registry refresh (up to NABD_ANALYTICS_REGISTRY_S, 5 s, after the withdrawal), not at once as
+-- it does for a discharge; an update it writes meanwhile for an alert the withdrawal resolved
+-- (a "worsened" sets state back to 'raised') would reopen it for a patient nobody monitors. Such
+-- an update is skipped: nothing in Nabd reopens a resolved alert (a new episode is a new row).
+CREATE FUNCTION alert_resolved_is_final() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, public AS $$
+BEGIN
+    RETURN NULL;
+END
+$$;
+REVOKE ALL ON FUNCTION alert_resolved_is_final() FROM PUBLIC;
+
+CREATE TRIGGER alert_resolved_is_final BEFORE UPDATE ON alert
+    FOR EACH ROW WHEN (OLD.state = 'resolved' AND NEW.state <> 'resolved')
+    EXECUTE FUNCTION alert_resolved_is_final();
