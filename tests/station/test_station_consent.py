@@ -16,6 +16,8 @@ import pytest
 
 from nabd.care.consents import COLLECTION_SCOPE, record_consent, set_policy, withdraw_consent
 from nabd.station.consent import CONSENT_PHRASES
+from nabd.station.i18n import Translator
+from nabd.station.users import Language
 from tests.station.station_kit import Station, raise_alert
 from tests.station.test_station_http import client, sign_in
 
@@ -62,12 +64,12 @@ def test_a_withdrawal_shows_as_not_monitored_with_its_date_in_each_language(
     record_consent(owner, "p-a", scope=COLLECTION_SCOPE, text_version="v1", collected_by=BY,
                    at=now - timedelta(hours=2))  # fmt: skip
     withdraw_consent(owner, "p-a", scope=COLLECTION_SCOPE, by=BY, at=withdrawn)
-    when = f"{withdrawn:%Y-%m-%d %H:%M} UTC"
+    when = {lang: Translator(lang).when(withdrawn) for lang in Language}  # the station's zone
 
     with client(station) as c:
         sign_in(c, "amina")
         page = _page(c, "/patients/p-a")
-        assert f"Non surveillé : consentement retiré le {when}." in page
+        assert f"Non surveillé : consentement retiré le {when[Language.FR]}." in page
         assert 'role="alert" data-monitored="false"' in page
         assert "Surveillé : les mesures" not in page
         row = _row(_page(c, "/"), "p-a")
@@ -76,7 +78,9 @@ def test_a_withdrawal_shows_as_not_monitored_with_its_date_in_each_language(
         assert "Non surveillé" in _row(_page(c, "/board/rows"), "p-a")  # the refresh too
     with client(station) as c:
         sign_in(c, "chloe")
-        assert f"Not monitored: consent withdrawn on {when}." in _page(c, "/patients/p-a")
+        assert f"Not monitored: consent withdrawn on {when[Language.EN]}." in _page(
+            c, "/patients/p-a"
+        )
         assert "Not monitored" not in _row(_page(c, "/"), "p-b")
 
 

@@ -14,12 +14,12 @@ the template change is one include, so this concern stays in one place.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Final, Protocol
 
 import psycopg
 
-__all__ = ["CONSENT_PHRASES", "mark", "withdrawn_text"]
+__all__ = ["CONSENT_PHRASES", "mark"]
 
 Conn = psycopg.Connection[Any]
 
@@ -80,7 +80,3 @@ def mark(conn: Conn, rows: Sequence[Row]) -> None:
         row.monitored = allowed
         row.withdrawn_at = None if allowed else at
 
-
-def withdrawn_text(at: datetime) -> str:
-    """The withdrawal's time as the banner shows it: unambiguous whatever the reader's zone."""
-    return f"{at.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
