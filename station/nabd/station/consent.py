@@ -79,4 +79,3 @@ def mark(conn: Conn, rows: Sequence[Row]) -> None:
         allowed, at = found.get(row.patient_id, (True, None))
         row.monitored = allowed
         row.withdrawn_at = None if allowed else at
-
