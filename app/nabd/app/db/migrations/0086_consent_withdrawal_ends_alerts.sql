@@ -15,6 +15,8 @@
 -- A withdrawal that leaves collection allowed (another scope, or a withdrawal dated before a
 -- newer consent) closes nothing.
 --
+-- Both this and 0032's discharge now end alerts through one function, end_open_alerts.
+--
 -- 0045's audit trigger for the watchdog's alerts would audit the same resolution a second time:
 -- it is recreated here to leave this reason to this trigger, as it leaves 'discharged' to 0032.
 
@@ -22,21 +24,21 @@ ALTER TABLE alert DROP CONSTRAINT alert_resolved_reason_check;
 ALTER TABLE alert ADD CONSTRAINT alert_resolved_reason_check
     CHECK (resolved_reason IN ('cleared', 'discharged', 'consent_withdrawn'));
 
--- SECURITY DEFINER: the withdrawing login (nabd_care) needs no privilege on alert or audit_log.
-CREATE FUNCTION consent_withdrawal_ends_alerts() RETURNS trigger
+-- The one way the database ends a patient's open alerts (a discharge, a withdrawal): resolve each
+-- with `reason`, append one `alert_resolved` audit entry per alert (actor: the database login;
+-- details: patient, condition, priority, state before, reason, and `extra`) and notify
+-- `nabd_alerts` as the service does. The caller holds the alert lock.
+-- SECURITY DEFINER: the discharging or withdrawing login needs no privilege on alert or audit_log.
+CREATE FUNCTION end_open_alerts(patient text, reason text, extra jsonb) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
 DECLARE
     closed record;
 BEGIN
-    PERFORM pg_advisory_xact_lock(1851878514);  -- ALERT_LOCK, 0x6E616C72
-    IF consent_collection_periods(NEW.patient_id) @> now() THEN
-        RETURN NULL;
-    END IF;
     FOR closed IN
         UPDATE alert AS a SET state = 'resolved', resolved_at = now(), latched = false,
-               resolved_reason = 'consent_withdrawn', updated_at = now()
+               resolved_reason = reason, updated_at = now()
         FROM alert AS before
-        WHERE a.id = before.id AND a.patient_id = NEW.patient_id AND a.state <> 'resolved'
+        WHERE a.id = before.id AND a.patient_id = patient AND a.state <> 'resolved'
         RETURNING a.id, a.condition, a.priority, before.state AS state_before
     LOOP
         INSERT INTO audit_log (actor, action, subject, details) VALUES (
@@ -44,11 +46,35 @@ BEGIN
             'alert_resolved',
             'alert:' || closed.id,
             jsonb_build_object(
-                'patient_id', NEW.patient_id, 'condition', closed.condition,
+                'patient_id', patient, 'condition', closed.condition,
                 'priority', closed.priority, 'state_before', closed.state_before,
-                'reason', 'consent_withdrawn', 'withdrawn_at', NEW.withdrawn_at));
+                'reason', reason) || extra);
         PERFORM pg_notify('nabd_alerts', 'resolved:' || closed.id);
     END LOOP;
+END
+$$;
+REVOKE ALL ON FUNCTION end_open_alerts(text, text, jsonb) FROM PUBLIC;
+
+-- 0032's discharge trigger, now through end_open_alerts (same rows, audit entries and notices).
+CREATE OR REPLACE FUNCTION discharge_ends_alerts() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+BEGIN
+    PERFORM pg_advisory_xact_lock(1851878514);  -- ALERT_LOCK, 0x6E616C72
+    NEW.discharge_seq := nextval('patient_discharge_seq');
+    PERFORM end_open_alerts(NEW.id, 'discharged',
+                            jsonb_build_object('discharged_at', NEW.discharged_at));
+    RETURN NEW;
+END
+$$;
+
+CREATE FUNCTION consent_withdrawal_ends_alerts() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+BEGIN
+    PERFORM pg_advisory_xact_lock(1851878514);  -- ALERT_LOCK, 0x6E616C72
+    IF NOT consent_collection_periods(NEW.patient_id) @> now() THEN
+        PERFORM end_open_alerts(NEW.patient_id, 'consent_withdrawn',
+                                jsonb_build_object('withdrawn_at', NEW.withdrawn_at));
+    END IF;
     RETURN NULL;
 END
 $$;
