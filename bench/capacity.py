@@ -46,21 +46,18 @@ with N the largest step that held (0 if none did; the figures are then those of 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import math
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 import uuid
 import zlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -74,7 +71,10 @@ PACE_FRACTION = 0.98
 COMMIT_P99_S = 1.0
 ALERT_S = 2.0
 _ROOT = Path(__file__).resolve().parents[1]
+if str(_ROOT) not in sys.path:
+    sys.path.insert(0, str(_ROOT))
 
+from bench.soak import child_process, children_of, cli, ingest_ready, wait_until  # noqa: E402
 
 # -- the workload (pure) ---------------------------------------------------------------------
 
@@ -197,6 +197,9 @@ class StepResult:
     """The slowest injected bed's reading -> alert (``inf``: an alert never came)."""
     cpu: Mapping[str, float] = field(default_factory=dict)
     load: tuple[float, float] = (0.0, 0.0)
+    slow_seconds: tuple[int, int, float] = (0, 0, 0.0)
+    """(seconds of the hold whose batches' worst reading -> commit exceeded 1 s, seconds, the
+    worst): a few slow seconds is a stall, most of them is saturation."""
 
     @property
     def lost(self) -> int:
@@ -215,6 +218,17 @@ class StepResult:
             and self.commit_p99_s <= COMMIT_P99_S
             and self.alert_s <= ALERT_S
         )
+
+
+def slow_seconds(points: Sequence[tuple[float, float]], start: float) -> tuple[int, int, float]:
+    """From (send time, latency) pairs: how many of the hold's seconds had a batch slower than
+    the goal, out of how many, and the worst latency."""
+    worst: dict[int, float] = {}
+    for at, lat in points:
+        second = int(at - start)
+        worst[second] = max(worst.get(second, 0.0), lat)
+    slow = sum(1 for v in worst.values() if v > COMMIT_P99_S)
+    return slow, len(worst), max(worst.values(), default=0.0)
 
 
 def final_line(results: Sequence[StepResult]) -> str:
@@ -325,44 +339,6 @@ def generator(args: argparse.Namespace) -> int:
 # -- the server's processes --------------------------------------------------------------------
 
 
-def _cli(*args: str) -> list[str]:
-    return [sys.executable, "-m", "nabd.app.cli", *args]
-
-
-@contextlib.contextmanager
-def _process(
-    args: list[str], env: Mapping[str, str], log: Path
-) -> Iterator[subprocess.Popen[bytes]]:
-    with log.open("ab") as out:
-        child = subprocess.Popen(args, env={**os.environ, **env}, stdout=out, stderr=out)
-    try:
-        yield child
-    finally:
-        if child.poll() is None:
-            child.send_signal(signal.SIGTERM)
-            try:
-                child.wait(60)
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
-
-
-def _wait(check: Any, what: str, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not check():
-        if time.monotonic() > deadline:
-            raise SystemExit(f"capacity: timed out waiting for {what}")
-        time.sleep(0.2)
-
-
-def _ingest_ready(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
-            return b"nabd_ingest_mqtt_connected 1.0" in r.read()
-    except OSError:
-        return False
-
-
 def register(owner_url: str, gateways: Sequence[str]) -> None:
     """Wards, patients, devices and open assignments for the beds of ``gateways``."""
     import psycopg  # noqa: PLC0415
@@ -417,22 +393,12 @@ def _cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _TICK
 
 
-def _children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError, IndexError, ValueError):
-                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
-                    found.append(int(entry.name))
-    return found
-
-
 def cpu_snapshot(groups: Mapping[str, Sequence[int]], tree: Sequence[str]) -> dict[str, float]:
     """CPU seconds per named group; groups named in ``tree`` include their children (PostgreSQL's
     backends), counted while alive (a backend that exits takes its seconds with it)."""
     out: dict[str, float] = {}
     for name, pids in groups.items():
-        every = [q for p in pids for q in ([p, *_children(p)] if name in tree else [p])]
+        every = [q for p in pids for q in ([p, *children_of(p)] if name in tree else [p])]
         out[name] = sum(_cpu_s(p) for p in every)
     return out
 
@@ -611,7 +577,8 @@ def run_step(server: Server, beds: int, step_no: int) -> StepResult:
         time.sleep(1.0)
         done = _committed(server.owner_url, boots)
     seen = hold.alerts.finish(wait_s=5 * ALERT_S)
-    lat = [done[key] - at for key, (at, _) in sent.items() if key in done]
+    points = [(at, done[key] - at) for key, (at, _) in sent.items() if key in done]
+    lat = [p[1] for p in points]
     alert = max((seen.get(p, math.inf) - at for p, at in injected.items()), default=math.inf)
     if len(injected) < len(patients):
         alert = math.inf  # an injection was not published
@@ -627,6 +594,7 @@ def run_step(server: Server, beds: int, step_no: int) -> StepResult:
         alert_s=alert,
         cpu=hold.cpu,
         load=hold.load,
+        slow_seconds=slow_seconds(points, hold.started_wall),
     )
 
 
@@ -640,6 +608,8 @@ def describe(r: StepResult) -> str:
         f"readings {r.readings_stored}/{r.readings_sent} stored; reading->commit p50 "
         f"{_ms(r.commit_p50_s)} / p99 {_ms(r.commit_p99_s)} ms; reading->alert "
         f"{_ms(r.alert_s)} ms; {verdict}\n"
+        f"        seconds with a batch over 1 s: {r.slow_seconds[0]}/{r.slow_seconds[1]} "
+        f"(worst {_ms(r.slow_seconds[2])} ms)\n"
         f"        CPU (% of one core): {cpu}; load average {r.load[0]:.1f} -> {r.load[1]:.1f}"
     )
 
@@ -689,12 +659,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             stack.add_gateways(gateway_ids(steps[-1]))
             port = free_port()
             env = {**stack.env, "NABD_ANALYTICS_REGISTRY_S": str(min(5.0, args.settle / 2))}
-            ingest = _cli("ingest", "run", "--worker-id", "capacity", "--metrics-port", str(port))
+            ingest = cli("ingest", "run", "--worker-id", "capacity", "--metrics-port", str(port))
             with (
-                _process(ingest, env, folder / "ingest.log") as ing,
-                _process(_cli("analytics", "run"), env, folder / "analytics.log") as ana,
+                child_process(ingest, env, folder / "ingest.log") as ing,
+                child_process(cli("analytics", "run"), env, folder / "analytics.log") as ana,
             ):
-                _wait(lambda: _ingest_ready(port), "ingest connected", 60)
+                wait_until(lambda: ingest_ready(port), "ingest connected", 60)
                 layout = Layout(stack.state_dir)
                 pids = {
                     "ingest": [ing.pid],

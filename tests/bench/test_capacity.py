@@ -4,7 +4,7 @@ works, not what it measures."""
 
 from __future__ import annotations
 
-import importlib.util
+import dataclasses
 import json
 import math
 import re
@@ -12,27 +12,19 @@ import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 
 from nabd.contract.payloads import parse_batch
 
-_BENCH = Path(__file__).resolve().parents[2] / "bench" / "capacity.py"
+_ROOT = Path(__file__).resolve().parents[2]
+_BENCH = _ROOT / "bench" / "capacity.py"
+if str(_ROOT) not in sys.path:  # --import-mode=importlib puts no folder on sys.path
+    sys.path.insert(0, str(_ROOT))
 
+from bench import capacity  # noqa: E402
 
-def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("nabd_bench_capacity", _BENCH)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses resolve annotations through sys.modules
-    spec.loader.exec_module(module)
-    return module
-
-
-capacity = _load()
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
 BOOT = "0c5b1f36-7d0e-4a7e-9a41-3b1f2f6c9e10"
 
@@ -68,19 +60,19 @@ def test_the_injected_bed_gets_a_systolic_above_the_limit_and_no_other_bed_does(
     assert all(v is not None and v < 220 for d, v in systolic.items() if d != "cap-00001-b2-bp")
 
 
-def _step(beds: int, **changes: object) -> Any:
-    base: dict[str, object] = {
-        "beds": beds,
-        "published": 100,
-        "due": 100,
-        "committed": 100,
-        "readings_sent": 1600,
-        "readings_stored": 1600,
-        "commit_p50_s": 0.2,
-        "commit_p99_s": 0.6,
-        "alert_s": 0.5,
-    }
-    return capacity.StepResult(**(base | changes))
+def _step(beds: int, **changes: Any) -> capacity.StepResult:
+    base = capacity.StepResult(
+        beds=beds,
+        published=100,
+        due=100,
+        committed=100,
+        readings_sent=1600,
+        readings_stored=1600,
+        commit_p50_s=0.2,
+        commit_p99_s=0.6,
+        alert_s=0.5,
+    )
+    return dataclasses.replace(base, **changes)
 
 
 def test_a_step_holds_only_within_every_bound() -> None:
