@@ -460,14 +460,16 @@ class PublisherPool:
 
 
 @contextmanager
-def process(args: list[str], env: dict[str, str], ready: Callable[[], bool]) -> Iterator[None]:
+def process(
+    args: list[str], env: dict[str, str], ready: Callable[[], bool]
+) -> Iterator[subprocess.Popen[bytes]]:
     """A child process, waited for until ``ready``; SIGTERM and reaped on exit."""
     child = subprocess.Popen(
         args, env=os.environ | env, stderr=subprocess.DEVNULL, stdout=subprocess.PIPE
     )
     try:
         wait_for(lambda: child.poll() is None and ready(), " ".join(args[-3:]), 30)
-        yield
+        yield child
     finally:
         child.terminate()
         child.wait(30)
@@ -504,14 +506,15 @@ def forget_session(stack: RunningStack, worker_id: str) -> None:
 
 
 @contextmanager
-def ingest_worker(stack: RunningStack, worker_id: str) -> Iterator[None]:
+def ingest_worker(stack: RunningStack, worker_id: str) -> Iterator[int]:
+    """A running ``nabd ingest run``; yields its pid."""
     from nabd.app.stack.ports import free_port  # noqa: PLC0415
 
     port = free_port()
     cmd = [sys.executable, "-m", "nabd.app.cli", "-q", "ingest", "run", "--metrics-port", str(port)]
     try:
-        with process(cmd, ingest_env(stack, worker_id), _metrics_ready(port)):
-            yield
+        with process(cmd, ingest_env(stack, worker_id), _metrics_ready(port)) as child:
+            yield child.pid
     finally:
         forget_session(stack, worker_id)
 
@@ -525,6 +528,9 @@ class EndToEnd:
     """Rows per second, first publish -> last commit."""
     published_rate: float
     """Rows per second, first publish -> the broker's last PUBACK to the gateways."""
+    cpu_us_per_message: float
+    """CPU (user + system) the ingest workers used, per message: far less sensitive than
+    wall-clock rates to what else runs on the machine."""
 
     @property
     def generator_bound(self) -> bool:
@@ -542,25 +548,33 @@ def end_to_end(stack: RunningStack, pool: PublisherPool, workers: int) -> EndToE
     rows = sum(sum(g.batch_rows) for g in pool.gws)
     with contextlib_multi(
         [ingest_worker(stack, f"bench-e2e-{workers}-{i}") for i in range(workers)]
-    ):
+    ) as pids:
+        cpu_before = sum(cpu_seconds(p) for p in pids)
         first, last_puback = pool.publish_all(range(len(pool.gws[0].payloads)))
         wait_for(lambda: count_batches(owner) == total_batches, "every batch committed", 300)
+        cpu = sum(cpu_seconds(p) for p in pids) - cpu_before
     with psycopg.connect(owner) as conn:
         row = conn.execute(
             "SELECT extract(epoch FROM max(committed_at)) FROM ingested_batch"
         ).fetchone()
     assert row is not None
-    return EndToEnd(rows / (float(row[0]) - first), rows / (last_puback - first))
+    return EndToEnd(
+        rows / (float(row[0]) - first), rows / (last_puback - first), cpu / total_batches * 1e6
+    )
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far (``/proc/PID/stat``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @contextmanager
-def contextlib_multi(managers: list[Any]) -> Iterator[None]:
+def contextlib_multi(managers: list[Any]) -> Iterator[list[Any]]:
     from contextlib import ExitStack  # noqa: PLC0415
 
     with ExitStack() as stack:
-        for m in managers:
-            stack.enter_context(m)
-        yield
+        yield [stack.enter_context(m) for m in managers]
 
 
 # -- (c) naive ------------------------------------------------------------------------------
@@ -798,6 +812,11 @@ def report(r: dict[str, Any], args: argparse.Namespace, elapsed: float) -> None:
             f"{e2e2 / copy:.2f} x (a){bound(two)}",
         ),
         line("    best (b) / (a)", "", f"{best / copy:.2f}   (goal >= 0.5)"),
+        line(
+            "(b) ingest CPU per message, 1 / 2 workers",
+            f"{one.cpu_us_per_message:,.0f} / {two.cpu_us_per_message:,.0f} us",
+            f"{one.cpu_us_per_message / args.readings:.1f} us per reading with 1 worker",
+        ),
         line(
             "(g) the gateways alone, nobody subscribed",
             f"{r['generator']:,.0f} rows/s",
