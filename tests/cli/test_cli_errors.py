@@ -151,6 +151,24 @@ def test_analytics_run_without_its_variables_lists_them_in_one_line() -> None:
     refused_for_people(ran, 2, "not set:", "NABD_ANALYTICS_DATABASE_URL", lines=1)
 
 
+def test_analytics_run_refuses_a_lease_shorter_than_two_ticks_and_a_bad_worker_id() -> None:
+    env = {
+        "NABD_ANALYTICS_DATABASE_URL": "postgresql://u@h/db",
+        "NABD_MQTT_HOST": "h",
+        "NABD_MQTT_PORT": "8883",
+        "NABD_MQTT_CA_FILE": "/ca",
+        "NABD_ANALYTICS_MQTT_USERNAME": "u",
+        "NABD_ANALYTICS_MQTT_PASSWORD": "p",
+        "NABD_ANALYTICS_MQTT_CERT_FILE": "/c",
+        "NABD_ANALYTICS_MQTT_KEY_FILE": "/k",
+        "NABD_ANALYTICS_LEASE_S": "3",
+    }
+    ran = nabd("analytics", "run", "--tick", "2", env=env)
+    refused_for_people(ran, 2, "NABD_ANALYTICS_LEASE_S must be at least twice", lines=1)
+    ran = nabd("analytics", "run", "--worker-id", "a b", env=env)
+    refused_for_people(ran, 2, "--worker-id 'a b'", lines=1)
+
+
 def test_a_bad_variable_is_named_with_its_value_but_a_secret_never() -> None:
     env = {
         "NABD_INGEST_DATABASE_URL": "postgresql://u:s3cret@h/db",

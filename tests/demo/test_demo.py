@@ -68,6 +68,15 @@ def _run_and_check(nabd_stack: RunningStack, tmp_path: Path, work: Path) -> None
             "SELECT disabled_at IS NOT NULL FROM station_user WHERE name = %s", (seen["user"],)
         ).fetchone()
     assert disabled == (True,), "the demo's sign-in outlives the demo"
+    with psycopg.connect(nabd_stack.database_url) as conn:
+        entries = conn.execute(
+            "SELECT parameter, value, entered_by FROM nurse_entry WHERE patient_id = ANY (%s)",
+            ([b.patient_id for b in plan.beds],),
+        ).fetchall()
+    assert sorted(entries) == sorted(  # the admission round: alert, on room air, every bed
+        [("consciousness", "A", "test-nurse"), ("supplemental_oxygen", "air", "test-nurse")]
+        * len(plan.beds)
+    )
     # Stopped by the demo's SIGTERM: uvicorn shuts down, then re-raises the signal (-15).
     assert not re.search(r"demo: station exited with status (?!-15\b)", text), text
     assert summary.generated > 1000, text
@@ -84,6 +93,10 @@ def _run_and_check(nabd_stack: RunningStack, tmp_path: Path, work: Path) -> None
     assert "nabd dashboards deploy" in text
     assert "generated" in text
     assert "(equal)" in text
+    # Every bed wears a GHS respiration sensor: its scores carry a respiratory rate.
+    assert summary.news2 is not None, text
+    assert summary.news2.with_respiration_rate > 0, text
+    assert re.search(r"NEWS2 +\d+ scores, \d+ complete \(all seven parameters\)", text), text
 
 
 def _plan(work: Path) -> WardPlan:

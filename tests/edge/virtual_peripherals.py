@@ -2,8 +2,11 @@
 
 Each peripheral is a bumble host (``Device``) on its own virtual controller, serving the standard
 services over real advertising, connections and ATT: a heart-rate strap (Heart Rate 0x180D /
-0x2A37) or a pulse oximeter (Pulse Oximeter 0x1822 / 0x2A5F), each with Battery (0x180F / 0x2A19)
-and Device Information (0x180A). Notification bytes come from the contract's GATT encoders.
+0x2A37), a pulse oximeter (Pulse Oximeter 0x1822 / 0x2A5F), a thermometer (Health Thermometer
+0x1809 / 0x2A1C) or a blood-pressure cuff (Blood Pressure 0x1810 / 0x2A35), each with Battery
+(0x180F / 0x2A19) and Device Information (0x180A). The thermometer's and the cuff's final
+measurements are indications, as their specifications (HTS 1.0, BLS 1.1) require; the others
+notify. Measurement bytes come from the contract's GATT encoders.
 
 The gateway's controller sits on the same link and is served to the agent over TCP
 (``tcp-client:127.0.0.1:<port>``): the agent's bumble host talks HCI to it exactly as it would
@@ -32,18 +35,34 @@ from bumble.transport.tcp_server import open_tcp_server_transport_with_socket
 
 from nabd.contract.gatt import (
     BatteryLevel,
+    BloodPressureMeasurement,
     HeartRateMeasurement,
     PlxContinuousMeasurement,
     SensorContact,
+    TemperatureMeasurement,
     encode_battery_level,
+    encode_blood_pressure_measurement,
     encode_heart_rate_measurement,
     encode_plx_continuous_measurement,
+    encode_temperature_measurement,
 )
 
-Kind = Literal["heart_rate", "pulse_oximeter"]
+Kind = Literal["heart_rate", "pulse_oximeter", "thermometer", "blood_pressure"]
 
-_SERVICE: Final = {"heart_rate": 0x180D, "pulse_oximeter": 0x1822}
-_MEASUREMENT: Final = {"heart_rate": 0x2A37, "pulse_oximeter": 0x2A5F}
+_SERVICE: Final = {
+    "heart_rate": 0x180D,
+    "pulse_oximeter": 0x1822,
+    "thermometer": 0x1809,
+    "blood_pressure": 0x1810,
+}
+_MEASUREMENT: Final = {
+    "heart_rate": 0x2A37,
+    "pulse_oximeter": 0x2A5F,
+    "thermometer": 0x2A1C,
+    "blood_pressure": 0x2A35,
+}
+_INDICATED: Final = frozenset({"thermometer", "blood_pressure"})
+"""Kinds whose final measurement is an indication (acknowledged by the central)."""
 _ADVERTISING_INTERVAL_MS: Final = 20.0
 _DEADLINE: Final = 10.0
 
@@ -70,9 +89,14 @@ class VirtualPeripheral:
         device = Device(
             name=name, address=Address(address), host=Host(controller, AsyncPipeSink(controller))
         )
+        push = (
+            gatt.Characteristic.Properties.INDICATE
+            if kind in _INDICATED
+            else gatt.Characteristic.Properties.NOTIFY
+        )
         measurement = gatt.Characteristic(
             f"{_MEASUREMENT[kind]:04X}",
-            gatt.Characteristic.Properties.NOTIFY,
+            push,
             gatt.Characteristic.Permissions(0),
             b"",
         )
@@ -148,7 +172,10 @@ class VirtualPeripheral:
                 await connection.disconnect()
 
     async def notify(self, value: bytes) -> None:
-        await self.device.notify_subscribers(self.measurement, value)
+        if self.kind in _INDICATED:
+            await self.device.indicate_subscribers(self.measurement, value)
+        else:
+            await self.device.notify_subscribers(self.measurement, value)
 
     async def send_heart_rate(self, bpm: int, rr_intervals: tuple[float, ...] = ()) -> bytes:
         value = encode_heart_rate_measurement(
@@ -162,6 +189,19 @@ class VirtualPeripheral:
     async def send_spo2(self, spo2: float, pulse_rate: float) -> bytes:
         value = encode_plx_continuous_measurement(
             PlxContinuousMeasurement(spo2=spo2, pulse_rate=pulse_rate)
+        )
+        await self.notify(value)
+        return value
+
+    async def send_temperature(self, celsius: float) -> bytes:
+        value = encode_temperature_measurement(TemperatureMeasurement(temperature=celsius))
+        await self.notify(value)
+        return value
+
+    async def send_blood_pressure(self, systolic: float, diastolic: float) -> bytes:
+        mean = round(diastolic + (systolic - diastolic) / 3)
+        value = encode_blood_pressure_measurement(
+            BloodPressureMeasurement(systolic=systolic, diastolic=diastolic, mean_arterial=mean)
         )
         await self.notify(value)
         return value

@@ -10,17 +10,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import psycopg
 
 from nabd.analytics.service.config import EngineConfig
+from nabd.analytics.service.registry import Registry
 from nabd.analytics.service.service import MonitorService
 from nabd.analytics.service.settings import MonitorSettings
+from nabd.analytics.service.source import load_registry
 from nabd.app.stack.testing import RunningStack
 from nabd.ingest.handoff import record_commit
 from tests.stack_kit import ServiceDb, token, wait_until
@@ -200,3 +207,46 @@ def audit(db: MonitorDb, alert_id: Any) -> list[tuple[str, str]]:
             (f"alert:{alert_id}",),
         )
     ]
+
+
+def analytics_process(
+    stack: RunningStack,
+    db: MonitorDb,
+    log: Path,
+    *,
+    tick_s: float = 0.2,
+    worker_id: str | None = None,
+    **env: str,
+) -> subprocess.Popen[bytes]:
+    """``nabd analytics run`` as a real process (its log in ``log``); ``env`` adds variables."""
+    variables = {
+        **os.environ,
+        **stack.env,
+        "NABD_ANALYTICS_DATABASE_URL": db.analytics_url,
+        "NABD_ANALYTICS_REGISTRY_S": "0.5",
+        **env,
+    }
+    command = [sys.executable, "-m", "nabd.app.cli", "analytics", "run", "--tick", str(tick_s)]
+    if worker_id is not None:
+        command += ["--worker-id", worker_id]
+    with log.open("ab") as out:
+        return subprocess.Popen(command, env=variables, stdout=out, stderr=out)
+
+
+def end_process(process: subprocess.Popen[bytes]) -> None:
+    """Resume (if stopped) and terminate a process; kill it if it does not exit in time."""
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGCONT)
+    process.terminate()
+    try:
+        process.wait(20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(5)
+
+
+async def registry_of_every_ward(conn: psycopg.AsyncConnection[tuple[Any, ...]]) -> Registry:
+    """The registry as the analytics service reads it, for a worker holding every ward."""
+    wards = await (await conn.execute("SELECT id FROM ward")).fetchall()
+    return await load_registry(conn, [str(w[0]) for w in wards])

@@ -10,8 +10,7 @@ import asyncio
 import psycopg
 import pytest
 
-from nabd.analytics.service.source import load_registry
-from tests.monitor.monitor_kit import MonitorDb, admit
+from tests.monitor.monitor_kit import MonitorDb, admit, registry_of_every_ward
 from tests.stack_kit import token
 
 pytestmark = pytest.mark.integration
@@ -20,7 +19,7 @@ pytestmark = pytest.mark.integration
 def _monitored(db: MonitorDb) -> set[str]:
     async def read() -> set[str]:
         async with await psycopg.AsyncConnection.connect(db.analytics_url) as conn:
-            return {str(p) for p in (await load_registry(conn)).patient}
+            return {str(p) for p in (await registry_of_every_ward(conn)).patient}
 
     return asyncio.run(read())
 

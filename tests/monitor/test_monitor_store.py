@@ -161,7 +161,7 @@ async def _drive(db: MonitorDb, ticks: list[Tick]) -> None:
             now = start + second * S
             async with conn.transaction():
                 await store.lock()
-                pending = await store.pending_actions()
+                pending = await store.pending_actions(["w1"])
                 found = book.step(
                     now,
                     _wide(tick.active, False, np.bool_),

@@ -7,10 +7,8 @@ condition alone."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -26,7 +24,7 @@ from nabd.contract import topics
 from nabd.contract.payloads import Alert, parse
 from nabd.ingest.watchdog import CONDITION
 from tests.ingest.ingest_kit import forget_session, ingest_database, start_worker, worker_settings
-from tests.monitor.monitor_kit import MonitorDb, admit
+from tests.monitor.monitor_kit import MonitorDb, admit, analytics_process, end_process
 from tests.stack_kit import DEADLINE_S, stack_client, token, wait_until
 
 pytestmark = pytest.mark.integration
@@ -78,33 +76,20 @@ class AlertsReader:
 
 
 @pytest.fixture
-def analytics(nabd_stack: RunningStack, monitor_db: MonitorDb) -> Iterator[subprocess.Popen[str]]:
-    env = {
-        **os.environ,
-        **nabd_stack.env,
-        "NABD_ANALYTICS_DATABASE_URL": monitor_db.analytics_url,
-        "NABD_ANALYTICS_MQTT_CLIENT_ID": f"nabd-analytics-wd-{token()}",
-        "NABD_ANALYTICS_REGISTRY_S": "0.5",
-        "NABD_ANALYTICS_STATEMENT_TIMEOUT_S": str(ANALYTICS_TIMEOUT_S),
-        "NABD_ANALYTICS_BACKOFF_MAX_S": "1",
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "nabd.app.cli", "analytics", "run", "--tick", "0.2"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        text=True,
+def analytics(
+    nabd_stack: RunningStack, monitor_db: MonitorDb, tmp_path: Path
+) -> Iterator[subprocess.Popen[bytes]]:
+    process = analytics_process(
+        nabd_stack,
+        monitor_db,
+        tmp_path / "analytics.log",
+        NABD_ANALYTICS_STATEMENT_TIMEOUT_S=str(ANALYTICS_TIMEOUT_S),
+        NABD_ANALYTICS_BACKOFF_MAX_S="1",
     )
     try:
         yield process
     finally:
-        process.send_signal(signal.SIGCONT)
-        process.terminate()
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
+        end_process(process)
 
 
 def _open(db: MonitorDb) -> list[tuple[Any, ...]]:
@@ -123,7 +108,7 @@ def test_a_hung_analytics_raises_monitoring_interrupted_and_a_nurse_sees_it_end(
     nabd_stack: RunningStack,
     monitor_db: MonitorDb,
     fresh_database: str,
-    analytics: subprocess.Popen[str],
+    analytics: subprocess.Popen[bytes],
 ) -> None:
     ward = f"wd-{token()}"
     patients = [admit(monitor_db, f"p-wd-{token()}", ward=ward) for _ in range(2)]

@@ -156,3 +156,40 @@ def test_the_ingest_login_touches_no_other_alert(
     assert monitor_db.query(
         "SELECT state FROM alert WHERE patient_id = %s AND condition = 'spo2_low'", (patient,)
     ) == [("raised",)]
+
+
+def test_with_several_workers_only_the_ward_whose_owner_stopped_is_interrupted(
+    monitor_db: MonitorDb, watchdogs: list[tuple[Watchdog, Sent]]
+) -> None:
+    """Each ward's age is its lease's newest tick (migration 0100): a worker that stopped, its
+    ward not taken over, interrupts that ward only, although another worker's ticks are fresh."""
+    live, stopped = f"wdl-{token()}", f"wds-{token()}"
+    patients = {w: admit(monitor_db, f"p-{w}", ward=w) for w in (live, stopped)}
+    _tick(monitor_db, 0)  # analytics as a whole is ticking
+    for ward, age in ((live, 0), (stopped, 60)):
+        monitor_db.execute(
+            "INSERT INTO analytics_lease (ward_id, worker_id, epoch, acquired_at, expires_at,"
+            " ticked_at) VALUES (%s, 'w', 1, now() - interval '1 hour',"
+            " now() - make_interval(secs => %s) + interval '3 s',"
+            " now() - make_interval(secs => %s))",
+            (ward, age, age),
+        )
+    try:
+        dog, sent = watchdogs[0]
+        raised = [(c.kind, c.patient_id) for c in dog.check() if c.ward_id in (live, stopped)]
+        assert raised == [(ChangeKind.RAISED, patients[stopped])]
+        assert _open(monitor_db, patients[live]) == []
+        ((_, message),) = [(t, m) for t, m in sent.messages if m.ward_id == stopped]
+        assert "has not run for 60 s" in message.message
+        # Another worker takes the ward over and ticks: the alert is latched, not resolved.
+        monitor_db.execute(
+            "UPDATE analytics_lease SET worker_id = 'x', epoch = 2, ticked_at = now()"
+            " WHERE ward_id = %s",
+            (stopped,),
+        )
+        dog.check()
+        assert _open(monitor_db, patients[stopped]) == [("raised", True)]
+    finally:
+        monitor_db.execute(
+            "DELETE FROM analytics_lease WHERE ward_id = ANY(%s)", ([live, stopped],)
+        )

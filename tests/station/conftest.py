@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -14,6 +15,9 @@ if _ROOT not in sys.path:
 
 from nabd.app.stack.testing import RunningStack  # noqa: E402
 from tests.station.station_kit import Seeded, Station, seed, serve  # noqa: E402
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
 
 
 @pytest.fixture(scope="module")
@@ -25,3 +29,12 @@ def seeded(fresh_database: str) -> Seeded:
 def station(nabd_stack: RunningStack, seeded: Seeded) -> Iterator[Station]:
     with serve(nabd_stack, seeded) as running:
         yield running
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium, one per module (``tests/station/browser_kit.py``)."""
+    from tests.station.browser_kit import chromium  # noqa: PLC0415 - only the browser tests
+
+    with chromium() as launched:
+        yield launched

@@ -21,6 +21,7 @@ from nabd.app.db.migrations import apply_migrations
 from nabd.app.stack.layout import Layout
 from nabd.app.stack.testing import RunningStack
 from nabd.station.app import create_app
+from nabd.station.gateways import Issuer
 from nabd.station.settings import StationSettings
 from nabd.station.users import Language, NewUser, Role, add_user
 
@@ -103,8 +104,11 @@ class Station:
 
 
 @contextmanager
-def serve(stack: RunningStack, seeded: Seeded, **overrides: Any) -> Iterator[Station]:
-    """The station over HTTPS on a free port, with the local stack's certificate."""
+def serve(
+    stack: RunningStack, seeded: Seeded, issuer: Issuer | None = None, **overrides: Any
+) -> Iterator[Station]:
+    """The station over HTTPS on a free port, with the local stack's certificate (and
+    ``issuer`` for gateway credentials, if given)."""
     layout = Layout(stack.settings.root)
     settings = StationSettings(
         database_url=seeded.station_url,
@@ -116,7 +120,8 @@ def serve(stack: RunningStack, seeded: Seeded, **overrides: Any) -> Iterator[Sta
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     config = uvicorn.Config(
-        create_app(settings), lifespan="off", ws="none", http="h11", log_level="warning",
+        create_app(settings, issuer=issuer), lifespan="off", ws="none", http="h11",
+        log_level="warning",
         ssl_certfile=str(layout.web_cert), ssl_keyfile=str(layout.web_key),
     )  # fmt: skip
     server = uvicorn.Server(config)

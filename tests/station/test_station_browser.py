@@ -1,83 +1,34 @@
 """The nurse station in a real browser: Debian's Chromium driven by Playwright (no browser
 download: ``executable_path``), against the real HTTPS server and database.
 
-A nurse signs in, sees her ward's live values, gets the cue of a new high-priority alert
-without reloading, acknowledges it with one click (the audit log names her), records ACVPU and
-oxygen; another ward's patient stays invisible, even by URL; Arabic is laid out right to left.
-With ``NABD_STATION_SCREENSHOTS=DIR`` the board and the patient page are saved there as PNG
+Readings and alerts are seeded with SQL here, to check each page's behaviour quickly; the
+whole story with real devices, edge agent, ingest and analytics is ``test_station_story.py``.
+A nurse signs in, sees her ward's values, gets the cue of a new high-priority alert without
+reloading, acknowledges it with one click (the audit log names her), records ACVPU and oxygen;
+another ward's patient stays invisible, even by URL; Arabic is laid out right to left. With
+``NABD_STATION_SCREENSHOTS=DIR`` the Arabic board is saved there as PNG
 (``scripts/station-screenshots`` regenerates the ones in docs/).
 """
 
 from __future__ import annotations
 
-import os
 import shutil
-from collections.abc import Iterator
-from pathlib import Path
 
 import psycopg
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 
-from tests.station.station_kit import PASSWORD, Seeded, Station, raise_alert
+from tests.station.browser_kit import CHROMIUM, new_page, shot, sign_in
+from tests.station.station_kit import Seeded, Station, raise_alert
 
 pytestmark = pytest.mark.integration
-
-CHROMIUM = Path("/usr/bin/chromium")
-FLAGS = [
-    "--headless=new",
-    "--no-sandbox",  # the suite runs as root in CI
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    assert CHROMIUM.exists(), (
-        "Debian's chromium is missing: scripts/bootstrap installs it (apt-get install chromium)"
-    )
-    with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
-
-
-def _page(browser: Browser, station: Station) -> Page:
-    # The server's certificate is checked by the HTTP tests with the stack's CA; the browser
-    # profile is throwaway and has no CA store to add it to.
-    context = browser.new_context(
-        base_url=station.base, ignore_https_errors=True, viewport={"width": 1024, "height": 768}
-    )
-    return context.new_page()
-
-
-def _sign_in(page: Page, name: str) -> None:
-    page.goto("/login")
-    page.fill("#name", name)
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
-    expect(page.locator("table.board")).to_be_visible()
-
-
-def _shot(page: Page, name: str) -> None:
-    target = os.environ.get("NABD_STATION_SCREENSHOTS")
-    if target:
-        Path(target).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(target) / name), full_page=True)
 
 
 def test_a_nurse_acknowledges_a_new_alert_in_the_browser(
     browser: Browser, station: Station, seeded: Seeded
 ) -> None:
-    page = _page(browser, station)
-    _sign_in(page, "amina")
+    page = new_page(browser, station)
+    sign_in(page, "amina")
     row = page.locator("tr.bed[data-patient=p-a]")
     expect(row).to_contain_text("118")
     expect(page.locator("tr.bed[data-patient=p-b]")).to_have_count(0)
@@ -88,7 +39,6 @@ def test_a_nurse_acknowledges_a_new_alert_in_the_browser(
     # The board refreshes by itself (1 s here) and cues the new high-priority alert.
     expect(row.locator(f"[data-alert='{alert}']")).to_be_visible(timeout=10_000)
     expect(page.locator("#cue")).to_be_visible()
-    _shot(page, "station-board.png")
 
     row.locator(f"[data-alert='{alert}'] button").click()
     expect(page.locator(".notice.ok")).to_contain_text("Alerte acquittée")
@@ -104,7 +54,6 @@ def test_a_nurse_acknowledges_a_new_alert_in_the_browser(
     page.check("input[name=oxygen][value=oxygen]")
     page.click("form.record button[type=submit]")
     expect(page.locator(".notice.ok")).to_contain_text("Observations enregistrées")
-    _shot(page, "station-patient.png")
     with psycopg.connect(seeded.owner_url) as conn:
         entries = conn.execute(
             "SELECT parameter, entered_by FROM nurse_entry WHERE patient_id = 'p-a'"
@@ -114,19 +63,19 @@ def test_a_nurse_acknowledges_a_new_alert_in_the_browser(
 
 
 def test_another_wards_patient_is_not_there_even_by_url(browser: Browser, station: Station) -> None:
-    page = _page(browser, station)
-    _sign_in(page, "amina")
+    page = new_page(browser, station)
+    sign_in(page, "amina")
     response = page.goto("/patients/p-b")
     assert response is not None
     assert response.status == 404
-    expect(page.locator(".notice.error")).to_contain_text("in your wards")
+    expect(page.locator(".notice.error")).to_contain_text("Aucun patient p-b dans vos services")
 
 
 def test_an_admin_admits_a_patient_and_assigns_a_device_in_the_browser(
     browser: Browser, station: Station, seeded: Seeded
 ) -> None:
-    page = _page(browser, station)
-    _sign_in(page, "dina")
+    page = new_page(browser, station)
+    sign_in(page, "dina")
     page.click("nav.roles a[href='/admin']")
     form = page.locator("form#admit")
     form.locator("select[name=ward]").select_option("w1")
@@ -166,13 +115,13 @@ def test_an_admin_admits_a_patient_and_assigns_a_device_in_the_browser(
 
 
 def test_arabic_is_right_to_left(browser: Browser, station: Station) -> None:
-    page = _page(browser, station)
-    _sign_in(page, "bilal")
+    page = new_page(browser, station)
+    sign_in(page, "bilal")
     assert page.evaluate("document.documentElement.dir") == "rtl"
     assert page.evaluate("getComputedStyle(document.body).direction") == "rtl"
     expect(page.locator("h1")).to_have_text("لوحة المصلحة")
     expect(page.locator("tr.bed[data-patient=p-b]")).to_be_visible()
-    _shot(page, "station-board-ar.png")
+    shot(page, "station-board-ar.png")
 
 
 def test_chromium_is_debians_not_a_download() -> None:

@@ -3,6 +3,7 @@ row-level security, CSRF, nurses' actions audited with their name, refusals in w
 
 from __future__ import annotations
 
+import html
 import re
 import ssl
 import time
@@ -15,6 +16,7 @@ import psycopg
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from psycopg.types.json import Jsonb
 
 from nabd.app.stack.testing import RunningStack
 from nabd.station.i18n import PHRASES, Translator
@@ -94,7 +96,7 @@ def test_a_nurse_sees_only_her_ward(station: Station) -> None:
         for path in ("/patients/p-b", "/patients/p-nope"):
             reply = c.get(path)
             assert reply.status_code == 404
-            assert "in your wards" in reply.text
+            assert "dans vos services" in reply.text  # her language
 
 
 def test_identity_only_for_users_allowed_it(station: Station) -> None:
@@ -113,7 +115,7 @@ def test_a_form_without_its_csrf_token_is_refused(station: Station, seeded: Seed
         for data in ({}, {"csrf": "forged"}):
             reply = c.post(f"/alerts/{alert}/ack", data=data)
             assert reply.status_code == 403
-            assert "reload the page" in reply.text
+            assert "rechargez la page" in reply.text  # in her language (French)
     with psycopg.connect(seeded.owner_url) as conn:
         row = conn.execute("SELECT state FROM alert WHERE id = %s", (alert,)).fetchone()
     assert row == ("raised",)
@@ -185,25 +187,43 @@ def test_silence_keeps_the_reason_in_the_audit(station: Station, seeded: Seeded)
     assert row == ("amina", "patient in the shower")
 
 
-def test_a_nurse_records_consciousness_and_oxygen(station: Station, seeded: Seeded) -> None:
+def test_a_nurse_records_a_counted_rate_consciousness_and_oxygen(
+    station: Station, seeded: Seeded
+) -> None:
     with client(station) as c:
         sign_in(c, "amina")
         token = csrf_of(c.get("/patients/p-a").text)
         bad = c.post("/patients/p-a/observations", data={"csrf": token, "acvpu": "Z"})
+        bad_rr = [
+            c.post("/patients/p-a/observations", data={"csrf": token, "rr": rr})
+            for rr in ("151", "-1", "18.5", "١٨", "abc")
+        ]
+        empty = c.post("/patients/p-a/observations", data={"csrf": token, "rr": " "})
         good = c.post(
-            "/patients/p-a/observations", data={"csrf": token, "acvpu": "V", "oxygen": "oxygen"}
+            "/patients/p-a/observations",
+            data={"csrf": token, "acvpu": "V", "oxygen": "oxygen", "rr": "22"},
         )
         shown = c.get(good.headers["location"]).text
     assert bad.status_code == 400
-    assert "one of A, C, V, P, U" in bad.text
+    assert "l'une de A, C, V, P, U" in html.unescape(bad.text)
+    assert [r.status_code for r in bad_rr] == [400] * 5
+    assert all("nombre entier de respirations/min de 0 à 150" in r.text for r in bad_rr)
+    assert 'name="rr"' in bad_rr[0].text  # her patient's page, the form still there
+    assert empty.status_code == 400
+    assert "Rien à enregistrer" in empty.text
     assert good.status_code == 303
     assert "Observations enregistrées" in shown
+    assert "compté par amina" in shown  # the counted rate, on the page at once
     with psycopg.connect(seeded.owner_url) as conn:
         rows = conn.execute(
             "SELECT parameter, value, entered_by FROM nurse_entry WHERE patient_id = 'p-a'"
             " ORDER BY parameter"
         ).fetchall()
-    assert rows == [("consciousness", "V", "amina"), ("supplemental_oxygen", "oxygen", "amina")]
+    assert rows == [
+        ("consciousness", "V", "amina"),
+        ("respiration_rate", "22", "amina"),
+        ("supplemental_oxygen", "oxygen", "amina"),
+    ]
 
 
 def test_arabic_pages_are_right_to_left(station: Station) -> None:
@@ -308,3 +328,29 @@ def test_a_counted_respiratory_rate_is_shown_with_who_counted_it(
         sign_in(c, "chloe")  # English, both wards
         page = re.sub(r"\s+", " ", c.get("/patients/p-b").text)
     assert re.search(r'<span class="value">22</span>.*?counted by Nurse Ines', page), page
+
+
+def test_an_alert_reads_in_each_nurses_language_from_its_facts(
+    station: Station, seeded: Seeded
+) -> None:
+    facts = {"condition": "spo2_low", "value": 86.0, "unit": "%", "limit": 90.0, "duration_s": 90}
+    with psycopg.connect(seeded.owner_url, autocommit=True) as conn:
+        ids = [raise_alert(conn, p, "high", "SpO2 low: 86 % for 90 s (limit 90 %)") for p in
+               ("p-a", "p-b")]  # fmt: skip
+        conn.execute("UPDATE alert SET facts = %s WHERE id = ANY(%s::uuid[])", (Jsonb(facts), ids))
+    try:
+        seen = {}
+        for name in ("amina", "chloe", "bilal"):
+            with client(station) as c:
+                sign_in(c, name)
+                seen[name] = c.get("/").text
+        assert "SpO2 basse : 86 % depuis 90 s (seuil 90 %)" in seen["amina"]
+        assert "SpO2 low: 86 % for 90 s (limit 90 %)" in seen["chloe"]
+        assert "انخفاض تشبع الأكسجين SpO2: 86 % منذ 90 ثانية (الحد 90 %)" in seen["bilal"]
+    finally:
+        with psycopg.connect(seeded.owner_url, autocommit=True) as conn:
+            conn.execute(
+                "UPDATE alert SET state = 'resolved', resolved_at = now()"
+                " WHERE id = ANY(%s::uuid[])",
+                (ids,),
+            )

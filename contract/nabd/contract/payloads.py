@@ -43,6 +43,7 @@ __all__ = [
     "ALERT_SCHEMA",
     "CMD_SCHEMA",
     "CONFIG_SCHEMA",
+    "DEVICE_INFO_MAX_CHARS",
     "EARLIEST",
     "LATEST",
     "MAX_ACKED",
@@ -56,10 +57,12 @@ __all__ = [
     "OBS_SCHEMA",
     "STATUS_SCHEMA",
     "Alert",
+    "AlertFacts",
     "AlertPriority",
     "AlertState",
     "ConfiguredDevice",
     "DeviceConnection",
+    "DeviceInformation",
     "DeviceStatus",
     "GatewayCommand",
     "GatewayConfig",
@@ -325,6 +328,32 @@ class DeviceConnection(StrEnum):
     """The connection dropped or failed; the gateway waits before the next attempt."""
 
 
+DEVICE_INFO_MAX_CHARS: Final = 64
+DeviceInfoText = Annotated[
+    str,
+    StringConstraints(
+        min_length=1, max_length=DEVICE_INFO_MAX_CHARS, pattern=r"^[^\x00-\x1f\x7f]+$"
+    ),
+]
+"""A Device Information string as the gateway forwards it: 1-64 characters, no control
+characters (the gateway trims longer ones and drops empty ones)."""
+
+
+class DeviceInformation(Payload):
+    """What a device says it is: its Device Information Service (0x180A) strings, read by the
+    gateway at each connection. Compared by the server with what the device was registered as.
+    Free text from the manufacturer, never about the wearer."""
+
+    manufacturer: DeviceInfoText | None = None
+    """Manufacturer Name String (0x2A29)."""
+    model: DeviceInfoText | None = None
+    """Model Number String (0x2A24)."""
+    serial_number: DeviceInfoText | None = None
+    """Serial Number String (0x2A25)."""
+    firmware_revision: DeviceInfoText | None = None
+    """Firmware Revision String (0x2A26)."""
+
+
 class DeviceStatus(Payload):
     """One device as its gateway sees it, in a :class:`GatewayStatus`."""
 
@@ -338,6 +367,9 @@ class DeviceStatus(Payload):
     """The device's Battery Level (0x2A19), if it has one and reported it."""
     rssi_dbm: int | None = Field(default=None, ge=-127, le=20)
     """Received signal strength of its latest advertisement, if heard."""
+    information: DeviceInformation | None = None
+    """Its Device Information strings, once read; null before its first connection, for a
+    device without the service, and from agents before this field."""
 
 
 BluetoothAddress = Annotated[str, StringConstraints(pattern=r"^[0-9A-F]{2}(:[0-9A-F]{2}){5}$")]
@@ -507,6 +539,42 @@ class AlertState(StrEnum):
     RESOLVED = "resolved"
 
 
+AlertItem = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
+"""A thing an alert names: a device id, a catalogue metric key, a NEWS2 parameter."""
+AlertUnit = Annotated[
+    str, StringConstraints(min_length=1, max_length=16, pattern=r"^[^\x00-\x1f\x7f]+$")
+]
+
+
+class AlertFacts(Payload):
+    """What raised an alert, as data: rendered in each reader's language when shown
+    (:func:`nabd.contract.alert_text.render`), never parsed back out of a sentence.
+
+    Nothing identifying: the condition, numbers, units, durations and the names of devices or
+    parameters (``docs/contract.md``).
+    """
+
+    condition: AlertKind
+    value: float | None = None
+    """The value that breached (a NEWS2 total, a glucose ...), in ``unit``."""
+    unit: AlertUnit | None = None
+    """The catalogue's unit of ``value``, ``limit`` and ``baseline`` (``%``, ``/min`` ...)."""
+    limit: float | None = None
+    """The limit in force that ``value`` breached."""
+    baseline: float | None = None
+    """The patient's own usual value (a deviation, a desaturation)."""
+    duration_s: float | None = Field(default=None, ge=0)
+    """How long the condition has held when the alert was raised or worsened."""
+    items: tuple[AlertItem, ...] = Field(default=(), max_length=16)
+    """The devices or metrics concerned (stale, off, frozen, disconnected)."""
+    risk: str | None = Field(default=None, pattern=r"^(low|low-medium|medium|high)$")
+    """NEWS2: the Chart 3 risk band of a complete score."""
+    missing: tuple[AlertItem, ...] = Field(default=(), max_length=16)
+    """NEWS2: the parameters never measured or entered: the score is a lower bound."""
+    stale: tuple[AlertItem, ...] = Field(default=(), max_length=16)
+    """NEWS2: the parameters measured, now too old to score: the score is a lower bound."""
+
+
 class Alert(Payload):
     """Analytics -> nurses on ``nabd/v1/ward/<ward>/alerts``: one state of one alert.
 
@@ -525,7 +593,10 @@ class Alert(Payload):
     state: AlertState
     raised_at: UtcDatetime
     message: Message
+    """The default rendering (English) of ``facts``, for readers that do not render them."""
     metric: MetricKey | None = None
+    facts: AlertFacts | None = None
+    """What raised it, for rendering in the reader's language; absent from older publishers."""
 
 
 P = TypeVar("P", bound=Payload)

@@ -1,13 +1,17 @@
-"""Monitoring that stops is an alarm: ingest watches analytics' heartbeat.
+"""Monitoring that stops is an alarm: ingest watches analytics' heartbeat, ward by ward.
 
-The analytics service writes one ``analytics_tick`` row per tick (every second by default). If it
-dies or hangs, no alert is raised for anyone, and nothing on its own would say so. So another
-process, every ingest worker, checks every ``NABD_INGEST_WATCHDOG_INTERVAL_S`` how old the newest
-tick is (on the database's clock, ``written_at``, migration 0045). Older than
+Each analytics worker renews, at every committed tick (every second by default), the lease of
+each ward it scores, and stamps it ``ticked_at`` (migration 0100; several workers share the
+wards). If a worker dies or hangs and no other takes its wards over, no alert is raised for
+their patients, and nothing on its own would say so. So another process, every ingest worker,
+checks every ``NABD_INGEST_WATCHDOG_INTERVAL_S`` how old each ward's newest tick is (on the
+database's clock). A ward with no lease yet (just admitted, or an analytics from before leases)
+counts the newest ``analytics_tick`` (``written_at``, migration 0045). Older than
 ``NABD_INGEST_WATCHDOG_STALE_S`` (or none at all that long after the worker started): every
-admitted patient gets one open technical alert ``monitoring_interrupted``, high priority, in the
-``alert`` table (so the nurse station and the dashboards show it), audited by the database, and
-published on the ward's alerts topic after the commit, as analytics publishes its own.
+admitted patient of that ward gets one open technical alert ``monitoring_interrupted``, high
+priority, in the ``alert`` table (so the nurse station and the dashboards show it), audited by
+the database, and published on the ward's alerts topic after the commit, as analytics publishes
+its own.
 
 When ticks come back, the alert is **latched**, not resolved: it stays on the board, as the
 project's unacknowledged high-priority alerts do (IEC 60601-1-8 latching), until a nurse
@@ -31,6 +35,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -50,6 +55,7 @@ __all__ = [
     "interrupted",
     "message",
     "plan",
+    "plan_wards",
 ]
 
 log = logging.getLogger(__name__)
@@ -106,7 +112,15 @@ def interrupted(tick_age_s: float | None, watching_s: float, stale_after_s: floa
 def plan(
     stopped: bool, admitted: Mapping[str, str], open_alerts: Sequence[OpenAlert]
 ) -> list[Change]:
-    """The changes that make the rows agree with ``stopped``.
+    """The changes that make the rows agree with ``stopped`` (for every ward)."""
+    wards = set(admitted.values()) if stopped else set()
+    return plan_wards(wards, admitted, open_alerts)
+
+
+def plan_wards(
+    stopped_wards: AbstractSet[str], admitted: Mapping[str, str], open_alerts: Sequence[OpenAlert]
+) -> list[Change]:
+    """The changes that make the rows agree with which wards' analytics has stopped.
 
     ``admitted`` maps each admitted patient to their ward. A patient discharged meanwhile needs
     nothing: the discharge resolved their alerts (migration 0032).
@@ -116,18 +130,18 @@ def plan(
     for a in open_alerts:
         if a.patient_id not in admitted:
             continue
+        stopped = admitted[a.patient_id] in stopped_wards
         if stopped and a.latched:
             changes.append(Change(ChangeKind.UNLATCHED, a.alert_id, a.patient_id, a.ward_id))
         elif not stopped and a.acknowledged:
             changes.append(Change(ChangeKind.RESOLVED, a.alert_id, a.patient_id, a.ward_id))
         elif not stopped and not a.latched:
             changes.append(Change(ChangeKind.LATCHED, a.alert_id, a.patient_id, a.ward_id))
-    if stopped:
-        changes += [
-            Change(ChangeKind.RAISED, uuid.uuid4(), patient, ward)
-            for patient, ward in sorted(admitted.items())
-            if patient not in have
-        ]
+    changes += [
+        Change(ChangeKind.RAISED, uuid.uuid4(), patient, ward)
+        for patient, ward in sorted(admitted.items())
+        if patient not in have and ward in stopped_wards
+    ]
     return changes
 
 
@@ -144,6 +158,12 @@ def message(tick_age_s: float | None) -> str:
 _TICK_SQL: Final = """
 SELECT extract(epoch FROM clock_timestamp() - coalesce(written_at, time))::float8
 FROM analytics_tick ORDER BY time DESC LIMIT 1
+"""
+_WARDS_SQL: Final = """
+SELECT w.ward_id, l.ward_id IS NOT NULL,
+       extract(epoch FROM clock_timestamp() - coalesce(l.ticked_at, l.acquired_at))::float8
+FROM (SELECT DISTINCT ward_id FROM patient WHERE discharged_at IS NULL) w
+LEFT JOIN analytics_lease l USING (ward_id)
 """
 _ADMITTED_SQL: Final = "SELECT id, ward_id FROM patient WHERE discharged_at IS NULL"
 _OPEN_SQL: Final = """
@@ -235,8 +255,15 @@ class Watchdog:
             conn.execute("SELECT set_config('lock_timeout', %s, true)", (str(LOCK_TIMEOUT_MS),))
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (ALERT_LOCK,))
             row = conn.execute(_TICK_SQL).fetchone()
-            age = None if row is None else float(row[0])
-            stopped = interrupted(age, time.monotonic() - self._started, self.stale_after_s)
+            newest = None if row is None else float(row[0])
+            watching = time.monotonic() - self._started
+            ages = {
+                str(w): float(a) if leased else newest
+                for w, leased, a in conn.execute(_WARDS_SQL).fetchall()
+            }
+            stopped = {
+                w for w, age in ages.items() if interrupted(age, watching, self.stale_after_s)
+            }
             admitted = {str(p): str(w) for p, w in conn.execute(_ADMITTED_SQL).fetchall()}
             open_alerts = [
                 OpenAlert(i, p, w, bool(ack), bool(latched), raised, text)
@@ -244,15 +271,15 @@ class Watchdog:
                     _OPEN_SQL, (CONDITION,)
                 ).fetchall()
             ]
-            changes = plan(stopped, admitted, open_alerts)
-            text = message(age)
-            messages = self._write(conn, changes, {a.alert_id: a for a in open_alerts}, text)
+            changes = plan_wards(stopped, admitted, open_alerts)
+            texts = {w: message(age) for w, age in ages.items()}
+            messages = self._write(conn, changes, {a.alert_id: a for a in open_alerts}, texts)
         for topic, payload in messages:
             self._publish(topic, payload)
         if changes:
             log.warning(
                 "monitoring interrupted" if stopped else "monitoring resumed",
-                extra={"tick_age_s": age, "changes": len(changes)},
+                extra={"wards": sorted(stopped), "tick_age_s": newest, "changes": len(changes)},
             )
         return changes
 
@@ -261,12 +288,13 @@ class Watchdog:
         conn: psycopg.Connection[tuple[Any, ...]],
         changes: Sequence[Change],
         known: Mapping[uuid.UUID, OpenAlert],
-        text: str,
+        texts: Mapping[str, str],
     ) -> list[tuple[str, bytes]]:
         """Write the changes; return the messages to publish once they are committed."""
         out: list[tuple[str, bytes]] = []
         for c in changes:
             if c.kind is ChangeKind.RAISED:
+                text = texts.get(c.ward_id, message(None))
                 params = {
                     "id": c.alert_id,
                     "patient": c.patient_id,

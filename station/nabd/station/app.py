@@ -24,8 +24,9 @@ from fastapi.templating import Jinja2Templates
 
 from nabd.analytics.service import actions
 from nabd.analytics.service.errors import AlertActionError, MonitorInputError
-from nabd.station import admin, board, charge, scope, sessions
+from nabd.station import accounts, admin, board, charge, gateways, scope, sessions
 from nabd.station.errors import BadFormError, ForbiddenError, SignInRefusedError, StationError
+from nabd.station.gateways import Issuer
 from nabd.station.i18n import Translator, direction
 from nabd.station.kit import Kit
 from nabd.station.sessions import SignedIn
@@ -50,9 +51,11 @@ class _NotSignedIn(Exception):
 
 
 def create_app(  # noqa: PLR0915 - the factory declares every route over one set of dependencies
-    settings: StationSettings, connect: Connect | None = None
+    settings: StationSettings, connect: Connect | None = None, issuer: Issuer | None = None
 ) -> FastAPI:
-    """The application; ``connect`` opens a database connection (the settings' URL by default)."""
+    """The application; ``connect`` opens a database connection (the settings' URL by default);
+    ``issuer`` gives provisioned gateways their credentials (none: the admin's gateway page
+    says provisioning is the command's)."""
     url = settings.database_url.get_secret_value()
     open_conn: Connect = connect or (lambda: psycopg.connect(url, autocommit=True))
     app = FastAPI(title="Nabd nurse station", docs_url=None, redoc_url=None, openapi_url=None)
@@ -70,12 +73,13 @@ def create_app(  # noqa: PLR0915 - the factory declares every route over one set
         user = token and sessions.signed_in(conn, token, idle_timeout_s=settings.idle_timeout_s)
         if not user:
             raise _NotSignedIn
+        request.state.lang = user.lang  # a refusal later in the request is said in her language
         return user
 
     def page(
         request: Request, template: str, user: SignedIn | None, status: int = 200, **context: Any
     ) -> HTMLResponse:
-        lang = user.lang if user else _language(request)
+        lang = user.lang if user else getattr(request.state, "lang", None) or _language(request)
         context |= {
             "user": user,
             "t": Translator(lang),
@@ -91,7 +95,8 @@ def create_app(  # noqa: PLR0915 - the factory declares every route over one set
         if not sessions.csrf_matches(user, token):
             raise ForbiddenError(
                 "this form has expired or did not come from this station: reload the page and"
-                " try again"
+                " try again",
+                phrase="refused_csrf",
             )
 
     @app.exception_handler(_NotSignedIn)
@@ -100,7 +105,9 @@ def create_app(  # noqa: PLR0915 - the factory declares every route over one set
 
     @app.exception_handler(StationError)
     async def _refused(request: Request, exc: StationError) -> Response:
-        return page(request, "message.html", None, exc.status, message=str(exc))
+        lang = getattr(request.state, "lang", None) or _language(request)
+        message = exc.in_words(Translator(lang))
+        return page(request, "message.html", None, exc.status, message=message)
 
     @app.exception_handler(RequestValidationError)
     async def _malformed(request: Request, exc: RequestValidationError) -> Response:
@@ -172,7 +179,8 @@ def create_app(  # noqa: PLR0915 - the factory declares every route over one set
             rows = board.ward_board(conn, patient=patient)
             scope.as_station(conn)
             if user.sees_identity:
-                board.with_names(conn, rows)
+                what = "ward board" if patient is None else f"patient page {patient}"
+                board.with_names(conn, rows, reader=user.name, what=what)
         return rows
 
     @app.get("/", response_class=HTMLResponse)
@@ -248,17 +256,22 @@ def create_app(  # noqa: PLR0915 - the factory declares every route over one set
     def record(
         request: Request,
         patient_id: str,
-        acvpu: Annotated[str, Form()] = "",
-        oxygen: Annotated[str, Form()] = "",
+        *,
+        acvpu: Annotated[str, Form(max_length=10)] = "",
+        oxygen: Annotated[str, Form(max_length=10)] = "",
+        rr: Annotated[str, Form(max_length=10)] = "",
         csrf: Annotated[str | None, Form()] = None,
     ) -> Response:
-        entries = _entries(acvpu, oxygen)
         with database() as conn:
             user = user_of(request, conn)
             check_csrf(user, csrf)
             with scope.as_user(conn, user):
                 scope.visible_patient(conn, patient_id)
                 scope.as_station(conn)
+                entries, problem = _entries(acvpu, oxygen, rr)
+                if problem is not None:
+                    message = Translator(user.lang)(problem)
+                    return _patient_with(request, conn, user, patient_id, message, 400)
                 try:
                     actions.record_entries(
                         conn, patient_id, entries, valid_for_s=_ENTRY_VALID_S, nurse=user.name
@@ -269,6 +282,8 @@ def create_app(  # noqa: PLR0915 - the factory declares every route over one set
 
     kit = Kit(database, user_of, page, check_csrf)
     admin.install(app, kit)
+    gateways.install(app, kit, issuer)
+    accounts.install(app, kit)
     charge.install(app, kit)
     return app
 
@@ -295,22 +310,31 @@ def _alert_id(text: str) -> uuid.UUID:
 def _not_found(patient_id: str) -> StationError:
     from nabd.station.errors import NotFoundError  # noqa: PLC0415 - only on this path
 
-    return NotFoundError(f"no patient {patient_id!r} in your wards")
+    return NotFoundError(f"no patient {patient_id!r} in your wards", phrase="no_patient",
+                         id=patient_id[:63])  # fmt: skip
 
 
-def _entries(acvpu: str, oxygen: str) -> dict[str, str]:
+def _entries(acvpu: str, oxygen: str, rr: str) -> tuple[dict[str, str], str | None]:
+    """The nurse entries of the observations form, or the phrase key of what is wrong with it
+    (shown in her language on her patient's page, the form still there)."""
     entries = {}
     if acvpu:
         if acvpu not in actions.ENTRY_VALUES["consciousness"]:
-            raise BadFormError("consciousness must be one of A, C, V, P, U")
+            return {}, "bad_acvpu"
         entries["consciousness"] = acvpu
     if oxygen:
         if oxygen not in actions.ENTRY_VALUES["supplemental_oxygen"]:
-            raise BadFormError("supplemental oxygen must be 'air' or 'oxygen'")
+            return {}, "bad_oxygen"
         entries["supplemental_oxygen"] = oxygen
+    counted = rr.strip()
+    if counted:
+        low, high = actions.COUNTED_RATE
+        if not (counted.isascii() and counted.isdigit() and low <= int(counted) <= high):
+            return {}, "bad_rr"
+        entries["respiration_rate"] = str(int(counted))
     if not entries:
-        raise BadFormError("nothing to record: choose a consciousness level or oxygen")
-    return entries
+        return {}, "nothing_to_record"
+    return entries, None
 
 
 def _refusal(conn: psycopg.Connection[Any], user: SignedIn, alert_id: uuid.UUID,

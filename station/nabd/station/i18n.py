@@ -91,6 +91,38 @@ PHRASES: Final[Mapping[str, Mapping[str, str]]] = {
         "fr": "Saisir des observations",
         "ar": "تسجيل الملاحظات",
     },
+    "counted_rr": {"en": "Respiratory rate (counted)", "fr": "Fréquence respiratoire (comptée)",
+                   "ar": "معدل التنفس (معدود)"},
+    "counted_rr_hint": {
+        "en": "breaths counted over a full minute; blank: not counted",
+        "fr": "respirations comptées sur une minute entière ; vide : non comptée",
+        "ar": "الأنفاس معدودة خلال دقيقة كاملة؛ فارغ: لم تُعدّ",
+    },
+    "per_min": {"en": "/min", "fr": "/min", "ar": "/دقيقة"},
+    "bad_rr": {
+        "en": "Not recorded: a counted respiratory rate is a whole number of breaths/min from 0"
+        " to 150.",
+        "fr": "Non enregistré : une fréquence respiratoire comptée est un nombre entier de"
+        " respirations/min de 0 à 150.",
+        "ar": "لم يُسجَّل: معدل التنفس المعدود عدد صحيح من الأنفاس في الدقيقة بين 0 و150.",
+    },
+    "bad_acvpu": {
+        "en": "Not recorded: consciousness is one of A, C, V, P, U.",
+        "fr": "Non enregistré : la conscience est l'une de A, C, V, P, U.",
+        "ar": "لم يُسجَّل: الوعي واحد من A, C, V, P, U.",
+    },
+    "bad_oxygen": {
+        "en": "Not recorded: supplemental oxygen is 'air' or 'oxygen'.",
+        "fr": "Non enregistré : l'oxygène est « air » ou « oxygène ».",
+        "ar": "لم يُسجَّل: الأكسجين الإضافي «هواء» أو «أكسجين».",
+    },
+    "nothing_to_record": {
+        "en": "Nothing to record: count a respiratory rate, or choose a consciousness level or"
+        " oxygen.",
+        "fr": "Rien à enregistrer : comptez une fréquence respiratoire, ou choisissez une"
+        " conscience ou l'oxygène.",
+        "ar": "لا شيء للتسجيل: عُدّ معدل التنفس أو اختر مستوى الوعي أو الأكسجين.",
+    },
     "consciousness": {"en": "Consciousness (ACVPU)", "fr": "Conscience (ACVPU)",
                       "ar": "الوعي (ACVPU)"},
     "oxygen": {"en": "Supplemental oxygen", "fr": "Oxygène", "ar": "أكسجين إضافي"},
@@ -132,6 +164,134 @@ PHRASES: Final[Mapping[str, Mapping[str, str]]] = {
                         "ar": "تسجيل جهاز"},
     "assign": {"en": "Assign", "fr": "Attribuer", "ar": "تخصيص"},
     "unassign": {"en": "Unassign", "fr": "Retirer", "ar": "إلغاء التخصيص"},
+    "gateways": {"en": "Gateways", "fr": "Passerelles", "ar": "البوابات"},
+    "gateway": {"en": "Gateway", "fr": "Passerelle", "ar": "البوابة"},
+    "beds": {"en": "Beds", "fr": "Lits", "ar": "الأسرّة"},
+    "gw_state": {"en": "State", "fr": "État", "ar": "الحالة"},
+    "last_seen": {"en": "Last seen", "fr": "Vue pour la dernière fois", "ar": "آخر ظهور"},
+    "revoked": {"en": "revoked", "fr": "révoquée", "ar": "ملغاة"},
+    "no_gateways": {"en": "No gateway in your wards.", "fr": "Aucune passerelle dans vos services.",
+                    "ar": "لا توجد بوابة في أقسامك."},
+    "provision": {"en": "Provision a gateway", "fr": "Provisionner une passerelle",
+                  "ar": "تجهيز بوابة"},
+    "provision_hint": {
+        "en": "Registers it on the ward, gives it a broker account and a certificate, and offers"
+        " its folder (CA, certificate, private key, edge.toml) to download once.",
+        "fr": "L'enregistre dans le service, lui donne un compte sur le broker et un certificat,"
+        " et propose son dossier (CA, certificat, clé privée, edge.toml) à télécharger une fois.",
+        "ar": "يسجّلها في القسم ويمنحها حسابًا على الوسيط وشهادة، ويعرض مجلدها (CA، الشهادة،"
+        " المفتاح الخاص، edge.toml) للتنزيل مرة واحدة.",
+    },
+    "provision_unavailable": {
+        "en": "This station issues no gateway credentials: provision with `nabd gateway"
+        " provision` on the server.",
+        "fr": "Cette station ne délivre pas d'identifiants de passerelle : provisionnez avec"
+        " `nabd gateway provision` sur le serveur.",
+        "ar": "هذه المحطة لا تُصدر بيانات اعتماد للبوابات: جهّزها بالأمر"
+        " `nabd gateway provision` على الخادم.",
+    },
+    "data_dir": {"en": "Data folder on the gateway", "fr": "Dossier de données sur la passerelle",
+                 "ar": "مجلد البيانات على البوابة"},
+    "download_once": {
+        "en": "Download the gateway's folder now: it holds its private key, is offered only"
+        " once and only for 10 minutes, and is not kept. Copy it to the gateway and start"
+        " `nabd edge run --config edge.toml` there.",
+        "fr": "Téléchargez maintenant le dossier de la passerelle : il contient sa clé privée,"
+        " n'est proposé qu'une fois et pendant 10 minutes, et n'est pas conservé. Copiez-le sur"
+        " la passerelle et lancez-y `nabd edge run --config edge.toml`.",
+        "ar": "نزّل مجلد البوابة الآن: يحتوي على مفتاحها الخاص، ويُعرض مرة واحدة فقط ولمدة 10"
+        " دقائق، ولا يُحفظ. انسخه إلى البوابة وشغّل هناك `nabd edge run --config edge.toml`.",
+    },
+    "download": {"en": "Download (once)", "fr": "Télécharger (une fois)",
+                 "ar": "تنزيل (مرة واحدة)"},
+    "serve_beds": {"en": "Serve beds", "fr": "Desservir des lits", "ar": "خدمة الأسرّة"},
+    "beds_hint": {"en": "bed labels, separated by spaces", "fr": "lits, séparés par des espaces",
+                  "ar": "أرقام الأسرّة مفصولة بمسافات"},
+    "revoke": {"en": "Revoke", "fr": "Révoquer", "ar": "إلغاء"},
+    "revoke_hint": {
+        "en": "Its broker account goes and its connection ends at once; a revoked gateway is"
+        " never registered again.",
+        "fr": "Son compte sur le broker est supprimé et sa connexion coupée aussitôt ; une"
+        " passerelle révoquée n'est jamais réenregistrée.",
+        "ar": "يُحذف حسابها على الوسيط ويُقطع اتصالها فورًا؛ ولا تُسجَّل البوابة الملغاة مجددًا.",
+    },
+    "done_provision": {"en": "Gateway provisioned.", "fr": "Passerelle provisionnée.",
+                       "ar": "تم تجهيز البوابة."},
+    "done_serve": {"en": "Beds served by the gateway.", "fr": "Lits desservis par la passerelle.",
+                   "ar": "أصبحت الأسرّة تُخدم بالبوابة."},
+    "done_revoke": {"en": "Gateway revoked.", "fr": "Passerelle révoquée.",
+                    "ar": "تم إلغاء البوابة."},
+    "users": {"en": "Users", "fr": "Utilisateurs", "ar": "المستخدمون"},
+    "display_name": {"en": "Shown as", "fr": "Nom affiché", "ar": "الاسم المعروض"},
+    "role": {"en": "Role", "fr": "Rôle", "ar": "الدور"},
+    "role_nurse": {"en": "nurse", "fr": "infirmière", "ar": "ممرضة"},
+    "role_charge_nurse": {"en": "charge nurse", "fr": "infirmière référente",
+                          "ar": "ممرضة مسؤولة"},
+    "role_admin": {"en": "admin", "fr": "administratrice", "ar": "مسؤولة النظام"},
+    "wards": {"en": "Wards", "fr": "Services", "ar": "الأقسام"},
+    "access": {"en": "Access", "fr": "Accès", "ar": "الوصول"},
+    "active": {"en": "active", "fr": "actif", "ar": "مفعّل"},
+    "disabled": {"en": "disabled", "fr": "désactivé", "ar": "معطّل"},
+    "locked": {"en": "locked (wrong passwords)", "fr": "verrouillé (mots de passe erronés)",
+               "ar": "مقفل (كلمات مرور خاطئة)"},
+    "language": {"en": "Language", "fr": "Langue", "ar": "اللغة"},
+    "sees_identity": {"en": "sees patients' names", "fr": "voit le nom des patients",
+                      "ar": "يرى أسماء المرضى"},
+    "first_password": {"en": "First password (10+ characters)",
+                       "fr": "Premier mot de passe (10 caractères ou plus)",
+                       "ar": "كلمة المرور الأولى (10 أحرف أو أكثر)"},
+    "add_user": {"en": "Add a user", "fr": "Ajouter un utilisateur", "ar": "إضافة مستخدم"},
+    "change_user": {"en": "Change a user", "fr": "Modifier un utilisateur",
+                    "ar": "تعديل مستخدم"},
+    "done_user_added": {"en": "User added.", "fr": "Utilisateur ajouté.",
+                        "ar": "تمت إضافة المستخدم."},
+    "done_user_changed": {"en": "User changed.", "fr": "Utilisateur modifié.",
+                          "ar": "تم تعديل المستخدم."},
+    "refused_csrf": {
+        "en": "This form has expired or did not come from this station: reload the page and"
+        " try again.",
+        "fr": "Ce formulaire a expiré ou ne vient pas de cette station : rechargez la page et"
+        " réessayez.",
+        "ar": "انتهت صلاحية هذا النموذج أو لم يأتِ من هذه المحطة: أعد تحميل الصفحة وحاول مجددًا.",
+    },
+    "refused_role": {
+        "en": "This page is for the {role} role; you are signed in as {mine}.",
+        "fr": "Cette page est réservée au rôle {role} ; vous êtes connectée comme {mine}.",
+        "ar": "هذه الصفحة لدور {role}؛ أنت متصل بصفة {mine}.",
+    },
+    "no_patient": {"en": "No patient {id} in your wards.",
+                   "fr": "Aucun patient {id} dans vos services.",
+                   "ar": "لا يوجد مريض {id} في أقسامك."},
+    "no_alert": {"en": "No such alert in your wards.", "fr": "Aucune alerte de ce type dans vos"
+                 " services.", "ar": "لا يوجد هذا الإنذار في أقسامك."},
+    "no_ward": {"en": "No ward {id} among yours.", "fr": "Aucun service {id} parmi les vôtres.",
+                "ar": "لا يوجد قسم {id} بين أقسامك."},
+    "no_gateway": {"en": "No gateway {id} in your wards.",
+                   "fr": "Aucune passerelle {id} dans vos services.",
+                   "ar": "لا توجد بوابة {id} في أقسامك."},
+    "no_device": {"en": "No device {id} in your wards.",
+                  "fr": "Aucun appareil {id} dans vos services.",
+                  "ar": "لا يوجد جهاز {id} في أقسامك."},
+    "no_user": {"en": "No user {id} whose wards are all yours.",
+                "fr": "Aucun utilisateur {id} dont tous les services sont les vôtres.",
+                "ar": "لا يوجد مستخدم {id} كل أقسامه من أقسامك."},
+    "not_yourself": {"en": "You cannot change your own role, wards or access here.",
+                     "fr": "Vous ne pouvez pas modifier ici votre propre rôle, vos services ou"
+                     " votre accès.",
+                     "ar": "لا يمكنك هنا تغيير دورك أو أقسامك أو وصولك."},
+    "gateway_taken": {"en": "Gateway id {id} is taken by another ward: choose another id.",
+                      "fr": "L'identifiant de passerelle {id} est pris par un autre service :"
+                      " choisissez-en un autre.",
+                      "ar": "معرّف البوابة {id} مستخدم في قسم آخر: اختر معرّفًا آخر."},
+    "download_gone": {
+        "en": "This gateway folder is no longer available (it is offered once, for 10 minutes,"
+        " to the admin who provisioned it): provision the gateway again.",
+        "fr": "Ce dossier de passerelle n'est plus disponible (il est proposé une fois, pendant"
+        " 10 minutes, à l'administratrice qui l'a provisionnée) : provisionnez la passerelle"
+        " à nouveau.",
+        "ar": "لم يعد مجلد البوابة متاحًا (يُعرض مرة واحدة لمدة 10 دقائق لمن جهّزها): جهّز"
+        " البوابة من جديد.",
+    },
     "done_admit": {"en": "Patient admitted.", "fr": "Patient admis.", "ar": "تم إدخال المريض."},
     "done_transfer": {"en": "Patient transferred.", "fr": "Patient transféré.",
                       "ar": "تم نقل المريض."},

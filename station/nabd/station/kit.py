@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from psycopg import sql
 
 from nabd.station import scope
-from nabd.station.errors import ForbiddenError, NotFoundError
+from nabd.station.errors import ForbiddenError, NotFoundError, PhraseKey
 from nabd.station.sessions import SignedIn
 from nabd.station.users import Role
 
@@ -28,8 +28,9 @@ __all__ = ["Act", "Conn", "Kit", "RolePage", "as_user_again", "her_ward", "requi
 _WARD: Final = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 
 Conn = psycopg.Connection[Any]
-Act = Callable[[Conn, SignedIn], None]
-"""A form's action: proves scope under her role, then writes (see :func:`RolePage.act`)."""
+Act = Callable[[Conn, SignedIn], str | None]
+"""A form's action: proves scope under her role, then writes (see :func:`RolePage.act`);
+returns ``None`` or more of the query string the page is redirected to (``key=value``)."""
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,10 @@ def require_role(user: SignedIn, role: Role) -> None:
     if not user.may(role):
         raise ForbiddenError(
             f"this page is for the {role.value.replace('_', ' ')} role; you are signed in as"
-            f" {user.role.value.replace('_', ' ')}"
+            f" {user.role.value.replace('_', ' ')}",
+            phrase="refused_role",
+            role=PhraseKey(f"role_{role.value}"),
+            mine=PhraseKey(f"role_{user.role.value}"),
         )
 
 
@@ -62,7 +66,7 @@ def her_ward(conn: Conn, ward: str) -> str:
         not _WARD.fullmatch(ward_id)
         or conn.execute("SELECT 1 FROM ward WHERE id = %s", (ward_id,)).fetchone() is None
     ):
-        raise NotFoundError(f"no ward {ward[:63]!r} among yours")
+        raise NotFoundError(f"no ward {ward[:63]!r} among yours", phrase="no_ward", id=ward[:63])
     return ward_id
 
 
@@ -78,7 +82,7 @@ class RolePage:
     role: Role
     view: Callable[[Conn, SignedIn], object]
     notices: tuple[str, ...]
-    refusals: type[Exception]
+    refusals: type[Exception] | tuple[type[Exception], ...]
     status_of: Callable[[Exception], int]
     extra: dict[str, object]
 
@@ -88,11 +92,12 @@ class RolePage:
         return self.kit.page(request, self.template, user, status,
                              view=self.view(conn, user), **self.extra, **context)  # fmt: skip
 
-    def show(self, request: Request, done: str | None) -> Response:
+    def show(self, request: Request, done: str | None, **context: object) -> Response:
         with self.kit.database() as conn:
             user = self.kit.user_of(request, conn)
             require_role(user, self.role)
-            return self.render(request, conn, user, done=done if done in self.notices else None)
+            notice = done if done in self.notices else None
+            return self.render(request, conn, user, 200, done=notice, **context)
 
     def act(self, request: Request, csrf: str | None, done: str, do: Act) -> Response:
         with self.kit.database() as conn:
@@ -101,7 +106,8 @@ class RolePage:
             self.kit.check_csrf(user, csrf)
             try:
                 with scope.as_user(conn, user):
-                    do(conn, user)
+                    more = do(conn, user)
             except self.refusals as exc:
                 return self.render(request, conn, user, self.status_of(exc), error=str(exc))
-        return RedirectResponse(f"{self.path}?done={done}", status_code=303)
+        query = f"done={done}" + (f"&{more}" if more else "")
+        return RedirectResponse(f"{self.path}?{query}", status_code=303)

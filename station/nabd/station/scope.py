@@ -45,10 +45,11 @@ _PATIENT_ID: Final = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 def visible_patient(conn: Conn, patient_id: str) -> str:
     """The patient's ward if the current role sees her, else :class:`NotFoundError`."""
     if not _PATIENT_ID.fullmatch(patient_id):  # NUL and the like never reach PostgreSQL
-        raise NotFoundError("no such patient in your wards")
+        raise NotFoundError("no such patient in your wards", phrase="no_patient", id="…")
     row = conn.execute("SELECT ward_id FROM patient WHERE id = %s", (patient_id,)).fetchone()
     if row is None:
-        raise NotFoundError(f"no patient {patient_id!r} in your wards")
+        raise NotFoundError(f"no patient {patient_id!r} in your wards", phrase="no_patient",
+                            id=patient_id)  # fmt: skip
     return str(row[0])
 
 
@@ -56,5 +57,5 @@ def visible_alert(conn: Conn, alert_id: str) -> str:
     """The alert's patient if the current role sees it, else :class:`NotFoundError`."""
     row = conn.execute("SELECT patient_id FROM alert WHERE id::text = %s", (alert_id,)).fetchone()
     if row is None:
-        raise NotFoundError("no such alert in your wards")
+        raise NotFoundError("no such alert in your wards", phrase="no_alert")
     return str(row[0])

@@ -8,18 +8,26 @@ role needs the schema owner, so these functions take the owner's connection.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final
 
 import psycopg
-from psycopg import sql
-from psycopg.types.json import Jsonb
 
 from nabd.station.errors import UserSetupError
 from nabd.station.passwords import MIN_LENGTH, hash_password
 
-__all__ = ["Language", "NewUser", "Role", "add_user", "db_role_of"]
+__all__ = [
+    "Language",
+    "NewUser",
+    "Role",
+    "UserRow",
+    "add_user",
+    "db_role_of",
+    "list_users",
+    "set_user",
+]
 
 _NAME: Final = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 
@@ -72,42 +80,65 @@ class NewUser:
             raise UserSetupError(f"the password must be at least {MIN_LENGTH} characters")
 
 
-def add_user(owner: psycopg.Connection[Any], user: NewUser, *, by: str) -> None:
+def add_user(conn: psycopg.Connection[Any], user: NewUser, *, by: str) -> None:
     """Create ``user`` (her role, ward mapping and row) in one transaction; audited.
 
+    ``conn`` is the owner's (``nabd web user add``) or the station's login (the admin page):
+    both call ``station_add_user`` (migration 0072), which runs with the owner's rights.
     Refused, with nothing written, when the name is taken or a ward does not exist.
     """
-    role = db_role_of(user.name)
-    with owner.transaction():
-        known = {r[0] for r in owner.execute("SELECT id FROM ward").fetchall()}
-        missing = sorted(set(user.wards) - known)
-        if missing:
-            raise UserSetupError(
-                f"unknown ward(s) {', '.join(missing)}; known: {', '.join(sorted(known)) or 'none'}"
-            )
-        taken = owner.execute("SELECT 1 FROM station_user WHERE name = %s", (user.name,)).fetchone()
-        if taken:
-            raise UserSetupError(f"user {user.name!r} already exists")
-        ident = sql.Identifier(role)
-        if not owner.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone():
-            owner.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(ident))
-        owner.execute(sql.SQL("GRANT nabd_ward_dashboards TO {}").format(ident))
-        owner.execute(sql.SQL("GRANT {} TO nabd_station").format(ident))
-        for ward in user.wards:
-            owner.execute(
-                "INSERT INTO ward_viewer (role_name, ward_id) VALUES (%s, %s)"
-                " ON CONFLICT DO NOTHING",
-                (role, ward),
-            )
-        owner.execute(
-            """INSERT INTO station_user (name, display_name, role, password_hash, lang,
-                                         sees_identity, db_role)
-               VALUES (%s, %s, %s, %s, %s, %s, %s)""",
-            (user.name, user.display_name.strip(), user.role.value,
-             hash_password(user.password), user.lang.value, user.sees_identity, role),
-        )  # fmt: skip
-        owner.execute(
-            "INSERT INTO audit_log (actor, action, subject, details) VALUES (%s, %s, %s, %s)",
-            (by, "station_user_added", f"station_user:{user.name}",
-             Jsonb({"role": user.role.value, "wards": list(user.wards)})),
-        )  # fmt: skip
+    _call(conn, "SELECT station_add_user(%s, %s, %s, %s, %s, %s, %s, %s)",
+          (user.name, user.display_name.strip(), user.role.value, hash_password(user.password),
+           user.lang.value, user.sees_identity, list(user.wards), by))  # fmt: skip
+
+
+def set_user(
+    conn: psycopg.Connection[Any],
+    name: str,
+    *,
+    role: Role,
+    wards: Sequence[str],
+    disabled: bool,
+    by: str,
+) -> None:
+    """Change a user's role and wards, disable her (her sessions end at once) or enable her
+    again (her failed sign-ins forgotten); audited with ``by`` (``station_set_user``, 0072)."""
+    if not wards:
+        raise UserSetupError("give at least one ward")
+    _call(conn, "SELECT station_set_user(%s, %s, %s, %s, %s)",
+          (name, role.value, list(dict.fromkeys(wards)), disabled, by))  # fmt: skip
+
+
+def _call(conn: psycopg.Connection[Any], query: str, params: tuple[object, ...]) -> None:
+    """Run one of the functions; their refusals (bad value, name taken) become sentences."""
+    try:
+        with conn.transaction():
+            conn.execute(query, params)
+    except (psycopg.errors.InvalidParameterValue, psycopg.errors.UniqueViolation,
+            psycopg.errors.CheckViolation) as exc:  # fmt: skip
+        raise UserSetupError(exc.diag.message_primary or "refused by the database") from None
+
+
+@dataclass(frozen=True)
+class UserRow:
+    name: str
+    display_name: str
+    role: Role
+    lang: Language
+    wards: tuple[str, ...]
+    disabled: bool
+    locked: bool
+
+
+def list_users(conn: psycopg.Connection[Any]) -> list[UserRow]:
+    """Every station user with her wards (read as the station's login or the owner)."""
+    rows = conn.execute(
+        """SELECT u.name, u.display_name, u.role, u.lang,
+                  coalesce(array_agg(v.ward_id ORDER BY v.ward_id)
+                           FILTER (WHERE v.ward_id IS NOT NULL), '{}'),
+                  u.disabled_at IS NOT NULL, coalesce(u.locked_until > now(), false)
+           FROM station_user u LEFT JOIN ward_viewer v ON v.role_name = u.db_role
+           GROUP BY u.name ORDER BY u.name"""
+    ).fetchall()
+    return [UserRow(str(n), str(d), Role(r), Language(lang), tuple(w), bool(off), bool(lock))
+            for n, d, r, lang, w, off, lock in rows]  # fmt: skip

@@ -180,6 +180,11 @@ class AlertBook:
             if alert.silenced_by is not None:
                 self._silencer[cell] = alert.silenced_by
 
+    def forget_rows(self, rows: Iterable[int]) -> int:
+        """Drop every open alert of ``rows`` from memory, writing and publishing nothing (their
+        ward went to another worker, which restores them from the database); return how many."""
+        return len(self.close_rows(rows, NEVER, "handed over"))
+
     def close_rows(self, rows: Iterable[int], now: int, reason: str) -> list[Transition]:
         """Close every open alert of ``rows`` at once, without stepping the core (the patient
         was discharged: the database has resolved the alerts already, migration 0032); return

@@ -65,6 +65,7 @@ def alert_payload(item: Published) -> Alert | None:
             "raised_at": from_ns(t.raised_at),
             "message": item.message[:500] or t.condition,
             "metric": BY_NAME[t.condition].metric,
+            "facts": item.facts,
         }
     )
 
@@ -85,7 +86,7 @@ class AlertPublisher:
         s = self._settings
         client = build_client(
             BrokerAccount.from_settings(s),
-            s.mqtt_client_id,
+            s.client_id,
             reconnect=Reconnect.between(s.backoff_min_s, s.backoff_max_s),
         )
         client.on_connect = self._on_connect
@@ -144,7 +145,7 @@ class AlertPublisher:
             log.error("broker refused the connection: %s", code)
             return
         self._connected.set()
-        log.info("connected to the broker as %s", self._settings.mqtt_client_id)
+        log.info("connected to the broker as %s", self._settings.client_id)
 
     def _on_disconnect(self, _c: Any, _u: Any, _f: Any, code: ReasonCode, _p: Any) -> None:
         self._connected.clear()

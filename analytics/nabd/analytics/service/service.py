@@ -13,12 +13,22 @@ Two tasks in one :class:`asyncio.TaskGroup`:
   actions, writes transitions, NEWS2 scores and the tick's timings, and commits; only then are
   the alert messages published and the watermark advanced.
 
-At start the service takes the journal's head as its watermark, reads the registry, restores the
-open alerts, and refills the windows from the hypertable (warm-up). A lost database connection
-ends the session: the service waits (exponential backoff), reconnects, and restores the open
-alerts from the database again, so an in-memory transition whose transaction did not commit is
-forgotten and, its condition still active, raised again. The watermark only moves after a
-commit, so no observation is skipped.
+**Wards.** The service scores the wards it holds a lease on (:mod:`nabd.analytics.service.leases`;
+alone, every ward). Each tick starts with a balance pass (heartbeat, claim or let go of wards);
+the write transaction renews the leases first and drops the wards another worker has taken
+(fencing: a worker that hung past its lease writes nothing for them). Patients are *adopted*
+when they appear in a held ward (start, a ward taken over, an admission, a transfer in): their
+open alerts are restored from the database (acknowledged, silenced, latched, escalation level:
+the lifecycle continues where the earlier owner left it) and their windows are refilled from the
+hypertable (warm-up). Patients of a ward let go or lost are *released*: their rows retired, their
+open alerts forgotten without a word (the new owner restores them).
+
+At start the service takes the journal's head as its watermark, then claims wards and adopts
+their patients. A lost database connection ends the session: the service waits (exponential
+backoff), reconnects, and restores the open alerts of its patients from the database again, so
+an in-memory transition whose transaction did not commit is forgotten and, its condition still
+active, raised again. The watermark only moves after a commit, so no observation is skipped. A
+clean stop (SIGTERM) lets every ward go at once, so another worker takes them at its next tick.
 """
 
 from __future__ import annotations
@@ -34,16 +44,18 @@ import numpy as np
 import psycopg
 
 from nabd.analytics.alerts import AlertEventKind
-from nabd.analytics.arrays import NEVER, NS_PER_S, seconds_to_ns
+from nabd.analytics.arrays import NEVER, NS_PER_S, IntArray, seconds_to_ns
 from nabd.analytics.service.config import MINUTE_METRICS, EngineConfig
-from nabd.analytics.service.engine import Detection, Engine, message
+from nabd.analytics.service.engine import Detection, Engine, facts, message
 from nabd.analytics.service.errors import MonitorUnavailableError
+from nabd.analytics.service.leases import Leases
 from nabd.analytics.service.lifecycle import AlertBook, Transition
 from nabd.analytics.service.publish import AlertPublisher
 from nabd.analytics.service.samples import Samples
 from nabd.analytics.service.settings import MonitorSettings
 from nabd.analytics.service.source import CHANNEL, Fetched, ObservationSource, load_registry
 from nabd.analytics.service.store import AlertStore, News2Writer, Published, TickRecord
+from nabd.contract.payloads import AlertFacts
 
 __all__ = ["MonitorService", "TickStats"]
 
@@ -90,8 +102,10 @@ class MonitorService:
         self._watermark = -1
         self._discharged = 0
         """The newest discharge number (migration 0032) this service has acted on."""
-        self._warm = False
         self._registry_at = NEVER
+        self.leases = Leases(settings.worker_id, settings.lease_s)
+        self._balanced = -float("inf")
+        """``time.monotonic()`` of the last balance pass (at most two per tick_s)."""
 
     async def run(self, stop: asyncio.Event) -> None:
         """Serve until ``stop`` is set; reconnect to the database with backoff when it fails."""
@@ -115,6 +129,7 @@ class MonitorService:
     async def _connect(self) -> Conn:
         s = self.settings
         timeout_ms = round(s.statement_timeout_s * 1000)
+        idle_ms = round(min(s.statement_timeout_s, s.lease_s) * 1000)
         try:
             return await asyncio.wait_for(
                 psycopg.AsyncConnection.connect(
@@ -122,9 +137,10 @@ class MonitorService:
                     autocommit=True,
                     connect_timeout=max(1, round(s.connect_timeout_s)),
                     # A transaction left open (the process hung or stopped mid-tick) is ended
-                    # by the server, so its locks do not block ingest's watchdog or the nurses.
+                    # by the server, so its locks do not block ingest's watchdog, the nurses
+                    # or the worker taking its wards over for longer than a lease.
                     options=f"-c statement_timeout={timeout_ms}"
-                    f" -c idle_in_transaction_session_timeout={timeout_ms}",
+                    f" -c idle_in_transaction_session_timeout={idle_ms}",
                 ),
                 s.connect_timeout_s + 1,
             )
@@ -145,15 +161,15 @@ class MonitorService:
             # Discharges numbered from here on are dropped at the next tick; earlier ones are
             # already out of the registry snapshot read just after.
             self._discharged = await store.discharge_head()
-            await self._refresh(conn, source)
+            # After a reconnect: the patients kept are restored here, new ones when adopted.
             self.engine.book = AlertBook(self.engine.config.policy, self.engine.patients)
             self.engine.book.restore(await store.open_alerts(self.engine.state.index))
-            if not self._warm:
-                await self._warm_up(source)
-                self._warm = True
+            await self._balance(conn, source, store, force=True)
             log.info(
-                "analytics ready: %d patients, %d open alerts, watermark %d",
-                self.engine.patients,
+                "analytics ready: worker %s, wards %s, %d patients, %d open alerts, watermark %d",
+                self.leases.worker_id,
+                ",".join(self.leases.wards) or "-",
+                int(self.engine.state.monitored.sum()),
                 self.engine.book.open_count,
                 self._watermark,
             )
@@ -162,6 +178,7 @@ class MonitorService:
             async with asyncio.TaskGroup() as group:
                 group.create_task(self._listen(listener, wake, stop))
                 group.create_task(self._tick_loop(conn, source, store, wake, stop))
+            await self.leases.release_all(conn)
 
     async def _listen(self, conn: Conn, wake: asyncio.Event, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -198,20 +215,22 @@ class MonitorService:
     async def tick(self, conn: Conn, source: ObservationSource, store: AlertStore) -> bool:
         """One tick; return whether the journal has more entries waiting."""
         started = time.perf_counter()
+        await self._balance(conn, source, store)
         now = time.time_ns()
-        if self._registry_at == NEVER or now - self._registry_at >= seconds_to_ns(
-            self.settings.registry_s
-        ):
-            await self._refresh(conn, source)
-        fetched = await source.fetch(self._watermark)
+        if now - self._registry_at >= seconds_to_ns(self.settings.registry_s):
+            await self._refresh(conn, source, store)
+        wards = self.leases.wards
+        fetched = await source.fetch(self._watermark, wards)
         samples = fetched.samples
         if fetched.unknown:  # patients admitted since the last refresh
-            await self._refresh(conn, source)
-            samples = await source.refetch_unknown(self._watermark, fetched.watermark)
+            await self._refresh(conn, source, store)
+            samples = await source.refetch_unknown(self._watermark, fetched.watermark, wards)
         self.engine.ingest(samples)
         found = self.engine.detect(time.time_ns())
         detect_ms = (time.perf_counter() - started) * 1000
-        published = await self._commit(conn, store, found, fetched, len(samples), detect_ms)
+        published = await self._commit(
+            conn, (source, store), found, fetched, len(samples), detect_ms
+        )
         self._watermark = fetched.watermark
         self.stats.published += self.publisher.publish(published)
         self.stats.ticks += 1
@@ -222,7 +241,7 @@ class MonitorService:
     async def _commit(  # noqa: PLR0917 - one tick's inputs, private
         self,
         conn: Conn,
-        store: AlertStore,
+        io: tuple[ObservationSource, AlertStore],
         found: Detection,
         fetched: Fetched,
         samples: int,
@@ -230,15 +249,23 @@ class MonitorService:
     ) -> list[Published]:
         started = time.perf_counter()
         st = self.engine.state
+        source, store = io
         async with conn.transaction():
             await store.lock()
+            lost = await self.leases.fence(conn)
+            if lost:  # this worker hung past its leases: another one owns these wards now
+                rows = await self._release(source, lost)
+                found.active[rows] = False
             gone, self._discharged = await store.discharges(self._discharged)
             closed = self.engine.discharge(found, gone)
-            actions = await store.pending_actions()
-            transitions = closed + self.engine.alerts(found, actions)
+            actions = await store.pending_actions(self.leases.wards)
+            transitions = await self._ours(
+                source, store, closed + self.engine.alerts(found, actions)
+            )
             messages = _messages(found, transitions)
+            said = _facts(found, transitions)
             published = await store.write(
-                transitions, st.index, st.ward_of, st.ward_names, messages
+                transitions, st.index, st.ward_of, st.ward_names, messages, facts=said
             )
             await store.mark_applied(actions)
             rows = self._news2.due(found.now, found.news2, st.monitored)
@@ -262,28 +289,90 @@ class MonitorService:
             self.stats.kinds[t.kind.value] = self.stats.kinds.get(t.kind.value, 0) + 1
         return published
 
-    async def _refresh(self, conn: Conn, source: ObservationSource) -> None:
-        new = self.engine.apply(await load_registry(conn))
-        await source.register(self.engine.state.index.ids)
-        self._registry_at = time.time_ns()
-        if new:
-            log.info("admitted %d patient(s)", len(new))
+    async def _balance(
+        self, conn: Conn, source: ObservationSource, store: AlertStore, *, force: bool = False
+    ) -> None:
+        """Claim or let go of wards; adopt the patients of wards claimed. At most once per
+        half ``tick_s`` (ticks come faster under load; the write transactions renew the leases)."""
+        if not force and time.monotonic() - self._balanced < self.settings.tick_s / 2:
+            return
+        self._balanced = time.monotonic()
+        change = await self.leases.balance(conn)
+        if change.released:
+            await self._release(source, change.released)
+        if change.gained or force:
+            await self._refresh(conn, source, store)
+            if change.gained:  # a long warm-up must not cost the wards held meanwhile
+                lost = await self.leases.renew(conn)
+                if lost:
+                    await self._release(source, lost)
 
-    async def _warm_up(self, source: ObservationSource) -> None:
+    async def _release(self, source: ObservationSource, wards: tuple[str, ...]) -> IntArray:
+        """Stop watching the patients of ``wards`` (no longer this worker's); their rows."""
+        st = self.engine.state
+        names = np.array(st.ward_names or [""], dtype=np.str_)
+        mine = st.monitored & np.isin(names[st.ward_of], list(wards))
+        ids = [st.index.id_of(int(r)) for r in np.flatnonzero(mine)]
+        await source.forget(ids)
+        return self.engine.release(ids)
+
+    async def _ours(
+        self, source: ObservationSource, store: AlertStore, transitions: list[Transition]
+    ) -> list[Transition]:
+        """The transitions of patients still in this worker's wards. One moved to another
+        worker's ward (a transfer not yet seen by the registry refresh) is released here, and
+        its transitions dropped: its ward's owner writes them."""
+        index = self.engine.state.index
+        ids = {index.id_of(t.row) for t in transitions if t.reason is None}
+        if not ids:
+            return transitions
+        moved = ids - await store.in_wards(sorted(ids), self.leases.wards)
+        if not moved:
+            return transitions
+        await source.forget(sorted(moved))
+        self.engine.release(sorted(moved))
+        return [t for t in transitions if t.reason is not None or index.id_of(t.row) not in moved]
+
+    async def _refresh(self, conn: Conn, source: ObservationSource, store: AlertStore) -> None:
+        st = self.engine.state
+        before = np.flatnonzero(st.monitored)
+        new = self.engine.apply(await load_registry(conn, self.leases.wards))
+        await source.register(st.index)
+        self._registry_at = time.time_ns()
+        left = [st.index.id_of(int(r)) for r in before if not st.monitored[r]]
+        if left:  # discharged (the tick closes their alerts), out of consent, or moved away
+            moved = await source.moved_away(left, self.leases.wards)
+            await source.forget(moved)
+            self.engine.release(moved)
+        if new:
+            await self._adopt(source, store, new)
+
+    async def _adopt(self, source: ObservationSource, store: AlertStore, new: list[str]) -> None:
+        """Patients new to this worker: their open alerts, then their windows (warm-up)."""
+        index = self.engine.state.index
+        self.engine.book.restore(await store.open_alerts(index, new))
         s, now = self.settings, time.time_ns()
         if s.warmup_s > 0:
             keys = (*self.engine.state.rings, "battery_level")
-            samples = await source.warmup(now - seconds_to_ns(s.warmup_s), keys)
+            samples = await source.warmup(now - seconds_to_ns(s.warmup_s), keys, new)
             self.engine.ingest(samples)
-            log.info("warm-up: %d observations of the last %g s", len(samples), s.warmup_s)
         if s.baseline_warmup_s > 0:
             minute = 60 * NS_PER_S
             upto = now - now % minute
             rows, metric, times, medians = await source.minute_medians(
-                now - seconds_to_ns(s.baseline_warmup_s), upto, (*MINUTE_METRICS, "pulse_rate")
+                now - seconds_to_ns(s.baseline_warmup_s),
+                upto,
+                (*MINUTE_METRICS, "pulse_rate"),
+                new,
             )
             zeros = np.zeros(rows.shape[0], dtype=np.bool_)
-            self.engine.warm_minutes(Samples(rows, metric, times, medians, zeros, zeros), upto)
+            everyone = len(new) == len(index)
+            self.engine.warm_minutes(
+                Samples(rows, metric, times, medians, zeros, zeros),
+                upto,
+                None if everyone else index.rows(new),
+            )
+        log.info("adopted %d patient(s), warm-up %g s", len(new), s.warmup_s)
 
 
 async def _either(wake: asyncio.Event, stop: asyncio.Event) -> None:
@@ -294,6 +383,14 @@ async def _either(wake: asyncio.Event, stop: asyncio.Event) -> None:
     finally:
         for w in waits:
             w.cancel()
+
+
+def _facts(found: Detection, transitions: list[Transition]) -> dict[tuple[int, str], AlertFacts]:
+    return {
+        (t.row, t.condition): facts(found, t.row, t.condition)
+        for t in transitions
+        if t.kind in _WITH_MESSAGE
+    }
 
 
 def _messages(found: Detection, transitions: list[Transition]) -> dict[tuple[int, str], str]:

@@ -7,12 +7,21 @@ tuning knobs are the service's own (``NABD_ANALYTICS_*``), with defaults that su
 
 from __future__ import annotations
 
+import os
+import platform
+import secrets
 from pathlib import Path
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["MonitorSettings"]
+__all__ = ["MonitorSettings", "default_worker_id"]
+
+
+def default_worker_id() -> str:
+    """Host, process and a random suffix: unique without configuration, so a single worker
+    needs none and two services in one process (tests) never share an id."""
+    return f"{platform.node()}-{os.getpid()}-{secrets.token_hex(2)}"
 
 
 class MonitorSettings(BaseSettings):
@@ -33,9 +42,23 @@ class MonitorSettings(BaseSettings):
     )
     mqtt_cert_file: Path = Field(validation_alias="NABD_ANALYTICS_MQTT_CERT_FILE")
     mqtt_key_file: Path = Field(validation_alias="NABD_ANALYTICS_MQTT_KEY_FILE")
-    mqtt_client_id: str = Field(
-        default="nabd-analytics", min_length=1, validation_alias="NABD_ANALYTICS_MQTT_CLIENT_ID"
+    mqtt_client_id: str | None = Field(
+        default=None, min_length=1, validation_alias="NABD_ANALYTICS_MQTT_CLIENT_ID"
     )
+    """Default ``nabd-analytics-<worker id>``: two workers never share a client id (the broker
+    would disconnect one whenever the other connects)."""
+
+    worker_id: str = Field(
+        default_factory=default_worker_id,
+        min_length=1,
+        max_length=200,
+        pattern=r"^[A-Za-z0-9._:-]+$",
+        validation_alias="NABD_ANALYTICS_WORKER_ID",
+    )
+    """Names this worker in ``analytics_lease``; must be unique among the running workers."""
+    lease_s: float = Field(default=3.0, gt=0, le=600, validation_alias="NABD_ANALYTICS_LEASE_S")
+    """A ward's lease lasts this long unless renewed (every tick): a worker killed or hung
+    loses its wards to another this long after its last tick (docs/reliability.md)."""
 
     tick_s: float = Field(default=1.0, gt=0, le=60, validation_alias="NABD_ANALYTICS_TICK_S")
     """Longest time between two ticks: time-driven transitions (staleness, escalation, silence
@@ -82,17 +105,27 @@ class MonitorSettings(BaseSettings):
         default=5.0, gt=0, validation_alias="NABD_ANALYTICS_PUBLISH_TIMEOUT_S"
     )
     backoff_min_s: float = Field(default=0.5, gt=0, validation_alias="NABD_ANALYTICS_BACKOFF_MIN_S")
-    backoff_max_s: float = Field(
-        default=30.0, gt=0, validation_alias="NABD_ANALYTICS_BACKOFF_MAX_S"
-    )
+    backoff_max_s: float = Field(default=5.0, gt=0, validation_alias="NABD_ANALYTICS_BACKOFF_MAX_S")
+    """Longest wait between reconnection attempts: well under the ingest watchdog's 15 s, so a
+    short database outage does not become "monitoring interrupted" after it is over."""
     shutdown_timeout_s: float = Field(
         default=10.0, gt=0, validation_alias="NABD_ANALYTICS_SHUTDOWN_TIMEOUT_S"
     )
+
+    @property
+    def client_id(self) -> str:
+        """The MQTT client id this worker connects with."""
+        return self.mqtt_client_id or f"nabd-analytics-{self.worker_id}"
 
     @model_validator(mode="after")
     def _ordered(self) -> MonitorSettings:
         if self.min_tick_s > self.tick_s:
             raise ValueError("NABD_ANALYTICS_MIN_TICK_S must not exceed NABD_ANALYTICS_TICK_S")
+        if self.lease_s < 2 * self.tick_s:
+            raise ValueError(
+                "NABD_ANALYTICS_LEASE_S must be at least twice NABD_ANALYTICS_TICK_S"
+                " (a lease is renewed every tick)"
+            )
         if self.backoff_min_s > self.backoff_max_s:
             raise ValueError("backoff_min_s must not exceed backoff_max_s")
         return self

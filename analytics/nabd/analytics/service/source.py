@@ -10,9 +10,14 @@ each patient's *row* already attached: the source keeps a temporary table ``moni
 (pseudonymous id -> row) on its connection and the database does the join, which is much
 cheaper than mapping strings in Python.
 
-**Warm-up.** At start the windows are refilled from the hypertable (raw observations of the last
-``warmup_s``, per-minute medians of the last ``baseline_warmup_s`` for the baselines), after the
-watermark has been taken, so the overlap is read twice and the ring buffers drop the copies.
+**Wards.** Only the observations and registry rows of patients in the wards this worker holds
+(:mod:`nabd.analytics.service.leases`) are read.
+
+**Warm-up.** When patients are adopted (at start, a ward taken over, an admission) their windows
+are refilled from the hypertable (raw observations of the last ``warmup_s``, per-minute medians
+of the last ``baseline_warmup_s`` for the baselines), after the watermark has been taken, so the
+overlap is read twice and the ring buffers drop the copies; this also covers what a ward's
+earlier owner folded in before it stopped.
 
 Every statement runs under the connection's ``statement_timeout``; every wait has a deadline.
 """
@@ -29,6 +34,7 @@ import psycopg
 from nabd.analytics.arrays import NEVER, IntArray
 from nabd.analytics.service.registry import Registry
 from nabd.analytics.service.samples import DOUBTFUL_FLAGS, METRIC_KEYS, Samples, metric_index
+from nabd.analytics.service.state import PatientIndex
 from nabd.contract.handoff import CHANNEL
 
 __all__ = [
@@ -78,8 +84,9 @@ JOIN observation o ON o.patient_id = ANY (c.patients)
                   AND o.time BETWEEN c.first_time AND c.last_time
                   AND o.ingested_at = c.ingested_at
 JOIN metric m ON m.id = o.metric_id
+JOIN patient p ON p.id = o.patient_id
 LEFT JOIN pg_temp.monitor_patient r ON r.patient_id = o.patient_id
-WHERE c.seq > %(after)s AND c.seq <= %(upto)s
+WHERE c.seq > %(after)s AND c.seq <= %(upto)s AND p.ward_id = ANY (%(wards)s)
 """
 
 _WARMUP_SQL: Final = """
@@ -90,6 +97,7 @@ FROM observation o
 JOIN metric m ON m.id = o.metric_id
 JOIN pg_temp.monitor_patient r ON r.patient_id = o.patient_id
 WHERE o.time >= to_timestamp(%(since)s / 1e6) AND m.key = ANY (%(metrics)s)
+  AND o.patient_id = ANY (%(patients)s)
 """
 
 _MINUTES_SQL: Final = """
@@ -100,7 +108,7 @@ FROM observation o
 JOIN metric m ON m.id = o.metric_id
 JOIN pg_temp.monitor_patient r ON r.patient_id = o.patient_id
 WHERE o.time >= to_timestamp(%(since)s / 1e6) AND o.time < to_timestamp(%(until)s / 1e6)
-  AND m.key = ANY (%(metrics)s) AND o.value IS NOT NULL
+  AND m.key = ANY (%(metrics)s) AND o.value IS NOT NULL AND o.patient_id = ANY (%(patients)s)
   AND NOT (o.quality && %(doubtful)s::text[] OR 'sensor_contact_lost' = ANY (o.quality))
 GROUP BY 1, 2, 3
 """
@@ -114,7 +122,7 @@ LEFT JOIN LATERAL (
     FROM device_assignment a JOIN device dv ON dv.id = a.device_id
     WHERE a.patient_id = p.id AND a.valid @> now()
 ) d ON true
-WHERE p.discharged_at IS NULL
+WHERE p.discharged_at IS NULL AND p.ward_id = ANY (%s)
   AND consent_collection_periods(p.id) @> now()
 ORDER BY p.id
 """
@@ -126,6 +134,22 @@ SELECT id, last_status IS DISTINCT FROM 'offline',
        (extract(epoch FROM last_seen_at) * 1000000)::int8
 FROM gateway WHERE revoked_at IS NULL ORDER BY id
 """
+
+_LINKS_SQL: Final = """
+SELECT a.patient_id, s.device_id, (extract(epoch FROM s.since) * 1000000)::int8
+FROM device_assignment a
+JOIN patient p ON p.id = a.patient_id AND p.discharged_at IS NULL AND p.ward_id = ANY (%s)
+JOIN device dv ON dv.id = a.device_id
+JOIN gateway_device_state s ON s.device_id = dv.id AND s.gateway_id = dv.gateway_id
+JOIN gateway_state g ON g.gateway_id = s.gateway_id AND g.state = 'online'
+WHERE a.valid @> now() AND s.state IN ('searching', 'connecting', 'lost')
+ORDER BY a.patient_id, s.device_id
+"""
+"""Assigned devices of admitted patients whose Bluetooth link the gateway's latest ``online``
+status reports down (ingest's ``gateway_device_state``, migration 0008). ``silent`` is a link
+that is up: a device quiet between spot measurements is normal, and a continuous one going quiet
+is ``stale_data``. A gateway that is ``offline`` is its own alert; its last device states are
+not news."""
 
 _ENTRIES_SQL: Final = """
 SELECT DISTINCT ON (e.patient_id, e.parameter) e.patient_id, e.parameter, e.value,
@@ -174,16 +198,38 @@ class ObservationSource:
         await self._conn.execute("TRUNCATE pg_temp.monitor_patient")
         self._registered = 0
 
-    async def register(self, ids: tuple[str, ...]) -> None:
+    async def register(self, index: PatientIndex) -> None:
         """Tell the database the rows of patients admitted since the last call.
 
-        ``ids`` is every admitted id in row order (``PatientIndex.ids``); only the tail is sent.
+        Only the tail of ``index.ids`` (every row, in order) is sent, less retired rows.
         """
-        new = ids[self._registered :]
+        ids = index.ids
+        new = list(ids[self._registered :])
         if new:
-            rows = list(range(self._registered, self._registered + len(new)))
-            await self._conn.execute(_REGISTER_SQL, (list(new), rows))
+            rows = np.arange(self._registered, len(ids), dtype=np.int64)
+            current = index.rows(new) == rows
+            await self._conn.execute(
+                _REGISTER_SQL,
+                ([i for i, c in zip(new, current, strict=True) if c], rows[current].tolist()),
+            )
             self._registered = len(ids)
+
+    async def moved_away(self, ids: list[str], wards: list[str]) -> list[str]:
+        """Of ``ids``, the patients still admitted but in none of ``wards`` (transferred to a
+        ward another worker scores)."""
+        cur = await self._conn.execute(
+            "SELECT id FROM patient WHERE id = ANY(%s) AND discharged_at IS NULL"
+            " AND ward_id <> ALL(%s)",
+            (ids, wards),
+        )
+        return [str(r[0]) for r in await cur.fetchall()]
+
+    async def forget(self, ids: list[str]) -> None:
+        """Drop the rows of retired patients (a later admission registers a new row)."""
+        if ids:
+            await self._conn.execute(
+                "DELETE FROM pg_temp.monitor_patient WHERE patient_id = ANY(%s)", (ids,)
+            )
 
     async def head(self) -> int:
         """The newest journal entry now (0 when empty): where a fresh reader starts."""
@@ -191,8 +237,9 @@ class ObservationSource:
         row = await cur.fetchone()
         return int(row[0]) if row else 0
 
-    async def fetch(self, watermark: int) -> Fetched:
-        """The journal entries after ``watermark`` (at most ``fetch_limit``) and their rows."""
+    async def fetch(self, watermark: int, wards: list[str]) -> Fetched:
+        """The journal entries after ``watermark`` (at most ``fetch_limit``) and the rows of
+        their observations of patients in ``wards`` (this worker's)."""
         cur = await self._conn.execute(_COMMITS_SQL, (watermark, self._limit))
         commits = await cur.fetchall()
         if not commits:
@@ -206,7 +253,8 @@ class ObservationSource:
                 int(commits[0][0]) - 1,
             )
         cur = await self._conn.execute(
-            _ROWS_SQL, {"doubtful": list(DOUBTFUL_FLAGS), "after": watermark, "upto": upto}
+            _ROWS_SQL,
+            {"doubtful": list(DOUBTFUL_FLAGS), "after": watermark, "upto": upto, "wards": wards},
         )
         samples, unknown = _columns(await cur.fetchall())
         return Fetched(
@@ -218,27 +266,40 @@ class ObservationSource:
             skipped=max(skipped, 0),
         )
 
-    async def refetch_unknown(self, watermark_before: int, upto: int) -> Samples:
+    async def refetch_unknown(self, watermark_before: int, upto: int, wards: list[str]) -> Samples:
         """Re-read a batch's entries once their patients have rows (rare: admissions)."""
         cur = await self._conn.execute(
-            _ROWS_SQL, {"doubtful": list(DOUBTFUL_FLAGS), "after": watermark_before, "upto": upto}
+            _ROWS_SQL,
+            {
+                "doubtful": list(DOUBTFUL_FLAGS),
+                "after": watermark_before,
+                "upto": upto,
+                "wards": wards,
+            },
         )
         samples, _ = _columns(await cur.fetchall())
         return samples
 
-    async def warmup(self, since: int, metrics: tuple[str, ...]) -> Samples:
-        """Raw observations of ``metrics`` since ``since`` (ns), for the windows."""
+    async def warmup(self, since: int, metrics: tuple[str, ...], patients: list[str]) -> Samples:
+        """Raw observations of ``metrics`` since ``since`` (ns) of ``patients``, for the
+        windows."""
         cur = await self._conn.execute(
             _WARMUP_SQL,
-            {"doubtful": list(DOUBTFUL_FLAGS), "since": since // _US, "metrics": list(metrics)},
+            {
+                "doubtful": list(DOUBTFUL_FLAGS),
+                "since": since // _US,
+                "metrics": list(metrics),
+                "patients": patients,
+            },
         )
         samples, _ = _columns(await cur.fetchall())
         return samples
 
     async def minute_medians(
-        self, since: int, until: int, metrics: tuple[str, ...]
+        self, since: int, until: int, metrics: tuple[str, ...], patients: list[str]
     ) -> tuple[IntArray, IntArray, IntArray, np.ndarray[Any, np.dtype[np.float64]]]:
-        """Per-minute medians ``(rows, metric indices, minute starts ns, medians)``."""
+        """Per-minute medians ``(rows, metric indices, minute starts ns, medians)`` of
+        ``patients``."""
         cur = await self._conn.execute(
             _MINUTES_SQL,
             {
@@ -246,6 +307,7 @@ class ObservationSource:
                 "since": since // _US,
                 "until": until // _US,
                 "metrics": list(metrics),
+                "patients": patients,
             },
         )
         rows = await cur.fetchall()
@@ -280,12 +342,14 @@ def _columns(rows: list[tuple[Any, ...]]) -> tuple[Samples, tuple[str, ...]]:
     return samples, unknown
 
 
-async def load_registry(conn: Conn) -> Registry:
-    """Everything :class:`~nabd.analytics.service.registry.Registry` holds, read in one go."""
-    patients = await (await conn.execute(_PATIENTS_SQL)).fetchall()
+async def load_registry(conn: Conn, wards: list[str]) -> Registry:
+    """Everything :class:`~nabd.analytics.service.registry.Registry` holds about the patients
+    of ``wards`` (this worker's), read in one go."""
+    patients = await (await conn.execute(_PATIENTS_SQL, (wards,))).fetchall()
     gateways = await (await conn.execute(_GATEWAYS_SQL)).fetchall()
     entries = await (await conn.execute(_ENTRIES_SQL)).fetchall()
     limits = await (await conn.execute(_LIMITS_SQL)).fetchall()
+    links = await (await conn.execute(_LINKS_SQL, (wards,))).fetchall()
 
     def col(rows: list[tuple[Any, ...]], i: int) -> list[Any]:
         return [r[i] for r in rows]
@@ -310,4 +374,7 @@ async def load_registry(conn: Conn) -> Registry:
         limit_metric=np.array(col(limits, 2), dtype=np.str_),
         limit_low=np.array(col(limits, 3), dtype=np.float64),
         limit_high=np.array(col(limits, 4), dtype=np.float64),
+        link_patient=np.array(col(links, 0), dtype=np.str_),
+        link_device=np.array(col(links, 1), dtype=np.str_),
+        link_down_since=np.array([to_ns(t) for t in col(links, 2)], dtype=np.int64),
     )

@@ -54,7 +54,8 @@ minutes, so a low one is heard again well within it)."""
 
 
 class PatientIndex:
-    """Pseudonymous patient id <-> row. Rows are handed out in admission order, never reused."""
+    """Pseudonymous patient id <-> row. Rows are handed out in admission order, never reused
+    (a retired id that comes back gets a new row; ``ids`` then lists it at both)."""
 
     def __init__(self) -> None:
         self._rows: dict[str, int] = {}
@@ -81,6 +82,16 @@ class PatientIndex:
             self._rows[patient] = len(self._ids)
             self._ids.append(patient)
         return new
+
+    def retire(self, ids: Iterable[str]) -> IntArray:
+        """Forget the rows of ``ids`` (their ward went to another worker); return them.
+
+        The rows stay (never reused, never monitored again); if a patient comes back (the ward
+        returns) it gets a fresh row, so no detector state of the earlier stay survives: another
+        worker may have changed its alerts meanwhile.
+        """
+        rows = np.array([self._rows.pop(i) for i in dict.fromkeys(ids) if i in self._rows])
+        return rows.astype(np.int64)
 
 
 @dataclass(frozen=True)
@@ -127,6 +138,10 @@ class WardState:
         self.counted_rr_at: IntArray = np.zeros(0, dtype=np.int64)
         self.counted_rr_until: IntArray = np.zeros(0, dtype=np.int64)
         self.thresholds: dict[str, Thresholds] = {}
+        self.link_row: IntArray = np.zeros(0, dtype=np.int64)
+        """Device links reported down: the patient's row, the device, since when (ns)."""
+        self.link_device: npt.NDArray[np.str_] = np.zeros(0, dtype=np.str_)
+        self.link_down_since: IntArray = np.zeros(0, dtype=np.int64)
         self._zero_off = np.zeros(_METRICS, dtype=np.bool_)
         for key, expectation in config.expectations.items():
             self._zero_off[metric_index(key)] = expectation.zero_means_off
@@ -263,6 +278,11 @@ class WardState:
         self._apply_gateways(rows, registry)
         self._apply_entries(registry)
         self._apply_limits(registry)
+        links = self.index.rows(registry.link_patient.tolist())
+        known = links >= 0
+        self.link_row = links[known]
+        self.link_device = registry.link_device[known]
+        self.link_down_since = registry.link_down_since[known]
         return new
 
     def _grow(self, patients: int) -> None:

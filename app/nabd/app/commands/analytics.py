@@ -1,6 +1,8 @@
 """``nabd analytics run``: the analytics service, scoring every patient, until SIGTERM or Ctrl-C.
 
-Reads ``MonitorSettings`` from the environment (``eval "$(nabd stack env)"`` locally). SIGTERM and
+Reads ``MonitorSettings`` from the environment (``eval "$(nabd stack env)"`` locally). Several
+may run at once (``--worker-id`` names each; the default is unique): they share the wards by
+leases in the database (docs/reliability.md). SIGTERM and
 SIGINT finish the tick under way (its transaction commits or rolls back as a whole), flush the
 alert messages already queued (bounded by ``NABD_ANALYTICS_SHUTDOWN_TIMEOUT_S``) and exit 0.
 """
@@ -33,6 +35,11 @@ def register(subparsers: Subparsers) -> None:
     run.add_argument(
         "--tick", type=float, help="longest seconds between ticks (default: $NABD_ANALYTICS_TICK_S)"
     )
+    run.add_argument(
+        "--worker-id",
+        help="this worker's name among several sharing the wards (default: "
+        "$NABD_ANALYTICS_WORKER_ID, else host-pid-random; must be unique)",
+    )
     run.set_defaults(handler=_run)
 
 
@@ -46,10 +53,12 @@ def _run(args: argparse.Namespace) -> int:
     overrides: dict[str, object] = {}
     if args.tick is not None:
         overrides["tick_s"] = args.tick
+    if args.worker_id is not None:
+        overrides["worker_id"] = args.worker_id
     try:
         settings = MonitorSettings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
-        return fail(from_validation(exc, {"tick_s": "--tick"}))
+        return fail(from_validation(exc, {"tick_s": "--tick", "worker_id": "--worker-id"}))
 
     async def main() -> None:
         stop = asyncio.Event()

@@ -140,15 +140,11 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _provision(args: argparse.Namespace) -> int:
-    from nabd.app.stack.env import EDGE, MQTT_CA_FILE, MQTT_HOST, MQTT_PORT, mqtt_vars
+    from nabd.app.gateway_bundle import bundle_files
     from nabd.app.stack.errors import StackError
-    from nabd.app.stack.lifecycle import add_gateway as add_account
-    from nabd.app.stack.lifecycle import environment
     from nabd.care.gateways import add_gateway
     from nabd.care.provisioning import (
         BUNDLE_FILES,
-        BrokerAccess,
-        edge_toml,
         gateway_devices,
         record_provisioning,
         write_bundle,
@@ -159,26 +155,10 @@ def _provision(args: argparse.Namespace) -> int:
         gateway, actor = parse_id("gateway", args.gateway), parse_actor(args.by)
         add_gateway(conn, gateway, ward=args.ward, by=actor)
         devices = gateway_devices(conn, gateway)  # may be none: the server sends the list
-        settings = _stack_settings(args)
         try:
-            add_account(settings, gateway)
-            env = environment(settings, gateway)
-            names = mqtt_vars(EDGE)
-            host = args.broker_host or env[MQTT_HOST]
-            password = env.get(names["password"])  # none: the certificate is the account
-            broker = BrokerAccess(
-                host, int(env[MQTT_PORT]), env[names["username"]], password is not None
-            )
-            toml = edge_toml(gateway, devices, broker, data_dir=args.data_dir,
-                             bumble_transport=args.bumble)  # fmt: skip
-            files = {
-                BUNDLE_FILES["ca"]: Path(env[MQTT_CA_FILE]).read_bytes(),
-                BUNDLE_FILES["cert"]: Path(env[names["cert_file"]]).read_bytes(),
-                BUNDLE_FILES["key"]: Path(env[names["key_file"]]).read_bytes(),
-                BUNDLE_FILES["config"]: toml.encode(),
-            }
-            if password is not None:
-                files[BUNDLE_FILES["password"]] = password.encode()
+            files = bundle_files(_stack_settings(args), gateway, devices,
+                                 broker_host=args.broker_host, data_dir=args.data_dir,
+                                 bumble=args.bumble)  # fmt: skip
             write_bundle(args.out, files)
         except (StackError, OSError) as exc:
             return fail(exc)

@@ -13,8 +13,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from nabd.app.commands import Subparsers, fail
+
+if TYPE_CHECKING:
+    from nabd.app.gateway_bundle import LocalStackIssuer
 
 
 def register(subparsers: Subparsers) -> None:
@@ -88,7 +92,7 @@ def _run(args: argparse.Namespace) -> int:
     scheme = "http" if settings.insecure_http else "https"
     print(f"nabd: nurse station on {scheme}://{settings.host}:{settings.port}/", file=sys.stderr)
     uvicorn.run(
-        create_app(settings),
+        create_app(settings, issuer=_issuer()),
         host=settings.host,
         port=settings.port,
         ssl_certfile=None if settings.insecure_http else settings.tls_cert_file,
@@ -96,6 +100,20 @@ def _run(args: argparse.Namespace) -> int:
         log_level="warning",
     )
     return 0
+
+
+def _issuer() -> LocalStackIssuer | None:
+    """The local stack's CA issues gateway credentials when there is a local stack here
+    (``NABD_STATE_DIR``, else the checkout's); else the admin page says to use the command."""
+    from nabd.app.gateway_bundle import LocalStackIssuer
+    from nabd.app.stack.layout import Layout
+    from nabd.app.stack.settings import StackSettings
+
+    settings = StackSettings()
+    if not Layout(settings.root).state_file.exists():
+        return None
+    print(f"nabd: gateway credentials from the local stack in {settings.root}", file=sys.stderr)
+    return LocalStackIssuer(settings)
 
 
 def _user_add(args: argparse.Namespace) -> int:

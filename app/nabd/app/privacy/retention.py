@@ -127,6 +127,13 @@ CLASSES: Final[tuple[DataClass, ...]] = (
         (_by_time(AUDIT_LOG, "at"),),
     ),
     DataClass(
+        "identity_access",
+        "who read which patient's identity, when and through which channel (the access log)",
+        365,
+        "evidence of who saw a patient's identity, kept as long as the audit log",
+        (_by_time("identity_access", "at"),),
+    ),
+    DataClass(
         "identity",
         "names, MRN and birth date of patients discharged longer ago than the period",
         30,
@@ -154,6 +161,8 @@ NOT_RETAINED: Final[dict[str, str]] = {
     "gateway_device_state": "current state, replaced by each status",
     "gateway_nearby": "current state, replaced by each status",
     "ingest_health": "one row per ingest worker, rewritten",
+    "analytics_worker": "one row per analytics worker, rewritten (its heartbeat)",
+    "analytics_lease": "which analytics worker scores which ward now, rewritten every tick",
     "observation_commit_counter": "one counter row",
     "station_user": "staff accounts of the nurse station (staff, not patients)",
     "station_session": "signed-in sessions, deleted at sign-out",
