@@ -196,6 +196,9 @@ class StepResult:
     alert_s: float
     """The slowest injected bed's reading -> alert (``inf``: an alert never came)."""
     cpu: Mapping[str, float] = field(default_factory=dict)
+    idle_cpu: Mapping[str, float] = field(default_factory=dict)
+    """The same with the step's beds registered and no traffic (the settle before the hold):
+    what the services cost whatever the load (analytics ticks every patient every second)."""
     load: tuple[float, float] = (0.0, 0.0)
     slow_seconds: tuple[int, int, float] = (0, 0, 0.0)
     """(seconds of the hold whose batches' worst reading -> commit exceeded 1 s, seconds, the
@@ -561,7 +564,10 @@ def run_step(server: Server, beds: int, step_no: int) -> StepResult:
     new = gws[server.registered :]
     register(server.owner_url, new)
     server.registered = len(gws)
+    before, t0 = cpu_snapshot(server.pids, ("postgres",)), time.monotonic()
     time.sleep(args.settle)  # analytics re-reads the registry every NABD_ANALYTICS_REGISTRY_S
+    after, idle_s = cpu_snapshot(server.pids, ("postgres",)), time.monotonic() - t0
+    idle = {k: 100 * (after[k] - before[k]) / idle_s for k in after}
     k = min(args.alert_beds, len(new))  # injected beds: spread over the step's new gateways
     targets = {new[i * len(new) // k]: i % BEDS_PER_GATEWAY for i in range(k)} if k else {}
     patients = [patient_id(g, b) for g, b in targets.items()]
@@ -593,6 +599,7 @@ def run_step(server: Server, beds: int, step_no: int) -> StepResult:
         commit_p99_s=percentile(lat, 99),
         alert_s=alert,
         cpu=hold.cpu,
+        idle_cpu=idle,
         load=hold.load,
         slow_seconds=slow_seconds(points, hold.started_wall),
     )
@@ -600,6 +607,7 @@ def run_step(server: Server, beds: int, step_no: int) -> StepResult:
 
 def describe(r: StepResult) -> str:
     cpu = ", ".join(f"{k} {v:.0f}%" for k, v in sorted(r.cpu.items(), key=lambda kv: -kv[1]))
+    idle = ", ".join(f"{k} {v:.0f}%" for k, v in sorted(r.idle_cpu.items(), key=lambda kv: -kv[1]))
     verdict = "held" if r.held else "NOT held"
     if not r.paced:
         verdict += ": the generators are the limit (published below the due rate)"
@@ -610,7 +618,8 @@ def describe(r: StepResult) -> str:
         f"{_ms(r.alert_s)} ms; {verdict}\n"
         f"        seconds with a batch over 1 s: {r.slow_seconds[0]}/{r.slow_seconds[1]} "
         f"(worst {_ms(r.slow_seconds[2])} ms)\n"
-        f"        CPU (% of one core): {cpu}; load average {r.load[0]:.1f} -> {r.load[1]:.1f}"
+        f"        CPU (% of one core): {cpu}; load average {r.load[0]:.1f} -> {r.load[1]:.1f}\n"
+        f"        without traffic (the settle): {idle}"
     )
 
 
