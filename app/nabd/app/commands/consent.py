@@ -145,12 +145,13 @@ def _show(args: argparse.Namespace) -> int:
 
 def _policy(args: argparse.Namespace) -> int:
     from nabd.care.consents import COLLECTION_SCOPE, policy, set_policy
-    from nabd.care.errors import CareInputError
+    from nabd.care.errors import CareInputError, Why
 
     def action(conn: Conn) -> int:
         if args.required is not None:
             if args.by is None:
-                raise CareInputError("--required needs --by NAME: who sets it (audited)")
+                raise CareInputError("--required needs --by NAME: who sets it (audited)",
+                                     Why.BAD_USAGE, detail="--by")  # fmt: skip
             changed = set_policy(conn, required=args.required == "on", by=args.by)
             if not changed:
                 print("consent policy unchanged")
