@@ -101,6 +101,8 @@ class Consents:
     records: tuple[Consent, ...]
     policy: ConsentPolicy
     collecting: bool
+    sharing: bool = True
+    """Whether the FHIR API may serve their record now (``fhir_sharing_allowed``, 0087)."""
 
 
 _COLUMNS: Final = """id, patient_id, scope, text_version, collected_at, collected_by, recorded_at,
@@ -294,14 +296,21 @@ def require_collection_allowed(conn: Conn, pid: str, at: datetime) -> None:
 
 
 def consents_of(conn: Conn, patient_id: str) -> Consents:
-    """A patient's consent records (newest first), the policy, and whether collection is
-    allowed now."""
+    """A patient's consent records (newest first), the policy, and whether collection and FHIR
+    sharing are allowed now."""
     pid = parse_id("patient", patient_id)
     _require_patient(conn, pid)
     rows = conn.execute(
         _SELECT + " WHERE patient_id = %s ORDER BY collected_at DESC, id DESC", (pid,)
     ).fetchall()
-    return Consents(pid, tuple(map(_consent, rows)), policy(conn), _allowed(conn, pid, None))
+    shared = conn.execute("SELECT fhir_sharing_allowed(%s)", (pid,)).fetchone()
+    return Consents(
+        pid,
+        tuple(map(_consent, rows)),
+        policy(conn),
+        _allowed(conn, pid, None),
+        sharing=bool(shared and shared[0]),
+    )
 
 
 def policy(conn: Conn) -> ConsentPolicy:

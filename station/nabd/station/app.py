@@ -31,6 +31,7 @@ from nabd.station import (
     admin,
     board,
     charge,
+    consent,
     gateways,
     password_change,
     scope,
@@ -220,6 +221,7 @@ def create_app(  # noqa: PLR0915 - the factory declares every route over one set
                 scope.visible_patient(conn, patient)
             rows = board.ward_board(conn, patient=patient)
             scope.as_station(conn)
+            consent.mark(conn, rows)
             if user.sees_identity:
                 what = "ward board" if patient is None else f"patient page {patient}"
                 board.with_names(conn, rows, reader=user.name, what=what)

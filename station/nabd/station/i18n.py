@@ -14,6 +14,7 @@ from typing import Final
 from zoneinfo import ZoneInfo
 
 from nabd.dashboards.i18n import Lang, strings
+from nabd.station.consent import CONSENT_PHRASES
 from nabd.station.users import Language
 
 __all__ = ["PHRASES", "Translator", "direction"]
@@ -526,7 +527,7 @@ class Translator:
         if key in _SHARED:
             text = _ARABIC_SHARED[key] if self._shared is None else getattr(self._shared, key)
         else:
-            text = PHRASES[key][self.lang.value]
+            text = (PHRASES.get(key) or CONSENT_PHRASES[key])[self.lang.value]
         return text.format(**values) if values else text
 
     def age(self, at: datetime, now: datetime) -> str:
