@@ -36,6 +36,7 @@ __all__ = [
     "AlertRow",
     "ManualRange",
     "acknowledge",
+    "blood_pressure_problem",
     "check_admitted",
     "check_nurse",
     "list_alerts",
@@ -256,7 +257,7 @@ def _entry_problem(parameter: str, value: str) -> str | None:
     return None if value in allowed else f"not one of {', '.join(allowed)}"
 
 
-def _pair_problem(entries: Mapping[str, str]) -> str | None:
+def blood_pressure_problem(entries: Mapping[str, str]) -> str | None:
     """A blood pressure is systolic and diastolic together, the systolic the higher."""
     systolic, diastolic = entries.get("systolic_bp"), entries.get("diastolic_bp")
     if (systolic is None) != (diastolic is None):
@@ -315,7 +316,7 @@ def record_entries(
         problem = _entry_problem(parameter, value)
         if problem is not None:
             raise MonitorInputError(f"{parameter}: {value!r}: {problem}")
-    pair = _pair_problem(entries)
+    pair = blood_pressure_problem(entries)
     if pair is not None:
         raise MonitorInputError(pair)
     entries = {k: MANUAL_RANGES[k].canonical(v) if k in MANUAL_RANGES else v
