@@ -71,26 +71,35 @@ def _run_and_check(nabd_stack: RunningStack, tmp_path: Path, work: Path) -> None
         ).fetchone()
     assert disabled == (True,), "the demo's sign-in outlives the demo"
     with psycopg.connect(nabd_stack.database_url) as conn:
-        # Issue 20 item 2: the simulated nurse's round (at +15 s) records ACVPU, air and a
-        # counted rate for every bed, and with the devices' values NEWS2 is complete on each.
+        entries = conn.execute(
+            """SELECT parameter, value, entered_by FROM nurse_entry
+               WHERE patient_id = ANY (%s) AND entered_by <> %s""",
+            ([b.patient_id for b in plan.beds], ROUND_NURSE),
+        ).fetchall()
+        # Issue 20 item 2: the simulated nurse's round (at +15 s) re-assesses ACVPU and air and
+        # counts a respiratory rate for every bed; NEWS2 scores those three on every bed, and a
+        # score is complete exactly when the devices' four parameters are there too.
         rounds = conn.execute(
             """SELECT patient_id, array_agg(parameter ORDER BY parameter) FROM nurse_entry
                WHERE entered_by = %s AND patient_id = ANY(%s) GROUP BY patient_id""",
-            (ROUND_NURSE, [b.patient_id for b in _plan(work).beds]),
+            (ROUND_NURSE, [b.patient_id for b in plan.beds]),
         ).fetchall()
-        beds = [b.patient_id for b in _plan(work).beds]
         scored = conn.execute(
             """SELECT bool_or(respiration_rate >= 0 AND consciousness >= 0 AND air_or_oxygen >= 0),
                       bool_or(complete), bool_or(systolic_bp >= 0), bool_or(temperature >= 0),
                       bool_or(spo2 >= 0), bool_or(heart_rate >= 0)
                FROM news2_score WHERE patient_id = ANY(%s) GROUP BY patient_id""",
-            (beds,),
+            ([b.patient_id for b in plan.beds],),
         ).fetchall()
+    assert sorted(entries) == sorted(  # the admission round: alert, on room air, every bed
+        [("consciousness", "A", "test-nurse"), ("supplemental_oxygen", "air", "test-nurse")]
+        * len(plan.beds)
+    )
     assert (
         sorted(r[1] for r in rounds)
         == [["consciousness", "respiration_rate", "supplemental_oxygen"]] * 3
     ), text
-    assert [r[0] for r in scored] == [True] * 3, (scored, text)  # the nurse's part, scored
+    assert [r[0] for r in scored] == [True] * 3, (scored, text)
     assert [r[1] for r in scored] == [all(r[2:]) for r in scored], (scored, text)
     assert "demo: nurse rounds: 1 of 1 played, 9 entries by demo-round-nurse" in text, text
     # Stopped by the demo's SIGTERM: uvicorn shuts down, then re-raises the signal (-15).
@@ -109,6 +118,10 @@ def _run_and_check(nabd_stack: RunningStack, tmp_path: Path, work: Path) -> None
     assert "nabd dashboards deploy" in text
     assert "generated" in text
     assert "(equal)" in text
+    # Every bed wears a GHS respiration sensor: its scores carry a respiratory rate.
+    assert summary.news2 is not None, text
+    assert summary.news2.with_respiration_rate > 0, text
+    assert re.search(r"NEWS2 +\d+ scores, \d+ complete \(all seven parameters\)", text), text
 
 
 def _plan(work: Path) -> WardPlan:

@@ -17,15 +17,22 @@ from nabd.app.demo.gateways import edge_config
 from nabd.app.demo.plan import DEMO_DEVICES, plan_ward, simulated_ward, wall_labels
 from nabd.app.demo.rounds import SLACK_S, NurseRounds, plan_rounds
 from nabd.app.demo.settings import DemoOptions
-from nabd.app.demo.snapshot import AlertRow, GatewayRow, PatientRow, WardSnapshot
+from nabd.app.demo.snapshot import AlertRow, GatewayRow, News2Counts, PatientRow, WardSnapshot
 from nabd.app.demo.station import DemoStation, station_environment
 from nabd.app.demo.summary import Played, render_summary, span, summarise
 from nabd.app.demo.supervise import service_environment
 from nabd.app.demo.timeline import cadences, onto_wall, sample_times
 from nabd.app.demo.view import ack_keys, progress_line, render
-from nabd.contract.gatt import HeartRateMeasurement, SensorContact, encode
+from nabd.contract.gatt import (
+    HeartRateMeasurement,
+    SensorContact,
+    encode,
+    encode_observation,
+    segment,
+)
 from nabd.contract.payloads import AlertPriority
 from nabd.edge.config import load_config
+from nabd.simulators.ble.messages import respiration
 from nabd.simulators.ble.schedule import Emission
 from nabd.simulators.labels import Condition, Label
 
@@ -81,6 +88,7 @@ def test_cadences_keep_usual_rates_but_respect_wall_clock_floors() -> None:
     assert cadences(1.0).thermometer_s == 60.0
     fast = cadences(60.0)
     assert (fast.stream_s, fast.thermometer_s, fast.cuff_s) == (1.0, 10.0, 60.0)
+    assert (cadences(1.0).respiration_s, fast.respiration_s) == (30.0, 5.0)
 
 
 def test_nurse_rounds_count_each_beds_simulated_respiration_every_few_hours() -> None:
@@ -139,6 +147,19 @@ def test_tally_counts_readings_as_the_gateway_makes_them() -> None:
     tally.add("hrs-1", _heart_rate(400))  # an artefact beyond the possible range
     tally.add("hrs-1", Emission(START, 0x2A37, b"\x10", indicate=False))  # truncated
     assert tally.as_json() == {"hrs-1": {"heart_rate": 1, "rr_interval": 2, REFUSED: 1}}
+
+
+def test_tally_joins_a_ghs_sensors_segments_as_the_gateway_does() -> None:
+    observation = respiration(14.0, False, START)
+    assert observation is not None
+    parts = segment(encode_observation(observation), 20)
+    assert len(parts) == 2
+    tally = Tally()
+    tally.add("ghs-1", Emission(START, 0x2B8B, parts[0], indicate=False))
+    assert tally.as_json() == {"ghs-1": {REFUSED: 0}}  # half an observation: no reading yet
+    tally.add("ghs-1", Emission(START, 0x2B8B, parts[1], indicate=False))
+    tally.add("ghs-1", Emission(START, 0x2B8B, parts[1], indicate=False))  # out of sequence
+    assert tally.as_json() == {"ghs-1": {"respiration_rate": 1, REFUSED: 0}}
 
 
 # ---- summary ------------------------------------------------------------------------------------
@@ -241,6 +262,36 @@ def test_summary_says_loudly_when_readings_differ() -> None:
     )
     assert not summary.lossless
     assert "DIFFERENT" in render_summary(summary)
+
+
+def test_summary_counts_a_technical_alert_from_ingest_without_failing() -> None:
+    """The watchdog's ``monitoring_interrupted`` (no analytics rule) used to end the demo with
+    KeyError on a second run on the same stack."""
+    summary = summarise(
+        generated=10,
+        ingested=10,
+        labels=[],
+        alerts=[_alert("p-a", "monitoring_interrupted", START + 3)],
+        played=Played(wall_start=START, planned_s=60, speed=60, until=START + 60),
+        export_dir=None,
+    )
+    assert summary.false_alerts == {"monitoring_interrupted": 1}
+
+
+def test_summary_counts_complete_news2_scores() -> None:
+    summary = summarise(
+        generated=10,
+        ingested=10,
+        labels=[],
+        alerts=[],
+        played=Played(wall_start=START, planned_s=60, speed=60, until=START),
+        export_dir=None,
+        news2=News2Counts(scores=40, complete=12, with_respiration_rate=30),
+    )
+    assert (
+        "NEWS2     40 scores, 12 complete (all seven parameters), 30 with a respiratory rate"
+        in render_summary(summary).splitlines()
+    )
 
 
 # ---- the ward view -------------------------------------------------------------------------------

@@ -103,13 +103,25 @@ def test_peek_counts_without_parsing(tmp_path: Path) -> None:
     assert outbox.peek(first, 3) == (3, T0 + timedelta(seconds=1))
 
 
-def test_a_repeated_identity_is_refused_whole(tmp_path: Path) -> None:
+def test_a_repeated_identity_is_kept_once(tmp_path: Path) -> None:
+    # A glucose record the meter sends twice has one identity (nabd.edge.records): the first
+    # copy stays, as ingest keeps the first (docs/contract.md), and the rest of the write stands.
     outbox = Outbox(tmp_path / "o.sqlite3", ROOMY)
-    outbox.append([_reading(0)])
-    with pytest.raises(OutboxError):
-        outbox.append([_reading(1), _reading(0)])
-    assert [s.reading.seq for s in outbox.after(0, 10)] == [0]  # rolled back, nothing half-done
-    assert len(outbox) == 1
+    first = _reading(0)
+    outbox.append([first])
+    again = first.model_copy(update={"received_at": first.received_at + timedelta(seconds=5)})
+    outbox.append([_reading(1), again])
+    assert [s.reading for s in outbox.after(0, 10)] == [first, _reading(1)]
+    assert len(outbox) == 2
+
+
+def test_a_meters_last_record_is_written_with_its_readings(tmp_path: Path) -> None:
+    path = tmp_path / "o.sqlite3"
+    outbox = Outbox(path, ROOMY)
+    outbox.append([_reading(0)], {"gls-1": 41})
+    outbox.append([], {"gls-1": 42, "gls-2": 0})  # a record that gave no reading (test strip)
+    outbox.close()
+    assert Outbox(path, ROOMY).last_records() == {"gls-1": 42, "gls-2": 0}
 
 
 def test_something_that_is_not_an_outbox_is_refused(tmp_path: Path) -> None:

@@ -22,6 +22,7 @@ from nabd.app.stack.testing import RunningStack
 from nabd.contract.payloads import (
     STATUS_SCHEMA,
     DeviceConnection,
+    DeviceInformation,
     DeviceStatus,
     GatewayState,
     GatewayStatus,
@@ -390,3 +391,78 @@ def test_devices_heard_nearby_reach_the_operator(
         ["F0:00:00:00:00:02", "-40", "pulse_oximeter", "-"],
         ["F0:00:00:00:00:03", "-", "heart_rate", worn],
     ]  # strongest first; the strap no longer heard is gone; a registered one says which
+
+
+@pytest.mark.integration
+def test_device_information_reaches_the_device_row_and_a_mismatch_is_flagged(
+    nabd_stack: RunningStack,
+    ingest_db: IngestDb,
+    gateways: Callable[[str], FakeGateway],
+    workers: Callable[[IngestSettings], RunningWorker],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Issue 20 item 4: the Device Information strings a gateway reads reach the device row; a
+    device reporting another model than registered is flagged until it reports the right one."""
+    gw_id, oxi, old = f"gw-{token()}", f"plx-{token()}", f"hr-{token()}"
+    register(ingest_db, gw_id, {oxi: None, old: None})
+    with psycopg.connect(ingest_db.owner_url) as conn:
+        conn.execute(
+            "UPDATE device SET model = 'OXI-100', manufacturer = 'Acme Medical' WHERE id = %s",
+            (oxi,),
+        )
+    gw = gateways(gw_id)
+    worker = workers(worker_settings(nabd_stack, ingest_db, token()))
+    said = DeviceInformation(
+        manufacturer="ACME  medical", model="OXI-200", serial_number="A1", firmware_revision="2.1"
+    )
+    informed = device(oxi).model_copy(update={"information": said})
+    gw.publish_status(to_json(status(gw_id, devices=(informed, device(old)))))  # old: no field
+    wait_until(lambda: outcome(worker, StatusOutcome.APPLIED) >= 1, "the first status")
+    assert reported(ingest_db, oxi) == (
+        "ACME  medical", "OXI-200", "A1", "2.1", T0,
+        "reports model 'OXI-200', registered as 'OXI-100'", T0,
+    )  # fmt: skip
+    assert reported(ingest_db, old) == (None,) * 7
+
+    capsys.readouterr()
+    assert main(["device", "show", oxi, "--database-url", ingest_db.owner_url]) == 0
+    shown = capsys.readouterr()
+    assert "reported     manufacturer ACME  medical, model OXI-200, serial A1, firmware 2.1" in (
+        shown.out
+    )
+    assert "NOT AS REGISTERED: reports model 'OXI-200', registered as 'OXI-100'" in shown.out
+    assert f"nabd: warning: device {oxi} reports model 'OXI-200'" in shown.err
+    assert main(["device", "list", "--gateway", gw_id, "--database-url", ingest_db.owner_url]) == 0
+    flagged = [line for line in capsys.readouterr().out.splitlines() if "not as registered" in line]
+    assert [line.split()[0] for line in flagged] == [oxi]
+
+    # The same strings again change nothing; the right model clears the flag.
+    later = T0 + timedelta(minutes=1)
+    gw.publish_status(to_json(status(gw_id, at=later, devices=(informed,))))
+    wait_until(lambda: outcome(worker, StatusOutcome.APPLIED) >= 2, "the second status")
+    assert reported(ingest_db, oxi)[4:] == (
+        T0,
+        "reports model 'OXI-200', registered as 'OXI-100'",
+        T0,
+    )
+    fixed = informed.model_copy(
+        update={"information": said.model_copy(update={"model": "oxi-100"})}
+    )
+    gw.publish_status(to_json(status(gw_id, at=later + timedelta(minutes=1), devices=(fixed,))))
+    wait_until(lambda: outcome(worker, StatusOutcome.APPLIED) >= 3, "the third status")
+    assert reported(ingest_db, oxi)[1:] == (
+        "oxi-100",
+        "A1",
+        "2.1",
+        later + timedelta(minutes=1),
+        None,
+        None,
+    )
+
+
+def reported(db: IngestDb, device_id: str) -> tuple[Any, ...]:
+    return db.query(
+        "SELECT reported_manufacturer, reported_model, reported_serial, reported_firmware,"
+        " reported_at, identity_mismatch, identity_mismatch_since FROM device WHERE id = %s",
+        (device_id,),
+    )[0]

@@ -13,6 +13,7 @@ from functools import cache
 from typing import Final
 
 import numpy as np
+from bumble.att import ATT_Error
 from bumble.core import UUID, AdvertisingData
 from bumble.device import Advertisement, Connection, Device, Peer
 from bumble.hci import Address
@@ -48,7 +49,18 @@ CENTRAL: Final = "F0:00:00:00:00:01"
 PROFILE = draw_profiles(1, SEED)[0]
 PATIENT = PROFILE.patient_id
 CADENCES = Cadences(thermometer_s=60.0, cuff_s=300.0, glucose_s=300.0, scale_s=600.0)
-MEASUREMENTS: Final = {0x2A37, 0x2A5E, 0x2A5F, 0x2A1C, 0x2A1E, 0x2A35, 0x2A36, 0x2A18, 0x2A9D}
+MEASUREMENTS: Final = {
+    0x2A37,
+    0x2A5E,
+    0x2A5F,
+    0x2A1C,
+    0x2A1E,
+    0x2A35,
+    0x2A36,
+    0x2A18,
+    0x2A9D,
+    0x2B8B,
+}
 
 
 @cache
@@ -249,7 +261,7 @@ def test_every_device_kind_delivers_its_notifications_and_indications() -> None:
         return results, services
 
     results, services = asyncio.run(scenario())
-    assert services == [1] * 6
+    assert services == [1] * len(Kind)
     for feed, got in zip(feeds, results, strict=True):
         want = _expected(feed, CADENCES)
         assert set(want) - {0x2A19} <= MEASUREMENTS
@@ -290,6 +302,41 @@ def test_the_glucose_meter_answers_its_record_access_control_point() -> None:
     assert [r.value for r in edge_decode(0x2A18, records[0])] == [
         float(feed.values["glucose"][600])
     ]
+
+
+def test_the_ghs_sensor_answers_its_control_point_only_with_indications_on() -> None:
+    feed = _feed(Kind.RESPIRATION_SENSOR, 120.0)
+
+    async def scenario() -> tuple[int, list[bytes], bytes]:
+        radio = VirtualRadio()
+        async with (
+            _central(radio) as central,
+            radio.host(feed.identity.name, feed.identity.address) as host,
+        ):
+            peripheral = VirtualPeripheral(feed, host, cadences=CADENCES)
+            await peripheral.advertise()
+            peer = await _connected_peer(central, feed.identity)
+            (control,) = peer.get_characteristics_by_uuid(UUID.from_16_bits(0x2BF4))
+            async with asyncio.timeout(DEADLINE):
+                try:
+                    await peer.write_value(control, b"\x01", with_response=True)
+                    refused = 0
+                except ATT_Error as error:
+                    refused = int(error.error_code)
+            watch = Watch()
+            received = await _subscribe(peer, {0x2BF4}, watch)
+            async with asyncio.timeout(DEADLINE):
+                await peer.write_value(control, b"\x01", with_response=True)
+                await peer.write_value(control, b"\x09", with_response=True)
+                await watch.until(lambda: len(received[0x2BF4]) == 2)
+            features = await _read(peer, 0x2BF3)
+            await peripheral.go_silent()
+            return refused, received[0x2BF4], features
+
+    refused, answers, features = asyncio.run(scenario())
+    assert refused == 0xFD  # CCCD improperly configured
+    assert answers == [b"\x80", b"\x81"]  # success, then error for an unknown op code
+    assert features == bytes.fromhex("00 01 0A 50 02 00")  # MDC_RESP_RATE only
 
 
 def test_a_disconnect_drops_the_link_and_silences_the_device_until_it_ends() -> None:
@@ -344,7 +391,7 @@ def test_a_fleet_is_served_to_a_gateway_over_tcp() -> None:
             async with asyncio.timeout(DEADLINE):
                 info = await ready
             assert info.gateway_port is not None
-            assert len(info.peripherals) == 6
+            assert len(info.peripherals) == len(Kind)
             seen: set[str] = set()
             transport = await open_transport(f"tcp-client:127.0.0.1:{info.gateway_port}")
             async with transport:

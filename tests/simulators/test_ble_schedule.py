@@ -14,9 +14,15 @@ from typing import Any, TypeVar
 import numpy as np
 import pytest
 
-from nabd.contract.gatt import GlucoseMeasurement, IntermediateCuffPressure, encode
+from nabd.contract.gatt import (
+    GlucoseMeasurement,
+    IntermediateCuffPressure,
+    ObservationReassembler,
+    SegmentHeader,
+    encode,
+)
 from nabd.contract.gatt import decode as decode_value
-from nabd.edge.gatt import GattDecodeError, Reading, SampleFlag
+from nabd.edge.gatt import GattDecodeError, Reading, SampleFlag, observation_readings
 from nabd.edge.gatt import decode as edge_decode
 from nabd.simulators import scenarios as sc
 from nabd.simulators.ble.clock import SimClock
@@ -49,6 +55,7 @@ PLAN: dict[str, list[sc.Scenario]] = {
         sc.sensor_off(Device.BP_CUFF, [(S + 2.0 * H, S + 2.3 * H)]),
         sc.sensor_off(Device.SCALE, [(S, S + 0.1 * H)]),
         sc.sensor_off(Device.GLUCOSE_METER, [(S + 2.5 * H, S + 2.9 * H)]),
+        sc.sensor_off(Device.RESPIRATION_SENSOR, [(S + 2.6 * H, S + 2.7 * H)]),
     ],
     FAULTY: [
         sc.disconnects(Device.CHEST_STRAP, [(S + 0.5 * H, S + 0.75 * H)]),
@@ -119,9 +126,25 @@ def _check_contact_lost(readings: Sequence[Reading], flag: SampleFlag | None) ->
             assert flag in reading.flags
 
 
+def _whole_observation(feed: DeviceFeed, emission: Emission) -> list[Reading]:
+    """A GHS segment alone gives no reading; with its sibling segments (same instant) it is the
+    observation, as the edge agent joins it."""
+    assert edge_decode(emission.characteristic, emission.data) == []
+    joiner = ObservationReassembler()
+    whole = None
+    for part in _emissions(feed):
+        if part.characteristic == emission.characteristic and part.at == emission.at:
+            whole = joiner.push(SegmentHeader.of(part.data[0]), part.data[1:])
+    assert whole is not None
+    return observation_readings(whole)
+
+
 def _check_emission(feed: DeviceFeed, emission: Emission) -> None:
     """The edge agent's readings of ``emission`` are the series at its instant."""
-    readings = edge_decode(emission.characteristic, emission.data)
+    if emission.characteristic == 0x2B8B:
+        readings = _whole_observation(feed, emission)
+    else:
+        readings = edge_decode(emission.characteristic, emission.data)
     assert encode(decode_value(emission.characteristic, emission.data)) == emission.data
     found = _by_metric(readings)
     uuid, at = emission.characteristic, emission.at
@@ -146,6 +169,7 @@ def _check_emission(feed: DeviceFeed, emission: Emission) -> None:
         0x2A35: ("systolic_bp", "diastolic_bp", "mean_arterial_pressure"),
         0x2A18: ("glucose",),
         0x2A9D: ("body_weight",),
+        0x2B8B: ("respiration_rate",),
     }[uuid]
     lost = bool(feed.contact_lost[metrics[0]][i])
     if lost:
@@ -162,7 +186,7 @@ def _check_emission(feed: DeviceFeed, emission: Emission) -> None:
         else:
             assert reading.value == expected
         assert (SampleFlag.UNAVAILABLE in reading.flags) == (expected is None)
-    if uuid in (0x2A5E, 0x2A1C, 0x2A35, 0x2A18, 0x2A9D):
+    if uuid in (0x2A5E, 0x2A1C, 0x2A35, 0x2A18, 0x2A9D, 0x2B8B):
         assert {r.timestamp for r in readings} == {_stamp(feed, at)}
     else:
         assert {r.timestamp for r in readings} == {None}
@@ -195,6 +219,7 @@ def test_every_emission_decodes_to_the_series_at_its_instant(patient: str, devic
             Device.BP_CUFF: {0x2A35, 0x2A36},
             Device.GLUCOSE_METER: {0x2A18},
             Device.SCALE: {0x2A9D},
+            Device.RESPIRATION_SENSOR: {0x2B8B},
         }[device]
     )
 

@@ -104,7 +104,7 @@ def test_devices_refuse_more_devices_than_real_transports(
 ) -> None:
     code = main(["simulate", "devices", "--transport", "usb:7", "--hours", "0.01"])
     assert code == 1
-    assert "6 devices need 6 transports" in capsys.readouterr().err
+    assert "7 devices need 7 transports" in capsys.readouterr().err
 
 
 @pytest.mark.integration

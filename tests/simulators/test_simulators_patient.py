@@ -299,3 +299,24 @@ def test_a_ward_day_generates_in_a_few_seconds() -> None:
     elapsed = time.perf_counter() - began
     assert series.values["heart_rate"].shape == (50, 86400)
     assert elapsed < 20, f"50 patients x 24 h at 1 Hz took {elapsed:.1f} s"
+
+
+def test_chest_motion_disturbs_the_respiration_patch_too() -> None:
+    """A strap's motion artefacts swing the chest-worn respiration sensor's rate as well
+    (``faults.MOVED_WITH``); the oximeter's leave it alone."""
+    from nabd.simulators import scenarios as sc  # noqa: PLC0415
+
+    profiles = draw_profiles(2, 9)
+    times = regular_times(DEFAULT_START, 1800.0, 1.0)
+    window = (DEFAULT_START + 600.0, DEFAULT_START + 1200.0)
+    plan = {
+        profiles[0].patient_id: [sc.motion_artefacts(Device.CHEST_STRAP, *window)],
+        profiles[1].patient_id: [sc.motion_artefacts(Device.PULSE_OXIMETER, *window)],
+    }
+    moved = simulate(profiles, times, seed=9, scenarios=plan)
+    still = simulate(profiles, times, seed=9)
+    changed = ~np.isclose(
+        moved.values["respiration_rate"], still.values["respiration_rate"], equal_nan=True
+    )
+    assert changed[0].any()
+    assert not changed[1].any()

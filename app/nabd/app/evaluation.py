@@ -149,10 +149,18 @@ class Rules:
     not_evaluated: frozenset[Condition]
 
 
+def _ward_physiological(condition: str) -> bool:
+    """An analytics rule about the patient's physiology; an alert no analytics rule names
+    (ingest's ``monitoring_interrupted``, raised for every patient when analytics was down, as
+    on a demo run on a stack whose analytics stopped minutes ago) is technical."""
+    rule = BY_NAME.get(condition)
+    return rule is not None and rule.kind is Kind.PHYSIOLOGICAL
+
+
 WARD_RULES: Final = Rules(
     matches=MATCHES,
     clinical=CLINICAL,
-    physiological=lambda condition: BY_NAME[condition].kind is Kind.PHYSIOLOGICAL,
+    physiological=_ward_physiological,
     not_evaluated=NOT_EVALUATED,
 )
 

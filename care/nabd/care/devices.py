@@ -28,6 +28,7 @@ __all__ = [
     "Assigned",
     "AssignmentPeriod",
     "Device",
+    "Reported",
     "add_device",
     "add_device_in_transaction",
     "assign",
@@ -65,7 +66,24 @@ class Device:
     registered_at: datetime
     connection: str | None
     """The gateway's last reported state: searching, connecting, connected, silent, lost."""
+    reported: Reported | None = None
+    """What the device said it is at its last connection (Device Information), if it did."""
+    identity_mismatch: str | None = None
+    """How what it reports contradicts its registration (ingest, migration 0110), if it does."""
+    identity_mismatch_since: datetime | None = None
     history: tuple[AssignmentPeriod, ...] = ()
+
+
+@dataclass(frozen=True)
+class Reported:
+    """A device's Device Information strings as its gateway last sent them."""
+
+    manufacturer: str | None
+    model: str | None
+    serial: str | None
+    firmware: str | None
+    at: datetime
+    """Since when it reports these strings."""
 
 
 @dataclass(frozen=True)
@@ -84,7 +102,9 @@ _SELECT = """SELECT d.id, d.kind, d.address, d.gateway_id,
                     (SELECT a.patient_id FROM device_assignment a
                      WHERE a.device_id = d.id AND a.valid @> now()),
                     d.last_seen_at, d.battery_level, d.serial, d.model, d.manufacturer,
-                    d.firmware, d.registered_at, s.state
+                    d.firmware, d.registered_at, s.state, d.reported_manufacturer,
+                    d.reported_model, d.reported_serial, d.reported_firmware, d.reported_at,
+                    d.identity_mismatch, d.identity_mismatch_since
              FROM device d
              LEFT JOIN gateway_device_state s
                ON s.device_id = d.id AND s.gateway_id = d.gateway_id"""
@@ -92,15 +112,21 @@ _SELECT = """SELECT d.id, d.kind, d.address, d.gateway_id,
 
 def _device(row: tuple[Any, ...]) -> Device:
     (device_id, kind, address, gateway, patient, seen, battery, serial, model, manufacturer,
-     firmware, registered, connection) = row  # fmt: skip
+     firmware, registered, connection) = row[:13]  # fmt: skip
+    (said_manufacturer, said_model, said_serial, said_firmware, said_at, mismatch,
+     mismatch_since) = row[13:]  # fmt: skip
+    reported = None if said_at is None else Reported(said_manufacturer, said_model, said_serial,
+                                                     said_firmware, said_at)  # fmt: skip
     return Device(device_id, kind, address, gateway, patient, seen, battery, serial, model,
-                  manufacturer, firmware, registered, connection)  # fmt: skip
+                  manufacturer, firmware, registered, connection, reported, mismatch,
+                  mismatch_since)  # fmt: skip
 
 
 def add_device(conn: Conn, spec: DeviceSpec, *, gateway: str | None = None, by: str) -> bool:
     """Register a device; ``False`` if it exists already with these fields (nothing written).
 
-    The model is not compared: ingest replaces it with what the device itself reports.
+    The model and manufacturer are not compared. What the device itself reports is kept apart
+    (``reported``) and compared with them by ingest (``identity_mismatch``).
     """
     actor = parse_actor(by)
     gateway_id = None if gateway is None else parse_id("gateway", gateway)
@@ -123,16 +149,25 @@ def add_device_in_transaction(
             "one device, one id (`nabd device show` it)"
         )
     row = conn.execute(
-        """INSERT INTO device (id, gateway_id, kind, address, serial, model)
-           VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING RETURNING id""",
-        (spec.id, gateway_id, spec.kind, spec.address, spec.serial, spec.model),
+        """INSERT INTO device (id, gateway_id, kind, address, serial, model, manufacturer)
+           VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING RETURNING id""",
+        (
+            spec.id,
+            gateway_id,
+            spec.kind,
+            spec.address,
+            spec.serial,
+            spec.model,
+            spec.manufacturer,
+        ),
     ).fetchone()
     if row is None:
         _same_device(conn, spec, gateway_id)
         return False
     audit(conn, actor, "device_added", f"device:{spec.id}",
           {"kind": spec.kind, "address": spec.address, "serial": spec.serial,
-           "model": spec.model, "gateway": gateway_id})  # fmt: skip
+           "model": spec.model, "manufacturer": spec.manufacturer,
+           "gateway": gateway_id})  # fmt: skip
     return True
 
 

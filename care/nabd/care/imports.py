@@ -40,7 +40,7 @@ PATIENT_COLUMNS: Final = {"ward": True, "bed": True, "mrn": True, "name": True,
                           "birth_date": False}  # fmt: skip
 """Column -> required."""
 DEVICE_COLUMNS: Final = {"id": True, "kind": True, "address": True, "serial": False,
-                         "model": False, "gateway": False}  # fmt: skip
+                         "model": False, "manufacturer": False, "gateway": False}  # fmt: skip
 MAX_ROWS: Final = 5000
 """More than a hospital's opening day; a bigger file is a mistake (or an attack)."""
 
@@ -188,7 +188,8 @@ def import_devices(conn: Conn, rows: Sequence[Row], *, by: str) -> list[tuple[in
         gateway = row.cells.get("gateway")
         spec = DeviceSpec.parse(device_id=_cell(row, "id"), kind=_cell(row, "kind"),
                                 address=_cell(row, "address"), serial=row.cells.get("serial"),
-                                model=row.cells.get("model"))  # fmt: skip
+                                model=row.cells.get("model"),
+                                manufacturer=row.cells.get("manufacturer"))  # fmt: skip
         return spec, None if gateway is None else parse_id("gateway", gateway)
 
     def apply(c: Conn, value: tuple[DeviceSpec, str | None]) -> str:

@@ -212,13 +212,15 @@ class Admission:
 
 @dataclass(frozen=True)
 class DeviceSpec:
-    """A device as registered: id, kind, Bluetooth address and optional serial and model."""
+    """A device as registered: id, kind, Bluetooth address and optional serial, model and
+    manufacturer (compared with what the device reports, :mod:`nabd.ingest.device_identity`)."""
 
     id: str
     kind: str
     address: str
     serial: str | None = None
     model: str | None = None
+    manufacturer: str | None = None
 
     @classmethod
     def parse(
@@ -229,6 +231,7 @@ class DeviceSpec:
         address: str,
         serial: str | None = None,
         model: str | None = None,
+        manufacturer: str | None = None,
     ) -> DeviceSpec:
         return cls(
             parse_id("device", device_id),
@@ -236,4 +239,5 @@ class DeviceSpec:
             parse_address(address),
             None if serial is None else parse_text("--serial", serial, 100),
             None if model is None else parse_text("--model", model, 100),
+            None if manufacturer is None else parse_text("--manufacturer", manufacturer, 100),
         )

@@ -43,6 +43,7 @@ __all__ = [
     "ALERT_SCHEMA",
     "CMD_SCHEMA",
     "CONFIG_SCHEMA",
+    "DEVICE_INFO_MAX_CHARS",
     "EARLIEST",
     "LATEST",
     "MAX_ACKED",
@@ -60,6 +61,7 @@ __all__ = [
     "AlertState",
     "ConfiguredDevice",
     "DeviceConnection",
+    "DeviceInformation",
     "DeviceStatus",
     "GatewayCommand",
     "GatewayConfig",
@@ -325,6 +327,32 @@ class DeviceConnection(StrEnum):
     """The connection dropped or failed; the gateway waits before the next attempt."""
 
 
+DEVICE_INFO_MAX_CHARS: Final = 64
+DeviceInfoText = Annotated[
+    str,
+    StringConstraints(
+        min_length=1, max_length=DEVICE_INFO_MAX_CHARS, pattern=r"^[^\x00-\x1f\x7f]+$"
+    ),
+]
+"""A Device Information string as the gateway forwards it: 1-64 characters, no control
+characters (the gateway trims longer ones and drops empty ones)."""
+
+
+class DeviceInformation(Payload):
+    """What a device says it is: its Device Information Service (0x180A) strings, read by the
+    gateway at each connection. Compared by the server with what the device was registered as.
+    Free text from the manufacturer, never about the wearer."""
+
+    manufacturer: DeviceInfoText | None = None
+    """Manufacturer Name String (0x2A29)."""
+    model: DeviceInfoText | None = None
+    """Model Number String (0x2A24)."""
+    serial_number: DeviceInfoText | None = None
+    """Serial Number String (0x2A25)."""
+    firmware_revision: DeviceInfoText | None = None
+    """Firmware Revision String (0x2A26)."""
+
+
 class DeviceStatus(Payload):
     """One device as its gateway sees it, in a :class:`GatewayStatus`."""
 
@@ -338,6 +366,9 @@ class DeviceStatus(Payload):
     """The device's Battery Level (0x2A19), if it has one and reported it."""
     rssi_dbm: int | None = Field(default=None, ge=-127, le=20)
     """Received signal strength of its latest advertisement, if heard."""
+    information: DeviceInformation | None = None
+    """Its Device Information strings, once read; null before its first connection, for a
+    device without the service, and from agents before this field."""
 
 
 BluetoothAddress = Annotated[str, StringConstraints(pattern=r"^[0-9A-F]{2}(:[0-9A-F]{2}){5}$")]

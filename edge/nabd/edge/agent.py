@@ -40,6 +40,7 @@ from nabd.edge.ingress import Ingress
 from nabd.edge.mqtt_link import MqttLink
 from nabd.edge.outbox import OutboxLimits
 from nabd.edge.outbox_thread import OutboxThread
+from nabd.edge.records import RecordMarks
 from nabd.edge.reporter import Reporter
 from nabd.edge.roster import Roster, Verdict
 from nabd.edge.runtime import Runtime
@@ -174,7 +175,8 @@ class Agent:
             runtime=self.runtime,
         )
         allocator = SeqAllocator(await outbox.call(outbox.outbox.next_seqs))
-        ingress = Ingress(outbox, allocator, self.runtime, sender.wake)
+        marks = RecordMarks(await outbox.call(outbox.outbox.last_records))
+        ingress = Ingress(outbox, allocator, self.runtime, sender.wake, marks=marks)
         reporter = Reporter(
             self.config,
             gateway_id=self.gateway_id,

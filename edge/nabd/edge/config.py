@@ -124,6 +124,9 @@ class BleConfig(_Section):
     """A connected device with no reading for this long is reported ``silent``."""
     clock_tolerance_s: Seconds = 300.0
     """A device clock further than this from the gateway's is reported as off."""
+    records_timeout_s: Seconds = 60.0
+    """Longest wait for a glucose meter to send the stored records asked for after a
+    connection (a meter sends a few hundred records in well under a minute)."""
 
     @model_validator(mode="after")
     def _backend_options(self) -> Self:

@@ -13,8 +13,15 @@ stamp when the payload carries one.
 * ``clock_unset`` is true when the payload carries a time stamp that the device itself marks as
   not set (PLX "device clock is not set") or that has no date (year, month or day 0); the agent
   then reports ``device_clock_unset`` instead of a time.
+* ``record`` is a glucose record's Sequence Number: the meter keeps the record and can send it
+  again, so its reading's identity comes from the record, not from the order received.
 * Bytes that are not a valid value, and characteristics with no decoder, raise
   :class:`GattDecodeError` (a ``ValueError``); a decoder never returns a partial reading.
+* Generic Health Sensor observations arrive in segments: :func:`decode` of one segment gives the
+  readings of a single-segment observation and none for a part; the session joins the parts
+  (:class:`~nabd.contract.gatt.ObservationReassembler`) and calls :func:`observation_readings`
+  with the whole. Each observation brings its own time stamp; a bundle member that is malformed
+  is left out and the others kept.
 """
 
 from __future__ import annotations
@@ -30,12 +37,26 @@ from nabd.contract.gatt import (
     DateTime,
     GattDecodeError,
     GlucoseMeasurement,
+    HealthObservation,
+    LiveHealthObservations,
+    ObservationReassembler,
     SampleFlag,
+    StoredHealthObservations,
     UnknownCharacteristicError,
+    decode_observations,
+    observation_samples,
 )
 from nabd.contract.gatt import decode as decode_value
 
-__all__ = ["GattDecodeError", "Reading", "SampleFlag", "characteristic_uuid16", "decode"]
+__all__ = [
+    "GattDecodeError",
+    "Reading",
+    "SampleFlag",
+    "SegmentedObservations",
+    "characteristic_uuid16",
+    "decode",
+    "observation_readings",
+]
 
 _BASE_UUID_TAIL: Final = "-0000-1000-8000-00805f9b34fb"
 _UUID16_RE: Final = re.compile(r"^(?:0x)?([0-9a-f]{4})$")
@@ -58,6 +79,9 @@ class Reading:
     """What the device said about the value (contact lost, early estimate, ...)."""
     clock_unset: bool = False
     """The payload carries a time stamp, but from a clock the device says is not set."""
+    record: int | None = None
+    """The meter's own record number (a glucose record's Sequence Number), when the value is a
+    stored record a meter can be asked for again (:mod:`nabd.edge.records`)."""
 
 
 @runtime_checkable
@@ -92,6 +116,7 @@ def decode(characteristic_uuid: int | str, data: bytes) -> list[Reading]:
     except UnknownCharacteristicError as exc:
         raise GattDecodeError(f"characteristic 0x{uuid:04X}", "no decoder for it") from exc
     timestamp, clock_unset = _device_time(value)
+    record = value.sequence_number if isinstance(value, GlucoseMeasurement) else None
     return [
         Reading(
             metric=str(sample.metric),
@@ -100,8 +125,50 @@ def decode(characteristic_uuid: int | str, data: bytes) -> list[Reading]:
             timestamp=timestamp,
             flags=sample.flags,
             clock_unset=clock_unset,
+            record=record,
         )
         for sample in value.samples()
+    ]
+
+
+def observation_readings(data: bytes) -> list[Reading]:
+    """The readings of one whole (reassembled) GHS observation value; never raises."""
+    return [r for observation in decode_observations(data) for r in _observation(observation)]
+
+
+class SegmentedObservations:
+    """One connection's GHS observation characteristics: segments in, readings out when whole.
+
+    :meth:`push` returns the readings of the observation a segment completes (``None`` while it
+    is incomplete) and whether an earlier observation was lost on the way (a segment missing);
+    bytes that are not a segment raise :class:`GattDecodeError`.
+    """
+
+    def __init__(self) -> None:
+        self._joiners: dict[int, ObservationReassembler] = {}
+
+    def push(self, uuid: int, data: bytes) -> tuple[list[Reading] | None, bool]:
+        value = decode_value(uuid, data)
+        if not isinstance(value, LiveHealthObservations | StoredHealthObservations):
+            raise GattDecodeError(f"characteristic 0x{uuid:04X}", "not a GHS observation segment")
+        joiner = self._joiners.setdefault(uuid, ObservationReassembler())
+        dropped = joiner.dropped
+        whole = joiner.push(value.header, value.data)
+        lost = joiner.dropped > dropped
+        return (None if whole is None else observation_readings(whole)), lost
+
+
+def _observation(observation: HealthObservation) -> list[Reading]:
+    stamp = observation.time.wall_clock if observation.time is not None else None
+    return [
+        Reading(
+            metric=str(sample.metric),
+            value=sample.value,
+            unit=catalogue_metric(sample.metric).unit,
+            timestamp=stamp,
+            flags=sample.flags,
+        )
+        for sample in observation_samples(observation)
     ]
 
 

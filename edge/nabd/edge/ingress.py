@@ -20,8 +20,9 @@ from nabd.edge.clock import device_time
 from nabd.edge.errors import OutboxError
 from nabd.edge.gatt import Reading as Sample
 from nabd.edge.outbox_thread import OutboxThread
+from nabd.edge.records import RecordMarks, record_seq
 from nabd.edge.runtime import Runtime
-from nabd.edge.sequence import SeqAllocator
+from nabd.edge.sequence import SeqAllocator, group_seqs
 from nabd.edge.stamp import stamp, usable
 from nabd.edge.status import DeviceHealth
 
@@ -43,8 +44,12 @@ class Ingress:
         allocator: SeqAllocator,
         runtime: Runtime,
         wake_sender: Callable[[], None],
+        *,
+        marks: RecordMarks | None = None,
     ) -> None:
         self._outbox = outbox
+        self.marks = marks or RecordMarks()
+        """Each glucose meter's last stored record received (:mod:`nabd.edge.records`)."""
         self._allocator = allocator
         self._runtime = runtime
         self._wake_sender = wake_sender
@@ -57,6 +62,10 @@ class Ingress:
         """Number, stamp and queue one message's samples (called on the event loop)."""
         kept, test_data = usable(samples)
         health.test_data += test_data
+        record = samples[0].record if samples else None
+        if record is not None:
+            self.marks.note(health.device_id, record)
+            self._ready.set()  # the mark is written even if the record gives no reading
         if not kept:
             return
         time = device_time(kept[0].timestamp, kept[0].clock_unset, zone)
@@ -64,7 +73,11 @@ class Ingress:
         health.clock.observe(time, received_at)
         if health.clock.off and not was_off:
             self._runtime.event("device_clock_off", self._clock_detail(health), health.device_id)
-        seqs = self._allocator.take(health.device_id, [s.metric for s in kept])
+        metrics = [s.metric for s in kept]
+        if record is None:
+            seqs = self._allocator.take(health.device_id, metrics)
+        else:  # a stored record: the same record is the same reading, however often it comes
+            seqs = group_seqs(metrics, record_seq(record, kept[0].timestamp))
         stamped = stamp(health.device_id, kept, seqs, received_at, time)
         for reason in stamped.rejected:
             health.rejected += 1
@@ -105,8 +118,7 @@ class Ingress:
     async def run(self) -> None:
         """Write queued readings to the outbox, many per transaction, until cancelled."""
         while True:
-            if not self._pending:
-                self._ready.clear()
+            if not self._pending and not self._ready.is_set():
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._ready.wait(), _IDLE_WAIT)
                 continue
@@ -118,14 +130,18 @@ class Ingress:
 
     async def flush(self) -> None:
         """Write everything queued so far in one transaction (also at shutdown)."""
+        self._ready.clear()
         readings, self._pending = self._pending, []
-        if not readings:
+        marks = self.marks.take_unwritten()
+        if not readings and not marks:
             return
         # A cancelled caller still waits for this write to finish (see OutboxThread.call).
         try:
-            dropped = await self._outbox.call(self._outbox.outbox.append, readings)
+            dropped = await self._outbox.call(self._outbox.outbox.append, readings, marks)
         except OutboxError:
             self._pending = readings + self._pending
+            self.marks.restore(marks)
+            self._ready.set()
             raise
         if dropped:
             self._runtime.event("outbox_full", f"dropped the {dropped} oldest readings")

@@ -16,7 +16,12 @@ Both drops are counted in the database (``dropped_full``, ``dropped_expired``, s
 restarts) and reported by the agent as technical events in its status.
 
 The database also holds each device's next sequence number, written in the same transaction as
-the readings that used it, so numbering resumes after a restart without reuse.
+the readings that used it, so numbering resumes after a restart without reuse, and each glucose
+meter's last stored record received, written with that record's readings, so the agent asks the
+meter for exactly the records it does not hold (:mod:`nabd.edge.records`).
+
+A reading whose identity ``(device_id, seq, metric)`` is in the outbox already is the same
+reading (a glucose record the meter sent twice): it is kept once, not refused.
 
 Not thread-safe: the agent uses one outbox from one worker thread.
 """
@@ -24,7 +29,7 @@ Not thread-safe: the agent uses one outbox from one worker thread.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -37,7 +42,9 @@ from nabd.edge.errors import OutboxError
 
 __all__ = ["Outbox", "OutboxLimits", "OutboxStats", "Stored"]
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
+_READABLE_VERSIONS: Final = (0, 1, SCHEMA_VERSION)
+"""0: a new file; 1: before ``device_record`` (added, empty, by opening it)."""
 _SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS reading (
     id INTEGER PRIMARY KEY AUTOINCREMENT,  -- insertion order, never reused
@@ -52,6 +59,10 @@ CREATE INDEX IF NOT EXISTS reading_received_at ON reading (received_at);
 CREATE TABLE IF NOT EXISTS device_seq (
     device_id TEXT PRIMARY KEY,
     next_seq INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS device_record (
+    device_id TEXT PRIMARY KEY,
+    last_record INTEGER NOT NULL     -- a meter's last stored record received (edge.records)
 );
 CREATE TABLE IF NOT EXISTS counter (
     name TEXT PRIMARY KEY,
@@ -113,7 +124,7 @@ class Outbox:
             raise sqlite3.OperationalError(f"journal_mode is {mode}, not wal")
         self._db.execute("PRAGMA synchronous=FULL")
         version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
-        if version not in (0, SCHEMA_VERSION):
+        if version not in _READABLE_VERSIONS:
             raise sqlite3.DatabaseError(f"schema version {version}, expected {SCHEMA_VERSION}")
         self._db.executescript(f"BEGIN; {_SCHEMA} PRAGMA user_version={SCHEMA_VERSION}; COMMIT;")
 
@@ -125,10 +136,11 @@ class Outbox:
 
     # Writing ------------------------------------------------------------------------------
 
-    def append(self, readings: Sequence[Reading]) -> int:
-        """Store ``readings`` durably (one transaction, fsynced); returns how many of the
-        oldest readings were dropped to stay within ``max_readings``."""
-        if not readings:
+    def append(self, readings: Sequence[Reading], records: Mapping[str, int] | None = None) -> int:
+        """Store ``readings`` and the devices' last ``records`` received durably (one
+        transaction, fsynced); returns how many of the oldest readings were dropped to stay
+        within ``max_readings``."""
+        if not readings and not records:
             return 0
         rows = [
             (r.device_id, r.seq, r.metric, r.received_at.timestamp(), to_json(r).decode())
@@ -137,20 +149,25 @@ class Outbox:
         next_seqs: dict[str, int] = {}
         for r in readings:
             next_seqs[r.device_id] = max(next_seqs.get(r.device_id, 0), r.seq + 1)
-        excess = max(0, self._count + len(rows) - self.limits.max_readings)
         with self._transaction():
-            self._db.executemany(
+            added = self._db.executemany(
                 "INSERT INTO reading (device_id, seq, metric, received_at, body) "
-                "VALUES (?, ?, ?, ?, ?)",
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (device_id, seq, metric) DO NOTHING",
                 rows,
+            ).rowcount
+            self._db.executemany(
+                "INSERT INTO device_record (device_id, last_record) VALUES (?, ?) "
+                "ON CONFLICT (device_id) DO UPDATE SET last_record = excluded.last_record",
+                (records or {}).items(),
             )
             self._db.executemany(
                 "INSERT INTO device_seq (device_id, next_seq) VALUES (?, ?) "
                 "ON CONFLICT (device_id) DO UPDATE SET next_seq = max(next_seq, excluded.next_seq)",
                 next_seqs.items(),
             )
+            excess = max(0, self._count + added - self.limits.max_readings)
             dropped = self._drop_oldest(excess) if excess else 0
-        self._count += len(rows) - dropped
+        self._count += added - dropped
         return dropped
 
     def _drop_oldest(self, count: int) -> int:
@@ -202,6 +219,11 @@ class Outbox:
         """Each device's next sequence number, as persisted."""
         rows = self._db.execute("SELECT device_id, next_seq FROM device_seq").fetchall()
         return {str(device): int(seq) for device, seq in rows}
+
+    def last_records(self) -> dict[str, int]:
+        """Each glucose meter's last stored record received, as persisted."""
+        rows = self._db.execute("SELECT device_id, last_record FROM device_record").fetchall()
+        return {str(device): int(record) for device, record in rows}
 
     def peek(self, cursor: int, limit: int) -> tuple[int, datetime | None]:
         """How many readings (at most ``limit``) wait above ``cursor``, and the oldest one's

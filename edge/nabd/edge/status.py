@@ -2,7 +2,8 @@
 
 The broker carries the contract's :class:`~nabd.contract.payloads.GatewayStatus` (retained:
 ``online`` after connecting, every status interval and at every device state change, with each
-device's connection state, last reading, battery and signal strength and the outbox's backlog;
+device's connection state, last reading, battery, signal strength and Device Information
+strings (manufacturer, model, serial number, firmware revision) and the outbox's backlog;
 ``offline`` as the last will). The agent's fuller :class:`StatusReport` (clocks, Device
 Information, counters, technical events) is written as JSON next to the outbox (``nabd edge
 status`` prints it); :func:`wire_status` is the one place that maps the report to the wire.
@@ -23,6 +24,7 @@ state           meaning
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Final
@@ -30,8 +32,10 @@ from typing import Final
 from pydantic import BaseModel, ConfigDict
 
 from nabd.contract.payloads import (
+    DEVICE_INFO_MAX_CHARS,
     STATUS_SCHEMA,
     DeviceConnection,
+    DeviceInformation,
     DeviceStatus,
     GatewayState,
     GatewayStatus,
@@ -50,6 +54,7 @@ __all__ = [
     "StatusReport",
     "gateway_status",
     "is_silent",
+    "wire_information",
     "wire_status",
 ]
 
@@ -239,4 +244,24 @@ def _wire_device(device: DeviceReport) -> DeviceStatus:
         last_reading_at=device.last_reading_at,
         battery_percent=device.battery_percent,
         rssi_dbm=device.rssi_dbm,
+        information=wire_information(device.info),
     )
+
+
+_WIRE_INFO: Final = ("manufacturer", "model", "serial_number", "firmware_revision")
+"""Device Information strings sent to the server (the status keys are the contract's field
+names); the hardware and software revisions stay in the local report."""
+
+
+def _clean(text: str) -> str | None:
+    """A device's string as the contract carries it: control characters removed, spaces
+    trimmed, at most ``DEVICE_INFO_MAX_CHARS``; ``None`` if nothing is left."""
+    printable = "".join(c for c in text if c.isprintable()).strip()
+    return printable[:DEVICE_INFO_MAX_CHARS].rstrip() or None
+
+
+def wire_information(info: Mapping[str, str]) -> DeviceInformation | None:
+    """The Device Information part of a device's wire status (``None``: nothing read yet)."""
+    fields = {key: _clean(info[key]) for key in _WIRE_INFO if key in info}
+    present = {field: text for field, text in fields.items() if text is not None}
+    return DeviceInformation(**present) if present else None

@@ -5,7 +5,9 @@ Gateways keep a retained :class:`~nabd.contract.payloads.GatewayStatus` on
 ``offline`` last will). Ingest records it in ``gateway_state`` and ``gateway_device_state``
 (migration 0008) and in the registry columns the analytics service and the dashboards already
 read (``gateway.last_status``, ``gateway.last_seen_at``, ``device.battery_level``,
-``device.last_seen_at``).
+``device.last_seen_at``), and each device's Device Information strings in ``device.reported_*``
+with ``device.identity_mismatch`` when they contradict its registration (migration 0110,
+:mod:`nabd.ingest.device_identity`).
 
 Kept off the observation hot path: status messages come on a subscription of their own
 (not shared: every worker gets every status, and the retained ones on subscribing; shared
@@ -36,9 +38,10 @@ from psycopg import errors as pg_errors
 
 from nabd.contract import topics
 from nabd.contract.errors import ContractError, PayloadError
-from nabd.contract.payloads import GatewayState, GatewayStatus, parse
+from nabd.contract.payloads import DeviceInformation, GatewayState, GatewayStatus, parse
 from nabd.ingest import dead_letter_rows
 from nabd.ingest.consumer import Delivery
+from nabd.ingest.device_identity import Registered, mismatch
 from nabd.ingest.side_connection import SideConnection
 from nabd.ingest.validate import Category, Rejected
 
@@ -162,6 +165,27 @@ UPDATE device SET battery_level = coalesce(%s, battery_level),
 WHERE id = %s AND gateway_id = %s
 """
 
+_REGISTERED_SQL: Final = """
+SELECT id, manufacturer, model, serial FROM device WHERE id = ANY (%s) AND gateway_id = %s
+"""
+_UPDATE_INFORMATION_SQL: Final = """
+UPDATE device SET reported_manufacturer = %(manufacturer)s, reported_model = %(model)s,
+    reported_serial = %(serial)s, reported_firmware = %(firmware)s,
+    reported_at = CASE WHEN (reported_manufacturer, reported_model, reported_serial,
+                             reported_firmware)
+                            IS DISTINCT FROM (%(manufacturer)s::text, %(model)s::text,
+                                              %(serial)s::text, %(firmware)s::text)
+                       THEN %(at)s ELSE reported_at END,
+    identity_mismatch = %(mismatch)s,
+    identity_mismatch_since = CASE WHEN %(mismatch)s::text IS NULL THEN NULL
+                                   ELSE coalesce(identity_mismatch_since, %(at)s) END
+WHERE id = %(id)s
+  AND (reported_manufacturer, reported_model, reported_serial, reported_firmware,
+       identity_mismatch)
+      IS DISTINCT FROM (%(manufacturer)s::text, %(model)s::text, %(serial)s::text,
+                        %(firmware)s::text, %(mismatch)s::text)
+"""
+
 Conn = psycopg.Connection[Any]
 
 
@@ -193,6 +217,7 @@ def record(conn: Conn, verdict: GatewayStatus | Rejected | None) -> str:
     _write_gateway(conn, status, next_status_at(stored, status))
     if status.state is GatewayState.ONLINE:
         _write_devices(conn, status)
+        _write_information(conn, status)
         _write_nearby(conn, status)
     return StatusOutcome.APPLIED
 
@@ -252,6 +277,38 @@ def _write_devices(conn: Conn, status: GatewayStatus) -> None:
                 if d.battery_percent is not None or d.last_reading_at is not None
             ],
         )
+
+
+def _write_information(conn: Conn, status: GatewayStatus) -> None:
+    """Each device's Device Information strings, and whether they contradict its registration
+    (:mod:`nabd.ingest.device_identity`); a row is written only when something changed."""
+    reported = {d.device_id: d.information for d in status.devices if d.information is not None}
+    if not reported:
+        return
+    rows = conn.execute(_REGISTERED_SQL, (list(reported), status.gateway_id)).fetchall()
+    with conn.cursor() as cur:
+        cur.executemany(
+            _UPDATE_INFORMATION_SQL,
+            [
+                _information_row(device_id, Registered(manufacturer, model, serial),
+                                 reported[device_id], status.at)
+                for device_id, manufacturer, model, serial in rows
+            ],
+        )  # fmt: skip
+
+
+def _information_row(
+    device_id: str, registered: Registered, info: DeviceInformation, at: datetime
+) -> dict[str, Any]:
+    return {
+        "id": device_id,
+        "manufacturer": info.manufacturer,
+        "model": info.model,
+        "serial": info.serial_number,
+        "firmware": info.firmware_revision,
+        "mismatch": mismatch(registered, info),
+        "at": at,
+    }
 
 
 def _write_nearby(conn: Conn, status: GatewayStatus) -> None:

@@ -89,8 +89,13 @@ class IngestSettings(SampleTimeSettings):
     """How long the broker keeps our session (and queues for it) while we are gone."""
     keepalive_s: int = Field(default=30, ge=5, le=600, validation_alias="NABD_INGEST_KEEPALIVE_S")
     backoff_min_s: float = Field(default=0.5, gt=0, validation_alias="NABD_INGEST_BACKOFF_MIN_S")
-    backoff_max_s: float = Field(default=30.0, gt=0, validation_alias="NABD_INGEST_BACKOFF_MAX_S")
-    """Bounds of the exponential backoff between database (and broker) reconnection attempts."""
+    backoff_max_s: float = Field(default=5.0, gt=0, validation_alias="NABD_INGEST_BACKOFF_MAX_S")
+    """Bounds of the exponential backoff between database (and broker) reconnection attempts.
+
+    The longest wait stays well under the watchdog's ``watchdog_stale_s`` (15 s): with a 30 s cap
+    a database outage of only ~7 s kept the services away for 15 s, long enough to raise
+    "monitoring interrupted" on every ward after the database was back (measured in the
+    failover test, docs/reliability.md). A retry every 5 s costs nothing during a long outage."""
     statement_timeout_s: float = Field(
         default=30.0, gt=0, validation_alias="NABD_INGEST_STATEMENT_TIMEOUT_S"
     )

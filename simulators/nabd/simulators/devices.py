@@ -22,17 +22,21 @@ class Device(StrEnum):
     """The wearables a simulated patient carries (one of each)."""
 
     CHEST_STRAP = "chest_strap"
-    """Heart-rate strap or chest patch: heart rate, RR intervals (beat by beat), respiration."""
+    """Heart-rate strap: heart rate and RR intervals (beat by beat)."""
     PULSE_OXIMETER = "pulse_oximeter"
     THERMOMETER = "thermometer"
     BP_CUFF = "bp_cuff"
     GLUCOSE_METER = "glucose_meter"
     SCALE = "scale"
+    RESPIRATION_SENSOR = "respiration_sensor"
+    """A chest patch speaking the Generic Health Sensor service (GHS 1.0): respiratory rate. The
+    Heart Rate service has no respiration field, so a strap cannot carry it."""
 
 
 DEVICE_METRICS: Final[Mapping[Device, tuple[str, ...]]] = MappingProxyType(
     {
-        Device.CHEST_STRAP: ("heart_rate", "respiration_rate"),
+        Device.CHEST_STRAP: ("heart_rate",),
+        Device.RESPIRATION_SENSOR: ("respiration_rate",),
         Device.PULSE_OXIMETER: ("spo2", "pulse_rate"),
         Device.THERMOMETER: ("body_temperature",),
         Device.BP_CUFF: ("systolic_bp", "diastolic_bp", "mean_arterial_pressure"),

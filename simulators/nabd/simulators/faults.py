@@ -25,7 +25,7 @@ from nabd.simulators.series import BatteryArray, BoolArray
 from nabd.simulators.streams import stream
 from nabd.simulators.timebase import DAY_S, FloatArray
 
-__all__ = ["SPIKES", "FaultEffects", "apply_faults"]
+__all__ = ["MOVED_WITH", "SPIKES", "FaultEffects", "apply_faults"]
 
 SPIKES: Final[Mapping[str, tuple[str, float, float]]] = MappingProxyType(
     {
@@ -42,6 +42,12 @@ SPIKES: Final[Mapping[str, tuple[str, float, float]]] = MappingProxyType(
     }
 )
 """How a motion artefact distorts each metric: multiply or add a uniform random amount."""
+
+MOVED_WITH: Final[Mapping[Device, tuple[str, ...]]] = MappingProxyType(
+    {Device.CHEST_STRAP: ("respiration_rate",)}
+)
+"""Metrics of *other* devices a device's motion artefacts also distort: a moving chest swings the
+respiration patch's impedance as it disturbs the strap (both are worn on the chest)."""
 
 _RANGE: Final = MappingProxyType({"spo2": (0.0, 100.0)})
 _ORDER: Final[Mapping[type, int]] = MappingProxyType(
@@ -80,7 +86,8 @@ def apply_faults(
                     _flatline(values, metrics, row, inside)
                 case Artefacts():
                     rng = stream(seed, patient_id, "artefact", fault.device, repr(fault.onset))
-                    _spikes(values, metrics, row=row, inside=inside, fault=fault, rng=rng)
+                    moved = (*metrics, *MOVED_WITH.get(fault.device, ()))
+                    _spikes(values, moved, row=row, inside=inside, fault=fault, rng=rng)
                 case BatteryDrain():
                     dead = slice(*np.searchsorted(times, (fault.empty_at, fault.offset)))
                     for metric in metrics:

@@ -808,7 +808,19 @@ def _slots(
     return intervals
 
 
-def _device(rng: np.random.Generator, choices: Sequence[Device] = tuple(Device)) -> Device:
+_WORN: Final = (
+    Device.CHEST_STRAP,
+    Device.PULSE_OXIMETER,
+    Device.THERMOMETER,
+    Device.BP_CUFF,
+    Device.GLUCOSE_METER,
+    Device.SCALE,
+)
+"""Devices a drawn transport fault may hit: the ones every simulated patient wears (the
+respiration sensor is on some beds only; leaving it out keeps seeded draws as they were)."""
+
+
+def _device(rng: np.random.Generator, choices: Sequence[Device] = _WORN) -> Device:
     return choices[int(rng.integers(0, len(choices)))]
 
 

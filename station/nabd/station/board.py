@@ -168,15 +168,17 @@ def ward_board(conn: Conn, *, patient: str | None = None) -> list[BedRow]:
     return list(rows.values())
 
 
-def with_names(conn: Conn, rows: list[BedRow]) -> None:
+def with_names(conn: Conn, rows: list[BedRow], *, reader: str, what: str) -> None:
     """Put each patient's name in place of her pseudonym (only for users allowed identity;
-    run as the station, whose clinical grant reads the identity schema)."""
+    run as the station, whose clinical grant may call the identity reader). The database
+    records each name shown as an access by ``reader`` (``identity.read_identities``,
+    migration 0085) in this same transaction."""
     if not rows:
         return
     for pid, given, family in conn.execute(
-        """SELECT patient_id, given_name, family_name FROM identity.patient_identity
-           WHERE patient_id = ANY(%s)""",
-        ([r.patient_id for r in rows],),
+        """SELECT patient_id, given_name, family_name
+           FROM identity.read_identities(%s, 'station', %s, %s)""",
+        ([r.patient_id for r in rows], reader, what),
     ).fetchall():
         for row in rows:
             if row.patient_id == pid:

@@ -105,9 +105,9 @@ class MonitorSettings(BaseSettings):
         default=5.0, gt=0, validation_alias="NABD_ANALYTICS_PUBLISH_TIMEOUT_S"
     )
     backoff_min_s: float = Field(default=0.5, gt=0, validation_alias="NABD_ANALYTICS_BACKOFF_MIN_S")
-    backoff_max_s: float = Field(
-        default=30.0, gt=0, validation_alias="NABD_ANALYTICS_BACKOFF_MAX_S"
-    )
+    backoff_max_s: float = Field(default=5.0, gt=0, validation_alias="NABD_ANALYTICS_BACKOFF_MAX_S")
+    """Longest wait between reconnection attempts: well under the ingest watchdog's 15 s, so a
+    short database outage does not become "monitoring interrupted" after it is over."""
     shutdown_timeout_s: float = Field(
         default=10.0, gt=0, validation_alias="NABD_ANALYTICS_SHUTDOWN_TIMEOUT_S"
     )

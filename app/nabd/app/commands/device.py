@@ -39,6 +39,9 @@ def register(subparsers: Subparsers) -> None:
     add.add_argument("--address", required=True, help="Bluetooth address AA:BB:CC:DD:EE:FF")
     add.add_argument("--serial")
     add.add_argument("--model")
+    add.add_argument(
+        "--manufacturer", help="as the device reports it (Device Information); checked by ingest"
+    )
     add.add_argument("--gateway", metavar="GATEWAY", help="default: its patient's bed's gateway")
     add_common(add, writes=True)
     add.set_defaults(handler=_add)
@@ -69,7 +72,7 @@ def register(subparsers: Subparsers) -> None:
         "import",
         help="register devices from a CSV file, all or nothing",
         description="Register every row's device, or none: every bad row is reported by its "
-        "line number. Header: id,kind,address[,serial][,model][,gateway].",
+        "line number. Header: id,kind,address[,serial][,model][,manufacturer][,gateway].",
     )
     bulk.add_argument("file", type=Path, metavar="FILE.csv", help="'-' for stdin")
     add_common(bulk, writes=True)
@@ -92,7 +95,8 @@ def _add(args: argparse.Namespace) -> int:
 
     def action(conn: Conn) -> int:
         spec = DeviceSpec.parse(device_id=args.device, kind=args.kind, address=args.address,
-                                serial=args.serial, model=args.model)  # fmt: skip
+                                serial=args.serial, model=args.model,
+                                manufacturer=args.manufacturer)  # fmt: skip
         added = add_device(conn, spec, gateway=args.gateway, by=args.by)
         print(f"device {spec.id} ({spec.kind}, {spec.address}): "
               + ("added" if added else "registered already; unchanged"))  # fmt: skip
@@ -136,9 +140,29 @@ def _unassign(args: argparse.Namespace) -> int:
 
 def _line(d: Device) -> str:
     battery = "-" if d.battery_level is None else f"{d.battery_level:.0f}%"
+    flag = "  ! not as registered" if d.identity_mismatch else ""
     return (
         f"{d.id:<20} {d.kind:<16} {d.address or '-':<17} {d.patient_id or '-':<16} "
         f"{d.gateway_id or '-':<16} {at(d.last_seen_at):<21} {battery:>7}  {d.connection or '-'}"
+        f"{flag}"
+    )
+
+
+def _reported(d: Device) -> str:
+    r = d.reported
+    if r is None:
+        return "- (not read yet)"
+    parts = (("manufacturer", r.manufacturer), ("model", r.model), ("serial", r.serial),
+             ("firmware", r.firmware))  # fmt: skip
+    said = ", ".join(f"{label} {value}" for label, value in parts if value is not None)
+    return f"{said or 'no strings'} (since {at(r.at)})"
+
+
+def _identity_warning(d: Device) -> str:
+    return (
+        f"nabd: warning: device {d.id} {d.identity_mismatch} (since "
+        f"{at(d.identity_mismatch_since)}): check that the device worn is the one registered, "
+        "then swap it or correct the registration"
     )
 
 
@@ -163,12 +187,15 @@ def _show(args: argparse.Namespace) -> int:
         for label, value in (
             ("device", d.id), ("kind", d.kind), ("address", d.address or "-"),
             ("serial", d.serial or "-"), ("model", d.model or "-"),
-            ("manufacturer", d.manufacturer or "-"), ("firmware", d.firmware or "-"),
+            ("manufacturer", d.manufacturer or "-"), ("reported", _reported(d)),
             ("registered", at(d.registered_at)), ("gateway", d.gateway_id or "-"),
             ("connection", d.connection or "-"), ("last seen", at(d.last_seen_at)),
             ("battery", battery), ("patient", d.patient_id or "-"),
         ):  # fmt: skip
             print(f"{label:<13}{value}")
+        if d.identity_mismatch:
+            print(f"{'identity':<13}NOT AS REGISTERED: {d.identity_mismatch}")
+            print(_identity_warning(d), file=sys.stderr)
         print("assignments:" if d.history else "assignments: none")
         for h in d.history:
             ended = "" if h.ended_by is None else f", ended by {h.ended_by}"

@@ -23,7 +23,15 @@ from typing import TYPE_CHECKING
 from nabd.app.commands import Subparsers, fail
 from nabd.app.commands.problems import UsageError
 
-DEVICE_KINDS = ("chest_strap", "pulse_oximeter", "thermometer", "bp_cuff", "glucose_meter", "scale")
+DEVICE_KINDS = (
+    "chest_strap",
+    "pulse_oximeter",
+    "thermometer",
+    "bp_cuff",
+    "glucose_meter",
+    "scale",
+    "respiration_sensor",
+)
 """``nabd.simulators.devices.Device`` values, spelled out so ``--help`` needs no numpy."""
 
 if TYPE_CHECKING:

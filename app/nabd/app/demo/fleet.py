@@ -35,8 +35,9 @@ from bumble.device import Device as BumbleDevice
 
 from nabd.app.demo.plan import WardPlan, simulated_ward
 from nabd.app.demo.timeline import cadences, onto_wall, sample_times, transport_onto_wall
+from nabd.edge.ble.profiles import SEGMENTED
 from nabd.edge.clock import DeviceTime, device_time
-from nabd.edge.gatt import GattDecodeError, decode
+from nabd.edge.gatt import GattDecodeError, SegmentedObservations, decode
 from nabd.edge.gatt import Reading as Sample
 from nabd.edge.stamp import stamp, usable
 from nabd.simulators.ble.clock import SimClock
@@ -58,15 +59,24 @@ class Tally:
     """Readings delivered, per device and metric, by the edge's own rules: decoded
     (``nabd.edge.gatt``), test data left out, and each sample made a contract reading
     (``nabd.edge.stamp``); a sample the contract refuses (an artefact beyond the metric's possible
-    range) is counted apart, under ``REFUSED``, as the gateway refuses it too."""
+    range) is counted apart, under ``REFUSED``, as the gateway refuses it too. A Generic Health
+    Sensor's segments are joined per device first, as the gateway joins them."""
 
     def __init__(self) -> None:
         self.counts: dict[str, Counter[str]] = {}
+        self._segments: dict[str, SegmentedObservations] = {}
+
+    def _decoded(self, device_id: str, emission: Emission) -> list[Sample]:
+        if emission.characteristic not in SEGMENTED:
+            return decode(emission.characteristic, emission.data)
+        joiner = self._segments.setdefault(device_id, SegmentedObservations())
+        readings, _lost = joiner.push(emission.characteristic, emission.data)
+        return readings or []
 
     def add(self, device_id: str, emission: Emission) -> None:
         counts = self.counts.setdefault(device_id, Counter())
         try:
-            samples, _ = usable(decode(emission.characteristic, emission.data))
+            samples, _ = usable(self._decoded(device_id, emission))
         except GattDecodeError:
             return  # the gateway cannot read it either: no reading
         stamped = stamp(

@@ -47,9 +47,11 @@ DEMO_DEVICES: Final = (
     Device.PULSE_OXIMETER,
     Device.THERMOMETER,
     Device.BP_CUFF,
+    Device.RESPIRATION_SENSOR,
 )
-"""What each bed wears: everything NEWS2 can be scored from that a BLE device sends (glucose
-and weight change too slowly to show in a demo, and nothing scores them)."""
+"""What each bed wears: everything NEWS2 can be scored from that a BLE device sends, the
+respiratory rate from a Generic Health Sensor patch (glucose and weight change too slowly to show
+in a demo, and nothing scores them). Consciousness and air/oxygen come from a nurse."""
 
 
 class _Model(BaseModel):

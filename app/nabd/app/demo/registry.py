@@ -38,6 +38,7 @@ _KIND: Final = {
     "bp_cuff": "bp_cuff",
     "glucose_meter": "glucose_meter",
     "scale": "scale",
+    "respiration_sensor": "ghs",
 }
 """The simulators' device kinds (nabd.simulators.devices) as the registry names them."""
 

@@ -1,18 +1,23 @@
-"""A nurse's rounds in the demo: what no BLE device on the demo's beds measures.
+"""A nurse at the demo's beds: the admission round, then a round every few simulated hours.
 
-NEWS2 needs a respiratory rate, the level of consciousness (ACVPU) and whether the patient
-breathes air or oxygen (RCP NEWS2, 2017); the demo's devices send none of them, so without a
-nurse every bed's score is incomplete. A simulated nurse (:data:`ROUND_NURSE`) goes round every
-``round_hours`` simulated hours, from the first played instant: for each bed she counts the
-respiratory rate (the simulated patient's, from the same simulation the devices play, at the
-newest sample of that instant, to the whole breath),
-records ACVPU ``A`` and ``air`` (the simulators model neither consciousness nor oxygen therapy,
-so every patient is alert and on room air), with ``nabd.analytics.service.actions.record_entries``
-as ``nabd nurse record`` does (audited, with her name). Each entry holds until a little after the
-next round is due (:data:`SLACK_S`), so the score never lapses between rounds.
+NEWS2 (RCP 2017, Chart 1) has seven parameters; two of them, consciousness (ACVPU) and air or
+supplemental oxygen, no wearable measures: a nurse assesses and records them, and on most wards
+she counts the respiratory rate too. Both rounds use the same audited action as ``nabd nurse
+record`` (``nabd.analytics.service.actions.record_entries``), and record what the simulated
+patients are (none is sedated or on oxygen in the simulation): alert ("A") and room air.
 
-The round is planned in simulated time and played on the wall clock like everything else
-(``WardPlan.to_wall``): at x60 with 4-hour rounds, one round every 4 wall minutes.
+* **Admission round** (:func:`admission_round`): before the ward plays, by the demo's
+  ``--nurse``, valid for the run. With the GHS respiration sensor's respiratory rate and the
+  other devices, NEWS2 can then be complete; as soon as a device's value goes stale, the score
+  says so again.
+* **Rounds** (:class:`NurseRounds`, issue 20 item 2): every ``round_hours`` simulated hours
+  from the first played instant, a simulated nurse (:data:`ROUND_NURSE`) re-assesses ACVPU and
+  air and counts each bed's respiratory rate (the simulated patient's, from the same simulation
+  the devices play, its newest sample at that instant, to the whole breath). NEWS2 scores the
+  count while it is the freshest rate (until the GHS sensor's next reading). Each entry holds
+  until a little after the next round is due (:data:`SLACK_S`). A round is planned in simulated
+  time and played on the wall clock like everything else (``WardPlan.to_wall``): at x60 with
+  4-hour rounds, one round every 4 wall minutes.
 """
 
 from __future__ import annotations
@@ -30,12 +35,35 @@ from nabd.app.demo.plan import WardPlan
 from nabd.app.demo.timeline import sample_times
 from nabd.simulators.ward import Ward
 
-__all__ = ["ROUND_NURSE", "SLACK_S", "NurseRounds", "Round", "plan_rounds"]
+__all__ = [
+    "ADMISSION_ENTRIES",
+    "ROUND_NURSE",
+    "SLACK_S",
+    "NurseRounds",
+    "Round",
+    "admission_round",
+    "plan_rounds",
+]
+
+ADMISSION_ENTRIES: Final = {"consciousness": "A", "supplemental_oxygen": "air"}
+_MARGIN_S: Final = 600.0
+"""Beyond the planned play: startup and the orderly stop."""
 
 ROUND_NURSE: Final = "demo-round-nurse"
 """Who the simulated nurse is in ``nurse_entry.entered_by`` and the audit log."""
 SLACK_S: Final = 30.0
 """Wall seconds an entry outlives the next round's due time (the round takes a moment)."""
+
+
+def admission_round(url: str, plan: WardPlan, nurse: str) -> int:
+    """Record :data:`ADMISSION_ENTRIES` for every bed by ``nurse``; returns the beds done."""
+    valid_for_s = min(actions.MAX_ENTRY_S, plan.play_s + _MARGIN_S)
+    with psycopg.connect(url, autocommit=True) as conn:
+        for bed in plan.beds:
+            actions.record_entries(
+                conn, bed.patient_id, ADMISSION_ENTRIES, valid_for_s=valid_for_s, nurse=nurse
+            )
+    return len(plan.beds)
 
 
 @dataclass(frozen=True)
@@ -63,7 +91,7 @@ def plan_rounds(plan: WardPlan, ward: Ward, round_hours: float) -> tuple[Round, 
         entries: dict[str, dict[str, str]] = {}
         for bed in plan.beds:
             counted = float(rates[series.row(bed.sim_patient_id), column])
-            found = {"consciousness": "A", "supplemental_oxygen": "air"}
+            found = dict(ADMISSION_ENTRIES)
             if np.isfinite(counted):
                 low, high = actions.COUNTED_RATE
                 found["respiration_rate"] = str(int(np.clip(round(counted), low, high)))

@@ -38,9 +38,15 @@ from nabd.app.demo.fleet import REFUSED
 from nabd.app.demo.gateways import edge_config, gateway_row, pending
 from nabd.app.demo.plan import WardPlan, plan_ward, simulated_ward, wall_labels
 from nabd.app.demo.registry import admit, discharge
-from nabd.app.demo.rounds import NurseRounds
+from nabd.app.demo.rounds import NurseRounds, admission_round
 from nabd.app.demo.settings import DemoOptions
-from nabd.app.demo.snapshot import UNCOUNTED, PatientRow, WardReader, WardSnapshot
+from nabd.app.demo.snapshot import (
+    UNCOUNTED,
+    News2Counts,
+    PatientRow,
+    WardReader,
+    WardSnapshot,
+)
 from nabd.app.demo.station import DemoStation, close_station, open_station
 from nabd.app.demo.summary import Played, Summary, render_summary, summarise
 from nabd.app.demo.supervise import Supervisor, nabd_command, service_environment, wait_for
@@ -391,7 +397,16 @@ def _prepare(options: DemoOptions) -> tuple[StackSettings, dict[str, str], WardP
     (work / "plan.json").write_text(plan.model_dump_json(indent=1), encoding="utf-8")
     lifecycle.add_gateways(settings, plan.gateways)
     admit(env[DATABASE_URL], plan)
+    admission_round(env.get(CLINICAL_DATABASE_URL) or env[DATABASE_URL], plan, options.nurse)
     return settings, env, plan, work
+
+
+def _news2_counts(reader: WardReader) -> News2Counts | None:
+    """None when the database cannot be read any more (the summary then says nothing of it)."""
+    try:
+        return reader.news2_counts()
+    except psycopg.Error:
+        return None
 
 
 def run_demo(options: DemoOptions, out: TextIO = sys.stdout) -> tuple[int, Summary]:
@@ -451,6 +466,7 @@ def run_demo(options: DemoOptions, out: TextIO = sys.stdout) -> tuple[int, Summa
         ),
         export_dir=options.export_dir,
         exported_files=files,
+        news2=_news2_counts(reader),
     )
     print(render_summary(summary), file=out, flush=True)
     print(rounds.line(), file=out, flush=True)

@@ -15,7 +15,15 @@ from typing import Final
 import psycopg
 from psycopg import sql
 
-__all__ = ["VITALS", "AlertRow", "GatewayRow", "PatientRow", "WardReader", "WardSnapshot"]
+__all__ = [
+    "VITALS",
+    "AlertRow",
+    "GatewayRow",
+    "News2Counts",
+    "PatientRow",
+    "WardReader",
+    "WardSnapshot",
+]
 
 VITALS: Final = (
     "heart_rate",
@@ -47,6 +55,15 @@ class AlertRow:
     @property
     def open(self) -> bool:
         return self.state != "resolved"
+
+
+@dataclass(frozen=True)
+class News2Counts:
+    """The run's NEWS2 scores: how many, how many complete, how many with a respiratory rate."""
+
+    scores: int = 0
+    complete: int = 0
+    with_respiration_rate: int = 0
 
 
 @dataclass(frozen=True)
@@ -132,6 +149,20 @@ class WardReader:
             str(p): (None if t is None else int(str(t)), None if r is None else str(r), bool(c))
             for p, t, r, c in rows
         }
+
+    def news2_counts(self) -> News2Counts:
+        """How many NEWS2 scores the run's patients got, how many were complete (all seven
+        parameters, RCP 2017) and how many had a respiratory rate (-1: the parameter was
+        missing, migration 0010)."""
+        with self._connect() as conn:
+            row = conn.execute(
+                "SELECT count(*), count(*) FILTER (WHERE complete), "
+                "count(*) FILTER (WHERE respiration_rate >= 0) "
+                "FROM news2_score WHERE patient_id = ANY (%s)",
+                (self.patient_ids,),
+            ).fetchone()
+        scores, complete, with_rr = (int(str(v)) for v in row) if row else (0, 0, 0)
+        return News2Counts(scores=scores, complete=complete, with_respiration_rate=with_rr)
 
     def alerts(self) -> list[AlertRow]:
         """Every alert of the ward's patients, oldest first."""

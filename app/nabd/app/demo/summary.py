@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Final
 
 from nabd.analytics.alerts import AlertEventKind
-from nabd.app.demo.snapshot import AlertRow
+from nabd.app.demo.snapshot import AlertRow, News2Counts
 from nabd.app.evaluation import RaisedAlert, score
 from nabd.simulators.labels import Label
 
@@ -100,6 +100,7 @@ class Summary:
     played: Played | None = None
     not_reached: int = 0
     """Labels whose onset came after the stop (not counted as expected)."""
+    news2: News2Counts | None = None
 
     @property
     def lossless(self) -> bool:
@@ -116,6 +117,7 @@ def summarise(
     played: Played,
     export_dir: Path | None,
     exported_files: int = 0,
+    news2: News2Counts | None = None,
 ) -> Summary:
     """Count and match up to ``played.until``, when the devices stopped: later alerts are
     ignored, and so are labels whose onset had not been played by then."""
@@ -154,6 +156,16 @@ def summarise(
         by_patient=by_patient,
         played=played,
         not_reached=len(labels) - len(reached),
+        news2=news2,
+    )
+
+
+def _news2_line(counts: News2Counts) -> str:
+    """``40 scores, 12 complete (all seven parameters), 30 with a respiratory rate``: an
+    incomplete score is a lower bound (RCP NEWS2 2017), so how many were complete matters."""
+    return (
+        f"{counts.scores} scores, {counts.complete} complete (all seven parameters), "
+        f"{counts.with_respiration_rate} with a respiratory rate"
     )
 
 
@@ -164,6 +176,8 @@ def render_summary(summary: Summary) -> str:
     out.append(f"readings  generated {summary.generated}, ingested {summary.ingested} ({verdict})")
     if summary.played is not None:
         out.append(f"ward      {summary.played.describe()}")
+    if summary.news2 is not None:
+        out.append(f"NEWS2     {_news2_line(summary.news2)}")
     out.append(f"alerts    {summary.alerts_raised} raised while the ward played")
     if summary.lines:
         out.append("")

@@ -69,10 +69,12 @@ def transport_onto_wall(
 
 def cadences(speed: float) -> Cadences:
     """The devices' usual cadences in simulated time, but never faster than these wall-clock
-    floors (a thermometer every 10 s, a cuff or a spot check every minute)."""
+    floors (a thermometer every 10 s, a respiration sensor every 5 s, a cuff or a spot check
+    every minute)."""
     return Cadences(
         stream_s=_WALL_STEP_S,
         spot_check_s=max(60.0, 900.0 / speed),
         thermometer_s=max(10.0, 60.0 / speed),
         cuff_s=max(60.0, 900.0 / speed),
+        respiration_s=max(5.0, 30.0 / speed),
     )

@@ -29,6 +29,20 @@ from nabd.contract.gatt.device import (
     encode_device_info_string,
 )
 from nabd.contract.gatt.errors import UnknownCharacteristicError
+from nabd.contract.gatt.ghs import (
+    GhsControlPoint,
+    HealthSensorFeatures,
+    LiveHealthObservations,
+    StoredHealthObservations,
+    decode_ghs_control_point,
+    decode_health_sensor_features,
+    decode_live_health_observations,
+    decode_stored_health_observations,
+    encode_ghs_control_point,
+    encode_health_sensor_features,
+    encode_live_health_observations,
+    encode_stored_health_observations,
+)
 from nabd.contract.gatt.glucose import (
     GlucoseMeasurement,
     decode_glucose_measurement,
@@ -75,6 +89,10 @@ CharacteristicValue: TypeAlias = (
     | IntermediateCuffPressure
     | GlucoseMeasurement
     | WeightMeasurement
+    | LiveHealthObservations
+    | StoredHealthObservations
+    | HealthSensorFeatures
+    | GhsControlPoint
     | BatteryLevel
     | DeviceInfoString
 )
@@ -90,6 +108,10 @@ _MEASUREMENT_DECODERS: Final[dict[int, Callable[[Buffer], CharacteristicValue]]]
     IntermediateCuffPressure.UUID: decode_intermediate_cuff_pressure,
     GlucoseMeasurement.UUID: decode_glucose_measurement,
     WeightMeasurement.UUID: decode_weight_measurement,
+    LiveHealthObservations.UUID: decode_live_health_observations,
+    StoredHealthObservations.UUID: decode_stored_health_observations,
+    HealthSensorFeatures.UUID: decode_health_sensor_features,
+    GhsControlPoint.UUID: decode_ghs_control_point,
     BatteryLevel.UUID: decode_battery_level,
 }
 
@@ -111,6 +133,10 @@ _ENCODERS: Final[Mapping[type, Callable[[Any], bytes]]] = MappingProxyType(
         IntermediateCuffPressure: encode_intermediate_cuff_pressure,
         GlucoseMeasurement: encode_glucose_measurement,
         WeightMeasurement: encode_weight_measurement,
+        LiveHealthObservations: encode_live_health_observations,
+        StoredHealthObservations: encode_stored_health_observations,
+        HealthSensorFeatures: encode_health_sensor_features,
+        GhsControlPoint: encode_ghs_control_point,
         BatteryLevel: encode_battery_level,
         DeviceInfoString: encode_device_info_string,
     }

@@ -48,6 +48,7 @@ class MetricKey(StrEnum):
     SPO2 = "spo2"
     PULSE_RATE = "pulse_rate"
     PULSE_AMPLITUDE_INDEX = "pulse_amplitude_index"
+    RESPIRATION_RATE = "respiration_rate"
     BODY_TEMPERATURE = "body_temperature"
     SYSTOLIC_BP = "systolic_bp"
     DIASTOLIC_BP = "diastolic_bp"

@@ -5,6 +5,11 @@ by what its GATT database holds once connected). Measurement characteristics are
 (notify or indicate, whichever the device offers; the specifications make the final measurements
 of HTS, BLS, GLS, WSS and PLX spot-check *indications*), Battery Level and the Device Information
 strings are read at every connection.
+
+A Generic Health Sensor (GHS 1.0, service 0x1840) sends segmented observations on Live Health
+Observations (0x2B8B) and, for stored records, Stored Health Observations (0x2BDD); after
+subscribing the agent writes "start sending live observations" to its GHS Control Point (0x2BF4)
+when the device has one.
 """
 
 from __future__ import annotations
@@ -20,7 +25,10 @@ __all__ = [
     "BATTERY_SERVICE",
     "DEVICE_INFORMATION_SERVICE",
     "DEVICE_INFO_STRINGS",
+    "GHS_CONTROL_POINT",
+    "GLUCOSE_MEASUREMENT",
     "MEASUREMENTS",
+    "SEGMENTED",
     "HealthService",
     "uuid16_of",
 ]
@@ -35,6 +43,7 @@ class HealthService(StrEnum):
     BLOOD_PRESSURE = "blood_pressure"
     GLUCOSE = "glucose"
     WEIGHT_SCALE = "weight_scale"
+    GENERIC_HEALTH_SENSOR = "generic_health_sensor"
 
     @property
     def uuid16(self) -> int:
@@ -54,6 +63,7 @@ _SERVICE_UUIDS: Final = MappingProxyType(
         HealthService.BLOOD_PRESSURE: 0x1810,
         HealthService.GLUCOSE: 0x1808,
         HealthService.WEIGHT_SCALE: 0x181D,
+        HealthService.GENERIC_HEALTH_SENSOR: 0x1840,
     }
 )
 
@@ -68,10 +78,18 @@ MEASUREMENTS: Final = frozenset(
         0x2A36,  # Intermediate Cuff Pressure
         0x2A18,  # Glucose Measurement
         0x2A9D,  # Weight Measurement
+        0x2B8B,  # Live Health Observations (GHS, segmented)
+        0x2BDD,  # Stored Health Observations (GHS, segmented)
     }
 )
 """Characteristics whose notifications or indications carry readings."""
 
+SEGMENTED: Final = frozenset({0x2B8B, 0x2BDD})
+"""GHS observation characteristics: each value is a segment, joined before decoding."""
+GHS_CONTROL_POINT: Final = 0x2BF4
+
+GLUCOSE_MEASUREMENT: Final = 0x2A18
+"""A glucose meter's records; with a Record Access Control Point, stored ones can be asked for."""
 BATTERY_SERVICE: Final = 0x180F
 BATTERY_LEVEL: Final = 0x2A19
 DEVICE_INFORMATION_SERVICE: Final = 0x180A

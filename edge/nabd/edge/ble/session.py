@@ -7,8 +7,14 @@ connects again through bleak-retry-connector's ``establish_connection``.
 
 Once connected it reads the Device Information strings and the Battery Level, subscribes to every
 standard measurement characteristic the device has (notifications or indications) and to battery
-notifications if offered, and hands every value to :class:`~nabd.edge.ingress.Ingress`. Every
-GATT operation and every wait has a deadline.
+notifications if offered, and hands every value to :class:`~nabd.edge.ingress.Ingress`. A
+glucose meter is then asked for the stored records taken since the last one received
+(:mod:`nabd.edge.records`). Every GATT operation and every wait has a deadline.
+
+Generic Health Sensor observations come in segments: each GHS characteristic has its own
+:class:`~nabd.contract.gatt.ObservationReassembler` for the connection, and only a whole
+observation is decoded (a lost segment loses that observation, counted as a decode error). Once
+subscribed, "start sending live observations" is written to the GHS Control Point, if any.
 """
 
 from __future__ import annotations
@@ -25,15 +31,32 @@ from bleak.backends.device import BLEDevice
 from bleak.exc import BleakError
 from bleak_retry_connector import establish_connection
 
-from nabd.contract.gatt import DeviceInfoString
+from nabd.contract.gatt import DeviceInfoString, GattDecodeError, GhsControlOpCode
 from nabd.contract.gatt import decode as decode_value
+from nabd.contract.gatt.racp import (
+    RACP_UUID,
+    RacpOpCode,
+    RacpResponse,
+    decode_racp,
+    encode_racp,
+    response_of,
+)
 from nabd.edge import gatt
 from nabd.edge.backoff import Backoff
 from nabd.edge.ble.backend import BackendClasses
-from nabd.edge.ble.profiles import BATTERY_LEVEL, DEVICE_INFO_STRINGS, MEASUREMENTS, uuid16_of
+from nabd.edge.ble.profiles import (
+    BATTERY_LEVEL,
+    DEVICE_INFO_STRINGS,
+    GHS_CONTROL_POINT,
+    GLUCOSE_MEASUREMENT,
+    MEASUREMENTS,
+    SEGMENTED,
+    uuid16_of,
+)
 from nabd.edge.ble.sightings import Sightings
 from nabd.edge.config import BleConfig
 from nabd.edge.ingress import Ingress
+from nabd.edge.records import request_after
 from nabd.edge.runtime import Runtime
 from nabd.edge.status import DeviceHealth, DeviceState
 
@@ -50,6 +73,8 @@ _LINK_CHECK: Final = 5.0
 _CONNECT_ATTEMPTS: Final = 2
 """Attempts per ``establish_connection`` call; the session's own backoff does the rest."""
 _FAILURES: Final = (BleakError, TimeoutError, OSError, EOFError)
+_RECORDS_SENT: Final = (RacpResponse.SUCCESS, RacpResponse.NO_RECORDS_FOUND)
+"""RACP response codes that end a report with every matching record sent (maybe none)."""
 """What a lost or refused link raises (bleak, deadlines, D-Bus and transport errors)."""
 
 
@@ -81,6 +106,7 @@ class DeviceSession:
         self._clock = runtime.clock
         self._monotonic = runtime.monotonic
         self._disconnected = asyncio.Event()
+        self._segments = gatt.SegmentedObservations()
 
     async def run(self) -> None:
         backoff = Backoff(self._config.reconnect_initial_s, self._config.reconnect_max_s)
@@ -103,6 +129,7 @@ class DeviceSession:
 
     async def _session(self, device: BLEDevice, backoff: Backoff) -> None:
         self._disconnected = asyncio.Event()
+        self._segments = gatt.SegmentedObservations()  # never joins across connections
         async with asyncio.timeout(self._config.connect_timeout_s):
             client = await establish_connection(
                 BleakClient,
@@ -115,6 +142,7 @@ class DeviceSession:
         try:
             await self._set_up(client)
             backoff.reset()
+            await self._fetch_records(client)
             await self._stay_connected(client)
         finally:
             with contextlib.suppress(*_FAILURES):
@@ -128,6 +156,7 @@ class DeviceSession:
         subscribed = [c for c in characteristics if await self._subscribe(client, c)]
         if not any(uuid16_of(c.uuid) in MEASUREMENTS for c in subscribed):
             raise _NothingToRead("no standard measurement characteristic to subscribe to")
+        await self._start_live_observations(client, characteristics)
         self.health.connections += 1
         self.health.connected_monotonic = self._monotonic()
         self.health.last_error = None
@@ -168,6 +197,63 @@ class DeviceSession:
             return False
         return True
 
+    async def _fetch_records(self, client: BleakClient) -> None:
+        """Ask a glucose meter for the records taken since the last one received, through its
+        Record Access Control Point (:mod:`nabd.edge.records`). The records come as Glucose
+        Measurement notifications (handled like live ones), then a RACP indication ends the
+        procedure. A meter that refuses or does not answer keeps its connection: its live
+        readings still count, and the next connection asks again."""
+        by_uuid = {uuid16_of(c.uuid): c for c in client.services.characteristics.values()}
+        racp = by_uuid.get(RACP_UUID)
+        if racp is None or GLUCOSE_MEASUREMENT not in by_uuid:
+            return
+        device_id = self.health.device_id
+        request = request_after(self._ingress.marks.last(device_id))
+        answers: asyncio.Queue[bytes] = asyncio.Queue()
+        try:
+            async with asyncio.timeout(_GATT_TIMEOUT):
+                await client.start_notify(racp, lambda _c, data: answers.put_nowait(bytes(data)))
+                await client.write_gatt_char(racp, encode_racp(request), response=True)
+            async with asyncio.timeout(self._config.records_timeout_s):
+                answer = await self._procedure_end(answers, request.op_code)
+        except (*_FAILURES, GattDecodeError) as exc:
+            self._event("records_not_read", f"stored records not read: {exc or 'no answer'}")
+            return
+        if answer not in _RECORDS_SENT:
+            self._event("records_not_read", f"the meter answered {answer.name.lower()}")
+            return
+        log.info("%s: stored records read (%s)", device_id, encode_racp(request).hex(" "))
+
+    @staticmethod
+    async def _procedure_end(answers: asyncio.Queue[bytes], op_code: RacpOpCode) -> RacpResponse:
+        """The Response Code indication that ends the procedure of ``op_code``."""
+        while True:
+            answer = response_of(decode_racp(await answers.get()))
+            if answer is not None and answer[0] is op_code:
+                return answer[1]
+
+    async def _start_live_observations(
+        self, client: BleakClient, characteristics: list[BleakGATTCharacteristic]
+    ) -> None:
+        """GHS 1.0: a sensor sends live observations once a client asks for them. The Control
+        Point answers by indication, which a sensor refuses to write without (CCCD improperly
+        configured), so indications are enabled first; a refusal is reported, not fatal (a
+        sensor that streams anyway is still read)."""
+        for characteristic in characteristics:
+            if uuid16_of(characteristic.uuid) != GHS_CONTROL_POINT:
+                continue
+            start = bytes([GhsControlOpCode.START_SEND_LIVE_OBSERVATIONS])
+            try:
+                async with asyncio.timeout(_GATT_TIMEOUT):
+                    await client.start_notify(characteristic, self._on_control_point)
+                    await client.write_gatt_char(characteristic, start, response=True)
+            except BleakError as exc:
+                self._event("ghs_start_refused", f"GHS Control Point: {exc}")
+
+    def _on_control_point(self, _characteristic: BleakGATTCharacteristic, data: bytearray) -> None:
+        if bytes(data[:1]) != bytes([GhsControlOpCode.SUCCESS]):
+            self._event("ghs_start_refused", f"GHS Control Point answered {bytes(data).hex()}")
+
     async def _stay_connected(self, client: BleakClient) -> None:
         while client.is_connected and not self._disconnected.is_set():
             with contextlib.suppress(TimeoutError):
@@ -178,15 +264,27 @@ class DeviceSession:
         """A notification, indication or read value (called on the event loop)."""
         received_at = self._clock()
         try:
-            samples = gatt.decode(characteristic.uuid, bytes(data))
+            samples = self._decode(characteristic, bytes(data))
         except gatt.GattDecodeError as exc:
             self.health.decode_errors += 1
             self._event("decode_error", str(exc))
             return
+        if not samples:
+            return  # a segment of an observation still being joined, or nothing to read
         self._ingress.accept(self.health, samples, received_at, self._zone)
         if self.health.state is DeviceState.SILENT and self.health.last_reading_at == received_at:
             self._set(DeviceState.CONNECTED)
             self._event("device_resumed", "readings arrive again")
+
+    def _decode(self, characteristic: BleakGATTCharacteristic, data: bytes) -> list[gatt.Reading]:
+        uuid = uuid16_of(characteristic.uuid)
+        if uuid not in SEGMENTED:
+            return gatt.decode(characteristic.uuid, data)
+        readings, lost = self._segments.push(uuid, data)
+        if lost:
+            self.health.decode_errors += 1
+            self._event("decode_error", f"0x{uuid:04X}: a segment is missing, observation lost")
+        return readings or []
 
     def _failed(self, exc: BaseException) -> None:
         detail = str(exc) or type(exc).__name__

@@ -15,6 +15,8 @@ Blood Pressure Feature       0x2A49  bit 4 (measurement position detection)
 Glucose Feature              0x2A51  bit 2 (strip insufficient sample detection)
 Weight Scale Feature         0x2A9E  bit 0 (time stamp supported); resolutions 0 (not
                                      specified: the default 0.005 kg)
+Health Sensor Features (GHS) 0x2BF3  one observation type, MDC_RESP_RATE (151562); no device
+                                     specialization list
 ===========================  ======  ===========================================================
 """
 
@@ -22,18 +24,26 @@ from __future__ import annotations
 
 from typing import Final
 
-from nabd.contract.gatt import PlxDeviceSensorStatus, TemperatureType
+from nabd.contract.gatt import (
+    HealthSensorFeatures,
+    PlxDeviceSensorStatus,
+    TemperatureType,
+    encode,
+)
+from nabd.contract.gatt.ghs_metrics import MDC_RESP_RATE
 
 __all__ = [
     "BLOOD_PRESSURE_FEATURE",
     "BODY_SENSOR_LOCATION",
     "GLUCOSE_FEATURE",
+    "HEALTH_SENSOR_FEATURES",
     "PLX_FEATURES",
     "TEMPERATURE_TYPE",
     "WEIGHT_SCALE_FEATURE",
     "blood_pressure_feature",
     "body_sensor_location",
     "glucose_feature",
+    "health_sensor_features",
     "plx_features",
     "temperature_type",
     "weight_scale_feature",
@@ -45,6 +55,7 @@ TEMPERATURE_TYPE: Final = 0x2A1D
 BLOOD_PRESSURE_FEATURE: Final = 0x2A49
 GLUCOSE_FEATURE: Final = 0x2A51
 WEIGHT_SCALE_FEATURE: Final = 0x2A9E
+HEALTH_SENSOR_FEATURES: Final = HealthSensorFeatures.UUID
 
 _CHEST: Final = 1
 _PLX_DEVICE_STATUS_SUPPORT: Final = 1 << 1
@@ -80,3 +91,7 @@ def glucose_feature() -> bytes:
 
 def weight_scale_feature() -> bytes:
     return _WEIGHT_TIME_STAMP.to_bytes(4, "little")
+
+
+def health_sensor_features() -> bytes:
+    return encode(HealthSensorFeatures(observation_types=(MDC_RESP_RATE,)))

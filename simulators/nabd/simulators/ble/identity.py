@@ -36,6 +36,7 @@ PREFIX: Final[Mapping[Device, str]] = MappingProxyType(
         Device.BP_CUFF: "bps",
         Device.GLUCOSE_METER: "gls",
         Device.SCALE: "wss",
+        Device.RESPIRATION_SENSOR: "ghs",
     }
 )
 """Device id prefix: the SIG service's short name."""
@@ -48,6 +49,7 @@ SERVICE_UUID: Final[Mapping[Device, int]] = MappingProxyType(
         Device.BP_CUFF: 0x1810,  # Blood Pressure
         Device.GLUCOSE_METER: 0x1808,  # Glucose
         Device.SCALE: 0x181D,  # Weight Scale
+        Device.RESPIRATION_SENSOR: 0x1840,  # Generic Health Sensor
     }
 )
 """The health service each device serves and advertises."""

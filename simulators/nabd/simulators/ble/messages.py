@@ -16,6 +16,7 @@ BLS 0x2A35          systolic, diastolic and MAP SFLOAT NaN, Measurement Status "
                     measurement position" (the cuff is not on the arm)
 GLS 0x2A18          concentration SFLOAT NaN, Sensor Status "sample size insufficient"
 WSS 0x2A9D          weight 0xFFFF, "Measurement Unsuccessful"
+GHS 0x2B8B          respiratory rate FLOAT NaN, Measurement Status bit 2 "not available"
 ==================  =========================================================================
 
 A value missing *without* ``contact_lost`` is a sample the device never took: no message at all
@@ -34,15 +35,19 @@ from nabd.contract.gatt import (
     BloodPressureMeasurement,
     BloodPressureStatus,
     DateTime,
+    ElapsedTime,
     GlucoseConcentration,
     GlucoseMeasurement,
     GlucoseSensorStatus,
     GlucoseType,
     GlucoseUnit,
+    HealthObservation,
     HeartRateMeasurement,
     IntermediateCuffPressure,
     IntermediateTemperature,
     MedFloat,
+    NumericValue,
+    ObservationClass,
     PlxContinuousMeasurement,
     PlxDeviceSensorStatus,
     PlxSpotCheckMeasurement,
@@ -64,6 +69,7 @@ __all__ = [
     "intermediate_temperature",
     "plx_continuous",
     "plx_spot_check",
+    "respiration",
     "temperature",
     "weight",
 ]
@@ -87,6 +93,31 @@ def device_time(true_time: float, clock_offset_s: float = 0.0) -> DateTime:
     ahead: the Date Time field of a time-stamped measurement, to the second."""
     moment = datetime.fromtimestamp(true_time + clock_offset_s, tz=UTC)
     return DateTime.from_datetime(moment)
+
+
+_ELAPSED_TIME_EPOCH: Final = 946_684_800
+"""2000-01-01 00:00:00 UTC as a Unix time: the Elapsed Time Service's origin (GHS time stamps)."""
+_MDC_RESP_RATE: Final = 151562
+_MDC_DIM_RESP_PER_MIN: Final = 2784
+_STATUS_NOT_AVAILABLE: Final = 0x0004
+
+
+def respiration(
+    rate: float, contact_lost: bool, true_time: float, clock_offset_s: float = 0.0
+) -> HealthObservation | None:
+    """A GHS numeric observation of MDC_RESP_RATE (breaths/min, to 0.1) with a UTC time stamp
+    of the device clock, in whole seconds since 2000-01-01."""
+    if _missing(rate) and not contact_lost:
+        return None
+    stamp = ElapsedTime(value=max(0, int(true_time + clock_offset_s) - _ELAPSED_TIME_EPOCH))
+    value: MedFloat = Special.NAN if contact_lost or _missing(rate) else round(max(rate, 0.0), 1)
+    return HealthObservation(
+        kind=ObservationClass.NUMERIC,
+        observation_type=_MDC_RESP_RATE,
+        time=stamp,
+        status=_STATUS_NOT_AVAILABLE if contact_lost else None,
+        value=NumericValue(_MDC_DIM_RESP_PER_MIN, value),
+    )
 
 
 def heart_rate(

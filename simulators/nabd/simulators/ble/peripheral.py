@@ -16,13 +16,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass
 from typing import Final
 
+from bumble.att import ATT_Error, ErrorCode
 from bumble.core import AdvertisingData
 from bumble.device import Connection, Device
 
+from nabd.contract.gatt import GhsControlOpCode
 from nabd.simulators.ble import services
 from nabd.simulators.ble.clock import SimClock
 from nabd.simulators.ble.identity import DeviceIdentity
@@ -47,6 +49,8 @@ DEFAULT_ADVERTISING_INTERVAL_MS: Final = 100.0
 _INDICATION_TIMEOUT: Final = 30.0
 """ATT's own transaction timeout: a central that never confirms is given up on."""
 _GLUCOSE_MEASUREMENT: Final = 0x2A18
+_INDICATIONS_ENABLED: Final = 0x02
+"""Client Characteristic Configuration bit 1."""
 _LE_GENERAL_DISCOVERABLE_NO_BR_EDR: Final = 0x06
 
 
@@ -104,7 +108,10 @@ class VirtualPeripheral:
         self._interval_ms = advertising_interval_ms
         self._tasks: set[asyncio.Task[None]] = set()
         racp = self._on_racp if self.identity.device is DeviceKind.GLUCOSE_METER else None
-        self.database = services.build(self.identity, initial_battery(feed), racp)
+        control = (
+            self._on_ghs_control if self.identity.device is DeviceKind.RESPIRATION_SENSOR else None
+        )
+        self.database = services.build(self.identity, initial_battery(feed), racp, control)
         host.add_services(list(self.database.services))
         host.advertising_data = advertising_data(self.identity)
 
@@ -182,9 +189,38 @@ class VirtualPeripheral:
 
     def _on_racp(self, connection: Connection, request: bytes) -> None:
         """Answer after the write response: records first (notified), then the RACP indication."""
-        task = asyncio.get_running_loop().create_task(self._answer(connection, bytes(request)))
+        self._spawn(self._answer(connection, bytes(request)))
+
+    def _spawn(self, work: Coroutine[None, None, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    # ---- GHS Control Point ---------------------------------------------------------------------
+
+    def _on_ghs_control(self, connection: Connection, request: bytes) -> None:
+        """Start / stop sending live observations: indicated "success" (0x80) after the write
+        response, anything else "error" (0x81). As GHS 1.0 requires, a client that has not
+        enabled the Control Point's indications is refused (ATT error 0xFD, CCCD improperly
+        configured). Live observations flow to subscribers either way."""
+        characteristic = self.database.characteristics[services.GHS_CONTROL_POINT]
+        cccd = self.host.gatt_server.subscribers.get(connection, {}).get(characteristic.handle)
+        if not cccd or not cccd[0] & _INDICATIONS_ENABLED:
+            raise ATT_Error(ErrorCode.CCCD_IMPROPERLY_CONFIGURED)
+        known = bool(request) and request[0] in (
+            GhsControlOpCode.START_SEND_LIVE_OBSERVATIONS,
+            GhsControlOpCode.STOP_SEND_LIVE_OBSERVATIONS,
+        )
+        code = GhsControlOpCode.SUCCESS if known else GhsControlOpCode.ERROR
+        self._spawn(self._indicate_control(connection, bytes([code])))
+
+    async def _indicate_control(self, connection: Connection, response: bytes) -> None:
+        characteristic = self.database.characteristics[services.GHS_CONTROL_POINT]
+        try:
+            async with asyncio.timeout(_INDICATION_TIMEOUT):
+                await self.host.indicate_subscriber(connection, characteristic, response)
+        except Exception:  # the central went away: nothing left to answer
+            log.info("%s: GHS control response abandoned", self.identity.device_id, exc_info=True)
 
     async def _answer(self, connection: Connection, request: bytes) -> None:
         outcome = respond(request, self.records)

@@ -25,8 +25,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from enum import IntEnum
 from typing import Final
+
+from nabd.contract.gatt.racp import RacpOpCode, RacpOperator, RacpResponse
 
 __all__ = ["RACP", "OpCode", "Outcome", "RecordStore", "ResponseCode", "respond"]
 
@@ -34,32 +35,9 @@ RACP: Final = 0x2A52
 _SEQUENCE_NUMBER_FILTER: Final = 0x01
 
 
-class OpCode(IntEnum):
-    REPORT_STORED_RECORDS = 1
-    DELETE_STORED_RECORDS = 2
-    ABORT_OPERATION = 3
-    REPORT_NUMBER_OF_RECORDS = 4
-    NUMBER_OF_RECORDS_RESPONSE = 5
-    RESPONSE_CODE = 6
-
-
-class Operator(IntEnum):
-    NULL = 0
-    ALL = 1
-    AT_MOST = 2
-    AT_LEAST = 3
-    WITHIN_RANGE = 4
-    FIRST = 5
-    LAST = 6
-
-
-class ResponseCode(IntEnum):
-    SUCCESS = 1
-    OP_CODE_NOT_SUPPORTED = 2
-    INVALID_OPERATOR = 3
-    INVALID_OPERAND = 5
-    NO_RECORDS_FOUND = 6
-    OPERAND_NOT_SUPPORTED = 9
+OpCode = RacpOpCode
+Operator = RacpOperator
+ResponseCode = RacpResponse
 
 
 @dataclass

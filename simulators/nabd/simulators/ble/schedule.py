@@ -22,6 +22,9 @@ give one cuff reading per window, when the series has one. In detail:
 * glucose meter: a Glucose Measurement record (notify), sequence numbers from 0; records are
   kept by the meter for the Record Access Control Point even while the link is down;
 * scale: a time-stamped Weight Measurement (indicate);
+* respiration sensor (GHS): a time-stamped respiratory-rate observation on Live Health
+  Observations (notify), split into segments of 20 octets (the default ATT MTU of 23 less 3: a
+  numeric observation with a time stamp is 24 octets, so it always takes two);
 * every device: Battery Level (notify) whenever the whole-percent level changes.
 
 **Scenario effects the shells own.** Time stamps carry the device clock (UTC), shifted by the
@@ -44,7 +47,15 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from nabd.contract.gatt import CharacteristicValue, DateTime, encode, uuid_of
+from nabd.contract.gatt import (
+    CharacteristicValue,
+    DateTime,
+    LiveHealthObservations,
+    encode,
+    encode_observation,
+    segment,
+    uuid_of,
+)
 from nabd.simulators.ble import messages
 from nabd.simulators.ble.identity import DeviceIdentity, identity_of
 from nabd.simulators.devices import DEVICE_METRICS, Device
@@ -76,6 +87,10 @@ _BLOOD_PRESSURE: Final = 0x2A35
 _CUFF_PRESSURE: Final = 0x2A36
 _GLUCOSE: Final = 0x2A18
 _WEIGHT: Final = 0x2A9D
+_LIVE_HEALTH_OBSERVATIONS: Final = LiveHealthObservations.UUID
+GHS_SEGMENT_OCTETS: Final = 20
+"""Live Health Observations segment size: ATT_MTU 23 (the minimum, what every central accepts)
+less the 3-octet notification header."""
 
 _SETTLING_S: Final = 5.0
 """How long before a final temperature its intermediate reading is shown."""
@@ -121,6 +136,8 @@ class Cadences:
     cuff_s: float = 900.0
     glucose_s: float = 4 * 3600.0
     scale_s: float = 86400.0
+    respiration_s: float = 30.0
+    """The GHS respiration sensor's observation interval."""
 
     def __post_init__(self) -> None:
         floors = {
@@ -130,6 +147,7 @@ class Cadences:
             "cuff_s": 2 * max(_DEFLATION_S),
             "glucose_s": 1.0,
             "scale_s": 1.0,
+            "respiration_s": 1.0,
         }
         for name, floor in floors.items():
             value = getattr(self, name)
@@ -325,6 +343,22 @@ def _scale(feed: DeviceFeed, cadences: Cadences) -> Iterator[Emission]:
         yield from _emission(at, value, indicate=True)
 
 
+def _respiration_sensor(feed: DeviceFeed, cadences: Cadences) -> Iterator[Emission]:
+    values, lost = feed.values["respiration_rate"], feed.contact_lost["respiration_rate"]
+    counter = 0
+    for i in _measured(feed, ("respiration_rate",), cadences.respiration_s):
+        at = float(feed.times[i])
+        observation = messages.respiration(
+            float(values[i]), bool(lost[i]), at, feed.clock_offset(at)
+        )
+        if observation is None:
+            continue
+        parts = segment(encode_observation(observation), GHS_SEGMENT_OCTETS, counter)
+        counter = (counter + len(parts)) % 64
+        for part in parts:
+            yield Emission(at, _LIVE_HEALTH_OBSERVATIONS, part, indicate=False)
+
+
 def _battery(feed: DeviceFeed) -> Iterator[Emission]:
     if feed.battery is None or feed.battery.size < 2:
         return
@@ -342,6 +376,7 @@ _SOURCES: Final[Mapping[Device, tuple[_Source, ...]]] = {
     Device.BP_CUFF: (_cuff,),
     Device.GLUCOSE_METER: (_glucose_meter,),
     Device.SCALE: (_scale,),
+    Device.RESPIRATION_SENSOR: (_respiration_sensor,),
 }
 
 

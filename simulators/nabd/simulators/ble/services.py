@@ -13,6 +13,9 @@ BP cuff        Blood Pressure 0x1810: Blood Pressure Measurement 0x2A35 I, Inter
 glucose meter  Glucose 0x1808: Glucose Measurement 0x2A18 N, Glucose Feature 0x2A51 R, Record
                Access Control Point 0x2A52 W+I (see :mod:`~nabd.simulators.ble.racp`)
 scale          Weight Scale 0x181D: Weight Measurement 0x2A9D I, Weight Scale Feature 0x2A9E R
+respiration    Generic Health Sensor 0x1840: Live Health Observations 0x2B8B N, Health Sensor
+sensor         Features 0x2BF3 R, GHS Control Point 0x2BF4 W+I (start/stop answered "success";
+               the virtual sensor notifies its subscribers either way)
 every device   Battery 0x180F: Battery Level 0x2A19 R+N; Device Information 0x180A: Manufacturer
                Name 0x2A29, Model Number 0x2A24, Serial Number 0x2A25, Firmware Revision 0x2A26 R
 =============  ==================================================================================
@@ -30,7 +33,12 @@ from typing import Final
 from bumble import gatt
 from bumble.device import Connection
 
-from nabd.contract.gatt import DeviceInfoCharacteristic, DeviceInfoString, encode
+from nabd.contract.gatt import (
+    DeviceInfoCharacteristic,
+    DeviceInfoString,
+    GhsControlPoint,
+    encode,
+)
 from nabd.simulators.ble import features
 from nabd.simulators.ble.identity import FIRMWARE, MANUFACTURER, DeviceIdentity
 from nabd.simulators.ble.racp import RACP
@@ -38,10 +46,18 @@ from nabd.simulators.ble.schedule import BATTERY_LEVEL
 from nabd.simulators.devices import Device
 from nabd.simulators.errors import SimulatorError
 
-__all__ = ["BATTERY_SERVICE", "DEVICE_INFORMATION_SERVICE", "GattDatabase", "RacpWriter", "build"]
+__all__ = [
+    "BATTERY_SERVICE",
+    "DEVICE_INFORMATION_SERVICE",
+    "GHS_CONTROL_POINT",
+    "GattDatabase",
+    "RacpWriter",
+    "build",
+]
 
 BATTERY_SERVICE: Final = 0x180F
 DEVICE_INFORMATION_SERVICE: Final = 0x180A
+GHS_CONTROL_POINT: Final = GhsControlPoint.UUID
 
 RacpWriter = Callable[[Connection, bytes], None]
 """Called with each value a central writes to the RACP."""
@@ -58,6 +74,7 @@ _MEASUREMENTS: Final[Mapping[Device, tuple[tuple[int, _Props], ...]]] = {
     Device.BP_CUFF: ((0x2A35, _Props.INDICATE), (0x2A36, _Props.NOTIFY)),
     Device.GLUCOSE_METER: ((0x2A18, _Props.NOTIFY),),
     Device.SCALE: ((0x2A9D, _Props.INDICATE),),
+    Device.RESPIRATION_SENSOR: ((0x2B8B, _Props.NOTIFY),),
 }
 """Characteristics that carry measurements, and how."""
 
@@ -68,6 +85,9 @@ _READ_ONLY: Final[Mapping[Device, tuple[tuple[int, Callable[[], bytes]], ...]]] 
     Device.BP_CUFF: ((features.BLOOD_PRESSURE_FEATURE, features.blood_pressure_feature),),
     Device.GLUCOSE_METER: ((features.GLUCOSE_FEATURE, features.glucose_feature),),
     Device.SCALE: ((features.WEIGHT_SCALE_FEATURE, features.weight_scale_feature),),
+    Device.RESPIRATION_SENSOR: (
+        (features.HEALTH_SENSOR_FEATURES, features.health_sensor_features),
+    ),
 }
 
 
@@ -107,10 +127,16 @@ def _device_information(identity: DeviceIdentity) -> dict[int, gatt.Characterist
     }
 
 
-def build(identity: DeviceIdentity, battery: int, racp: RacpWriter | None = None) -> GattDatabase:
+def build(
+    identity: DeviceIdentity,
+    battery: int,
+    racp: RacpWriter | None = None,
+    ghs_control: RacpWriter | None = None,
+) -> GattDatabase:
     """The database of ``identity``'s device, its Battery Level reading ``battery`` %.
 
-    ``racp`` receives the glucose meter's RACP writes (required for a glucose meter).
+    ``racp`` receives the glucose meter's RACP writes (required for a glucose meter),
+    ``ghs_control`` the respiration sensor's GHS Control Point writes (required for it).
     """
     device = identity.device
     health = {uuid: _characteristic(uuid, props) for uuid, props in _MEASUREMENTS[device]}
@@ -122,6 +148,13 @@ def build(identity: DeviceIdentity, battery: int, racp: RacpWriter | None = None
             raise SimulatorError("a glucose meter needs a RACP writer")
         writer = gatt.CharacteristicValue(write=racp)
         health[RACP] = _characteristic(RACP, _Props.WRITE | _Props.INDICATE, writer)
+    if device is Device.RESPIRATION_SENSOR:
+        if ghs_control is None:
+            raise SimulatorError("a GHS sensor needs a GHS Control Point writer")
+        control = gatt.CharacteristicValue(write=ghs_control)
+        health[GHS_CONTROL_POINT] = _characteristic(
+            GHS_CONTROL_POINT, _Props.WRITE | _Props.INDICATE, control
+        )
     battery_level = _characteristic(BATTERY_LEVEL, _Props.READ | _Props.NOTIFY, bytes([battery]))
     information = _device_information(identity)
     services = (
