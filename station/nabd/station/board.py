@@ -12,8 +12,11 @@ from datetime import datetime
 from typing import Any, Final
 
 import psycopg
+from pydantic import ValidationError
 
 from nabd.analytics.news2 import MISSING, PARAMETERS
+from nabd.contract.alert_text import render
+from nabd.contract.payloads import AlertFacts
 
 __all__ = ["NEWS2_PARAMETER_PHRASES", "VITALS", "AlertLine", "BedRow", "Vital", "ward_board"]
 
@@ -54,6 +57,18 @@ class AlertLine:
     raised_at: datetime
     acknowledged_by: str | None
     silenced_until: datetime | None
+    facts: dict[str, Any] | None = None
+    """What raised it, as stored by analytics (migration 0105); None for older alerts."""
+
+    def text(self, lang: str) -> str:
+        """The alert in the reader's language, from its facts; else the stored message."""
+        if self.facts is None:
+            return self.message
+        try:
+            said = AlertFacts.model_validate(self.facts, strict=False)
+        except ValidationError:
+            return self.message
+        return render(said, lang)
 
 
 NEWS2_PARAMETER_PHRASES: Final[Mapping[str, str]] = {
@@ -102,6 +117,10 @@ class BedRow:
     news2_missing: tuple[str, ...] = ()
     """Phrase keys (:data:`NEWS2_PARAMETER_PHRASES`) of the parameters the newest score lacks."""
     alerts: list[AlertLine] = field(default_factory=list)
+    monitored: bool = True
+    """Whether the consent rule allows collecting her readings now (:mod:`.consent`)."""
+    withdrawn_at: datetime | None = None
+    """When she withdrew, if that is why she is not monitored."""
 
     @property
     def top_priority(self) -> str | None:
@@ -158,7 +177,7 @@ def ward_board(conn: Conn, *, patient: str | None = None) -> list[BedRow]:
         )
     for r in conn.execute(
         """SELECT patient_id, id::text, condition, priority, state, message, raised_at,
-                  acknowledged_by, silenced_until
+                  acknowledged_by, silenced_until, facts
            FROM alert WHERE patient_id = ANY(%s) AND state <> 'resolved'
            ORDER BY array_position(ARRAY['critical', 'high', 'medium', 'low'], priority),
                     raised_at DESC""",
