@@ -81,8 +81,9 @@ def test_a_nurse_enters_spot_values_and_the_board_marks_them_as_hers(
     page.fill("#temp", "38,2")
     page.click("form.record button[type=submit]")
     expect(page.locator(".notice.ok")).to_contain_text("Observations enregistrées")
+    # Shown in her locale: a French decimal comma.
     for key, value in [("spo2", "95"), ("heart_rate", "102"), ("systolic_bp", "150/90"),
-                       ("body_temperature", "38,2")]:  # fmt: skip  (a French decimal comma)
+                       ("body_temperature", "38,2")]:  # fmt: skip
         expect(page.locator(f"dd:has(small[data-manual={key}])")).to_contain_text(value)
     page.click("a.brand")  # the ward board marks them too
     row = page.locator("tr.bed[data-patient=p-a]")
