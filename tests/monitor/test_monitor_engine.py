@@ -339,6 +339,17 @@ def test_a_low_glucose_reading_pages_by_level_while_current() -> None:
     assert not e.detect(T0 + 3601 * S).active[:, col].any()  # an hour old: no longer current
 
 
+def test_a_cgm_pages_after_15_minutes_below_a_level_not_on_one_low_reading() -> None:
+    e = engine(2)
+    col = column("hypoglycaemia")
+    feed(e, 0, "glucose", [6.0, 6.0])
+    for minute, low in ((5, 3.4), (10, 3.5), (15, 3.6)):  # patient 1: one dip, then back
+        feed(e, minute * 60, "glucose", [low, 6.0 if minute > 5 else 3.3])
+        assert not e.detect(T0 + minute * 60 * S).active[:, col].any(), minute
+    feed(e, 20 * 60, "glucose", [3.7, 6.1])  # patient 0: 15 min below 3.9
+    assert e.detect(T0 + 20 * 60 * S).active[:, col].tolist() == [True, False]
+
+
 @pytest.mark.parametrize("condition", [c.name for c in CONDITIONS])
 def test_every_condition_has_facts_that_render_in_every_language(condition: str) -> None:
     said = facts(engine().detect(T0), 0, condition)

@@ -12,8 +12,8 @@ active and how severe, with one call of each scoring-core function for the whole
   was present while it fired is present again (a parameter that scored 3 and then went missing
   is no evidence of recovery);
 * **hard limits** per metric (heart rate: the strap's, else the oximeter's pulse rate);
-* **hypoglycaemia** from each patient's newest glucose reading while current
-  (:mod:`nabd.analytics.glucose`);
+* **hypoglycaemia** from each patient's newest glucose reading while current, a CGM's once
+  below a level for 15 min (:mod:`nabd.analytics.glucose`);
 * **technical**: no data, stale data, sensor off (latched, see ``EngineConfig.sensor_off``),
   low battery, gateway offline, device disconnected (a device's Bluetooth link down for more
   than ``EngineConfig.link_grace_s``, per device), every tick; flatline with the window
@@ -461,11 +461,15 @@ class Engine:
 
     def _glucose(self, now: int, found: Detection) -> None:
         st, col = self.state, column("hypoglycaemia")
-        verdict = ward_hypoglycaemia(
+        newest = st.clean_value[:, _GLUCOSE_INDEX]
+        with np.errstate(invalid="ignore"):
+            low = bool((newest < self.config.glucose.level_1).any())
+        verdict = ward_hypoglycaemia(  # the readings' window only when someone is low
             now,
-            st.clean_value[:, _GLUCOSE_INDEX],
+            newest,
             st.clean_time[:, _GLUCOSE_INDEX],
             self.config.glucose,
+            recent=st.glucose.window() if low else None,
         )
         level_2 = verdict.level == 2
         found.active[:, col] = verdict.active

@@ -57,6 +57,7 @@ MANUAL_METRICS: Final = (
 )
 """The NEWS2 parameters a nurse may measure and enter (``nurse_entry``, migrations 0033/0034),
 as catalogue keys; the diastolic pressure she enters with the systolic is not scored."""
+_GLUCOSE = metric_index("glucose")
 BATTERY_WINDOW_S = 900
 """How long the lowest battery reading of a patient's devices stands (devices report every few
 minutes, so a low one is heard again well within it)."""
@@ -120,6 +121,8 @@ class WardState:
         self.index = PatientIndex()
         self.rings = {key: RingBuffer(0, cap) for key, cap in config.capacities.items()}
         self.minutes = {key: RingBuffer(0, config.minute_capacity) for key in MINUTE_METRICS}
+        self.glucose = RingBuffer(0, config.glucose.readings)
+        """Each patient's newest clean glucose readings: a CGM's persistence is judged on them."""
         self.latest_time: IntArray = np.full((0, _METRICS), NEVER, dtype=np.int64)
         self.latest_value: FloatArray = np.full((0, _METRICS), np.nan)
         self.latest_contact_lost: BoolArray = np.zeros((0, _METRICS), dtype=np.bool_)
@@ -194,6 +197,9 @@ class WardState:
             run = slice(bounds[index], bounds[index + 1])
             mine = clean[run]
             windowed += int(ring.push(rows[run][mine], time[run][mine], value[run][mine]).sum())
+        run = slice(bounds[_GLUCOSE], bounds[_GLUCOSE + 1])
+        mine = clean[run]
+        self.glucose.push(rows[run][mine], time[run][mine], value[run][mine])
         return IngestCount(readings=total, windowed=windowed, unknown=unknown)
 
     @staticmethod
@@ -296,7 +302,7 @@ class WardState:
         return new
 
     def _grow(self, patients: int) -> None:
-        for ring in (*self.rings.values(), *self.minutes.values()):
+        for ring in (*self.rings.values(), *self.minutes.values(), self.glucose):
             ring.grow(patients)
         self.latest_time = pad_rows(self.latest_time, patients, NEVER, order="F")
         self.latest_value = pad_rows(self.latest_value, patients, np.nan, order="F")
