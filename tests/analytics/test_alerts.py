@@ -87,6 +87,25 @@ def test_one_alert_while_the_condition_lasts_escalating_until_acknowledged() -> 
     ]
 
 
+def test_a_condition_that_does_not_escalate_stays_at_its_priority_unacknowledged() -> None:
+    policy = AlertPolicy(conditions=("hr_high", "spo2_low"), escalates=[False, True])
+
+    def script(t: int) -> tuple[BoolArray, IntArray, Actions | None]:
+        both = t >= 10
+        return np.array([[both, both]]), np.array([[HIGH, HIGH]]), None
+
+    events = run(script, 400, policy=policy)
+    assert [(e.at // S, e.kind, e.condition) for e in events] == [
+        (10, R, "hr_high"),
+        (10, R, "spo2_low"),
+        (190, E, "spo2_low"),  # only the one that escalates
+        (250, E, "spo2_low"),
+        (310, E, "spo2_low"),
+    ]
+    with pytest.raises(AnalyticsInputError, match="escalates"):
+        AlertPolicy(conditions=("hr_high", "spo2_low"), escalates=[False])
+
+
 def test_raise_after_and_resolve_after_are_exact() -> None:
     policy = AlertPolicy(conditions=("hr_high", "spo2_low"), raise_after_s=30, resolve_after_s=20)
 

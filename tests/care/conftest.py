@@ -23,9 +23,10 @@ _ROOT = str(Path(__file__).resolve().parents[2])
 if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
+from nabd.app.cli import main  # noqa: E402
 from nabd.app.db.migrations import apply_migrations  # noqa: E402
 from nabd.app.stack.testing import RunningStack  # noqa: E402
-from tests.care.care_kit import Conn, token  # noqa: E402
+from tests.care.care_kit import Conn, Run, token  # noqa: E402
 from tests.ingest.ingest_kit import (  # noqa: E402
     IngestDb,
     RunningWorker,
@@ -77,6 +78,25 @@ def owner(owner_url: str) -> Iterator[Conn]:
     state as ingest would)."""
     with psycopg.connect(owner_url, autocommit=True) as connection:
         yield connection
+
+
+@pytest.fixture
+def run(care_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Run:
+    """Run ``nabd ARGS`` in-process with the care login in ``NABD_CARE_DATABASE_URL``;
+    returns (status, stdout, stderr)."""
+    monkeypatch.setenv("NABD_CARE_DATABASE_URL", care_url)
+    monkeypatch.delenv("NABD_DATABASE_URL", raising=False)
+
+    def nabd(*args: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        try:
+            status = main(list(args))
+        except SystemExit as exc:  # argparse's own usage errors
+            status = int(exc.code or 0)
+        out, err = capsys.readouterr()
+        return status, out, err
+
+    return nabd
 
 
 @pytest.fixture(scope="module")

@@ -6,37 +6,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Callable
-from typing import TypeAlias
 
 import pytest
 
 from nabd.app.cli import main
-from tests.care.care_kit import token
+from tests.care.care_kit import Run, token
 
 pytestmark = pytest.mark.integration
-
-
-Run: TypeAlias = Callable[..., tuple[int, str, str]]
-
-
-@pytest.fixture
-def run(care_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Run:
-    """Run ``nabd ARGS`` in-process with the care login in ``NABD_CARE_DATABASE_URL``;
-    returns (status, stdout, stderr)."""
-    monkeypatch.setenv("NABD_CARE_DATABASE_URL", care_url)
-    monkeypatch.delenv("NABD_DATABASE_URL", raising=False)
-
-    def nabd(*args: str) -> tuple[int, str, str]:
-        capsys.readouterr()
-        try:
-            status = main(list(args))
-        except SystemExit as exc:  # argparse's own usage errors
-            status = int(exc.code or 0)
-        out, err = capsys.readouterr()
-        return status, out, err
-
-    return nabd
 
 
 def test_a_ward_opens_a_patient_is_admitted_wears_a_device_and_leaves(run: Run) -> None:

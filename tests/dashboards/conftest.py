@@ -31,6 +31,7 @@ import pytest
 
 from nabd.analytics import news2
 from nabd.app.db.migrations import apply_migrations
+from nabd.contract.careplan import Programme, default_plan
 from nabd.dashboards.macros import QueryContext, Variable
 from nabd.simulators.devices import DEVICE_METRICS, Device
 from nabd.simulators.patient import PatientProfile, draw_profiles, simulate
@@ -365,6 +366,25 @@ def _alerts(
         )
 
 
+def _home(conn: psycopg.Connection[tuple[object, ...]], ids: Sequence[str], now: datetime) -> None:
+    """The last patients are followed at home: a heart-failure care plan each, and one with an
+    open (acknowledged) "weight not measured" adherence alert (the remote-monitoring dashboard)."""
+    plan = default_plan([Programme.HEART_FAILURE])
+    with conn.cursor() as cur:
+        cur.executemany(
+            """INSERT INTO care_plan (patient_id, plan, programmes, set_by)
+               VALUES (%s, %s::jsonb, %s, 'Dr Haddad')""",
+            [(pid, plan.model_dump_json(), ["heart_failure"]) for pid in ids],
+        )
+        cur.execute(
+            """INSERT INTO alert (patient_id, condition, priority, state, raised_at,
+                                  acknowledged_at, acknowledged_by, message)
+               VALUES (%s, 'adherence_weight', 'low', 'acknowledged', %s, %s, 'nurse-r', %s)""",
+            (ids[0], now - timedelta(hours=3), now - timedelta(hours=2),
+             "Weight not measured as planned: 2 scheduled in a row missed"),
+        )  # fmt: skip
+
+
 def _pipeline(
     conn: psycopg.Connection[tuple[object, ...]], now: datetime, patients: Sequence[str]
 ) -> None:
@@ -479,6 +499,7 @@ def fill(url: str, seed: int = 20250301) -> Ward:
         _copy_observations(conn, rows)
         latest = _copy_scores(conn, ids, minutes, scores, {ids[3]: now_s - 1200})
         _alerts(conn, ids, now)
+        _home(conn, ids[-4:], now)
         _pipeline(conn, now, ids)
         conn.execute(
             """UPDATE device d SET battery_level = b.value, last_seen_at = s.time

@@ -204,6 +204,29 @@ def test_a_score_with_no_parameter_is_shown_as_no_score_never_0_or_low(
     assert all(label not in s.no_score for label in s.risks().values())
 
 
+@pytest.mark.parametrize("lang", list(Lang))
+def test_remote_monitoring_lists_the_patients_at_home_only(
+    dashboards_sql: Runner, lang: Lang
+) -> None:
+    ward, s = dashboards_sql.ward, strings(lang)
+    home = ward.patients[-4:]  # the conftest's patients with a care plan
+    context = dashboards_sql.context()
+    counts = {
+        name: dashboards_sql.query(expand(text, context), elapsed=timedelta(0)).rows[0][0]
+        for name, text in sql.remote_counts().items()
+    }
+    assert counts == {"patients": 4, "adherence": 1, "clinical": 0, "silent": 0}
+    result = dashboards_sql.query(expand(sql.remote_patients(s), context), elapsed=timedelta(0))
+    rows = {r[0]: dict(zip(result.columns, r, strict=True)) for r in result.rows}
+    assert set(rows) == set(home)
+    first = result.rows[0]
+    assert first[0] == home[0]  # the open alert first
+    assert rows[home[0]]["alerts"] == f"1 · {s.priority_low}"
+    assert {r["programmes"] for r in rows.values()} == {"heart_failure"}
+    assert all(r["days_with_data"] in {"2/7", "3/7"} for r in rows.values())  # 26 h of data
+    assert all(r["weight"] is not None for r in rows.values())
+
+
 def test_ward_counts(dashboards_sql: Runner) -> None:
     ward = dashboards_sql.ward
     counts = {}

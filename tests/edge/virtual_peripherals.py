@@ -3,10 +3,11 @@
 Each peripheral is a bumble host (``Device``) on its own virtual controller, serving the standard
 services over real advertising, connections and ATT: a heart-rate strap (Heart Rate 0x180D /
 0x2A37), a pulse oximeter (Pulse Oximeter 0x1822 / 0x2A5F), a thermometer (Health Thermometer
-0x1809 / 0x2A1C) or a blood-pressure cuff (Blood Pressure 0x1810 / 0x2A35), each with Battery
-(0x180F / 0x2A19) and Device Information (0x180A). The thermometer's and the cuff's final
-measurements are indications, as their specifications (HTS 1.0, BLS 1.1) require; the others
-notify. Measurement bytes come from the contract's GATT encoders.
+0x1809 / 0x2A1C), a blood-pressure cuff (Blood Pressure 0x1810 / 0x2A35) or a scale (Weight
+Scale 0x181D / 0x2A9D), each with Battery (0x180F / 0x2A19) and Device Information (0x180A).
+The thermometer's, the cuff's and the scale's final measurements are indications, as their
+specifications (HTS 1.0, BLS 1.1, WSS 1.0) require; the others notify. Measurement bytes come
+from the contract's GATT encoders.
 
 The gateway's controller sits on the same link and is served to the agent over TCP
 (``tcp-client:127.0.0.1:<port>``): the agent's bumble host talks HCI to it exactly as it would
@@ -40,28 +41,32 @@ from nabd.contract.gatt import (
     PlxContinuousMeasurement,
     SensorContact,
     TemperatureMeasurement,
+    WeightMeasurement,
     encode_battery_level,
     encode_blood_pressure_measurement,
     encode_heart_rate_measurement,
     encode_plx_continuous_measurement,
     encode_temperature_measurement,
+    encode_weight_measurement,
 )
 
-Kind = Literal["heart_rate", "pulse_oximeter", "thermometer", "blood_pressure"]
+Kind = Literal["heart_rate", "pulse_oximeter", "thermometer", "blood_pressure", "weight_scale"]
 
 _SERVICE: Final = {
     "heart_rate": 0x180D,
     "pulse_oximeter": 0x1822,
     "thermometer": 0x1809,
     "blood_pressure": 0x1810,
+    "weight_scale": 0x181D,
 }
 _MEASUREMENT: Final = {
     "heart_rate": 0x2A37,
     "pulse_oximeter": 0x2A5F,
     "thermometer": 0x2A1C,
     "blood_pressure": 0x2A35,
+    "weight_scale": 0x2A9D,
 }
-_INDICATED: Final = frozenset({"thermometer", "blood_pressure"})
+_INDICATED: Final = frozenset({"thermometer", "blood_pressure", "weight_scale"})
 """Kinds whose final measurement is an indication (acknowledged by the central)."""
 _ADVERTISING_INTERVAL_MS: Final = 20.0
 _DEADLINE: Final = 10.0
@@ -176,6 +181,12 @@ class VirtualPeripheral:
             await self.device.indicate_subscribers(self.measurement, value)
         else:
             await self.device.notify_subscribers(self.measurement, value)
+
+    async def send_weight(self, kg: float) -> bytes:
+        """A weight without a time stamp (the gateway stamps it on receipt)."""
+        value = encode_weight_measurement(WeightMeasurement(weight=kg))
+        await self.notify(value)
+        return value
 
     async def send_heart_rate(self, bpm: int, rr_intervals: tuple[float, ...] = ()) -> bytes:
         value = encode_heart_rate_measurement(

@@ -14,11 +14,14 @@ from pathlib import Path
 import psycopg
 import pytest
 from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.careplan import CarePlan
 from fhir.resources.R4B.observation import Observation
 from psycopg import errors, sql
 from psycopg.rows import dict_row
 
 from nabd.app.cli import main
+from nabd.contract.careplan import CarePlan as CarePlan_
+from nabd.contract.careplan import Programme, default_plan
 from nabd.interop.fhir import export, query
 from nabd.interop.fhir.codes import BLOOD_PRESSURE_STREAM, NEWS2_STREAM, Systems, streams
 from nabd.interop.fhir.errors import FhirConfigError, NotFoundError
@@ -283,6 +286,45 @@ def test_a_stored_score_with_no_parameter_exports_no_total(seeded: Seeded) -> No
     assert "valueInteger" not in obs
     assert "interpretation" not in obs
     assert obs["dataAbsentReason"]["coding"][0]["code"] == "not-performed"
+
+
+def test_a_patient_at_home_exports_their_care_plan(seeded: Seeded, tmp_path: Path) -> None:
+    plan = default_plan([Programme.HEART_FAILURE], timezone="Africa/Tunis").with_changes(
+        {"weight": {"dry_weight_kg": 78.5}}
+    )
+    with psycopg.connect(seeded.owner_url, autocommit=True) as conn:
+        conn.execute("INSERT INTO patient (id, ward_id) VALUES ('p_home', 'w1')")
+        conn.execute(
+            """INSERT INTO care_plan (patient_id, plan, programmes, version, set_by, started_at)
+               VALUES ('p_home', %s::jsonb, '{heart_failure}', 2, 'Dr Haddad', %s)""",
+            (plan.model_dump_json(), T0),
+        )
+    out = tmp_path / "home.json"
+    assert main(["fhir", "export", "--patient", "p_home", "--since", T0.isoformat(), "--out",
+                 str(out), "--database-url", seeded.fhir_url,
+                 "--base-url", "http://127.0.0.1:8080"]) == 0  # fmt: skip
+    entries = json.loads(out.read_text(encoding="utf-8"))["entry"]
+    assert [e["resource"]["resourceType"] for e in entries] == ["Patient", "CarePlan"]
+    care = CarePlan.model_validate(entries[1]["resource"])
+    assert (care.status, care.intent, care.subject.reference) == (
+        "active",
+        "plan",
+        "Patient/p.home",
+    )
+    assert care.title == "Remote monitoring: heart failure"
+    activities = [a.detail for a in care.activity or [] if a.detail is not None]
+    codes = [a.code.coding[0].code for a in activities if a.code and a.code.coding]
+    assert codes == ["29463-7", "85354-9"]  # body weight; the blood pressure panel (LOINC)
+    timing = activities[0].scheduledTiming
+    assert timing is not None
+    assert timing.repeat is not None
+    assert [str(t) for t in timing.repeat.timeOfDay or []] == ["05:00:00"]
+    assert "between 05:00 and 11:00 (Africa/Tunis)" in str(activities[0].description)
+    # The whole plan, thresholds included, round-trips through the extension.
+    stored = next(
+        e.valueString for e in care.extension or [] if str(e.url).endswith("care-plan-json")
+    )
+    assert CarePlan_.model_validate_json(str(stored)) == plan
 
 
 def test_a_nurses_entries_export_with_her_as_performer(seeded: Seeded) -> None:

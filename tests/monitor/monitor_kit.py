@@ -209,6 +209,28 @@ def audit(db: MonitorDb, alert_id: Any) -> list[tuple[str, str]]:
     ]
 
 
+def zone_where_it_is(hour: int) -> str:
+    """A fixed-offset IANA zone (``Etc/GMT±N``) where the local time now is ``hour``:xx, so a
+    test of daily schedules never straddles local midnight whenever it runs."""
+    offset = (hour - now().hour) % 24
+    if offset > 14:
+        offset -= 24
+    # POSIX-style names: Etc/GMT-3 is three hours *east* of UTC.
+    return "Etc/GMT" if offset == 0 else f"Etc/GMT{-offset:+d}"
+
+
+def set_care_plan(db: MonitorDb, patient: str, plan: Any, *, started_ago_s: float = 0.0) -> None:
+    """Store a care plan as ``nabd careplan set`` does (``plan``: a CarePlan), enrolled
+    ``started_ago_s`` ago (a patient on the programme for days, without waiting days)."""
+    with db.connect() as conn:
+        conn.execute(
+            """INSERT INTO care_plan (patient_id, plan, programmes, set_by, started_at)
+               VALUES (%s, %s::jsonb, %s, 'test', now() - make_interval(secs => %s))
+               ON CONFLICT (patient_id) DO UPDATE SET plan = EXCLUDED.plan""",
+            (patient, plan.model_dump_json(), [p.value for p in plan.programmes], started_ago_s),
+        )
+
+
 def analytics_process(
     stack: RunningStack,
     db: MonitorDb,

@@ -31,6 +31,7 @@ from psycopg import errors, sql
 from nabd.app.cli import main
 from nabd.app.db.migrations import apply_migrations
 from nabd.app.stack.testing import RunningStack
+from nabd.contract.careplan import Programme, default_plan
 from nabd.interop.fhir.auth import token_digest
 from nabd.interop.fhir.ids import ManualId
 from nabd.interop.fhir.settings import FhirSettings, TokenGrant
@@ -270,6 +271,11 @@ def test_export_writes_the_bundle_and_a_summary_with_who_accessed(
             """INSERT INTO consent (patient_id, scope, text_version, collected_at, collected_by)
                VALUES ('p_1', 'remote-monitoring', 'v2-fr', now(), 'Nurse Ines')"""
         )
+        conn.execute(
+            """INSERT INTO care_plan (patient_id, plan, programmes, set_by)
+               VALUES ('p_1', %s::jsonb, '{copd}', 'Dr Benali')""",
+            (default_plan([Programme.COPD]).model_dump_json(),),
+        )
     assert entry is not None
     assert spot is not None
     out = tmp_path / "export"
@@ -281,8 +287,9 @@ def test_export_writes_the_bundle_and_a_summary_with_who_accessed(
     assert Bundle.model_validate_json(text).type == "collection"
     resources = [e["resource"] for e in json.loads(text)["entry"]]
     kinds = [r["resourceType"] for r in resources]
-    assert kinds[0] == "Patient"
+    assert kinds[:2] == ["Patient", "CarePlan"]  # followed at home: the plan comes with it
     assert resources[0]["name"][0]["family"] == "Haddad"
+    assert resources[1]["title"] == "Remote monitoring: copd"
     assert kinds.count("Device") == 5
     assert {r["id"] for r in resources if r["resourceType"] == "Flag"} == {
         str(ALERT_OPEN),
@@ -380,7 +387,7 @@ def test_erasure_leaves_no_identity_and_keeps_the_pseudonymous_record(
     remains = dict(re.findall(r"^  (\S.*?)\s{2,}(\d+)$", out, re.MULTILINE))
     assert remains["readings"] != "0"
     assert (remains["NEWS2 scores"], remains["alerts"], remains["nurse entries"],
-            remains["consents"]) == ("2", "2", "2", "1")  # fmt: skip
+            remains["consents"], remains["care plan"]) == ("2", "2", "2", "1", "1")  # fmt: skip
     assert "legal retention period" in out
 
     # Nothing identifying is left in any table of the database.

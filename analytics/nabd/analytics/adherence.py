@@ -70,6 +70,8 @@ class Adherence:
     """One column per (day, slot): time = the window's end (ns), valid = planned."""
     level: Int8Array
     """Low where ``misses_before_alert`` or more planned occasions in a row were missed."""
+    missed_in_a_row: IntArray
+    """Per occasion (``occasions``' shape), planned occasions missed in a row up to it."""
 
 
 def adherence(
@@ -79,9 +81,15 @@ def adherence(
     *,
     first_day: int,
     days: int,
-    now: int,
+    now: int | npt.ArrayLike,
+    since: npt.ArrayLike | None = None,
 ) -> Adherence:
-    """Judge the occasions of local days ``first_day .. first_day + days - 1`` up to ``now``."""
+    """Judge the occasions of local days ``first_day .. first_day + days - 1`` up to ``now``
+    (int ns, or one per patient: a discharged patient's occasions end at the discharge).
+
+    ``since`` (int ns, one per patient): occasions whose window opens earlier are not planned
+    (the patient was not on this plan yet, e.g. admitted or enrolled mid-morning).
+    """
     n, k = schedule.planned.shape
     if readings.values.shape[0] != n:
         raise AnalyticsInputError("readings", f"has {readings.values.shape[0]} rows for {n}")
@@ -97,7 +105,12 @@ def adherence(
         taken[rows[hit], day[hit] - first_day, slot] = True
     midnight = (first_day + np.arange(days, dtype=np.int64))[None, :, None] * DAY_NS
     ends = midnight + schedule.end_s[:, None, :] * NS_PER_S - offset[:, None, None] * NS_PER_S
-    planned = schedule.planned[:, None, :] & (ends <= now)
+    until = np.broadcast_to(np.asarray(now, dtype=np.int64), (n,))
+    planned = schedule.planned[:, None, :] & (ends <= until[:, None, None])
+    if since is not None:
+        starts = ends - (schedule.end_s - schedule.start_s)[:, None, :] * NS_PER_S
+        began = np.broadcast_to(np.asarray(since, dtype=np.int64), (n,))
+        planned &= starts >= began[:, None, None]
     taken &= planned
     flat_planned = planned.reshape(n, days * k)
     flat_taken = taken.reshape(n, days * k)
@@ -110,7 +123,8 @@ def adherence(
         values=np.where(flat_taken, 1.0, 0.0),
         valid=flat_planned,
     )
-    return Adherence(planned=planned, taken=taken, occasions=occasions, level=level)
+    return Adherence(planned=planned, taken=taken, occasions=occasions, level=level,
+                     missed_in_a_row=run.astype(np.int64))  # fmt: skip
 
 
 @dataclass(frozen=True)

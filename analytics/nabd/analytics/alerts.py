@@ -121,7 +121,9 @@ class AlertPolicy:
     ``raise_after_s`` and ``resolve_after_s`` are one value for all conditions or one per
     condition; ``escalate_after_s`` is indexed by the alert's current priority (low..critical).
     ``latch_priority`` (a code 0..3, or None for no latching) is the current priority at or
-    above which an unacknowledged alert latches instead of resolving.
+    above which an unacknowledged alert latches instead of resolving. ``escalates`` (one value
+    or one per condition) says whether an unacknowledged alert of the condition escalates at
+    all: a missed home measurement is a call for the remote nurse, never an alarm by waiting.
     """
 
     conditions: tuple[str, ...]
@@ -130,9 +132,12 @@ class AlertPolicy:
     escalate_after_s: tuple[float, float, float, float] = (1800.0, 600.0, 180.0, 60.0)
     max_level: int = 3
     latch_priority: int | None = None
+    escalates: bool | Sequence[bool] = True
     raise_after_ns: IntArray = field(init=False, repr=False, compare=False)
     resolve_after_ns: IntArray = field(init=False, repr=False, compare=False)
     escalate_after_ns: IntArray = field(init=False, repr=False, compare=False)
+    escalating: BoolArray = field(init=False, repr=False, compare=False)
+    """Per condition, ``escalates``."""
 
     def __post_init__(self) -> None:
         if not self.conditions or len(set(self.conditions)) != len(self.conditions):
@@ -151,6 +156,13 @@ class AlertPolicy:
         object.__setattr__(
             self, "escalate_after_ns", self._durations("escalate_after_s", self.escalate_after_s)
         )
+        flags = self.escalates
+        each = [flags] * len(self.conditions) if isinstance(flags, bool) else list(flags)
+        if len(each) != len(self.conditions):
+            raise AnalyticsInputError(
+                "escalates", f"need one value or {len(self.conditions)} values"
+            )
+        object.__setattr__(self, "escalating", np.array(each, dtype=np.bool_))
 
     def restricted(self, columns: Sequence[int]) -> AlertPolicy:
         """The same policy for the conditions ``columns`` only, in that order (to step a block
@@ -159,6 +171,9 @@ class AlertPolicy:
         def pick(value: float | Sequence[float]) -> float | list[float]:
             return value if isinstance(value, int | float) else [value[c] for c in columns]
 
+        def pick_flags(value: bool | Sequence[bool]) -> bool | list[bool]:
+            return value if isinstance(value, bool) else [value[c] for c in columns]
+
         return AlertPolicy(
             conditions=tuple(self.conditions[c] for c in columns),
             raise_after_s=pick(self.raise_after_s),
@@ -166,6 +181,7 @@ class AlertPolicy:
             escalate_after_s=self.escalate_after_s,
             max_level=self.max_level,
             latch_priority=self.latch_priority,
+            escalates=pick_flags(self.escalates),
         )
 
     def _per_condition(self, name: str) -> IntArray:
@@ -505,6 +521,7 @@ class _Cells:
             & ~self.acknowledged
             & ~(self.silenced_until > now)
             & (self.level < policy.max_level)
+            & policy.escalating[None, :]
             & elapsed_at_least(clock, now, wait)
         )
         self.level = np.where(done, self.level + 1, self.level).astype(np.int8)

@@ -4,7 +4,8 @@ A device is registered once by its Bluetooth address (``device add`` with the sa
 changes nothing; the same id or address with another device's fields is refused). Assigning it
 to an admitted patient opens an assignment from now (or from ``--from``, in the past: ingest
 then moves the readings it set aside since, docs/ingest.md "Re-attribution"); the device is
-registered to the gateway of the patient's bed, so the gateway's readings are accepted. A device
+registered to the gateway of the patient's bed (a patient at home: their home gateway), so the
+gateway's readings are accepted. A device
 is worn by one patient at a time: an overlapping assignment is refused naming who holds it. The
 ``device_assignment`` trigger (migrations 0041, 0060) audits every change with ``--by``. An
 assignment from an instant the consent rule does not let collect is refused, naming the command
@@ -213,7 +214,7 @@ def assign(
     actor = parse_actor(by)
     with operation(conn, f"assigning device {device}"):
         ward, bed, admitted_at = require_admitted(conn, pid)
-        bed_gateway = _bed_gateway(conn, ward, bed)
+        bed_gateway = _bed_gateway(conn, ward, bed) if bed else _home_gateway(conn, pid)
         gateway = _lock_device(conn, device)
         begin = _start(conn, start, pid, admitted_at)
         current = _holder(conn, device, begin)
@@ -275,6 +276,16 @@ def _holder(conn: Conn, device: str, begin: datetime) -> tuple[Any, ...] | None:
 
 def _bed_gateway(conn: Conn, ward: str, bed: str | None) -> str | None:
     return None if bed is None else require_bed(conn, ward, bed)
+
+
+def _home_gateway(conn: Conn, patient: str) -> str | None:
+    """A patient at home's gateway, unless revoked (no device is moved to a revoked one)."""
+    row = conn.execute(
+        """SELECT g.id FROM patient p JOIN gateway g ON g.id = p.home_gateway_id
+           WHERE p.id = %s AND g.revoked_at IS NULL""",
+        (patient,),
+    ).fetchone()
+    return None if row is None else str(row[0])
 
 
 def unassign(conn: Conn, device_id: str, *, by: str) -> str | None:

@@ -86,6 +86,9 @@ class Why(StrEnum):
     MRN_AMBIGUOUS = "mrn_ambiguous"
     ERASE_ADMITTED = "erase_admitted"
     NO_IDENTITY = "no_identity"
+    HOME_GATEWAY_TAKEN = "home_gateway_taken"
+    NO_CARE_PLAN = "no_care_plan"
+    BAD_CARE_PLAN = "bad_care_plan"
 
 
 PARAMS: Final[Mapping[Why, frozenset[str]]] = {
@@ -141,6 +144,9 @@ PARAMS: Final[Mapping[Why, frozenset[str]]] = {
         Why.MRN_AMBIGUOUS: "mrn count patients",
         Why.ERASE_ADMITTED: "patient",
         Why.NO_IDENTITY: "patient",
+        Why.HOME_GATEWAY_TAKEN: "gateway patient",
+        Why.NO_CARE_PLAN: "patient",
+        Why.BAD_CARE_PLAN: "problem",
     }.items()
 }
 """The values each kind of refusal names (its catalogue entries may use any of them)."""

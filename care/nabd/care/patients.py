@@ -20,7 +20,7 @@ from datetime import date, datetime
 from typing import Any
 
 from nabd.care.errors import AlreadyAdmitted, BedOccupied, Conflict, Discharged, Unknown, Why
-from nabd.care.registry import require_bed
+from nabd.care.registry import require_bed, require_gateway, require_ward
 from nabd.care.store import Conn, audit, lock, operation
 from nabd.care.values import Admission, new_patient_id, parse_actor, parse_bed, parse_id
 
@@ -54,6 +54,8 @@ class Patient:
     devices: tuple[str, ...] = ()
     """Devices assigned now."""
     open_alerts: int = 0
+    home_gateway_id: str | None = None
+    """A patient at home: the gateway at their home (no bed)."""
 
     @property
     def name(self) -> str:
@@ -75,7 +77,8 @@ _SELECT = """SELECT p.id, p.ward_id, p.bed_id, p.admitted_at, p.discharged_at,
                               FROM device_assignment a
                               WHERE a.patient_id = p.id AND upper_inf(a.valid)), '{}'),
                     (SELECT count(*) FROM alert al
-                     WHERE al.patient_id = p.id AND al.state <> 'resolved')
+                     WHERE al.patient_id = p.id AND al.state <> 'resolved'),
+                    p.home_gateway_id
              FROM patient p"""
 
 
@@ -94,10 +97,11 @@ def _patients(
             ).fetchall()
         }
     found = []
-    for pid, ward, bed, admitted, discharged, devices, alerts in rows:
+    for pid, ward, bed, admitted, discharged, devices, alerts, home in rows:
         mrn, given, family, born = people.get(str(pid), (None, None, None, None))
         found.append(Patient(pid, ward, bed, admitted, discharged, mrn, given, family, born,
-                             devices=tuple(devices), open_alerts=int(alerts)))  # fmt: skip
+                             devices=tuple(devices), open_alerts=int(alerts),
+                             home_gateway_id=home))  # fmt: skip
     return found
 
 
@@ -131,16 +135,20 @@ def admit_in_transaction(
             Why.MRN_ADMITTED, mrn=a.mrn, patient=str(current[0]), ward=str(current[1]),
             bed=current[2], since=current[3],
         )  # fmt: skip
-    require_bed(conn, a.ward, a.bed)
-    _require_free(conn, a.ward, a.bed)
+    if a.bed is not None:
+        require_bed(conn, a.ward, a.bed)
+        _require_free(conn, a.ward, a.bed)
+    else:
+        require_ward(conn, a.ward)
+        _require_free_home(conn, a.home_gateway)
     if patient_id is None:
         patient_id = new_patient_id()
     elif conn.execute("SELECT 1 FROM patient WHERE id = %s", (patient_id,)).fetchone():
         raise Conflict(f"patient id {patient_id} is taken: a pseudonym names one admission",
                        Why.PATIENT_ID_TAKEN, patient=patient_id)  # fmt: skip
     conn.execute(
-        "INSERT INTO patient (id, ward_id, bed_id) VALUES (%s, %s, %s)",
-        (patient_id, a.ward, a.bed),
+        "INSERT INTO patient (id, ward_id, bed_id, home_gateway_id) VALUES (%s, %s, %s, %s)",
+        (patient_id, a.ward, a.bed, a.home_gateway),
     )
     conn.execute(
         """INSERT INTO identity.patient_identity
@@ -148,9 +156,26 @@ def admit_in_transaction(
            VALUES (%s, %s, %s, %s, %s)""",
         (patient_id, a.mrn, a.name.given, a.name.family, a.birth_date),
     )
-    audit(conn, actor, "patient_admitted", f"patient:{patient_id}",
-          {"ward": a.ward, "bed": a.bed})  # fmt: skip
+    where = {"bed": a.bed} if a.home_gateway is None else {"home_gateway": a.home_gateway}
+    audit(conn, actor, "patient_admitted", f"patient:{patient_id}", {"ward": a.ward, **where})
     return patient_id
+
+
+def _require_free_home(conn: Conn, gateway: str | None) -> None:
+    """Lock the home gateway; refuse it when revoked or serving another admitted patient."""
+    assert gateway is not None
+    lock(conn, f"home:{gateway}")
+    require_gateway(conn, gateway)
+    row = conn.execute(
+        "SELECT id FROM patient WHERE home_gateway_id = %s AND discharged_at IS NULL",
+        (gateway,),
+    ).fetchone()
+    if row is not None:
+        raise BedOccupied(
+            f"home gateway {gateway} serves patient {row[0]} already: one home gateway per "
+            "patient at home (register another one with `nabd gateway add`)",
+            Why.HOME_GATEWAY_TAKEN, gateway=gateway, patient=str(row[0]),
+        )  # fmt: skip
 
 
 def _require_free(conn: Conn, ward: str, bed: str) -> None:
@@ -226,7 +251,9 @@ def transfer(conn: Conn, patient_id: str, *, ward: str, bed: str, by: str) -> bo
         gateway = require_bed(conn, ward_id, bed_id)
         _require_free(conn, ward_id, bed_id)
         conn.execute(
-            "UPDATE patient SET ward_id = %s, bed_id = %s WHERE id = %s", (ward_id, bed_id, pid)
+            # A patient at home brought in to a bed leaves their home gateway behind.
+            "UPDATE patient SET ward_id = %s, bed_id = %s, home_gateway_id = NULL WHERE id = %s",
+            (ward_id, bed_id, pid),
         )
         moved = _devices_follow(conn, pid, gateway)
         audit(conn, actor, "patient_transferred", f"patient:{pid}",

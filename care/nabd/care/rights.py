@@ -224,6 +224,7 @@ _REMAINING: Final = {
     "alerts": "alert",
     "nurse entries": "nurse_entry",
     "consents": "consent",
+    "care plan": "care_plan",
     "device assignments": "device_assignment",
     "identity accesses": "identity_access",
 }

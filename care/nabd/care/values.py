@@ -206,24 +206,44 @@ def new_patient_id() -> str:
 
 @dataclass(frozen=True)
 class Admission:
-    """What admitting a patient needs, validated on construction from what a person typed."""
+    """What admitting a patient needs, validated on construction from what a person typed.
+
+    A ward patient has a ``bed``; a patient at home has none but a ``home_gateway`` (the
+    gateway at their home, which their devices' readings come through): exactly one of the two.
+    """
 
     ward: str
-    bed: str
+    bed: str | None
     mrn: str
     name: PersonName
     birth_date: date | None
+    home_gateway: str | None = None
 
     @classmethod
     def parse(
-        cls, *, ward: str, bed: str, mrn: str, name: str, birth_date: str | None
+        cls,
+        *,
+        ward: str,
+        bed: str | None,
+        mrn: str,
+        name: str,
+        birth_date: str | None,
+        home_gateway: str | None = None,
     ) -> Admission:
+        if (bed is None) == (home_gateway is None):
+            raise CareInputError(
+                "give a bed (--bed, a ward patient) or a home gateway (--home-gateway, a "
+                "patient at home), not both and not neither",
+                Why.BAD_USAGE,
+                detail="a bed or a home gateway",
+            )
         return cls(
             parse_id("ward", ward),
-            parse_bed(bed),
+            None if bed is None else parse_bed(bed),
             parse_mrn(mrn),
             parse_name(name),
             None if birth_date is None else parse_birth_date(birth_date),
+            None if home_gateway is None else parse_id("gateway", home_gateway),
         )
 
 

@@ -102,6 +102,53 @@ _N: Final = {
         "Monitoring interrupted",
         "انقطاع المراقبة",
     ),
+    # Patients at home (docs/home-monitoring.md).
+    "weight_gain": ("Prise de poids", "Weight gain", "زيادة الوزن"),
+    "bp_severe": (
+        "Pression artérielle à domicile très élevée",
+        "Home blood pressure severe",
+        "ارتفاع شديد في ضغط الدم المنزلي",
+    ),
+    "bp_low": (
+        "Pression artérielle à domicile basse",
+        "Home blood pressure low",
+        "انخفاض ضغط الدم المنزلي",
+    ),
+    "bp_mean_high": (
+        "Moyenne sur 7 jours de la pression à domicile élevée",
+        "Home blood pressure 7-day mean high",
+        "ارتفاع متوسط ضغط الدم المنزلي لسبعة أيام",
+    ),
+    "glucose_low": (
+        "Glycémie basse (domicile)",
+        "Glucose low (home)",
+        "انخفاض سكر الدم (في المنزل)",
+    ),
+    "glucose_high": (
+        "Glycémie haute (domicile)",
+        "Glucose high (home)",
+        "ارتفاع سكر الدم (في المنزل)",
+    ),
+    "adherence_weight": (
+        "Poids non mesuré comme prévu, mesures manquées de suite",
+        "Weight not measured as planned, missed in a row",
+        "لم يُقَس الوزن كما هو مقرر، قياسات فائتة متتالية",
+    ),
+    "adherence_blood_pressure": (
+        "Pression artérielle non mesurée comme prévu, mesures manquées de suite",
+        "Blood pressure not measured as planned, missed in a row",
+        "لم يُقَس ضغط الدم كما هو مقرر، قياسات فائتة متتالية",
+    ),
+    "adherence_glucose": (
+        "Glycémie non mesurée comme prévu, mesures manquées de suite",
+        "Glucose not measured as planned, missed in a row",
+        "لم يُقَس سكر الدم كما هو مقرر، قياسات فائتة متتالية",
+    ),
+    "adherence_spo2": (
+        "SpO2 non mesurée comme prévu, mesures manquées de suite",
+        "SpO2 not measured as planned, missed in a row",
+        "لم يُقَس تشبع الأكسجين كما هو مقرر، قياسات فائتة متتالية",
+    ),
 }
 
 NAMES: Final[Mapping[str, Mapping[str, str]]] = MappingProxyType(

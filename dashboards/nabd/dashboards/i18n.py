@@ -167,6 +167,19 @@ class Strings:  # one field per label; grouped by dashboard
     series_tick_max: str
     series_tick_mean: str
     series_dead_letters: str
+    # Remote monitoring (patients at home).
+    remote_title: str
+    stat_home_patients: str
+    stat_adherence_alerts: str
+    stat_home_alerts: str
+    stat_silent_day: str
+    table_home_patients: str
+    col_programmes: str
+    col_days_with_data: str
+    col_weight: str
+    col_blood_pressure: str
+    panel_weight_trend: str
+    panel_systolic_trend: str
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -345,6 +358,18 @@ _EN: Final = Strings(
     series_tick_max="longest",
     series_tick_mean="mean",
     series_dead_letters="dead letters",
+    remote_title="Nabd · Remote monitoring",
+    stat_home_patients="Patients at home",
+    stat_adherence_alerts="Measurements missed (open)",
+    stat_home_alerts="Clinical alerts (open)",
+    stat_silent_day="No data for 24 h",
+    table_home_patients="Patients at home, open alerts first",
+    col_programmes="Programmes",
+    col_days_with_data="Days with data (7 d)",
+    col_weight="Weight (kg)",
+    col_blood_pressure="Blood pressure",
+    panel_weight_trend="Weight",
+    panel_systolic_trend="Systolic blood pressure",
 )
 
 _FR: Final = Strings(
@@ -470,6 +495,18 @@ _FR: Final = Strings(
     series_tick_max="plus long",
     series_tick_mean="moyenne",
     series_dead_letters="messages rejetés",
+    remote_title="Nabd · Télésurveillance",
+    stat_home_patients="Patients à domicile",
+    stat_adherence_alerts="Mesures manquées (ouvertes)",
+    stat_home_alerts="Alertes cliniques (ouvertes)",
+    stat_silent_day="Sans donnée depuis 24 h",
+    table_home_patients="Patients à domicile, alertes ouvertes en premier",
+    col_programmes="Programmes",
+    col_days_with_data="Jours avec données (7 j)",
+    col_weight="Poids (kg)",
+    col_blood_pressure="Pression artérielle",
+    panel_weight_trend="Poids",
+    panel_systolic_trend="Pression artérielle systolique",
 )
 
 STRINGS: Final[Mapping[Lang, Strings]] = MappingProxyType({Lang.EN: _EN, Lang.FR: _FR})

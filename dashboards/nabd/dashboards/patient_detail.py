@@ -95,7 +95,7 @@ def _title(name: str, spec: Series, s: Strings, lang: Lang) -> str:
     return titles.get(name) or metric_name(spec.keys[0], lang)
 
 
-def _series_panel(title: str, query: str, unit: str, *, spot: bool) -> timeseries.Panel:
+def series_panel(title: str, query: str, unit: str, *, spot: bool) -> timeseries.Panel:
     panel = (
         timeseries.Panel()
         .title(title)
@@ -124,7 +124,7 @@ def _band_style(key: str) -> list[dashboard.DynamicConfigValue]:
 
 
 def _vital_panel(name: str, spec: Series, s: Strings, lang: Lang) -> timeseries.Panel:
-    panel = _series_panel(
+    panel = series_panel(
         _title(name, spec, s, lang),
         sql.patient_vitals(spec.keys, lang),
         spec.unit,
@@ -145,7 +145,7 @@ def _same_bands(key: str, other: str) -> bool:
 
 def _news2_trend(s: Strings) -> timeseries.Panel:
     return (
-        _series_panel(s.panel_news2_trend, sql.PATIENT_NEWS2_TREND, "none", spot=False)
+        series_panel(s.panel_news2_trend, sql.PATIENT_NEWS2_TREND, "none", spot=False)
         .decimals(0)
         .min(0)
         .thresholds(steps(*NEWS2_TOTAL_STEPS))
@@ -161,7 +161,7 @@ def _news2_trend(s: Strings) -> timeseries.Panel:
 
 def _battery(s: Strings) -> timeseries.Panel:
     return (
-        _series_panel(s.panel_battery, sql.PATIENT_BATTERY, "percent", spot=False)
+        series_panel(s.panel_battery, sql.PATIENT_BATTERY, "percent", spot=False)
         .min(0)
         .max(100)
         .thresholds(steps((None, "red"), (20.5, "orange"), (30.0, "green")))

@@ -16,7 +16,7 @@ from typing import Any, Final
 from grafana_foundation_sdk.builders.dashboard import Dashboard
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 
-from nabd.dashboards import alerts, devices, patient_detail, pipeline, ward_overview
+from nabd.dashboards import alerts, devices, patient_detail, pipeline, remote, ward_overview
 from nabd.dashboards.board import uid
 from nabd.dashboards.i18n import Lang, strings
 from nabd.dashboards.station_links import parse_station_url, with_station_links
@@ -33,6 +33,7 @@ BUILDERS: Final[Mapping[str, Callable[[Lang], Dashboard]]] = MappingProxyType(
         alerts.SLUG: alerts.build,
         devices.SLUG: devices.build,
         pipeline.SLUG: pipeline.build,
+        remote.SLUG: remote.build,
     }
 )
 """Dashboard slug -> builder, in the order Grafana lists them."""

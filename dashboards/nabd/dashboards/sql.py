@@ -214,6 +214,14 @@ def _overview_latest() -> str:
     )
 
 
+def _top_priority(s: Strings) -> str:
+    """The label of ``al.top``, a highest open alert priority as ranked in SQL."""
+    cases = " ".join(
+        f"WHEN {rank} THEN {literal(s.priorities()[k])}" for k, rank in ALERT_PRIORITY_RANK.items()
+    )
+    return f"CASE al.top {cases} END"
+
+
 def ward_patients(s: Strings) -> str:
     """One row per patient of the selected wards, most acute first (table)."""
     cell = (
@@ -226,14 +234,7 @@ def ward_patients(s: Strings) -> str:
         f"max(text) FILTER (WHERE vital = {literal(column)}) AS {column}"
         for column in OVERVIEW_VITALS
     )
-    top = (
-        "CASE al.top "
-        + " ".join(
-            f"WHEN {rank} THEN {literal(s.priorities()[k])}"
-            for k, rank in ALERT_PRIORITY_RANK.items()
-        )
-        + " END"
-    )
+    top = _top_priority(s)
     return f"""WITH {_WARD_PATIENT},
 {_overview_latest()},
 vitals AS (SELECT patient_id, {pivot}
@@ -554,3 +555,75 @@ FROM dead_letter
 WHERE $__timeFilter(received_at)
 ORDER BY received_at DESC
 LIMIT 100"""
+
+
+# ---- Remote monitoring (patients at home) -----------------------------------------------------
+
+_HOME_PATIENT: Final = (
+    "home AS (SELECT p.id, p.ward_id, c.programmes FROM patient p"
+    " JOIN care_plan c ON c.patient_id = p.id"
+    f" WHERE p.ward_id IN ({WARD}) AND p.discharged_at IS NULL)"
+)
+"""A patient at home is one with a care plan (docs/home-monitoring.md)."""
+_ADHERENCE: Final = "a.condition LIKE 'adherence\\_%'"
+
+
+def remote_counts() -> Mapping[str, str]:
+    """Stat queries of the remote-monitoring dashboard, by the column each returns."""
+    open_alert = "FROM alert a JOIN home h ON h.id = a.patient_id WHERE a.state <> 'resolved'"
+    return {
+        "patients": f"WITH {_HOME_PATIENT} SELECT count(*) AS patients FROM home",
+        "adherence": f"WITH {_HOME_PATIENT} SELECT count(*) AS adherence {open_alert}"
+        f" AND {_ADHERENCE}",
+        "clinical": f"WITH {_HOME_PATIENT} SELECT count(*) AS clinical {open_alert}"
+        f" AND NOT {_ADHERENCE}",
+        "silent": f"""WITH {_HOME_PATIENT}
+SELECT count(*) AS silent FROM home h
+WHERE NOT EXISTS (SELECT 1 FROM observation_latest l WHERE l.patient_id = h.id
+                  AND l.time > now() - interval '24 hours')""",
+    }
+
+
+def remote_patients(s: Strings) -> str:
+    """One row per patient at home of the selected wards, open alerts first (table): their
+    programmes, time since the last measurement, days with data of the last 7, open alerts by
+    highest priority, the newest weight and blood pressure."""
+    top = _top_priority(s)
+    return f"""WITH {_HOME_PATIENT},
+latest AS (SELECT l.patient_id, m.key, l.value, l.time
+           FROM observation_latest l JOIN home h ON h.id = l.patient_id
+           JOIN metric m ON m.id = l.metric_id),
+days AS (SELECT o.patient_id, count(DISTINCT date_trunc('day', o.time)) AS days
+         FROM observation o JOIN home h ON h.id = o.patient_id
+         WHERE o.time > now() - interval '7 days' GROUP BY o.patient_id),
+alerts AS (SELECT a.patient_id, count(*) AS open,
+                  max({_rank("a.priority", ALERT_PRIORITY_RANK)}) AS top
+           FROM alert a JOIN home h ON h.id = a.patient_id
+           WHERE a.state <> 'resolved' GROUP BY a.patient_id)
+SELECT h.id AS patient, w.name AS ward, array_to_string(h.programmes, ' + ') AS programmes,
+       (SELECT extract(epoch FROM now() - max(time)) FROM latest WHERE patient_id = h.id)
+           AS last_seen,
+       coalesce(d.days, 0) || '/7' AS days_with_data,
+       CASE WHEN al.open > 0 THEN al.open || '{_SEP}' || {top} END AS alerts,
+       (SELECT round(value::numeric, 1) FROM latest WHERE patient_id = h.id
+        AND key = 'body_weight') AS weight,
+       (SELECT round(s.value) || '/' || round(dv.value) FROM latest s JOIN latest dv
+        ON dv.patient_id = s.patient_id AND dv.key = 'diastolic_bp'
+        WHERE s.patient_id = h.id AND s.key = 'systolic_bp') AS blood_pressure
+FROM home h
+JOIN ward w ON w.id = h.ward_id
+LEFT JOIN days d ON d.patient_id = h.id
+LEFT JOIN alerts al ON al.patient_id = h.id
+ORDER BY al.top DESC NULLS LAST, h.id"""
+
+
+def remote_trend(key: str) -> str:
+    """One metric of every patient at home over the time range, one series per patient."""
+    return f"""WITH {_HOME_PATIENT}
+SELECT $__timeGroupAlias(o.time, $__interval), o.patient_id AS metric, avg(o.value) AS value
+FROM observation o
+JOIN home h ON h.id = o.patient_id
+WHERE o.metric_id = (SELECT id FROM metric WHERE key = {literal(key)})
+  AND $__timeFilter(o.time) AND o.value IS NOT NULL
+GROUP BY 1, 2
+ORDER BY 1"""

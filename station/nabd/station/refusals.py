@@ -328,6 +328,25 @@ CARE: Final[Mapping[CareWhy, Phrase]] = {
         "fr": "Le patient {patient} n'a pas d'identité : elle a été effacée ou jamais donnée.",
         "ar": "المريض {patient} بلا هوية: مُسحت أو لم تُعطَ قط.",
     },
+    CareWhy.HOME_GATEWAY_TAKEN: {
+        "en": "Home gateway {gateway} serves patient {patient} already: one home gateway per"
+              " patient at home.",
+        "fr": "La passerelle à domicile {gateway} sert déjà le patient {patient} : une"
+              " passerelle par patient à domicile.",
+        "ar": "بوابة المنزل {gateway} تخدم المريض {patient} بالفعل: بوابة واحدة لكل مريض في"
+              " المنزل.",
+    },
+    CareWhy.NO_CARE_PLAN: {
+        "en": "Patient {patient} has no care plan: set one with its programmes first.",
+        "fr": "Le patient {patient} n'a pas de plan de soins : définissez-en un avec ses"
+              " programmes d'abord.",
+        "ar": "المريض {patient} بلا خطة رعاية: حدّد خطة ببرامجها أولًا.",
+    },
+    CareWhy.BAD_CARE_PLAN: {
+        "en": "Care plan refused: {problem}.",
+        "fr": "Plan de soins refusé : {problem}.",
+        "ar": "خطة الرعاية مرفوضة: {problem}.",
+    },
 }  # fmt: skip
 """The care operations' refusals; each may name any of its code's values (``PARAMS``)."""
 

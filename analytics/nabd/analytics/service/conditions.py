@@ -69,6 +69,21 @@ CONDITIONS: Final = (
     Condition("low_battery", _T, LOW, "battery_level"),
     Condition("gateway_offline", _T, MEDIUM, None),
     Condition("device_disconnected", _T, MEDIUM, None),
+    # Patients at home (nabd.analytics.home, docs/home-monitoring.md): judged on their spot
+    # readings instead of the conditions above; the priority is the rule's level, these are the
+    # first levels. spo2_low above is shared: a home patient's SpO2 spot rule raises it.
+    Condition("weight_gain", _P, MEDIUM, "body_weight"),
+    Condition("bp_severe", _P, LOW, "systolic_bp"),
+    Condition("bp_low", _P, LOW, "systolic_bp"),
+    Condition("bp_mean_high", _P, LOW, "systolic_bp"),
+    Condition("glucose_low", _P, MEDIUM, "glucose"),
+    Condition("glucose_high", _P, LOW, "glucose"),
+    # Adherence is not a physiological alarm: a low-priority call for the remote nurse; its
+    # value is the number of scheduled measurements missed in a row (no unit).
+    Condition("adherence_weight", _T, LOW, None),
+    Condition("adherence_blood_pressure", _T, LOW, None),
+    Condition("adherence_glucose", _T, LOW, None),
+    Condition("adherence_spo2", _T, LOW, None),
 )
 """In column order. The order is part of nothing persistent: rows are stored by name."""
 

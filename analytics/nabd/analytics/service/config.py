@@ -84,6 +84,8 @@ def _policy() -> AlertPolicy:
         escalate_after_s=(1800.0, 600.0, 180.0, 60.0),
         max_level=3,
         latch_priority=HIGH,
+        # A missed home measurement stays a low-priority call for the remote nurse.
+        escalates=[not name.startswith("adherence_") for name in NAMES],
     )
 
 

@@ -48,6 +48,7 @@ from nabd.analytics.arrays import NEVER, NS_PER_S, IntArray, seconds_to_ns
 from nabd.analytics.service.config import MINUTE_METRICS, EngineConfig
 from nabd.analytics.service.engine import Detection, Engine, facts, message
 from nabd.analytics.service.errors import MonitorUnavailableError
+from nabd.analytics.service.home import HomePatients
 from nabd.analytics.service.leases import Leases
 from nabd.analytics.service.lifecycle import AlertBook, Transition
 from nabd.analytics.service.publish import AlertPublisher
@@ -99,6 +100,7 @@ class MonitorService:
         self.ready = asyncio.Event()
         """Set once the first session has restored its state and is ticking."""
         self._news2 = News2Writer(settings.news2_every_s)
+        self.home = HomePatients(settings.home_every_s)
         self._watermark = -1
         self._discharged = 0
         """The newest discharge number (migration 0032) this service has acted on."""
@@ -164,6 +166,7 @@ class MonitorService:
             # After a reconnect: the patients kept are restored here, new ones when adopted.
             self.engine.book = AlertBook(self.engine.config.policy, self.engine.patients)
             self.engine.book.restore(await store.open_alerts(self.engine.state.index))
+            self.home.reset()
             await self._balance(conn, source, store, force=True)
             log.info(
                 "analytics ready: worker %s, wards %s, %d patients, %d open alerts, watermark %d",
@@ -226,7 +229,11 @@ class MonitorService:
             await self._refresh(conn, source, store)
             samples = await source.refetch_unknown(self._watermark, fetched.watermark, wards)
         self.engine.ingest(samples)
-        found = self.engine.detect(time.time_ns())
+        now = time.time_ns()
+        if self.home.due(now, samples.row):
+            await self.home.judge(conn, self.engine.state.index, now, wards)
+        found = self.engine.detect(now)
+        self.home.overlay(found, self.engine.state.monitored)
         detect_ms = (time.perf_counter() - started) * 1000
         published = await self._commit(
             conn, (source, store), found, fetched, len(samples), detect_ms
@@ -302,6 +309,7 @@ class MonitorService:
             await self._release(source, change.released)
         if change.gained or force:
             await self._refresh(conn, source, store)
+            self.home.reset()  # adopted patients at home: judged at once (restored alerts)
             if change.gained:  # a long warm-up must not cost the wards held meanwhile
                 lost = await self.leases.renew(conn)
                 if lost:

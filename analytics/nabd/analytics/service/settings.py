@@ -86,6 +86,11 @@ class MonitorSettings(BaseSettings):
         default=60.0, gt=0, le=300, validation_alias="NABD_ANALYTICS_NEWS2_EVERY_S"
     )
     """Every patient's NEWS2 is written at least this often, and whenever it changes."""
+    home_every_s: float = Field(
+        default=60.0, gt=0, le=3600, validation_alias="NABD_ANALYTICS_HOME_EVERY_S"
+    )
+    """Patients at home (a care plan) are judged on their stored spot readings this often, and
+    at the tick their new readings arrive (docs/home-monitoring.md)."""
     warmup_s: float = Field(default=600.0, ge=0, validation_alias="NABD_ANALYTICS_WARMUP_S")
     """On start, raw observations of this many seconds are read back into the windows."""
     baseline_warmup_s: float = Field(

@@ -28,12 +28,19 @@ def register(subparsers: Subparsers) -> None:
 
     admit = commands.add_parser(
         "admit",
-        help="admit a patient to a bed; prints the new pseudonymous id",
-        description="Admit a person to a free bed. An MRN that is admitted already is refused "
-        "(transfer or discharge that admission instead).",
+        help="admit a patient to a bed (or at home); prints the new pseudonymous id",
+        description="Admit a person to a free bed, or at home to a remote-monitoring ward "
+        "with their home gateway (then set their care plan: `nabd careplan set`). An MRN "
+        "that is admitted already is refused (transfer or discharge that admission instead).",
     )
     admit.add_argument("--ward", required=True, metavar="WARD")
-    admit.add_argument("--bed", required=True, metavar="BED")
+    where = admit.add_mutually_exclusive_group(required=True)
+    where.add_argument("--bed", metavar="BED")
+    where.add_argument(
+        "--home-gateway",
+        metavar="GATEWAY",
+        help="a patient at home: no bed; their devices report through this gateway",
+    )
     admit.add_argument("--mrn", required=True, help="the hospital's medical record number")
     admit.add_argument("--name", required=True, help="'Given Family' or 'FAMILY, Given'")
     admit.add_argument("--birth-date", metavar="YYYY-MM-DD")
@@ -90,8 +97,9 @@ def _admit(args: argparse.Namespace) -> int:
 
     def action(conn: Conn) -> int:
         admission = Admission.parse(
-            ward=args.ward, bed=args.bed, mrn=args.mrn, name=args.name, birth_date=args.birth_date
-        )
+            ward=args.ward, bed=args.bed, mrn=args.mrn, name=args.name,
+            birth_date=args.birth_date, home_gateway=args.home_gateway,
+        )  # fmt: skip
         print(admit(conn, admission, by=args.by))
         return 0
 
@@ -128,7 +136,10 @@ def _show(args: argparse.Namespace) -> int:
         print(f"name        {p.name}")
         print(f"mrn         {p.mrn or '-'}")
         print(f"born        {born}")
-        print(f"ward, bed   {p.ward_id}, {p.bed_id or '-'}")
+        if p.home_gateway_id is not None:
+            print(f"ward, home  {p.ward_id}, home gateway {p.home_gateway_id}")
+        else:
+            print(f"ward, bed   {p.ward_id}, {p.bed_id or '-'}")
         print(f"admitted    {at(p.admitted_at)}")
         print(f"discharged  {at(p.discharged_at)}")
         print(f"devices     {', '.join(p.devices) or '-'}")

@@ -156,6 +156,7 @@ NOT_RETAINED: Final[dict[str, str]] = {
     "patient": "the pseudonymous admission every clinical row refers to; no identity in it",
     "device_assignment": "which device measured which pseudonym when; needed to read the data",
     "alarm_limit": "current alarm limits (a change is in the audit log)",
+    "care_plan": "a home patient's current care plan (each change is in the audit log)",
     "ward": "the registry: wards",
     "bed": "the registry: beds",
     "gateway": "the registry: gateways",

@@ -226,6 +226,15 @@ class Systems:
         return f"{self.base}/sid/alert"
 
     @property
+    def care_plan(self) -> str:
+        return f"{self.base}/sid/care-plan"
+
+    @property
+    def care_plan_json(self) -> str:
+        """The whole stored plan (thresholds included) as its JSON, for a lossless round trip."""
+        return f"{self.base}/StructureDefinition/care-plan-json"
+
+    @property
     def alert_condition(self) -> str:
         return f"{self.base}/CodeSystem/alert-condition"
 

@@ -1,9 +1,9 @@
 """``nabd fhir export``: everything about one patient from a time on, as FHIR resources.
 
-The Patient, the devices assigned to them in the window, every Observation (spot readings,
-per-period summaries, blood-pressure panels, NEWS2 scores, values nurses measured) and the
-alerts active in the window, read in one transaction (one consistent snapshot) and recorded in
-the audit log in it.
+The Patient, their care plan if they are followed at home, the devices assigned to them in the
+window, every Observation (spot readings, per-period summaries, blood-pressure panels, NEWS2
+scores, values nurses measured) and the alerts active in the window, read in one transaction
+(one consistent snapshot) and recorded in the audit log in it.
 """
 
 from __future__ import annotations
@@ -58,12 +58,16 @@ def to_resource(record: query.ObservationRecord, systems: Systems, *, now: datet
 
 
 def resources(conn: query.Conn, request: ExportRequest, *, now: datetime) -> Iterator[Resource]:
-    """Patient, devices, observations and flags, in that order (NotFoundError: no patient)."""
+    """Patient, care plan, devices, observations and flags, in that order (NotFoundError: no
+    patient)."""
     systems = request.systems
     window = request.window
     yield mapping.patient(
         query.patient(conn, request.patient_id, identity=request.identity), systems
     )
+    plan = query.care_plan(conn, request.patient_id)
+    if plan is not None:
+        yield mapping.care_plan(plan, systems)
     for device in query.devices_of(conn, request.patient_id, window):
         yield mapping.device(device, systems)
     selection = query.Selection(request.patient_id, frozenset(streams()), window, request.period_s)

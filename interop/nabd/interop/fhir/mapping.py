@@ -7,16 +7,20 @@ resource that leaves this module has already passed validation. docs/fhir.md has
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Final
 
+from fhir.resources.R4B.careplan import CarePlan
 from fhir.resources.R4B.device import Device
 from fhir.resources.R4B.flag import Flag
 from fhir.resources.R4B.observation import Observation
 from fhir.resources.R4B.patient import Patient
 
 from nabd.analytics.news2 import PARAMETER_NAMES
+from nabd.contract.careplan import MeasurementKind
 from nabd.contract.catalogue import metric
 from nabd.interop.fhir import ids
 from nabd.interop.fhir.codes import (
@@ -48,6 +52,7 @@ from nabd.interop.fhir.records import (
     NEWS2_SUBSCORES,
     AlertRecord,
     BloodPressureRecord,
+    CarePlanRecord,
     DeviceRecord,
     ManualRecord,
     News2Record,
@@ -472,3 +477,57 @@ def device(record: DeviceRecord, systems: Systems) -> Device:
     if record.patient_id is not None:
         data["patient"] = reference("Patient", record.patient_id)
     return Device.model_validate(data)
+
+
+def care_plan(record: CarePlanRecord, systems: Systems) -> CarePlan:
+    """A patient at home's care plan: one activity per scheduled measurement (what, coded as
+    its Observation is; when, as a daily window of local time), the whole plan with its
+    thresholds as JSON in an extension (FHIR has no element for alert thresholds).
+
+    ``active`` while the patient is admitted, ``completed`` after discharge.
+    """
+    plan = record.plan
+    zone = str(plan["timezone"])
+    activities = [_care_activity(slot, zone) for slot in plan["schedule"]]
+    programmes = [str(p) for p in plan["programmes"]]
+    data: Json = {
+        "resourceType": "CarePlan",
+        "id": ids.to_fhir(record.patient_id),
+        "identifier": [{"system": systems.care_plan, "value": record.patient_id}],
+        "extension": [
+            {"url": systems.care_plan_json, "valueString": json.dumps(plan, sort_keys=True)}
+        ],
+        "status": "active" if record.discharged_at is None else "completed",
+        "intent": "plan",
+        "title": "Remote monitoring: " + ", ".join(p.replace("_", " ") for p in programmes),
+        "subject": reference("Patient", record.patient_id),
+        "period": {"start": instant(record.started_at)},
+        "created": instant(record.started_at),
+        "note": [{"text": f"Version {record.version}, set {instant(record.set_at)} by "
+                          f"{record.set_by}; times are local to {zone}."}],
+        "activity": activities,
+    }  # fmt: skip
+    if record.discharged_at is not None:
+        data["period"]["end"] = instant(record.discharged_at)
+    return CarePlan.model_validate(data)
+
+
+def _care_activity(slot: Mapping[str, Any], zone: str) -> Json:
+    """One scheduled measurement: every day, in ``[start, end)`` local time."""
+    kind = MeasurementKind(slot["kind"])
+    codes = BLOOD_PRESSURE_CODES if kind is MeasurementKind.BLOOD_PRESSURE else (
+        catalogue_codes(kind.metrics[0])
+    )  # fmt: skip
+    start, end = str(slot["start"]), str(slot["end"])
+    return {
+        "detail": {
+            "kind": "ServiceRequest",
+            "code": _concept(codes, f"{kind.value.replace('_', ' ')} ({slot['name']})"),
+            "status": "scheduled",
+            "scheduledTiming": {
+                "repeat": {"frequency": 1, "period": 1, "periodUnit": "d", "timeOfDay": [start]}
+            },
+            "description": f"Measure {kind.value.replace('_', ' ')} every day between "
+            f"{start[:5]} and {end[:5]} ({zone}).",
+        }
+    }

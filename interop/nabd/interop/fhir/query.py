@@ -44,6 +44,7 @@ from nabd.interop.fhir.records import (
     NEWS2_SUBSCORES,
     AlertRecord,
     BloodPressureRecord,
+    CarePlanRecord,
     DeviceRecord,
     IdentityRecord,
     ManualRecord,
@@ -170,6 +171,17 @@ def patient(conn: Conn, patient_id: str, *, identity: Reader | None) -> PatientR
         ).fetchone()
         person = None if found is None else IdentityRecord(**found)
     return PatientRecord(**row, identity=person)
+
+
+def care_plan(conn: Conn, patient_id: str) -> CarePlanRecord | None:
+    """The patient's care plan, if they are followed at home."""
+    row = conn.execute(
+        """SELECT c.patient_id, c.plan, c.version, c.started_at, c.set_at, c.set_by,
+                  p.discharged_at
+           FROM care_plan c JOIN patient p ON p.id = c.patient_id WHERE c.patient_id = %s""",
+        (patient_id,),
+    ).fetchone()
+    return None if row is None else CarePlanRecord(**row)
 
 
 def sharing_allowed(conn: Conn, patient_id: str) -> bool:

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from types import MappingProxyType
-from typing import Final
+from typing import Any, Final
 
 from nabd.analytics.news2 import MISSING, NO_RISK, PARAMETERS, News2
 
@@ -162,3 +162,17 @@ class AlertRecord:
     raised_at: datetime
     resolved_at: datetime | None
     metric_key: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CarePlanRecord:
+    """A patient at home's stored care plan (``care_plan``, docs/home-monitoring.md)."""
+
+    patient_id: str
+    plan: dict[str, Any]
+    """The plan's JSON (nabd.contract.careplan.CarePlan)."""
+    version: int
+    started_at: datetime
+    set_at: datetime
+    set_by: str
+    discharged_at: datetime | None

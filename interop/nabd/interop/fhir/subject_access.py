@@ -3,10 +3,10 @@ admission as FHIR resources, and a tally of it for the human-readable summary.
 
 Law 09-08 (Morocco, article 7) and the GDPR (article 15) give a person the right to a copy of
 the data held about them. The resources are the FHIR export's (``nabd.interop.fhir.export``:
-Patient with identity, Devices, every Observation, the values nurses measured among them, alert
-Flags) for the whole stay, plus the nurses' other entries (ACVPU consciousness and supplemental
-oxygen, the two NEWS2 parameters only a nurse records: RCP NEWS2 2017, chart 1) as
-Observations. The identity is read through
+Patient with identity, a CarePlan for a patient at home, Devices, every Observation, the values
+nurses measured among them, alert Flags) for the whole stay, plus the nurses' other entries
+(ACVPU consciousness and supplemental oxygen, the two NEWS2 parameters only a nurse records: RCP
+NEWS2 2017, chart 1) as Observations. The identity is read through
 ``identity.read_identities`` with channel ``export``, so the export itself is an access in the
 log it carries (docs/patient-rights.md).
 
@@ -202,7 +202,8 @@ def resources(
     now: datetime,
     tally: SubjectTally,
 ) -> Iterator[Resource]:
-    """Patient (with identity, recorded as an access), devices, every Observation of the
+    """Patient (with identity, recorded as an access), their care plan if any, devices, every
+    Observation of the
     patient (whatever its time), nurses' entries, alert Flags and Consents;
     :class:`NotFoundError` if there is no such patient or no identity left."""
     record = query.patient(conn, patient_id, identity=reader)
@@ -213,6 +214,9 @@ def resources(
         )
     tally.patient = record
     yield _counted(tally, mapping.patient(record, systems))
+    plan = query.care_plan(conn, patient_id)
+    if plan is not None:  # followed at home: their programme, schedule and thresholds
+        yield _counted(tally, mapping.care_plan(plan, systems))
     window = TimeRange()  # all of it: a reading stamped before admission is still theirs
     for device in query.devices_of(conn, patient_id, window):
         tally.devices.append(device.id)
