@@ -72,7 +72,9 @@ class Ward(RuleBasedStateMachine):
     @precondition(lambda self: self.bed_of)
     @rule(data=st.data(), bed=st.sampled_from(BEDS))
     def transfer(self, data: st.DataObject, bed: str) -> None:
-        patient = data.draw(st.sampled_from(sorted(self.bed_of)))
+        # Admission order, not sorted ids: the ids are random, so a sorted list would map the same
+        # drawn index to another patient when hypothesis replays (FlakyStrategyDefinition).
+        patient = data.draw(st.sampled_from(list(self.bed_of)))
         occupant = self._occupant(bed)
         if occupant not in (None, patient):
             with pytest.raises(BedOccupied):
@@ -86,7 +88,7 @@ class Ward(RuleBasedStateMachine):
     @precondition(lambda self: self.bed_of)
     @rule(data=st.data())
     def discharge(self, data: st.DataObject) -> None:
-        patient = data.draw(st.sampled_from(sorted(self.bed_of)))
+        patient = data.draw(st.sampled_from(list(self.bed_of)))
         done = discharge(self.conn, patient, by=BY)
         worn = sorted(d for d, p in self.holder.items() if p == patient)
         assert sorted(done.devices) == worn
@@ -98,7 +100,7 @@ class Ward(RuleBasedStateMachine):
     @precondition(lambda self: self.bed_of or self.discharged)
     @rule(data=st.data(), device=st.integers(0, DEVICES - 1))
     def assign(self, data: st.DataObject, device: int) -> None:
-        patients = sorted(self.bed_of) + self.discharged
+        patients = list(self.bed_of) + self.discharged
         patient, device_id = data.draw(st.sampled_from(patients)), self.devices[device]
         holder = self.holder.get(device_id)
         if patient in self.discharged:
