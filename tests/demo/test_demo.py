@@ -77,7 +77,7 @@ def _run_and_check(nabd_stack: RunningStack, tmp_path: Path, work: Path) -> None
             ([b.patient_id for b in plan.beds], ROUND_NURSE),
         ).fetchall()
         # Issue 20 item 2: the simulated nurse's round (at +15 s) re-assesses ACVPU and air and
-        # counts a respiratory rate for every bed; NEWS2 scores those three on every bed, and a
+        # counts a respiratory rate, takes a BP and a temperature for every bed; NEWS2 scores them,
         # score is complete exactly when the devices' four parameters are there too.
         rounds = conn.execute(
             """SELECT patient_id, array_agg(parameter ORDER BY parameter) FROM nurse_entry
@@ -95,13 +95,12 @@ def _run_and_check(nabd_stack: RunningStack, tmp_path: Path, work: Path) -> None
         [("consciousness", "A", "test-nurse"), ("supplemental_oxygen", "air", "test-nurse")]
         * len(plan.beds)
     )
-    assert (
-        sorted(r[1] for r in rounds)
-        == [["consciousness", "respiration_rate", "supplemental_oxygen"]] * 3
-    ), text
+    full_set = ["body_temperature", "consciousness", "diastolic_bp", "respiration_rate",
+                "supplemental_oxygen", "systolic_bp"]  # fmt: skip
+    assert sorted(r[1] for r in rounds) == [full_set] * 3, text
     assert [r[0] for r in scored] == [True] * 3, (scored, text)
     assert [r[1] for r in scored] == [all(r[2:]) for r in scored], (scored, text)
-    assert "demo: nurse rounds: 1 of 1 played, 9 entries by demo-round-nurse" in text, text
+    assert "demo: nurse rounds: 1 of 1 played, 18 entries by demo-round-nurse" in text, text
     # Stopped by the demo's SIGTERM: uvicorn shuts down, then re-raises the signal (-15).
     assert not re.search(r"demo: station exited with status (?!-15\b)", text), text
     assert summary.generated > 1000, text
@@ -121,6 +120,8 @@ def _run_and_check(nabd_stack: RunningStack, tmp_path: Path, work: Path) -> None
     # Every bed wears a GHS respiration sensor: its scores carry a respiratory rate.
     assert summary.news2 is not None, text
     assert summary.news2.with_respiration_rate > 0, text
+    # The round's BP and temperature complete the score before the cuff's first reading.
+    assert summary.news2.complete > 0, text
     assert re.search(r"NEWS2 +\d+ scores, \d+ complete \(all seven parameters\)", text), text
 
 

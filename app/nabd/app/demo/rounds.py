@@ -12,8 +12,9 @@ patients are (none is sedated or on oxygen in the simulation): alert ("A") and r
   says so again.
 * **Rounds** (:class:`NurseRounds`, issue 20 item 2): every ``round_hours`` simulated hours
   from the first played instant, a simulated nurse (:data:`ROUND_NURSE`) re-assesses ACVPU and
-  air and counts each bed's respiratory rate (the simulated patient's, from the same simulation
-  the devices play, its newest sample at that instant, to the whole breath). NEWS2 scores the
+  air, counts each bed's respiratory rate and takes a blood pressure and a temperature (the
+  simulated patient's, from the same simulation the devices play, its newest sample at that
+  instant, to the whole breath, mmHg and tenth of a degree). NEWS2 scores the
   count while it is the freshest rate (until the GHS sensor's next reading). Each entry holds
   until a little after the next round is due (:data:`SLACK_S`). A round is planned in simulated
   time and played on the wall clock like everything else (``WardPlan.to_wall``): at x60 with
@@ -33,6 +34,7 @@ from nabd.analytics.service import actions
 from nabd.analytics.service.errors import MonitorError
 from nabd.app.demo.plan import WardPlan
 from nabd.app.demo.timeline import sample_times
+from nabd.simulators.series import VitalSeries
 from nabd.simulators.ward import Ward
 
 __all__ = [
@@ -95,9 +97,35 @@ def plan_rounds(plan: WardPlan, ward: Ward, round_hours: float) -> tuple[Round, 
             if np.isfinite(counted):
                 low, high = actions.COUNTED_RATE
                 found["respiration_rate"] = str(int(np.clip(round(counted), low, high)))
+            found.update(_spot_measures(series, bed.sim_patient_id, column))
             entries[bed.patient_id] = found
         rounds.append(Round(wall_at=plan.to_wall(at), entries=entries))
     return tuple(rounds)
+
+
+def _spot_measures(series: VitalSeries, patient: str, column: int) -> dict[str, str]:
+    """The blood pressure and temperature a round measures (RCP NEWS2: a full set of
+    observations), from the simulated patient at that instant, within the manual ranges.
+
+    Without them a short demo never had a complete score: the automated cuff and thermometer
+    report every 30 simulated minutes, so their first value can come after the play ends.
+    """
+    found: dict[str, str] = {}
+    values = {
+        k: float(series.values[k][series.row(patient), column]) for k in _SPOT if k in series.values
+    }
+    if not all(np.isfinite(v) for v in values.values()) or len(values) != len(_SPOT):
+        return found
+    for key, value in values.items():
+        spot = actions.MANUAL_RANGES[key]
+        clipped = float(np.clip(value, spot.low, spot.high))
+        found[key] = f"{clipped:.{spot.decimals}f}"
+    if float(found["diastolic_bp"]) >= float(found["systolic_bp"]):
+        return {"body_temperature": found["body_temperature"]}
+    return found
+
+
+_SPOT: Final = ("systolic_bp", "diastolic_bp", "body_temperature")
 
 
 @dataclass
@@ -132,7 +160,10 @@ class NurseRounds:
         except psycopg.Error as error:
             self.problems.append(f"round {self.done}: {error}")
             return f"nurse round {self.done} failed: {error}"
-        return f"nurse round {self.done}: ACVPU, air and a counted RR for {len(due.entries)} beds"
+        return (
+            f"nurse round {self.done}: ACVPU, air, a counted RR, BP and temperature for "
+            f"{len(due.entries)} beds"
+        )
 
     def _record(
         self, conn: psycopg.Connection[Any], patient: str, entries: Mapping[str, str]
