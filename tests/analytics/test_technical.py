@@ -17,6 +17,7 @@ from nabd.analytics.technical import (
     flatline,
     gateway_offline,
     impossible,
+    links_down,
     possible_range,
     sensor_off,
     stale_after_s,
@@ -151,3 +152,18 @@ def test_expectations_validate() -> None:
         MetricExpectation(interval_s=1, stale_factor=0.5)
     with pytest.raises(AnalyticsInputError):
         BatteryConfig(low_at=30, ok_at=20)
+
+
+def test_a_link_pages_only_after_the_grace_and_per_patient() -> None:
+    now = 1_750_000_000 * 1_000_000_000
+    s = 1_000_000_000
+    rows = np.array([0, 0, 2, 1])
+    since = np.array([now - 61 * s, NEVER, now - 59 * s, now - 3600 * s])
+    per_link, per_patient = links_down(now, rows, since, 4, grace_s=60)
+    assert per_link.tolist() == [True, False, False, True]
+    assert per_patient.tolist() == [True, True, False, False]
+    empty_link, nobody = links_down(now, np.zeros(0, np.int64), np.zeros(0, np.int64), 2)
+    assert empty_link.shape == (0,)
+    assert not nobody.any()
+    with pytest.raises(AnalyticsInputError):
+        links_down(now, np.array([5]), np.array([now]), 2)

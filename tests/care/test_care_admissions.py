@@ -90,7 +90,8 @@ def test_admission_keeps_identity_apart_and_audits_without_it(conn: Conn) -> Non
     ward = _ward(conn)
     mrn = f"MRN-{token()}"
     patient = admit(conn, _admission(ward, mrn=mrn), by="Nurse Ines")
-    shown = show_patient(conn, patient)
+    assert show_patient(conn, patient).mrn is None  # no reader named: pseudonymous
+    shown = show_patient(conn, patient, reader="Nurse Ines")
     assert (shown.ward_id, shown.bed_id, shown.mrn, shown.name) == (
         ward,
         "1",

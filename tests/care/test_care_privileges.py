@@ -1,6 +1,7 @@
 """The ``nabd_care`` role may do what care operations need and nothing more: it writes the
-registry and identities, appends audit entries, and cannot read a reading, a payload or a dead
-letter, rewrite an identity, delete anything, or act on alerts and scores."""
+registry and identities, reads identities only through the access-recording reader, appends
+audit entries, and cannot read a reading, a payload or a dead letter, rewrite an identity,
+delete anything, or act on alerts and scores."""
 
 from __future__ import annotations
 
@@ -51,8 +52,12 @@ def test_the_care_role_reads_the_registry_and_identities(care_url: str) -> None:
             "gateway",
             "device",
             "device_assignment",
-            "identity.patient_identity",
             "gateway_device_state",
             "alert",
+            "identity_access",
         ):
             conn.execute(f"SELECT * FROM {table} LIMIT 1")  # noqa: S608 - fixed names
+        # Identities only through the reader that records the access (migration 0085).
+        conn.execute("SELECT * FROM identity.read_identities('{}', 'cli', 'desk', 'test')")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("SELECT * FROM identity.patient_identity LIMIT 1")

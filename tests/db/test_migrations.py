@@ -230,7 +230,11 @@ def test_a_device_cannot_be_assigned_to_two_patients_at_once(
         ("nabd_analytics", "UPDATE alert SET state = state", True),
         ("nabd_analytics", "DELETE FROM observation", False),
         ("nabd_analytics", "SELECT * FROM identity.patient_identity", False),
-        ("nabd_clinical", "SELECT * FROM identity.patient_identity", True),
+        # Identity is read only through the function that records the access (0085).
+        ("nabd_clinical", "SELECT * FROM identity.patient_identity", False),
+        ("nabd_clinical", "SELECT * FROM identity.read_identities('{}', 'cli', 'x', 'y')", True),
+        ("nabd_care", "SELECT given_name FROM identity.patient_identity", False),
+        ("nabd_dashboards", "SELECT * FROM identity.read_identities('{}', 'cli', 'x', 'y')", False),
         ("nabd_clinical", "DELETE FROM alert", False),
     ],
 )

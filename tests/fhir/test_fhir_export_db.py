@@ -148,14 +148,15 @@ def test_devices_of_a_patient(seeded: Seeded) -> None:
 
 
 def test_identity_only_under_the_identity_role(seeded: Seeded) -> None:
+    reader = query.Reader("fhir", "test-client", "Patient/p.1")
     with query.session(seeded.fhir_url) as conn:
-        assert query.patient(conn, "p_1", identity=False).identity is None
-        # The identity schema is not even visible to nabd_fhir (no USAGE): the unqualified
-        # name the query uses does not resolve; the qualified one is refused (test below).
-        with pytest.raises((errors.InsufficientPrivilege, errors.UndefinedTable)):
-            query.patient(conn, "p_1", identity=True)
+        assert query.patient(conn, "p_1", identity=None).identity is None
+        # The identity schema is not even visible to nabd_fhir (no USAGE): its reader function
+        # is refused, as is the table itself (test below).
+        with pytest.raises(errors.InsufficientPrivilege):
+            query.patient(conn, "p_1", identity=reader)
     with query.session(seeded.fhir_url, identity=True) as conn:
-        person = query.patient(conn, "p_1", identity=True).identity
+        person = query.patient(conn, "p_1", identity=reader).identity
     assert person is not None
     assert (person.mrn, person.family_name) == ("MRN-0042", "Haddad")
 

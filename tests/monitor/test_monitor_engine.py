@@ -11,12 +11,14 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
+from nabd.analytics.alerts import HIGH, MEDIUM
 from nabd.analytics.arrays import NEVER
 from nabd.analytics.news2 import MISSING, NO_RISK
 from nabd.analytics.service.conditions import CONDITIONS, column
-from nabd.analytics.service.engine import Engine, message
+from nabd.analytics.service.engine import Engine, facts, message
 from nabd.analytics.service.registry import Registry
 from nabd.analytics.service.samples import Samples
+from nabd.contract.alert_text import render
 from nabd.contract.payloads import Alert, parse, to_json
 
 S = 1_000_000_000
@@ -123,7 +125,7 @@ def test_a_stale_parameter_beside_a_fresh_one_leaves_an_incomplete_score() -> No
     assert int(found.news2.heart_rate[0]) == MISSING
     text = message(found, 0, "news2")
     # A score from stale values says so: measured, now too old (not "never measured").
-    assert "pulse (stale)" in text, text
+    assert "heart rate (stale)" in text, text
     assert "respiratory rate," in text or text.endswith("respiratory rate)"), text
     assert "respiratory rate (stale)" not in text  # never measured: plain missing
 
@@ -256,3 +258,55 @@ def test_every_message_fits_the_contract(condition: str) -> None:
     )
     assert parse(Alert, to_json(alert)) == alert
     assert "p0" not in text  # nothing identifying, not even the pseudonym
+
+
+def test_a_device_link_down_past_its_grace_names_the_device() -> None:
+    e = engine(2)
+    links = dict(
+        link_patient=np.array(["p1", "p1"]),
+        link_device=np.array(["thermo-7", "cuff-2"]),
+        link_down_since=np.array([T0 - 90 * S, T0 - 30 * S], dtype=np.int64),
+    )
+    base = registry(2)
+    e.apply(Registry(**{**{f: getattr(base, f) for f in base.__dataclass_fields__}, **links}))
+    found = e.detect(T0)
+    col = column("device_disconnected")
+    assert found.active[:, col].tolist() == [False, True]
+    assert found.priority[1, col] == MEDIUM
+    assert message(found, 1, "device_disconnected") == "Device disconnected for 90 s: thermo-7"
+    later = e.detect(T0 + 40 * S)  # the cuff's link is down for 70 s now
+    assert message(later, 1, "device_disconnected") == (
+        "Device disconnected for 2 min: cuff-2, thermo-7"
+    )
+    e.apply(registry(2))  # the links are back
+    assert not e.detect(T0 + 41 * S).active[:, col].any()
+
+
+def test_a_low_glucose_reading_pages_by_level_while_current() -> None:
+    e = engine(3)
+    feed(e, 0, "glucose", [5.4, 3.6, 2.7])
+    found = e.detect(T0 + 5 * S)
+    col = column("hypoglycaemia")
+    assert found.active[:, col].tolist() == [False, True, True]
+    assert found.priority[1:, col].tolist() == [MEDIUM, HIGH]
+    assert message(found, 2, "hypoglycaemia") == "Glucose low: 2.7 mmol/L (limit 3.0 mmol/L)"
+    assert message(found, 1, "hypoglycaemia") == "Glucose low: 3.6 mmol/L (limit 3.9 mmol/L)"
+    assert not e.detect(T0 + 3601 * S).active[:, col].any()  # an hour old: no longer current
+
+
+@pytest.mark.parametrize("condition", [c.name for c in CONDITIONS])
+def test_every_condition_has_facts_that_render_in_every_language(condition: str) -> None:
+    said = facts(engine().detect(T0), 0, condition)
+    assert said.condition == condition
+    assert all(render(said, lang) for lang in ("fr", "en", "ar"))
+
+
+def test_a_limit_alert_carries_its_value_limit_and_duration() -> None:
+    e = engine()
+    for second in range(40):
+        feed(e, second, "spo2", [86.0])
+        feed(e, second, "heart_rate", [heart_rate(second)])
+        found = e.detect(T0 + second * S)
+    said = facts(found, 0, "spo2_low")
+    assert (said.value, said.unit, said.limit, said.duration_s) == (86.0, "%", 91.0, 39.0)
+    assert render(said, "en") == "SpO2 low: 86 % for 39 s (limit 91 %)"

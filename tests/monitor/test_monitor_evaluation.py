@@ -3,15 +3,30 @@ answers, and a small simulated ward run end to end through the engine."""
 
 from __future__ import annotations
 
+from types import MappingProxyType
+
+import numpy as np
 import pytest
 
 from nabd.analytics.alerts import AlertEventKind
 from nabd.app.cli import main
-from nabd.app.evaluation import RaisedAlert, replay, score
+from nabd.app.evaluation import (
+    GLUCOSE_TIMES_H,
+    ConditionScore,
+    LinkDown,
+    RaisedAlert,
+    count_unmeasured,
+    link_windows,
+    replay,
+    sample_mask,
+    score,
+)
 from nabd.contract.payloads import AlertPriority
 from nabd.simulators import scenarios as sc
+from nabd.simulators.devices import Device
 from nabd.simulators.labels import Condition, Label
-from nabd.simulators.ward import build_ward
+from nabd.simulators.patient import draw_profiles
+from nabd.simulators.ward import Ward, build_ward
 
 T = 1_740_787_200.0
 R = AlertEventKind.RAISED
@@ -77,3 +92,77 @@ def test_the_command_prints_a_report(capsys: pytest.CaptureFixture[str]) -> None
     out = capsys.readouterr().out
     assert "sensitivity" in out
     assert "per patient-day" in out
+    assert "glucose before meals and at bedtime" in out
+    assert "target" in out
+
+
+def test_glucose_can_be_measured_on_a_what_if_cadence_and_nonsense_is_refused(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    args = ["evaluate", "--patients", "2", "--hours", "0.1", "--glucose-every", "300"]
+    assert main(args) == 0
+    assert "glucose every 300 s" in capsys.readouterr().out
+    assert main(["evaluate", "--glucose-every", "0"]) == 2
+    assert "--glucose-every 0: should be at least 1" in capsys.readouterr().err
+
+
+def _ward_of(scenario: sc.Scenario, start: float, hours: float) -> Ward:
+    """One patient living through ``scenario`` over ``[start, start + hours)``."""
+    profiles = draw_profiles(1, 11)
+    patient = profiles[0].patient_id
+    return Ward(
+        seed=11,
+        start=start,
+        end=start + hours * 3600,
+        profiles=profiles,
+        assignments=MappingProxyType({patient: (scenario,)}),
+        labels=scenario.labels(patient),
+    )
+
+
+def test_a_lost_link_is_found_within_its_target_and_pages_nobody_else() -> None:
+    ward = build_ward(3, seed=4, scenario_mix={"stable": 2, "disconnects": 1}, duration_s=3600)
+    outcome = score(ward.labels, replay(ward, ward.simulate(ward.times(1.0)), tick_s=5),
+                    patients=3, seconds=3600)  # fmt: skip
+    found = outcome.by_label["device_disconnected"]
+    assert found.labels >= 1
+    assert found.detected == found.labels
+    assert found.within_target == found.labels  # 60 s of grace, 5 s ticks: within 2 min
+    assert outcome.false_by_alert == {}
+
+
+def test_a_battery_run_flat_is_a_link_down_until_it_is_replaced() -> None:
+    drain = sc.battery_drain(Device.THERMOMETER, T + 600, empty_after_s=1800, replaced_after_s=900)
+    ward = _ward_of(drain, T, 1.0)
+    assert link_windows(ward) == [LinkDown(0, Device.THERMOMETER, T + 2400, T + 3300)]
+    alerts = replay(ward, ward.simulate(ward.times(1.0)), tick_s=5)
+    raised = [a for a in alerts if a.condition == "device_disconnected"]
+    assert len(raised) == 1
+    assert T + 2460 <= raised[0].at <= T + 2470  # the grace, then the next tick
+    assert raised[0].resolved_at is not None
+
+
+def test_glucose_is_measured_before_meals_and_at_bedtime_only() -> None:
+    times = np.arange(T, T + 86400, 1.0)  # T is midnight UTC
+    hours = sorted((times[sample_mask("glucose", times)] - T) / 3600)
+    assert hours == list(GLUCOSE_TIMES_H)
+
+
+def _hypoglycaemia(scenario: sc.Scenario, start: float) -> ConditionScore:
+    """Two hours of one patient from ``start``, scored, unmeasured episodes counted."""
+    ward = _ward_of(scenario, start, 2.0)
+    series = ward.simulate(ward.times(1.0))
+    outcome = score(ward.labels, replay(ward, series, tick_s=5), patients=1, seconds=7200)
+    count_unmeasured(outcome, ward.labels, series)
+    return outcome.by_label["hypoglycaemia"]
+
+
+def test_a_hypoglycaemia_a_check_falls_in_is_found_and_one_between_checks_is_unmeasured() -> None:
+    seen = sc.hypoglycaemia(T + 6.75 * 3600, ramp_s=600, hold_s=3000, recovery_s=600, glucose=2.5)
+    found = _hypoglycaemia(seen, T + 6.5 * 3600)  # the 07:30 check falls in the episode
+    assert (found.detected, found.unmeasured) == (1, 0)
+    assert found.found[0][1] is not None
+    assert found.found[0][1].condition == "hypoglycaemia"
+    unseen = sc.hypoglycaemia(T + 2 * 3600, ramp_s=600, hold_s=1800, recovery_s=600)
+    missed = _hypoglycaemia(unseen, T + 1.5 * 3600)  # at night: no check until 07:30
+    assert (missed.detected, missed.unmeasured) == (0, 1)

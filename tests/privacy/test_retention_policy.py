@@ -32,6 +32,7 @@ def test_every_class_named_by_the_issue_is_there_once() -> None:
         "dead_letters",
         "ingest_bookkeeping",
         "audit_log",
+        "identity_access",
         "identity",
     ]
     tables = [t.name for c in CLASSES for t in c.tables]

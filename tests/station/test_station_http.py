@@ -16,6 +16,7 @@ import psycopg
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from psycopg.types.json import Jsonb
 
 from nabd.app.stack.testing import RunningStack
 from nabd.station.i18n import PHRASES, Translator
@@ -327,3 +328,29 @@ def test_a_counted_respiratory_rate_is_shown_with_who_counted_it(
         sign_in(c, "chloe")  # English, both wards
         page = re.sub(r"\s+", " ", c.get("/patients/p-b").text)
     assert re.search(r'<span class="value">22</span>.*?counted by Nurse Ines', page), page
+
+
+def test_an_alert_reads_in_each_nurses_language_from_its_facts(
+    station: Station, seeded: Seeded
+) -> None:
+    facts = {"condition": "spo2_low", "value": 86.0, "unit": "%", "limit": 90.0, "duration_s": 90}
+    with psycopg.connect(seeded.owner_url, autocommit=True) as conn:
+        ids = [raise_alert(conn, p, "high", "SpO2 low: 86 % for 90 s (limit 90 %)") for p in
+               ("p-a", "p-b")]  # fmt: skip
+        conn.execute("UPDATE alert SET facts = %s WHERE id = ANY(%s::uuid[])", (Jsonb(facts), ids))
+    try:
+        seen = {}
+        for name in ("amina", "chloe", "bilal"):
+            with client(station) as c:
+                sign_in(c, name)
+                seen[name] = c.get("/").text
+        assert "SpO2 basse : 86 % depuis 90 s (seuil 90 %)" in seen["amina"]
+        assert "SpO2 low: 86 % for 90 s (limit 90 %)" in seen["chloe"]
+        assert "انخفاض تشبع الأكسجين SpO2: 86 % منذ 90 ثانية (الحد 90 %)" in seen["bilal"]
+    finally:
+        with psycopg.connect(seeded.owner_url, autocommit=True) as conn:
+            conn.execute(
+                "UPDATE alert SET state = 'resolved', resolved_at = now()"
+                " WHERE id = ANY(%s::uuid[])",
+                (ids,),
+            )

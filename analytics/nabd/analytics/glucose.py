@@ -17,6 +17,13 @@ The contract stores glucose in **mmol/L**; a plan in mg/dL is judged in mg/dL, t
 converted with 18.016 mg/dL per mmol/L and rounded to 3 decimals, so a meter's 70 mg/dL stored
 as 3.8854... mmol/L is judged as 70 (not level 1), exactly as the source's boundary says.
 
+**On a ward** (:func:`ward_hypoglycaemia`), glucose is a capillary check before meals and at
+bedtime: the detector judges each patient's newest clean reading while it is current
+(``WardGlucose.valid_s``, 1 h: protocols re-test 10-15 min after treating a low, and an older
+reading says nothing about now) against the same levels, in mmol/L, taken from the contract's
+:class:`~nabd.contract.careplan.GlucoseThresholds` defaults so that ward and home never
+disagree about what a level is.
+
 **Time in range** per local day (and per week, day 0-6 of the period, ...): the share of
 readings within ``[range_low, range_high]`` (70-180 mg/dL). For a CGM's evenly spaced readings
 that is the share of time [Battelino19]; for meter readings it is only the share of readings,
@@ -32,18 +39,33 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from nabd.analytics.arrays import BoolArray, FloatArray, Int8Array, IntArray, float_per_patient
+from nabd.analytics.arrays import (
+    BoolArray,
+    FloatArray,
+    Int8Array,
+    IntArray,
+    check_duration,
+    check_now,
+    float_per_patient,
+    seconds_to_ns,
+)
+from nabd.analytics.errors import AnalyticsInputError
 from nabd.analytics.ring import Window
 from nabd.analytics.spot import HIGH, LOW, MEDIUM, escalate, local_day, per_plan
-from nabd.contract.careplan import CarePlan
+from nabd.contract.careplan import CarePlan, GlucoseThresholds
 
 __all__ = [
     "HIGH_REPEAT_WITHIN_S",
+    "LEVEL_1_MMOL_L",
+    "LEVEL_2_MMOL_L",
     "LOW_REPEAT_WITHIN_S",
     "GlucoseFindings",
     "GlucoseLimits",
+    "WardGlucose",
+    "WardHypoglycaemia",
     "glucose_levels",
     "time_in_range",
+    "ward_hypoglycaemia",
 ]
 
 LOW_REPEAT_WITHIN_S: Final = 3600.0
@@ -135,3 +157,56 @@ def time_in_range(
     with np.errstate(invalid="ignore", divide="ignore"):
         share = np.where(count > 0, good / count, np.nan)
     return share, count.astype(np.int64)
+
+
+_DEFAULTS: Final = GlucoseThresholds()
+LEVEL_1_MMOL_L: Final = _DEFAULTS.level1_low
+"""Level 1 hypoglycaemia: below 3.9 mmol/L (70 mg/dL), the contract's default."""
+LEVEL_2_MMOL_L: Final = _DEFAULTS.level2_low
+"""Level 2 hypoglycaemia: below 3.0 mmol/L (54 mg/dL), the contract's default."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class WardGlucose:
+    """A ward's levels (mmol/L, strictly below) and how long a reading stands (s)."""
+
+    level_1: float = LEVEL_1_MMOL_L
+    level_2: float = LEVEL_2_MMOL_L
+    valid_s: float = 3600.0
+
+    def __post_init__(self) -> None:
+        if not (np.isfinite(self.level_1) and 0 < self.level_2 < self.level_1):
+            raise AnalyticsInputError("level_1/level_2", "need 0 < level_2 < level_1 (mmol/L)")
+        check_duration("valid_s", self.valid_s)
+
+
+@dataclass(frozen=True)
+class WardHypoglycaemia:
+    """Per patient: the level of hypoglycaemia now (0 none, 1, 2) and the reading behind it."""
+
+    level: Int8Array
+    value: FloatArray
+
+    @property
+    def active(self) -> BoolArray:
+        result: BoolArray = self.level > 0
+        return result
+
+
+def ward_hypoglycaemia(
+    now: int, value: npt.ArrayLike, time: npt.ArrayLike, config: WardGlucose | None = None
+) -> WardHypoglycaemia:
+    """Each patient's newest clean glucose (mmol/L, NaN: none) taken at ``time`` (int64 ns,
+    NEVER: none), judged at ``now``: level 2 below ``level_2``, level 1 below ``level_1``,
+    while the reading is not older than ``valid_s``. The caller maps levels to priorities
+    (the analytics service: level 2 high, level 1 medium)."""
+    cfg = config or WardGlucose()
+    instant = check_now(now)
+    glucose = np.asarray(value, dtype=np.float64)
+    taken = np.asarray(time)
+    if taken.dtype.kind not in "iu" or taken.shape != glucose.shape:
+        raise AnalyticsInputError("time", "must be int64 ns, one per value")
+    current = (taken >= instant - seconds_to_ns(cfg.valid_s)) & ~np.isnan(glucose)
+    seen = np.where(current, glucose, np.inf)
+    level = np.where(seen < cfg.level_2, 2, np.where(seen < cfg.level_1, 1, 0)).astype(np.int8)
+    return WardHypoglycaemia(level=level, value=np.where(current, glucose, np.nan))

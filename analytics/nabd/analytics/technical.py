@@ -17,7 +17,11 @@ patient (and metric) at once:
 * :class:`BatteryState` - **low battery**, latched with hysteresis (on at or below 20 %, off only
   at or above 30 %) so a level jittering around 20 % does not toggle;
 * :func:`gateway_offline` - the patient's gateway said ``offline`` (its MQTT last will) or has
-  not been heard from within a timeout.
+  not been heard from within a timeout;
+* :func:`links_down` - **device disconnected**: the gateway reports the Bluetooth link to one of
+  the patient's devices down (searching, connecting, lost) for longer than a grace period. It is
+  the only way to see a spot device (thermometer, cuff, scale) go away: its silence between
+  measurements is normal, so no staleness limit could tell.
 
 Shapes: ``(patients,)`` for one metric, or ``(patients, metrics)`` with per-metric parameters of
 shape ``(metrics,)``, which broadcast.
@@ -60,6 +64,7 @@ __all__ = [
     "flatline_walk",
     "gateway_offline",
     "impossible",
+    "links_down",
     "possible_range",
     "sensor_off",
     "stale_after_s",
@@ -285,6 +290,36 @@ def gateway_offline(
     down = np.r_[~state | silent, False]  # index -1 (no gateway) reads the trailing False
     result: BoolArray = down[index]
     return result
+
+
+def links_down(
+    now: int,
+    patient_of_link: npt.ArrayLike,
+    down_since: npt.ArrayLike,
+    patients: int,
+    grace_s: float = 60.0,
+) -> tuple[BoolArray, BoolArray]:
+    """Per device link, then per patient: down for more than ``grace_s``.
+
+    One element per (patient, device) link: ``patient_of_link`` the patient's row, ``down_since``
+    when the gateway saw the link go down (int64 ns; NEVER: connected). The grace rides over a
+    normal Bluetooth reconnection (the edge agent retries within seconds, backing off to a
+    minute), so only a link that stays down pages, as IEC 60601-1-8 asks of technical alarm
+    conditions: raised for a condition that persists, not for every transient. Returns
+    ``(per_link, per_patient)``.
+    """
+    instant = check_now(now)
+    check_duration("grace_s", grace_s)
+    rows = np.asarray(patient_of_link)
+    since = np.asarray(down_since)
+    if rows.ndim != 1 or since.shape != rows.shape or since.dtype.kind not in "iu":
+        raise AnalyticsInputError("down_since", "must be int64 ns, one per link")
+    if rows.size and (rows.dtype.kind not in "iu" or rows.min() < 0 or rows.max() >= patients):
+        raise AnalyticsInputError("patient_of_link", f"must be rows in 0..{patients - 1}")
+    down: BoolArray = (since != NEVER) & (since <= instant - seconds_to_ns(grace_s))
+    per_patient = np.zeros(patients, dtype=np.bool_)
+    per_patient[rows[down]] = True
+    return down, per_patient
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -3,9 +3,11 @@
 A simulated ward (:func:`nabd.simulators.ward.build_ward`) gives patients, the scenarios they live
 through and the ground-truth labels. :func:`replay` feeds its series through the same
 :class:`~nabd.analytics.service.engine.Engine` the service runs, tick by tick, as devices would send
-them (cadences in :data:`CADENCE_S`; RR intervals beat by beat; a disconnect drops the device's
-samples; contact loss is sent flagged; unflagged motion spikes are sent as they are), and keeps
-every alert raised. :func:`score` matches alerts to labels:
+them (cadences in :data:`CADENCE_S`, capillary glucose at :data:`GLUCOSE_TIMES_H`; RR intervals
+beat by beat; a disconnect drops the device's samples and, like a battery run flat, is the
+device's link reported down in the registry, as the gateway's status would; contact loss is sent
+flagged; unflagged motion spikes are sent as they are), and keeps every alert raised.
+:func:`score` matches alerts to labels:
 
 * a label is **detected** when an alert of one of its matching conditions (:data:`MATCHES`) was
   raised or worsened in ``[onset, offset + grace)`` for that patient, or was already open at
@@ -15,12 +17,17 @@ every alert raised. :func:`score` matches alerts to labels:
   divided by patient-days simulated. Labels that expect no alert (``stable``, ``artefact``)
   have no matching conditions, so any alert during them is false.
 
-Conditions the engine does not watch (glucose; clock drift, duplicates and garbled payloads,
-which are ingest's business) are listed as not evaluated rather than scored as missed.
+Each labelled condition has a target delay (:data:`TARGET_DELAY_S`); :func:`delay_parts` splits
+a detection's delay into the physiology (until the value crosses the limit), the measurement
+interval (until a sample the ward takes shows it) and the detector, and
+:func:`count_unmeasured` counts the spot-measured episodes no scheduled sample could show.
+Conditions the engine does not watch (clock drift, duplicates and garbled payloads, which are
+ingest's business) are listed as not evaluated rather than scored as missed.
 """
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -30,7 +37,9 @@ from typing import Final
 import numpy as np
 
 from nabd.analytics.alerts import AlertEventKind
-from nabd.analytics.arrays import NEVER
+from nabd.analytics.arrays import NEVER, BoolArray, FloatArray
+from nabd.analytics.glucose import LEVEL_1_MMOL_L
+from nabd.analytics.limits import DEFAULT_LIMITS
 from nabd.analytics.service.conditions import BY_NAME, Kind
 from nabd.analytics.service.config import EngineConfig
 from nabd.analytics.service.engine import Engine
@@ -39,18 +48,31 @@ from nabd.analytics.service.registry import Registry
 from nabd.analytics.service.samples import Samples, metric_index
 from nabd.simulators.devices import Device, device_of
 from nabd.simulators.labels import Condition, Label
+from nabd.simulators.scenarios import BatteryDrain, TransportKind
 from nabd.simulators.series import VitalSeries
 from nabd.simulators.ward import Ward
 
 __all__ = [
     "CADENCE_S",
+    "CLINICAL",
+    "GLUCOSE_TIMES_H",
     "MATCHES",
     "NOT_EVALUATED",
+    "TARGET_DELAY_S",
     "WARD_RULES",
+    "ConditionScore",
+    "DelayParts",
+    "LinkDown",
     "Outcome",
     "RaisedAlert",
     "Rules",
+    "count_unmeasured",
+    "delay_parts",
+    "finders",
+    "link_windows",
+    "registry_of",
     "replay",
+    "sample_mask",
     "score",
 ]
 
@@ -71,6 +93,12 @@ CADENCE_S: Final[Mapping[str, int]] = MappingProxyType(
 """Seconds between samples per metric: wearables every second, respiration rate every minute,
 thermometer and automated cuff every 30 minutes (a monitored ward); batteries every 5 minutes."""
 BATTERY_CADENCE_S: Final = 300
+
+GLUCOSE_TIMES_H: Final = (7.5, 11.5, 17.5, 21.5)
+"""Capillary glucose on a ward, hours of the ward's day: before breakfast, lunch and dinner and
+at bedtime (the usual schedule for an inpatient on insulin, ADA Standards of Care section 16,
+"Diabetes Care in the Hospital"). Between them, nobody measures glucose: an episode that starts
+and ends between two checks cannot be seen by any detector (see ``Outcome.unmeasured``)."""
 
 _NEWS2_PARTS: Final = frozenset({"news2"})
 MATCHES: Final[Mapping[Condition, frozenset[str]]] = MappingProxyType(
@@ -107,7 +135,8 @@ MATCHES: Final[Mapping[Condition, frozenset[str]]] = MappingProxyType(
         Condition.SENSOR_OFF: frozenset({"sensor_off", "stale_data"}),
         Condition.FLATLINE: frozenset({"flatline"}),
         Condition.LOW_BATTERY: frozenset({"low_battery"}),
-        Condition.DEVICE_DISCONNECTED: frozenset({"stale_data", "no_data"}),
+        Condition.DEVICE_DISCONNECTED: frozenset({"device_disconnected", "stale_data", "no_data"}),
+        Condition.HYPOGLYCAEMIA: frozenset({"hypoglycaemia"}),
         Condition.STABLE: frozenset(),
         Condition.ARTEFACT: frozenset(),
     }
@@ -128,9 +157,33 @@ CLINICAL: Final = frozenset(
 )
 """Labels of a real deterioration: any physiological alert during one is explained by it."""
 
+_MIN: Final = 60.0
+TARGET_DELAY_S: Final[Mapping[Condition, float]] = MappingProxyType(
+    {
+        # Seconds from a label's onset by which it should be found (docs/analytics.md).
+        Condition.HYPOXAEMIA: 1 * _MIN,  # SpO2 every second; a 10 s persistence
+        Condition.BRADYCARDIA: 5 * _MIN,
+        Condition.ATRIAL_FIBRILLATION: 5 * _MIN,  # 128 beats (~2 min) to judge the rhythm
+        Condition.RESPIRATORY_DEPRESSION: 15 * _MIN,
+        Condition.NEWS2_HIGH: 5 * _MIN,
+        # RCP NEWS2 (2017): a score of 5 or more is a key threshold for urgent response; the
+        # Surviving Sepsis Campaign (2021) counts its first hour from recognition.
+        Condition.SEPSIS: 60 * _MIN,
+        # ACC/AHA 2017: a hypertensive emergency is treated within the first hour.
+        Condition.HYPERTENSIVE_CRISIS: 60 * _MIN,
+        # ADA Standards of Care (section 16): treat and re-test within 15 min of a low reading;
+        # with capillary checks four times a day the onset itself is rarely seen.
+        Condition.HYPOGLYCAEMIA: 60 * _MIN,
+        Condition.SENSOR_OFF: 1 * _MIN,
+        Condition.FLATLINE: 10 * _MIN,  # a 300 s window must be frozen first
+        Condition.LOW_BATTERY: 10 * _MIN,  # batteries report every 5 min
+        Condition.DEVICE_DISCONNECTED: 2 * _MIN,  # 60 s grace for a normal reconnection
+    }
+)
+"""How soon each labelled condition should be found; the report says how many were."""
+
 NOT_EVALUATED: Final = frozenset(
     {
-        Condition.HYPOGLYCAEMIA,  # no glucose detector yet
         Condition.CLOCK_DRIFT,
         Condition.DUPLICATED_PAYLOAD,
         Condition.GARBLED_PAYLOAD,
@@ -182,6 +235,15 @@ class ConditionScore:
     labels: int = 0
     detected: int = 0
     delays: list[float] = field(default_factory=list)
+    target_s: float = float("nan")
+    found: list[tuple[Label, RaisedAlert | None]] = field(default_factory=list)
+    """Each detected label and the alert that found it (None: one already open at onset)."""
+    unmeasured: int = 0
+    """Labels whose episode no scheduled sample showed (see :func:`unmeasured`)."""
+
+    @property
+    def within_target(self) -> int:
+        return sum(d <= self.target_s for d in self.delays)
 
     @property
     def sensitivity(self) -> float:
@@ -203,8 +265,9 @@ class Outcome:
         return sum(self.false_by_alert.values()) / self.patient_days
 
 
-def registry_of(ward: Ward) -> Registry:
-    """The ward's patients as the service's registry: admitted at the start, one gateway."""
+def registry_of(ward: Ward, links: Sequence[LinkDown] = ()) -> Registry:
+    """The ward's patients as the service's registry: admitted at the start, one gateway, and
+    the device links the gateway reports down (``links``, as ingest stores them)."""
     ids = np.array([p.patient_id for p in ward.profiles], dtype=np.str_)
     n = ids.shape[0]
     return Registry(
@@ -217,7 +280,56 @@ def registry_of(ward: Ward) -> Registry:
         gateway_id=np.array(["g-sim"]),
         gateway_online=np.array([True]),
         gateway_last_seen=np.array([NEVER]),  # no status recorded: never called offline
+        link_patient=np.array([ids[link.row] for link in links], dtype=np.str_),
+        link_device=np.array([link.device.value for link in links], dtype=np.str_),
+        link_down_since=np.array([round(link.onset * S) for link in links], dtype=np.int64),
     )
+
+
+@dataclass(frozen=True)
+class LinkDown:
+    """A device's Bluetooth link down over ``[onset, offset)`` (seconds since the epoch)."""
+
+    row: int
+    device: Device
+    onset: float
+    offset: float
+
+
+def link_windows(ward: Ward) -> list[LinkDown]:
+    """When each device's link is down: a transport disconnect, or a battery run flat (a dead
+    device drops its link until the battery is swapped). The edge agent reports both the same
+    way, as the device's state in its gateway status."""
+    out: list[LinkDown] = []
+    for row, profile in enumerate(ward.profiles):
+        for scenario in ward.assignments[profile.patient_id]:
+            out.extend(
+                LinkDown(row, e.device, e.onset, e.offset)
+                for e in scenario.transport
+                if e.kind is TransportKind.DISCONNECT
+            )
+            out.extend(
+                LinkDown(row, f.device, f.empty_at, f.offset)
+                for f in scenario.faults
+                if isinstance(f, BatteryDrain)
+            )
+    return out
+
+
+def sample_mask(key: str, times: FloatArray, glucose_every_s: int | None = None) -> BoolArray:
+    """Which of the (1 s) ``times`` a ward measures ``key`` at: every :data:`CADENCE_S`, or for
+    glucose at :data:`GLUCOSE_TIMES_H` of each day, or every ``glucose_every_s`` when given (a
+    what-if: a continuous glucose monitor every 5 min, which the catalogue has no metric for
+    yet, would read interstitial glucose)."""
+    if key == "glucose" and glucose_every_s is not None:
+        stepped: BoolArray = np.arange(times.shape[0]) % glucose_every_s == 0
+        return stepped
+    if key == "glucose":
+        second = np.rint(times).astype(np.int64) % 86400
+        checks: BoolArray = np.isin(second, [round(h * 3600) for h in GLUCOSE_TIMES_H])
+        return checks
+    every: BoolArray = np.arange(times.shape[0]) % CADENCE_S[key] == 0
+    return every
 
 
 def _dropped(ward: Ward, series: VitalSeries) -> dict[Device, np.ndarray]:
@@ -234,7 +346,9 @@ def _dropped(ward: Ward, series: VitalSeries) -> dict[Device, np.ndarray]:
     return out
 
 
-def _batches(ward: Ward, series: VitalSeries, tick_s: int) -> Iterator[tuple[int, Samples]]:
+def _batches(
+    ward: Ward, series: VitalSeries, tick_s: int, glucose_every_s: int | None = None
+) -> Iterator[tuple[int, Samples]]:
     """One :class:`Samples` per tick: ``(tick end ns, samples of [tick start, tick end))``."""
     times = series.times
     n, steps = len(ward.profiles), times.shape[0]
@@ -253,13 +367,14 @@ def _batches(ward: Ward, series: VitalSeries, tick_s: int) -> Iterator[tuple[int
     order = np.argsort(beat_times, kind="stable")
     beat_rows, beat_times, beat_rr = beat_rows[order], beat_times[order], beat_rr[order]
     strap_drop = dropped.get(Device.CHEST_STRAP, no_drop)
+    keys = [key for key in (*CADENCE_S, "glucose") if key in series.values]
+    sampled = {key: sample_mask(key, times, glucose_every_s) for key in keys}
     for first in range(0, steps, tick_s):
         last = min(first + tick_s, steps)
         parts: list[Samples] = []
-        for key, every in CADENCE_S.items():
-            cols = np.arange(first, last)
-            cols = cols[cols % every == 0]
-            if key not in series.values or cols.size == 0:
+        for key in keys:
+            cols = np.arange(first, last)[sampled[key][first:last]]
+            if cols.size == 0:
                 continue
             drop = dropped.get(device_of(key), no_drop)[:, cols]
             values = series.values[key][:, cols]
@@ -316,6 +431,7 @@ def replay(
     tick_s: int = 2,
     ack_after_s: float = 120.0,
     config: EngineConfig | None = None,
+    glucose_every_s: int | None = None,
 ) -> list[RaisedAlert]:
     """Feed the simulated ward through the engine; return the alerts it raised.
 
@@ -324,12 +440,21 @@ def replay(
     """
     engine = Engine(config)
     engine.apply(registry_of(ward))
+    links = link_windows(ward)
+    down: list[LinkDown] = []
     ids = [p.patient_id for p in ward.profiles]
     raised: list[RaisedAlert] = []
     open_at: dict[tuple[int, str], int] = {}
     to_ack: list[tuple[int, uuid.UUID]] = []
-    for now, batch in _batches(ward, series, tick_s):
+    for now, batch in _batches(ward, series, tick_s, glucose_every_s):
         engine.ingest(batch)
+        at = now / S
+        now_down = [link for link in links if link.onset <= at < link.offset]
+        if (
+            now_down != down
+        ):  # the gateway's status changed: ingest stores it, the registry reads it
+            down = now_down
+            engine.apply(registry_of(ward, down))
         due = [alert for at, alert in to_ack if at <= now]
         to_ack = [(at, alert) for at, alert in to_ack if at > now]
         actions = [NurseAction(0, alert, "acknowledge", "simulated nurse") for alert in due]
@@ -370,12 +495,16 @@ def score(
         wanted = rules.matches[label.condition]
         if not wanted:
             continue
-        entry = by_label.setdefault(label.condition.value, ConditionScore())
+        entry = by_label.setdefault(
+            label.condition.value,
+            ConditionScore(target_s=TARGET_DELAY_S.get(label.condition, float("nan"))),
+        )
         entry.labels += 1
-        delay = _delay(label, alerts, wanted, grace_s)
-        if delay is not None:
+        found = _delay(label, alerts, wanted, grace_s)
+        if found is not None:
             entry.detected += 1
-            entry.delays.append(delay)
+            entry.delays.append(found[0])
+            entry.found.append((label, found[1]))
     false_by_alert: dict[str, int] = {}
     for alert in alerts:
         if alert.kind is not AlertEventKind.RAISED:
@@ -393,17 +522,19 @@ def score(
 
 def _delay(
     label: Label, alerts: Sequence[RaisedAlert], wanted: frozenset[str], grace_s: float
-) -> float | None:
-    best: float | None = None
+) -> tuple[float, RaisedAlert | None] | None:
+    """The delay to the first matching alert and that alert (None if open before onset)."""
+    best: tuple[float, RaisedAlert | None] | None = None
     for alert in alerts:
         if alert.patient_id != label.patient_id or alert.condition not in wanted:
             continue
         still_open = alert.resolved_at is None or alert.resolved_at > label.onset
         if alert.at < label.onset and still_open:
-            return 0.0
+            return 0.0, None
         if label.onset <= alert.at < label.offset + grace_s:
             delay = alert.at - label.onset
-            best = delay if best is None else min(best, delay)
+            if best is None or delay < best[0]:
+                best = (delay, alert)
     return best
 
 
@@ -421,3 +552,117 @@ def _explained(alert: RaisedAlert, labels: Sequence[Label], grace_s: float, rule
         )
         for label in labels
     )
+
+
+_LIMITED: Final = {
+    "heart_rate": "heart_rate",
+    "spo2": "spo2",
+    "respiration_rate": "respiration_rate",
+    "systolic_bp": "systolic_bp",
+    "body_temperature": "temperature",
+}
+_LIMIT_OF: Final = MappingProxyType(
+    {
+        f"{name}_{side}": (key, side, getattr(DEFAULT_LIMITS[key], side))
+        for key, name in _LIMITED.items()
+        for side in ("low", "high")
+        if getattr(DEFAULT_LIMITS[key], side) is not None
+        and math.isfinite(getattr(DEFAULT_LIMITS[key], side))
+    }
+    | {"hypoglycaemia": ("glucose", "below", LEVEL_1_MMOL_L)}
+)
+"""Alert condition -> (metric, side, default limit): where a value starts to count."""
+
+_EVIDENCE: Final = MappingProxyType(
+    {
+        Condition.HYPOGLYCAEMIA: "hypoglycaemia",
+        Condition.HYPERTENSIVE_CRISIS: "systolic_bp_high",  # a cuff every 30 min
+    }
+)
+"""Spot-measured label conditions whose episode a ward only sees if a scheduled sample falls in
+it: checked by :func:`count_unmeasured` through that alert condition's limit."""
+
+
+def _beyond(values: FloatArray, side: str, limit: float) -> BoolArray:
+    """Where ``values`` breach ``limit``: hard limits fire at or beyond it ("low", "high"),
+    glucose levels strictly below it ("below")."""
+    breach: BoolArray
+    if side == "below":
+        breach = values < limit
+    else:
+        breach = values <= limit if side == "low" else values >= limit
+    return breach
+
+
+def count_unmeasured(
+    outcome: Outcome,
+    labels: Sequence[Label],
+    series: VitalSeries,
+    grace_s: float = 300.0,
+    glucose_every_s: int | None = None,
+) -> None:
+    """Set ``unmeasured`` per label condition: episodes in which no sample the ward takes (per
+    :func:`sample_mask`) is beyond the limit, so no detector could find them. Saying so is
+    honest; stretching the label to the next scheduled check would not be."""
+    rows = {pid: i for i, pid in enumerate(series.patient_ids)}
+    times = series.times
+    for condition, alert_condition in _EVIDENCE.items():
+        entry = outcome.by_label.get(condition.value)
+        if entry is None:
+            continue
+        key, side, limit = _LIMIT_OF[alert_condition]
+        taken = sample_mask(key, times, glucose_every_s)
+        for label in labels:
+            if label.condition is not condition or label.patient_id not in rows:
+                continue
+            inside = taken & (times >= label.onset) & (times < label.offset + grace_s)
+            values = series.values[key][rows[label.patient_id]]
+            if not _beyond(values[inside], side, limit).any():
+                entry.unmeasured += 1
+
+
+@dataclass(frozen=True)
+class DelayParts:
+    """A detection delay in three parts (seconds): the physiology (onset until the patient's
+    value first crossed the limit), the measurement (until a sample the ward takes showed it)
+    and the detector (from that sample to the alert: persistence, confirmation, ticks)."""
+
+    physiology: float
+    measurement: float
+    detector: float
+
+
+def delay_parts(
+    entry: ConditionScore, series: VitalSeries, glucose_every_s: int | None = None
+) -> list[DelayParts]:
+    """The parts of each detection of ``entry`` made by an alert with a limit (others, such as
+    NEWS2 or a baseline deviation, have no single crossing and are left out)."""
+    rows = {pid: i for i, pid in enumerate(series.patient_ids)}
+    times = series.times
+    out: list[DelayParts] = []
+    for label, alert in entry.found:
+        if alert is None or alert.condition not in _LIMIT_OF:
+            continue
+        key, side, limit = _LIMIT_OF[alert.condition]
+        inside = (times >= label.onset) & (times <= alert.at)
+        beyond = inside & _beyond(series.values[key][rows[label.patient_id]], side, limit)
+        if not beyond.any():
+            continue
+        crossed = float(times[np.argmax(beyond)])
+        shown_mask = beyond & sample_mask(key, times, glucose_every_s)
+        shown = float(times[np.argmax(shown_mask)]) if shown_mask.any() else alert.at
+        out.append(DelayParts(crossed - label.onset, shown - crossed, alert.at - shown))
+    return out
+
+
+def finders(entry: ConditionScore) -> list[str]:
+    """The alerts that found ``entry``'s labels, each with how often a ward samples its metric:
+    the most the measurement interval can add to a detection by it."""
+    out: list[str] = []
+    for _, alert in entry.found:
+        if alert is None:
+            continue
+        metric = BY_NAME[alert.condition].metric
+        every = CADENCE_S.get(metric or "", 0)
+        out.append(f"{alert.condition} (sampled every {every} s)" if every else alert.condition)
+    return sorted(set(out))

@@ -2,7 +2,9 @@
 
 A patient row is one admission under a random pseudonymous id; the person's MRN, name and birth
 date go to ``identity.patient_identity`` in the same transaction and nowhere else (the audit
-log, which other roles read, records the ward and bed, never the identity). An MRN is admitted
+log, which other roles read, records the ward and bed, never the identity). Listings show
+identity only when a ``reader`` is named: it is read through ``identity.read_identities``, which
+records the access (migration 0085, ``nabd privacy access-log``). An MRN is admitted
 once at a time: the check runs under a per-MRN lock, so two desks admitting the same person at
 the same moment get one admission and one clear refusal.
 
@@ -29,6 +31,7 @@ __all__ = [
     "admit_in_transaction",
     "discharge",
     "list_patients",
+    "lock_patient",
     "require_admitted",
     "show_patient",
     "transfer",
@@ -68,19 +71,34 @@ class Discharge:
 
 
 _SELECT = """SELECT p.id, p.ward_id, p.bed_id, p.admitted_at, p.discharged_at,
-                    i.mrn, i.given_name, i.family_name, i.birth_date,
                     coalesce((SELECT array_agg(a.device_id ORDER BY a.device_id)
                               FROM device_assignment a
                               WHERE a.patient_id = p.id AND upper_inf(a.valid)), '{}'),
                     (SELECT count(*) FROM alert al
                      WHERE al.patient_id = p.id AND al.state <> 'resolved')
-             FROM patient p LEFT JOIN identity.patient_identity i ON i.patient_id = p.id"""
+             FROM patient p"""
 
 
-def _patient(row: tuple[Any, ...]) -> Patient:
-    (pid, ward, bed, admitted, discharged, mrn, given, family, born, devices, alerts) = row
-    return Patient(pid, ward, bed, admitted, discharged, mrn, given, family, born,
-                   devices=tuple(devices), open_alerts=int(alerts))  # fmt: skip
+def _patients(
+    conn: Conn, rows: list[tuple[Any, ...]], reader: str | None, what: str
+) -> list[Patient]:
+    """Rows of ``_SELECT`` as patients, with identity read (and recorded) for ``reader``."""
+    people: dict[str, tuple[Any, ...]] = {}
+    if reader is not None and rows:
+        people = {
+            str(r[0]): r[1:]
+            for r in conn.execute(
+                """SELECT patient_id, mrn, given_name, family_name, birth_date
+                   FROM identity.read_identities(%s, 'cli', %s, %s)""",
+                ([row[0] for row in rows], parse_actor(reader), what),
+            ).fetchall()
+        }
+    found = []
+    for pid, ward, bed, admitted, discharged, devices, alerts in rows:
+        mrn, given, family, born = people.get(str(pid), (None, None, None, None))
+        found.append(Patient(pid, ward, bed, admitted, discharged, mrn, given, family, born,
+                             devices=tuple(devices), open_alerts=int(alerts)))  # fmt: skip
+    return found
 
 
 def admit(conn: Conn, admission: Admission, *, by: str, patient_id: str | None = None) -> str:
@@ -101,9 +119,8 @@ def admit_in_transaction(
     """:func:`admit` inside the caller's transaction (a bulk import's); values checked."""
     lock(conn, f"mrn:{a.mrn}")
     current = conn.execute(
-        """SELECT p.id, p.ward_id, p.bed_id, p.admitted_at
-           FROM identity.patient_identity i JOIN patient p ON p.id = i.patient_id
-           WHERE i.mrn = %s AND p.discharged_at IS NULL""",
+        """SELECT p.id, p.ward_id, p.bed_id, p.admitted_at FROM patient p
+           WHERE p.id = identity.admitted_with_mrn(%s)""",
         (a.mrn,),
     ).fetchone()
     if current is not None:
@@ -147,9 +164,14 @@ def _require_free(conn: Conn, ward: str, bed: str) -> None:
 
 
 def list_patients(
-    conn: Conn, *, ward: str | None = None, include_discharged: bool = False
+    conn: Conn,
+    *,
+    ward: str | None = None,
+    include_discharged: bool = False,
+    reader: str | None = None,
 ) -> list[Patient]:
-    """Admitted patients (and discharged ones if asked), by ward and bed."""
+    """Admitted patients (and discharged ones if asked), by ward and bed; identities only for
+    a ``reader`` (each one recorded as an access)."""
     ward_id = None if ward is None else parse_id("ward", ward)
     rows = conn.execute(
         _SELECT
@@ -158,16 +180,16 @@ def list_patients(
               ORDER BY p.ward_id, length(p.bed_id), p.bed_id, p.admitted_at""",
         {"ward": ward_id, "all": include_discharged},
     ).fetchall()
-    return [_patient(row) for row in rows]
+    return _patients(conn, rows, reader, "nabd patient list")
 
 
-def show_patient(conn: Conn, patient_id: str) -> Patient:
-    """One admission, or :class:`Unknown`."""
+def show_patient(conn: Conn, patient_id: str, *, reader: str | None = None) -> Patient:
+    """One admission, or :class:`Unknown`; identity only for a ``reader`` (recorded)."""
     pid = parse_id("patient", patient_id)
     row = conn.execute(_SELECT + " WHERE p.id = %s", (pid,)).fetchone()
     if row is None:
         raise Unknown(f"no patient {pid!r}: `nabd patient list` shows the admitted ones")
-    return _patient(row)
+    return _patients(conn, [row], reader, "nabd patient show")[0]
 
 
 def require_admitted(conn: Conn, patient_id: str) -> tuple[str, str | None, datetime]:
@@ -222,6 +244,18 @@ def _devices_follow(conn: Conn, patient_id: str, gateway: str | None) -> list[st
     return sorted(str(r[0]) for r in rows)
 
 
+def lock_patient(conn: Conn, pid: str) -> datetime | None:
+    """Lock an admission's row until the transaction ends; return when she was discharged
+    (None: admitted), or :class:`Unknown`."""
+    row = conn.execute(
+        "SELECT discharged_at FROM patient WHERE id = %s FOR UPDATE", (pid,)
+    ).fetchone()
+    if row is None:
+        raise Unknown(f"no patient {pid!r}: `nabd patient list --all` shows every admission")
+    discharged: datetime | None = row[0]
+    return discharged
+
+
 def discharge(conn: Conn, patient_id: str, *, by: str) -> Discharge:
     """Discharge a patient: end their device assignments now and set ``discharged_at``.
 
@@ -229,13 +263,9 @@ def discharge(conn: Conn, patient_id: str, *, by: str) -> Discharge:
     """
     pid, actor = parse_id("patient", patient_id), parse_actor(by)
     with operation(conn, f"discharging patient {pid}"):
-        row = conn.execute(
-            "SELECT discharged_at FROM patient WHERE id = %s FOR UPDATE", (pid,)
-        ).fetchone()
-        if row is None:
-            raise Unknown(f"no patient {pid!r}: `nabd patient list` shows the admitted ones")
-        if row[0] is not None:
-            return Discharge(pid, row[0], changed=False)
+        discharged = lock_patient(conn, pid)
+        if discharged is not None:
+            return Discharge(pid, discharged, changed=False)
         ended = conn.execute(
             """UPDATE device_assignment SET valid = tstzrange(lower(valid), now()), ended_by = %s
                WHERE patient_id = %s AND upper_inf(valid) AND lower(valid) < now()

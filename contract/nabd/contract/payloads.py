@@ -57,6 +57,7 @@ __all__ = [
     "OBS_SCHEMA",
     "STATUS_SCHEMA",
     "Alert",
+    "AlertFacts",
     "AlertPriority",
     "AlertState",
     "ConfiguredDevice",
@@ -538,6 +539,42 @@ class AlertState(StrEnum):
     RESOLVED = "resolved"
 
 
+AlertItem = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
+"""A thing an alert names: a device id, a catalogue metric key, a NEWS2 parameter."""
+AlertUnit = Annotated[
+    str, StringConstraints(min_length=1, max_length=16, pattern=r"^[^\x00-\x1f\x7f]+$")
+]
+
+
+class AlertFacts(Payload):
+    """What raised an alert, as data: rendered in each reader's language when shown
+    (:func:`nabd.contract.alert_text.render`), never parsed back out of a sentence.
+
+    Nothing identifying: the condition, numbers, units, durations and the names of devices or
+    parameters (``docs/contract.md``).
+    """
+
+    condition: AlertKind
+    value: float | None = None
+    """The value that breached (a NEWS2 total, a glucose ...), in ``unit``."""
+    unit: AlertUnit | None = None
+    """The catalogue's unit of ``value``, ``limit`` and ``baseline`` (``%``, ``/min`` ...)."""
+    limit: float | None = None
+    """The limit in force that ``value`` breached."""
+    baseline: float | None = None
+    """The patient's own usual value (a deviation, a desaturation)."""
+    duration_s: float | None = Field(default=None, ge=0)
+    """How long the condition has held when the alert was raised or worsened."""
+    items: tuple[AlertItem, ...] = Field(default=(), max_length=16)
+    """The devices or metrics concerned (stale, off, frozen, disconnected)."""
+    risk: str | None = Field(default=None, pattern=r"^(low|low-medium|medium|high)$")
+    """NEWS2: the Chart 3 risk band of a complete score."""
+    missing: tuple[AlertItem, ...] = Field(default=(), max_length=16)
+    """NEWS2: the parameters never measured or entered: the score is a lower bound."""
+    stale: tuple[AlertItem, ...] = Field(default=(), max_length=16)
+    """NEWS2: the parameters measured, now too old to score: the score is a lower bound."""
+
+
 class Alert(Payload):
     """Analytics -> nurses on ``nabd/v1/ward/<ward>/alerts``: one state of one alert.
 
@@ -556,7 +593,10 @@ class Alert(Payload):
     state: AlertState
     raised_at: UtcDatetime
     message: Message
+    """The default rendering (English) of ``facts``, for readers that do not render them."""
     metric: MetricKey | None = None
+    facts: AlertFacts | None = None
+    """What raised it, for rendering in the reader's language; absent from older publishers."""
 
 
 P = TypeVar("P", bound=Payload)

@@ -73,7 +73,7 @@ def view(conn: Conn, user: SignedIn) -> AdminView:
         gateways = [str(g) for (g,) in conn.execute("SELECT id FROM gateway")]
         scope.as_station(conn)
         ids = [str(r[0]) for r in rows]
-        names = _names(conn, ids) if user.sees_identity else {}
+        names = _names(conn, ids, user.name) if user.sees_identity else {}
         worn = conn.execute(
             """SELECT d.id, d.kind, d.address, a.patient_id FROM device d
                LEFT JOIN device_assignment a ON a.device_id = d.id AND upper_inf(a.valid)
@@ -94,11 +94,12 @@ def view(conn: Conn, user: SignedIn) -> AdminView:
     )  # fmt: skip
 
 
-def _names(conn: Conn, ids: list[str]) -> dict[str, str]:
+def _names(conn: Conn, ids: list[str], reader: str) -> dict[str, str]:
+    """Names of her patients, each recorded as an access (migration 0085)."""
     rows = conn.execute(
         """SELECT patient_id, concat_ws(' ', given_name, family_name)
-           FROM identity.patient_identity WHERE patient_id = ANY(%s)""",
-        (ids,),
+           FROM identity.read_identities(%s, 'station', %s, 'admin page')""",
+        (ids, reader),
     ).fetchall()
     return {str(p): str(n) for p, n in rows}
 

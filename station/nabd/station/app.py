@@ -179,7 +179,8 @@ def create_app(  # noqa: PLR0915 - the factory declares every route over one set
             rows = board.ward_board(conn, patient=patient)
             scope.as_station(conn)
             if user.sees_identity:
-                board.with_names(conn, rows)
+                what = "ward board" if patient is None else f"patient page {patient}"
+                board.with_names(conn, rows, reader=user.name, what=what)
         return rows
 
     @app.get("/", response_class=HTMLResponse)

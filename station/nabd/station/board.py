@@ -12,8 +12,11 @@ from datetime import datetime
 from typing import Any, Final
 
 import psycopg
+from pydantic import ValidationError
 
 from nabd.analytics.news2 import MISSING, PARAMETERS
+from nabd.contract.alert_text import render
+from nabd.contract.payloads import AlertFacts
 
 __all__ = ["NEWS2_PARAMETER_PHRASES", "VITALS", "AlertLine", "BedRow", "Vital", "ward_board"]
 
@@ -50,6 +53,18 @@ class AlertLine:
     raised_at: datetime
     acknowledged_by: str | None
     silenced_until: datetime | None
+    facts: dict[str, Any] | None = None
+    """What raised it, as stored by analytics (migration 0105); None for older alerts."""
+
+    def text(self, lang: str) -> str:
+        """The alert in the reader's language, from its facts; else the stored message."""
+        if self.facts is None:
+            return self.message
+        try:
+            said = AlertFacts.model_validate(self.facts, strict=False)
+        except ValidationError:
+            return self.message
+        return render(said, lang)
 
 
 NEWS2_PARAMETER_PHRASES: Final[Mapping[str, str]] = {
@@ -141,7 +156,7 @@ def ward_board(conn: Conn, *, patient: str | None = None) -> list[BedRow]:
         )
     for r in conn.execute(
         """SELECT patient_id, id::text, condition, priority, state, message, raised_at,
-                  acknowledged_by, silenced_until
+                  acknowledged_by, silenced_until, facts
            FROM alert WHERE patient_id = ANY(%s) AND state <> 'resolved'
            ORDER BY array_position(ARRAY['critical', 'high', 'medium', 'low'], priority),
                     raised_at DESC""",
@@ -151,15 +166,17 @@ def ward_board(conn: Conn, *, patient: str | None = None) -> list[BedRow]:
     return list(rows.values())
 
 
-def with_names(conn: Conn, rows: list[BedRow]) -> None:
+def with_names(conn: Conn, rows: list[BedRow], *, reader: str, what: str) -> None:
     """Put each patient's name in place of her pseudonym (only for users allowed identity;
-    run as the station, whose clinical grant reads the identity schema)."""
+    run as the station, whose clinical grant may call the identity reader). The database
+    records each name shown as an access by ``reader`` (``identity.read_identities``,
+    migration 0085) in this same transaction."""
     if not rows:
         return
     for pid, given, family in conn.execute(
-        """SELECT patient_id, given_name, family_name FROM identity.patient_identity
-           WHERE patient_id = ANY(%s)""",
-        ([r.patient_id for r in rows],),
+        """SELECT patient_id, given_name, family_name
+           FROM identity.read_identities(%s, 'station', %s, %s)""",
+        ([r.patient_id for r in rows], reader, what),
     ).fetchall():
         for row in rows:
             if row.patient_id == pid:

@@ -20,6 +20,7 @@ from nabd.analytics.alerts import HIGH, AlertPolicy
 from nabd.analytics.arrays import check_duration
 from nabd.analytics.baseline import DEFAULT_BASELINES, BaselineConfig
 from nabd.analytics.desaturation import DesaturationConfig
+from nabd.analytics.glucose import WardGlucose
 from nabd.analytics.limits import DEFAULT_LIMITS, LimitConfig
 from nabd.analytics.service.conditions import NAMES
 from nabd.analytics.service.errors import MonitorInputError
@@ -128,6 +129,12 @@ class EngineConfig:
     no_data_grace_s: float = 120.0
     """After admission (or a service start), how long to wait for a first sample."""
     gateway_timeout_s: float = 120.0
+    link_grace_s: float = 60.0
+    """A device's Bluetooth link must stay down this long before ``device_disconnected``: the
+    edge agent reconnects within seconds after a normal drop (backing off to at most a minute),
+    and a spot device that misses no measurement should not page (IEC 60601-1-8: a technical
+    alarm is for a condition that persists)."""
+    glucose: WardGlucose = field(default_factory=WardGlucose)
     window_every_s: float = 1.0
     """Each patient's window detectors (desaturation, AF, flatline) are judged this often."""
     slow_every_s: float = 60.0
@@ -154,7 +161,7 @@ class EngineConfig:
                 raise MonitorInputError(f"confirm_samples[{key}] must be in 1..its capacity")
         if self.minute_capacity < 1 or self.minute_columns < 1:
             raise MonitorInputError("minute_capacity and minute_columns must be >= 1")
-        for name in ("no_data_grace_s", "gateway_timeout_s"):
+        for name in ("no_data_grace_s", "gateway_timeout_s", "link_grace_s"):
             check_duration(name, getattr(self, name))
         if self.window_every_s <= 0 or self.slow_every_s <= 0:
             raise MonitorInputError("window_every_s and slow_every_s must be > 0")

@@ -11,8 +11,12 @@ active and how severe, with one call of each scoring-core function for the whole
   the score is low *and* every parameter that was present while it fired is present again (a
   parameter that scored 3 and then went missing is no evidence of recovery);
 * **hard limits** per metric (heart rate: the strap's, else the oximeter's pulse rate);
+* **hypoglycaemia** from each patient's newest glucose reading while current
+  (:mod:`nabd.analytics.glucose`);
 * **technical**: no data, stale data, sensor off (latched, see ``EngineConfig.sensor_off``),
-  low battery, gateway offline, every tick; flatline with the window detectors;
+  low battery, gateway offline, device disconnected (a device's Bluetooth link down for more
+  than ``EngineConfig.link_grace_s``, per device), every tick; flatline with the window
+  detectors;
 * **window detectors** (desaturation, AF, flatline) every ``window_every_s``;
 * **per-minute medians, baselines and trends** every ``slow_every_s`` (they change slowly);
   either group may judge the ward in cohorts, a few at each run
@@ -25,6 +29,7 @@ patients; the only Python loops are over metrics, conditions and (few) events.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final
@@ -44,6 +49,7 @@ from nabd.analytics.arrays import (
     seconds_to_ns,
 )
 from nabd.analytics.desaturation import Desaturation
+from nabd.analytics.glucose import ward_hypoglycaemia
 from nabd.analytics.latch import Latch
 from nabd.analytics.limits import LimitState
 from nabd.analytics.news2 import MISSING, PARAMETER_NAMES, PARAMETERS, News2, score
@@ -59,9 +65,18 @@ from nabd.analytics.service.lifecycle import AlertBook, NurseAction, Transition
 from nabd.analytics.service.registry import Registry
 from nabd.analytics.service.samples import Samples, metric_index
 from nabd.analytics.service.state import BATTERY_WINDOW_S, IngestCount, WardState
-from nabd.analytics.technical import BatteryState, data_flow, flatline_walk, gateway_offline
+from nabd.analytics.technical import (
+    BatteryState,
+    data_flow,
+    flatline_walk,
+    gateway_offline,
+    links_down,
+)
+from nabd.contract.alert_text import render
+from nabd.contract.catalogue import METRICS
+from nabd.contract.payloads import MAX_MESSAGE_CHARS, AlertFacts
 
-__all__ = ["Detection", "Engine", "message"]
+__all__ = ["Detection", "Engine", "facts", "message"]
 
 _NEWS2_PARTS: Final = PARAMETERS
 _PART_NAMES: Final = tuple(PARAMETER_NAMES[p] for p in PARAMETERS)
@@ -70,16 +85,11 @@ _DEVICE_KEY: Final = {"temperature": "body_temperature"}
 """NEWS2 parameters measured by devices, by catalogue key where the names differ."""
 _DEVICE_PART: Final = ("respiration_rate", "spo2", "systolic_bp", "heart_rate", "body_temperature")
 _RR_INDEX: Final = metric_index("respiration_rate")
+_GLUCOSE_INDEX: Final = metric_index("glucose")
 _SENSOR_METRICS: Final = ("spo2", "pulse_rate", "heart_rate")
 _FLATLINE_METRICS: Final = ("heart_rate", "pulse_rate", "rr_interval")
 _BASELINE_SIDES: Final = {"heart_rate": "both", "spo2": "below", "respiration_rate": "both"}
 _TREND_SIDES: Final = {"heart_rate": "both", "spo2": "falling", "respiration_rate": "both"}
-_DETAIL_PREFIX: Final = {
-    "desaturation": "baseline ",
-    "heart_rate_deviation": "baseline ",
-    "spo2_deviation": "baseline ",
-    "respiration_rate_deviation": "baseline ",
-}
 
 
 @dataclass
@@ -100,23 +110,72 @@ class Detection:
     """Per condition, ``(patients, k)`` flags and the names of the k things they flag."""
     numbers: dict[str, FloatArray] = field(default_factory=dict)
     """Per condition, a second number per patient (a baseline, a z-score)."""
+    items: dict[str, tuple[IntArray, npt.NDArray[np.str_]]] = field(default_factory=dict)
+    """Per condition, the things it names that vary per patient (the devices whose link is
+    down): their rows and names."""
+    limits: dict[str, FloatArray] = field(default_factory=dict)
+    """Per condition with a limit, the limit in force per patient."""
+    since: dict[str, IntArray] = field(default_factory=dict)
+    """Per latched condition, when its current breach began per patient (NEVER: none)."""
 
 
 def message(found: Detection, row: int, condition: str) -> str:
-    """The alert message of one cell: the condition's template, filled from the detection."""
-    template = BY_NAME[condition].template
+    """The stored default rendering of one cell's alert: its facts in English (readers render
+    the facts in their own language, :func:`nabd.contract.alert_text.render`)."""
+    return render(facts(found, row, condition), "en")[:MAX_MESSAGE_CHARS]
+
+
+_BASELINE_NUMBERS: Final = frozenset(
+    {"heart_rate_deviation", "spo2_deviation", "respiration_rate_deviation", "desaturation"}
+)
+
+
+def facts(found: Detection, row: int, condition: str) -> AlertFacts:
+    """What raised one cell's alert, as data (:class:`~nabd.contract.payloads.AlertFacts`),
+    for each reader to render in its own language (:mod:`nabd.contract.alert_text`)."""
+    spec = BY_NAME[condition]
+
+    def number(table: dict[str, FloatArray]) -> float | None:
+        value = float(table[condition][row]) if condition in table else math.nan
+        return value if math.isfinite(value) else None
+
     value = float(found.value[row, column(condition)])
-    detail = ""
+    items: tuple[str, ...] = ()
     if condition in found.masks:
         flags, names = found.masks[condition]
-        detail = ", ".join(name for name, on in zip(names, flags[row], strict=True) if on)
+        items = tuple(name for name, on in zip(names, flags[row], strict=True) if on)
+    if condition in found.items:
+        rows, things = found.items[condition]
+        items = tuple(sorted(things[rows == row].tolist()))
+    since = int(found.since[condition][row]) if condition in found.since else NEVER
+    duration = (found.now - since) / 1e9 if since != NEVER else None
+    risk: str | None = None
+    missing: tuple[str, ...] = ()
+    stale: tuple[str, ...] = ()
     if condition == "news2":
+        flags, _ = found.masks["news2"]  # missing, then stale, in PARAMETERS order
+        parts = len(_NEWS2_PARTS)
+        missing = tuple(_NEWS2_PARTS[i] for i in np.flatnonzero(flags[row, :parts]))
+        stale = tuple(_NEWS2_PARTS[i] for i in np.flatnonzero(flags[row, parts:]))
+        items = ()
         complete = bool(found.news2.complete[row])
-        detail = f"risk {found.news2.risk[row]}" if complete else f"incomplete, missing: {detail}"
-    elif condition in found.numbers:
-        detail = f"{_DETAIL_PREFIX.get(condition, '')}{float(found.numbers[condition][row]):.0f}"
-    text = template.format(value=value, detail=detail or "-")
-    return text.replace("nan", "?")
+        risk = str(found.news2.risk[row]) if complete and found.news2.risk[row] else None
+    if condition == "device_disconnected":
+        value, duration = math.nan, value * 60 if math.isfinite(value) else None
+    baseline = number(found.numbers) if condition in _BASELINE_NUMBERS else None
+    limit = number(found.limits) if condition != "hypoglycaemia" else number(found.numbers)
+    return AlertFacts(
+        condition=condition,
+        value=value if math.isfinite(value) else None,
+        unit=METRICS[spec.metric].unit if spec.metric is not None else None,
+        limit=limit,
+        baseline=baseline,
+        duration_s=duration,
+        items=tuple(dict.fromkeys(items)),
+        risk=risk,
+        missing=missing,
+        stale=stale,
+    )
 
 
 class Engine:
@@ -231,6 +290,7 @@ class Engine:
         )
         self._news2_condition(now, found)
         self._hard_limits(now, fresh, found)
+        self._glucose(now, found)
         self._technical(now, found)
         run, rows = self._window_cadence.due(now, n)
         if run:
@@ -354,6 +414,7 @@ class Engine:
         self._news2 = latch
         col = column("news2")
         found.active[:, col] = latch.active
+        found.since["news2"] = latch.breach_since
         found.priority[:, col] = np.maximum(level, LOW)
         found.value[:, col] = np.where(news.scored, news.total, np.nan)  # no score: no number
         stale = ~present & self._news2_measured()
@@ -373,11 +434,46 @@ class Engine:
             if not _idle(state, value):
                 state = state.step(now, value, self.state.thresholds[key])
                 self._limits[key] = state
+            limits = self.state.thresholds[key]
             for side, latch in (("high", state.high), ("low", state.low)):
                 name = f"{names[key]}_{side}"
                 if name in NAMES:
                     found.active[:, column(name)] = latch.active
                     found.value[:, column(name)] = value
+                    found.limits[name] = limits.high if side == "high" else limits.low
+                    found.since[name] = latch.breach_since
+
+    def _glucose(self, now: int, found: Detection) -> None:
+        st, col = self.state, column("hypoglycaemia")
+        verdict = ward_hypoglycaemia(
+            now,
+            st.clean_value[:, _GLUCOSE_INDEX],
+            st.clean_time[:, _GLUCOSE_INDEX],
+            self.config.glucose,
+        )
+        level_2 = verdict.level == 2
+        found.active[:, col] = verdict.active
+        found.priority[:, col] = np.where(level_2, HIGH, MEDIUM)
+        found.value[:, col] = verdict.value
+        found.numbers["hypoglycaemia"] = np.where(
+            level_2, self.config.glucose.level_2, self.config.glucose.level_1
+        )
+
+    def _links(self, now: int, found: Detection) -> None:
+        """Devices whose Bluetooth link the gateway reports down for longer than the grace."""
+        st = self.state
+        down, patients = links_down(
+            now, st.link_row, st.link_down_since, self.patients, self.config.link_grace_s
+        )
+        col = column("device_disconnected")
+        found.active[:, col] = patients
+        minutes = np.full(self.patients, np.nan)
+        if down.any():
+            since = np.full(self.patients, np.iinfo(np.int64).max)
+            np.minimum.at(since, st.link_row[down], st.link_down_since[down])
+            minutes[patients] = (now - since[patients]) / 60e9
+        found.value[:, col] = minutes
+        found.items["device_disconnected"] = (st.link_row[down], st.link_device[down])
 
     def _technical(self, now: int, found: Detection) -> None:
         st, cfg = self.state, self.config
@@ -408,6 +504,7 @@ class Engine:
             clear_ns=seconds_to_ns(cfg.sensor_off.clear_s),
         )
         found.active[:, column("sensor_off")] = self._sensor.active
+        found.since["sensor_off"] = self._sensor.breach_since
         found.masks["sensor_off"] = (off, _SENSOR_METRICS)
         battery = self._battery_level(now)
         self._battery = self._battery.step(now, battery, config=cfg.battery)
@@ -419,6 +516,7 @@ class Engine:
         found.active[:, column("gateway_offline")] = gateway_offline(
             now, st.gateway_online, seen, st.gateway_of, cfg.gateway_timeout_s
         )
+        self._links(now, found)
 
     def _battery_level(self, now: int) -> FloatArray:
         """Lowest of the registry's device levels and the lowest recent battery reading."""

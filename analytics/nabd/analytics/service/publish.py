@@ -65,6 +65,7 @@ def alert_payload(item: Published) -> Alert | None:
             "raised_at": from_ns(t.raised_at),
             "message": item.message[:500] or t.condition,
             "metric": BY_NAME[t.condition].metric,
+            "facts": item.facts,
         }
     )
 

@@ -3,7 +3,8 @@
 Read from the database every few seconds (:mod:`nabd.analytics.service.source`) and applied to the
 ward state in one go: who is admitted and where, the NEWS2 scale a clinician set, nurses' entries
 for consciousness and supplemental oxygen with their validity, alarm limits per ward and patient,
-the lowest battery of each patient's devices and the state of their gateways. Everything is columns
+the lowest battery of each patient's devices, the state of their gateways and of each device's
+Bluetooth link. Everything is columns
 (NumPy arrays), one element per patient, entry, limit or gateway.
 """
 
@@ -66,3 +67,11 @@ class Registry:
     limit_metric: StrArray = field(default_factory=_str)
     limit_low: FloatArray = field(default_factory=lambda: np.zeros(0))
     limit_high: FloatArray = field(default_factory=lambda: np.zeros(0))
+
+    link_patient: StrArray = field(default_factory=_str)
+    """Device links that are down, as the gateway's latest status reports them: the patient,"""
+    link_device: StrArray = field(default_factory=_str)
+    """the device,"""
+    link_down_since: IntArray = field(default_factory=lambda: np.zeros(0, np.int64))
+    """and since when its link is down (searching, connecting or lost), by the gateway's
+    clock. Connected devices have no row."""

@@ -46,7 +46,7 @@ import psycopg
 from nabd.analytics.alerts import AlertEventKind
 from nabd.analytics.arrays import NEVER, NS_PER_S, IntArray, seconds_to_ns
 from nabd.analytics.service.config import MINUTE_METRICS, EngineConfig
-from nabd.analytics.service.engine import Detection, Engine, message
+from nabd.analytics.service.engine import Detection, Engine, facts, message
 from nabd.analytics.service.errors import MonitorUnavailableError
 from nabd.analytics.service.leases import Leases
 from nabd.analytics.service.lifecycle import AlertBook, Transition
@@ -55,6 +55,7 @@ from nabd.analytics.service.samples import Samples
 from nabd.analytics.service.settings import MonitorSettings
 from nabd.analytics.service.source import CHANNEL, Fetched, ObservationSource, load_registry
 from nabd.analytics.service.store import AlertStore, News2Writer, Published, TickRecord
+from nabd.contract.payloads import AlertFacts
 
 __all__ = ["MonitorService", "TickStats"]
 
@@ -262,8 +263,9 @@ class MonitorService:
                 source, store, closed + self.engine.alerts(found, actions)
             )
             messages = _messages(found, transitions)
+            said = _facts(found, transitions)
             published = await store.write(
-                transitions, st.index, st.ward_of, st.ward_names, messages
+                transitions, st.index, st.ward_of, st.ward_names, messages, facts=said
             )
             await store.mark_applied(actions)
             rows = self._news2.due(found.now, found.news2, st.monitored)
@@ -381,6 +383,14 @@ async def _either(wake: asyncio.Event, stop: asyncio.Event) -> None:
     finally:
         for w in waits:
             w.cancel()
+
+
+def _facts(found: Detection, transitions: list[Transition]) -> dict[tuple[int, str], AlertFacts]:
+    return {
+        (t.row, t.condition): facts(found, t.row, t.condition)
+        for t in transitions
+        if t.kind in _WITH_MESSAGE
+    }
 
 
 def _messages(found: Detection, transitions: list[Transition]) -> dict[tuple[int, str], str]:

@@ -135,6 +135,22 @@ SELECT id, last_status IS DISTINCT FROM 'offline',
 FROM gateway WHERE revoked_at IS NULL ORDER BY id
 """
 
+_LINKS_SQL: Final = """
+SELECT a.patient_id, s.device_id, (extract(epoch FROM s.since) * 1000000)::int8
+FROM device_assignment a
+JOIN patient p ON p.id = a.patient_id AND p.discharged_at IS NULL AND p.ward_id = ANY (%s)
+JOIN device dv ON dv.id = a.device_id
+JOIN gateway_device_state s ON s.device_id = dv.id AND s.gateway_id = dv.gateway_id
+JOIN gateway_state g ON g.gateway_id = s.gateway_id AND g.state = 'online'
+WHERE a.valid @> now() AND s.state IN ('searching', 'connecting', 'lost')
+ORDER BY a.patient_id, s.device_id
+"""
+"""Assigned devices of admitted patients whose Bluetooth link the gateway's latest ``online``
+status reports down (ingest's ``gateway_device_state``, migration 0008). ``silent`` is a link
+that is up: a device quiet between spot measurements is normal, and a continuous one going quiet
+is ``stale_data``. A gateway that is ``offline`` is its own alert; its last device states are
+not news."""
+
 _ENTRIES_SQL: Final = """
 SELECT DISTINCT ON (e.patient_id, e.parameter) e.patient_id, e.parameter, e.value,
        (extract(epoch FROM e.valid_until) * 1000000)::int8,
@@ -333,6 +349,7 @@ async def load_registry(conn: Conn, wards: list[str]) -> Registry:
     gateways = await (await conn.execute(_GATEWAYS_SQL)).fetchall()
     entries = await (await conn.execute(_ENTRIES_SQL)).fetchall()
     limits = await (await conn.execute(_LIMITS_SQL)).fetchall()
+    links = await (await conn.execute(_LINKS_SQL, (wards,))).fetchall()
 
     def col(rows: list[tuple[Any, ...]], i: int) -> list[Any]:
         return [r[i] for r in rows]
@@ -357,4 +374,7 @@ async def load_registry(conn: Conn, wards: list[str]) -> Registry:
         limit_metric=np.array(col(limits, 2), dtype=np.str_),
         limit_low=np.array(col(limits, 3), dtype=np.float64),
         limit_high=np.array(col(limits, 4), dtype=np.float64),
+        link_patient=np.array(col(links, 0), dtype=np.str_),
+        link_device=np.array(col(links, 1), dtype=np.str_),
+        link_down_since=np.array([to_ns(t) for t in col(links, 2)], dtype=np.int64),
     )

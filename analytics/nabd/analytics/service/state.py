@@ -138,6 +138,10 @@ class WardState:
         self.counted_rr_at: IntArray = np.zeros(0, dtype=np.int64)
         self.counted_rr_until: IntArray = np.zeros(0, dtype=np.int64)
         self.thresholds: dict[str, Thresholds] = {}
+        self.link_row: IntArray = np.zeros(0, dtype=np.int64)
+        """Device links reported down: the patient's row, the device, since when (ns)."""
+        self.link_device: npt.NDArray[np.str_] = np.zeros(0, dtype=np.str_)
+        self.link_down_since: IntArray = np.zeros(0, dtype=np.int64)
         self._zero_off = np.zeros(_METRICS, dtype=np.bool_)
         for key, expectation in config.expectations.items():
             self._zero_off[metric_index(key)] = expectation.zero_means_off
@@ -274,6 +278,11 @@ class WardState:
         self._apply_gateways(rows, registry)
         self._apply_entries(registry)
         self._apply_limits(registry)
+        links = self.index.rows(registry.link_patient.tolist())
+        known = links >= 0
+        self.link_row = links[known]
+        self.link_device = registry.link_device[known]
+        self.link_down_since = registry.link_down_since[known]
         return new
 
     def _grow(self, patients: int) -> None:

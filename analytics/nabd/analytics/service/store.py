@@ -39,6 +39,7 @@ from typing import Any, Final, TypeAlias
 
 import numpy as np
 import psycopg
+from psycopg.types.json import Jsonb
 
 from nabd.analytics.alerts import AlertEventKind
 from nabd.analytics.arrays import NEVER, BoolArray, IntArray
@@ -46,6 +47,8 @@ from nabd.analytics.news2 import MISSING, PARAMETERS, News2
 from nabd.analytics.service.conditions import BY_NAME, column
 from nabd.analytics.service.lifecycle import NurseAction, OpenAlert, Transition
 from nabd.analytics.service.state import PatientIndex
+from nabd.contract.alert_text import render
+from nabd.contract.payloads import AlertFacts
 
 __all__ = [
     "ACTOR",
@@ -74,6 +77,15 @@ def from_ns(ns: int) -> datetime:
     return _EPOCH + timedelta(microseconds=ns // 1000)
 
 
+def _default(condition: str) -> str:
+    """The message of an alert restored without one: its condition's name."""
+    return render(AlertFacts(condition=condition), "en")
+
+
+def _jsonb(facts: AlertFacts | None) -> Jsonb | None:
+    return None if facts is None else Jsonb(facts.model_dump(mode="json", exclude_defaults=True))
+
+
 def _ns(moment: datetime | None) -> int:
     if moment is None:
         return NEVER
@@ -84,7 +96,7 @@ def _ns(moment: datetime | None) -> int:
 _OPEN_SQL: Final = """
 SELECT id, patient_id, condition, raised_at, priority, coalesce(condition_priority, priority),
        escalation_level, state = 'acknowledged', coalesce(last_notified_at, raised_at),
-       silenced_until, latched, silenced_by, message
+       silenced_until, latched, silenced_by, message, facts
 FROM alert WHERE state <> 'resolved' AND (%(all)s OR patient_id = ANY (%(patients)s))
 """
 
@@ -97,11 +109,11 @@ WHERE a.applied_at IS NULL AND p.ward_id = ANY (%s) ORDER BY a.id
 
 _INSERT_SQL: Final = """
 INSERT INTO alert (id, patient_id, condition, kind, priority, condition_priority, state,
-                   metric_id, message, raised_at, updated_at, last_notified_at,
+                   metric_id, message, facts, raised_at, updated_at, last_notified_at,
                    silenced_until, silenced_by)
 VALUES (%(id)s, %(patient)s, %(condition)s, %(kind)s, %(priority)s, %(condition_priority)s,
-        'raised', (SELECT id FROM metric WHERE key = %(metric)s), %(message)s, %(at)s, %(at)s,
-        %(at)s, %(silenced_until)s, %(silenced_by)s)
+        'raised', (SELECT id FROM metric WHERE key = %(metric)s), %(message)s, %(facts)s,
+        %(at)s, %(at)s, %(at)s, %(silenced_until)s, %(silenced_by)s)
 """
 
 _UPDATE_SQL: Final = {
@@ -109,7 +121,7 @@ _UPDATE_SQL: Final = {
         UPDATE alert SET priority = %(priority)s, condition_priority = %(condition_priority)s,
                state = 'raised', acknowledged_at = NULL, acknowledged_by = NULL,
                silenced_until = NULL, silenced_by = NULL, message = %(message)s,
-               last_notified_at = %(at)s, updated_at = %(at)s
+               facts = %(facts)s, last_notified_at = %(at)s, updated_at = %(at)s
         WHERE id = %(id)s""",
     AlertEventKind.ESCALATED: """
         UPDATE alert SET priority = %(priority)s, escalation_level = %(level)s,
@@ -163,6 +175,7 @@ class Published:
     patient_id: str
     ward_id: str
     message: str
+    facts: AlertFacts | None = None
 
 
 @dataclass(frozen=True)
@@ -186,6 +199,7 @@ class AlertStore:
     def __init__(self, conn: Conn) -> None:
         self._conn = conn
         self._messages: dict[uuid.UUID, str] = {}
+        self._facts: dict[uuid.UUID, AlertFacts] = {}
 
     async def lock(self) -> None:
         """Serialise with nurses' actions until this transaction ends."""
@@ -200,7 +214,7 @@ class AlertStore:
         rows = await (await self._conn.execute(_OPEN_SQL, params)).fetchall()
         restored = []
         for (alert_id, patient, condition, raised, priority, worst, level, acknowledged,
-             notified, silenced, latched, silenced_by, text) in rows:  # fmt: skip
+             notified, silenced, latched, silenced_by, text, said) in rows:  # fmt: skip
             row = int(index.rows([patient])[0])
             if row < 0 or condition not in BY_NAME:
                 continue
@@ -221,6 +235,8 @@ class AlertStore:
                 )
             )
             self._messages[alert_id] = text
+            if said is not None:
+                self._facts[alert_id] = AlertFacts.model_validate(said, strict=False)
         return restored
 
     async def in_wards(self, patients: list[str], wards: list[str]) -> set[str]:
@@ -278,10 +294,13 @@ class AlertStore:
         ward_of: IntArray,
         ward_names: Sequence[str],
         messages: dict[tuple[int, str], str],
+        *,
+        facts: dict[tuple[int, str], AlertFacts] | None = None,
     ) -> list[Published]:
         """Write the transitions in order; return what to publish once this commits.
 
-        ``messages`` holds the message of each (row, condition) raised or worsened this tick.
+        ``messages`` holds the message of each (row, condition) raised or worsened this tick,
+        ``facts`` what raised it (:func:`nabd.analytics.service.engine.facts`), as data.
         """
         published = []
         async with self._conn.cursor() as cur:
@@ -289,6 +308,9 @@ class AlertStore:
                 patient = index.id_of(t.row)
                 if t.kind in (AlertEventKind.RAISED, AlertEventKind.WORSENED):
                     self._messages[t.alert_id] = messages[(t.row, t.condition)]
+                    said = (facts or {}).get((t.row, t.condition))
+                    if said is not None:
+                        self._facts[t.alert_id] = said
                 if t.reason is None:  # else the database wrote, audited and notified it
                     await self._write_one(cur, t, patient)
                 published.append(
@@ -296,11 +318,13 @@ class AlertStore:
                         transition=t,
                         patient_id=patient,
                         ward_id=ward_names[int(ward_of[t.row])],
-                        message=self._messages.get(t.alert_id, BY_NAME[t.condition].template),
+                        message=self._messages.get(t.alert_id) or _default(t.condition),
+                        facts=self._facts.get(t.alert_id),
                     )
                 )
                 if t.kind is AlertEventKind.RESOLVED:
                     self._messages.pop(t.alert_id, None)
+                    self._facts.pop(t.alert_id, None)
         return published
 
     async def _write_one(
@@ -329,6 +353,7 @@ class AlertStore:
             "condition_priority": t.condition_priority.value,
             "level": t.level,
             "message": self._messages.get(t.alert_id, ""),
+            "facts": _jsonb(self._facts.get(t.alert_id)),
             "at": from_ns(t.at),
             "notified_at": from_ns(t.notified_at) if t.notified_at != NEVER else None,
             "silenced_until": from_ns(t.silenced_until) if t.silenced_until != NEVER else None,

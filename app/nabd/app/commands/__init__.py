@@ -14,12 +14,26 @@ caught itself.
 from __future__ import annotations
 
 import argparse
+import getpass
+import os
 import sys
 from collections.abc import Callable
 from typing import TypeAlias
 
 Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 Handler: TypeAlias = Callable[[argparse.Namespace], int]
+
+
+def os_user() -> str:
+    """The person at the terminal, for the audit's "who" when no ``--by`` is given.
+
+    ``getpass.getuser`` raises on a host with no passwd entry for the uid (a container run with
+    an arbitrary uid); called while building the parser, that broke every ``nabd`` command.
+    """
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return f"uid-{os.getuid()}"
 
 
 def fail(error: Exception) -> int:

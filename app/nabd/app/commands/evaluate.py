@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
     from nabd.analytics.adherence import MonthlySummary
     from nabd.app.evaluation import Outcome
+    from nabd.simulators.series import VitalSeries
 
 
 def register(subparsers: Subparsers) -> None:
@@ -72,11 +73,22 @@ def register(subparsers: Subparsers) -> None:
         default=None,
         help="home: also write each patient's adherence summary for the period as CSV",
     )
+    evaluate.add_argument(
+        "--glucose-every",
+        type=int,
+        default=None,
+        metavar="S",
+        help="measure glucose every S seconds (a what-if: a continuous glucose monitor, 300) "
+        "instead of the ward's capillary checks before meals and at bedtime",
+    )
     evaluate.set_defaults(handler=_evaluate)
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    only = {"ward": ("--hours", "--tick", "--ack-after"), "home": ("--days", "--summary-csv")}
+    only = {
+        "ward": ("--hours", "--tick", "--ack-after", "--glucose-every"),
+        "home": ("--days", "--summary-csv"),
+    }
     for setting, options in only.items():
         for option in options:
             given = getattr(args, option[2:].replace("-", "_")) is not None
@@ -88,7 +100,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         if getattr(args, name) is None:
             setattr(args, name, default)
 
-    from nabd.app.evaluation import replay, score
+    from nabd.app.evaluation import count_unmeasured, replay, score
     from nabd.simulators.errors import SimulatorError
     from nabd.simulators.ward import build_ward
 
@@ -96,6 +108,12 @@ def _evaluate(args: argparse.Namespace) -> int:
         ("--patients", args.patients, args.patients >= 1, "at least 1"),
         ("--hours", args.hours, args.hours > 0, "more than 0"),
         ("--tick", args.tick, args.tick >= 1, "at least 1"),
+        (
+            "--glucose-every",
+            args.glucose_every if args.glucose_every is not None else 300,
+            args.glucose_every is None or args.glucose_every >= 1,
+            "at least 1",
+        ),
     )
     if bad:
         return fail(bad)
@@ -106,16 +124,22 @@ def _evaluate(args: argparse.Namespace) -> int:
         series = ward.simulate(ward.times(1.0))
     except SimulatorError as exc:
         return fail(exc)
-    alerts = replay(ward, series, tick_s=args.tick, ack_after_s=args.ack_after)
+    every = args.glucose_every
+    alerts = replay(
+        ward, series, tick_s=args.tick, ack_after_s=args.ack_after, glucose_every_s=every
+    )
     outcome = score(
         ward.labels, alerts, patients=args.patients, seconds=seconds, grace_s=args.grace
     )
+    glucose = f"every {every} s" if every else "before meals and at bedtime"
     print(
         f"ward: {args.patients} patients x {args.hours:g} h (seed {args.seed}), "
-        f"engine tick {args.tick} s, {outcome.alerts} alerts raised, "
+        f"engine tick {args.tick} s, glucose {glucose}, {outcome.alerts} alerts raised, "
         f"{time.perf_counter() - started:.0f} s"
     )
+    count_unmeasured(outcome, ward.labels, series, args.grace, every)
     _print_found(outcome, "condition", 24, lambda seconds: f"{seconds:.0f} s")
+    _print_measurement(outcome, series, every)
     print(f"\n{'false alerts':<24} {'count':>6} {'per patient-day':>16}")
     for name, count in sorted(outcome.false_by_alert.items(), key=lambda kv: -kv[1]):
         print(f"{name:<24} {count:>6} {count / outcome.patient_days:>16.2f}")
@@ -184,18 +208,24 @@ def _bad(*checks: tuple[str, float, bool, str]) -> UsageError | None:
 def _print_found(
     outcome: Outcome, heading: str, width: int, duration: Callable[[float], str]
 ) -> None:
-    """Per label condition: labels, found, sensitivity, median and worst detection delay."""
+    """Per label condition: labels, found, sensitivity, median and worst detection delay, and
+    where conditions have a target delay (the ward's), the target and how many met it."""
     import numpy as np
 
+    targets = any(np.isfinite(e.target_s) for e in outcome.by_label.values())
+    extra = f" {'target':>8} {'in target':>9}" if targets else ""
     print(f"{heading:<{width}} {'labels':>6} {'found':>6} {'sensitivity':>11} "
-          f"{'median delay':>12} {'max delay':>10}")  # fmt: skip
+          f"{'median delay':>12} {'max delay':>10}{extra}")  # fmt: skip
     for name, entry in sorted(outcome.by_label.items()):
         delays = entry.delays
         median = duration(float(np.median(delays))) if delays else "-"
         worst = duration(max(delays)) if delays else "-"
+        if targets:
+            goal = duration(entry.target_s) if np.isfinite(entry.target_s) else "-"
+            extra = f" {goal:>8} {entry.within_target:>9}"
         print(
             f"{name:<{width}} {entry.labels:>6} {entry.detected:>6} {entry.sensitivity:>11.0%} "
-            f"{median:>12} {worst:>10}"
+            f"{median:>12} {worst:>10}{extra}"
         )
 
 
@@ -215,3 +245,38 @@ def _print_summary(summary: MonthlySummary) -> None:
     if tir.size:
         print(f"glucose readings in range, median per patient: {np.median(tir):.0%} "
               f"({tir.size} patients)")  # fmt: skip
+
+
+def _print_measurement(outcome: Outcome, series: VitalSeries, every: int | None) -> None:
+    """Episodes no scheduled measurement could show, and each clinical condition's delay split
+    into physiology, measurement interval and detector (``nabd.app.evaluation.delay_parts``)."""
+    import numpy as np
+
+    from nabd.app.evaluation import CLINICAL, delay_parts, finders
+
+    for name, entry in sorted(outcome.by_label.items()):
+        if entry.unmeasured:
+            print(
+                f"{name}: {entry.unmeasured} of {entry.labels} episodes had no scheduled "
+                "measurement beyond the limit: no detector could see them"
+            )
+    print("\ndelay split of clinical conditions (median of detections by an alert with a limit):")
+    clinical = {c.value for c in CLINICAL}
+    for name, entry in sorted(outcome.by_label.items()):
+        if name not in clinical:
+            continue
+        parts = delay_parts(entry, series, every)
+        if not np.median(entry.delays or [0]) > 0:
+            continue
+        if not parts:
+            found_by = ", ".join(finders(entry))
+            print(f"  {name:<22} found by {found_by}: no single limit to split at")
+            continue
+        physiology = np.median([p.physiology for p in parts])
+        measured = np.median([p.measurement for p in parts])
+        detector = np.median([p.detector for p in parts])
+        print(
+            f"  {name:<22} {len(parts)} of {entry.detected}: onset->limit crossed "
+            f"{physiology:.0f} s, ->first sample showing it {measured:.0f} s, "
+            f"->alert {detector:.0f} s"
+        )

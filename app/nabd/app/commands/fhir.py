@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import getpass
 import io
 import json
 import re
@@ -19,7 +18,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-from nabd.app.commands import Subparsers, fail
+from nabd.app.commands import Subparsers, fail, os_user
+from nabd.app.commands.files import written_whole
 from nabd.app.commands.problems import UsageError, env_names, from_validation
 
 if TYPE_CHECKING:
@@ -83,13 +83,8 @@ def _output(path: Path | None) -> Iterator[IO[str]]:
         sys.stdout.write(buffer.getvalue())
         sys.stdout.flush()
         return
-    partial = path.with_name(path.name + ".part")
-    try:
-        with partial.open("w", encoding="utf-8") as out:
-            yield out
-        partial.replace(path)
-    finally:
-        partial.unlink(missing_ok=True)
+    with written_whole(path) as out:
+        yield out
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -111,7 +106,9 @@ def _export(args: argparse.Namespace) -> int:
         patient_id=args.patient,
         since=args.since,
         until=args.until or now,
-        identity=args.identity,
+        identity=query.Reader("export", args.actor, f"nabd fhir export --patient {args.patient}")
+        if args.identity
+        else None,
         period_s=settings.summary_period_s,
         systems=settings.systems,
     )
@@ -207,7 +204,7 @@ def _register_export(commands: Subparsers) -> None:
         action="store_true",
         help="include name, MRN and birth date (the login needs nabd_fhir_identity)",
     )
-    export.add_argument("--actor", default=f"cli:{getpass.getuser()}",
+    export.add_argument("--actor", default=f"cli:{os_user()}",
                         help="who the audit log names (default: cli:<user>)")  # fmt: skip
     export.add_argument("--database-url", help="default: $NABD_FHIR_DATABASE_URL")
     export.add_argument(

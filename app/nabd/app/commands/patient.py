@@ -1,7 +1,10 @@
-"""``nabd patient admit|list|show|transfer|discharge``: admissions (nabd.care.patients).
+"""``nabd patient admit|list|show|transfer|discharge``: admissions (nabd.care.patients), and
+``export|rectify|erase`` (patients' rights, :mod:`nabd.app.commands.patient_rights`).
 
 ``admit`` prints only the new pseudonymous patient id on stdout (so a script can capture it);
-the MRN, name and birth date stay in the identity schema. See docs/care.md.
+the MRN, name and birth date stay in the identity schema. ``list`` and ``show`` read names
+through the database's identity reader, which records each one as an access by the OS user
+(``nabd privacy access-log``). See docs/care.md and docs/patient-rights.md.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from nabd.app.commands import Subparsers
+from nabd.app.commands import Subparsers, os_user, patient_rights
 from nabd.app.commands.care_shell import add_common, at, print_table, read_text, run
 
 if TYPE_CHECKING:
@@ -78,6 +81,8 @@ def register(subparsers: Subparsers) -> None:
     add_common(discharge, writes=True)
     discharge.set_defaults(handler=_discharge)
 
+    patient_rights.register(commands)
+
 
 def _admit(args: argparse.Namespace) -> int:
     from nabd.care.patients import admit
@@ -104,7 +109,7 @@ def _list(args: argparse.Namespace) -> int:
     from nabd.care.patients import list_patients
 
     def action(conn: Conn) -> int:
-        rows = list_patients(conn, ward=args.ward, include_discharged=args.all)
+        rows = list_patients(conn, ward=args.ward, include_discharged=args.all, reader=os_user())
         header = (f"{'PATIENT':<16} {'WARD':<12} {'BED':<6} {'MRN':<14} {'ADMITTED':<21} "
                   f"{'DISCHARGED':<21} NAME")  # fmt: skip
         print_table(header, map(_line, rows))
@@ -117,7 +122,7 @@ def _show(args: argparse.Namespace) -> int:
     from nabd.care.patients import show_patient
 
     def action(conn: Conn) -> int:
-        p = show_patient(conn, args.patient)
+        p = show_patient(conn, args.patient, reader=os_user())
         born = "-" if p.birth_date is None else p.birth_date.isoformat()
         print(f"patient     {p.id}")
         print(f"name        {p.name}")

@@ -127,6 +127,13 @@ CLASSES: Final[tuple[DataClass, ...]] = (
         (_by_time(AUDIT_LOG, "at"),),
     ),
     DataClass(
+        "identity_access",
+        "who read which patient's identity, when and through which channel (the access log)",
+        365,
+        "evidence of who saw a patient's identity, kept as long as the audit log",
+        (_by_time("identity_access", "at"),),
+    ),
+    DataClass(
         "identity",
         "names, MRN and birth date of patients discharged longer ago than the period",
         30,

@@ -227,7 +227,10 @@ class FhirApi:
 
     def read_patient(self, request: Request, fhir_id: str) -> Response:
         def work(caller: Caller, conn: query.Conn) -> tuple[Resource, str, Details]:
-            record = query.patient(conn, ids.from_fhir(fhir_id), identity=caller.identity)
+            reader = query.Reader("fhir", caller.name, f"Patient/{fhir_id}")
+            record = query.patient(
+                conn, ids.from_fhir(fhir_id), identity=reader if caller.identity else None
+            )
             return mapping.patient(record, self.systems), f"Patient/{fhir_id}", {"read": "Patient"}
 
         return self.handle(request, work)

@@ -25,7 +25,8 @@ class ExportRequest:
     patient_id: str
     since: datetime
     until: datetime
-    identity: bool
+    identity: query.Reader | None
+    """Who exports identity (recorded as an access); None: a pseudonymous export."""
     period_s: int
     systems: Systems
 

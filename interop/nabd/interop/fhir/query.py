@@ -126,8 +126,23 @@ def audit(conn: Conn, *, actor: str, action: str, subject: str, details: Mapping
 # ---- Patients and devices -------------------------------------------------------------------
 
 
-def patient(conn: Conn, patient_id: str, *, identity: bool) -> PatientRecord:
-    """The patient, with identity only when asked (which needs the identity role)."""
+@dataclass(frozen=True, slots=True)
+class Reader:
+    """Who reads a patient's identity, recorded by the database in ``identity_access``
+    (migration 0085): the channel (``fhir`` for the API, ``export`` for files), the person or
+    client, and what they read."""
+
+    channel: str
+    actor: str
+    what: str
+
+
+def patient(conn: Conn, patient_id: str, *, identity: Reader | None) -> PatientRecord:
+    """The patient, with identity only for a ``Reader`` (which needs an identity role).
+
+    Identity is read through ``identity.read_identities``, the only way the roles may read it:
+    the same statement records the access.
+    """
     row = conn.execute(
         "SELECT id, ward_id, admitted_at, discharged_at FROM patient WHERE id = %s",
         (patient_id,),
@@ -135,11 +150,11 @@ def patient(conn: Conn, patient_id: str, *, identity: bool) -> PatientRecord:
     if row is None:
         raise NotFoundError(f"no patient {patient_id!r}")
     person = None
-    if identity:
+    if identity is not None:
         found = conn.execute(
-            """SELECT mrn, given_name, family_name, birth_date FROM patient_identity
-               WHERE patient_id = %s""",
-            (patient_id,),
+            """SELECT mrn, given_name, family_name, birth_date
+               FROM identity.read_identities(ARRAY[%s], %s, %s, %s)""",
+            (patient_id, identity.channel, identity.actor, identity.what),
         ).fetchone()
         person = None if found is None else IdentityRecord(**found)
     return PatientRecord(**row, identity=person)

@@ -1,0 +1,207 @@
+"""An alert's facts in words a nurse reads, in French, English or Arabic.
+
+Analytics stores and publishes what raised an alert as data (:class:`AlertFacts`: the
+condition, the value and its unit, the limit, the patient's usual value, how long it has held,
+the devices concerned) and a default English rendering. Every reader renders the facts in its
+own user's language at display time with :func:`render`, e.g. ``SpO2 low: 86 % for 90 s
+(limit 90 %)``, ``SpO2 basse : 86 % depuis 90 s (seuil 90 %)``. Numbers keep Western digits in
+Arabic (as written on Maghreb wards and on the devices themselves); French uses a decimal comma.
+A condition with no phrase here (a newer publisher) reads as its name: never an error.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Final
+
+from nabd.contract.payloads import AlertFacts
+
+__all__ = ["LANGUAGES", "NAMES", "render"]
+
+LANGUAGES: Final = ("fr", "en", "ar")
+
+_N: Final = {
+    "news2": ("NEWS2", "NEWS2", "NEWS2"),
+    "heart_rate_high": ("Fréquence cardiaque haute", "Heart rate high", "ارتفاع نبض القلب"),
+    "heart_rate_low": ("Fréquence cardiaque basse", "Heart rate low", "انخفاض نبض القلب"),
+    "spo2_low": ("SpO2 basse", "SpO2 low", "انخفاض تشبع الأكسجين SpO2"),
+    "respiration_rate_high": (
+        "Fréquence respiratoire haute",
+        "Respiratory rate high",
+        "ارتفاع معدل التنفس",
+    ),
+    "respiration_rate_low": (
+        "Fréquence respiratoire basse",
+        "Respiratory rate low",
+        "انخفاض معدل التنفس",
+    ),
+    "systolic_bp_high": ("Pression systolique haute", "Systolic BP high", "ارتفاع الضغط الانقباضي"),
+    "systolic_bp_low": ("Pression systolique basse", "Systolic BP low", "انخفاض الضغط الانقباضي"),
+    "temperature_high": ("Température haute", "Temperature high", "ارتفاع الحرارة"),
+    "temperature_low": ("Température basse", "Temperature low", "انخفاض الحرارة"),
+    "heart_rate_deviation": (
+        "Fréquence cardiaque inhabituelle pour ce patient",
+        "Heart rate far from this patient's usual",
+        "نبض القلب بعيد عن المعتاد لهذا المريض",
+    ),
+    "spo2_deviation": (
+        "SpO2 bien en dessous de l'habituel pour ce patient",
+        "SpO2 well below this patient's usual",
+        "تشبع الأكسجين أقل بكثير من المعتاد لهذا المريض",
+    ),
+    "respiration_rate_deviation": (
+        "Fréquence respiratoire inhabituelle pour ce patient",
+        "Respiratory rate far from this patient's usual",
+        "معدل التنفس بعيد عن المعتاد لهذا المريض",
+    ),
+    "heart_rate_trend": (
+        "Fréquence cardiaque en évolution",
+        "Heart rate trending",
+        "تغير مستمر في نبض القلب",
+    ),
+    "respiration_rate_trend": (
+        "Fréquence respiratoire en évolution",
+        "Respiratory rate trending",
+        "تغير مستمر في معدل التنفس",
+    ),
+    "spo2_trend": ("SpO2 en baisse", "SpO2 falling", "تشبع الأكسجين في انخفاض"),
+    "desaturation": ("Désaturation", "SpO2 desaturation", "هبوط تشبع الأكسجين"),
+    "atrial_fibrillation": (
+        "Rythme irrégulier évoquant une fibrillation atriale",
+        "Irregular rhythm suggesting atrial fibrillation",
+        "نظم غير منتظم يوحي برجفان أذيني",
+    ),
+    "hypoglycaemia": ("Glycémie basse", "Glucose low", "انخفاض سكر الدم"),
+    "no_data": (
+        "Aucune donnée reçue depuis l'admission",
+        "No data received since admission",
+        "لم تصل أي بيانات منذ الدخول",
+    ),
+    "stale_data": ("Surveillance interrompue", "Monitoring interrupted", "انقطاع المراقبة"),
+    "sensor_off": (
+        "Capteur retiré ou sans contact avec la peau",
+        "Sensor off or no skin contact",
+        "المستشعر منزوع أو لا يلامس الجلد",
+    ),
+    "flatline": (
+        "Signal figé (aucune variation)",
+        "Signal frozen (no variation)",
+        "إشارة متجمدة (بلا تغير)",
+    ),
+    "low_battery": ("Batterie de l'appareil faible", "Device battery low", "بطارية الجهاز ضعيفة"),
+    "gateway_offline": (
+        "Passerelle de chevet hors ligne",
+        "Bedside gateway offline",
+        "بوابة السرير غير متصلة",
+    ),
+    "device_disconnected": ("Appareil déconnecté", "Device disconnected", "الجهاز غير متصل"),
+    "monitoring_interrupted": (
+        "Surveillance interrompue",
+        "Monitoring interrupted",
+        "انقطاع المراقبة",
+    ),
+}
+
+NAMES: Final[Mapping[str, Mapping[str, str]]] = MappingProxyType(
+    {
+        lang: MappingProxyType({key: names[i] for key, names in _N.items()})
+        for i, lang in enumerate(LANGUAGES)
+    }
+)
+"""Per language, each condition's name as a nurse says it."""
+
+_WORDS: Final = MappingProxyType(
+    {
+        "fr": {"for": "depuis", "limit": "seuil", "usual": "habituel", "risk": "risque",
+               "incomplete": "incomplet, manque", "low": "faible", "low-medium": "faible à moyen",
+               "medium": "moyen", "high": "élevé", "s": "s", "min": "min", "h": "h",
+               "colon": " : ", "per_h": "/h", "stale": "périmé"},
+        "en": {"for": "for", "limit": "limit", "usual": "usual", "risk": "risk",
+               "incomplete": "incomplete, missing", "low": "low", "low-medium": "low-medium",
+               "medium": "medium", "high": "high", "s": "s", "min": "min", "h": "h",
+               "colon": ": ", "per_h": "/h", "stale": "stale"},
+        "ar": {"for": "منذ", "limit": "الحد", "usual": "المعتاد", "risk": "الخطر",
+               "incomplete": "غير مكتمل، ينقص", "low": "منخفض", "low-medium": "منخفض إلى متوسط",
+               "medium": "متوسط", "high": "مرتفع", "s": "ثانية", "min": "دقيقة", "h": "ساعة",
+               "colon": ": ", "per_h": "/ساعة", "stale": "قديم"},
+    }
+)  # fmt: skip
+
+_T: Final = {
+    "respiration_rate": ("fréquence respiratoire", "respiratory rate", "معدل التنفس"),
+    "spo2": ("SpO2", "SpO2", "SpO2"),
+    "air_or_oxygen": ("air ou oxygène", "air or oxygen", "هواء أو أكسجين"),
+    "systolic_bp": ("pression systolique", "systolic BP", "الضغط الانقباضي"),
+    "heart_rate": ("fréquence cardiaque", "heart rate", "نبض القلب"),
+    "pulse_rate": ("pouls", "pulse rate", "النبض"),
+    "rr_interval": ("intervalles RR", "RR intervals", "فواصل RR"),
+    "consciousness": ("conscience", "consciousness", "الوعي"),
+    "temperature": ("température", "temperature", "الحرارة"),
+    "body_temperature": ("température", "temperature", "الحرارة"),
+}
+_THINGS: Final = MappingProxyType(
+    {lang: MappingProxyType({k: v[i] for k, v in _T.items()}) for i, lang in enumerate(LANGUAGES)}
+)
+"""Parameters and metrics an alert lists, by language; devices are listed by their id."""
+
+_ONE_DECIMAL: Final = frozenset({"°C", "Cel", "mmol/L", "kg"})
+
+
+def _number(value: float, unit: str | None, lang: str, signed: bool = False) -> str:
+    decimals = 1 if signed or unit in _ONE_DECIMAL else 0
+    text = f"{value:+.{decimals}f}" if signed else f"{value:.{decimals}f}"
+    return text.replace(".", ",") if lang == "fr" else text
+
+
+_DISPLAY: Final = MappingProxyType({"Cel": "°C", "mm[Hg]": "mmHg"})
+"""UCUM units (the catalogue's) as printed on a chart."""
+
+
+def _quantity(value: float, unit: str | None, lang: str, signed: bool = False) -> str:
+    number = _number(value, unit, lang, signed)
+    shown = _DISPLAY.get(unit, unit) if unit else None
+    return f"{number} {shown}" if shown else number
+
+
+def _duration(seconds: float, words: Mapping[str, str]) -> str:
+    if seconds < 120:
+        return f"{math.floor(seconds)} {words['s']}"
+    if seconds < 7200:
+        return f"{math.floor(seconds / 60)} {words['min']}"
+    return f"{math.floor(seconds / 3600)} {words['h']}"
+
+
+def render(facts: AlertFacts, lang: str = "en") -> str:
+    """The alert's sentence in ``lang`` (``fr``, ``en``, ``ar``; anything else: English)."""
+    lang = lang if lang in NAMES else "en"
+    words = _WORDS[lang]
+    name = NAMES[lang].get(facts.condition, facts.condition)
+    trend = facts.condition.endswith("_trend")
+    text = name
+    if facts.value is not None:
+        value = _quantity(
+            facts.value, None if facts.condition == "news2" else facts.unit, lang, trend
+        )
+        value += words["per_h"] if trend else ""
+        text += f" {value}" if facts.condition == "news2" else f"{words['colon']}{value}"
+    if facts.duration_s is not None:
+        text += f" {words['for']} {_duration(facts.duration_s, words)}"
+    notes = []
+    if facts.limit is not None:
+        notes.append(f"{words['limit']} {_quantity(facts.limit, facts.unit, lang)}")
+    if facts.baseline is not None:
+        notes.append(f"{words['usual']} {_quantity(facts.baseline, facts.unit, lang)}")
+    if facts.risk is not None:
+        notes.append(f"{words['risk']} {words[facts.risk]}")
+    things = _THINGS[lang]
+    if facts.missing or facts.stale:
+        missing = [things.get(m, m) for m in facts.missing]
+        missing += [f"{things.get(m, m)} ({words['stale']})" for m in facts.stale]
+        notes.append(f"{words['incomplete']}{words['colon']}{', '.join(missing)}")
+    if notes:
+        text += f" ({'; '.join(notes)})"
+    if facts.items:
+        text += f"{words['colon']}{', '.join(things.get(i, i) for i in facts.items)}"
+    return text
