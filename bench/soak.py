@@ -115,7 +115,7 @@ def _status_kib(pid: int, field: str) -> int:
     return 0
 
 
-def _children(pid: int) -> list[int]:
+def children_of(pid: int) -> list[int]:
     found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -133,7 +133,7 @@ def rss_mib(pid: int | None) -> float:
 def private_tree_mib(pid: int | None) -> float:
     if pid is None:
         return 0.0
-    return sum(_status_kib(p, "RssAnon") for p in [pid, *_children(pid)]) / 1024
+    return sum(_status_kib(p, "RssAnon") for p in [pid, *children_of(pid)]) / 1024
 
 
 # -- the run ---------------------------------------------------------------------------------
@@ -141,12 +141,12 @@ def private_tree_mib(pid: int | None) -> float:
 _ROOT = str(Path(__file__).resolve().parents[1])
 
 
-def _cli(*args: str) -> list[str]:
+def cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "nabd.app.cli", *args]
 
 
 @contextlib.contextmanager
-def _process(
+def child_process(
     args: list[str], env: Mapping[str, str], log: Path
 ) -> Iterator[subprocess.Popen[bytes]]:
     with log.open("ab") as out:
@@ -159,7 +159,7 @@ def _process(
             child.wait(60)
 
 
-def _wait(check: Callable[[], bool], what: str, timeout_s: float) -> None:
+def wait_until(check: Callable[[], bool], what: str, timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
     while not check():
         if time.monotonic() > deadline:
@@ -167,7 +167,7 @@ def _wait(check: Callable[[], bool], what: str, timeout_s: float) -> None:
         time.sleep(0.2)
 
 
-def _ingest_ready(port: int) -> bool:
+def ingest_ready(port: int) -> bool:
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
             return b"nabd_ingest_mqtt_connected 1.0" in r.read()
@@ -236,7 +236,7 @@ class Run:
     owner_url: str
 
     def load(self, rate: float, duration: float, record: Path) -> list[str]:
-        return _cli(
+        return cli(
             "simulate", "load", "--state-dir", str(self.stack_dir), "--prefix", "soak",
             "--gateways", str(self.args.gateways), "--rate", f"{rate:g}",
             "--duration", f"{duration:g}", "--acks", "--record", str(record),
@@ -265,7 +265,9 @@ def soak(run: Run, rate: float, pids: dict[str, int | None], pg_pid: int | None)
     times: list[float] = []
     series: dict[str, list[float]] = {}
     started = time.monotonic()
-    with _process(run.load(rate, args.duration, record), run.env, run.folder / "load.log") as gen:
+    with child_process(
+        run.load(rate, args.duration, record), run.env, run.folder / "load.log"
+    ) as gen:
         pids["generator"] = gen.pid
         while gen.poll() is None:
             for name, value in _sample(pids, pg_pid).items():
@@ -332,12 +334,12 @@ def main() -> int:
             _register(stack.database_url, gateways)
             run = Run(args, folder, folder / "stack", stack.env, stack.database_url)
             port = free_port()
-            ingest = _cli("ingest", "run", "--worker-id", "soak", "--metrics-port", str(port))
+            ingest = cli("ingest", "run", "--worker-id", "soak", "--metrics-port", str(port))
             with (
-                _process(ingest, stack.env, folder / "ingest.log") as ing,
-                _process(_cli("analytics", "run"), stack.env, folder / "analytics.log") as ana,
+                child_process(ingest, stack.env, folder / "ingest.log") as ing,
+                child_process(cli("analytics", "run"), stack.env, folder / "analytics.log") as ana,
             ):
-                _wait(lambda: _ingest_ready(port), "ingest connected", 60)
+                wait_until(lambda: ingest_ready(port), "ingest connected", 60)
                 rate = args.rate
                 if rate is None:
                     top = run.measure_max()

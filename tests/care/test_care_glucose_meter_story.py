@@ -23,7 +23,7 @@ from nabd.simulators.devices import Device
 from tests.care.agent_kit import agent_from, serving
 from tests.care.care_kit import token
 from tests.edge.agent_harness import eventually, running
-from tests.edge.glucose_meter import glucose_of, meter_on_radio
+from tests.edge.record_keepers import Meter, glucose_of, keeper_on_radio
 from tests.ingest.ingest_kit import IngestDb
 from tests.stack_kit import wait_until
 
@@ -73,7 +73,7 @@ def test_a_meters_records_are_stored_once_and_its_reported_model_is_checked(
 
     async def scenario() -> list[str]:
         # The meter's clock: record n taken n seconds after the assignment.
-        async with meter_on_radio(identity, time.time() + 1, 1.0) as (meter, port):
+        async with keeper_on_radio(Meter, identity, time.time() + 1, 1.0) as (meter, port):
             out = tmp_path / gateway
             nabd(
                 *f"gateway provision {gateway} --out {out} --data-dir data".split(),

@@ -31,10 +31,21 @@ from nabd.contract.gatt import (
     WeightUnit,
     encode_blood_pressure_measurement,
     encode_glucose_measurement,
+    encode_observation,
     encode_plx_spot_check_measurement,
     encode_weight_measurement,
+    segment,
+    segment_stored,
 )
-from nabd.edge.gatt import GattDecodeError, Reading, SampleFlag, characteristic_uuid16, decode
+from nabd.edge.gatt import (
+    GattDecodeError,
+    Reading,
+    SampleFlag,
+    SegmentedObservations,
+    characteristic_uuid16,
+    decode,
+)
+from nabd.simulators.ble.messages import respiration
 
 
 def _by_metric(readings: list[Reading]) -> dict[str, list[Reading]]:
@@ -224,3 +235,18 @@ def test_arbitrary_bytes_raise_nothing_but_gatt_decode_error(uuid: int, data: by
         assert (reading.value is None) == (SampleFlag.UNAVAILABLE in reading.flags)
         assert reading.value is None or math.isfinite(reading.value)
         assert reading.timestamp is None or reading.timestamp.tzinfo is None
+
+
+def test_a_stored_ghs_observation_is_a_record_and_a_live_one_is_not() -> None:
+    observation = respiration(16.0, False, 1_780_000_000.0)
+    assert observation is not None
+    whole = encode_observation(observation)
+    joined = SegmentedObservations()
+    stored = [joined.push(0x2BDD, part) for part in segment_stored(whole, 7, 20)]
+    assert stored[0] == (None, False)  # the first of two segments
+    readings, lost = stored[-1]
+    assert not lost
+    assert readings is not None
+    assert [(r.metric, r.value, r.record) for r in readings] == [("respiration_rate", 16.0, 7)]
+    live = [joined.push(0x2B8B, part) for part in segment(whole, 20)]
+    assert [r.record for r in live[-1][0] or []] == [None]

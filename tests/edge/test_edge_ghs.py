@@ -83,6 +83,8 @@ def test_a_ghs_respiration_sensor_reaches_the_broker(
                 await eventually(
                     lambda: state_of(agent, device_id) is DeviceState.CONNECTED, "connected"
                 )
+                # the sensor keeps, rather than sends, what it observes before "start"
+                await eventually(lambda: peripheral.taking_live, "live observations started")
                 for event in played:
                     await peripheral.apply(event)
                 await asyncio.to_thread(

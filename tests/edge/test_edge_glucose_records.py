@@ -16,20 +16,22 @@ from pathlib import Path
 import pytest
 
 from nabd.app.stack.testing import RunningStack
-from nabd.edge.agent import Agent
-from nabd.edge.status import DeviceState
 from nabd.simulators.ble.identity import identity_of
 from nabd.simulators.devices import Device
 from tests.edge.agent_harness import (
-    eventually,
     gateway_env,
     make_agent,
     running,
-    state_of,
     write_config,
 )
-from tests.edge.glucose_meter import Meter, glucose_of, meter_on_radio
 from tests.edge.ingest_peer import IngestPeer
+from tests.edge.record_keepers import (
+    Meter,
+    answered,
+    connected,
+    glucose_of,
+    keeper_on_radio,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -55,22 +57,6 @@ async def _wait_for(ingest: IngestPeer, numbers: list[float], what: str) -> None
     await asyncio.to_thread(ingest.wait_until, lambda: sorted(_rounded(ingest)) == numbers, what)
 
 
-async def _connected(agent: Agent, times: int) -> None:
-    await eventually(
-        lambda: (
-            METER in agent.devices
-            and agent.devices[METER].connections >= times
-            and state_of(agent, METER) is DeviceState.CONNECTED
-        ),
-        f"connection {times} to the meter",
-    )
-
-
-async def _answered(meter: Meter, count: int) -> None:
-    await eventually(lambda: len(meter.requests) >= count, f"RACP request {count}")
-    await asyncio.sleep(0.3)  # the procedure's records and indication, if any
-
-
 def test_records_taken_while_away_arrive_once_across_reconnections_and_restarts(
     nabd_stack: RunningStack, tmp_path: Path
 ) -> None:
@@ -82,7 +68,7 @@ def test_records_taken_while_away_arrive_once_across_reconnections_and_restarts(
 
     async def scenario() -> list[str]:
         nonlocal config
-        async with meter_on_radio(IDENTITY, START, HOUR) as (meter, port):
+        async with keeper_on_radio(Meter, IDENTITY, START, HOUR) as (meter, port):
             config = write_config(
                 tmp_path,
                 transport=f"tcp-client:127.0.0.1:{port}",
@@ -91,7 +77,7 @@ def test_records_taken_while_away_arrive_once_across_reconnections_and_restarts(
             for number in (0, 1, 2):  # before the gateway ever ran
                 await meter.take(number)
             async with running(make_agent(config, env)) as agent:
-                await _connected(agent, 1)
+                await connected(agent, METER, 1)
                 await _wait_for(ingest, _expected(0, 1, 2), "the records stored before")
                 await meter.take(3)  # live, while connected
                 await _wait_for(ingest, _expected(0, 1, 2, 3), "the live record")
@@ -99,17 +85,17 @@ def test_records_taken_while_away_arrive_once_across_reconnections_and_restarts(
                 for number in (4, 5):
                     await meter.take(number)
                 await meter.back()
-                await _connected(agent, 2)
+                await connected(agent, METER, 2)
                 await _wait_for(ingest, _expected(*range(6)), "the records taken while away")
                 await meter.away()
                 await meter.back()  # nothing new
-                await _connected(agent, 3)
-                await _answered(meter, 3)
+                await connected(agent, METER, 3)
+                await answered(meter, 3)
             await meter.take(6)  # while the agent is stopped
             async with running(make_agent(config, env)) as agent:
-                await _connected(agent, 1)
+                await connected(agent, METER, 1)
                 await _wait_for(ingest, _expected(*range(7)), "the record taken while stopped")
-                await _answered(meter, 4)
+                await answered(meter, 4)
             return meter.requests
 
     try:

@@ -1,5 +1,5 @@
-"""A glucose meter's stored records: the request after a reconnection, each record's reading
-identity, and the marks the agent keeps (nabd.edge.records)."""
+"""Stored records (glucose meters, GHS sensors): the request after a reconnection, each record's
+reading identity, and the marks the agent keeps (nabd.edge.records)."""
 
 from __future__ import annotations
 
@@ -13,16 +13,34 @@ from hypothesis import strategies as st
 from nabd.contract.gatt.racp import encode_racp
 from nabd.contract.payloads import MAX_SEQ
 from nabd.edge.outbox import Outbox, OutboxLimits
-from nabd.edge.records import RecordMarks, record_seq, request_after
+from nabd.edge.records import GHS, GLUCOSE, RecordMarks, record_seq
 
 _TIMES = st.datetimes(min_value=datetime(1582, 10, 15), max_value=datetime(9999, 12, 31, 23, 59))
 _RECORDS = st.integers(0, 0xFFFF)
 
 
 def test_the_request_asks_for_the_records_after_the_last_one() -> None:
-    assert encode_racp(request_after(None)).hex(" ") == "01 01"  # all records
-    assert encode_racp(request_after(41)).hex(" ") == "01 03 01 2a 00"  # >= 42
-    assert encode_racp(request_after(0xFFFF)).hex(" ") == "01 01"  # end of the range
+    assert encode_racp(GLUCOSE.request_after(None)).hex(" ") == "01 01"  # all records
+    assert encode_racp(GLUCOSE.request_after(41)).hex(" ") == "01 03 01 2a 00"  # >= 42
+    assert encode_racp(GLUCOSE.request_after(0xFFFF)).hex(" ") == "01 01"  # end of the range
+
+
+def test_a_ghs_sensor_is_asked_by_uint32_record_number() -> None:
+    assert encode_racp(GHS.request_after(None)).hex(" ") == "01 01"
+    assert encode_racp(GHS.request_after(41)).hex(" ") == "01 03 01 2a 00 00 00"
+    assert encode_racp(GHS.request_after(0xFFFF)).hex(" ") == "01 03 01 00 00 01 00"
+    assert encode_racp(GHS.request_after(0xFFFFFFFF)).hex(" ") == "01 01"
+
+
+@given(st.integers(0, 0xFFFFFFFF), st.integers(0, 0xFFFFFFFF), _TIMES)
+def test_ghs_records_of_one_second_differ_unless_65536_apart(a: int, b: int, at: datetime) -> None:
+    assert (record_seq(a, at) == record_seq(b, at)) == ((a - b) % 0x10000 == 0) or at.year < 1970
+
+
+@given(st.integers(0, 0xFFFFFFFF), _TIMES)
+def test_an_untimed_record_is_numbered_apart(record: int, at: datetime) -> None:
+    untimed = record_seq(record, None)
+    assert record_seq(record, at) < 2**62 <= untimed <= MAX_SEQ
 
 
 @given(_RECORDS, _TIMES, _RECORDS, _TIMES)

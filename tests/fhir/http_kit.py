@@ -16,7 +16,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 from urllib.parse import urlencode
 
 import uvicorn
@@ -29,7 +29,8 @@ from fhir.resources.R4B.operationoutcome import OperationOutcome
 from fhir.resources.R4B.patient import Patient
 
 from nabd.interop.fhir.api import create_app
-from nabd.interop.fhir.settings import FhirSettings
+from nabd.interop.fhir.auth import token_digest
+from nabd.interop.fhir.settings import FhirSettings, TokenGrant
 from tests.fhir.fhir_kit import Seeded
 
 RESOURCES: dict[str, Any] = {
@@ -95,6 +96,24 @@ def _send(request: urllib.request.Request) -> Reply:
     except urllib.error.HTTPError as error:
         with error:
             return Reply(error.code, dict(error.headers), json.load(error))
+
+
+PSEUDONYMOUS: Final = "pseudonymous-secret-0123456789abcdef"
+"""The token of ``ehr-bridge`` in :func:`two_tokens` (no identity)."""
+IDENTIFIED: Final = "identified-secret-0123456789abcdef01"
+"""The token of ``ward-viewer`` in :func:`two_tokens` (identity-scoped)."""
+
+
+def two_tokens(seeded: Seeded, *, page_size: int) -> FhirSettings:
+    """The API over the module's database with a pseudonymous and an identity-scoped token."""
+    return FhirSettings(
+        database_url=seeded.fhir_url,
+        tokens={
+            "ehr-bridge": TokenGrant(sha256=token_digest(PSEUDONYMOUS)),
+            "ward-viewer": TokenGrant(sha256=token_digest(IDENTIFIED), identity=True),
+        },
+        page_size=page_size,
+    )
 
 
 @contextlib.contextmanager

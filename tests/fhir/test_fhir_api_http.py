@@ -22,25 +22,22 @@ import pytest
 from nabd.interop.fhir.auth import token_digest
 from nabd.interop.fhir.settings import FhirSettings, TokenGrant
 from tests.fhir.fhir_kit import ALERT_OPEN, EXPECTED_OBSERVATIONS, T0, Seeded, audit_rows
-from tests.fhir.http_kit import Reply, Server, collect, serve
+from tests.fhir.http_kit import (
+    IDENTIFIED,
+    PSEUDONYMOUS,
+    Reply,
+    Server,
+    collect,
+    serve,
+    two_tokens,
+)
 
 pytestmark = pytest.mark.integration
-
-PSEUDONYMOUS = "pseudonymous-secret-0123456789abcdef"
-IDENTIFIED = "identified-secret-0123456789abcdef01"
 
 
 @pytest.fixture(scope="module")
 def server(seeded: Seeded) -> Iterator[Server]:
-    settings = FhirSettings(
-        database_url=seeded.fhir_url,
-        tokens={
-            "ehr-bridge": TokenGrant(sha256=token_digest(PSEUDONYMOUS)),
-            "ward-viewer": TokenGrant(sha256=token_digest(IDENTIFIED), identity=True),
-        },
-        page_size=5,
-    )
-    with serve(settings, seeded, PSEUDONYMOUS) as running:
+    with serve(two_tokens(seeded, page_size=5), seeded, PSEUDONYMOUS) as running:
         yield running
 
 

@@ -39,8 +39,10 @@ from nabd.contract.gatt import (
     encode_observation,
     observation_samples,
     segment,
+    segment_stored,
 )
-from nabd.contract.gatt.errors import GattDecodeError
+from nabd.contract.gatt.errors import GattDecodeError, GattValueError
+from nabd.contract.gatt.ghs import decode_stored_health_observations
 from nabd.contract.gatt.ghs_metrics import (
     MDC_ECG_HEART_RATE,
     MDC_PRESS_BLD_NONINV,
@@ -320,6 +322,17 @@ def test_stored_observation_carries_its_record_number() -> None:
     assert [s.metric for s in value.samples()] == [MetricKey.RESPIRATION_RATE]
 
 
+def test_a_stored_record_in_segments_byte_exact() -> None:
+    # 24 octets of observation at ATT_MTU 23: 15 in the first segment (20 less the header and the
+    # Record Number), 9 in the last; each repeats the Record Number.
+    whole = h(RESP_RATE_HEX)
+    first, last = segment_stored(whole, 5, 20)
+    assert first == h("01 05 00 00 00") + whole[:15]  # first, counter 0, record 5
+    assert last == h("06 05 00 00 00") + whole[15:]  # last, counter 1
+    with pytest.raises(GattValueError):
+        segment_stored(whole, 5, 5)  # no room for any observation
+
+
 # ---- Features, control points -------------------------------------------------------------------
 
 
@@ -356,6 +369,19 @@ def test_racp_report_records_from_a_record_number() -> None:
     assert response_of(RacpFrame(RacpOpCode.ABORT_OPERATION, RacpOperator.NULL)) is None
     with pytest.raises(GattDecodeError):
         decode_racp(h("09 00"))
+
+
+def test_racp_ghs_frames_byte_exact() -> None:
+    assert encode_racp(records_from(None)) == h("01 01")  # report, all records
+    assert encode_racp(records_from(0xFFFFFFFF)) == h("01 03 01 FF FF FF FF")
+    busy = decode_racp(h("06 00 01 0A"))  # sending live observations: server busy
+    assert response_of(busy) == (RacpOpCode.REPORT_STORED_RECORDS, RacpResponse.SERVER_BUSY)
+    combined = decode_racp(h("08 00 07 00 00 00"))  # combined report response: 7 records, uint32
+    assert combined.op_code is RacpOpCode.COMBINED_REPORT_RESPONSE
+    assert combined.operand == h("07 00 00 00")
+    assert response_of(combined) is None
+    with pytest.raises(GattValueError):
+        records_from(0x100000000)
 
 
 # ---- Fuzz ---------------------------------------------------------------------------------------
@@ -401,6 +427,38 @@ def test_round_trip_through_segments(observations: list[HealthObservation], mtu:
     assert decode_observation(out[-1]) == bundle
     for sample in (s for o in decode_observations(out[-1]) for s in observation_samples(o)):
         assert sample.value is None or math.isfinite(sample.value)
+
+
+@settings(max_examples=examples(200), deadline=None)
+@given(
+    observation=st.binary(max_size=300),
+    record=st.integers(0, 0xFFFFFFFF),
+    payload=st.integers(6, 247),
+    counter=st.integers(0, 63),
+)
+def test_a_stored_record_round_trips_through_segments(
+    observation: bytes, record: int, payload: int, counter: int
+) -> None:
+    parts = segment_stored(observation, record, payload, counter)
+    assert all(len(p) <= payload for p in parts)
+    values = [decode_stored_health_observations(p) for p in parts]
+    assert {v.record_number for v in values} == {record}
+    joiner = ObservationReassembler()
+    out = [joiner.push(v.header, v.data) for v in values]
+    assert out == [None] * (len(parts) - 1) + [observation]
+    assert values[0].header.counter == counter
+
+
+@settings(max_examples=examples(300), deadline=None)
+@given(frame=st.binary(max_size=12))
+def test_racp_frames_decode_or_raise_and_round_trip(frame: bytes) -> None:
+    try:
+        value = decode_racp(frame)
+    except GattDecodeError:
+        return
+    assert encode_racp(value) == frame
+    answer = response_of(value)
+    assert answer is None or answer[0] in RacpOpCode
 
 
 @settings(max_examples=examples(300), deadline=None)

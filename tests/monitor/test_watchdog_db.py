@@ -1,6 +1,7 @@
 """The watchdog's passes against the real database, under the ingest login, without processes:
 several watchdogs raise each alert once, a held alert lock delays a pass but does not hang it,
-a discharge ends the alert, and the ingest login can touch no other alert."""
+a discharge or a consent withdrawal ends the alert (and the watchdog leaves a withdrawn
+patient alone), and the ingest login can touch no other alert."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import psycopg
 import pytest
 
 from nabd.app.stack.testing import RunningStack
+from nabd.care.consents import COLLECTION_SCOPE, record_consent, withdraw_consent
 from nabd.contract.payloads import Alert, parse
 from nabd.ingest.watchdog import ALERT_LOCK, CONDITION, LOCK_TIMEOUT_MS, ChangeKind, Watchdog
 from tests.ingest.ingest_kit import IngestDb, ingest_database
@@ -193,3 +195,78 @@ def test_with_several_workers_only_the_ward_whose_owner_stopped_is_interrupted(
         monitor_db.execute(
             "DELETE FROM analytics_lease WHERE ward_id = ANY(%s)", ([live, stopped],)
         )
+
+
+def _consent(db: MonitorDb, patient: str, *, withdraw: bool = False) -> None:
+    """Record (or withdraw) the patient's consent to remote-monitoring, as `nabd consent` does."""
+    with psycopg.connect(db.owner_url) as conn:
+        if withdraw:
+            withdraw_consent(conn, patient, scope=COLLECTION_SCOPE, by="Nurse Ines")
+        else:
+            record_consent(
+                conn, patient, scope=COLLECTION_SCOPE, text_version="v1", collected_by="Amal"
+            )
+
+
+def test_a_withdrawal_ends_the_alerts_and_the_watchdog_no_longer_watches_the_patient(
+    monitor_db: MonitorDb, watchdogs: list[tuple[Watchdog, Sent]]
+) -> None:
+    """Consent withdrawn (docs/consent.md): the patient's open alerts, the watchdog's and a
+    clinical one, are resolved with the reason, each audited once; no new interruption is raised
+    for them while their neighbour in the ward still gets one."""
+    ward = f"wdc-{token()}"
+    leaving, staying = (admit(monitor_db, f"p-{ward}-{n}", ward=ward) for n in ("a", "b"))
+    _consent(monitor_db, leaving)
+    monitor_db.execute(
+        "INSERT INTO alert (patient_id, condition, kind, priority, message, raised_at)"
+        " VALUES (%s, 'spo2_low', 'physiological', 'high', 'SpO2 low: 85 %%', now())",
+        (leaving,),
+    )
+    _tick(monitor_db, 60)
+    (dog, _), _ = watchdogs
+    raised = {c.patient_id for c in dog.check() if c.kind is ChangeKind.RAISED}
+    assert {leaving, staying} <= raised
+
+    _consent(monitor_db, leaving, withdraw=True)
+    rows = monitor_db.query(
+        "SELECT id, condition, state, resolved_reason FROM alert WHERE patient_id = %s"
+        " ORDER BY condition",
+        (leaving,),
+    )
+    assert [(c, s, r) for _, c, s, r in rows] == [
+        (CONDITION, "resolved", "consent_withdrawn"),
+        ("spo2_low", "resolved", "consent_withdrawn"),
+    ]
+    for alert_id, *_ in rows:
+        resolved = monitor_db.query(
+            "SELECT details->>'reason' FROM audit_log WHERE subject = %s"
+            " AND action = 'alert_resolved'",
+            (f"alert:{alert_id}",),
+        )
+        assert resolved == [("consent_withdrawn",)]
+
+    assert [c for c in dog.check() if c.patient_id == leaving] == []
+    assert _open(monitor_db, leaving) == []
+    # Analytics' "worsened" of an alert it still holds before its registry refresh: skipped.
+    monitor_db.execute(
+        "UPDATE alert SET state = 'raised', priority = 'critical' WHERE patient_id = %s",
+        (leaving,),
+    )
+    assert monitor_db.query(
+        "SELECT DISTINCT state FROM alert WHERE patient_id = %s", (leaving,)
+    ) == [("resolved",)]
+    assert _open(monitor_db, staying) == [("raised", False)]
+
+
+def test_a_withdrawn_patient_gets_no_interruption_alert(
+    monitor_db: MonitorDb, watchdogs: list[tuple[Watchdog, Sent]]
+) -> None:
+    ward = f"wdw-{token()}"
+    patient = admit(monitor_db, f"p-{ward}", ward=ward)
+    _consent(monitor_db, patient)
+    _consent(monitor_db, patient, withdraw=True)
+    _tick(monitor_db, 60)
+    (dog, sent), _ = watchdogs
+    assert [c for c in dog.check() if c.patient_id == patient] == []
+    assert _open(monitor_db, patient) == []
+    assert [m for _, m in sent.messages if m.patient_id == patient] == []

@@ -283,7 +283,7 @@ def test_apply_removes_what_is_past_every_period_and_keeps_the_rest(
         "observation_commit": 1,
         "analytics_tick": 1,
         "identity.patient_identity": 1,
-        "audit_log": 0,  # a year at least: nothing of today goes
+        "audit_log": -1,  # nothing of today goes (a year at least); p2's erasure is added
     }
     with psycopg.connect(seeded) as conn:
         assert conn.execute("SELECT time FROM observation").fetchall() == [(RECENT,)]
@@ -304,6 +304,35 @@ def test_apply_removes_what_is_past_every_period_and_keeps_the_rest(
     again = _counts(seeded)
     assert _cli(capsys, seeded, "apply")[0] == 0
     assert _counts(seeded) == again
+
+
+def test_an_identity_retention_deletes_is_audited_as_that_patients_erasure(
+    seeded: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """As `nabd patient erase` does: one `identity_erased` entry per patient, naming the
+    pseudonym and the fields, none of their values; the chain still verifies; a second run,
+    erasing nothing, writes nothing."""
+    _set_floors(seeded)
+    assert _cli(capsys, seeded, "apply")[0] == 0
+    with psycopg.connect(seeded) as conn:
+        rows = conn.execute(
+            "SELECT subject, details FROM audit_log WHERE action = 'identity_erased'"
+        ).fetchall()
+        logged = " ".join(str(r) for r in conn.execute("SELECT details FROM audit_log"))
+    assert [s for s, _ in rows] == ["patient:p2"]
+    details = rows[0][1]
+    assert details["by"] == "retention"
+    assert details["fields"] == ["mrn", "given_name", "family_name", "birth_date"]
+    assert "Bennani" not in logged
+    assert "MRN2" not in logged
+    assert _cli(capsys, seeded, "apply")[0] == 0
+    with psycopg.connect(seeded) as conn:
+        again = conn.execute(
+            "SELECT count(*) FROM audit_log WHERE action = 'identity_erased'"
+        ).fetchone()
+    assert again == (1,)
+    code, said = _audit_verify(capsys, seeded)
+    assert code == 0, said
 
 
 # -- the audit log ------------------------------------------------------------------------------

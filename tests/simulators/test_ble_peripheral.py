@@ -16,18 +16,24 @@ import numpy as np
 from bumble.att import ATT_Error
 from bumble.core import UUID, AdvertisingData
 from bumble.device import Advertisement, Connection, Device, Peer
+from bumble.gatt_client import CharacteristicProxy
 from bumble.hci import Address
 from bumble.transport import open_transport
 
-from nabd.contract.gatt import DeviceInfoCharacteristic, DeviceInfoString
+from nabd.contract.gatt import (
+    DeviceInfoCharacteristic,
+    DeviceInfoString,
+    ObservationReassembler,
+)
 from nabd.contract.gatt import decode as decode_value
+from nabd.contract.gatt.ghs import decode_stored_health_observations
 from nabd.edge.gatt import decode as edge_decode
 from nabd.simulators import scenarios as sc
 from nabd.simulators.ble.clock import SimClock
 from nabd.simulators.ble.fleet import FleetReady, run_fleet
 from nabd.simulators.ble.identity import MANUFACTURER, DeviceIdentity
 from nabd.simulators.ble.link import VirtualRadio
-from nabd.simulators.ble.peripheral import VirtualPeripheral
+from nabd.simulators.ble.peripheral import StartRefusal, VirtualPeripheral
 from nabd.simulators.ble.schedule import (
     Cadences,
     DeviceFeed,
@@ -76,6 +82,19 @@ def _feed(kind: Kind, span_s: float = 120.0, scenarios: Sequence[sc.Scenario] = 
 async def _central(radio: VirtualRadio) -> AsyncIterator[Device]:
     async with radio.host("central", CENTRAL) as central:
         yield central
+
+
+@contextlib.asynccontextmanager
+async def _alone(feed: DeviceFeed) -> AsyncIterator[tuple[VirtualPeripheral, Device]]:
+    """One advertising virtual device and a central, on a new virtual link."""
+    radio = VirtualRadio()
+    async with (
+        _central(radio) as central,
+        radio.host(feed.identity.name, feed.identity.address) as host,
+    ):
+        peripheral = VirtualPeripheral(feed, host, cadences=CADENCES)
+        await peripheral.advertise()
+        yield peripheral, central
 
 
 async def _advertisement(central: Device, wanted: Callable[[Advertisement], bool]) -> Advertisement:
@@ -153,6 +172,26 @@ async def _subscribe(peer: Peer, uuids: set[int], watch: Watch) -> dict[int, lis
                 async with asyncio.timeout(DEADLINE):
                     await peer.subscribe(characteristic, _sink(received[uuid], watch))
     return received
+
+
+async def _att_error_of(peer: Peer, target: CharacteristicProxy[bytes], value: bytes) -> int:
+    """The ATT error code a write gets (0: written)."""
+    async with asyncio.timeout(DEADLINE):
+        try:
+            await peer.write_value(target, value, with_response=True)
+        except ATT_Error as error:
+            return int(error.error_code)
+    return 0
+
+
+async def _start_live(peer: Peer) -> None:
+    """Ask a GHS sensor for live observations (indications of its Control Point first)."""
+    watch = Watch()
+    answers = await _subscribe(peer, {0x2BF4}, watch)
+    (control,) = peer.get_characteristics_by_uuid(UUID.from_16_bits(0x2BF4))
+    async with asyncio.timeout(DEADLINE):
+        await peer.write_value(control, b"\x01", with_response=True)
+    await watch.until(lambda: answers[0x2BF4] == [b"\x80"])
 
 
 def _expected(feed: DeviceFeed, cadences: Cadences | None = None) -> dict[int, list[bytes]]:
@@ -251,6 +290,8 @@ def test_every_device_kind_delivers_its_notifications_and_indications() -> None:
                     len(peer.get_services_by_uuid(UUID.from_16_bits(feed.identity.service_uuid)))
                 )
                 results.append(await _subscribe(peer, MEASUREMENTS | {0x2A19}, watch))
+                if feed.device is Kind.RESPIRATION_SENSOR:
+                    await _start_live(peer)  # else it keeps its observations as records
             clocks = [_play(p, f, speed=2000.0) for p, f in zip(peripherals, feeds, strict=True)]
             await asyncio.gather(*clocks)
             expected = [_expected(f, CADENCES) for f in feeds]
@@ -275,13 +316,7 @@ def test_the_glucose_meter_answers_its_record_access_control_point() -> None:
     feed = _feed(Kind.GLUCOSE_METER, 1900.0)
 
     async def scenario() -> tuple[list[bytes], list[bytes], list[bytes]]:
-        radio = VirtualRadio()
-        async with (
-            _central(radio) as central,
-            radio.host(feed.identity.name, feed.identity.address) as host,
-        ):
-            peripheral = VirtualPeripheral(feed, host, cadences=CADENCES)
-            await peripheral.advertise()
+        async with _alone(feed) as (peripheral, central):
             await _play(peripheral, feed, speed=5000.0)  # records taken before anyone listens
             peer = await _connected_peer(central, feed.identity)
             watch = Watch()
@@ -308,21 +343,10 @@ def test_the_ghs_sensor_answers_its_control_point_only_with_indications_on() -> 
     feed = _feed(Kind.RESPIRATION_SENSOR, 120.0)
 
     async def scenario() -> tuple[int, list[bytes], bytes]:
-        radio = VirtualRadio()
-        async with (
-            _central(radio) as central,
-            radio.host(feed.identity.name, feed.identity.address) as host,
-        ):
-            peripheral = VirtualPeripheral(feed, host, cadences=CADENCES)
-            await peripheral.advertise()
+        async with _alone(feed) as (peripheral, central):
             peer = await _connected_peer(central, feed.identity)
             (control,) = peer.get_characteristics_by_uuid(UUID.from_16_bits(0x2BF4))
-            async with asyncio.timeout(DEADLINE):
-                try:
-                    await peer.write_value(control, b"\x01", with_response=True)
-                    refused = 0
-                except ATT_Error as error:
-                    refused = int(error.error_code)
+            refused = await _att_error_of(peer, control, b"\x01")
             watch = Watch()
             received = await _subscribe(peer, {0x2BF4}, watch)
             async with asyncio.timeout(DEADLINE):
@@ -337,6 +361,76 @@ def test_the_ghs_sensor_answers_its_control_point_only_with_indications_on() -> 
     assert refused == 0xFD  # CCCD improperly configured
     assert answers == [b"\x80", b"\x81"]  # success, then error for an unknown op code
     assert features == bytes.fromhex("00 01 0A 50 02 00")  # MDC_RESP_RATE only
+
+
+def _stored_records(values: list[bytes]) -> list[tuple[int, bytes]]:
+    """Stored Health Observations values joined: (Record Number, whole observation)."""
+    joiner, out = ObservationReassembler(), []
+    for value in values:
+        stored = decode_stored_health_observations(value)
+        whole = joiner.push(stored.header, stored.data)
+        if whole is not None:
+            out.append((stored.record_number, whole))
+    return out
+
+
+def test_the_ghs_sensor_keeps_what_no_client_took_live_and_reports_it_by_record_number() -> None:
+    feed = _feed(Kind.RESPIRATION_SENSOR, 300.0)
+    taken = [e.stored for e in events(feed, CADENCES) if isinstance(e, Emission) and e.stored]
+
+    async def scenario() -> tuple[list[bytes], list[bytes], list[bytes]]:
+        async with _alone(feed) as (peripheral, central):
+            await _play(peripheral, feed, speed=5000.0)  # observed while nobody listens
+            peer = await _connected_peer(central, feed.identity)
+            watch = Watch()
+            received = await _subscribe(peer, {0x2B8B, 0x2BDD, 0x2A52}, watch)
+            (racp,) = peer.get_characteristics_by_uuid(UUID.from_16_bits(0x2A52))
+            from_two = b"\x01\x03\x01" + (2).to_bytes(4, "little")
+            async with asyncio.timeout(DEADLINE):
+                await peer.write_value(racp, b"\x04\x01", with_response=True)
+                await watch.until(lambda: len(received[0x2A52]) == 1)
+                await peer.write_value(racp, from_two, with_response=True)
+                await watch.until(lambda: len(received[0x2A52]) == 2)
+                await _start_live(peer)
+                await peer.write_value(racp, b"\x01\x01", with_response=True)
+                await watch.until(lambda: len(received[0x2A52]) == 3)
+            await peripheral.go_silent()
+            return received[0x2BDD], received[0x2A52], received[0x2B8B]
+
+    segments, responses, live = asyncio.run(scenario())
+    assert len(taken) == 10  # one every 30 s of 300 s, all kept: nobody asked for them live
+    assert responses == [
+        bytes([0x05, 0x00]) + len(taken).to_bytes(4, "little"),  # number of records, uint32
+        bytes([0x06, 0x00, 0x01, 0x01]),  # report >= 2: success
+        bytes([0x06, 0x00, 0x01, 0x0A]),  # while sending live: server busy
+    ]
+    assert _stored_records(segments) == list(enumerate(taken))[2:]
+    assert all(len(s) <= 20 for s in segments)  # ATT_MTU 23 less 3
+    assert live == []  # what was kept is not sent live as well
+
+
+def test_the_ghs_sensor_refuses_start_on_demand() -> None:
+    feed = _feed(Kind.RESPIRATION_SENSOR, 120.0)
+
+    async def scenario() -> tuple[int, list[bytes]]:
+        async with _alone(feed) as (peripheral, central):
+            peer = await _connected_peer(central, feed.identity)
+            watch = Watch()
+            received = await _subscribe(peer, {0x2BF4}, watch)
+            (control,) = peer.get_characteristics_by_uuid(UUID.from_16_bits(0x2BF4))
+            peripheral.refuse_start = StartRefusal.ATT_ERROR
+            refused = await _att_error_of(peer, control, b"\x01")
+            async with asyncio.timeout(DEADLINE):
+                peripheral.refuse_start = StartRefusal.ERROR_RESPONSE
+                await peer.write_value(control, b"\x01", with_response=True)
+                await peer.write_value(control, b"\x02", with_response=True)  # stop: accepted
+                await watch.until(lambda: len(received[0x2BF4]) == 2)
+            await peripheral.go_silent()
+            return refused, received[0x2BF4]
+
+    refused, answers = asyncio.run(scenario())
+    assert refused == 0xFD  # although indications are on
+    assert answers == [b"\x81", b"\x80"]
 
 
 def test_a_disconnect_drops_the_link_and_silences_the_device_until_it_ends() -> None:

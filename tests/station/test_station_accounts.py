@@ -51,7 +51,7 @@ def test_an_admin_adds_a_nurse_who_then_signs_in(station: Station, seeded: Seede
     assert "User added." in page
     assert 'data-user="emma"' in page
     assert taken.status_code == 400
-    assert "already exists" in taken.text
+    assert "This user name is taken" in taken.text  # the admin's language (English)
     assert short.status_code == 400
     assert "at least 10 characters" in short.text
     assert elsewhere.status_code == 404  # w2 is not hers: not there

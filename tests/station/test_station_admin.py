@@ -191,7 +191,7 @@ def test_a_missing_or_too_long_field_is_a_sentence(station: Station) -> None:
         long = c.post("/admin/discharge", data={"patient": "p" * 500, "csrf": csrf})
     for reply in (missing, long):
         assert reply.status_code == 400
-        assert "this form was refused" in reply.text
+        assert "This form was refused" in reply.text
         assert "Traceback" not in reply.text
         assert '"detail"' not in reply.text
     assert "bed" in missing.text

@@ -69,7 +69,7 @@ def test_a_wrong_user_or_password_gets_one_message(
     with client(station) as c:
         reply = sign_in(c, name, password)
     assert reply.status_code == 401
-    assert "unknown user or wrong password" in reply.text
+    assert html.escape(PHRASES["sign_in_refused"]["fr"]) in reply.text  # no Accept-Language
     assert "Traceback" not in reply.text
 
 
@@ -78,10 +78,10 @@ def test_repeated_failures_lock_the_account(station: Station, seeded: Seeded) ->
         for _ in range(5):
             assert sign_in(c, "chloe", "not her password").status_code == 401
         reply = sign_in(c, "chloe")  # the right password, but locked now
-    assert reply.status_code == 401
-    assert "locked" in reply.text
     with psycopg.connect(seeded.owner_url, autocommit=True) as conn:
         conn.execute("UPDATE station_user SET locked_until = NULL, failed_logins = 0")
+    assert reply.status_code == 401
+    assert "verrouillé" in reply.text  # before sign-in: the browser's language, else French
 
 
 def test_a_nurse_sees_only_her_ward(station: Station) -> None:
@@ -328,6 +328,26 @@ def test_a_counted_respiratory_rate_is_shown_with_who_counted_it(
         sign_in(c, "chloe")  # English, both wards
         page = re.sub(r"\s+", " ", c.get("/patients/p-b").text)
     assert re.search(r'<span class="value">22</span>.*?counted by Nurse Ines', page), page
+
+
+def test_numbers_are_written_in_her_locale(station: Station, seeded: Seeded) -> None:
+    """A decimal comma in French and Arabic (Morocco: Western digits), a point in English."""
+    with psycopg.connect(seeded.owner_url, autocommit=True) as conn:
+        conn.execute(
+            """INSERT INTO observation_latest (patient_id, metric_id, time, value, device_id)
+               SELECT p, m.id, now(), 37.5, 'dev-' || p FROM metric m,
+                      (VALUES ('p-a'), ('p-b')) AS s(p) WHERE m.key = 'body_temperature'
+               ON CONFLICT (patient_id, metric_id) DO UPDATE SET value = 37.5, time = now()"""
+        )
+    shown = {}
+    for name, patient in (("amina", "p-a"), ("bilal", "p-b"), ("chloe", "p-b")):
+        with client(station) as c:
+            sign_in(c, name)
+            shown[name] = c.get(f"/patients/{patient}").text
+    assert '<span class="value">37,5</span>' in shown["amina"]  # French
+    assert '<span class="value">37,5</span>' in shown["bilal"]  # Arabic, Moroccan usage
+    assert '<span class="value">37.5</span>' in shown["chloe"]  # English
+    assert "٣" not in shown["bilal"], "no Arabic-Indic digits"
 
 
 def test_an_alert_reads_in_each_nurses_language_from_its_facts(

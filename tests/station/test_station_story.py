@@ -294,8 +294,9 @@ def test_the_ward_story_with_real_devices_in_the_browser(
     sign_in(nurse, "amina")
     row = nurse.locator(f"tr.bed[data-patient={patient}]")
     expect(row).to_be_visible()
-    # Live values from the virtual devices, through agent, broker, ingest, within seconds.
-    for value in (re.compile(r"\b7[789]\b"), "97", "36.8", "124/78"):
+    # Live values from the virtual devices, through agent, broker, ingest, within seconds (amina
+    # reads French: a decimal comma).
+    for value in (re.compile(r"\b7[789]\b"), "97", "36,8", "124/78"):
         expect(row).to_contain_text(value, timeout=LIVE_S)
     live_s = time.monotonic() - assigned
     expect(row.locator(".news2-missing")).to_contain_text("fréquence respiratoire")

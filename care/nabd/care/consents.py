@@ -20,7 +20,7 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any, Final
 
-from nabd.care.errors import CareInputError, CareRefused, Conflict, Unknown
+from nabd.care.errors import CareInputError, CareRefused, Conflict, Unknown, Why
 from nabd.care.store import Conn, audit, lock, operation
 from nabd.care.values import parse_actor, parse_id, parse_text
 
@@ -101,6 +101,8 @@ class Consents:
     records: tuple[Consent, ...]
     policy: ConsentPolicy
     collecting: bool
+    sharing: bool = True
+    """Whether the FHIR API may serve their record now (``fhir_sharing_allowed``, 0087)."""
 
 
 _COLUMNS: Final = """id, patient_id, scope, text_version, collected_at, collected_by, recorded_at,
@@ -124,8 +126,9 @@ def parse_scope(value: str) -> str:
     cleaned = value.strip()
     if cleaned not in SCOPES:
         raise CareInputError(
-            f"consent scope {value!r} is not accepted: use one of {', '.join(SCOPES)}"
-        )
+            f"consent scope {value!r} is not accepted: use one of {', '.join(SCOPES)}",
+            Why.BAD_SCOPE, value=value, scopes=", ".join(SCOPES),
+        )  # fmt: skip
     return cleaned
 
 
@@ -135,7 +138,8 @@ def _consent(row: tuple[Any, ...]) -> Consent:
 
 def _require_patient(conn: Conn, pid: str) -> None:
     if conn.execute("SELECT 1 FROM patient WHERE id = %s", (pid,)).fetchone() is None:
-        raise Unknown(f"no patient {pid!r}: `nabd patient list` shows the admitted ones")
+        raise Unknown(f"no patient {pid!r}: `nabd patient list` shows the admitted ones",
+                      Why.NO_PATIENT, patient=pid)  # fmt: skip
 
 
 def _when(conn: Conn, at: datetime | None) -> datetime:
@@ -144,7 +148,8 @@ def _when(conn: Conn, at: datetime | None) -> datetime:
     assert row is not None
     when, now = row
     if when > now:
-        raise CareInputError(f"time {when:%Y-%m-%d %H:%M} is in the future: give when it happened")
+        raise CareInputError(f"time {when:%Y-%m-%d %H:%M} is in the future: give when it happened",
+                             Why.TIME_IN_FUTURE, value=when)  # fmt: skip
     return when  # type: ignore[no-any-return]
 
 
@@ -186,14 +191,16 @@ def record_consent(
             raise Conflict(
                 f"patient {pid} consented to {what} (text {current[0].text_version}) at "
                 f"{current[0].collected_at:%Y-%m-%d %H:%M}: withdraw that consent first "
-                f"(`nabd consent withdraw {pid} --scope {what} --by NAME`)"
-            )
+                f"(`nabd consent withdraw {pid} --scope {what} --by NAME`)",
+                Why.CONSENTED_ALREADY, patient=pid, scope=what, at=current[0].collected_at,
+            )  # fmt: skip
         last_withdrawal = max((c.withdrawn_at for c in rows if c.withdrawn_at), default=None)
         if last_withdrawal is not None and when < last_withdrawal:
             raise CareRefused(
                 f"patient {pid} withdrew consent to {what} at {last_withdrawal:%Y-%m-%d %H:%M}: "
-                "a new consent cannot be dated before that withdrawal"
-            )
+                "a new consent cannot be dated before that withdrawal",
+                Why.CONSENT_BEFORE_WITHDRAWAL, patient=pid, scope=what, at=last_withdrawal,
+            )  # fmt: skip
         row = conn.execute(
             _INSERT_SQL,
             (pid, what, version, when, actor),
@@ -220,15 +227,17 @@ def withdraw_consent(
     with operation(conn, f"withdrawing consent of patient {pid}"):
         rows, when = _locked_records(conn, pid, what, at)
         if not rows:
-            raise Unknown(f"patient {pid} has no consent to {what} recorded: nothing to withdraw")
+            raise Unknown(f"patient {pid} has no consent to {what} recorded: nothing to withdraw",
+                          Why.NO_CONSENT, patient=pid, scope=what)  # fmt: skip
         latest = rows[0]
         if latest.withdrawn_at is not None:
             return Withdrawn(pid, what, latest.withdrawn_at, changed=False)
         if when < latest.collected_at:
             raise CareRefused(
                 f"patient {pid} consented to {what} at {latest.collected_at:%Y-%m-%d %H:%M}: "
-                "a withdrawal cannot be dated before it"
-            )
+                "a withdrawal cannot be dated before it",
+                Why.WITHDRAWAL_BEFORE_CONSENT, patient=pid, scope=what, at=latest.collected_at,
+            )  # fmt: skip
         conn.execute(
             "UPDATE consent SET withdrawn_at = %s, withdrawn_by = %s WHERE id = %s",
             (when, actor, latest.id),
@@ -275,23 +284,33 @@ def require_collection_allowed(conn: Conn, pid: str, at: datetime) -> None:
         raise CareRefused(
             f"patient {pid} withdrew consent to {COLLECTION_SCOPE} at "
             f"{withdrawn[0]:%Y-%m-%d %H:%M}: their devices are not read; if they consent "
-            f"again, record it with {record}"
-        )
+            f"again, record it with {record}",
+            Why.CONSENT_WITHDRAWN, patient=pid, at=withdrawn[0],
+        )  # fmt: skip
     raise CareRefused(
         f"patient {pid} has no consent to {COLLECTION_SCOPE} recorded and this deployment "
-        f"requires one before a device collects their readings: record it with {record}"
+        f"requires one before a device collects their readings: record it with {record}",
+        Why.CONSENT_REQUIRED,
+        patient=pid,
     )
 
 
 def consents_of(conn: Conn, patient_id: str) -> Consents:
-    """A patient's consent records (newest first), the policy, and whether collection is
-    allowed now."""
+    """A patient's consent records (newest first), the policy, and whether collection and FHIR
+    sharing are allowed now."""
     pid = parse_id("patient", patient_id)
     _require_patient(conn, pid)
     rows = conn.execute(
         _SELECT + " WHERE patient_id = %s ORDER BY collected_at DESC, id DESC", (pid,)
     ).fetchall()
-    return Consents(pid, tuple(map(_consent, rows)), policy(conn), _allowed(conn, pid, None))
+    shared = conn.execute("SELECT fhir_sharing_allowed(%s)", (pid,)).fetchone()
+    return Consents(
+        pid,
+        tuple(map(_consent, rows)),
+        policy(conn),
+        _allowed(conn, pid, None),
+        sharing=bool(shared and shared[0]),
+    )
 
 
 def policy(conn: Conn) -> ConsentPolicy:

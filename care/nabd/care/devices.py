@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any, NoReturn
 
 from nabd.care.consents import require_collection_allowed
-from nabd.care.errors import AddressTaken, AssignmentOverlap, CareRefused, Conflict, Unknown
+from nabd.care.errors import AddressTaken, AssignmentOverlap, CareRefused, Conflict, Unknown, Why
 from nabd.care.patients import require_admitted
 from nabd.care.registry import require_bed, require_gateway
 from nabd.care.store import Conn, audit, operation
@@ -146,8 +146,9 @@ def add_device_in_transaction(
     if holder is not None:
         raise AddressTaken(
             f"address {spec.address} is registered already as device {holder[0]}: "
-            "one device, one id (`nabd device show` it)"
-        )
+            "one device, one id (`nabd device show` it)",
+            Why.ADDRESS_TAKEN, address=spec.address, device=str(holder[0]),
+        )  # fmt: skip
     row = conn.execute(
         """INSERT INTO device (id, gateway_id, kind, address, serial, model, manufacturer)
            VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING RETURNING id""",
@@ -185,8 +186,9 @@ def _same_device(conn: Conn, spec: DeviceSpec, gateway: str | None) -> None:
         shown = ", ".join(f"{k} {stored[k] or 'none'} (not {wanted[k]})" for k in differ)
         raise Conflict(
             f"device {spec.id} is registered already with {shown}: repeat the command with the "
-            "registered fields, or choose another id"
-        )
+            "registered fields, or choose another id",
+            Why.DEVICE_CONFLICT, device=spec.id,
+        )  # fmt: skip
 
 
 def _lock_device(conn: Conn, device_id: str) -> str | None:
@@ -195,7 +197,8 @@ def _lock_device(conn: Conn, device_id: str) -> str | None:
         "SELECT gateway_id FROM device WHERE id = %s FOR UPDATE", (device_id,)
     ).fetchone()
     if row is None:
-        raise Unknown(f"no device {device_id!r}: register it with `nabd device add`")
+        raise Unknown(f"no device {device_id!r}: register it with `nabd device add`",
+                      Why.NO_DEVICE, device=device_id)  # fmt: skip
     return None if row[0] is None else str(row[0])
 
 
@@ -236,12 +239,14 @@ def _start(conn: Conn, start: datetime | None, patient: str, admitted_at: dateti
     assert row is not None
     begin, now = row
     if begin > now:
-        raise CareRefused(f"an assignment cannot start in the future ({begin:%Y-%m-%d %H:%M})")
+        raise CareRefused(f"an assignment cannot start in the future ({begin:%Y-%m-%d %H:%M})",
+                          Why.ASSIGNMENT_IN_FUTURE, at=begin)  # fmt: skip
     if begin < admitted_at:
         raise CareRefused(
             f"patient {patient} was admitted at {admitted_at:%Y-%m-%d %H:%M:%S}: "
-            "an assignment cannot start before the admission"
-        )
+            "an assignment cannot start before the admission",
+            Why.ASSIGNMENT_BEFORE_ADMISSION, patient=patient, at=admitted_at,
+        )  # fmt: skip
     return begin  # type: ignore[no-any-return]
 
 
@@ -253,8 +258,8 @@ def _refuse_overlap(
         f"device {device} is worn by patient {holder} from {held_from:%Y-%m-%d %H:%M} "
         f"to {until}: unassign it first (`nabd device unassign {device}`)"
         + ("" if held_to is None else ", or start the new assignment after that"),
-        holder,
-    )
+        Why.DEVICE_WORN, device=device, patient=holder, since=held_from, until=held_to,
+    )  # fmt: skip
 
 
 def _holder(conn: Conn, device: str, begin: datetime) -> tuple[Any, ...] | None:
@@ -302,7 +307,8 @@ def show_device(conn: Conn, device_id: str) -> Device:
     device = parse_id("device", device_id)
     row = conn.execute(_SELECT + " WHERE d.id = %s", (device,)).fetchone()
     if row is None:
-        raise Unknown(f"no device {device!r}: register it with `nabd device add`")
+        raise Unknown(f"no device {device!r}: register it with `nabd device add`",
+                      Why.NO_DEVICE, device=device)  # fmt: skip
     history = conn.execute(
         """SELECT patient_id, lower(valid), nullif(upper(valid), 'infinity'), assigned_by,
                   ended_by

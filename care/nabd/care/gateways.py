@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
-from nabd.care.errors import Conflict, Unknown
+from nabd.care.errors import Conflict, Unknown, Why
 from nabd.care.registry import require_ward
 from nabd.care.store import Conn, audit, operation
 from nabd.care.values import parse_actor, parse_id
@@ -69,13 +69,15 @@ def add_gateway(conn: Conn, gateway_id: str, *, ward: str | None, by: str) -> bo
             if existing[1] is not None:
                 raise Conflict(
                     f"gateway {gateway} was revoked at {existing[1]:%Y-%m-%d %H:%M}: "
-                    "a revoked gateway is not registered again; choose a new id"
-                )
+                    "a revoked gateway is not registered again; choose a new id",
+                    Why.GATEWAY_REVOKED, gateway=gateway, at=existing[1],
+                )  # fmt: skip
             if ward_id is not None and existing[0] != ward_id:
                 raise Conflict(
                     f"gateway {gateway} exists already on ward {existing[0] or 'none'}, "
-                    f"not {ward_id or 'none'}"
-                )
+                    f"not {ward_id or 'none'}",
+                    Why.GATEWAY_ELSEWHERE, gateway=gateway, ward=existing[0],
+                )  # fmt: skip
             return False
         audit(conn, actor, "gateway_added", f"gateway:{gateway}", {"ward": ward_id})
         return True
@@ -126,7 +128,8 @@ def _discovered_address(device_id: str) -> str | None:
 def _gateway(conn: Conn, gateway: str) -> Gateway:
     row = conn.execute(_SELECT + " WHERE g.id = %s", (gateway,)).fetchone()
     if row is None:
-        raise Unknown(f"no gateway {gateway!r}: `nabd gateway list` shows the registered ones")
+        raise Unknown(f"no gateway {gateway!r}: `nabd gateway list` shows the registered ones",
+                      Why.NO_GATEWAY, gateway=gateway)  # fmt: skip
     return Gateway(*row)
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, TypeVar
 
 from nabd.care.devices import add_device_in_transaction
-from nabd.care.errors import CareError, CareInputError, CareRefused
+from nabd.care.errors import CareError, CareInputError, CareRefused, Why
 from nabd.care.patients import admit_in_transaction
 from nabd.care.store import Conn, operation
 from nabd.care.values import Admission, DeviceSpec, parse_actor, parse_id
@@ -74,10 +74,12 @@ def read_rows(text: str, columns: Mapping[str, bool]) -> list[Row]:
         header = [h.strip().lower() for h in next(reader)]
     except StopIteration:
         raise CareInputError(
-            "the file is empty: give a header row, then one row per line"
+            "the file is empty: give a header row, then one row per line",
+            Why.BAD_FILE,
+            detail="empty",
         ) from None
     except csv.Error as exc:
-        raise CareInputError(f"line 1: not CSV ({exc})") from exc
+        raise CareInputError(f"line 1: not CSV ({exc})", Why.BAD_FILE, detail=str(exc)) from exc
     unknown = [h for h in header if h not in columns]
     missing = [c for c, required in columns.items() if required and c not in header]
     repeated = sorted({h for h in header if header.count(h) > 1})
@@ -87,7 +89,9 @@ def read_rows(text: str, columns: Mapping[str, bool]) -> list[Row]:
         problems += [f"column(s) named twice: {', '.join(repeated)}"] if repeated else []
         raise CareInputError(
             f"header: {'; '.join(problems)}; the columns are {', '.join(columns)} "
-            f"(required: {', '.join(c for c, r in columns.items() if r)})"
+            f"(required: {', '.join(c for c, r in columns.items() if r)})",
+            Why.BAD_FILE,
+            detail="; ".join(problems),
         )
     return list(_rows(reader, header))
 
@@ -100,12 +104,14 @@ def _rows(reader: Reader, header: Sequence[str]) -> Iterator[Row]:
         except StopIteration:
             return
         except csv.Error as exc:
-            raise CareInputError(f"line {reader.line_num}: not CSV ({exc})") from exc
+            raise CareInputError(f"line {reader.line_num}: not CSV ({exc})", Why.BAD_FILE,
+                                 detail=str(exc)) from exc  # fmt: skip
         if not any(c.strip() for c in cells):
             continue  # a blank line, as spreadsheets leave at the end
         count += 1
         if count > MAX_ROWS:
-            raise CareInputError(f"more than {MAX_ROWS} rows: split the file")
+            raise CareInputError(f"more than {MAX_ROWS} rows: split the file", Why.BAD_FILE,
+                                 detail=f"> {MAX_ROWS}")  # fmt: skip
         values = {h: (cells[i].strip() or None) if i < len(cells) else None
                   for i, h in enumerate(header)}  # fmt: skip
         extra = any(c.strip() for c in cells[len(header) :])
@@ -115,7 +121,7 @@ def _rows(reader: Reader, header: Sequence[str]) -> Iterator[Row]:
 def _cell(row: Row, column: str) -> str:
     value = row.cells.get(column)
     if value is None:
-        raise CareInputError(f"{column} is empty")
+        raise CareInputError(f"{column} is empty", Why.BAD_FILE, detail=column)
     return value
 
 
@@ -133,12 +139,13 @@ def _run_all(
     for row in rows:
         try:
             if row.extra_cells:
-                raise CareInputError("more cells than the header has columns")
+                raise CareInputError("more cells than the header has columns", Why.BAD_FILE,
+                                     detail="cells")  # fmt: skip
             parsed.append((row.line, parse(row)))
         except CareInputError as exc:
             invalid.append((row.line, str(exc)))
     if not rows:
-        raise CareInputError("the file has a header but no rows")
+        raise CareInputError("the file has a header but no rows", Why.BAD_FILE, detail="rows")
     refused: list[tuple[int, str]] = []
     done: list[tuple[int, str]] = []
     try:
@@ -156,7 +163,10 @@ def _run_all(
         report = "\n".join(f"  line {line}: {message}" for line, message in problems)
         error = ImportInvalid if invalid else ImportRefused
         raise error(
-            f"{len(problems)} of {len(rows)} rows refused; nothing was imported:\n{report}"
+            f"{len(problems)} of {len(rows)} rows refused; nothing was imported:\n{report}",
+            Why.BAD_ROWS,
+            refused=len(problems),
+            total=len(rows),
         ) from None
     return done
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from nabd.care.errors import AlreadyAdmitted, BedOccupied, Conflict, Discharged, Unknown
+from nabd.care.errors import AlreadyAdmitted, BedOccupied, Conflict, Discharged, Unknown, Why
 from nabd.care.registry import require_bed
 from nabd.care.store import Conn, audit, lock, operation
 from nabd.care.values import Admission, new_patient_id, parse_actor, parse_bed, parse_id
@@ -128,14 +128,16 @@ def admit_in_transaction(
             f"MRN {a.mrn} is already admitted as patient {current[0]} (ward {current[1]}, "
             f"bed {current[2] or '-'}, since {current[3]:%Y-%m-%d %H:%M}): transfer or "
             "discharge that admission instead of admitting again",
-            str(current[0]),
-        )
+            Why.MRN_ADMITTED, mrn=a.mrn, patient=str(current[0]), ward=str(current[1]),
+            bed=current[2], since=current[3],
+        )  # fmt: skip
     require_bed(conn, a.ward, a.bed)
     _require_free(conn, a.ward, a.bed)
     if patient_id is None:
         patient_id = new_patient_id()
     elif conn.execute("SELECT 1 FROM patient WHERE id = %s", (patient_id,)).fetchone():
-        raise Conflict(f"patient id {patient_id} is taken: a pseudonym names one admission")
+        raise Conflict(f"patient id {patient_id} is taken: a pseudonym names one admission",
+                       Why.PATIENT_ID_TAKEN, patient=patient_id)  # fmt: skip
     conn.execute(
         "INSERT INTO patient (id, ward_id, bed_id) VALUES (%s, %s, %s)",
         (patient_id, a.ward, a.bed),
@@ -159,8 +161,9 @@ def _require_free(conn: Conn, ward: str, bed: str) -> None:
     if row is not None:
         raise BedOccupied(
             f"bed {bed} of ward {ward} is taken by patient {row[0]}: "
-            "discharge or transfer them first, or choose a free bed (`nabd ward beds`)"
-        )
+            "discharge or transfer them first, or choose a free bed (`nabd ward beds`)",
+            Why.BED_OCCUPIED, ward=ward, bed=bed, patient=str(row[0]),
+        )  # fmt: skip
 
 
 def list_patients(
@@ -188,7 +191,8 @@ def show_patient(conn: Conn, patient_id: str, *, reader: str | None = None) -> P
     pid = parse_id("patient", patient_id)
     row = conn.execute(_SELECT + " WHERE p.id = %s", (pid,)).fetchone()
     if row is None:
-        raise Unknown(f"no patient {pid!r}: `nabd patient list` shows the admitted ones")
+        raise Unknown(f"no patient {pid!r}: `nabd patient list` shows the admitted ones",
+                      Why.NO_PATIENT, patient=pid)  # fmt: skip
     return _patients(conn, [row], reader, "nabd patient show")[0]
 
 
@@ -199,12 +203,14 @@ def require_admitted(conn: Conn, patient_id: str) -> tuple[str, str | None, date
         (patient_id,),
     ).fetchone()
     if row is None:
-        raise Unknown(f"no patient {patient_id!r}: `nabd patient list` shows the admitted ones")
+        raise Unknown(f"no patient {patient_id!r}: `nabd patient list` shows the admitted ones",
+                      Why.NO_PATIENT, patient=patient_id)  # fmt: skip
     if row[3] is not None:
         raise Discharged(
             f"patient {patient_id} was discharged at {row[3]:%Y-%m-%d %H:%M}: "
-            "a new stay is a new admission (`nabd patient admit`)"
-        )
+            "a new stay is a new admission (`nabd patient admit`)",
+            Why.DISCHARGED, patient=patient_id, at=row[3],
+        )  # fmt: skip
     return str(row[0]), None if row[1] is None else str(row[1]), row[2]
 
 
@@ -251,7 +257,8 @@ def lock_patient(conn: Conn, pid: str) -> datetime | None:
         "SELECT discharged_at FROM patient WHERE id = %s FOR UPDATE", (pid,)
     ).fetchone()
     if row is None:
-        raise Unknown(f"no patient {pid!r}: `nabd patient list --all` shows every admission")
+        raise Unknown(f"no patient {pid!r}: `nabd patient list --all` shows every admission",
+                      Why.NO_PATIENT, patient=pid)  # fmt: skip
     discharged: datetime | None = row[0]
     return discharged
 

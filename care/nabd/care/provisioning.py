@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Final
 
-from nabd.care.errors import CareInputError
+from nabd.care.errors import CareInputError, Why
 from nabd.care.registry import require_gateway
 from nabd.care.store import Conn, audit, operation
 from nabd.care.values import parse_actor, parse_id
@@ -90,7 +90,8 @@ def _plain(what: str, value: str) -> str:
     """Refuse what a TOML file cannot hold or a person would not mean: control characters and
     unpaired surrogates (undecodable bytes on the command line)."""
     if not value or any(ord(c) < 32 or ord(c) == 127 or 0xD800 <= ord(c) < 0xE000 for c in value):
-        raise CareInputError(f"{what} {value!r} is not accepted: give printable characters")
+        raise CareInputError(f"{what} {value!r} is not accepted: give printable characters",
+                             Why.BAD_BUNDLE, detail=what)  # fmt: skip
     return value
 
 
@@ -138,9 +139,11 @@ def write_bundle(out: Path, files: Mapping[str, bytes]) -> None:
     atomically, so a gateway reading the folder never sees half a file."""
     for name in files:
         if PurePosixPath(name).name != name or name.startswith("."):
-            raise CareInputError(f"bundle file name {name!r} is not a plain file name")
+            raise CareInputError(f"bundle file name {name!r} is not a plain file name",
+                                 Why.BAD_BUNDLE, detail=name)  # fmt: skip
     if out.exists() and not out.is_dir():
-        raise CareInputError(f"--out {out} exists and is not a folder")
+        raise CareInputError(f"--out {out} exists and is not a folder", Why.BAD_BUNDLE,
+                             detail=str(out))  # fmt: skip
     out.mkdir(parents=True, exist_ok=True)
     out.chmod(0o700)
     for name, content in files.items():

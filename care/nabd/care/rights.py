@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Final
 
-from nabd.care.errors import CareInputError, CareRefused, Unknown
+from nabd.care.errors import CareInputError, CareRefused, Unknown, Why
 from nabd.care.patients import lock_patient
 from nabd.care.store import Conn, audit, operation
 from nabd.care.values import parse_actor, parse_birth_date, parse_id, parse_mrn, parse_text
@@ -76,7 +76,8 @@ class IdentityChange:
         )
         if not change.fields:
             raise CareInputError(
-                "nothing to rectify: give --mrn, --given, --family and/or --birth-date"
+                "nothing to rectify: give --mrn, --given, --family and/or --birth-date",
+                Why.NOTHING_TO_RECTIFY,
             )
         return change
 
@@ -127,8 +128,9 @@ def resolve_patients(conn: Conn, patient: str) -> list[str]:
         return found
     raise Unknown(
         f"no patient {text!r}: give a pseudonymous patient id (`nabd patient list --all`) "
-        "or a patient's MRN"
-    )
+        "or a patient's MRN",
+        Why.NO_PATIENT, patient=text,
+    )  # fmt: skip
 
 
 def resolve_patient(conn: Conn, patient: str) -> str:
@@ -138,8 +140,9 @@ def resolve_patient(conn: Conn, patient: str) -> str:
     if len(found) > 1:
         raise CareRefused(
             f"MRN {patient.strip()} names {len(found)} admissions ({', '.join(found)}): "
-            "give one of these pseudonymous ids"
-        )
+            "give one of these pseudonymous ids",
+            Why.MRN_AMBIGUOUS, mrn=patient.strip(), count=len(found), patients=", ".join(found),
+        )  # fmt: skip
     return found[0]
 
 
@@ -177,8 +180,9 @@ def erase_identity(conn: Conn, patient_id: str, *, by: str) -> Erasure:
         if lock_patient(conn, pid) is None:
             raise CareRefused(
                 f"patient {pid} is admitted: the ward needs to know who is in the bed; "
-                f"discharge first (`nabd patient discharge {pid}`), then erase"
-            )
+                f"discharge first (`nabd patient discharge {pid}`), then erase",
+                Why.ERASE_ADMITTED, patient=pid,
+            )  # fmt: skip
         _require_identity(conn, pid)
         conn.execute("DELETE FROM identity.patient_identity WHERE patient_id = %s", (pid,))
         audit(conn, actor, "identity_erased", f"patient:{pid}",
@@ -198,17 +202,20 @@ def _require_identity(conn: Conn, pid: str) -> None:
     if not (allowed and allowed[0]):
         raise CareRefused(
             "this database login may not change identities: rectifying and erasing need the "
-            "owner's login (NABD_DATABASE_URL or --database-url)"
-        )
+            "owner's login (NABD_DATABASE_URL or --database-url)",
+            Why.NOT_PERMITTED, what="changing identities",
+        )  # fmt: skip
     if conn.execute(
         "SELECT 1 FROM identity.patient_identity WHERE patient_id = %s FOR UPDATE", (pid,)
     ).fetchone():
         return
     if conn.execute("SELECT 1 FROM patient WHERE id = %s", (pid,)).fetchone() is None:
-        raise Unknown(f"no patient {pid!r}: `nabd patient list --all` shows every admission")
+        raise Unknown(f"no patient {pid!r}: `nabd patient list --all` shows every admission",
+                      Why.NO_PATIENT, patient=pid)  # fmt: skip
     raise CareRefused(
-        f"patient {pid} has no identity: it was erased (`nabd audit` shows when) or never given"
-    )
+        f"patient {pid} has no identity: it was erased (`nabd audit` shows when) or never given",
+        Why.NO_IDENTITY, patient=pid,
+    )  # fmt: skip
 
 
 _REMAINING: Final = {

@@ -17,7 +17,7 @@ from typing import Any, TypeAlias
 
 import psycopg
 
-from nabd.care.errors import CareRefused
+from nabd.care.errors import CareRefused, Why
 
 __all__ = ["Conn", "audit", "lock", "operation"]
 
@@ -34,11 +34,15 @@ def operation(conn: Conn, what: str) -> Iterator[None]:
     except psycopg.errors.IntegrityError as exc:
         raise CareRefused(
             f"{what} refused: it conflicts with a change made at the same moment; "
-            "look at the current state (list/show) and try again"
+            "look at the current state (list/show) and try again",
+            Why.CONCURRENT_CHANGE,
+            what=what,
         ) from exc
     except psycopg.errors.InsufficientPrivilege as exc:
         raise CareRefused(
-            f"{what} refused: this database login may not do it (it needs the nabd_care role)"
+            f"{what} refused: this database login may not do it (it needs the nabd_care role)",
+            Why.NOT_PERMITTED,
+            what=what,
         ) from exc
 
 

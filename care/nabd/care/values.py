@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Final
 
-from nabd.care.errors import CareInputError
+from nabd.care.errors import CareInputError, Why
 from nabd.contract.device_kinds import DEVICE_KINDS
 
 __all__ = [
@@ -43,11 +43,13 @@ _OLDEST_BIRTH: Final = date(1900, 1, 1)
 _CLOCK_SLACK: Final = timedelta(minutes=1)
 
 
-def _matching(pattern: re.Pattern[str], value: str, refusal: str) -> str:
+def _matching(
+    pattern: re.Pattern[str], value: str, refusal: str, why: Why, **params: object
+) -> str:
     """``value`` without surrounding blanks if ``pattern`` matches it, else refuse."""
     cleaned = value.strip()
     if not pattern.fullmatch(cleaned):
-        raise CareInputError(refusal)
+        raise CareInputError(refusal, why, value=value, **params)
     return cleaned
 
 
@@ -58,6 +60,8 @@ def parse_id(what: str, value: str) -> str:
         value,
         f"{what} id {value!r} is not accepted: use 1 to 63 lower-case letters, digits, "
         "'_' or '-', starting with a letter or digit (e.g. 'icu-2')",
+        Why.BAD_ID,
+        what=what,
     )
 
 
@@ -68,6 +72,7 @@ def parse_bed(value: str) -> str:
         value,
         f"bed {value!r} is not accepted: use 1 to 32 letters, digits, '_', '.' or '-', "
         "starting with a letter or digit (e.g. '12' or 'B-3')",
+        Why.BAD_BED,
     )
 
 
@@ -77,6 +82,7 @@ def parse_mrn(value: str) -> str:
         _MRN_RE,
         value,
         f"MRN {value!r} is not accepted: use 1 to 40 letters, digits, '_', '.', '/' or '-'",
+        Why.BAD_MRN,
     )
 
 
@@ -84,7 +90,9 @@ def parse_actor(value: str) -> str:
     """Who does it, as the audit log records it: 1-100 characters, not blank."""
     cleaned = " ".join(value.split())
     if not 1 <= len(cleaned) <= 100:
-        raise CareInputError("--by: say who does it (1 to 100 characters), e.g. --by 'Nurse Ines'")
+        raise CareInputError(
+            "--by: say who does it (1 to 100 characters), e.g. --by 'Nurse Ines'", Why.BAD_ACTOR
+        )
     return cleaned
 
 
@@ -94,8 +102,9 @@ def parse_text(what: str, value: str, limit: int = 200) -> str:
     cleaned = " ".join(value.split())
     if not 1 <= len(cleaned) <= limit or any(ord(c) < 32 or ord(c) == 127 for c in cleaned):
         raise CareInputError(
-            f"{what} must be 1 to {limit} printable characters, not {value[:40]!r}"
-        )
+            f"{what} must be 1 to {limit} printable characters, not {value[:40]!r}",
+            Why.BAD_TEXT, what=what, value=value[:40], limit=limit,
+        )  # fmt: skip
     return cleaned
 
 
@@ -121,8 +130,9 @@ def parse_name(value: str) -> PersonName:
     family_name = parse_text("the family name", family, 100) if family.strip() else ""
     if not family_name:
         raise CareInputError(
-            f"name {value!r} is not accepted: give 'Given Family' or 'FAMILY, Given'"
-        )
+            f"name {value!r} is not accepted: give 'Given Family' or 'FAMILY, Given'",
+            Why.BAD_NAME, value=value,
+        )  # fmt: skip
     given_name = parse_text("the given name", given, 100) if given.strip() else ""
     return PersonName(given_name, family_name)
 
@@ -134,11 +144,13 @@ def parse_birth_date(value: str, *, today: date | None = None) -> date:
     except ValueError:
         born = None
     if born is None or len(value.strip()) != 10:
-        raise CareInputError(f"birth date {value!r} is not accepted: write YYYY-MM-DD")
+        raise CareInputError(f"birth date {value!r} is not accepted: write YYYY-MM-DD",
+                             Why.BAD_BIRTH_DATE, value=value)  # fmt: skip
     if not _OLDEST_BIRTH <= born <= (today or datetime.now(UTC).date()):
         raise CareInputError(
-            f"birth date {value!r} is not accepted: it must be between 1900-01-01 and today"
-        )
+            f"birth date {value!r} is not accepted: it must be between 1900-01-01 and today",
+            Why.BIRTH_DATE_RANGE, value=value,
+        )  # fmt: skip
     return born
 
 
@@ -148,10 +160,12 @@ def parse_address(value: str) -> str:
     if not _ADDRESS_RE.fullmatch(upper):
         raise CareInputError(
             f"address {value!r} is not a Bluetooth address: write six hex pairs separated by "
-            "':', e.g. 'F0:F1:F2:F3:F4:05'"
-        )
+            "':', e.g. 'F0:F1:F2:F3:F4:05'",
+            Why.BAD_ADDRESS, value=value,
+        )  # fmt: skip
     if upper in _NOT_DEVICES:
-        raise CareInputError(f"address {upper} is reserved and names no device")
+        raise CareInputError(f"address {upper} is reserved and names no device",
+                             Why.RESERVED_ADDRESS, value=upper)  # fmt: skip
     return upper
 
 
@@ -160,8 +174,9 @@ def parse_kind(value: str) -> str:
     cleaned = value.strip()
     if cleaned not in DEVICE_KINDS:
         raise CareInputError(
-            f"device kind {value!r} is not accepted: use one of {', '.join(DEVICE_KINDS)}"
-        )
+            f"device kind {value!r} is not accepted: use one of {', '.join(DEVICE_KINDS)}",
+            Why.BAD_KIND, value=value, kinds=", ".join(DEVICE_KINDS),
+        )  # fmt: skip
     return cleaned
 
 
@@ -175,10 +190,12 @@ def parse_time(value: str, *, now: datetime | None = None) -> datetime:
     if at is None or at.tzinfo is None:
         raise CareInputError(
             f"time {value!r} is not accepted: write an ISO 8601 time with its offset, "
-            "e.g. 2026-12-06T09:30+01:00 or 2026-12-06T08:30Z"
-        )
+            "e.g. 2026-12-06T09:30+01:00 or 2026-12-06T08:30Z",
+            Why.BAD_TIME, value=value,
+        )  # fmt: skip
     if at > (now or datetime.now(UTC)) + _CLOCK_SLACK:
-        raise CareInputError(f"time {value!r} is in the future: give when it started")
+        raise CareInputError(f"time {value!r} is in the future: give when it started",
+                             Why.TIME_IN_FUTURE, value=value)  # fmt: skip
     return at
 
 

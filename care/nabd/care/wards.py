@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from nabd.care.errors import Conflict
+from nabd.care.errors import Conflict, Why
 from nabd.care.registry import require_gateway, require_ward
 from nabd.care.store import Conn, audit, operation
 from nabd.care.values import parse_actor, parse_bed, parse_id, parse_text
@@ -50,8 +50,9 @@ def add_ward(conn: Conn, ward_id: str, name: str, *, by: str) -> bool:
             if existing is not None and existing[0] != label:
                 raise Conflict(
                     f"ward {ward} exists already, named {existing[0]!r}, not {label!r}: "
-                    "repeat the command with the same name, or choose another id"
-                )
+                    "repeat the command with the same name, or choose another id",
+                    Why.WARD_CONFLICT, ward=ward, name=existing[0],
+                )  # fmt: skip
             return False
         audit(conn, actor, "ward_added", f"ward:{ward}", {"name": label})
         return True
@@ -87,8 +88,10 @@ def add_beds(
         if clashes:
             raise Conflict(
                 f"bed {clashes[0]} of ward {ward} exists already with gateway "
-                f"{existing[clashes[0]] or 'none'}, not {gateway_id or 'none'}"
-            )
+                f"{existing[clashes[0]] or 'none'}, not {gateway_id or 'none'}",
+                Why.BED_GATEWAY_CONFLICT, ward=ward, bed=clashes[0],
+                gateway=existing[clashes[0]],
+            )  # fmt: skip
         new = [b for b in labels if b not in existing]
         _insert_beds(conn, ward, new, gateway_id)
         if new:

@@ -13,8 +13,9 @@ stamp when the payload carries one.
 * ``clock_unset`` is true when the payload carries a time stamp that the device itself marks as
   not set (PLX "device clock is not set") or that has no date (year, month or day 0); the agent
   then reports ``device_clock_unset`` instead of a time.
-* ``record`` is a glucose record's Sequence Number: the meter keeps the record and can send it
-  again, so its reading's identity comes from the record, not from the order received.
+* ``record`` is a glucose record's Sequence Number or a GHS stored observation's Record Number:
+  the device keeps the record and can send it again, so its reading's identity comes from the
+  record, not from the order received (:mod:`nabd.edge.records`).
 * Bytes that are not a valid value, and characteristics with no decoder, raise
   :class:`GattDecodeError` (a ``ValueError``); a decoder never returns a partial reading.
 * Generic Health Sensor observations arrive in segments: :func:`decode` of one segment gives the
@@ -27,7 +28,7 @@ stamp when the payload carries one.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Final, Protocol, runtime_checkable
 
@@ -80,8 +81,9 @@ class Reading:
     clock_unset: bool = False
     """The payload carries a time stamp, but from a clock the device says is not set."""
     record: int | None = None
-    """The meter's own record number (a glucose record's Sequence Number), when the value is a
-    stored record a meter can be asked for again (:mod:`nabd.edge.records`)."""
+    """The device's own record number (a glucose record's Sequence Number, a GHS stored
+    observation's Record Number), when the value is a stored record the device can be asked for
+    again (:mod:`nabd.edge.records`)."""
 
 
 @runtime_checkable
@@ -155,7 +157,12 @@ class SegmentedObservations:
         dropped = joiner.dropped
         whole = joiner.push(value.header, value.data)
         lost = joiner.dropped > dropped
-        return (None if whole is None else observation_readings(whole)), lost
+        if whole is None:
+            return None, lost
+        readings = observation_readings(whole)
+        if isinstance(value, StoredHealthObservations):  # the record the last segment names
+            readings = [replace(r, record=value.record_number) for r in readings]
+        return readings, lost
 
 
 def _observation(observation: HealthObservation) -> list[Reading]:

@@ -100,8 +100,11 @@ class Sender:
                 deadline = self.window.next_deadline()
                 if deadline is not None:
                     delay = min(delay, max(0.0, deadline - self._monotonic()))
+            # Not asyncio.wait_for: on Python 3.11 it can swallow a cancellation that arrives
+            # as the wait ends (gh-86296), and the agent then never stopped (seen with delay 0).
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), delay)
+                async with asyncio.timeout(delay):
+                    await self._wake.wait()
 
     async def _apply_acks(self) -> None:
         acks, self._acks = self._acks, []

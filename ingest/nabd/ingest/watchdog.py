@@ -8,10 +8,11 @@ checks every ``NABD_INGEST_WATCHDOG_INTERVAL_S`` how old each ward's newest tick
 database's clock). A ward with no lease yet (just admitted, or an analytics from before leases)
 counts the newest ``analytics_tick`` (``written_at``, migration 0045). Older than
 ``NABD_INGEST_WATCHDOG_STALE_S`` (or none at all that long after the worker started): every
-admitted patient of that ward gets one open technical alert ``monitoring_interrupted``, high
-priority, in the ``alert`` table (so the nurse station and the dashboards show it), audited by
-the database, and published on the ward's alerts topic after the commit, as analytics publishes
-its own.
+admitted patient of that ward whose consent allows collection now (one who withdrew is not
+monitored, so nothing of theirs is interrupted; docs/consent.md) gets one open technical
+alert ``monitoring_interrupted``, high priority, in the ``alert`` table (so the nurse station
+and the dashboards show it), audited by the database, and published on the ward's alerts topic
+after the commit, as analytics publishes its own.
 
 When ticks come back, the alert is **latched**, not resolved: it stays on the board, as the
 project's unacknowledged high-priority alerts do (IEC 60601-1-8 latching), until a nurse
@@ -122,8 +123,9 @@ def plan_wards(
 ) -> list[Change]:
     """The changes that make the rows agree with which wards' analytics has stopped.
 
-    ``admitted`` maps each admitted patient to their ward. A patient discharged meanwhile needs
-    nothing: the discharge resolved their alerts (migration 0032).
+    ``admitted`` maps each watched patient (admitted, collection allowed) to their ward. A
+    patient discharged or whose consent was withdrawn meanwhile needs nothing: the discharge or
+    the withdrawal resolved their alerts (migrations 0032 and 0086).
     """
     changes: list[Change] = []
     have = {a.patient_id for a in open_alerts}
@@ -165,7 +167,12 @@ SELECT w.ward_id, l.ward_id IS NOT NULL,
 FROM (SELECT DISTINCT ward_id FROM patient WHERE discharged_at IS NULL) w
 LEFT JOIN analytics_lease l USING (ward_id)
 """
-_ADMITTED_SQL: Final = "SELECT id, ward_id FROM patient WHERE discharged_at IS NULL"
+_ADMITTED_SQL: Final = """
+SELECT id, ward_id FROM patient
+WHERE discharged_at IS NULL AND consent_collection_periods(id) @> now()
+"""
+"""The patients watched: admitted, and whose consent allows collection now (docs/consent.md):
+one who withdrew is not monitored at all, so an interruption of monitoring is not theirs."""
 _OPEN_SQL: Final = """
 SELECT a.id, a.patient_id, p.ward_id, a.state = 'acknowledged', a.latched, a.raised_at, a.message
 FROM alert a JOIN patient p ON p.id = a.patient_id

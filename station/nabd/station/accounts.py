@@ -16,15 +16,16 @@ from typing import Annotated, Final
 from fastapi import FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
-from nabd.station import scope
+from nabd.station import password_change, scope
 from nabd.station.errors import ForbiddenError, NotFoundError, UserSetupError
 from nabd.station.kit import Conn, Kit, RolePage, her_ward
+from nabd.station.passwords import MAX_LENGTH
 from nabd.station.sessions import SignedIn
 from nabd.station.users import Language, NewUser, Role, UserRow, add_user, list_users, set_user
 
 __all__ = ["DONE", "UsersView", "install"]
 
-DONE: Final = ("user_added", "user_changed")
+DONE: Final = ("user_added", "user_changed", "password_reset")
 
 _Field = Annotated[str, Form(max_length=200)]
 _Wards = Annotated[list[str] | None, Form(max_length=50)]
@@ -60,14 +61,15 @@ def _role(text: str) -> Role:
     try:
         return Role(text)
     except ValueError:
-        raise UserSetupError("role must be nurse, charge_nurse or admin") from None
+        raise UserSetupError("role must be nurse, charge_nurse or admin",
+                             phrase="bad_role") from None  # fmt: skip
 
 
 def _language(text: str) -> Language:
     try:
         return Language(text)
     except ValueError:
-        raise UserSetupError("language must be fr, en or ar") from None
+        raise UserSetupError("language must be fr, en or ar", phrase="bad_language") from None
 
 
 def _target(conn: Conn, user: SignedIn, name: str) -> UserRow:
@@ -120,3 +122,13 @@ def install(app: FastAPI, kit: Kit) -> None:
                      disabled=access == "disabled", by=user.name)  # fmt: skip
 
         return act(request, csrf, "user_changed", do)
+
+    @app.post("/admin/users/password")
+    def reset_password(request: Request, *, name: _Field,
+                       password: Annotated[str, Form(max_length=MAX_LENGTH)],
+                       csrf: _Csrf = None) -> Response:  # fmt: skip
+        def do(conn: Conn, user: SignedIn) -> None:
+            target = _target(conn, user, name)
+            password_change.reset(conn, target.name, password, by=user.name)
+
+        return act(request, csrf, "password_reset", do)

@@ -18,7 +18,7 @@ from fastapi import FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from nabd.care import devices, patients
-from nabd.care.errors import AlreadyAdmitted, CareError, CareInputError, CareRefused
+from nabd.care.errors import AlreadyAdmitted, CareError, CareInputError, CareRefused, Why
 from nabd.care.values import DEVICE_KINDS, Admission, DeviceSpec, parse_id
 from nabd.station import scope
 from nabd.station.errors import NotFoundError
@@ -146,8 +146,9 @@ def _admitted_elsewhere(
         return refusal
     return CareRefused(
         f"MRN {admission.mrn} is already admitted in another ward: that ward transfers or"
-        " discharges it before it can be admitted here"
-    )
+        " discharges it before it can be admitted here",
+        Why.MRN_ADMITTED_ELSEWHERE, mrn=admission.mrn,
+    )  # fmt: skip
 
 
 def install(app: FastAPI, kit: Kit) -> None:

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Final
+from zoneinfo import ZoneInfo
 
 import psycopg
 from fastapi import FastAPI, Form, Request
@@ -21,15 +22,27 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
 
 from nabd.analytics.service import actions
 from nabd.analytics.service.errors import AlertActionError, MonitorInputError
-from nabd.station import accounts, admin, board, charge, gateways, scope, sessions
+from nabd.station import (
+    accounts,
+    admin,
+    board,
+    charge,
+    consent,
+    gateways,
+    password_change,
+    scope,
+    sessions,
+)
 from nabd.station.errors import BadFormError, ForbiddenError, SignInRefusedError, StationError
 from nabd.station.gateways import Issuer
 from nabd.station.i18n import Translator, direction
 from nabd.station.kit import Kit
-from nabd.station.sessions import SignedIn
+from nabd.station.refusals import in_words
+from nabd.station.sessions import COOKIE, SignedIn
 from nabd.station.settings import StationSettings
 from nabd.station.users import Language
 
@@ -37,7 +50,6 @@ __all__ = ["COOKIE", "create_app"]
 
 log = logging.getLogger("nabd.station")
 
-COOKIE: Final = "nabd_session"
 _HERE: Final = Path(__file__).parent
 _ENTRY_VALID_S: Final = 4 * 3600.0
 """A nurse's ACVPU or oxygen entry counts for 4 h (the default of ``nabd nurse record``)."""
@@ -48,6 +60,13 @@ _Action = Callable[[psycopg.Connection[Any], SignedIn, uuid.UUID], object]
 
 class _NotSignedIn(Exception):
     """No live session: the page sends the browser to the sign-in form."""
+
+
+class _MustChangePassword(Exception):
+    """An admin reset her password: she chooses her own before anything else."""
+
+
+_OPEN_WHILE_RESET: Final = frozenset({password_change.PATH, "/logout"})
 
 
 def create_app(  # noqa: PLR0915 - the factory declares every route over one set of dependencies
@@ -62,6 +81,10 @@ def create_app(  # noqa: PLR0915 - the factory declares every route over one set
     app.mount("/static", StaticFiles(directory=_HERE / "static"), name="static")
     templates = Jinja2Templates(directory=_HERE / "templates")
     secure = not settings.insecure_http
+    zone = ZoneInfo(settings.time_zone)
+
+    def words(lang: Language) -> Translator:
+        return Translator(lang, zone)
 
     @contextmanager
     def database() -> Iterator[psycopg.Connection[Any]]:
@@ -73,6 +96,8 @@ def create_app(  # noqa: PLR0915 - the factory declares every route over one set
         user = token and sessions.signed_in(conn, token, idle_timeout_s=settings.idle_timeout_s)
         if not user:
             raise _NotSignedIn
+        if user.must_change and request.url.path not in _OPEN_WHILE_RESET:
+            raise _MustChangePassword
         request.state.lang = user.lang  # a refusal later in the request is said in her language
         return user
 
@@ -80,9 +105,13 @@ def create_app(  # noqa: PLR0915 - the factory declares every route over one set
         request: Request, template: str, user: SignedIn | None, status: int = 200, **context: Any
     ) -> HTMLResponse:
         lang = user.lang if user else getattr(request.state, "lang", None) or _language(request)
+        t = words(lang)
+        for key in ("error", "message"):  # a refusal is said in her language, here
+            if isinstance(context.get(key), Exception):
+                context[key] = in_words(context[key], t)
         context |= {
             "user": user,
-            "t": Translator(lang),
+            "t": t,
             "lang": lang.value,
             "dir": direction(lang),
             "now": datetime.now(UTC),
@@ -103,26 +132,40 @@ def create_app(  # noqa: PLR0915 - the factory declares every route over one set
     async def _to_sign_in(request: Request, _exc: _NotSignedIn) -> Response:
         return RedirectResponse("/login", status_code=303)
 
+    @app.exception_handler(_MustChangePassword)
+    async def _to_change(request: Request, _exc: _MustChangePassword) -> Response:
+        return RedirectResponse(password_change.PATH, status_code=303)
+
+    def her_language(request: Request) -> None:
+        """Before a refusal's page: her language if the refusal came before the route asked
+        who she is (a malformed form is refused by FastAPI before the route runs)."""
+        token = request.cookies.get(COOKIE)
+        if getattr(request.state, "lang", None) is None and token:
+            with database() as conn:
+                request.state.lang = sessions.language_of(conn, token)
+
     @app.exception_handler(StationError)
     async def _refused(request: Request, exc: StationError) -> Response:
-        lang = getattr(request.state, "lang", None) or _language(request)
-        message = exc.in_words(Translator(lang))
-        return page(request, "message.html", None, exc.status, message=message)
+        await run_in_threadpool(her_language, request)
+        return page(request, "message.html", None, exc.status, message=exc)
 
     @app.exception_handler(RequestValidationError)
     async def _malformed(request: Request, exc: RequestValidationError) -> Response:
+        await run_in_threadpool(her_language, request)
         # FastAPI would answer a JSON dump of pydantic's errors; people get a sentence.
         fields = sorted({str(error["loc"][-1]) for error in exc.errors() if error.get("loc")})
-        message = (
+        message = BadFormError(
             "this form was refused: a value is missing, too long or not accepted"
-            f" ({', '.join(fields) or 'the request'}); go back, correct it and try again"
-        )
+            f" ({', '.join(fields) or 'the request'}); go back, correct it and try again",
+            phrase="form_refused", fields=", ".join(fields) or "\N{EN DASH}",
+        )  # fmt: skip
         return page(request, "message.html", None, 400, message=message)
 
     @app.exception_handler(Exception)
     async def _failed(request: Request, exc: Exception) -> Response:
         log.exception("station: %s %s failed", request.method, request.url.path)
-        message = "Something went wrong on the server; it has been logged. Try again."
+        message = StationError("something went wrong on the server; it has been logged",
+                               phrase="server_failed")  # fmt: skip
         return page(request, "message.html", None, 500, message=message)
 
     @app.middleware("http")
@@ -153,7 +196,7 @@ def create_app(  # noqa: PLR0915 - the factory declares every route over one set
                     max_failed=settings.max_failed_sign_ins, lockout_s=settings.lockout_s,
                 )  # fmt: skip
             except SignInRefusedError as exc:
-                return page(request, "login.html", None, 401, error=str(exc), name=name)
+                return page(request, "login.html", None, 401, error=exc, name=name)
         response = RedirectResponse("/", status_code=303)
         response.set_cookie(
             COOKIE, token, httponly=True, secure=secure, samesite="strict", path="/"
@@ -178,6 +221,7 @@ def create_app(  # noqa: PLR0915 - the factory declares every route over one set
                 scope.visible_patient(conn, patient)
             rows = board.ward_board(conn, patient=patient)
             scope.as_station(conn)
+            consent.mark(conn, rows)
             if user.sees_identity:
                 what = "ward board" if patient is None else f"patient page {patient}"
                 board.with_names(conn, rows, reader=user.name, what=what)
@@ -218,7 +262,7 @@ def create_app(  # noqa: PLR0915 - the factory declares every route over one set
                 try:
                     do(conn, user, parsed)
                 except (AlertActionError, MonitorInputError) as exc:
-                    message = _refusal(conn, user, parsed, exc)
+                    message = _refusal(conn, words(user.lang), parsed, exc)
                     return _patient_with(request, conn, user, patient, message, 409)
         return RedirectResponse(f"/patients/{patient}?done={done}", status_code=303)
 
@@ -270,20 +314,22 @@ def create_app(  # noqa: PLR0915 - the factory declares every route over one set
                 scope.as_station(conn)
                 entries, problem = _entries(acvpu, oxygen, rr)
                 if problem is not None:
-                    message = Translator(user.lang)(problem)
+                    message = words(user.lang)(problem)
                     return _patient_with(request, conn, user, patient_id, message, 400)
                 try:
                     actions.record_entries(
                         conn, patient_id, entries, valid_for_s=_ENTRY_VALID_S, nurse=user.name
                     )
                 except MonitorInputError as exc:
-                    return _patient_with(request, conn, user, patient_id, str(exc), 400)
+                    refused = in_words(exc, words(user.lang))
+                    return _patient_with(request, conn, user, patient_id, refused, 400)
         return RedirectResponse(f"/patients/{patient_id}?done=record", status_code=303)
 
     kit = Kit(database, user_of, page, check_csrf)
     admin.install(app, kit)
     gateways.install(app, kit, issuer)
     accounts.install(app, kit)
+    password_change.install(app, kit)
     charge.install(app, kit)
     return app
 
@@ -304,7 +350,7 @@ def _alert_id(text: str) -> uuid.UUID:
     try:
         return uuid.UUID(text)
     except ValueError:
-        raise BadFormError("no such alert (an alert id is a UUID)") from None
+        raise BadFormError("no such alert (an alert id is a UUID)", phrase="no_alert") from None
 
 
 def _not_found(patient_id: str) -> StationError:
@@ -337,12 +383,12 @@ def _entries(acvpu: str, oxygen: str, rr: str) -> tuple[dict[str, str], str | No
     return entries, None
 
 
-def _refusal(conn: psycopg.Connection[Any], user: SignedIn, alert_id: uuid.UUID,
+def _refusal(conn: psycopg.Connection[Any], t: Translator, alert_id: uuid.UUID,
              exc: Exception) -> str:  # fmt: skip
     """Why an action was refused, in the user's words: who acknowledged first, if so."""
     row = conn.execute(
         "SELECT state, acknowledged_by FROM alert WHERE id = %s", (alert_id,)
     ).fetchone()
     if row is not None and row[0] == "acknowledged" and row[1]:
-        return Translator(user.lang)("already_acknowledged", who=row[1])
-    return str(exc)
+        return t("already_acknowledged", who=row[1])
+    return in_words(exc, t)

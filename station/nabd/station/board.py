@@ -112,6 +112,10 @@ class BedRow:
     news2_missing: tuple[str, ...] = ()
     """Phrase keys (:data:`NEWS2_PARAMETER_PHRASES`) of the parameters the newest score lacks."""
     alerts: list[AlertLine] = field(default_factory=list)
+    monitored: bool = True
+    """Whether the consent rule allows collecting her readings now (:mod:`.consent`)."""
+    withdrawn_at: datetime | None = None
+    """When she withdrew, if that is why she is not monitored."""
 
     @property
     def top_priority(self) -> str | None:

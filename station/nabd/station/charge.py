@@ -23,7 +23,7 @@ from nabd.analytics.service import actions, alarm_limits
 from nabd.analytics.service.config import LIMIT_METRICS
 from nabd.analytics.service.errors import MonitorInputError
 from nabd.station import scope
-from nabd.station.errors import BadFormError
+from nabd.station.errors import BadFormError, PhraseKey
 from nabd.station.kit import Conn, Kit, RolePage, her_ward
 from nabd.station.sessions import SignedIn
 from nabd.station.users import Role
@@ -75,7 +75,10 @@ def parse_side(what: str, text: str) -> float:
     except ValueError:
         value = math.nan
     if not math.isfinite(value):
-        raise BadFormError(f"the {what} limit must be a number, 'off' or blank, not {text[:20]!r}")
+        raise BadFormError(
+            f"the {what} limit must be a number, 'off' or blank, not {text[:20]!r}",
+            phrase="bad_limit", side=PhraseKey(f"side_{what}"), value=text[:20],
+        )  # fmt: skip
     return value
 
 
@@ -87,12 +90,13 @@ def _target(conn: Conn, target: str) -> alarm_limits.Scope:
     if kind == "patient":
         scope.visible_patient(conn, ident)
         return alarm_limits.Scope(patient=ident)
-    raise BadFormError("a limit is for 'ward:ID' or 'patient:ID'")
+    raise BadFormError("a limit is for 'ward:ID' or 'patient:ID'", phrase="bad_target")
 
 
 def _metric(metric: str) -> str:
     if metric not in LIMIT_METRICS:
-        raise BadFormError(f"metric must be one of {', '.join(LIMIT_METRICS)}")
+        raise BadFormError(f"metric must be one of {', '.join(LIMIT_METRICS)}",
+                           phrase="bad_metric", metrics=", ".join(LIMIT_METRICS))  # fmt: skip
     return metric
 
 
@@ -110,9 +114,8 @@ def install(app: FastAPI, kit: Kit) -> None:
     @app.post("/charge/limits")
     def set_limit(request: Request, *, target: _Field, metric: _Field, low: _Field = "",
                   high: _Field = "", csrf: _Csrf = None) -> Response:  # fmt: skip
-        sides = parse_side("low", low), parse_side("high", high)
-
         def do(conn: Conn, user: SignedIn) -> None:
+            sides = parse_side("low", low), parse_side("high", high)
             where = _target(conn, target)
             scope.as_station(conn)
             alarm_limits.set_limit(conn, where, _metric(metric), low=sides[0], high=sides[1],
@@ -133,10 +136,9 @@ def install(app: FastAPI, kit: Kit) -> None:
     @app.post("/charge/scale")
     def set_scale(request: Request, patient: _Field, scale: _Field,
                   csrf: _Csrf = None) -> Response:  # fmt: skip
-        if scale not in {"1", "2"}:
-            raise BadFormError("the SpO2 scale is 1 or 2")
-
         def do(conn: Conn, user: SignedIn) -> None:
+            if scale not in {"1", "2"}:  # checked once she is known: refused in her language
+                raise BadFormError("the SpO2 scale is 1 or 2", phrase="bad_scale")
             scope.visible_patient(conn, patient)
             scope.as_station(conn)
             actions.set_news2_scale(conn, patient, scale == "2", clinician=user.name)

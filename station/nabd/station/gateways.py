@@ -28,11 +28,11 @@ from fastapi import FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from nabd.care import gateways, provisioning, wards
-from nabd.care.errors import CareError, CareInputError
+from nabd.care.errors import CareError, CareInputError, Why
 from nabd.care.provisioning import GatewayDevice
 from nabd.care.values import parse_id
 from nabd.station import scope
-from nabd.station.errors import ForbiddenError, NotFoundError
+from nabd.station.errors import ForbiddenError, NotFoundError, StationError
 from nabd.station.kit import Conn, Kit, RolePage, her_ward, require_role
 from nabd.station.sessions import SignedIn
 from nabd.station.users import Role
@@ -57,8 +57,14 @@ _Field = Annotated[str, Form(max_length=200)]
 _Csrf = Annotated[str | None, Form()]
 
 
-class CredentialsError(Exception):
-    """The issuer could not give the gateway its credentials; the message says why."""
+class CredentialsError(StationError):
+    """The issuer could not give the gateway its credentials; the message says why (shown
+    after a sentence in the admin's language: the issuer's detail is technical English)."""
+
+    status = 503
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, phrase="credentials_failed", detail=message)
 
 
 class Issuer(Protocol):
@@ -230,7 +236,8 @@ def install(app: FastAPI, kit: Kit, issuer: Issuer | None) -> None:
             gateway_id = _her_gateway(conn, gateway)
             labels = [b for b in beds.replace(",", " ").split() if b]
             if not labels:
-                raise CareInputError("give one or more beds, separated by spaces or commas")
+                raise CareInputError("give one or more beds, separated by spaces or commas",
+                                     Why.NO_BEDS_GIVEN)  # fmt: skip
             scope.as_station(conn)
             wards.set_bed_gateway(conn, ward_id, labels, gateway=gateway_id, by=user.name)
 

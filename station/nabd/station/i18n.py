@@ -7,11 +7,14 @@ them here. Every phrase must exist in all three languages (``tests/station`` che
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Final
+from zoneinfo import ZoneInfo
 
 from nabd.dashboards.i18n import Lang, strings
+from nabd.station.consent import CONSENT_PHRASES
 from nabd.station.users import Language
 
 __all__ = ["PHRASES", "Translator", "direction"]
@@ -338,6 +341,132 @@ PHRASES: Final[Mapping[str, Mapping[str, str]]] = {
     "done_clear": {"en": "Alarm limit removed.", "fr": "Seuil supprimé.", "ar": "تم حذف الحد."},
     "done_scale": {"en": "NEWS2 scale changed.", "fr": "Échelle NEWS2 modifiée.",
                    "ar": "تم تغيير سلّم NEWS2."},
+    "sign_in_refused": {"en": "Unknown user or wrong password.",
+                        "fr": "Identifiant inconnu ou mot de passe erroné.",
+                        "ar": "اسم مستخدم غير معروف أو كلمة مرور خاطئة."},
+    "locked_out": {
+        "en": "Too many wrong passwords: this account is locked for a while; ask an admin.",
+        "fr": "Trop de mots de passe erronés : ce compte est verrouillé un moment ;"
+              " demandez à une administratrice.",
+        "ar": "كلمات مرور خاطئة كثيرة: هذا الحساب مقفل لبعض الوقت؛ اطلب المساعدة من المسؤول.",
+    },
+    "form_refused": {
+        "en": "This form was refused: a value is missing, too long or not accepted ({fields});"
+              " go back, correct it and try again.",
+        "fr": "Ce formulaire a été refusé : une valeur manque, est trop longue ou n'est pas"
+              " acceptée ({fields}) ; revenez en arrière, corrigez-la et réessayez.",
+        "ar": "رُفض هذا النموذج: قيمة ناقصة أو طويلة جدًا أو غير مقبولة ({fields})؛ ارجع وصحّحها"
+              " وحاول مجددًا.",
+    },
+    "server_failed": {
+        "en": "Something went wrong on the server; it has been logged. Try again.",
+        "fr": "Une erreur s'est produite sur le serveur ; elle a été journalisée. Réessayez.",
+        "ar": "حدث خطأ في الخادم؛ تم تسجيله. حاول مجددًا.",
+    },
+    "side_low": {"en": "low", "fr": "bas", "ar": "الأدنى"},
+    "side_high": {"en": "high", "fr": "haut", "ar": "الأعلى"},
+    "bad_limit": {
+        "en": "The {side} limit must be a number, 'off' or blank, not {value}.",
+        "fr": "Le seuil {side} doit être un nombre, « off » ou vide, pas {value}.",
+        "ar": "يجب أن يكون الحد {side} رقمًا أو 'off' أو فارغًا، وليس {value}.",
+    },
+    "bad_target": {"en": "A limit is for one of your wards or patients.",
+                   "fr": "Un seuil s'applique à l'un de vos services ou patients.",
+                   "ar": "الحد يخص أحد أقسامك أو مرضاك."},
+    "bad_metric": {"en": "The measure must be one of {metrics}.",
+                   "fr": "La mesure doit être l'une de {metrics}.",
+                   "ar": "يجب أن يكون القياس واحدًا من {metrics}."},
+    "bad_scale": {"en": "The NEWS2 SpO2 scale is 1 or 2.",
+                  "fr": "L'échelle SpO2 du NEWS2 est 1 ou 2.",
+                  "ar": "سلّم SpO2 في NEWS2 هو 1 أو 2."},
+    "bad_user_name": {
+        "en": "User name {name} is not accepted: 1 to 63 lower-case letters, digits, '.', '_'"
+              " or '-', starting with a letter or digit.",
+        "fr": "L'identifiant {name} n'est pas accepté : 1 à 63 lettres minuscules, chiffres,"
+              " « . », « _ » ou « - », commençant par une lettre ou un chiffre.",
+        "ar": "اسم المستخدم {name} غير مقبول: من 1 إلى 63 حرفًا لاتينيًا صغيرًا أو رقمًا أو «.»"
+              " أو «_» أو «-»، يبدأ بحرف أو رقم.",
+    },
+    "bad_display_name": {"en": "The name shown must be 1 to 100 characters.",
+                         "fr": "Le nom affiché doit faire 1 à 100 caractères.",
+                         "ar": "يجب أن يكون الاسم المعروض من 1 إلى 100 حرف."},
+    "no_ward_given": {"en": "Give at least one ward.", "fr": "Donnez au moins un service.",
+                      "ar": "أدخل قسمًا واحدًا على الأقل."},
+    "weak_password": {
+        "en": "The password must be at least {n} characters, with at least {distinct} different"
+              " ones, and must not contain the user name.",
+        "fr": "Le mot de passe doit faire au moins {n} caractères, dont au moins {distinct}"
+              " différents, et ne pas contenir l'identifiant.",
+        "ar": "يجب أن تتكون كلمة المرور من {n} أحرف على الأقل، منها {distinct} مختلفة على"
+              " الأقل، وألا تحتوي على اسم المستخدم.",
+    },
+    "user_taken": {"en": "This user name is taken: choose another.",
+                   "fr": "Cet identifiant est déjà pris : choisissez-en un autre.",
+                   "ar": "اسم المستخدم هذا مستعمل: اختر اسمًا آخر."},
+    "user_refused": {"en": "The database refused this user ({detail}).",
+                     "fr": "La base de données a refusé cet utilisateur ({detail}).",
+                     "ar": "رفضت قاعدة البيانات هذا المستخدم ({detail})."},
+    "bad_role": {"en": "The role is nurse, charge nurse or admin.",
+                 "fr": "Le rôle est infirmière, infirmière référente ou administratrice.",
+                 "ar": "الدور ممرضة أو ممرضة مسؤولة أو مسؤولة النظام."},
+    "bad_language": {"en": "The language is fr, en or ar.", "fr": "La langue est fr, en ou ar.",
+                     "ar": "اللغة fr أو en أو ar."},
+    "credentials_failed": {
+        "en": "The gateway's credentials could not be issued; nothing was provisioned"
+              " (detail: {detail}).",
+        "fr": "Les identifiants de la passerelle n'ont pas pu être délivrés ; rien n'a été"
+              " provisionné (détail : {detail}).",
+        "ar": "تعذّر إصدار بيانات اعتماد البوابة؛ لم يُجهَّز شيء (التفاصيل: {detail}).",
+    },
+    "change_password": {"en": "Change my password", "fr": "Changer mon mot de passe",
+                        "ar": "تغيير كلمة المرور"},
+    "current_password": {"en": "Current password", "fr": "Mot de passe actuel",
+                         "ar": "كلمة المرور الحالية"},
+    "new_password": {"en": "New password", "fr": "Nouveau mot de passe",
+                     "ar": "كلمة المرور الجديدة"},
+    "new_password_again": {"en": "New password, again", "fr": "Nouveau mot de passe, à nouveau",
+                           "ar": "كلمة المرور الجديدة مرة أخرى"},
+    "password_rule": {
+        "en": "At least 10 characters (a few words make a good one), at least 5 different,"
+              " not containing your user name. Your other sessions end.",
+        "fr": "Au moins 10 caractères (quelques mots font un bon mot de passe), dont 5"
+              " différents, sans votre identifiant. Vos autres sessions se terminent.",
+        "ar": "10 أحرف على الأقل (بضع كلمات تصنع كلمة مرور جيدة)، منها 5 مختلفة، دون اسم"
+              " المستخدم. تنتهي جلساتك الأخرى.",
+    },
+    "must_change_password": {
+        "en": "An admin has reset your password: choose your own to continue.",
+        "fr": "Une administratrice a réinitialisé votre mot de passe : choisissez le vôtre pour"
+              " continuer.",
+        "ar": "أعاد المسؤول تعيين كلمة مرورك: اختر كلمة مرورك للمتابعة.",
+    },
+    "done_password": {"en": "Password changed; your other sessions have ended.",
+                      "fr": "Mot de passe changé ; vos autres sessions sont terminées.",
+                      "ar": "تم تغيير كلمة المرور؛ انتهت جلساتك الأخرى."},
+    "wrong_current_password": {"en": "The current password is wrong: nothing was changed.",
+                               "fr": "Le mot de passe actuel est erroné : rien n'a été changé.",
+                               "ar": "كلمة المرور الحالية خاطئة: لم يتغير شيء."},
+    "same_password": {"en": "The new password is the current one: choose another.",
+                      "fr": "Le nouveau mot de passe est l'actuel : choisissez-en un autre.",
+                      "ar": "كلمة المرور الجديدة هي الحالية: اختر غيرها."},
+    "passwords_differ": {"en": "The two new passwords differ: type the same one twice.",
+                         "fr": "Les deux nouveaux mots de passe diffèrent : tapez deux fois le"
+                               " même.",
+                         "ar": "كلمتا المرور الجديدتان مختلفتان: اكتب الكلمة نفسها مرتين."},
+    "reset_password": {"en": "Reset a password", "fr": "Réinitialiser un mot de passe",
+                       "ar": "إعادة تعيين كلمة مرور"},
+    "temporary_password": {"en": "Temporary password", "fr": "Mot de passe provisoire",
+                           "ar": "كلمة مرور مؤقتة"},
+    "reset_hint": {
+        "en": "Her sessions end at once; at her next sign-in she chooses her own password.",
+        "fr": "Ses sessions se terminent aussitôt ; à sa prochaine connexion elle choisit son"
+              " propre mot de passe.",
+        "ar": "تنتهي جلساتها فورًا؛ وعند دخولها التالي تختار كلمة مرورها.",
+    },
+    "done_password_reset": {"en": "Password reset; she will choose her own at her next sign-in.",
+                            "fr": "Mot de passe réinitialisé ; elle choisira le sien à sa"
+                                  " prochaine connexion.",
+                            "ar": "أُعيد تعيين كلمة المرور؛ ستختار كلمتها عند دخولها التالي."},
 }  # fmt: skip
 
 
@@ -346,18 +475,59 @@ def direction(lang: Language) -> str:
     return "rtl" if lang is Language.AR else "ltr"
 
 
-class Translator:
-    """``t("key")`` in one language; shared labels from the dashboards for EN/FR."""
+_MONTHS: Final[Mapping[str, tuple[str, ...]]] = {
+    "en": ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"),
+    "fr": ("janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.",
+           "nov.", "déc."),
+    "ar": ("يناير", "فبراير", "مارس", "أبريل", "ماي", "يونيو", "يوليوز", "غشت", "شتنبر", "أكتوبر",
+           "نونبر", "دجنبر"),
+}  # fmt: skip
+"""Month names as written in each locale; Arabic's are Morocco's (CLDR ``ar-MA``)."""
 
-    def __init__(self, lang: Language) -> None:
+_DECIMAL: Final[Mapping[str, str]] = {"en": ".", "fr": ",", "ar": ","}
+"""Decimal separator: CLDR ``en``, ``fr`` and ``ar-MA`` (Morocco writes Western digits, 0-9,
+with a decimal comma; Arabic-Indic digits are the Mashriq's, not the users' here)."""
+
+_DATE_SEPARATOR: Final[Mapping[str, str]] = {"en": ", ", "fr": ", ", "ar": "، "}
+
+
+class Translator:
+    """``t("key")`` in one language; shared labels from the dashboards for EN/FR; dates and
+    numbers as that language writes them (:meth:`when`, :meth:`number`)."""
+
+    def __init__(self, lang: Language, zone: tzinfo | None = None) -> None:
         self.lang = lang
+        self.zone = zone or ZoneInfo("UTC")
         self._shared = None if lang is Language.AR else strings(Lang(lang.value))
+
+    def number(self, value: float, decimals: int | None = None) -> str:
+        """``value`` with ``decimals`` places (default: as few as it needs, at most 2) and the
+        locale's decimal separator, Western digits in all three languages; no grouping (a
+        vital sign or a limit has at most four digits)."""
+        if math.isinf(value):
+            return ("-" if value < 0 else "") + "∞"
+        if decimals is None:
+            text = f"{value:.2f}".rstrip("0").rstrip(".")
+        else:
+            text = f"{value:.{decimals}f}"
+        if text in {"-0", "-0.0"}:
+            text = text[1:]
+        return text.replace(".", _DECIMAL[self.lang.value])
+
+    def when(self, at: datetime) -> str:
+        """A date and time in the station's time zone: ``6 Dec 2026, 14:05`` (en),
+        ``6 déc. 2026, 14:05`` (fr), ``6 دجنبر 2026، 14:05`` (ar): the month in words, so
+        day and month are never confused, the 24-hour clock of a ward."""
+        local = at.astimezone(self.zone)
+        month = _MONTHS[self.lang.value][local.month - 1]
+        return (f"{local.day} {month} {local.year}{_DATE_SEPARATOR[self.lang.value]}"
+                f"{local:%H:%M}")  # fmt: skip
 
     def __call__(self, key: str, **values: object) -> str:
         if key in _SHARED:
             text = _ARABIC_SHARED[key] if self._shared is None else getattr(self._shared, key)
         else:
-            text = PHRASES[key][self.lang.value]
+            text = (PHRASES.get(key) or CONSENT_PHRASES[key])[self.lang.value]
         return text.format(**values) if values else text
 
     def age(self, at: datetime, now: datetime) -> str:

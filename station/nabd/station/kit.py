@@ -108,6 +108,6 @@ class RolePage:
                 with scope.as_user(conn, user):
                     more = do(conn, user)
             except self.refusals as exc:
-                return self.render(request, conn, user, self.status_of(exc), error=str(exc))
+                return self.render(request, conn, user, self.status_of(exc), error=exc)
         query = f"done={done}" + (f"&{more}" if more else "")
         return RedirectResponse(f"{self.path}?{query}", status_code=303)

@@ -12,7 +12,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, Final
 
 import psycopg
 
@@ -20,7 +20,18 @@ from nabd.station.errors import SignInRefusedError
 from nabd.station.passwords import verify_password
 from nabd.station.users import Language, Role
 
-__all__ = ["SignedIn", "csrf_matches", "sign_in", "sign_out", "signed_in"]
+__all__ = [
+    "COOKIE",
+    "SignedIn",
+    "csrf_matches",
+    "digest",
+    "language_of",
+    "sign_in",
+    "sign_out",
+    "signed_in",
+]
+
+COOKIE: Final = "nabd_session"
 
 Conn = psycopg.Connection[Any]
 
@@ -36,6 +47,8 @@ class SignedIn:
     sees_identity: bool
     db_role: str
     csrf_token: str
+    must_change: bool = False
+    """An admin reset her password: every page sends her to change it first."""
 
     def may(self, role: Role) -> bool:
         """Whether her role includes ``role`` (an admin may all a charge nurse may, ...)."""
@@ -43,7 +56,8 @@ class SignedIn:
         return order.index(self.role) >= order.index(role)
 
 
-def _digest(token: str) -> bytes:
+def digest(token: str) -> bytes:
+    """What the database keeps of a session's cookie."""
     return hashlib.sha256(token.encode()).digest()
 
 
@@ -60,10 +74,11 @@ def sign_in(conn: Conn, name: str, password: str, *, max_failed: int, lockout_s:
             (name,),
         ).fetchone()
         if row is None or row[1]:
-            raise SignInRefusedError("unknown user or wrong password")
+            raise SignInRefusedError("unknown user or wrong password", phrase="sign_in_refused")
         if row[2]:
             raise SignInRefusedError(
-                "too many wrong passwords: this account is locked for a while; ask an admin"
+                "too many wrong passwords: this account is locked for a while; ask an admin",
+                phrase="locked_out",
             )
         if verify_password(row[0], password):
             conn.execute(
@@ -74,7 +89,7 @@ def sign_in(conn: Conn, name: str, password: str, *, max_failed: int, lockout_s:
             conn.execute(
                 "INSERT INTO station_session (token_sha256, user_name, csrf_token)"
                 " VALUES (%s, %s, %s)",
-                (_digest(token), name, secrets.token_urlsafe(32)),
+                (digest(token), name, secrets.token_urlsafe(32)),
             )
             return token
         # Counted and committed before refusing: the refusal must not roll the count back.
@@ -84,7 +99,7 @@ def sign_in(conn: Conn, name: str, password: str, *, max_failed: int, lockout_s:
                WHERE name = %s""",
             (max_failed, timedelta(seconds=lockout_s), name),
         )
-    raise SignInRefusedError("unknown user or wrong password")
+    raise SignInRefusedError("unknown user or wrong password", phrase="sign_in_refused")
 
 
 def signed_in(conn: Conn, token: str, *, idle_timeout_s: float) -> SignedIn | None:
@@ -96,18 +111,30 @@ def signed_in(conn: Conn, token: str, *, idle_timeout_s: float) -> SignedIn | No
                WHERE s.token_sha256 = %s AND u.name = s.user_name
                  AND s.last_seen_at > now() - %s AND u.disabled_at IS NULL
                RETURNING u.name, u.display_name, u.role, u.lang, u.sees_identity, u.db_role,
-                         s.csrf_token""",
-            (_digest(token), timedelta(seconds=idle_timeout_s)),
+                         s.csrf_token, u.must_change_password""",
+            (digest(token), timedelta(seconds=idle_timeout_s)),
         ).fetchone()
         if row is None:
-            conn.execute("DELETE FROM station_session WHERE token_sha256 = %s", (_digest(token),))
+            conn.execute("DELETE FROM station_session WHERE token_sha256 = %s", (digest(token),))
             return None
-    return SignedIn(row[0], row[1], Role(row[2]), Language(row[3]), row[4], row[5], row[6])
+    return SignedIn(row[0], row[1], Role(row[2]), Language(row[3]), row[4], row[5], row[6],
+                    bool(row[7]))  # fmt: skip
+
+
+def language_of(conn: Conn, token: str) -> Language | None:
+    """The language of a session's user, without marking the session used (a refusal found
+    before the page knew who she is, a malformed form say, is still said in her language)."""
+    row = conn.execute(
+        """SELECT u.lang FROM station_session s JOIN station_user u ON u.name = s.user_name
+           WHERE s.token_sha256 = %s""",
+        (digest(token),),
+    ).fetchone()
+    return None if row is None else Language(row[0])
 
 
 def sign_out(conn: Conn, token: str) -> None:
     with conn.transaction():
-        conn.execute("DELETE FROM station_session WHERE token_sha256 = %s", (_digest(token),))
+        conn.execute("DELETE FROM station_session WHERE token_sha256 = %s", (digest(token),))
 
 
 def csrf_matches(user: SignedIn, sent: str | None) -> bool:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["StationSettings"]
@@ -36,3 +37,14 @@ class StationSettings(BaseSettings):
     """How often the board refreshes its rows without reloading the page."""
     grafana_url: str | None = None
     """Base URL of the hospital's Grafana, for links from the patient page (optional)."""
+    time_zone: str = "UTC"
+    """The ward's IANA time zone (``Africa/Casablanca``): dates in the pages are written in it."""
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}: give an IANA name") from None
+        return value

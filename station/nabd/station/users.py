@@ -16,7 +16,7 @@ from typing import Any, Final
 import psycopg
 
 from nabd.station.errors import UserSetupError
-from nabd.station.passwords import MIN_LENGTH, hash_password
+from nabd.station.passwords import check_strength, hash_password
 
 __all__ = [
     "Language",
@@ -70,14 +70,17 @@ class NewUser:
         if not _NAME.fullmatch(self.name):
             raise UserSetupError(
                 f"user name {self.name!r} is not accepted: 1-63 lower-case letters, digits,"
-                " '.', '_' or '-', starting with a letter or digit"
+                " '.', '_' or '-', starting with a letter or digit",
+                phrase="bad_user_name",
+                name=self.name[:63],
             )
         if not 1 <= len(self.display_name.strip()) <= 100:
-            raise UserSetupError("the display name must be 1 to 100 characters")
+            raise UserSetupError("the display name must be 1 to 100 characters",
+                                 phrase="bad_display_name")  # fmt: skip
         if not self.wards:
-            raise UserSetupError("give at least one ward (--ward WARD, repeatable)")
-        if len(self.password) < MIN_LENGTH:
-            raise UserSetupError(f"the password must be at least {MIN_LENGTH} characters")
+            raise UserSetupError("give at least one ward (--ward WARD, repeatable)",
+                                 phrase="no_ward_given")  # fmt: skip
+        check_strength(self.password, self.name)
 
 
 def add_user(conn: psycopg.Connection[Any], user: NewUser, *, by: str) -> None:
@@ -104,7 +107,7 @@ def set_user(
     """Change a user's role and wards, disable her (her sessions end at once) or enable her
     again (her failed sign-ins forgotten); audited with ``by`` (``station_set_user``, 0072)."""
     if not wards:
-        raise UserSetupError("give at least one ward")
+        raise UserSetupError("give at least one ward", phrase="no_ward_given")
     _call(conn, "SELECT station_set_user(%s, %s, %s, %s, %s)",
           (name, role.value, list(dict.fromkeys(wards)), disabled, by))  # fmt: skip
 
@@ -114,9 +117,12 @@ def _call(conn: psycopg.Connection[Any], query: str, params: tuple[object, ...])
     try:
         with conn.transaction():
             conn.execute(query, params)
-    except (psycopg.errors.InvalidParameterValue, psycopg.errors.UniqueViolation,
-            psycopg.errors.CheckViolation) as exc:  # fmt: skip
-        raise UserSetupError(exc.diag.message_primary or "refused by the database") from None
+    except psycopg.errors.UniqueViolation as exc:
+        raise UserSetupError(exc.diag.message_primary or "the user exists already",
+                             phrase="user_taken") from None  # fmt: skip
+    except (psycopg.errors.InvalidParameterValue, psycopg.errors.CheckViolation) as exc:
+        detail = exc.diag.message_primary or "refused by the database"
+        raise UserSetupError(detail, phrase="user_refused", detail=detail) from None
 
 
 @dataclass(frozen=True)

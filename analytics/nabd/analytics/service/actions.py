@@ -24,7 +24,7 @@ from typing import Any, Final, TypeAlias, cast
 
 import psycopg
 
-from nabd.analytics.service.errors import AlertActionError, MonitorInputError
+from nabd.analytics.service.errors import AlertActionError, MonitorInputError, Why
 from nabd.analytics.service.store import ALERT_LOCK, ALERTS_CHANNEL
 
 __all__ = [
@@ -133,7 +133,8 @@ def acknowledge(conn: Conn, alert_id: uuid.UUID, nurse: str) -> AlertRow:
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (ALERT_LOCK,))
         current = _current(conn, alert_id)
         if current.state != "raised":
-            raise AlertActionError(f"alert {alert_id} is {current.state}: nothing to acknowledge")
+            raise AlertActionError(f"alert {alert_id} is {current.state}: nothing to acknowledge",
+                                   Why.ALERT_STATE, state=current.state)  # fmt: skip
         conn.execute(
             """UPDATE alert SET state = 'acknowledged', acknowledged_at = now(),
                    acknowledged_by = %s, updated_at = now() WHERE id = %s""",
@@ -162,7 +163,8 @@ def silence(
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (ALERT_LOCK,))
         current = _current(conn, alert_id)
         if current.state == "resolved":
-            raise AlertActionError(f"alert {alert_id} is resolved: nothing to silence")
+            raise AlertActionError(f"alert {alert_id} is resolved: nothing to silence",
+                                   Why.ALERT_STATE, state="resolved")  # fmt: skip
         row = conn.execute(
             """UPDATE alert SET silenced_until = now() + %s, silenced_by = %s, updated_at = now()
                WHERE id = %s AND (silenced_until IS NULL OR silenced_until < now() + %s)
@@ -170,7 +172,8 @@ def silence(
             (timedelta(seconds=seconds), who, alert_id, timedelta(seconds=seconds)),
         ).fetchone()
         if row is None:
-            raise AlertActionError(f"alert {alert_id} is already silenced for longer")
+            raise AlertActionError(f"alert {alert_id} is already silenced for longer",
+                                   Why.ALREADY_SILENCED)  # fmt: skip
         conn.execute(
             """INSERT INTO alert_action (alert_id, action, actor, silence_until)
                VALUES (%s, 'silence', %s, %s)""",
@@ -334,7 +337,7 @@ def _current(conn: Conn, alert_id: uuid.UUID) -> AlertRow:
         (alert_id,),
     ).fetchone()
     if row is None:
-        raise AlertActionError(f"no alert {alert_id}")
+        raise AlertActionError(f"no alert {alert_id}", Why.NO_ALERT)
     return AlertRow(*row)
 
 

@@ -27,7 +27,7 @@ import psycopg
 from nabd.analytics.limits import DEFAULT_LIMITS
 from nabd.analytics.service.actions import check_admitted, check_nurse
 from nabd.analytics.service.config import LIMIT_METRICS
-from nabd.analytics.service.errors import MonitorInputError
+from nabd.analytics.service.errors import MonitorInputError, Why
 
 __all__ = ["KEEP", "LimitRow", "Scope", "clear_limit", "effective", "set_limit", "show_limits"]
 
@@ -107,9 +107,10 @@ def set_limit(
     who = check_nurse(nurse)
     _check_metric(metric)
     if math.isnan(low) and math.isnan(high):
-        raise MonitorInputError("give --low and/or --high")
+        raise MonitorInputError("give --low and/or --high", Why.LIMIT_SIDES)
     if not (math.isnan(low) or math.isnan(high) or low < high):
-        raise MonitorInputError(f"low ({low:g}) must be below high ({high:g})")
+        raise MonitorInputError(f"low ({low:g}) must be below high ({high:g})", Why.LIMIT_ORDER,
+                                low=low, high=high)  # fmt: skip
     return _write(conn, scope, metric, low, high, who)
 
 
@@ -145,8 +146,9 @@ def _write(  # noqa: PLR0917 - private; the row's columns
             new_high = (before.high if before else None) if math.isnan(high) else high
             if new_low is not None and new_high is not None and not new_low < new_high:
                 raise MonitorInputError(
-                    f"low ({new_low:g}) would not be below high ({new_high:g}) for {metric}"
-                )
+                    f"low ({new_low:g}) would not be below high ({new_high:g}) for {metric}",
+                    Why.LIMIT_ORDER, low=new_low, high=new_high,
+                )  # fmt: skip
             if before is None:
                 row = conn.execute(
                     f"""INSERT INTO alarm_limit (ward_id, patient_id, metric, low, high, set_by)
@@ -162,7 +164,8 @@ def _write(  # noqa: PLR0917 - private; the row's columns
             assert row is not None
             return LimitRow(*row)
     except (psycopg.errors.CheckViolation, psycopg.errors.ForeignKeyViolation) as exc:
-        raise MonitorInputError(f"alarm limit refused: {exc.diag.message_primary}") from exc
+        raise MonitorInputError(f"alarm limit refused: {exc.diag.message_primary}",
+                                Why.LIMIT_REFUSED) from exc  # fmt: skip
 
 
 def _locked(conn: Conn, scope: Scope, metric: str) -> LimitRow | None:
@@ -191,5 +194,6 @@ def _key(scope: Scope) -> str:
 def _check_metric(metric: str) -> None:
     if metric not in LIMIT_METRICS:
         raise MonitorInputError(
-            f"no alarm limits for {metric!r}; one of {', '.join(LIMIT_METRICS)}"
-        )
+            f"no alarm limits for {metric!r}; one of {', '.join(LIMIT_METRICS)}",
+            Why.LIMIT_METRIC, metric=metric, metrics=", ".join(LIMIT_METRICS),
+        )  # fmt: skip

@@ -93,11 +93,11 @@ def at(value: datetime | None) -> str:
 def read_text(path: Path) -> str:
     """A file a person named (``-`` for stdin), as text; refused as a usage error
     (:class:`~nabd.care.errors.CareInputError`) when it cannot be read."""
-    from nabd.care.errors import CareInputError
+    from nabd.care.errors import CareInputError, Why
 
     try:
         if str(path) == "-":
             return sys.stdin.read()
         return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise CareInputError(f"cannot read {path}: {exc}") from exc
+        raise CareInputError(f"cannot read {path}: {exc}", Why.BAD_FILE, detail=str(exc)) from exc

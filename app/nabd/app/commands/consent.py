@@ -17,7 +17,10 @@ if TYPE_CHECKING:
     from nabd.care.consents import Consent
     from nabd.care.store import Conn
 
-_SCOPES = "remote-monitoring (readings from the patient's devices) or fhir-sharing"
+_SCOPES = (
+    "remote-monitoring (readings from the patient's devices) or fhir-sharing (the record "
+    "served by the FHIR API)"
+)
 _TIME = "ISO 8601 with offset, e.g. 2026-12-06T09:30+01:00 (default now, not in the future)"
 
 
@@ -45,7 +48,9 @@ def register(subparsers: Subparsers) -> None:
         help="record a withdrawal; remote-monitoring: the gateway stops reading the devices",
         description="Record that PATIENT withdrew their consent to --scope. Withdrawing "
         "remote-monitoring takes the patient's devices out of their gateway's list (the gateway "
-        "disconnects them within seconds) and ingest refuses their later readings.",
+        "disconnects them within seconds), ingest refuses their later readings and their open "
+        "alerts are closed; withdrawing fhir-sharing stops the FHIR API and `nabd fhir export` "
+        "serving their record.",
     )
     withdraw.add_argument("patient", metavar="PATIENT", help="pseudonymous patient id")
     withdraw.add_argument("--scope", required=True, help=_SCOPES)
@@ -60,10 +65,11 @@ def register(subparsers: Subparsers) -> None:
 
     policy = commands.add_parser(
         "policy",
-        help="show or set whether collection requires a recorded consent",
+        help="show or set whether collection and FHIR sharing require a recorded consent",
         description="Without --required, show the policy. With it, set it (audited): 'on' "
         "means a patient's readings are collected only while a consent to remote-monitoring "
-        "covers them; 'off' (the default) collects unless the patient withdrew.",
+        "covers them, and the FHIR API serves their record only while a consent to "
+        "fhir-sharing is in force; 'off' (the default) does both unless the patient withdrew.",
     )
     policy.add_argument("--required", choices=("on", "off"))
     policy.add_argument("--by", metavar="NAME", help="who sets it (needed with --required)")
@@ -127,15 +133,16 @@ def _line(c: Consent) -> str:
 
 
 def _show(args: argparse.Namespace) -> int:
-    from nabd.care.consents import COLLECTION_SCOPE, consents_of
+    from nabd.care.consents import consents_of
 
     def action(conn: Conn) -> int:
         c = consents_of(conn, args.patient)
         required = "required" if c.policy.required else "not required"
         state = "yes" if c.collecting else "no"
         print(f"patient     {c.patient_id}")
-        print(f"policy      consent to {COLLECTION_SCOPE} {required} for collection")
+        print(f"policy      consent {required} (for collection and FHIR sharing)")
         print(f"collecting  {state}")
+        print(f"sharing     {'yes' if c.sharing else 'no'} (FHIR API)")
         header = f"{'SCOPE':<18} {'TEXT':<10} {'GIVEN':<21} {'COLLECTED BY':<20} WITHDRAWN"
         print_table(header, map(_line, c.records))
         return 0
@@ -145,20 +152,21 @@ def _show(args: argparse.Namespace) -> int:
 
 def _policy(args: argparse.Namespace) -> int:
     from nabd.care.consents import COLLECTION_SCOPE, policy, set_policy
-    from nabd.care.errors import CareInputError
+    from nabd.care.errors import CareInputError, Why
 
     def action(conn: Conn) -> int:
         if args.required is not None:
             if args.by is None:
-                raise CareInputError("--required needs --by NAME: who sets it (audited)")
+                raise CareInputError("--required needs --by NAME: who sets it (audited)",
+                                     Why.BAD_USAGE, detail="--by")  # fmt: skip
             changed = set_policy(conn, required=args.required == "on", by=args.by)
             if not changed:
                 print("consent policy unchanged")
         p = policy(conn)
         required = "required" if p.required else "not required"
         print(
-            f"consent to {COLLECTION_SCOPE} {required} for collection "
-            f"(set {at(p.updated_at)} by {p.updated_by})"
+            f"consent to {COLLECTION_SCOPE} {required} for collection, and to fhir-sharing "
+            f"for the FHIR API (set {at(p.updated_at)} by {p.updated_by})"
         )
         return 0
 

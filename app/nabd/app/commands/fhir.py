@@ -114,6 +114,7 @@ def _export(args: argparse.Namespace) -> int:
     )
     try:
         with query.session(settings.database_url, identity=args.identity) as conn:
+            query.require_shared(conn, args.patient)  # consent to fhir-sharing (0087)
             query.audit(
                 conn,
                 actor=args.actor,

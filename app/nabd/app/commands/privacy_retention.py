@@ -66,7 +66,8 @@ def register_under(commands: Subparsers) -> None:
         "--by",
         default="retention-policy",
         metavar="NAME",
-        help="who the audit log names for removed audit rows (retention-policy)",
+        help="who the audit log names for removed audit rows and erased identities "
+        "(retention-policy)",
     )
     applying.set_defaults(handler=_apply)
     for parser in (show, setting, applying):

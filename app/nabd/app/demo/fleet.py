@@ -35,6 +35,7 @@ from bumble.device import Device as BumbleDevice
 
 from nabd.app.demo.plan import WardPlan, simulated_ward
 from nabd.app.demo.timeline import cadences, onto_wall, sample_times, transport_onto_wall
+from nabd.contract.gatt import LiveHealthObservations
 from nabd.edge.ble.profiles import SEGMENTED
 from nabd.edge.clock import DeviceTime, device_time
 from nabd.edge.gatt import GattDecodeError, SegmentedObservations, decode
@@ -126,7 +127,10 @@ class CountingPeripheral(VirtualPeripheral):
         await super().apply(event)
 
     def _heard(self, emission: Emission) -> bool:
-        """Whether a central is subscribed to the emission's characteristic right now."""
+        """Whether a central is subscribed to the emission's characteristic right now (a GHS
+        observation: whether a central asked for live observations, else it is kept)."""
+        if emission.characteristic == LiveHealthObservations.UUID:
+            return self.observation_goes_live(emission)
         handle = self.database.characteristics[emission.characteristic].handle
         bit = 0x02 if emission.indicate else 0x01
         subscribers = self.host.gatt_server.subscribers.values()

@@ -41,6 +41,9 @@ class Table:
     """What dates a row, for "oldest kept"; None when nothing in the row does."""
     expired: str
     hypertable: bool = False
+    erases_identity: bool = False
+    """Each row is one patient's identity: deleting it is an erasure, audited per patient as
+    ``nabd patient erase`` audits one (``identity_erased``, the pseudonym only)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +146,7 @@ CLASSES: Final[tuple[DataClass, ...]] = (
                 "identity.patient_identity",
                 None,
                 "patient_id IN (SELECT id FROM patient WHERE discharged_at < %(cutoff)s)",
+                erases_identity=True,
             ),
         ),
     ),
@@ -169,7 +173,7 @@ NOT_RETAINED: Final[dict[str, str]] = {
     "ward_viewer": "which login sees which ward",
     "retention_policy": "these decisions themselves",
     "consent": "consents and withdrawals: the evidence that collection was lawful, kept with it",
-    "consent_policy": "whether collection requires consent (a change is in the audit log)",
+    "consent_policy": "whether collection and FHIR sharing need consent (changes are audited)",
     "schema_migration": "the schema's history",
 }
 """Tables no class covers, and why: current state or registry rather than a history of a

@@ -1,7 +1,8 @@
 """The database side of retention: read and set policies, report and apply them.
 
 Runs as the schema owner (``NABD_DATABASE_URL``): only the owner may drop chunks, delete from the
-audit log (through ``audit_log_prune``, migration 0080) and from the identity schema. Each batch
+audit log (through ``audit_log_prune``, migration 0080) and from the identity schema. An identity
+deleted is audited as an erasure of that patient, in the same transaction as the delete. Each batch
 of a plain table is its own transaction, so a large first run never holds a long lock or a huge
 transaction; a hypertable loses whole chunks (``drop_chunks``), which costs the same whatever
 their size. Two applies never run at once (a session advisory lock): the second reports that.
@@ -17,6 +18,7 @@ from typing import Any, Final
 
 import psycopg
 from psycopg import sql
+from psycopg.types.json import Jsonb
 
 from nabd.app.privacy.retention import (
     AUDIT_LOG,
@@ -26,6 +28,7 @@ from nabd.app.privacy.retention import (
     Table,
     cutoff,
 )
+from nabd.care.rights import IDENTITY_FIELDS
 
 Connection = psycopg.Connection[tuple[Any, ...]]
 BATCH: Final = 10_000
@@ -199,18 +202,47 @@ def _drop_chunks(conn: Connection, table: Table, before: datetime) -> TableRepor
     return TableReport(table.name, None, int(dropped[0]) if dropped else 0, kept)
 
 
-def _delete_batches(conn: Connection, table: Table, before: datetime, batch: int) -> TableReport:
+_ERASED_SQL: Final = """
+INSERT INTO audit_log (actor, action, subject, details)
+SELECT %(actor)s, 'identity_erased', 'patient:' || p, %(details)s
+FROM unnest(%(patients)s::text[]) p
+"""
+"""One ``identity_erased`` entry per patient whose identity retention deleted, as ``nabd patient
+erase`` writes (nabd.care.rights): the pseudonym and which fields went, never their values."""
+
+
+def _audit_erasures(conn: Connection, erased: list[str], actor: str, before: datetime) -> None:
+    details = {
+        "fields": list(IDENTITY_FIELDS),
+        "by": "retention",
+        "discharged_before": before.isoformat(),
+    }
+    conn.execute(
+        _ERASED_SQL, {"actor": actor, "details": Jsonb(details), "patients": sorted(erased)}
+    )
+
+
+def _delete_batches(
+    conn: Connection, table: Table, before: datetime, batch: int, actor: str
+) -> TableReport:
     params = {"cutoff": before, "batch": batch}
     expired = sql.SQL(table.expired)  # constants of retention.py
     statement = sql.SQL(
-        "DELETE FROM {t} WHERE ctid IN (SELECT ctid FROM {t} WHERE {e} LIMIT %(batch)s)"
-    ).format(t=_ident(table.name), e=expired)
+        "DELETE FROM {t} WHERE ctid IN (SELECT ctid FROM {t} WHERE {e} LIMIT %(batch)s){r}"
+    ).format(
+        t=_ident(table.name),
+        e=expired,
+        r=sql.SQL(" RETURNING patient_id" if table.erases_identity else ""),
+    )
     total = 0
     while True:
         with conn.transaction():
             # The one DELETE the access log's append-only guard lets through (migration 0085).
             conn.execute("SELECT set_config('nabd.retention_cutoff', %s, true)", (str(before),))
-            removed = conn.execute(statement, params).rowcount
+            cursor = conn.execute(statement, params)
+            removed = cursor.rowcount
+            if table.erases_identity and removed:
+                _audit_erasures(conn, [str(r[0]) for r in cursor.fetchall()], actor, before)
         total += removed
         if removed < batch:
             break
@@ -273,7 +305,7 @@ def apply(
                 elif table.hypertable:
                     tables.append(_drop_chunks(conn, table, before))
                 else:
-                    tables.append(_delete_batches(conn, table, before, batch))
+                    tables.append(_delete_batches(conn, table, before, batch, actor))
             report = ClassReport(cls.key, days, before, tuple(tables))
             if progress is not None:
                 progress(report)

@@ -52,6 +52,7 @@ from nabd.contract.gatt.ghs import (
     SegmentHeader,
     StoredHealthObservations,
     segment,
+    segment_stored,
 )
 from nabd.contract.gatt.ghs_metrics import observation_samples
 from nabd.contract.gatt.ghs_observation import (
@@ -210,5 +211,6 @@ __all__ = [
     "encode_weight_measurement",
     "observation_samples",
     "segment",
+    "segment_stored",
     "uuid_of",
 ]

@@ -60,6 +60,7 @@ __all__ = [
     "encode_stored_health_observations",
     "observations_of",
     "segment",
+    "segment_stored",
 ]
 
 GHS_SERVICE_UUID: Final = 0x1840
@@ -176,17 +177,37 @@ def encode_stored_health_observations(value: StoredHealthObservations) -> bytes:
 def segment(observation: bytes, payload_size: int, first_counter: int = 0) -> list[bytes]:
     """``observation`` as Live Health Observations values of at most ``payload_size`` octets
     each (ATT_MTU - 3, header included), counters from ``first_counter``."""
-    if payload_size < 2:
-        raise GattValueError(f"{_LIVE}: a segment needs at least 2 octets, got {payload_size}")
-    room = payload_size - 1
-    chunks = [observation[i : i + room] for i in range(0, len(observation), room)] or [b""]
-    out = []
-    for i, chunk in enumerate(chunks):
-        header = SegmentHeader(i == 0, i == len(chunks) - 1, (first_counter + i) % _COUNTER_MODULO)
-        out.append(
-            encode_live_health_observations(LiveHealthObservations(header=header, data=chunk))
+    return [
+        encode_live_health_observations(LiveHealthObservations(header=header, data=chunk))
+        for header, chunk in _split(_LIVE, observation, payload_size - 1, first_counter)
+    ]
+
+
+def segment_stored(
+    observation: bytes, record_number: int, payload_size: int, first_counter: int = 0
+) -> list[bytes]:
+    """Stored record ``record_number`` as Stored Health Observations values of at most
+    ``payload_size`` octets each: every segment repeats the Record Number (uint32) after its
+    header, so a segment's data room is ``payload_size - 5``."""
+    return [
+        encode_stored_health_observations(
+            StoredHealthObservations(header=header, record_number=record_number, data=chunk)
         )
-    return out
+        for header, chunk in _split(_STORED, observation, payload_size - 5, first_counter)
+    ]
+
+
+def _split(
+    name: str, observation: bytes, room: int, first_counter: int
+) -> list[tuple[SegmentHeader, bytes]]:
+    if room < 1:
+        raise GattValueError(f"{name}: a segment needs room for at least 1 octet of observation")
+    chunks = [observation[i : i + room] for i in range(0, len(observation), room)] or [b""]
+    last = len(chunks) - 1
+    return [
+        (SegmentHeader(i == 0, i == last, (first_counter + i) % _COUNTER_MODULO), chunk)
+        for i, chunk in enumerate(chunks)
+    ]
 
 
 class ObservationReassembler:

@@ -3,13 +3,20 @@
 Frame (GATT Specification Supplement, Record Access Control Point): Op Code (uint8), Operator
 (uint8), Operand (the rest). Op codes: 1 report stored records, 2 delete stored records, 3 abort
 operation, 4 report number of stored records, 5 number of stored records response, 6 response
-code; operators: 0 null, 1 all records, 2 less than or equal to, 3 greater than or equal to,
-4 within range of (inclusive), 5 first record, 6 last record. A filtering operand starts with the
-filter type: GHS 1.0 filters stored observations by Record Number (filter type 0x01, uint32
-values), the Glucose Profile by sequence number (filter type 0x01, uint16). A response code
-operand is the request op code and a response code (1 success, 2 op code not supported, 3 invalid
-operator, 4 operator not supported, 5 invalid operand, 6 no records found, 7 abort
-unsuccessful, 8 procedure not completed, 9 operand not supported).
+code, and the two GHS added, 7 combined report and 8 combined report response; operators:
+0 null, 1 all records, 2 less than or equal to, 3 greater than or equal to, 4 within range of
+(inclusive), 5 first record, 6 last record. A filtering operand starts with the filter type:
+GHS 1.0 filters stored observations by Record Number (filter type 0x01, uint32 values), the
+Glucose Profile by sequence number (filter type 0x01, uint16). A response code operand is the
+request op code and a response code (1 success, 2 op code not supported, 3 invalid operator,
+4 operator not supported, 5 invalid operand, 6 no records found, 7 abort unsuccessful,
+8 procedure not completed, 9 operand not supported, 10 server busy: a GHS sensor busy sending
+live observations).
+
+Provenance of the GHS parts (the adopted GHS 1.0 text is not public in full): STMicroelectronics'
+open GHS sensor (STM32CubeWBA, ``ghs_racp.h`` / ``ghs_racp.c``) defines filter type 0x01 Record
+Number with uint32 bounds, op codes 7/8, response code 0x0A and answers "server busy" to a RACP
+request while it sends live observations.
 
 The frame codec keeps the operand as bytes; :func:`records_from` (GHS), :func:`glucose_records_from`
 (GLS) and :func:`response_of` build and read the frames a collector needs.
@@ -26,6 +33,8 @@ from nabd.contract.gatt.fields import check_range
 from nabd.contract.gatt.wire import Buffer, Reader, parse
 
 __all__ = [
+    "MAX_GLUCOSE_SEQUENCE_NUMBER",
+    "MAX_RECORD_NUMBER",
     "RACP_UUID",
     "RacpFrame",
     "RacpOpCode",
@@ -43,6 +52,8 @@ _NAME: Final = "Record Access Control Point (0x2A52)"
 RECORD_NUMBER_FILTER: Final = 0x01
 MAX_GLUCOSE_SEQUENCE_NUMBER: Final = 0xFFFF
 """A glucose record's Sequence Number is a uint16 (GLS 1.0, Glucose Measurement)."""
+MAX_RECORD_NUMBER: Final = 0xFFFFFFFF
+"""A GHS stored observation's Record Number is a uint32 (Stored Health Observations)."""
 
 
 class RacpOpCode(IntEnum):
@@ -52,6 +63,8 @@ class RacpOpCode(IntEnum):
     REPORT_NUMBER_OF_RECORDS = 4
     NUMBER_OF_RECORDS_RESPONSE = 5
     RESPONSE_CODE = 6
+    COMBINED_REPORT = 7
+    COMBINED_REPORT_RESPONSE = 8
 
 
 class RacpOperator(IntEnum):
@@ -74,6 +87,7 @@ class RacpResponse(IntEnum):
     ABORT_UNSUCCESSFUL = 7
     PROCEDURE_NOT_COMPLETED = 8
     OPERAND_NOT_SUPPORTED = 9
+    SERVER_BUSY = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,9 +117,12 @@ def encode_racp(frame: RacpFrame) -> bytes:
     return bytes([frame.op_code, frame.operator]) + frame.operand
 
 
-def records_from(record_number: int) -> RacpFrame:
-    """GHS: report the stored observations whose Record Number is at least ``record_number``."""
-    check_range(_NAME, "record number", record_number, 0, 0xFFFFFFFF)
+def records_from(record_number: int | None) -> RacpFrame:
+    """GHS: report the stored observations whose Record Number is at least ``record_number``
+    (filter type 0x01, uint32), or all of them for ``None``."""
+    if record_number is None:
+        return RacpFrame(RacpOpCode.REPORT_STORED_RECORDS, RacpOperator.ALL)
+    check_range(_NAME, "record number", record_number, 0, MAX_RECORD_NUMBER)
     operand = bytes([RECORD_NUMBER_FILTER]) + record_number.to_bytes(4, "little")
     return RacpFrame(RacpOpCode.REPORT_STORED_RECORDS, RacpOperator.AT_LEAST, operand)
 

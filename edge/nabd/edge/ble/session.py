@@ -8,13 +8,17 @@ connects again through bleak-retry-connector's ``establish_connection``.
 Once connected it reads the Device Information strings and the Battery Level, subscribes to every
 standard measurement characteristic the device has (notifications or indications) and to battery
 notifications if offered, and hands every value to :class:`~nabd.edge.ingress.Ingress`. A
-glucose meter is then asked for the stored records taken since the last one received
-(:mod:`nabd.edge.records`). Every GATT operation and every wait has a deadline.
+glucose meter or a Generic Health Sensor is then asked for the stored records taken since the
+last one received (:mod:`nabd.edge.records`). Every GATT operation and every wait has a deadline.
 
 Generic Health Sensor observations come in segments: each GHS characteristic has its own
 :class:`~nabd.contract.gatt.ObservationReassembler` for the connection, and only a whole
-observation is decoded (a lost segment loses that observation, counted as a decode error). Once
-subscribed, "start sending live observations" is written to the GHS Control Point, if any.
+observation is decoded (a lost segment loses that observation, counted as a decode error). After
+the stored observations, "start sending live observations" is written to the GHS Control Point,
+if any: in that order because a sensor may answer a RACP request with "server busy" while it
+sends live observations (STMicroelectronics' open GHS sensor does). A sensor that refuses
+"start" (an ATT error such as 0xFD, or an error response) is reported as ``ghs_start_refused``;
+the connection, its other characteristics and its stored observations are kept.
 """
 
 from __future__ import annotations
@@ -48,7 +52,6 @@ from nabd.edge.ble.profiles import (
     BATTERY_LEVEL,
     DEVICE_INFO_STRINGS,
     GHS_CONTROL_POINT,
-    GLUCOSE_MEASUREMENT,
     MEASUREMENTS,
     SEGMENTED,
     uuid16_of,
@@ -56,7 +59,7 @@ from nabd.edge.ble.profiles import (
 from nabd.edge.ble.sightings import Sightings
 from nabd.edge.config import BleConfig
 from nabd.edge.ingress import Ingress
-from nabd.edge.records import request_after
+from nabd.edge.records import PROFILES
 from nabd.edge.runtime import Runtime
 from nabd.edge.status import DeviceHealth, DeviceState
 
@@ -140,28 +143,29 @@ class DeviceSession:
                 **self._backend.client_args(),
             )
         try:
-            await self._set_up(client)
+            characteristics = await self._set_up(client)
             backoff.reset()
             await self._fetch_records(client)
+            await self._start_live_observations(client, characteristics)
             await self._stay_connected(client)
         finally:
             with contextlib.suppress(*_FAILURES):
                 async with asyncio.timeout(_GATT_TIMEOUT):
                     await client.disconnect()
 
-    async def _set_up(self, client: BleakClient) -> None:
+    async def _set_up(self, client: BleakClient) -> list[BleakGATTCharacteristic]:
         characteristics = list(client.services.characteristics.values())
         for characteristic in characteristics:
             await self._read(client, characteristic)
         subscribed = [c for c in characteristics if await self._subscribe(client, c)]
         if not any(uuid16_of(c.uuid) in MEASUREMENTS for c in subscribed):
             raise _NothingToRead("no standard measurement characteristic to subscribe to")
-        await self._start_live_observations(client, characteristics)
         self.health.connections += 1
         self.health.connected_monotonic = self._monotonic()
         self.health.last_error = None
         self._set(DeviceState.CONNECTED)
         log.info("%s: connected to %s", self.health.device_id, self.health.address)
+        return characteristics
 
     async def _read(self, client: BleakClient, characteristic: BleakGATTCharacteristic) -> None:
         """Device Information strings into the status; Battery Level as a reading."""
@@ -198,17 +202,19 @@ class DeviceSession:
         return True
 
     async def _fetch_records(self, client: BleakClient) -> None:
-        """Ask a glucose meter for the records taken since the last one received, through its
-        Record Access Control Point (:mod:`nabd.edge.records`). The records come as Glucose
-        Measurement notifications (handled like live ones), then a RACP indication ends the
-        procedure. A meter that refuses or does not answer keeps its connection: its live
-        readings still count, and the next connection asks again."""
+        """Ask a glucose meter or a GHS sensor for the records taken since the last one received,
+        through its Record Access Control Point (:mod:`nabd.edge.records`). The records come on
+        their characteristic (Glucose Measurement, Stored Health Observations), handled like live
+        values, then a RACP indication ends the procedure. A device that refuses or does not
+        answer keeps its connection: its live readings still count, and the next connection asks
+        again."""
         by_uuid = {uuid16_of(c.uuid): c for c in client.services.characteristics.values()}
         racp = by_uuid.get(RACP_UUID)
-        if racp is None or GLUCOSE_MEASUREMENT not in by_uuid:
+        profile = next((p for p in PROFILES if p.records in by_uuid), None)
+        if racp is None or profile is None:
             return
         device_id = self.health.device_id
-        request = request_after(self._ingress.marks.last(device_id))
+        request = profile.request_after(self._ingress.marks.last(device_id))
         answers: asyncio.Queue[bytes] = asyncio.Queue()
         try:
             async with asyncio.timeout(_GATT_TIMEOUT):
@@ -220,7 +226,7 @@ class DeviceSession:
             self._event("records_not_read", f"stored records not read: {exc or 'no answer'}")
             return
         if answer not in _RECORDS_SENT:
-            self._event("records_not_read", f"the meter answered {answer.name.lower()}")
+            self._event("records_not_read", f"the device answered {answer.name.lower()}")
             return
         log.info("%s: stored records read (%s)", device_id, encode_racp(request).hex(" "))
 

@@ -6,6 +6,14 @@ successful read or search is recorded in ``audit_log`` (actor = the token's name
 ``fhir_read``, subject = the resource read or the patient searched) in the same transaction as
 the read: a read that cannot be audited is not served.
 
+**Consent** (docs/consent.md "FHIR sharing", migration 0087): a patient whose record may not be
+shared (no consent to ``fhir-sharing`` in force where the deployment requires one, or one
+withdrawn) has nothing served. A read of their Patient, Observation or Flag is refused with 403
+and an OperationOutcome (issue code ``suppressed``: "not returned due to consent or privacy
+rules"); a search for them answers 200 with an empty searchset whose OperationOutcome entry says
+so (what a search may not return is left out, the outcome says why); a Device read leaves out
+its ``patient`` reference. A caller who cannot see the patient (another ward) gets 404 first.
+
 Every refusal is an OperationOutcome with a 4xx status (the 5xx are the database being
 unreachable, 503, and a defect of ours, 500, logged with its traceback, whose body says only
 that): 400 bad search, 401 no token, 404 unknown id or route, 405 not GET, 406 not JSON,
@@ -25,6 +33,7 @@ patient exactly as for one that does not exist, so it learns nothing about who i
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -42,7 +51,7 @@ from starlette.exceptions import HTTPException
 from nabd.interop.fhir import bundle, formats, ids, limits, mapping, query, search
 from nabd.interop.fhir.auth import Caller, authenticate
 from nabd.interop.fhir.codes import FHIR_VERSION
-from nabd.interop.fhir.errors import FhirError, NotFoundError, SearchError
+from nabd.interop.fhir.errors import FhirError, NotFoundError, NotSharedError, SearchError
 from nabd.interop.fhir.export import to_resource
 from nabd.interop.fhir.settings import FhirSettings
 
@@ -60,6 +69,7 @@ Work = Callable[[Caller, query.Conn], tuple[Resource, str, Details]]
 ISSUE_CODES: Final = {
     400: "invalid",
     401: "login",
+    403: "suppressed",
     404: "not-found",
     405: "not-supported",
     406: "not-supported",
@@ -139,6 +149,8 @@ def _refusal(exc: Exception) -> Response:
         return _outcome(400, "invalid", str(exc))
     if isinstance(exc, NotFoundError):
         return _outcome(404, "not-found", str(exc))
+    if isinstance(exc, NotSharedError):
+        return _outcome(403, "suppressed", str(exc))
     if isinstance(exc, psycopg.DataError):  # input no check caught, refused by PostgreSQL
         log.warning("FHIR request with a value the database refuses: %s", exc)
         return _outcome(400, "invalid", "a value in the request cannot be searched for")
@@ -205,6 +217,7 @@ class FhirApi:
         found: list[Resource],
         next_cursor: search.Cursor | None,
         asked: search.Request,
+        withheld: str | None = None,
     ) -> Resource:
         base = self.base_url(request)
         path = base + request.url.path
@@ -213,11 +226,22 @@ class FhirApi:
         next_url = None
         if next_cursor is not None:
             next_url = f"{path}?{urlencode([*applied, ('_cursor', next_cursor.encode())])}"
-        warning = None
+        issues = []
         if asked.ignored:
             names = ", ".join(limits.audit_names(asked.ignored))
-            warning = outcome_resource(
-                "not-supported", f"search parameter(s) ignored: {names}", severity="warning"
+            issues.append(("not-supported", f"search parameter(s) ignored: {names}"))
+        if withheld is not None:
+            issues.append(("suppressed", withheld))
+        warning = None
+        if issues:
+            warning = OperationOutcome.model_validate(
+                {
+                    "resourceType": "OperationOutcome",
+                    "issue": [
+                        {"severity": "warning", "code": code, "diagnostics": text}
+                        for code, text in issues
+                    ],
+                }
             )
         return bundle.searchset(
             found, base_url=base, self_url=self_url, next_url=next_url, outcome=warning
@@ -228,9 +252,9 @@ class FhirApi:
     def read_patient(self, request: Request, fhir_id: str) -> Response:
         def work(caller: Caller, conn: query.Conn) -> tuple[Resource, str, Details]:
             reader = query.Reader("fhir", caller.name, f"Patient/{fhir_id}")
-            record = query.patient(
-                conn, ids.from_fhir(fhir_id), identity=reader if caller.identity else None
-            )
+            patient_id = ids.from_fhir(fhir_id)
+            query.require_shared(conn, patient_id)  # before identity is read (and logged)
+            record = query.patient(conn, patient_id, identity=reader if caller.identity else None)
             return mapping.patient(record, self.systems), f"Patient/{fhir_id}", {"read": "Patient"}
 
         return self.handle(request, work)
@@ -238,6 +262,10 @@ class FhirApi:
     def read_device(self, request: Request, fhir_id: str) -> Response:
         def work(_: Caller, conn: query.Conn) -> tuple[Resource, str, Details]:
             record = query.device(conn, ids.from_fhir(fhir_id))
+            if record.patient_id is not None and not query.sharing_allowed(
+                conn, record.patient_id
+            ):  # the equipment is the hospital's; whom it measures is not shared
+                record = dataclasses.replace(record, patient_id=None)
             return mapping.device(record, self.systems), f"Device/{fhir_id}", {"read": "Device"}
 
         return self.handle(request, work)
@@ -247,6 +275,8 @@ class FhirApi:
             wanted = search.device_search(
                 request.query_params.multi_items(), strict=strict_handling(request)
             )
+            if self._withheld(conn, wanted.patient_id):
+                return self._page_withheld(request, "Device", wanted.patient_id, wanted.request)
             found: list[Resource] = [
                 mapping.device(d, self.systems) for d in query.devices_of(conn, wanted.patient_id)
             ]
@@ -270,11 +300,33 @@ class FhirApi:
         subject = f"Patient/{ids.to_fhir(patient_id)}"
         return self._searchset(request, found, more, asked), subject, details
 
+    @staticmethod
+    def _withheld(conn: query.Conn, patient_id: str) -> bool:
+        """Whether a search for the patient must come back empty for lack of consent. One the
+        caller cannot see is searched as usual (nothing of theirs is found), so a ward-scoped
+        caller learns nothing about another ward's consents."""
+        try:
+            query.require_shared(conn, patient_id)
+        except NotFoundError:
+            return False
+        except NotSharedError:
+            return True
+        return False
+
+    def _page_withheld(
+        self, request: Request, resource_type: str, patient_id: str, asked: search.Request
+    ) -> tuple[Resource, str, Details]:
+        """The empty searchset of a patient whose record is not shared, saying why."""
+        body = self._searchset(request, [], None, asked, withheld=query.not_shared(patient_id))
+        details = {"search": resource_type, "ids": [], "withheld": "no fhir-sharing consent"}
+        return body, f"Patient/{ids.to_fhir(patient_id)}", details | _audited(asked)
+
     # ---- Observation ----------------------------------------------------------------------------
 
     def read_observation(self, request: Request, fhir_id: str) -> Response:
         def work(_: Caller, conn: query.Conn) -> tuple[Resource, str, Details]:
             record = query.observation(conn, ids.parse_observation_id(fhir_id))
+            query.require_shared(conn, record.patient_id)
             resource = to_resource(record, self.systems, now=datetime.now(UTC))
             details = {"read": "Observation", "patient": record.patient_id}
             return resource, f"Observation/{fhir_id}", details
@@ -290,6 +342,10 @@ class FhirApi:
                 max_count=self.settings.max_page_size,
                 strict=strict_handling(request),
             )
+            if self._withheld(conn, wanted.patient_id):
+                return self._page_withheld(
+                    request, "Observation", wanted.patient_id, wanted.request
+                )
             selection = query.Selection(
                 wanted.patient_id, wanted.streams, wanted.time, self.settings.summary_period_s
             )
@@ -316,6 +372,7 @@ class FhirApi:
     def read_flag(self, request: Request, fhir_id: str) -> Response:
         def work(_: Caller, conn: query.Conn) -> tuple[Resource, str, Details]:
             record = query.alert(conn, ids.parse_flag_id(fhir_id))
+            query.require_shared(conn, record.patient_id)
             details = {"read": "Flag", "patient": record.patient_id}
             return mapping.flag(record, self.systems), f"Flag/{fhir_id}", details
 
@@ -329,6 +386,8 @@ class FhirApi:
                 max_count=self.settings.max_page_size,
                 strict=strict_handling(request),
             )
+            if self._withheld(conn, wanted.patient_id):
+                return self._page_withheld(request, "Flag", wanted.patient_id, wanted.request)
             count = wanted.page.count
             records = query.alerts(
                 conn, query.Window(wanted.patient_id, wanted.time, wanted.page.cursor, count + 1)

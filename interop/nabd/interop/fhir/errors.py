@@ -29,3 +29,8 @@ class NotFoundError(FhirError, LookupError):
 
 class FhirConfigError(FhirError, ValueError):
     """The FHIR settings or the database roles do not allow what was asked."""
+
+
+class NotSharedError(FhirError):
+    """The patient's record may not be shared through FHIR: no consent to ``fhir-sharing`` is in
+    force where the deployment requires one, or the patient withdrew it (HTTP 403)."""

@@ -38,7 +38,7 @@ from nabd.interop.fhir.codes import (
     NEWS2_STREAM,
     VITAL_SIGNS,
 )
-from nabd.interop.fhir.errors import FhirConfigError, NotFoundError
+from nabd.interop.fhir.errors import FhirConfigError, NotFoundError, NotSharedError
 from nabd.interop.fhir.records import (
     NEWS2_SUBSCORES,
     AlertRecord,
@@ -158,6 +158,33 @@ def patient(conn: Conn, patient_id: str, *, identity: Reader | None) -> PatientR
         ).fetchone()
         person = None if found is None else IdentityRecord(**found)
     return PatientRecord(**row, identity=person)
+
+
+def sharing_allowed(conn: Conn, patient_id: str) -> bool:
+    """Whether the patient's resources may be shared through FHIR now: the database's one rule
+    (``fhir_sharing_allowed``, migration 0087; docs/consent.md "FHIR sharing")."""
+    row = conn.execute("SELECT fhir_sharing_allowed(%s) AS allowed", (patient_id,)).fetchone()
+    return bool(row and row["allowed"])
+
+
+def require_shared(conn: Conn, patient_id: str) -> None:
+    """:class:`NotSharedError` if the patient's resources may not be shared now; a patient the
+    caller cannot see is :class:`NotFoundError` first, so a ward-scoped caller learns nothing
+    about another ward's consents."""
+    if sharing_allowed(conn, patient_id):
+        return
+    if conn.execute("SELECT 1 FROM patient WHERE id = %s", (patient_id,)).fetchone() is None:
+        raise NotFoundError(f"no patient {patient_id!r}")
+    raise NotSharedError(not_shared(patient_id))
+
+
+def not_shared(patient_id: str) -> str:
+    """What a refused read or an emptied search says (no detail of who consented to what)."""
+    return (
+        f"Patient/{ids.to_fhir(patient_id)} is not shared through this API: no consent to "
+        "fhir-sharing is in force for them (this deployment requires one, or they withdrew it); "
+        "none of their resources are served"
+    )
 
 
 _DEVICE: Final = """

@@ -24,7 +24,9 @@ give one cuff reading per window, when the series has one. In detail:
 * scale: a time-stamped Weight Measurement (indicate);
 * respiration sensor (GHS): a time-stamped respiratory-rate observation on Live Health
   Observations (notify), split into segments of 20 octets (the default ATT MTU of 23 less 3: a
-  numeric observation with a time stamp is 24 octets, so it always takes two);
+  numeric observation with a time stamp is 24 octets, so it always takes two); its last segment
+  carries the whole observation as ``stored``: the sensor keeps it as a record when no client
+  takes live observations (the peripheral decides, it knows who asked);
 * every device: Battery Level (notify) whenever the whole-percent level changes.
 
 **Scenario effects the shells own.** Time stamps carry the device clock (UTC), shifted by the
@@ -109,9 +111,10 @@ class Emission:
     indicate: bool
     """Indicated (acknowledged by the central) rather than notified."""
     live: bool = True
-    """False for a glucose record taken while the link is down: stored, not sent."""
+    """False for a record taken while the link is down: stored, not sent."""
     stored: bytes | None = None
-    """A glucose record as the meter keeps it for the RACP (``data`` may be garbled on air)."""
+    """A record as the device keeps it for the RACP (``data`` may be garbled on air): a glucose
+    record, or a GHS observation (on the last of its segments)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -353,10 +356,12 @@ def _respiration_sensor(feed: DeviceFeed, cadences: Cadences) -> Iterator[Emissi
         )
         if observation is None:
             continue
-        parts = segment(encode_observation(observation), GHS_SEGMENT_OCTETS, counter)
+        whole = encode_observation(observation)
+        parts = segment(whole, GHS_SEGMENT_OCTETS, counter)
         counter = (counter + len(parts)) % 64
-        for part in parts:
-            yield Emission(at, _LIVE_HEALTH_OBSERVATIONS, part, indicate=False)
+        for n, part in enumerate(parts, start=1):
+            kept = whole if n == len(parts) else None
+            yield Emission(at, _LIVE_HEALTH_OBSERVATIONS, part, indicate=False, stored=kept)
 
 
 def _battery(feed: DeviceFeed) -> Iterator[Emission]:
@@ -411,7 +416,7 @@ def _link_events(down: Sequence[tuple[float, float]]) -> Iterator[LinkEvent]:
 def _reachable(
     emissions: Iterable[Emission], down: Sequence[tuple[float, float]]
 ) -> Iterator[Emission]:
-    """Drop what is sent while the link is down; a glucose meter keeps its records."""
+    """Drop what is sent while the link is down; a device keeps its records."""
     spans = iter(down)
     current = next(spans, None)
     for emission in emissions:

@@ -13,9 +13,10 @@ BP cuff        Blood Pressure 0x1810: Blood Pressure Measurement 0x2A35 I, Inter
 glucose meter  Glucose 0x1808: Glucose Measurement 0x2A18 N, Glucose Feature 0x2A51 R, Record
                Access Control Point 0x2A52 W+I (see :mod:`~nabd.simulators.ble.racp`)
 scale          Weight Scale 0x181D: Weight Measurement 0x2A9D I, Weight Scale Feature 0x2A9E R
-respiration    Generic Health Sensor 0x1840: Live Health Observations 0x2B8B N, Health Sensor
-sensor         Features 0x2BF3 R, GHS Control Point 0x2BF4 W+I (start/stop answered "success";
-               the virtual sensor notifies its subscribers either way)
+respiration    Generic Health Sensor 0x1840: Live Health Observations 0x2B8B N, Stored Health
+sensor         Observations 0x2BDD N, Health Sensor Features 0x2BF3 R, GHS Control Point 0x2BF4
+               W+I (start/stop answered "success", or refused on demand), Record Access Control
+               Point 0x2A52 W+I (see :mod:`~nabd.simulators.ble.peripheral`)
 every device   Battery 0x180F: Battery Level 0x2A19 R+N; Device Information 0x180A: Manufacturer
                Name 0x2A29, Model Number 0x2A24, Serial Number 0x2A25, Firmware Revision 0x2A26 R
 =============  ==================================================================================
@@ -74,7 +75,7 @@ _MEASUREMENTS: Final[Mapping[Device, tuple[tuple[int, _Props], ...]]] = {
     Device.BP_CUFF: ((0x2A35, _Props.INDICATE), (0x2A36, _Props.NOTIFY)),
     Device.GLUCOSE_METER: ((0x2A18, _Props.NOTIFY),),
     Device.SCALE: ((0x2A9D, _Props.INDICATE),),
-    Device.RESPIRATION_SENSOR: ((0x2B8B, _Props.NOTIFY),),
+    Device.RESPIRATION_SENSOR: ((0x2B8B, _Props.NOTIFY), (0x2BDD, _Props.NOTIFY)),
 }
 """Characteristics that carry measurements, and how."""
 
@@ -135,7 +136,7 @@ def build(
 ) -> GattDatabase:
     """The database of ``identity``'s device, its Battery Level reading ``battery`` %.
 
-    ``racp`` receives the glucose meter's RACP writes (required for a glucose meter),
+    ``racp`` receives the RACP writes (required for a glucose meter and a respiration sensor),
     ``ghs_control`` the respiration sensor's GHS Control Point writes (required for it).
     """
     device = identity.device
@@ -143,9 +144,9 @@ def build(
     health |= {
         uuid: _characteristic(uuid, _Props.READ, make()) for uuid, make in _READ_ONLY[device]
     }
-    if device is Device.GLUCOSE_METER:
+    if device in (Device.GLUCOSE_METER, Device.RESPIRATION_SENSOR):
         if racp is None:
-            raise SimulatorError("a glucose meter needs a RACP writer")
+            raise SimulatorError(f"a {device.value} needs a RACP writer")
         writer = gatt.CharacteristicValue(write=racp)
         health[RACP] = _characteristic(RACP, _Props.WRITE | _Props.INDICATE, writer)
     if device is Device.RESPIRATION_SENSOR:

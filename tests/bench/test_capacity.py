@@ -1,0 +1,108 @@
+"""``bench/capacity.py``: its workload is valid by the contract, its verdict follows its rules,
+and a tiny run works end to end (broker, ingest, analytics, PostgreSQL): that the benchmark
+works, not what it measures."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import re
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from nabd.contract.payloads import parse_batch
+
+_ROOT = Path(__file__).resolve().parents[2]
+_BENCH = _ROOT / "bench" / "capacity.py"
+if str(_ROOT) not in sys.path:  # --import-mode=importlib puts no folder on sys.path
+    sys.path.insert(0, str(_ROOT))
+
+from bench import capacity  # noqa: E402
+
+NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
+BOOT = "0c5b1f36-7d0e-4a7e-9a41-3b1f2f6c9e10"
+
+
+def test_a_gateway_second_is_four_beds_of_vitals_valid_by_the_contract() -> None:
+    payload, count = capacity.batch_payload("cap-00003", BOOT, 5, 1_000_000, NOW, 900, None)
+    batch = parse_batch(payload)
+    assert count == len(batch.readings)
+    metrics = [r.metric for r in batch.readings]
+    for metric in ("heart_rate", "rr_interval", "spo2", "pulse_rate"):
+        assert metrics.count(metric) == capacity.BEDS_PER_GATEWAY
+    assert {r.device_id.rsplit("-", 2)[1] for r in batch.readings} == {"b0", "b1", "b2", "b3"}
+
+
+def test_cuff_and_thermometer_come_once_per_period_per_bed() -> None:
+    period = 60
+    readings = []
+    for second in range(period):
+        payload, _ = capacity.batch_payload("cap-00000", BOOT, second, 10, NOW, period, None)
+        readings += json.loads(payload)["readings"]
+    per_metric = {
+        m: sum(r["metric"] == m for r in readings) for m in ("systolic_bp", "body_temperature")
+    }
+    assert per_metric == {"systolic_bp": 4, "body_temperature": 4}
+
+
+def test_the_injected_bed_gets_a_systolic_above_the_limit_and_no_other_bed_does() -> None:
+    payload, _ = capacity.batch_payload("cap-00001", BOOT, 7, 10, NOW, 900, 2)
+    systolic = {
+        r.device_id: r.value for r in parse_batch(payload).readings if r.metric == "systolic_bp"
+    }
+    assert systolic["cap-00001-b2-bp"] == capacity.SYSTOLIC_ALERT > 220
+    assert all(v is not None and v < 220 for d, v in systolic.items() if d != "cap-00001-b2-bp")
+
+
+def _step(beds: int, **changes: Any) -> capacity.StepResult:
+    base = capacity.StepResult(
+        beds=beds,
+        published=100,
+        due=100,
+        committed=100,
+        readings_sent=1600,
+        readings_stored=1600,
+        commit_p50_s=0.2,
+        commit_p99_s=0.6,
+        alert_s=0.5,
+    )
+    return dataclasses.replace(base, **changes)
+
+
+def test_a_step_holds_only_within_every_bound() -> None:
+    assert _step(100).held
+    assert not _step(100, commit_p99_s=1.2).held
+    assert not _step(100, alert_s=math.inf).held
+    assert not _step(100, committed=99).held
+    assert not _step(100, readings_stored=1599).held
+    assert not _step(100, readings_stored=1601).held  # more stored than sent is not a pass
+    assert not _step(100, published=90).held  # the generator was the limit
+    assert not _step(100, published=90).paced
+
+
+def test_the_last_line_names_the_largest_step_held() -> None:
+    line = capacity.final_line([_step(100), _step(200, commit_p99_s=0.9), _step(400, alert_s=3.0)])
+    assert line == "capacity: 200 beds (p99 reading->commit 900 ms, reading->alert 500 ms, 0 lost)"
+    assert capacity.final_line([_step(100, committed=97)]).startswith("capacity: 0 beds (")
+
+
+@pytest.mark.integration
+def test_a_tiny_run_works_end_to_end() -> None:
+    """Two gateways (8 beds), 6 s: the line is printed, nothing lost, the alert came."""
+    cmd = [sys.executable, str(_BENCH), "--beds", "8", "--hold", "6", "--settle", "3"]
+    cmd += ["--generators", "1", "--alert-beds", "1", "--drain", "30"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=240, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    last = done.stdout.strip().splitlines()[-1]
+    pattern = (
+        r"capacity: (\d+) beds \(p99 reading->commit (\d+) ms, reading->alert (\d+) ms, 0 lost\)"
+    )
+    match = re.fullmatch(pattern, last)
+    assert match, done.stdout
+    assert "8 beds: 12/12 batches published, 12 committed" in done.stdout
