@@ -172,3 +172,14 @@ def test_walking_back_reads_only_as_far_as_the_signal_stays_flat() -> None:
 def test_reading_back_refuses_negative_offsets() -> None:
     with pytest.raises(AnalyticsInputError):
         RingBuffer(1, 4).back(np.array([0]), -1, 2)
+
+
+def test_many_windows_are_judged_block_by_block_with_the_same_numbers() -> None:
+    """More windows than one block (``af._BLOCK``): the same statistics as one pass."""
+    rng = np.random.default_rng(5)
+    rows = 2 * af._BLOCK + 7
+    intervals = np.round(rng.uniform(0.4, 1.4, (rows, 128)) * 64) / 64  # many ties
+    fast, slow = af.features(intervals), reference.af_features(intervals, af.AfConfig())
+    for name in ("nrmssd", "tpr", "entropy", "irregular"):
+        assert np.array_equal(getattr(fast, name), getattr(slow, name)), name
+    assert fast.irregular.shape == (rows,)
