@@ -55,6 +55,7 @@ DEVICE_PREFIX: Final = {
     Device.BP_CUFF: "bpm",
     Device.GLUCOSE_METER: "glu",
     Device.SCALE: "scl",
+    Device.RESPIRATION_SENSOR: "ghs",
 }
 
 

@@ -1,7 +1,8 @@
 """``nabd demo`` end to end, headless, against the test session's stack: virtual devices, edge
 agents, ingest and analytics as real processes; the summary must account for every reading and
 find the scenario's alert, and none for the stable patient. The nurse station it opens answers
-the printed sign-in with the ward's board while the ward plays."""
+the printed sign-in with the ward's board while the ward plays; the simulated nurse's round makes
+NEWS2 complete on every bed."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ import psycopg
 import pytest
 
 from nabd.app.demo.plan import WardPlan
+from nabd.app.demo.rounds import ROUND_NURSE
 from nabd.app.demo.run import run_demo
 from nabd.app.demo.settings import DemoOptions
 from nabd.app.stack.layout import Layout
@@ -70,13 +72,36 @@ def _run_and_check(nabd_stack: RunningStack, tmp_path: Path, work: Path) -> None
     assert disabled == (True,), "the demo's sign-in outlives the demo"
     with psycopg.connect(nabd_stack.database_url) as conn:
         entries = conn.execute(
-            "SELECT parameter, value, entered_by FROM nurse_entry WHERE patient_id = ANY (%s)",
+            """SELECT parameter, value, entered_by FROM nurse_entry
+               WHERE patient_id = ANY (%s) AND entered_by <> %s""",
+            ([b.patient_id for b in plan.beds], ROUND_NURSE),
+        ).fetchall()
+        # Issue 20 item 2: the simulated nurse's round (at +15 s) re-assesses ACVPU and air and
+        # counts a respiratory rate for every bed; NEWS2 scores those three on every bed, and a
+        # score is complete exactly when the devices' four parameters are there too.
+        rounds = conn.execute(
+            """SELECT patient_id, array_agg(parameter ORDER BY parameter) FROM nurse_entry
+               WHERE entered_by = %s AND patient_id = ANY(%s) GROUP BY patient_id""",
+            (ROUND_NURSE, [b.patient_id for b in plan.beds]),
+        ).fetchall()
+        scored = conn.execute(
+            """SELECT bool_or(respiration_rate >= 0 AND consciousness >= 0 AND air_or_oxygen >= 0),
+                      bool_or(complete), bool_or(systolic_bp >= 0), bool_or(temperature >= 0),
+                      bool_or(spo2 >= 0), bool_or(heart_rate >= 0)
+               FROM news2_score WHERE patient_id = ANY(%s) GROUP BY patient_id""",
             ([b.patient_id for b in plan.beds],),
         ).fetchall()
     assert sorted(entries) == sorted(  # the admission round: alert, on room air, every bed
         [("consciousness", "A", "test-nurse"), ("supplemental_oxygen", "air", "test-nurse")]
         * len(plan.beds)
     )
+    assert (
+        sorted(r[1] for r in rounds)
+        == [["consciousness", "respiration_rate", "supplemental_oxygen"]] * 3
+    ), text
+    assert [r[0] for r in scored] == [True] * 3, (scored, text)
+    assert [r[1] for r in scored] == [all(r[2:]) for r in scored], (scored, text)
+    assert "demo: nurse rounds: 1 of 1 played, 9 entries by demo-round-nurse" in text, text
     # Stopped by the demo's SIGTERM: uvicorn shuts down, then re-raises the signal (-15).
     assert not re.search(r"demo: station exited with status (?!-15\b)", text), text
     assert summary.generated > 1000, text

@@ -15,6 +15,7 @@ from rich.console import Console
 from nabd.app.demo.fleet import REFUSED, Tally
 from nabd.app.demo.gateways import edge_config
 from nabd.app.demo.plan import DEMO_DEVICES, plan_ward, simulated_ward, wall_labels
+from nabd.app.demo.rounds import SLACK_S, NurseRounds, plan_rounds
 from nabd.app.demo.settings import DemoOptions
 from nabd.app.demo.snapshot import AlertRow, GatewayRow, News2Counts, PatientRow, WardSnapshot
 from nabd.app.demo.station import DemoStation, station_environment
@@ -88,6 +89,26 @@ def test_cadences_keep_usual_rates_but_respect_wall_clock_floors() -> None:
     fast = cadences(60.0)
     assert (fast.stream_s, fast.thermometer_s, fast.cuff_s) == (1.0, 10.0, 60.0)
     assert (cadences(1.0).respiration_s, fast.respiration_s) == (30.0, 5.0)
+
+
+def test_nurse_rounds_count_each_beds_simulated_respiration_every_few_hours() -> None:
+    # Issue 20 item 2: 12 simulated hours at x60 with 4-hour rounds: 3 rounds, 4 wall min apart.
+    plan = plan_ward(_options(patients=3, duration_s=720.0, speed=60.0), "run", START)
+    ward = simulated_ward(plan)
+    rounds = plan_rounds(plan, ward, 4.0)
+    assert [r.wall_at - plan.wall_start for r in rounds] == [15.0, 255.0, 495.0]
+    series = ward.simulate(sample_times(plan))  # what the devices play; sample 15 is +15 wall s
+    assert series.times[15] == plan.sim_start + 15.0 * 60
+    for patient, entries in rounds[0].entries.items():
+        bed = next(b for b in plan.beds if b.patient_id == patient)
+        true_rate = float(series.values["respiration_rate"][series.row(bed.sim_patient_id), 15])
+        assert entries["respiration_rate"] == str(round(true_rate))
+        assert (entries["consciousness"], entries["supplemental_oxygen"]) == ("A", "air")
+    assert {p for r in rounds for p in r.entries} == {b.patient_id for b in plan.beds}
+    assert plan_rounds(plan, ward, 0.0) == ()
+    played = NurseRounds.of(plan, ward, 4.0)
+    assert played.valid_for_s == 240.0 + SLACK_S  # until just after the next round
+    assert played.step("unused: nothing is due", plan.wall_start) == ""
 
 
 def test_options_refuse_what_the_demo_cannot_play() -> None:

@@ -15,14 +15,19 @@ import psycopg
 import pytest
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.observation import Observation
-from psycopg import errors
+from psycopg import errors, sql
 from psycopg.rows import dict_row
 
 from nabd.app.cli import main
 from nabd.interop.fhir import export, query
 from nabd.interop.fhir.codes import BLOOD_PRESSURE_STREAM, NEWS2_STREAM, Systems, streams
 from nabd.interop.fhir.errors import FhirConfigError, NotFoundError
-from nabd.interop.fhir.records import BloodPressureRecord, News2Record, ReadingRecord
+from nabd.interop.fhir.records import (
+    BloodPressureRecord,
+    ManualRecord,
+    News2Record,
+    ReadingRecord,
+)
 from nabd.interop.fhir.search import START, TimeRange
 from nabd.interop.fhir.summaries import Summary
 from tests.fhir.fhir_kit import (
@@ -278,3 +283,57 @@ def test_a_stored_score_with_no_parameter_exports_no_total(seeded: Seeded) -> No
     assert "valueInteger" not in obs
     assert "interpretation" not in obs
     assert obs["dataAbsentReason"]["coding"][0]["code"] == "not-performed"
+
+
+def test_a_nurses_entries_export_with_her_as_performer(seeded: Seeded) -> None:
+    """Issue 20 item 2: values a nurse measured (nurse_entry) are Observations, a blood
+    pressure's two rows one panel, consciousness not exported; ward-scoped callers see only
+    their wards' (migration 0035)."""
+    from nabd.interop.fhir.ids import parse_observation_id  # noqa: PLC0415
+
+    at = T0 + timedelta(minutes=3)
+    with psycopg.connect(seeded.owner_url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO ward (id, name) VALUES ('w-nurse', 'Pneumo') ON CONFLICT DO NOTHING"
+        )
+        conn.execute("INSERT INTO patient (id, ward_id) VALUES ('p-nurse', 'w-nurse')")
+        conn.cursor().executemany(
+            """INSERT INTO nurse_entry (patient_id, parameter, value, observed_at, valid_until,
+                                        entered_by)
+               VALUES ('p-nurse', %s, %s, %s, %s + interval '4 h', 'Nurse Ines')""",
+            [(k, v, at, at) for k, v in [("respiration_rate", "22"), ("spo2", "93"),
+                                         ("systolic_bp", "98"), ("diastolic_bp", "60"),
+                                         ("body_temperature", "38.4"), ("consciousness", "A")]]
+            + [("pulse_rate", "112", at + timedelta(minutes=1), at + timedelta(minutes=1))],
+        )  # fmt: skip
+        conn.execute(sql.SQL("GRANT nabd_fhir_ward TO {}").format(sql.Identifier(seeded.fhir_role)))
+    selection = query.Selection("p-nurse", ALL, SINCE_T0, 60)
+    now = datetime.now(UTC)
+    with query.session(seeded.fhir_url) as conn:
+        found = query.observations(conn, selection, limit=100)
+        paged = list(query.all_observations(conn, selection, page=2))
+        resources = [export.to_resource(r, SYSTEMS, now=now) for r in found]
+        again = [query.observation(conn, parse_observation_id(str(r.id))) for r in resources]
+        bp_only = query.observations(conn, query.Selection(
+            "p-nurse", frozenset({BLOOD_PRESSURE_STREAM}), SINCE_T0, 60))  # fmt: skip
+    assert [(r.key, dict(r.values)) for r in found if isinstance(r, ManualRecord)] == [
+        ("blood_pressure", {"diastolic_bp": 60.0, "systolic_bp": 98.0}),
+        ("body_temperature", {"body_temperature": 38.4}),
+        ("respiration_rate", {"respiration_rate": 22.0}),
+        ("spo2", {"spo2": 93.0}),
+        ("pulse_rate", {"pulse_rate": 112.0}),
+    ]
+    assert paged == found
+    assert again == found
+    assert [type(r) for r in bp_only] == [ManualRecord]
+    for resource in resources:
+        obs = json.loads(resource.model_dump_json())
+        assert obs["performer"] == [{"display": "Nurse Ines"}]
+        assert "device" not in obs
+        Observation.model_validate(obs)
+    with query.session(seeded.fhir_url, wards=frozenset({"w-nurse"})) as conn:
+        mine = query.observations(conn, selection, limit=100)
+    with query.session(seeded.fhir_url, wards=frozenset({"w1"})) as conn:
+        theirs = query.observations(conn, selection, limit=100)
+    assert mine == found
+    assert theirs == []

@@ -64,6 +64,7 @@ def test_observation_ids_round_trip_and_are_fhir_ids(
         ids.SummaryId(mdc, start, period, digest),
         ids.PanelId(time, seq, digest),
         ids.News2Id(time, digest),
+        ids.ManualId(seq),
     ):
         text = str(obs_id)
         assert FHIR_ID.fullmatch(text), text
@@ -73,7 +74,8 @@ def test_observation_ids_round_trip_and_are_fhir_ids(
 @pytest.mark.parametrize(
     "bad",
     ["", "x-1-2-3-0123456789abcdef", "s-1-2-3", "s-01-2-3-0123456789abcdef",
-     "s-1-2-3-0123456789ABCDEF", "n-1-0123456789abcde", "b-1-2-0123456789abcdef-x"],
+     "s-1-2-3-0123456789ABCDEF", "n-1-0123456789abcde", "b-1-2-0123456789abcdef-x",
+     "e-", "e-01", "e-1-2", "e-" + "z" * 13],
 )  # fmt: skip
 def test_malformed_observation_ids_are_not_found(bad: str) -> None:
     with pytest.raises(NotFoundError):

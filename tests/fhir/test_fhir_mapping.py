@@ -41,6 +41,7 @@ from nabd.interop.fhir.records import (
     BloodPressureRecord,
     DeviceRecord,
     IdentityRecord,
+    ManualRecord,
     News2Record,
     PatientRecord,
     ReadingRecord,
@@ -235,6 +236,49 @@ def test_a_panel_missing_a_part_says_why() -> None:
     obs = roundtrip(mapping.blood_pressure_observation(record, SYSTEMS))
     reasons = [c["dataAbsentReason"]["coding"][0]["code"] for c in obs["component"]]
     assert reasons == ["unknown", "error"]  # systolic never sent; diastolic a special value
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "profile", "unit"),
+    [
+        ("respiration_rate", 22.0, "resprate", "/min"),
+        ("spo2", 93.0, "oxygensat", "%"),
+        ("pulse_rate", 112.0, "heartrate", "/min"),
+        ("body_temperature", 38.4, "bodytemp", "Cel"),
+    ],
+)
+def test_a_nurses_entry_names_her_as_performer_and_no_device(
+    key: str, value: float, profile: str, unit: str
+) -> None:
+    # Issue 20 item 2: a value a nurse measured is hers, not a device's.
+    record = ManualRecord(
+        entry_id=41, time=T, patient_id="p_1", key=key, values={key: value},
+        performer="Nurse Ines",
+    )  # fmt: skip
+    obs = roundtrip(mapping.manual_observation(record, SYSTEMS))
+    assert obs["id"] == "e-15"  # 41 in base 36
+    assert obs["performer"] == [{"display": "Nurse Ines"}]
+    assert "device" not in obs
+    assert obs["meta"]["profile"] == [f"http://hl7.org/fhir/StructureDefinition/{profile}"]
+    assert obs["valueQuantity"]["value"] == value
+    assert obs["valueQuantity"]["code"] == unit
+    assert obs["valueQuantity"]["code"] in VITALS_PROFILE_UNITS[profile]
+    assert obs["status"] == "final"
+    assert obs["effectiveDateTime"].startswith("2026-03-01T09:41:17.25")
+    assert "nurse" in obs["method"]["text"]
+
+
+def test_a_nurses_blood_pressure_is_a_panel_with_her_as_performer() -> None:
+    record = ManualRecord(
+        entry_id=7, time=T, patient_id="p_1", key="blood_pressure",
+        values={"systolic_bp": 98.0, "diastolic_bp": 60.0}, performer="amina",
+    )  # fmt: skip
+    obs = roundtrip(mapping.manual_observation(record, SYSTEMS))
+    assert obs["meta"]["profile"] == ["http://hl7.org/fhir/StructureDefinition/bp"]
+    assert codings(obs["code"]) == [(LOINC, "85354-9"), (MDC, "150020")]
+    assert [c["valueQuantity"]["value"] for c in obs["component"]] == [98.0, 60.0]
+    assert obs["performer"] == [{"display": "amina"}]
+    assert "device" not in obs
 
 
 def test_news2_from_the_analytics_score() -> None:

@@ -148,6 +148,51 @@ def test_a_counted_respiratory_rate_scores_while_valid_and_freshest() -> None:
     assert int(found.news2.respiration_rate[0]) == MISSING  # neither: missing, never normal
 
 
+def test_a_nurses_spot_values_score_while_valid_and_freshest() -> None:
+    # Issue 20 item 2: spot SpO2, pulse, systolic pressure and temperature measured by a nurse
+    # (observed at 5 s, valid until 100 s) on a bed without those devices, then a device's.
+    until = T0 + 100 * S
+    spot = [
+        (0, "spo2", "93", until),  # Scale 1: 92-93 scores 2
+        (0, "pulse_rate", "135", until),  # 131+ scores 3
+        (0, "systolic_bp", "95", until),  # 91-100 scores 2
+        (0, "diastolic_bp", "60", until),  # not a NEWS2 parameter: read, never scored
+        (0, "body_temperature", "39.2", until),  # 39.1+ scores 2
+    ]
+    e = engine(entries=spot, observed=[T0 + 5 * S] * len(spot))
+    news = e.detect(T0 + 10 * S).news2
+    nurse = (2, 3, 2, 2)
+    assert (int(news.spo2[0]), int(news.heart_rate[0]), int(news.systolic_bp[0]),
+            int(news.temperature[0])) == nurse  # fmt: skip
+    # A device measures later: each of its fresher values wins over the nurse's.
+    feed(e, 20, "spo2", [97.0])
+    feed(e, 20, "heart_rate", [70.0])  # the strap: pulse for NEWS2
+    news = e.detect(T0 + 21 * S).news2
+    assert (int(news.spo2[0]), int(news.heart_rate[0])) == (0, 0)
+    assert (int(news.systolic_bp[0]), int(news.temperature[0])) == (2, 2)  # still the nurse's
+    # Stale device values (heart rate after 10 s): the nurse's, still valid, count again.
+    news = e.detect(T0 + 50 * S).news2
+    assert int(news.heart_rate[0]) == 3
+    # Expired: missing, never normal.
+    news = e.detect(T0 + 400 * S).news2
+    assert (int(news.heart_rate[0]), int(news.systolic_bp[0]), int(news.temperature[0])) == (
+        MISSING,
+        MISSING,
+        MISSING,
+    )
+
+
+def test_a_nurses_older_spot_value_does_not_hide_a_fresher_device_value() -> None:
+    # The nurse's SpO2 was measured before the device's: the device's is the freshest.
+    e = engine(entries=[(0, "spo2", "85", T0 + 600 * S)], observed=[T0 + 1 * S])
+    feed(e, 2, "spo2", [96.0])
+    assert int(e.detect(T0 + 3 * S).news2.spo2[0]) == 0
+    # The pulse too: a pulse oximeter's pulse rate newer than the nurse's counted pulse wins.
+    e = engine(entries=[(0, "pulse_rate", "140", T0 + 600 * S)], observed=[T0 + 1 * S])
+    feed(e, 2, "pulse_rate", [72.0])
+    assert int(e.detect(T0 + 3 * S).news2.heart_rate[0]) == 0
+
+
 def test_nurse_entries_count_only_while_valid() -> None:
     until = T0 + 60 * S
     e = engine(
@@ -292,6 +337,17 @@ def test_a_low_glucose_reading_pages_by_level_while_current() -> None:
     assert message(found, 2, "hypoglycaemia") == "Glucose low: 2.7 mmol/L (limit 3.0 mmol/L)"
     assert message(found, 1, "hypoglycaemia") == "Glucose low: 3.6 mmol/L (limit 3.9 mmol/L)"
     assert not e.detect(T0 + 3601 * S).active[:, col].any()  # an hour old: no longer current
+
+
+def test_a_cgm_pages_after_15_minutes_below_a_level_not_on_one_low_reading() -> None:
+    e = engine(2)
+    col = column("hypoglycaemia")
+    feed(e, 0, "glucose", [6.0, 6.0])
+    for minute, low in ((5, 3.4), (10, 3.5), (15, 3.6)):  # patient 1: one dip, then back
+        feed(e, minute * 60, "glucose", [low, 6.0 if minute > 5 else 3.3])
+        assert not e.detect(T0 + minute * 60 * S).active[:, col].any(), minute
+    feed(e, 20 * 60, "glucose", [3.7, 6.1])  # patient 0: 15 min below 3.9
+    assert e.detect(T0 + 20 * 60 * S).active[:, col].tolist() == [True, False]
 
 
 @pytest.mark.parametrize("condition", [c.name for c in CONDITIONS])

@@ -3,6 +3,7 @@ answers, and a small simulated ward run end to end through the engine."""
 
 from __future__ import annotations
 
+import dataclasses
 from types import MappingProxyType
 
 import numpy as np
@@ -19,10 +20,12 @@ from nabd.app.evaluation import (
     link_windows,
     replay,
     sample_mask,
+    sampled,
     score,
 )
 from nabd.contract.payloads import AlertPriority
 from nabd.simulators import scenarios as sc
+from nabd.simulators.cohort import Diabetes
 from nabd.simulators.devices import Device
 from nabd.simulators.labels import Condition, Label
 from nabd.simulators.patient import draw_profiles
@@ -92,7 +95,7 @@ def test_the_command_prints_a_report(capsys: pytest.CaptureFixture[str]) -> None
     out = capsys.readouterr().out
     assert "sensitivity" in out
     assert "per patient-day" in out
-    assert "glucose before meals and at bedtime" in out
+    assert "glucose by cohort (CGM every 300 s: " in out
     assert "target" in out
 
 
@@ -101,14 +104,16 @@ def test_glucose_can_be_measured_on_a_what_if_cadence_and_nonsense_is_refused(
 ) -> None:
     args = ["evaluate", "--patients", "2", "--hours", "0.1", "--glucose-every", "300"]
     assert main(args) == 0
-    assert "glucose every 300 s" in capsys.readouterr().out
+    assert "glucose every 300 s for all" in capsys.readouterr().out
     assert main(["evaluate", "--glucose-every", "0"]) == 2
     assert "--glucose-every 0: should be at least 1" in capsys.readouterr().err
 
 
-def _ward_of(scenario: sc.Scenario, start: float, hours: float) -> Ward:
-    """One patient living through ``scenario`` over ``[start, start + hours)``."""
-    profiles = draw_profiles(1, 11)
+def _ward_of(
+    scenario: sc.Scenario, start: float, hours: float, diabetes: Diabetes = Diabetes.NON_INSULIN
+) -> Ward:
+    """One patient (``diabetes``) living through ``scenario`` over ``[start, start + hours)``."""
+    profiles = (dataclasses.replace(draw_profiles(1, 11)[0], diabetes=diabetes),)
     patient = profiles[0].patient_id
     return Ward(
         seed=11,
@@ -148,12 +153,14 @@ def test_glucose_is_measured_before_meals_and_at_bedtime_only() -> None:
     assert hours == list(GLUCOSE_TIMES_H)
 
 
-def _hypoglycaemia(scenario: sc.Scenario, start: float) -> ConditionScore:
+def _hypoglycaemia(
+    scenario: sc.Scenario, start: float, diabetes: Diabetes = Diabetes.NON_INSULIN
+) -> ConditionScore:
     """Two hours of one patient from ``start``, scored, unmeasured episodes counted."""
-    ward = _ward_of(scenario, start, 2.0)
+    ward = _ward_of(scenario, start, 2.0, diabetes)
     series = ward.simulate(ward.times(1.0))
     outcome = score(ward.labels, replay(ward, series, tick_s=5), patients=1, seconds=7200)
-    count_unmeasured(outcome, ward.labels, series)
+    count_unmeasured(outcome, ward, series)
     return outcome.by_label["hypoglycaemia"]
 
 
@@ -166,3 +173,36 @@ def test_a_hypoglycaemia_a_check_falls_in_is_found_and_one_between_checks_is_unm
     unseen = sc.hypoglycaemia(T + 2 * 3600, ramp_s=600, hold_s=1800, recovery_s=600)
     missed = _hypoglycaemia(unseen, T + 1.5 * 3600)  # at night: no check until 07:30
     assert (missed.detected, missed.unmeasured) == (0, 1)
+
+
+def test_a_cgm_finds_a_night_hypoglycaemia_no_capillary_check_could_see() -> None:
+    night = sc.hypoglycaemia(T + 2 * 3600, ramp_s=600, hold_s=1800, recovery_s=600, glucose=2.5)
+    found = _hypoglycaemia(night, T + 1.5 * 3600, Diabetes.INSULIN)
+    assert (found.detected, found.unmeasured) == (1, 0)
+    # readings every 5 min must stay low for 15 min: found after the fall, within the target
+    assert 15 * 60 <= found.delays[0] <= found.target_s
+
+
+def test_patients_without_diabetes_have_no_glucose_measured() -> None:
+    ward = _ward_of(sc.stable(T, T + 3600), T, 1.0, Diabetes.NONE)
+    alerts = replay(ward, ward.simulate(ward.times(1.0)), tick_s=5)
+    assert not [a for a in alerts if a.condition == "hypoglycaemia"]
+    assert not sampled(ward, "glucose", ward.times(1.0)).any()
+    cgm = dataclasses.replace(ward.profiles[0], diabetes=Diabetes.INSULIN)
+    worn = sampled(dataclasses.replace(ward, profiles=(cgm,)), "glucose", ward.times(1.0))
+    assert int(worn.sum()) == 12  # every 300 s over an hour
+
+
+def test_default_ward_finds_its_hypoglycaemia_within_the_cohort() -> None:
+    """The default mix on a small ward: every hypoglycaemia is on an insulin-treated patient
+    wearing a CGM, and found; no glucose alert elsewhere."""
+    ward = build_ward(40, seed=2, duration_s=4 * 3600)
+    insulin = {p.patient_id for p in ward.profiles if p.diabetes is Diabetes.INSULIN}
+    lows = [lb for lb in ward.labels if lb.condition is Condition.HYPOGLYCAEMIA]
+    assert lows
+    assert {lb.patient_id for lb in lows} <= insulin
+    alerts = replay(ward, ward.simulate(ward.times(1.0)), tick_s=5)
+    outcome = score(ward.labels, alerts, patients=40, seconds=4 * 3600)
+    entry = outcome.by_label["hypoglycaemia"]
+    assert entry.detected == entry.labels
+    assert "hypoglycaemia" not in outcome.false_by_alert

@@ -203,6 +203,103 @@ def test_the_database_refuses_a_counted_rate_that_is_not_a_whole_number(
             )
 
 
+def test_a_nurses_spot_values_complete_news2_on_a_bed_without_devices(
+    nabd_stack: RunningStack, monitor_db: MonitorDb, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Issue 20 item 2: a bed with no connected device at all; the nurse's round is the score.
+    patient = admit(monitor_db, f"p-spot-{token()}")
+    url = ["--database-url", monitor_db.owner_url]
+    record = ["nurse", "record", patient, "--by", "Nurse Ines", *url]
+    spot = ["--rr", "22", "--spo2", "93", "--pulse", "112", "--bp", "98/60", "--temp", "38.4"]
+
+    def scored() -> list[tuple[Any, ...]]:
+        return monitor_db.query(
+            """SELECT respiration_rate, spo2, heart_rate, systolic_bp, temperature,
+                      consciousness, air_or_oxygen, total, complete
+               FROM news2_score WHERE patient_id = %s ORDER BY time DESC LIMIT 1""",
+            (patient,),
+        )
+
+    with running(nabd_stack, monitor_db):
+        assert main([*record, *spot, "--acvpu", "A", "--oxygen", "off"]) == 0
+        assert "systolic_bp 98, diastolic_bp 60, body_temperature 38.4" in capsys.readouterr().out
+        rows = wait_until(lambda: [r for r in scored() if r[-1]], "a complete score")
+    # RCP NEWS2 chart 1: RR 21-24 -> 2, SpO2 92-93 -> 2, pulse 111-130 -> 2, systolic
+    # 91-100 -> 2, temperature 38.1-39.0 -> 1, alert 0, air 0.
+    assert rows[0] == (2, 2, 2, 2, 1, 0, 0, 9, True)
+    entries = monitor_db.query(
+        """SELECT parameter, value, entered_by FROM nurse_entry WHERE patient_id = %s
+           AND parameter NOT IN ('consciousness', 'supplemental_oxygen') ORDER BY parameter""",
+        (patient,),
+    )
+    assert entries == [
+        ("body_temperature", "38.4", "Nurse Ines"),
+        ("diastolic_bp", "60", "Nurse Ines"),
+        ("pulse_rate", "112", "Nurse Ines"),
+        ("respiration_rate", "22", "Nurse Ines"),
+        ("spo2", "93", "Nurse Ines"),
+        ("systolic_bp", "98", "Nurse Ines"),
+    ]
+    audited = [d["parameter"] for _, a, d in _audit(monitor_db, f"patient:{patient}")]
+    assert sorted(audited) == sorted([e[0] for e in entries] + ["consciousness",
+                                                                "supplemental_oxygen"])  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("option", "words"),
+    [
+        (["--spo2", "9"], "whole number of % from 50 to 100"),
+        (["--spo2", "101"], "whole number of % from 50 to 100"),
+        (["--pulse", "300"], "whole number of beats/min from 20 to 250"),
+        (["--temp", "375"], "at most 1 decimal of °C from 25 to 45"),
+        (["--temp", "37.25"], "at most 1 decimal of °C from 25 to 45"),
+        (["--temp", "37,5"], "at most 1 decimal of °C from 25 to 45"),
+        (["--bp", "80/120"], "the systolic must be above the diastolic"),
+        (["--bp", "120/"], "whole number of mmHg from 20 to 200"),
+        (["--bp", "120"], "give SYSTOLIC/DIASTOLIC in mmHg"),
+        (["--bp", "400/80"], "whole number of mmHg from 40 to 300"),
+    ],
+)
+def test_implausible_spot_values_are_refused_in_words(
+    monitor_db: MonitorDb, capsys: pytest.CaptureFixture[str], option: list[str], words: str
+) -> None:
+    patient = admit(monitor_db, f"p-spot-bad-{token()}")
+    url = ["--database-url", monitor_db.owner_url]
+    assert main(["nurse", "record", patient, "--by", "N", *option, *url]) in {1, 2}
+    err = capsys.readouterr().err
+    assert words in err, err
+    assert "Traceback" not in err
+    assert "_check" not in err
+    assert monitor_db.query("SELECT 1 FROM nurse_entry WHERE patient_id = %s", (patient,)) == []
+
+
+def test_the_database_refuses_implausible_spot_values(monitor_db: MonitorDb) -> None:
+    patient = admit(monitor_db, f"p-spot-db-{token()}")
+    refused = [("spo2", "49"), ("spo2", "97.5"), ("pulse_rate", "251"), ("pulse_rate", "080"),
+               ("systolic_bp", "39"), ("diastolic_bp", "201"), ("body_temperature", "37.25"),
+               ("body_temperature", "46"), ("body_temperature", "x")]  # fmt: skip
+    for parameter, value in refused:
+        with pytest.raises(psycopg.errors.CheckViolation), monitor_db.connect() as conn:
+            conn.execute(
+                """INSERT INTO nurse_entry (patient_id, parameter, value, observed_at,
+                       valid_until, entered_by)
+                   VALUES (%s, %s, %s, now(), now() + interval '1 h', 'N')""",
+                (patient, parameter, value),
+            )
+    with monitor_db.connect() as conn:  # and takes what the application stores
+        for parameter, value in [
+            ("spo2", "50"),
+            ("body_temperature", "37.0"),
+            ("consciousness", "A"),
+        ]:
+            conn.execute(
+                """INSERT INTO nurse_entry (patient_id, parameter, value, observed_at,
+                       valid_until, entered_by)
+                   VALUES (%s, %s, %s, now(), now() + interval '1 h', 'N')""",
+                (patient, parameter, value),
+            )
+
+
 def test_nurse_entries_that_make_no_sense_are_refused(
     monitor_db: MonitorDb, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -32,6 +32,7 @@ from nabd.app.cli import main
 from nabd.app.db.migrations import apply_migrations
 from nabd.app.stack.testing import RunningStack
 from nabd.interop.fhir.auth import token_digest
+from nabd.interop.fhir.ids import ManualId
 from nabd.interop.fhir.settings import FhirSettings, TokenGrant
 from nabd.station.users import Language, NewUser, Role, add_user
 from tests.fhir import fhir_kit
@@ -259,11 +260,18 @@ def test_export_writes_the_bundle_and_a_summary_with_who_accessed(
                VALUES ('p_1', 'consciousness', 'A', now(), now() + interval '4 hours',
                        'Nurse Ines') RETURNING id"""
         ).fetchone()
+        spot = conn.execute(  # a value she measured: exported once, as the FHIR export does
+            """INSERT INTO nurse_entry (patient_id, parameter, value, observed_at, valid_until,
+                                        entered_by)
+               VALUES ('p_1', 'spo2', '93', now(), now() + interval '4 hours', 'Nurse Ines')
+               RETURNING id"""
+        ).fetchone()
         conn.execute(
             """INSERT INTO consent (patient_id, scope, text_version, collected_at, collected_by)
                VALUES ('p_1', 'remote-monitoring', 'v2-fr', now(), 'Nurse Ines')"""
         )
     assert entry is not None
+    assert spot is not None
     out = tmp_path / "export"
     status, stdout, err = run("patient", "export", "p_1", "--out", str(out), "--lang", "en",
                               "--by", DPO)  # fmt: skip
@@ -281,8 +289,12 @@ def test_export_writes_the_bundle_and_a_summary_with_who_accessed(
         str(ALERT_OLD),
     }
     observations = [r for r in resources if r["resourceType"] == "Observation"]
-    # The FHIR tests' 12 since T0, the reading before T0, and the nurse's entry.
-    assert len(observations) == 14
+    # The FHIR tests' 12 since T0, the reading before T0, the nurse's entry and her SpO2.
+    assert len(observations) == 15
+    measured = [o for o in observations if o.get("performer") and "valueQuantity" in o]
+    assert [(o["id"], o["valueQuantity"]["value"]) for o in measured] == [
+        (str(ManualId(int(spot[0]))), 93.0)
+    ]
     assert sum("NEWS2" in json.dumps(o["code"]) for o in observations) >= 2
     nurse = next(o for o in observations if o["id"] == f"nurse-entry-{entry[0]}")
     assert (nurse["valueString"], nurse["performer"][0]["display"]) == ("A", "Nurse Ines")
@@ -368,7 +380,7 @@ def test_erasure_leaves_no_identity_and_keeps_the_pseudonymous_record(
     remains = dict(re.findall(r"^  (\S.*?)\s{2,}(\d+)$", out, re.MULTILINE))
     assert remains["readings"] != "0"
     assert (remains["NEWS2 scores"], remains["alerts"], remains["nurse entries"],
-            remains["consents"]) == ("2", "2", "1", "1")  # fmt: skip
+            remains["consents"]) == ("2", "2", "2", "1")  # fmt: skip
     assert "legal retention period" in out
 
     # Nothing identifying is left in any table of the database.

@@ -4,7 +4,8 @@ download: ``executable_path``), against the real HTTPS server and database.
 Readings and alerts are seeded with SQL here, to check each page's behaviour quickly; the
 whole story with real devices, edge agent, ingest and analytics is ``test_station_story.py``.
 A nurse signs in, sees her ward's values, gets the cue of a new high-priority alert without
-reloading, acknowledges it with one click (the audit log names her), records ACVPU and oxygen;
+reloading, acknowledges it with one click (the audit log names her), records ACVPU and oxygen
+and the spot values she measured (marked as hers on her patient's page and the board);
 another ward's patient stays invisible, even by URL; Arabic is laid out right to left. With
 ``NABD_STATION_SCREENSHOTS=DIR`` the Arabic board is saved there as PNG
 (``scripts/station-screenshots`` regenerates the ones in docs/).
@@ -60,6 +61,42 @@ def test_a_nurse_acknowledges_a_new_alert_in_the_browser(
             " AND value IN ('V', 'oxygen') ORDER BY parameter"
         ).fetchall()
     assert entries == [("consciousness", "amina"), ("supplemental_oxygen", "amina")]
+
+
+def test_a_nurse_enters_spot_values_and_the_board_marks_them_as_hers(
+    browser: Browser, station: Station, seeded: Seeded
+) -> None:
+    """Issue 20 item 2: a nurse's measured SpO2, pulse, BP and temperature, on the observations
+    form; a half blood pressure is refused in her language, the form still there."""
+    page = new_page(browser, station)
+    sign_in(page, "amina")
+    page.goto("/patients/p-a")
+    page.fill("#sbp", "150")  # no diastolic: the browser sends it, the station refuses it
+    page.click("form.record button[type=submit]")
+    expect(page.locator(".notice.error")).to_contain_text("systolique (40-300 mmHg) et la")
+    page.fill("#spo2", "95")
+    page.fill("#pulse", "102")
+    page.fill("#sbp", "150")
+    page.fill("#dbp", "90")
+    page.fill("#temp", "38,2")
+    page.click("form.record button[type=submit]")
+    expect(page.locator(".notice.ok")).to_contain_text("Observations enregistrées")
+    # Shown in her locale: a French decimal comma.
+    for key, value in [("spo2", "95"), ("heart_rate", "102"), ("systolic_bp", "150/90"),
+                       ("body_temperature", "38,2")]:  # fmt: skip
+        expect(page.locator(f"dd:has(small[data-manual={key}])")).to_contain_text(value)
+    page.click("a.brand")  # the ward board marks them too
+    row = page.locator("tr.bed[data-patient=p-a]")
+    expect(row.locator("small.manual[data-manual=spo2]")).to_have_text("saisi par amina")
+    expect(row.locator("small.manual[data-manual=systolic_bp]")).to_have_text("saisi par amina")
+    with psycopg.connect(seeded.owner_url) as conn:
+        entries = conn.execute(
+            "SELECT parameter, value FROM nurse_entry WHERE patient_id = 'p-a'"
+            " AND entered_by = 'amina' AND parameter NOT IN ('consciousness',"
+            " 'supplemental_oxygen') ORDER BY parameter"
+        ).fetchall()
+    assert entries == [("body_temperature", "38.2"), ("diastolic_bp", "90"),
+                       ("pulse_rate", "102"), ("spo2", "95"), ("systolic_bp", "150")]  # fmt: skip
 
 
 def test_another_wards_patient_is_not_there_even_by_url(browser: Browser, station: Station) -> None:

@@ -330,6 +330,66 @@ def test_a_counted_respiratory_rate_is_shown_with_who_counted_it(
     assert re.search(r'<span class="value">22</span>.*?counted by Nurse Ines', page), page
 
 
+def test_a_nurses_spot_values_are_refused_or_recorded_and_shown_as_hers(
+    station: Station, seeded: Seeded
+) -> None:
+    """Issue 20 item 2: SpO2, pulse, blood pressure and temperature measured at the bedside,
+    refused in her language when implausible, then shown with who entered them."""
+    bad = {
+        "spo2": {"spo2": "9"},
+        "pulse": {"pulse": "400"},
+        "bp_alone": {"sbp": "120"},
+        "bp_upside_down": {"sbp": "80", "dbp": "120"},
+        "temp": {"temp": "375"},
+    }
+    with client(station) as c:
+        sign_in(c, "bilal")  # Arabic, ward w2
+        token = csrf_of(c.get("/patients/p-b").text)
+        refused = {
+            name: c.post("/patients/p-b/observations", data={"csrf": token, **form})
+            for name, form in bad.items()
+        }
+        good = c.post(
+            "/patients/p-b/observations",
+            data={
+                "csrf": token,
+                "spo2": "94",
+                "pulse": "88",
+                "sbp": "132",
+                "dbp": "84",
+                "temp": "37,9",
+            },  # fmt: skip  (a decimal comma, as written on French wards)
+        )
+    with client(station) as c:
+        sign_in(c, "chloe")  # English, both wards
+        page = re.sub(r"\s+", " ", c.get("/patients/p-b").text)
+    arabic = Translator(Language.AR)
+    assert {n: r.status_code for n, r in refused.items()} == dict.fromkeys(bad, 400)
+    for name, phrase in [("spo2", "bad_spo2"), ("pulse", "bad_pulse"), ("bp_alone", "bad_bp"),
+                         ("bp_upside_down", "bad_bp"), ("temp", "bad_temp")]:  # fmt: skip
+        assert arabic(phrase) in html.unescape(refused[name].text), name
+        assert "Traceback" not in refused[name].text
+    assert good.status_code == 303
+    with psycopg.connect(seeded.owner_url) as conn:
+        rows = conn.execute(
+            "SELECT parameter, value, entered_by FROM nurse_entry WHERE patient_id = 'p-b'"
+            " AND parameter <> 'respiration_rate' ORDER BY parameter"
+        ).fetchall()
+    assert rows == [
+        ("body_temperature", "37.9", "bilal"),
+        ("diastolic_bp", "84", "bilal"),
+        ("pulse_rate", "88", "bilal"),
+        ("spo2", "94", "bilal"),
+        ("systolic_bp", "132", "bilal"),
+    ]
+    # The nurse's values are the freshest (the pulse is newer than the strap's 30 s old 64).
+    for value, key in [("94", "spo2"), ("88", "heart_rate"), ("132/84", "systolic_bp"),
+                       ("37.9", "body_temperature")]:  # fmt: skip
+        pattern = rf'<span class="value">{re.escape(value)}</span>[^<]*<small class="age">[^<]*'
+        pattern += rf'</small> ?<small class="manual" data-manual="{key}">entered by bilal'
+        assert re.search(pattern, page), (key, page)
+
+
 def test_numbers_are_written_in_her_locale(station: Station, seeded: Seeded) -> None:
     """A decimal comma in French and Arabic (Morocco: Western digits), a point in English."""
     with psycopg.connect(seeded.owner_url, autocommit=True) as conn:

@@ -18,11 +18,18 @@ converted with 18.016 mg/dL per mmol/L and rounded to 3 decimals, so a meter's 7
 as 3.8854... mmol/L is judged as 70 (not level 1), exactly as the source's boundary says.
 
 **On a ward** (:func:`ward_hypoglycaemia`), glucose is a capillary check before meals and at
-bedtime: the detector judges each patient's newest clean reading while it is current
+bedtime, or a continuous glucose monitor (CGM) every few minutes for the insulin-treated: the
+detector judges each patient's newest clean reading while it is current
 (``WardGlucose.valid_s``, 1 h: protocols re-test 10-15 min after treating a low, and an older
 reading says nothing about now) against the same levels, in mmol/L, taken from the contract's
 :class:`~nabd.contract.careplan.GlucoseThresholds` defaults so that ward and home never
-disagree about what a level is.
+disagree about what a level is. A CGM's readings (a **series**: each within
+``WardGlucose.series_gap_s`` of the one before) count only once they have stayed below a level
+for ``WardGlucose.persist_s`` (15 min): the event definition of the international consensus on
+CGM metrics (Danne et al., Diabetes Care 2017;40:1631-1640; Battelino et al., Lancet Diabetes
+Endocrinol 2023;11:42-57: "at least 15 consecutive minutes" below 70 or 54 mg/dL), which keeps
+a sensor's single noisy reading from paging a nurse. A reading with none before it within the
+gap (a capillary check, or the first of a run that began with one) stands alone, as before.
 
 **Time in range** per local day (and per week, day 0-6 of the period, ...): the share of
 readings within ``[range_low, range_high]`` (70-180 mg/dL). For a CGM's evenly spaced readings
@@ -64,6 +71,7 @@ __all__ = [
     "WardGlucose",
     "WardHypoglycaemia",
     "glucose_levels",
+    "held",
     "time_in_range",
     "ward_hypoglycaemia",
 ]
@@ -173,11 +181,21 @@ class WardGlucose:
     level_1: float = LEVEL_1_MMOL_L
     level_2: float = LEVEL_2_MMOL_L
     valid_s: float = 3600.0
+    persist_s: float = 900.0
+    """A CGM event: readings below a level for at least 15 min (first to newest)."""
+    series_gap_s: float = 600.0
+    """Readings closer than this to the one before form a series (a CGM reads every 1-5 min; a
+    capillary re-check after treating a low comes 10-15 min later, ADA's 15-15 rule)."""
+    readings: int = 24
+    """Glucose readings kept per patient for the persistence: 2 h of a 5-min CGM."""
 
     def __post_init__(self) -> None:
         if not (np.isfinite(self.level_1) and 0 < self.level_2 < self.level_1):
             raise AnalyticsInputError("level_1/level_2", "need 0 < level_2 < level_1 (mmol/L)")
-        check_duration("valid_s", self.valid_s)
+        for name in ("valid_s", "persist_s", "series_gap_s"):
+            check_duration(name, getattr(self, name))
+        if self.readings < 2:
+            raise AnalyticsInputError("readings", "must be >= 2")
 
 
 @dataclass(frozen=True)
@@ -194,12 +212,19 @@ class WardHypoglycaemia:
 
 
 def ward_hypoglycaemia(
-    now: int, value: npt.ArrayLike, time: npt.ArrayLike, config: WardGlucose | None = None
+    now: int,
+    value: npt.ArrayLike,
+    time: npt.ArrayLike,
+    config: WardGlucose | None = None,
+    *,
+    recent: Window | None = None,
 ) -> WardHypoglycaemia:
     """Each patient's newest clean glucose (mmol/L, NaN: none) taken at ``time`` (int64 ns,
     NEVER: none), judged at ``now``: level 2 below ``level_2``, level 1 below ``level_1``,
-    while the reading is not older than ``valid_s``. The caller maps levels to priorities
-    (the analytics service: level 2 high, level 1 medium)."""
+    while the reading is not older than ``valid_s``. With ``recent`` (each patient's newest
+    readings, the newest last), a reading in a series holds a level only as :func:`held` says.
+    The caller maps levels to priorities (the analytics service: level 2 high, level 1
+    medium)."""
     cfg = config or WardGlucose()
     instant = check_now(now)
     glucose = np.asarray(value, dtype=np.float64)
@@ -208,5 +233,44 @@ def ward_hypoglycaemia(
         raise AnalyticsInputError("time", "must be int64 ns, one per value")
     current = (taken >= instant - seconds_to_ns(cfg.valid_s)) & ~np.isnan(glucose)
     seen = np.where(current, glucose, np.inf)
-    level = np.where(seen < cfg.level_2, 2, np.where(seen < cfg.level_1, 1, 0)).astype(np.int8)
+    below_2, below_1 = seen < cfg.level_2, seen < cfg.level_1
+    if recent is not None:
+        if recent.values.shape[0] != glucose.shape[0]:
+            raise AnalyticsInputError("recent", "needs one row per patient")
+        below_2 &= held(recent, cfg.level_2, cfg)
+        below_1 &= held(recent, cfg.level_1, cfg)
+    level = np.where(below_2, 2, np.where(below_1, 1, 0)).astype(np.int8)
     return WardHypoglycaemia(level=level, value=np.where(current, glucose, np.nan))
+
+
+def held(recent: Window, level: float, config: WardGlucose | None = None) -> BoolArray:
+    """Per patient: the newest readings of ``recent`` are below ``level`` and count as an event.
+
+    The *run* is the newest readings all below ``level``, each within ``series_gap_s`` of the
+    one before. It holds when it spans ``persist_s`` (first to newest reading: 15 min is four
+    readings of a 5-min CGM) or when its first reading had no reading before it within the gap
+    (a capillary check: one reading is the measurement). A run filling the whole window has an
+    unknown start and is judged by its span.
+    """
+    cfg = config or WardGlucose()
+    times, values, valid = recent.times, recent.values, recent.valid
+    n, k = values.shape
+    if k == 0:
+        return np.zeros(n, dtype=np.bool_)
+    with np.errstate(invalid="ignore"):
+        below = valid & (values < level)
+    linked = np.zeros((n, k), dtype=np.bool_)  # within the gap of the reading before
+    linked[:, 1:] = (
+        valid[:, :-1]
+        & valid[:, 1:]
+        & (times[:, 1:] - times[:, :-1] <= seconds_to_ns(cfg.series_gap_s))
+    )
+    chained = below.copy()
+    chained[:, :-1] &= linked[:, 1:]  # a reading joins the run only if the next one links to it
+    run = np.flip(np.logical_and.accumulate(np.flip(chained, axis=1), axis=1), axis=1)
+    first = np.argmax(run, axis=1)
+    rows = np.arange(n)
+    span = times[:, -1] - times[rows, first]
+    alone = ~linked[rows, first] & ~((first == 0) & valid[:, 0])
+    result: BoolArray = run[:, -1] & ((span >= seconds_to_ns(cfg.persist_s)) | alone)
+    return result

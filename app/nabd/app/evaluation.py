@@ -3,10 +3,12 @@
 A simulated ward (:func:`nabd.simulators.ward.build_ward`) gives patients, the scenarios they live
 through and the ground-truth labels. :func:`replay` feeds its series through the same
 :class:`~nabd.analytics.service.engine.Engine` the service runs, tick by tick, as devices would send
-them (cadences in :data:`CADENCE_S`, capillary glucose at :data:`GLUCOSE_TIMES_H`; RR intervals
-beat by beat; a disconnect drops the device's samples and, like a battery run flat, is the
-device's link reported down in the registry, as the gateway's status would; contact loss is sent
-flagged; unflagged motion spikes are sent as they are), and keeps every alert raised.
+them (cadences in :data:`CADENCE_S`; glucose as each patient's cohort has it watched,
+:mod:`nabd.simulators.cohort`: a CGM every 5 min for the insulin-treated, capillary checks at
+:data:`GLUCOSE_TIMES_H` for other diabetics, none otherwise; RR intervals beat by beat; a
+disconnect drops the device's samples and, like a battery run flat, is the device's link
+reported down in the registry, as the gateway's status would; contact loss is sent flagged;
+unflagged motion spikes are sent as they are), and keeps every alert raised.
 :func:`score` matches alerts to labels:
 
 * a label is **detected** when an alert of one of its matching conditions (:data:`MATCHES`) was
@@ -46,6 +48,7 @@ from nabd.analytics.service.engine import Engine
 from nabd.analytics.service.lifecycle import NurseAction
 from nabd.analytics.service.registry import Registry
 from nabd.analytics.service.samples import Samples, metric_index
+from nabd.simulators.cohort import CAPILLARY_TIMES_H, glucose_schedule
 from nabd.simulators.devices import Device, device_of
 from nabd.simulators.labels import Condition, Label
 from nabd.simulators.scenarios import BatteryDrain, TransportKind
@@ -73,6 +76,7 @@ __all__ = [
     "registry_of",
     "replay",
     "sample_mask",
+    "sampled",
     "score",
 ]
 
@@ -94,11 +98,11 @@ CADENCE_S: Final[Mapping[str, int]] = MappingProxyType(
 thermometer and automated cuff every 30 minutes (a monitored ward); batteries every 5 minutes."""
 BATTERY_CADENCE_S: Final = 300
 
-GLUCOSE_TIMES_H: Final = (7.5, 11.5, 17.5, 21.5)
+GLUCOSE_TIMES_H: Final = CAPILLARY_TIMES_H
 """Capillary glucose on a ward, hours of the ward's day: before breakfast, lunch and dinner and
-at bedtime (the usual schedule for an inpatient on insulin, ADA Standards of Care section 16,
-"Diabetes Care in the Hospital"). Between them, nobody measures glucose: an episode that starts
-and ends between two checks cannot be seen by any detector (see ``Outcome.unmeasured``)."""
+at bedtime (ADA Standards of Care section 16, "Diabetes Care in the Hospital"), for patients
+with diabetes not on insulin. Between them, nobody measures their glucose: an episode between
+two checks cannot be seen by any detector (see ``ConditionScore.unmeasured``)."""
 
 _NEWS2_PARTS: Final = frozenset({"news2"})
 MATCHES: Final[Mapping[Condition, frozenset[str]]] = MappingProxyType(
@@ -172,7 +176,7 @@ TARGET_DELAY_S: Final[Mapping[Condition, float]] = MappingProxyType(
         # ACC/AHA 2017: a hypertensive emergency is treated within the first hour.
         Condition.HYPERTENSIVE_CRISIS: 60 * _MIN,
         # ADA Standards of Care (section 16): treat and re-test within 15 min of a low reading;
-        # with capillary checks four times a day the onset itself is rarely seen.
+        # a CGM event needs 15 min below the level (consensus), after the fall to it.
         Condition.HYPOGLYCAEMIA: 60 * _MIN,
         Condition.SENSOR_OFF: 1 * _MIN,
         Condition.FLATLINE: 10 * _MIN,  # a 300 s window must be frozen first
@@ -316,20 +320,30 @@ def link_windows(ward: Ward) -> list[LinkDown]:
     return out
 
 
-def sample_mask(key: str, times: FloatArray, glucose_every_s: int | None = None) -> BoolArray:
-    """Which of the (1 s) ``times`` a ward measures ``key`` at: every :data:`CADENCE_S`, or for
-    glucose at :data:`GLUCOSE_TIMES_H` of each day, or every ``glucose_every_s`` when given (a
-    what-if: a continuous glucose monitor every 5 min, which the catalogue has no metric for
-    yet, would read interstitial glucose)."""
-    if key == "glucose" and glucose_every_s is not None:
-        stepped: BoolArray = np.arange(times.shape[0]) % glucose_every_s == 0
-        return stepped
+def sample_mask(key: str, times: FloatArray) -> BoolArray:
+    """Which of the (1 s) ``times`` a ward measures ``key`` at, for every patient alike: every
+    :data:`CADENCE_S`, or for glucose the capillary checks at :data:`GLUCOSE_TIMES_H` (a
+    patient's own glucose schedule is :func:`sampled`'s)."""
     if key == "glucose":
         second = np.rint(times).astype(np.int64) % 86400
         checks: BoolArray = np.isin(second, [round(h * 3600) for h in GLUCOSE_TIMES_H])
         return checks
     every: BoolArray = np.arange(times.shape[0]) % CADENCE_S[key] == 0
     return every
+
+
+def sampled(
+    ward: Ward, key: str, times: FloatArray, glucose_every_s: int | None = None
+) -> BoolArray:
+    """``(patients, times)``: where the ward measures each patient's ``key``. Glucose follows
+    the patient's cohort (:func:`nabd.simulators.cohort.glucose_schedule`), or with
+    ``glucose_every_s`` everyone's every that many seconds (a what-if); the rest
+    :func:`sample_mask`."""
+    if key == "glucose":
+        schedule: BoolArray = glucose_schedule(ward.profiles, times, glucose_every_s)
+        return schedule
+    mask: BoolArray = np.broadcast_to(sample_mask(key, times), (len(ward.profiles), times.size))
+    return mask
 
 
 def _dropped(ward: Ward, series: VitalSeries) -> dict[Device, np.ndarray]:
@@ -368,18 +382,18 @@ def _batches(
     beat_rows, beat_times, beat_rr = beat_rows[order], beat_times[order], beat_rr[order]
     strap_drop = dropped.get(Device.CHEST_STRAP, no_drop)
     keys = [key for key in (*CADENCE_S, "glucose") if key in series.values]
-    sampled = {key: sample_mask(key, times, glucose_every_s) for key in keys}
+    taken = {key: sampled(ward, key, times, glucose_every_s) for key in keys}
     for first in range(0, steps, tick_s):
         last = min(first + tick_s, steps)
         parts: list[Samples] = []
         for key in keys:
-            cols = np.arange(first, last)[sampled[key][first:last]]
+            cols = np.arange(first, last)[taken[key][:, first:last].any(axis=0)]
             if cols.size == 0:
                 continue
             drop = dropped.get(device_of(key), no_drop)[:, cols]
             values = series.values[key][:, cols]
             lost = series.contact_lost[key][:, cols]
-            send = ~drop & (~np.isnan(values) | lost)
+            send = taken[key][:, cols] & ~drop & (~np.isnan(values) | lost)
             r, c = np.nonzero(send)
             parts.append(
                 Samples(
@@ -596,14 +610,14 @@ def _beyond(values: FloatArray, side: str, limit: float) -> BoolArray:
 
 def count_unmeasured(
     outcome: Outcome,
-    labels: Sequence[Label],
+    ward: Ward,
     series: VitalSeries,
     grace_s: float = 300.0,
     glucose_every_s: int | None = None,
 ) -> None:
-    """Set ``unmeasured`` per label condition: episodes in which no sample the ward takes (per
-    :func:`sample_mask`) is beyond the limit, so no detector could find them. Saying so is
-    honest; stretching the label to the next scheduled check would not be."""
+    """Set ``unmeasured`` per label condition: episodes of ``ward`` in which no sample the ward
+    takes (per :func:`sampled`) is beyond the limit, so no detector could find them. Saying so
+    is honest; stretching the label to the next scheduled check would not be."""
     rows = {pid: i for i, pid in enumerate(series.patient_ids)}
     times = series.times
     for condition, alert_condition in _EVIDENCE.items():
@@ -611,12 +625,13 @@ def count_unmeasured(
         if entry is None:
             continue
         key, side, limit = _LIMIT_OF[alert_condition]
-        taken = sample_mask(key, times, glucose_every_s)
-        for label in labels:
+        taken = sampled(ward, key, times, glucose_every_s)
+        for label in ward.labels:
             if label.condition is not condition or label.patient_id not in rows:
                 continue
-            inside = taken & (times >= label.onset) & (times < label.offset + grace_s)
-            values = series.values[key][rows[label.patient_id]]
+            row = rows[label.patient_id]
+            inside = taken[row] & (times >= label.onset) & (times < label.offset + grace_s)
+            values = series.values[key][row]
             if not _beyond(values[inside], side, limit).any():
                 entry.unmeasured += 1
 
@@ -633,7 +648,7 @@ class DelayParts:
 
 
 def delay_parts(
-    entry: ConditionScore, series: VitalSeries, glucose_every_s: int | None = None
+    entry: ConditionScore, ward: Ward, series: VitalSeries, glucose_every_s: int | None = None
 ) -> list[DelayParts]:
     """The parts of each detection of ``entry`` made by an alert with a limit (others, such as
     NEWS2 or a baseline deviation, have no single crossing and are left out)."""
@@ -644,12 +659,13 @@ def delay_parts(
         if alert is None or alert.condition not in _LIMIT_OF:
             continue
         key, side, limit = _LIMIT_OF[alert.condition]
+        row = rows[label.patient_id]
         inside = (times >= label.onset) & (times <= alert.at)
-        beyond = inside & _beyond(series.values[key][rows[label.patient_id]], side, limit)
+        beyond = inside & _beyond(series.values[key][row], side, limit)
         if not beyond.any():
             continue
         crossed = float(times[np.argmax(beyond)])
-        shown_mask = beyond & sample_mask(key, times, glucose_every_s)
+        shown_mask = beyond & sampled(ward, key, times, glucose_every_s)[row]
         shown = float(times[np.argmax(shown_mask)]) if shown_mask.any() else alert.at
         out.append(DelayParts(crossed - label.onset, shown - crossed, alert.at - shown))
     return out

@@ -92,8 +92,13 @@ def measure(
     patient_ids: Sequence[str],
     times: FloatArray,
     seed: int,
+    *,
+    glucose_error_sd: FloatArray | None = None,
 ) -> dict[str, FloatArray]:
-    """Every metric as devices report it, before device faults: (patients, times) each."""
+    """Every metric as devices report it, before device faults: (patients, times) each.
+
+    ``glucose_error_sd`` is each patient's relative glucose error (default: the meter's 4 %;
+    a CGM wearer's is larger, :data:`nabd.simulators.cohort.CGM_ERROR_SD`)."""
     rows = slice(0, len(patient_ids))
 
     def error(metric: str) -> FloatArray:
@@ -123,6 +128,8 @@ def measure(
     values["respiration_rate"] = np.maximum(breathing, 0.0, out=breathing)
     values["body_temperature"] = latent_plus_error("body_temperature")
     glucose = error("glucose")
+    if glucose_error_sd is not None:
+        glucose *= (np.asarray(glucose_error_sd, dtype=np.float64) / ERROR_SD["glucose"])[:, None]
     glucose += 1.0
     glucose *= physiology.latent("glucose", times, rows)
     values["glucose"] = np.maximum(glucose, 0.5, out=glucose)

@@ -27,10 +27,17 @@ from typing import Final, Literal
 import numpy as np
 import numpy.typing as npt
 
+from nabd.simulators.cohort import (
+    CGM_ERROR_SD,
+    Diabetes,
+    GlucoseMonitor,
+    draw_diabetes,
+    monitor_of,
+)
 from nabd.simulators.errors import SimulatorError
 from nabd.simulators.faults import apply_faults
 from nabd.simulators.heartbeat import detected_beats, true_beats
-from nabd.simulators.measurement import measure
+from nabd.simulators.measurement import ERROR_SD, measure
 from nabd.simulators.physiology import Physiology
 from nabd.simulators.scenarios import EXCURSION_METRICS, Scenario
 from nabd.simulators.series import VitalSeries
@@ -84,12 +91,17 @@ class PatientProfile:
     """kg."""
     height: float
     """m."""
+    diabetes: Diabetes = Diabetes.NONE
+    """Drawn apart from everything else (:mod:`~nabd.simulators.cohort`); decides how the ward
+    watches the patient's glucose and whether a hypoglycaemia scenario may be dealt to them."""
 
     def __post_init__(self) -> None:
         if not _ID.fullmatch(self.patient_id):
             raise SimulatorError(f"patient id {self.patient_id!r} must match {_ID.pattern}")
         if self.sex not in ("female", "male"):
             raise SimulatorError(f"sex must be 'female' or 'male', got {self.sex!r}")
+        if not isinstance(self.diabetes, Diabetes):
+            raise SimulatorError(f"diabetes must be one of {', '.join(Diabetes)}")
         for name, (low, high) in _PLAUSIBLE.items():
             value = getattr(self, name)
             if not (math.isfinite(value) and low <= value <= high):
@@ -123,6 +135,7 @@ def draw_profile(seed: int, index: int = 0) -> PatientProfile:
     ``draw_profiles(k, seed)``: growing a ward keeps the patients it had.
     """
     rng = stream(check_seed(seed), f"profile-{index}", "profile")
+    diabetes = draw_diabetes(seed, index)
     age = int(np.clip(rng.normal(66, 15), 18, 95))
     sex: Sex = "female" if rng.random() < 0.5 else "male"
     height = rng.normal(1.63, 0.065) if sex == "female" else rng.normal(1.76, 0.07)
@@ -140,10 +153,30 @@ def draw_profile(seed: int, index: int = 0) -> PatientProfile:
         temperature_baseline=round(float(np.clip(rng.normal(36.8, 0.15), 36.5, 37.1)), 2),
         systolic_baseline=round(systolic, 1),
         diastolic_baseline=round(diastolic, 1),
-        glucose_baseline=round(float(np.clip(rng.lognormal(np.log(5.6), 0.15), 4.5, 9.0)), 1),
+        glucose_baseline=_glucose_baseline(rng, diabetes),
         weight=round(bmi * height**2, 1),
         height=round(height, 2),
+        diabetes=diabetes,
     )
+
+
+COUNTER_REGULATED: Final = 4.0
+"""mmol/L: glucose of a patient without diabetes never falls below this here. Glucagon and
+adrenaline answer a fall from about 3.6-3.8 mmol/L (Cryer, the glycaemic thresholds of
+counter-regulation), so a fasting adult without diabetes or glucose-lowering drugs stays at
+or above 3.9 (the simulator gives them no hypoglycaemia scenario)."""
+
+
+def _glucose_baseline(rng: np.random.Generator, diabetes: Diabetes) -> float:
+    """Mean glucose (mmol/L), one draw of ``rng`` whatever the status (the draws before it keep
+    their values). Without diabetes: fasting 4.7-5.8 (normal below 5.6-6.1, ADA/WHO); counter-
+    regulation (glucagon, then adrenaline from about 3.6-3.8 mmol/L, Cryer) keeps a non-diabetic
+    adult above 3.9, and from 4.7 the model's variation (0.29 mmol/L SD) stays above it in
+    practice. With diabetes, inpatients run 6-14 mmol/L (ADA section 16 targets 7.8-10.0 for
+    most): log-normal around 8.5."""
+    if diabetes is Diabetes.NONE:
+        return round(float(np.clip(rng.lognormal(np.log(5.1), 0.06), 4.7, 5.8)), 1)
+    return round(float(np.clip(rng.lognormal(np.log(8.5), 0.18), 6.0, 14.0)), 1)
 
 
 def draw_profiles(n: int, seed: int) -> tuple[PatientProfile, ...]:
@@ -189,6 +222,9 @@ def simulate(
         start=start,
         end=end,
         utc_offset_s=utc_offset_s,
+        glucose_floor=np.array(
+            [COUNTER_REGULATED if p.diabetes is Diabetes.NONE else -np.inf for p in profiles]
+        ),
     )
     beats = [
         true_beats(
@@ -203,7 +239,15 @@ def simulate(
         )
         for row, profile in enumerate(profiles)
     ]
-    values = measure(physiology, beats, ids, instants, seed)
+    cgm = np.array([monitor_of(p) is GlucoseMonitor.CGM for p in profiles])
+    values = measure(
+        physiology,
+        beats,
+        ids,
+        instants,
+        seed,
+        glucose_error_sd=np.where(cgm, CGM_ERROR_SD, ERROR_SD["glucose"]),
+    )
     effects = apply_faults(
         values, instants, ids, [[f for s in m for f in s.faults] for m in own], seed
     )

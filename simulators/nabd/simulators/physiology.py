@@ -121,9 +121,11 @@ MEAL_RISE: Final = 0.3
 class Physiology:
     """The latent vitals of a set of patients over one simulated span.
 
-    ``baselines`` maps each metric of :data:`EXCURSION_METRICS` to one baseline per patient;
-    ``excursions[i]`` are patient ``i``'s excursions. Reading before ``start - margin`` or
-    after ``end + margin`` extrapolates the variation flat.
+        ``baselines`` maps each metric of :data:`EXCURSION_METRICS` to one baseline per patient;
+        ``excursions[i]`` are patient ``i``'s excursions; ``glucose_floor`` (one per patient, -inf:
+        none) is where counter-regulation holds glucose's own variation (a scenario's excursion,
+    an insulin overdose, may still take it below). Reading before
+        ``start - margin`` or after ``end + margin`` extrapolates the variation flat.
     """
 
     def __init__(
@@ -137,7 +139,11 @@ class Physiology:
         end: float,
         utc_offset_s: float,
         margin_s: float = 60.0,
+        glucose_floor: FloatArray | None = None,
     ) -> None:
+        self._glucose_floor = (
+            None if glucose_floor is None else np.asarray(glucose_floor, dtype=np.float64)
+        )
         self._baselines = {m: np.asarray(baselines[m], dtype=np.float64) for m in EXCURSION_METRICS}
         self._excursions = [
             {m: [e for e in own if e.metric == m] for m in EXCURSION_METRICS} for own in excursions
@@ -157,13 +163,21 @@ class Physiology:
             days = (times - self._local_midnight) / DAY_S  # cos is periodic: no modulo needed
             wave = rhythm.amplitude * np.cos(2 * np.pi * (days - rhythm.acrophase_h / 24.0))
             value += base * wave if rhythm.relative else wave
+        meal = None
         if metric == "glucose":
-            value += MEAL_RISE * base * _meals(times + self._utc_offset_s)
+            meal = MEAL_RISE * base * _meals(times + self._utc_offset_s)
+            value += meal
+            if self._glucose_floor is not None:  # a scenario's excursion may go below it
+                np.maximum(value, self._glucose_floor[rows, np.newaxis], out=value)
         for index, row in enumerate(range(*rows.indices(len(self._excursions)))):
             for excursion in self._excursions[row][metric]:
                 first, last = np.searchsorted(times, (excursion.onset, excursion.offset))
                 amount = excursion.amount(float(self._baselines[metric][row]))
-                value[index, first:last] += amount * excursion.envelope(times[first:last])
+                envelope = excursion.envelope(times[first:last])
+                value[index, first:last] += amount * envelope
+                if meal is not None and excursion.target is not None:
+                    # A glucose target holds whatever was eaten (insulin overrides the meal).
+                    value[index, first:last] -= meal[index, first:last] * envelope
         low, high = LIMITS[metric]
         clamped: FloatArray = np.clip(value, low, high)
         return clamped

@@ -5,6 +5,13 @@ scenario kind a weight; counts are allotted in proportion (largest remainders, s
 at 0.5 stable get exactly 25 stable patients) and shuffled over the beds. A mix key may join
 kinds with ``+`` (``"sepsis+sensor_off"``) to give a patient several at once.
 
+Some scenarios happen only to some patients (:data:`COHORT_OF`: hypoglycaemia to the
+insulin-treated, :mod:`~nabd.simulators.cohort`). The cohort is drawn with the profiles, before
+and apart from any scenario; when the shuffle deals such a scenario to a patient outside its
+cohort, it is exchanged with a patient of the cohort dealt ``stable`` (so no other patient's
+scenario moves), else with one dealt any scenario open to all, chosen by the seed. With nobody
+in the cohort the scenario is not placed (``Ward.unplaced``) and the patient stays stable.
+
 Everything follows from ``seed``: the same call builds the same ward, and each patient's
 scenario parameters come from its own stream.
 """
@@ -12,7 +19,7 @@ scenario parameters come from its own stream.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final
@@ -20,6 +27,7 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
+from nabd.simulators.cohort import Diabetes
 from nabd.simulators.errors import ScenarioError, SimulatorError
 from nabd.simulators.labels import Label
 from nabd.simulators.patient import PatientProfile, draw_profiles, simulate
@@ -28,7 +36,7 @@ from nabd.simulators.series import VitalSeries
 from nabd.simulators.streams import check_seed, stream
 from nabd.simulators.timebase import DAY_S, DEFAULT_START, FloatArray, regular_times
 
-__all__ = ["DEFAULT_MIX", "Ward", "build_ward"]
+__all__ = ["COHORT_OF", "DEFAULT_MIX", "Ward", "build_ward"]
 
 DEFAULT_MIX: Final[Mapping[str, float]] = MappingProxyType(
     {
@@ -52,6 +60,11 @@ DEFAULT_MIX: Final[Mapping[str, float]] = MappingProxyType(
 )
 """Half the ward stable, the rest spread over every clinical and technical scenario."""
 
+COHORT_OF: Final[Mapping[str, Callable[[PatientProfile], bool]]] = MappingProxyType(
+    {"hypoglycaemia": lambda profile: profile.diabetes is Diabetes.INSULIN}
+)
+"""Scenario kinds dealt only within a cohort: who may live through them."""
+
 
 @dataclass(frozen=True, eq=False)
 class Ward:
@@ -63,6 +76,8 @@ class Ward:
     profiles: tuple[PatientProfile, ...]
     assignments: Mapping[str, tuple[Scenario, ...]]
     labels: tuple[Label, ...]
+    unplaced: tuple[str, ...] = ()
+    """Mix keys dealt to nobody because the ward had no patient in their cohort."""
 
     def times(self, step_s: float = 1.0) -> FloatArray:
         """Regular sampling instants over the ward's span."""
@@ -104,12 +119,15 @@ def build_ward(
     profiles = draw_profiles(n_patients, seed)
     kinds = _allotted(scenario_mix, n_patients)
     order = stream(seed, "ward", "beds").permutation(n_patients)
+    dealt, unplaced = _within_cohorts(
+        [kinds[int(i)] for i in order], profiles, stream(seed, "ward", "cohorts")
+    )
     end = start + duration_s
     assignments: dict[str, tuple[Scenario, ...]] = {}
-    for profile, index in zip(profiles, order, strict=True):
+    for profile, key in zip(profiles, dealt, strict=True):
         assignments[profile.patient_id] = tuple(
             draw(kind, stream(seed, profile.patient_id, "scenario", kind), start, end)
-            for kind in kinds[int(index)].split("+")
+            for kind in key.split("+")
         )
     labels = tuple(
         label
@@ -124,7 +142,42 @@ def build_ward(
         profiles=profiles,
         assignments=MappingProxyType(assignments),
         labels=labels,
+        unplaced=tuple(unplaced),
     )
+
+
+def _may_live(key: str, profile: PatientProfile) -> bool:
+    """Whether every scenario of mix key ``key`` is open to ``profile``."""
+    return all(kind not in COHORT_OF or COHORT_OF[kind](profile) for kind in key.split("+"))
+
+
+def _within_cohorts(
+    dealt: list[str], profiles: Sequence[PatientProfile], rng: np.random.Generator
+) -> tuple[list[str], list[str]]:
+    """``dealt`` (one mix key per patient) with every cohort scenario moved into its cohort:
+    exchanged with a patient of the cohort dealt ``stable``, else with one dealt a key open to
+    the patient losing it; a key nobody may take is dropped (the patient is stable)."""
+    out, unplaced = list(dealt), []
+    for row, key in enumerate(dealt):
+        if _may_live(key, profiles[row]):
+            continue
+        partners = [
+            other
+            for other, theirs in enumerate(out)
+            if other != row
+            and _may_live(key, profiles[other])
+            and _may_live(theirs, profiles[row])
+            and _may_live(theirs, profiles[other])
+        ]
+        stable = [other for other in partners if out[other] == "stable"]
+        pool = stable or partners
+        if not pool:
+            unplaced.append(key)
+            out[row] = "stable"
+            continue
+        other = pool[int(rng.integers(0, len(pool)))]
+        out[row], out[other] = out[other], key
+    return out, unplaced
 
 
 def _allotted(mix: Mapping[str, float], count: int) -> list[str]:

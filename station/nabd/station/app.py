@@ -52,7 +52,9 @@ log = logging.getLogger("nabd.station")
 
 _HERE: Final = Path(__file__).parent
 _ENTRY_VALID_S: Final = 4 * 3600.0
-"""A nurse's ACVPU or oxygen entry counts for 4 h (the default of ``nabd nurse record``)."""
+"""A nurse's entry (ACVPU, oxygen, a value she measured) counts for 4 h, the default of ``nabd
+nurse record``: the 4-hourly round of a NEWS2 of 1-4 (RCP NEWS2 2017, chart 4; a local
+policy)."""
 
 Connect = Callable[[], psycopg.Connection[Any]]
 _Action = Callable[[psycopg.Connection[Any], SignedIn, uuid.UUID], object]
@@ -304,6 +306,11 @@ def create_app(  # noqa: PLR0915 - the factory declares every route over one set
         acvpu: Annotated[str, Form(max_length=10)] = "",
         oxygen: Annotated[str, Form(max_length=10)] = "",
         rr: Annotated[str, Form(max_length=10)] = "",
+        spo2: Annotated[str, Form(max_length=10)] = "",
+        pulse: Annotated[str, Form(max_length=10)] = "",
+        sbp: Annotated[str, Form(max_length=10)] = "",
+        dbp: Annotated[str, Form(max_length=10)] = "",
+        temp: Annotated[str, Form(max_length=10)] = "",
         csrf: Annotated[str | None, Form()] = None,
     ) -> Response:
         with database() as conn:
@@ -312,7 +319,15 @@ def create_app(  # noqa: PLR0915 - the factory declares every route over one set
             with scope.as_user(conn, user):
                 scope.visible_patient(conn, patient_id)
                 scope.as_station(conn)
-                entries, problem = _entries(acvpu, oxygen, rr)
+                measured = {
+                    "respiration_rate": rr,
+                    "spo2": spo2,
+                    "pulse_rate": pulse,
+                    "systolic_bp": sbp,
+                    "diastolic_bp": dbp,
+                    "body_temperature": temp,
+                }
+                entries, problem = _entries(acvpu, oxygen, measured)
                 if problem is not None:
                     message = words(user.lang)(problem)
                     return _patient_with(request, conn, user, patient_id, message, 400)
@@ -360,9 +375,24 @@ def _not_found(patient_id: str) -> StationError:
                          id=patient_id[:63])  # fmt: skip
 
 
-def _entries(acvpu: str, oxygen: str, rr: str) -> tuple[dict[str, str], str | None]:
+_BAD_VALUE: Final = {
+    "respiration_rate": "bad_rr",
+    "spo2": "bad_spo2",
+    "pulse_rate": "bad_pulse",
+    "systolic_bp": "bad_bp",
+    "diastolic_bp": "bad_bp",
+    "body_temperature": "bad_temp",
+}
+"""The phrase that says what a measured value on the observations form must be."""
+
+
+def _entries(
+    acvpu: str, oxygen: str, measured: dict[str, str]
+) -> tuple[dict[str, str], str | None]:
     """The nurse entries of the observations form, or the phrase key of what is wrong with it
-    (shown in her language on her patient's page, the form still there)."""
+    (shown in her language on her patient's page, the form still there). ``measured``: the
+    values she measured, by catalogue key ('' when not measured); a temperature may be written
+    with a decimal comma, as French nurses do."""
     entries = {}
     if acvpu:
         if acvpu not in actions.ENTRY_VALUES["consciousness"]:
@@ -372,12 +402,14 @@ def _entries(acvpu: str, oxygen: str, rr: str) -> tuple[dict[str, str], str | No
         if oxygen not in actions.ENTRY_VALUES["supplemental_oxygen"]:
             return {}, "bad_oxygen"
         entries["supplemental_oxygen"] = oxygen
-    counted = rr.strip()
-    if counted:
-        low, high = actions.COUNTED_RATE
-        if not (counted.isascii() and counted.isdigit() and low <= int(counted) <= high):
-            return {}, "bad_rr"
-        entries["respiration_rate"] = str(int(counted))
+    for key, text in measured.items():
+        value = text.strip().replace(",", ".") if key == "body_temperature" else text.strip()
+        if value:
+            if actions.MANUAL_RANGES[key].problem(value) is not None:
+                return {}, _BAD_VALUE[key]
+            entries[key] = value
+    if actions.blood_pressure_problem(entries) is not None:
+        return {}, "bad_bp"
     if not entries:
         return {}, "nothing_to_record"
     return entries, None

@@ -32,6 +32,9 @@ VITALS: Final = (
 )
 """The columns of the board, as catalogue keys (blood pressure shown as systolic/diastolic)."""
 
+_MANUAL_COLUMN: Final = {"pulse_rate": "heart_rate"}
+"""A pulse a nurse measured is shown in the pulse column (NEWS2 scores either as pulse)."""
+
 PRIORITY_ORDER: Final = ("critical", "high", "medium", "low")
 
 
@@ -39,8 +42,9 @@ PRIORITY_ORDER: Final = ("critical", "high", "medium", "low")
 class Vital:
     value: float | None
     at: datetime
-    counted_by: str | None = None
-    """The nurse who counted it (a manual entry, ``nabd nurse record --rr``); None: a device."""
+    entered_by: str | None = None
+    """The nurse who measured and entered it (a manual entry, ``nabd nurse record`` or the
+    observations form); None: a device's reading."""
 
 
 @dataclass(frozen=True)
@@ -87,13 +91,14 @@ ORDER BY patient_id, time DESC"""
 """The newest score of each patient, its sub-scores in chart order (``PARAMETERS``)."""
 
 
-_COUNTED_RR_SQL: Final = """
-SELECT DISTINCT ON (patient_id) patient_id, value::float8, observed_at, entered_by
+_MANUAL_SQL: Final = """
+SELECT DISTINCT ON (patient_id, parameter) patient_id, parameter, value::float8, observed_at,
+       entered_by
 FROM nurse_entry
-WHERE patient_id = ANY(%s) AND parameter = 'respiration_rate'
+WHERE patient_id = ANY(%s) AND parameter = ANY(%s)
   AND valid_until > now() AND observed_at <= now()
-ORDER BY patient_id, observed_at DESC, id DESC"""
-"""Each patient's counted respiratory rate in force (migration 0033), with who counted it."""
+ORDER BY patient_id, parameter, observed_at DESC, id DESC"""
+"""Each patient's values in force that a nurse measured (migrations 0033, 0034), with who."""
 
 
 @dataclass
@@ -145,10 +150,22 @@ def ward_board(conn: Conn, *, patient: str | None = None) -> list[BedRow]:
         (ids, list(VITALS)),
     ).fetchall():
         rows[pid].vitals[key] = Vital(value, at)
-    for pid, value, at, nurse in conn.execute(_COUNTED_RR_SQL, (ids,)).fetchall():
-        device = rows[pid].vitals.get("respiration_rate")
-        if device is None or device.at < at:  # the freshest one, as NEWS2 scores it
-            rows[pid].vitals["respiration_rate"] = Vital(value, at, counted_by=nurse)
+    manual: dict[tuple[str, str], Vital] = {
+        (pid, _MANUAL_COLUMN.get(key, key)): Vital(value, at, entered_by=nurse)
+        for pid, key, value, at, nurse in conn.execute(
+            _MANUAL_SQL, (ids, [*VITALS, *_MANUAL_COLUMN])
+        )
+    }
+    for (pid, key), entry in manual.items():
+        device = rows[pid].vitals.get(key)
+        if key == "diastolic_bp":  # goes with its systolic (one measurement), below
+            continue
+        if device is None or device.at < entry.at:  # the freshest one, as NEWS2 scores it
+            rows[pid].vitals[key] = entry
+            if key == "systolic_bp":
+                rows[pid].vitals.pop("diastolic_bp", None)
+                if (pid, "diastolic_bp") in manual:
+                    rows[pid].vitals["diastolic_bp"] = manual[pid, "diastolic_bp"]
     for pid, total, risk, complete, at, *subs in conn.execute(_NEWS2_SQL, (ids,)).fetchall():
         row = rows[pid]
         row.news2_total, row.news2_risk = total, risk  # None, None: no parameter, no score

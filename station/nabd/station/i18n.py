@@ -109,6 +109,46 @@ PHRASES: Final[Mapping[str, Mapping[str, str]]] = {
         " respirations/min de 0 à 150.",
         "ar": "لم يُسجَّل: معدل التنفس المعدود عدد صحيح من الأنفاس في الدقيقة بين 0 و150.",
     },
+    "bad_spo2": {
+        "en": "Not recorded: a measured SpO2 is a whole number of % from 50 to 100.",
+        "fr": "Non enregistré : une SpO2 mesurée est un nombre entier de % de 50 à 100.",
+        "ar": "لم يُسجَّل: SpO2 المقاسة عدد صحيح بالنسبة المئوية بين 50 و100.",
+    },
+    "bad_pulse": {
+        "en": "Not recorded: a measured pulse is a whole number of beats/min from 20 to 250.",
+        "fr": "Non enregistré : un pouls mesuré est un nombre entier de battements/min de 20 à"
+        " 250.",
+        "ar": "لم يُسجَّل: النبض المقاس عدد صحيح من النبضات في الدقيقة بين 20 و250.",
+    },
+    "bad_bp": {
+        "en": "Not recorded: a blood pressure is the systolic (40-300 mmHg) and the diastolic"
+        " (20-200 mmHg) together, whole numbers, the systolic the higher.",
+        "fr": "Non enregistré : une pression artérielle, c'est la systolique (40-300 mmHg) et la"
+        " diastolique (20-200 mmHg) ensemble, en nombres entiers, la systolique la plus haute.",
+        "ar": "لم يُسجَّل: ضغط الدم هو الانقباضي (40-300 ملم زئبق) والانبساطي (20-200 ملم زئبق)"
+        " معًا، أعدادًا صحيحة، والانقباضي هو الأعلى.",
+    },
+    "bad_temp": {
+        "en": "Not recorded: a measured temperature is in °C from 25 to 45, with at most one"
+        " decimal (e.g. 37.8).",
+        "fr": "Non enregistré : une température mesurée est en °C de 25 à 45, avec au plus une"
+        " décimale (p. ex. 37,8).",
+        "ar": "لم يُسجَّل: الحرارة المقاسة بالدرجة المئوية بين 25 و45، بمنزلة عشرية واحدة على"
+        " الأكثر (مثلًا 37.8).",
+    },
+    "spot_values": {"en": "Measured at the bedside", "fr": "Mesuré au lit du patient",
+                    "ar": "مقاس بجانب السرير"},
+    "spot_values_hint": {
+        "en": "values you measured with the ward's instruments; blank: not measured. Each counts"
+        " for 4 h unless a device measures one since.",
+        "fr": "valeurs mesurées avec les appareils du service ; vide : non mesurée. Chacune compte"
+        " 4 h, sauf si un appareil en mesure une depuis.",
+        "ar": "قيم قستها بأجهزة المصلحة؛ فارغ: لم تُقَس. تُحتسب كل قيمة 4 ساعات ما لم يقسها جهاز"
+        " بعدها.",
+    },
+    "systolic": {"en": "systolic", "fr": "systolique", "ar": "الانقباضي"},
+    "diastolic": {"en": "diastolic", "fr": "diastolique", "ar": "الانبساطي"},
+    "entered_by": {"en": "entered by", "fr": "saisi par", "ar": "أدخله"},
     "bad_acvpu": {
         "en": "Not recorded: consciousness is one of A, C, V, P, U.",
         "fr": "Non enregistré : la conscience est l'une de A, C, V, P, U.",
@@ -120,11 +160,12 @@ PHRASES: Final[Mapping[str, Mapping[str, str]]] = {
         "ar": "لم يُسجَّل: الأكسجين الإضافي «هواء» أو «أكسجين».",
     },
     "nothing_to_record": {
-        "en": "Nothing to record: count a respiratory rate, or choose a consciousness level or"
-        " oxygen.",
-        "fr": "Rien à enregistrer : comptez une fréquence respiratoire, ou choisissez une"
-        " conscience ou l'oxygène.",
-        "ar": "لا شيء للتسجيل: عُدّ معدل التنفس أو اختر مستوى الوعي أو الأكسجين.",
+        "en": "Nothing to record: count a respiratory rate, enter a value you measured, or"
+        " choose a consciousness level or oxygen.",
+        "fr": "Rien à enregistrer : comptez une fréquence respiratoire, saisissez une valeur"
+        " mesurée, ou choisissez une conscience ou l'oxygène.",
+        "ar": "لا شيء للتسجيل: عُدّ معدل التنفس أو أدخل قيمة قستها أو اختر مستوى الوعي أو"
+        " الأكسجين.",
     },
     "consciousness": {"en": "Consciousness (ACVPU)", "fr": "Conscience (ACVPU)",
                       "ar": "الوعي (ACVPU)"},

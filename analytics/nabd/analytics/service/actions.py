@@ -30,10 +30,13 @@ from nabd.analytics.service.store import ALERT_LOCK, ALERTS_CHANNEL
 __all__ = [
     "COUNTED_RATE",
     "ENTRY_VALUES",
+    "MANUAL_RANGES",
     "MAX_ENTRY_S",
     "MAX_SILENCE_S",
     "AlertRow",
+    "ManualRange",
     "acknowledge",
+    "blood_pressure_problem",
     "check_admitted",
     "check_nurse",
     "list_alerts",
@@ -195,18 +198,76 @@ COUNTED_RATE: Final = (0, 150)
 """A nurse's counted respiratory rate: whole breaths/min in the catalogue's range (0012)."""
 
 
+@dataclass(frozen=True)
+class ManualRange:
+    """What a nurse may enter for a measured parameter: ``low``..``high`` in ``unit``, with at
+    most ``decimals`` decimals. A plausibility range that stops typos (a SpO2 of 9, a
+    temperature of 375), not an alarm limit: a value in range but abnormal is exactly what
+    NEWS2 must score."""
+
+    low: float
+    high: float
+    unit: str
+    decimals: int = 0
+
+    def problem(self, value: str) -> str | None:
+        """Why ``value`` is not an entry in this range (None: it is)."""
+        whole, _, fraction = value.partition(".")
+        shaped = (
+            value.isascii()
+            and whole.isdigit()
+            and (not fraction or (fraction.isdigit() and len(fraction) <= self.decimals))
+            and not value.endswith(".")
+        )
+        if shaped and self.low <= float(value) <= self.high:
+            return None
+        kind = (
+            "a whole number"
+            if self.decimals == 0
+            else f"a number with at most {self.decimals} decimal"
+        )
+        return f"{kind} of {self.unit} from {self.low:g} to {self.high:g}"
+
+    def canonical(self, value: str) -> str:
+        """An accepted value as stored: no leading zero, a fixed number of decimals."""
+        return f"{float(value):.{self.decimals}f}"
+
+
+MANUAL_RANGES: Final = {
+    "respiration_rate": ManualRange(*COUNTED_RATE, "breaths/min"),
+    "spo2": ManualRange(50, 100, "%"),
+    "pulse_rate": ManualRange(20, 250, "beats/min"),
+    "systolic_bp": ManualRange(40, 300, "mmHg"),
+    "diastolic_bp": ManualRange(20, 200, "mmHg"),
+    "body_temperature": ManualRange(25, 45, "°C", decimals=1),
+}
+"""The parameters a nurse measures at the bedside and may enter (catalogue keys), with their
+plausibility ranges: a local policy (docs/analytics.md), checked again by the database
+(migrations 0033, 0034). SpO2 below 50 % is outside what a pulse oximeter reads reliably (ISO
+80601-2-61 asks for stated accuracy over 70-100 %); the others are wider than any adult value
+a ward sees, so only a typo is refused."""
+
+
 def _entry_problem(parameter: str, value: str) -> str | None:
     """Why ``value`` cannot be recorded for ``parameter`` (None: it can)."""
-    if parameter == "respiration_rate":
-        low, high = COUNTED_RATE
-        if not (value.isascii() and value.isdigit() and low <= int(value) <= high):
-            return f"a counted rate is a whole number of breaths/min from {low} to {high}"
-        return None
+    measured = MANUAL_RANGES.get(parameter)
+    if measured is not None:
+        return measured.problem(value)
     allowed = ENTRY_VALUES.get(parameter)
     if allowed is None:
-        known = (*ENTRY_VALUES, "respiration_rate")
+        known = (*ENTRY_VALUES, *MANUAL_RANGES)
         return f"not something a nurse records here (one of {', '.join(known)})"
     return None if value in allowed else f"not one of {', '.join(allowed)}"
+
+
+def blood_pressure_problem(entries: Mapping[str, str]) -> str | None:
+    """A blood pressure is systolic and diastolic together, the systolic the higher."""
+    systolic, diastolic = entries.get("systolic_bp"), entries.get("diastolic_bp")
+    if (systolic is None) != (diastolic is None):
+        return "blood pressure: give both the systolic and the diastolic pressure"
+    if systolic is not None and diastolic is not None and float(diastolic) >= float(systolic):
+        return f"blood pressure {systolic}/{diastolic}: the systolic must be above the diastolic"
+    return None
 
 
 def record_entry(
@@ -220,7 +281,7 @@ def record_entry(
     observed_at: datetime | None = None,
 ) -> int:
     """Record a nurse's NEWS2 entry (consciousness 'A'..'U', oxygen 'air'/'oxygen', or a
-    counted respiratory rate '0'..'150')."""
+    measured value in :data:`MANUAL_RANGES`, e.g. a counted respiratory rate '0'..'150')."""
     return record_entries(
         conn,
         patient_id,
@@ -249,7 +310,8 @@ def record_entries(
     who = check_nurse(nurse)
     if not entries:
         raise MonitorInputError(
-            "nothing to record: give a consciousness level, oxygen or a respiratory rate"
+            "nothing to record: give a consciousness level, oxygen, a respiratory rate or a"
+            " measured SpO2, pulse, blood pressure or temperature"
         )
     if not 0 < valid_for_s <= MAX_ENTRY_S:
         raise MonitorInputError(f"an entry is valid for more than 0 and at most {MAX_ENTRY_S:g} s")
@@ -257,6 +319,11 @@ def record_entries(
         problem = _entry_problem(parameter, value)
         if problem is not None:
             raise MonitorInputError(f"{parameter}: {value!r}: {problem}")
+    pair = blood_pressure_problem(entries)
+    if pair is not None:
+        raise MonitorInputError(pair)
+    entries = {k: MANUAL_RANGES[k].canonical(v) if k in MANUAL_RANGES else v
+               for k, v in entries.items()}  # fmt: skip
     ids = []
     try:
         with conn.transaction():

@@ -4,15 +4,16 @@
 active and how severe, with one call of each scoring-core function for the whole ward:
 
 * **NEWS2** from each patient's latest values, each counted only while not stale (its metric's
-  ``stale_after_s``), the nurses' consciousness and oxygen entries while valid, a nurse's
-  counted respiratory rate while valid and fresher than the device's, and the clinician's
-  Scale 2 flag. A stale or missing parameter makes the score incomplete, never
-  normal. The ``news2`` condition is a latch on "risk at least low-medium"; it clears only when
-  the score is low *and* every parameter that was present while it fired is present again (a
-  parameter that scored 3 and then went missing is no evidence of recovery);
+  ``stale_after_s``), the nurses' consciousness and oxygen entries while valid, a value a nurse
+  measured (counted respiratory rate, spot SpO2, pulse, systolic pressure, temperature) while
+  valid and fresher than the device's, and the clinician's Scale 2 flag. A stale or missing
+  parameter makes the score incomplete, never normal. The ``news2`` condition is a latch on
+  "risk at least low-medium"; it clears only when the score is low *and* every parameter that
+  was present while it fired is present again (a parameter that scored 3 and then went missing
+  is no evidence of recovery);
 * **hard limits** per metric (heart rate: the strap's, else the oximeter's pulse rate);
-* **hypoglycaemia** from each patient's newest glucose reading while current
-  (:mod:`nabd.analytics.glucose`);
+* **hypoglycaemia** from each patient's newest glucose reading while current, a CGM's once
+  below a level for 15 min (:mod:`nabd.analytics.glucose`);
 * **technical**: no data, stale data, sensor off (latched, see ``EngineConfig.sensor_off``),
   low battery, gateway offline, device disconnected (a device's Bluetooth link down for more
   than ``EngineConfig.link_grace_s``, per device), every tick; flatline with the window
@@ -64,7 +65,12 @@ from nabd.analytics.service.config import (
 from nabd.analytics.service.lifecycle import AlertBook, NurseAction, Transition
 from nabd.analytics.service.registry import Registry
 from nabd.analytics.service.samples import Samples, metric_index
-from nabd.analytics.service.state import BATTERY_WINDOW_S, IngestCount, WardState
+from nabd.analytics.service.state import (
+    BATTERY_WINDOW_S,
+    MANUAL_METRICS,
+    IngestCount,
+    WardState,
+)
 from nabd.analytics.technical import (
     BatteryState,
     data_flow,
@@ -84,7 +90,6 @@ _MISSING_OR_STALE: Final = (*_PART_NAMES, *(f"{name} (stale)" for name in _PART_
 _DEVICE_KEY: Final = {"temperature": "body_temperature"}
 """NEWS2 parameters measured by devices, by catalogue key where the names differ."""
 _DEVICE_PART: Final = ("respiration_rate", "spo2", "systolic_bp", "heart_rate", "body_temperature")
-_RR_INDEX: Final = metric_index("respiration_rate")
 _GLUCOSE_INDEX: Final = metric_index("glucose")
 _SENSOR_METRICS: Final = ("spo2", "pulse_rate", "heart_rate")
 _FLATLINE_METRICS: Final = ("heart_rate", "pulse_rate", "rr_interval")
@@ -359,13 +364,17 @@ class Engine:
         st = self.state
         acvpu = np.where(st.consciousness_until > now, st.consciousness, "")
         oxygen = np.where(st.oxygen_until > now, st.on_oxygen, np.nan)
+        pulse_at = np.maximum(
+            st.clean_time[:, metric_index("heart_rate")],
+            st.clean_time[:, metric_index("pulse_rate")],
+        )
         return score(
-            self._respiration_rate(now, fresh["respiration_rate"]),
-            fresh["spo2"],
+            self._freshest(now, "respiration_rate", fresh["respiration_rate"]),
+            self._freshest(now, "spo2", fresh["spo2"]),
             oxygen,
-            fresh["body_temperature"],
-            fresh["systolic_bp"],
-            fresh["pulse"],
+            self._freshest(now, "body_temperature", fresh["body_temperature"]),
+            self._freshest(now, "systolic_bp", fresh["systolic_bp"]),
+            self._freshest(now, "pulse_rate", fresh["pulse"], pulse_at),
             acvpu,
             scale2=st.scale2,
         )
@@ -380,15 +389,21 @@ class Engine:
         columns["heart_rate"] = pulse
         return np.stack([columns.get(_DEVICE_KEY.get(p, p), none) for p in _NEWS2_PARTS], axis=1)
 
-    def _respiration_rate(self, now: int, device: FloatArray) -> FloatArray:
-        """The freshest valid respiratory rate: the device's while not stale, unless a nurse
-        counted one later that is still valid (its ``valid_until``); else the nurse's while
-        valid. A counted rate is the NEWS2 observation nurses are trained on (RCP NEWS2, 2017)."""
+    def _freshest(
+        self, now: int, key: str, device: FloatArray, device_at: IntArray | None = None
+    ) -> FloatArray:
+        """The freshest valid value of a NEWS2 parameter: the device's while not stale, unless a
+        nurse measured one later that is still valid (its ``valid_until``); else the nurse's
+        while valid. NEWS2 scores the observations taken, by whatever means (RCP NEWS2, 2017);
+        a counted respiratory rate is the one nurses are trained on. ``device_at``: when the
+        device's value was measured (default: the metric's newest clean sample)."""
         st = self.state
-        counted = st.counted_rr_until > now
-        device_at = st.clean_time[:, _RR_INDEX]
-        newer = np.isnan(device) | (st.counted_rr_at > device_at)
-        return np.where(counted & newer, st.counted_rr, device)
+        column = MANUAL_METRICS.index(key)
+        valid = st.manual_until[:, column] > now
+        if device_at is None:
+            device_at = st.clean_time[:, metric_index(key)]
+        newer = np.isnan(device) | (st.manual_at[:, column] > device_at)
+        return np.where(valid & newer, st.manual_value[:, column], device)
 
     def _news2_condition(self, now: int, found: Detection) -> None:
         news = found.news2
@@ -445,11 +460,15 @@ class Engine:
 
     def _glucose(self, now: int, found: Detection) -> None:
         st, col = self.state, column("hypoglycaemia")
-        verdict = ward_hypoglycaemia(
+        newest = st.clean_value[:, _GLUCOSE_INDEX]
+        with np.errstate(invalid="ignore"):
+            low = bool((newest < self.config.glucose.level_1).any())
+        verdict = ward_hypoglycaemia(  # the readings' window only when someone is low
             now,
-            st.clean_value[:, _GLUCOSE_INDEX],
+            newest,
             st.clean_time[:, _GLUCOSE_INDEX],
             self.config.glucose,
+            recent=st.glucose.window() if low else None,
         )
         level_2 = verdict.level == 2
         found.active[:, col] = verdict.active

@@ -2,10 +2,10 @@
 
 Read from the database every few seconds (:mod:`nabd.analytics.service.source`) and applied to the
 ward state in one go: who is admitted and where, the NEWS2 scale a clinician set, nurses' entries
-for consciousness and supplemental oxygen with their validity, alarm limits per ward and patient,
-the lowest battery of each patient's devices, the state of their gateways and of each device's
-Bluetooth link. Everything is columns
-(NumPy arrays), one element per patient, entry, limit or gateway.
+(consciousness, supplemental oxygen, values they measured) with their validity, alarm limits per
+ward and patient, the lowest battery of each patient's devices, the state of their gateways and of
+each device's Bluetooth link. Everything is columns (NumPy arrays), one element per patient, entry,
+limit or gateway.
 """
 
 from __future__ import annotations
@@ -47,9 +47,11 @@ class Registry:
     entry_patient: StrArray = field(default_factory=_str)
     """Nurses' entries in force: one per patient and parameter (the newest)."""
     entry_parameter: StrArray = field(default_factory=_str)
-    """'consciousness', 'supplemental_oxygen' or 'respiration_rate' (a counted rate, 0012)."""
+    """'consciousness', 'supplemental_oxygen', or a measured value's catalogue key
+    (``respiration_rate`` counted, ``spo2``, ``pulse_rate``, ``systolic_bp``, ``diastolic_bp``,
+    ``body_temperature``; migrations 0033, 0034)."""
     entry_value: StrArray = field(default_factory=_str)
-    """'A', 'C', 'V', 'P', 'U', 'air' / 'oxygen', or whole breaths/min as text."""
+    """'A', 'C', 'V', 'P', 'U', 'air' / 'oxygen', or the measured value as text (e.g. '37.2')."""
     entry_valid_until: IntArray = field(default_factory=lambda: np.zeros(0, np.int64))
     entry_observed_at: IntArray = field(default_factory=lambda: np.zeros(0, np.int64))
     """When the nurse observed it; left out (empty), NEVER for every entry: a device's value,

@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -42,12 +42,22 @@ from nabd.analytics.service.config import LIMIT_METRICS, MINUTE_METRICS, EngineC
 from nabd.analytics.service.registry import Registry
 from nabd.analytics.service.samples import METRIC_KEYS, Samples, metric_index
 
-__all__ = ["IngestCount", "PatientIndex", "WardState"]
+__all__ = ["MANUAL_METRICS", "IngestCount", "PatientIndex", "WardState"]
 
 log = logging.getLogger(__name__)
 
 _METRICS = len(METRIC_KEYS)
 _BATTERY = metric_index("battery_level")
+MANUAL_METRICS: Final = (
+    "respiration_rate",
+    "spo2",
+    "pulse_rate",
+    "systolic_bp",
+    "body_temperature",
+)
+"""The NEWS2 parameters a nurse may measure and enter (``nurse_entry``, migrations 0033/0034),
+as catalogue keys; the diastolic pressure she enters with the systolic is not scored."""
+_GLUCOSE = metric_index("glucose")
 BATTERY_WINDOW_S = 900
 """How long the lowest battery reading of a patient's devices stands (devices report every few
 minutes, so a low one is heard again well within it)."""
@@ -111,6 +121,8 @@ class WardState:
         self.index = PatientIndex()
         self.rings = {key: RingBuffer(0, cap) for key, cap in config.capacities.items()}
         self.minutes = {key: RingBuffer(0, config.minute_capacity) for key in MINUTE_METRICS}
+        self.glucose = RingBuffer(0, config.glucose.readings)
+        """Each patient's newest clean glucose readings: a CGM's persistence is judged on them."""
         self.latest_time: IntArray = np.full((0, _METRICS), NEVER, dtype=np.int64)
         self.latest_value: FloatArray = np.full((0, _METRICS), np.nan)
         self.latest_contact_lost: BoolArray = np.zeros((0, _METRICS), dtype=np.bool_)
@@ -133,10 +145,11 @@ class WardState:
         self.consciousness_until: IntArray = np.zeros(0, dtype=np.int64)
         self.on_oxygen: FloatArray = np.zeros(0)
         self.oxygen_until: IntArray = np.zeros(0, dtype=np.int64)
-        self.counted_rr: FloatArray = np.zeros(0)
-        """A nurse's counted respiratory rate (NaN: none), observed at ``counted_rr_at``."""
-        self.counted_rr_at: IntArray = np.zeros(0, dtype=np.int64)
-        self.counted_rr_until: IntArray = np.zeros(0, dtype=np.int64)
+        self.manual_value: FloatArray = np.full((0, len(MANUAL_METRICS)), np.nan, order="F")
+        """``(patients, MANUAL_METRICS)``: the value a nurse measured and entered (NaN: none in
+        force), observed at ``manual_at`` and valid until ``manual_until``."""
+        self.manual_at: IntArray = np.full((0, len(MANUAL_METRICS)), NEVER, np.int64, order="F")
+        self.manual_until: IntArray = np.full((0, len(MANUAL_METRICS)), NEVER, np.int64, "F")
         self.thresholds: dict[str, Thresholds] = {}
         self.link_row: IntArray = np.zeros(0, dtype=np.int64)
         """Device links reported down: the patient's row, the device, since when (ns)."""
@@ -184,6 +197,9 @@ class WardState:
             run = slice(bounds[index], bounds[index + 1])
             mine = clean[run]
             windowed += int(ring.push(rows[run][mine], time[run][mine], value[run][mine]).sum())
+        run = slice(bounds[_GLUCOSE], bounds[_GLUCOSE + 1])
+        mine = clean[run]
+        self.glucose.push(rows[run][mine], time[run][mine], value[run][mine])
         return IngestCount(readings=total, windowed=windowed, unknown=unknown)
 
     @staticmethod
@@ -286,7 +302,7 @@ class WardState:
         return new
 
     def _grow(self, patients: int) -> None:
-        for ring in (*self.rings.values(), *self.minutes.values()):
+        for ring in (*self.rings.values(), *self.minutes.values(), self.glucose):
             ring.grow(patients)
         self.latest_time = pad_rows(self.latest_time, patients, NEVER, order="F")
         self.latest_value = pad_rows(self.latest_value, patients, np.nan, order="F")
@@ -306,9 +322,9 @@ class WardState:
         self.consciousness_until = pad_rows(self.consciousness_until, patients, NEVER)
         self.on_oxygen = pad_rows(self.on_oxygen, patients, np.nan)
         self.oxygen_until = pad_rows(self.oxygen_until, patients, NEVER)
-        self.counted_rr = pad_rows(self.counted_rr, patients, np.nan)
-        self.counted_rr_at = pad_rows(self.counted_rr_at, patients, NEVER)
-        self.counted_rr_until = pad_rows(self.counted_rr_until, patients, NEVER)
+        self.manual_value = pad_rows(self.manual_value, patients, np.nan, order="F")
+        self.manual_at = pad_rows(self.manual_at, patients, NEVER, order="F")
+        self.manual_until = pad_rows(self.manual_until, patients, NEVER, order="F")
 
     def _apply_gateways(self, rows: IntArray, registry: Registry) -> None:
         """Each patient's gateway as an index into the registry's gateway columns (-1: none)."""
@@ -336,13 +352,14 @@ class WardState:
         oxygen = known & (registry.entry_parameter == "supplemental_oxygen")
         self.on_oxygen[rows[oxygen]] = (registry.entry_value[oxygen] == "oxygen").astype(float)
         self.oxygen_until[rows[oxygen]] = registry.entry_valid_until[oxygen]
-        self.counted_rr[:] = np.nan
-        self.counted_rr_at[:] = NEVER
-        self.counted_rr_until[:] = NEVER
-        rr = known & (registry.entry_parameter == "respiration_rate")
-        self.counted_rr[rows[rr]] = registry.entry_value[rr].astype(np.float64)
-        self.counted_rr_at[rows[rr]] = registry.entry_observed_at[rr]
-        self.counted_rr_until[rows[rr]] = registry.entry_valid_until[rr]
+        self.manual_value[:] = np.nan
+        self.manual_at[:] = NEVER
+        self.manual_until[:] = NEVER
+        for column, key in enumerate(MANUAL_METRICS):  # a handful of metrics, not patients
+            mine = known & (registry.entry_parameter == key)
+            self.manual_value[rows[mine], column] = registry.entry_value[mine].astype(np.float64)
+            self.manual_at[rows[mine], column] = registry.entry_observed_at[mine]
+            self.manual_until[rows[mine], column] = registry.entry_valid_until[mine]
 
     def _apply_limits(self, registry: Registry) -> None:
         for key in LIMIT_METRICS:

@@ -45,6 +45,7 @@ def _run(args: argparse.Namespace) -> int:
             work_dir=args.work_dir,
             state_dir=args.state_dir,
             headless=args.headless,
+            round_hours=args.round_hours,
             **({"nurse": args.nurse} if args.nurse else {}),
         )
     except ValidationError as error:
@@ -96,4 +97,11 @@ def register(subparsers: Subparsers) -> None:
         "--headless", action="store_true", help="progress lines instead of the live view"
     )
     demo.add_argument("--nurse", default=None, help="who acknowledges from the view ($USER)")
+    demo.add_argument(
+        "--round-hours",
+        type=float,
+        default=4.0,
+        help="a simulated nurse records ACVPU, air and a counted RR for every bed this often, "
+        "in simulated hours (default 4; 0: no rounds)",
+    )
     demo.set_defaults(handler=_run)

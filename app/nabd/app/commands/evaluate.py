@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from nabd.analytics.adherence import MonthlySummary
     from nabd.app.evaluation import Outcome
     from nabd.simulators.series import VitalSeries
+    from nabd.simulators.ward import Ward
 
 
 def register(subparsers: Subparsers) -> None:
@@ -78,8 +79,9 @@ def register(subparsers: Subparsers) -> None:
         type=int,
         default=None,
         metavar="S",
-        help="measure glucose every S seconds (a what-if: a continuous glucose monitor, 300) "
-        "instead of the ward's capillary checks before meals and at bedtime",
+        help="measure every patient's glucose every S seconds (a what-if: glucose watched for "
+        "all) instead of by cohort: a CGM every 300 s for the insulin-treated, capillary "
+        "checks before meals and at bedtime for other diabetics, none otherwise",
     )
     evaluate.set_defaults(handler=_evaluate)
 
@@ -131,15 +133,16 @@ def _evaluate(args: argparse.Namespace) -> int:
     outcome = score(
         ward.labels, alerts, patients=args.patients, seconds=seconds, grace_s=args.grace
     )
-    glucose = f"every {every} s" if every else "before meals and at bedtime"
     print(
         f"ward: {args.patients} patients x {args.hours:g} h (seed {args.seed}), "
-        f"engine tick {args.tick} s, glucose {glucose}, {outcome.alerts} alerts raised, "
-        f"{time.perf_counter() - started:.0f} s"
+        f"engine tick {args.tick} s, glucose {_glucose_watch(ward, every)}, "
+        f"{outcome.alerts} alerts raised, {time.perf_counter() - started:.0f} s"
     )
-    count_unmeasured(outcome, ward.labels, series, args.grace, every)
+    if ward.unplaced:
+        print(f"not dealt (nobody in the cohort): {', '.join(ward.unplaced)}")
+    count_unmeasured(outcome, ward, series, args.grace, every)
     _print_found(outcome, "condition", 24, lambda seconds: f"{seconds:.0f} s")
-    _print_measurement(outcome, series, every)
+    _print_measurement(outcome, ward, series, every)
     print(f"\n{'false alerts':<24} {'count':>6} {'per patient-day':>16}")
     for name, count in sorted(outcome.false_by_alert.items(), key=lambda kv: -kv[1]):
         print(f"{name:<24} {count:>6} {count / outcome.patient_days:>16.2f}")
@@ -247,7 +250,24 @@ def _print_summary(summary: MonthlySummary) -> None:
               f"({tir.size} patients)")  # fmt: skip
 
 
-def _print_measurement(outcome: Outcome, series: VitalSeries, every: int | None) -> None:
+def _glucose_watch(ward: Ward, every: int | None) -> str:
+    """How the ward watches glucose: everyone every ``every`` s, or per cohort (counts)."""
+    if every:
+        return f"every {every} s for all"
+    from collections import Counter
+
+    from nabd.simulators.cohort import monitor_of
+
+    count = Counter(monitor_of(p).value for p in ward.profiles)
+    return (
+        f"by cohort (CGM every 300 s: {count['cgm']} insulin-treated, capillary before meals "
+        f"and at bedtime: {count['capillary']}, none: {count['none']})"
+    )
+
+
+def _print_measurement(
+    outcome: Outcome, ward: Ward, series: VitalSeries, every: int | None
+) -> None:
     """Episodes no scheduled measurement could show, and each clinical condition's delay split
     into physiology, measurement interval and detector (``nabd.app.evaluation.delay_parts``)."""
     import numpy as np
@@ -265,7 +285,7 @@ def _print_measurement(outcome: Outcome, series: VitalSeries, every: int | None)
     for name, entry in sorted(outcome.by_label.items()):
         if name not in clinical:
             continue
-        parts = delay_parts(entry, series, every)
+        parts = delay_parts(entry, ward, series, every)
         if not np.median(entry.delays or [0]) > 0:
             continue
         if not parts:

@@ -3,9 +3,13 @@
 NEWS2 needs the patient's level of consciousness (ACVPU) and whether they breathe air or
 supplemental oxygen, and a respiratory rate that most wards have no device for; without them the
 score is incomplete (never assumed normal). A nurse records them at the bedside round (``--rr``:
-breaths counted over a full minute, scored while valid unless a device measured one since); each
-entry holds for ``--valid-for`` minutes (default 240, the 4-hourly round of a NEWS2 of 1-4) and
-is written with the nurse's name and an audit-log entry.
+breaths counted over a full minute), and the spot values she measured with the ward's own
+instruments on a bed without a connected one (``--spo2``, ``--pulse``, ``--bp SYS/DIA``,
+``--temp``). A measured value is scored while valid unless a device measured one since (the
+freshest value counts). Each entry holds for ``--valid-for`` minutes (default 240, the 4-hourly
+round of a NEWS2 of 1-4, RCP NEWS2 2017 chart 4; a local policy) and is written with the nurse's
+name and an audit-log entry; values outside the plausibility ranges
+(``nabd.analytics.service.actions.MANUAL_RANGES``) are refused.
 
 ``nabd nurse scale`` sets which SpO2 scale a patient is scored on: Scale 1, or Scale 2 for
 confirmed hypercapnic respiratory failure with a prescribed 88-92 % target, a decision of a
@@ -35,13 +39,14 @@ OXYGEN = {"on": "oxygen", "off": "air"}
 def register(subparsers: Subparsers) -> None:
     """Add ``nabd nurse`` and its subcommands."""
     nurse = subparsers.add_parser(
-        "nurse", help="nurses' NEWS2 entries (consciousness, oxygen, RR) and SpO2 scale"
+        "nurse",
+        help="nurses' NEWS2 entries (consciousness, oxygen, RR, spot vitals) and SpO2 scale",
     )
     commands = nurse.add_subparsers(title="nurse commands", metavar="COMMAND", required=True)
     record = commands.add_parser(
         "record",
-        help="record a patient's consciousness (ACVPU), oxygen and/or counted respiratory "
-        "rate, for NEWS2",
+        help="record a patient's consciousness (ACVPU), oxygen, counted respiratory rate and/or "
+        "spot SpO2, pulse, blood pressure and temperature, for NEWS2",
         description="Record what a nurse observed at the bedside; the analytics service uses it "
         "for NEWS2 from its next registry refresh (seconds) until it expires.",
     )
@@ -59,6 +64,18 @@ def register(subparsers: Subparsers) -> None:
         type=int,
         metavar="N",
         help="respiratory rate counted over a full minute, breaths/min (0-150)",
+    )
+    record.add_argument("--spo2", type=int, metavar="PCT", help="spot SpO2 measured, %% (50-100)")
+    record.add_argument(
+        "--pulse", type=int, metavar="N", help="pulse measured or counted, beats/min (20-250)"
+    )
+    record.add_argument(
+        "--bp",
+        metavar="SYS/DIA",
+        help="blood pressure measured, mmHg, e.g. 128/76 (systolic 40-300, diastolic 20-200)",
+    )
+    record.add_argument(
+        "--temp", metavar="C", help="body temperature measured, °C, one decimal (25.0-45.0)"
     )
     record.add_argument(
         "--valid-for",
@@ -121,13 +138,9 @@ def _record(args: argparse.Namespace) -> int:
     url = _url(args)
     if url is None:
         return fail(UsageError(_NO_DATABASE))
-    entries = {}
-    if args.acvpu is not None:
-        entries["consciousness"] = args.acvpu
-    if args.oxygen is not None:
-        entries["supplemental_oxygen"] = OXYGEN[args.oxygen]
-    if args.rr is not None:
-        entries["respiration_rate"] = str(args.rr)
+    entries = _entries(args)
+    if isinstance(entries, UsageError):
+        return fail(entries)
     try:
         with psycopg.connect(url, autocommit=True) as conn:
             record_entries(
@@ -138,6 +151,30 @@ def _record(args: argparse.Namespace) -> int:
     shown = ", ".join(f"{k} {v}" for k, v in entries.items())
     print(f"{args.patient}: {shown} for {args.valid_for:g} min, by {args.by.strip()}")
     return 0
+
+
+def _entries(args: argparse.Namespace) -> dict[str, str] | UsageError:
+    """The entries given on the command line, by ``nurse_entry`` parameter (values checked by
+    ``record_entries``)."""
+    entries: dict[str, str] = {}
+    if args.acvpu is not None:
+        entries["consciousness"] = args.acvpu
+    if args.oxygen is not None:
+        entries["supplemental_oxygen"] = OXYGEN[args.oxygen]
+    if args.rr is not None:
+        entries["respiration_rate"] = str(args.rr)
+    if args.spo2 is not None:
+        entries["spo2"] = str(args.spo2)
+    if args.pulse is not None:
+        entries["pulse_rate"] = str(args.pulse)
+    if args.bp is not None:
+        systolic, slash, diastolic = args.bp.partition("/")
+        if not slash:
+            return UsageError(f"--bp {args.bp!r}: give SYSTOLIC/DIASTOLIC in mmHg, e.g. 128/76")
+        entries["systolic_bp"], entries["diastolic_bp"] = systolic.strip(), diastolic.strip()
+    if args.temp is not None:
+        entries["body_temperature"] = args.temp.strip()
+    return entries
 
 
 def _scale(args: argparse.Namespace) -> int:

@@ -91,6 +91,8 @@ def _ward(args: argparse.Namespace) -> int:
         f"{written.patients} patients, {written.rows} rows, {written.beats} beats, "
         f"{written.labels} labels in {written.folder}"
     )
+    if ward.unplaced:
+        print(f"not dealt (nobody in the cohort, e.g. on insulin): {', '.join(ward.unplaced)}")
     return 0
 
 

@@ -38,7 +38,7 @@ from nabd.app.demo.fleet import REFUSED
 from nabd.app.demo.gateways import edge_config, gateway_row, pending
 from nabd.app.demo.plan import WardPlan, plan_ward, simulated_ward, wall_labels
 from nabd.app.demo.registry import admit, discharge
-from nabd.app.demo.rounds import admission_round
+from nabd.app.demo.rounds import NurseRounds, admission_round
 from nabd.app.demo.settings import DemoOptions
 from nabd.app.demo.snapshot import (
     UNCOUNTED,
@@ -85,6 +85,7 @@ class _Run:
     ``nabd alerts`` does)."""
     reader: WardReader
     supervisor: Supervisor
+    rounds: NurseRounds
     message: str = ""
     station: str = ""
     """The station's line, kept in the view's footer (the printed one scrolls away)."""
@@ -319,6 +320,7 @@ def _watch(run: _Run, live: bool, out: TextIO) -> None:
             elif time.monotonic() - last_line >= HEADLESS_EVERY_S:
                 print(progress_line(current), file=out, flush=True)
                 last_line = time.monotonic()
+            run.message = run.rounds.step(run.nurse_url, time.time()) or run.message
             for key in keyboard.keys(1.0):
                 run.message = acknowledge(run, current, key) or run.message
 
@@ -410,7 +412,8 @@ def _news2_counts(reader: WardReader) -> News2Counts | None:
 def run_demo(options: DemoOptions, out: TextIO = sys.stdout) -> tuple[int, Summary]:
     """Run the demo; return the exit status (1 if a reading was lost) and the summary."""
     settings, env, plan, work = _prepare(options)
-    labels = wall_labels(plan, simulated_ward(plan).labels)
+    ward = simulated_ward(plan)
+    labels = wall_labels(plan, ward.labels)
     reader = WardReader(
         env[service_database_url_var("dashboards")],
         [b.patient_id for b in plan.beds],
@@ -418,7 +421,8 @@ def run_demo(options: DemoOptions, out: TextIO = sys.stdout) -> tuple[int, Summa
     )
     (work / "logs").mkdir(exist_ok=True)
     nurse_url = env.get(CLINICAL_DATABASE_URL) or env[DATABASE_URL]
-    run = _Run(options, plan, work, nurse_url, reader, Supervisor(work / "logs"))
+    rounds = NurseRounds.of(plan, ward, options.round_hours)
+    run = _Run(options, plan, work, nurse_url, reader, Supervisor(work / "logs"), rounds)
     print(
         f"demo: {len(plan.beds)} beds, {len(plan.gateways)} gateways, x{plan.speed:g}, "
         f"{plan.play_s:.0f} s; logs in {work / 'logs'}",
@@ -465,6 +469,7 @@ def run_demo(options: DemoOptions, out: TextIO = sys.stdout) -> tuple[int, Summa
         news2=_news2_counts(reader),
     )
     print(render_summary(summary), file=out, flush=True)
+    print(rounds.line(), file=out, flush=True)
     if failure:
         print(f"\ndemo: stopped early: {failure}", file=out, flush=True)
     return (0 if summary.lossless and not failure else 1), summary

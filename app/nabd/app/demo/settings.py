@@ -58,6 +58,9 @@ class DemoOptions(BaseModel):
     state_dir: Path | None = None
     headless: bool = False
     nurse: str = Field(default_factory=lambda: os.environ.get("USER") or "demo-nurse")
+    round_hours: float = Field(default=4.0, ge=0, le=24)
+    """A simulated nurse's round (ACVPU, air, a counted respiratory rate for every bed) every
+    this many simulated hours; 0: no rounds (``nabd.app.demo.rounds``)."""
     lead_in_s: float = Field(default=15.0, ge=0)
     """Wall seconds before any scenario starts: gateways connect, analytics warms up."""
     drain_s: float = Field(default=30.0, gt=0)

@@ -1,8 +1,9 @@
 """``nabd fhir export``: everything about one patient from a time on, as FHIR resources.
 
 The Patient, the devices assigned to them in the window, every Observation (spot readings,
-per-period summaries, blood-pressure panels, NEWS2 scores) and the alerts active in the window,
-read in one transaction (one consistent snapshot) and recorded in the audit log in it.
+per-period summaries, blood-pressure panels, NEWS2 scores, values nurses measured) and the
+alerts active in the window, read in one transaction (one consistent snapshot) and recorded in
+the audit log in it.
 """
 
 from __future__ import annotations
@@ -15,7 +16,12 @@ from fhir.resources.R4B.resource import Resource
 
 from nabd.interop.fhir import mapping, query
 from nabd.interop.fhir.codes import Systems, streams
-from nabd.interop.fhir.records import BloodPressureRecord, News2Record, ReadingRecord
+from nabd.interop.fhir.records import (
+    BloodPressureRecord,
+    ManualRecord,
+    News2Record,
+    ReadingRecord,
+)
 from nabd.interop.fhir.search import TimeRange
 from nabd.interop.fhir.summaries import Summary, bucket_start
 
@@ -46,6 +52,8 @@ def to_resource(record: query.ObservationRecord, systems: Systems, *, now: datet
         return mapping.blood_pressure_observation(record, systems)
     if isinstance(record, News2Record):
         return mapping.news2_observation(record, systems)
+    if isinstance(record, ManualRecord):
+        return mapping.manual_observation(record, systems)
     raise TypeError(f"not an Observation record: {record!r}")
 
 

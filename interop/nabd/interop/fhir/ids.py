@@ -17,6 +17,7 @@ spot       ``s-<mdc>-<time>-<seq>-<digest(device)>``                one reading
 summary    ``m-<mdc>-<start>-<period>-<digest(patient, device)>``   one metric, device, period
 BP panel   ``b-<time>-<seq>-<digest(device)>``                      one cuff measurement
 NEWS2      ``n-<time>-<digest(patient)>``                           one score
+manual     ``e-<entry id>``                                        a nurse's entry (0035)
 =========  ======================================================  =========================
 
 Numbers are base 36; ``<time>`` is microseconds since 1970 (PostgreSQL's resolution),
@@ -47,6 +48,7 @@ _PATTERNS: Final = {
     "m": re.compile(rf"^m-{_B36}-{_B36}-{_B36}-{_HEX}$"),
     "b": re.compile(rf"^b-{_B36}-{_B36}-{_HEX}$"),
     "n": re.compile(rf"^n-{_B36}-{_HEX}$"),
+    "e": re.compile(rf"^e-{_B36}$"),
 }
 
 DIGEST_SQL: Final = "left(encode(sha256(convert_to(concat_ws(chr(31), {}), 'UTF8')), 'hex'), 16)"
@@ -150,7 +152,16 @@ class News2Id:
         return f"n-{_b36(micros(self.time))}-{self.patient_digest}"
 
 
-ObservationId = SpotId | SummaryId | PanelId | News2Id
+@dataclass(frozen=True, slots=True)
+class ManualId:
+    entry_id: int
+    """``nurse_entry.id`` (a blood pressure's systolic row's)."""
+
+    def __str__(self) -> str:
+        return f"e-{_b36(self.entry_id)}"
+
+
+ObservationId = SpotId | SummaryId | PanelId | News2Id | ManualId
 
 
 def parse_observation_id(text: str) -> ObservationId:
@@ -182,6 +193,8 @@ def _decode(kind: str, parts: tuple[str, ...]) -> ObservationId:
         return SummaryId(code, start, period, parts[-1])
     if kind == "b":
         return PanelId(from_micros(numbers[0]), _bounded(numbers[1], MAX_SEQ), parts[-1])
+    if kind == "e":
+        return ManualId(_bounded(int(parts[0], 36), MAX_SEQ))
     return News2Id(from_micros(numbers[0]), parts[-1])
 
 

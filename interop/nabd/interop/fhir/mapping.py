@@ -49,6 +49,7 @@ from nabd.interop.fhir.records import (
     AlertRecord,
     BloodPressureRecord,
     DeviceRecord,
+    ManualRecord,
     News2Record,
     PatientRecord,
     ReadingRecord,
@@ -266,6 +267,55 @@ def blood_pressure_observation(record: BloodPressureRecord, systems: Systems) ->
         systems=systems,
         effectiveDateTime=instant(record.time),
         component=components,
+    )
+
+
+_MANUAL_METHOD: Final = {
+    "respiration_rate": "Counted by a nurse over a full minute (manual entry)",
+}
+"""How a nurse's entry was obtained, as ``method.text`` (no code: none we could verify)."""
+
+
+def manual_observation(record: ManualRecord, systems: Systems) -> Observation:
+    """A value a nurse measured and entered: no device, the nurse as ``performer`` (a display
+    name: Nabd keeps no Practitioner resources), the method in words. A blood pressure is the
+    R4 blood-pressure panel, as a cuff's is."""
+    common: Json = {
+        "id_": str(ids.ManualId(record.entry_id)),
+        "status": "final",
+        "patient_id": record.patient_id,
+        "device_id": None,
+        "quality": (),
+        "systems": systems,
+        "effectiveDateTime": instant(record.time),
+        "performer": [{"display": record.performer}],
+        "method": {"text": _MANUAL_METHOD.get(record.key, "Measured by a nurse (manual entry)")},
+    }
+    if record.key == BLOOD_PRESSURE_STREAM:
+        components = []
+        for key in BLOOD_PRESSURE_KEYS[:2]:  # a nurse enters systolic and diastolic
+            component: Json = {"code": _concept(catalogue_codes(key), metric(key).name_en)}
+            value = record.values.get(key)
+            if value is None:
+                component["dataAbsentReason"] = _absent("unknown")
+            else:
+                component["valueQuantity"] = _quantity(_number(value), metric(key).unit)
+            components.append(component)
+        return _observation(
+            category=stream_category(BLOOD_PRESSURE_STREAM),
+            profile=BLOOD_PRESSURE_PROFILE,
+            code=_concept(BLOOD_PRESSURE_CODES, "Blood pressure"),
+            component=components,
+            **common,
+        )
+    vital = VITAL_SIGNS[record.key]
+    value = record.values[record.key]
+    return _observation(
+        category=vital.category,
+        profile=vital.profile_url,
+        code=_concept(vital.codes, metric(record.key).name_en),
+        valueQuantity=_quantity(_number(value, vital.scale), vital.unit),
+        **common,
     )
 
 

@@ -7,9 +7,10 @@ caller runs as ``nabd_fhir_ward`` (or ``nabd_fhir_ward_identity``), whose same-n
 only its wards (migration 0021). Listings run in sort-key order or, for ``_sort=-date``, its
 reverse (the same SQL with ``DESC`` and ``<``).
 
-Observations come from four sources (spot readings, per-period summaries of streamed metrics,
-blood-pressure panels, NEWS2 scores). Each is read in one order, the sort key
-``(time, source, key, device, seq)``, from just after a :class:`~nabd.interop.fhir.search.Cursor`;
+Observations come from five sources (spot readings, per-period summaries of streamed metrics,
+blood-pressure panels, NEWS2 scores, values nurses measured and entered). Each is read in one
+order, the sort key ``(time, source, key, device, seq)``, from just after a
+:class:`~nabd.interop.fhir.search.Cursor`;
 merging the sources' first ``n`` rows gives the first ``n`` overall, so pages are keyset-based
 (stable while new data arrives) and no source is ever read past one page. Text sorts with
 ``COLLATE "C"``, which orders as Python does.
@@ -45,6 +46,7 @@ from nabd.interop.fhir.records import (
     BloodPressureRecord,
     DeviceRecord,
     IdentityRecord,
+    ManualRecord,
     News2Record,
     PatientRecord,
     ReadingRecord,
@@ -63,10 +65,20 @@ NEWS2_TABLE: Final = "news2_score"
 NEWS2_COLUMNS: Final = ("time", "patient_id", "total", "risk", "complete", "scale2")
 NEWS2_ALL_COLUMNS: Final = (*NEWS2_COLUMNS, *NEWS2_SUBSCORES)
 
-SPOT, SUMMARY, PANEL, NEWS2 = range(4)
+SPOT, SUMMARY, PANEL, NEWS2, MANUAL = range(5)
 """Source ranks: the second element of the sort key."""
 
-ObservationRecord = ReadingRecord | Summary | BloodPressureRecord | News2Record
+MANUAL_KEYS: Final = (
+    "respiration_rate",
+    "spo2",
+    "pulse_rate",
+    "body_temperature",
+    "systolic_bp",
+    "diastolic_bp",
+)
+"""What a nurse measures and enters (``nurse_entry``, migrations 0033-0035) that is exported."""
+
+ObservationRecord = ReadingRecord | Summary | BloodPressureRecord | News2Record | ManualRecord
 
 
 def role_for(*, identity: bool, wards: frozenset[str] | None) -> str:
@@ -229,6 +241,8 @@ def sort_key(record: ObservationRecord) -> Cursor:
         return Cursor(record.start, SUMMARY, record.key, record.device_id, 0)
     if isinstance(record, BloodPressureRecord):
         return Cursor(record.time, PANEL, BLOOD_PRESSURE_STREAM, record.device_id, record.seq)
+    if isinstance(record, ManualRecord):
+        return Cursor(record.time, MANUAL, record.key, "", record.entry_id)
     return Cursor(record.time, NEWS2, NEWS2_STREAM, "", 0)
 
 
@@ -414,6 +428,43 @@ def panels(conn: Conn, window: Window) -> list[BloodPressureRecord]:
     return [_panel(row) for row in conn.execute(_PANELS[window.descending], params).fetchall()]
 
 
+_MANUAL: Final = _directed(
+    """
+    SELECT * FROM (
+        SELECT min(e.id) AS entry_id, e.observed_at AS time, e.patient_id,
+               e.entered_by AS performer,
+               CASE WHEN e.parameter IN ('systolic_bp', 'diastolic_bp') THEN 'blood_pressure'
+                    ELSE e.parameter END AS key,
+               array_agg(e.parameter ORDER BY e.parameter) AS keys,
+               array_agg(e.value::float8 ORDER BY e.parameter) AS values
+        FROM nurse_entry e
+        WHERE e.patient_id = %(patient)s AND e.parameter = ANY(%(keys)s)
+          AND e.observed_at >= %(start)s AND e.observed_at < %(end)s
+          AND e.observed_at {ge} %(c_time)s
+        GROUP BY e.patient_id, e.observed_at, e.entered_by, 5,
+                 CASE WHEN e.parameter IN ('systolic_bp', 'diastolic_bp') THEN 0 ELSE e.id END
+    ) g WHERE {after}
+    ORDER BY g.time {d}, g.key COLLATE "C" {d}, g.entry_id {d}
+    LIMIT %(limit)s""",
+    ("g.time", MANUAL, "g.key", "''::text", "g.entry_id"),
+)
+"""A nurse's entries as Observations: one row each, but a blood pressure's systolic and
+diastolic rows (entered together: same patient, time and nurse) as one panel, identified by
+the smaller of their ids."""
+
+
+def _manual(row: Row) -> ManualRecord:
+    values = dict(zip(row.pop("keys"), row.pop("values"), strict=True))
+    return ManualRecord(**row, values=values)
+
+
+def manual_entries(conn: Conn, window: Window, keys: Iterable[str]) -> list[ManualRecord]:
+    """The values nurses measured and entered of these parameters (catalogue keys; a blood
+    pressure needs both of its keys)."""
+    params = window.params() | {"keys": list(keys)}
+    return [_manual(row) for row in conn.execute(_MANUAL[window.descending], params).fetchall()]
+
+
 def news2_available(conn: Conn) -> bool:
     """Whether ``news2_score`` exists with the expected columns and this role may read them.
 
@@ -500,6 +551,10 @@ def observations(
         sources.append(list(panels(conn, window)))
     if NEWS2_STREAM in wanted:
         sources.append(list(news2_scores(conn, window)))
+    panel = BLOOD_PRESSURE_STREAM in wanted
+    manual = [k for k in MANUAL_KEYS if k in wanted or (panel and k in BLOOD_PRESSURE_KEYS)]
+    if manual:
+        sources.append(list(manual_entries(conn, window, manual)))
     return list(itertools.islice(heapq.merge(*sources, key=sort_key, reverse=descending), limit))
 
 
@@ -547,10 +602,26 @@ def _find(conn: Conn, obs_id: ids.ObservationId) -> ObservationRecord | None:
         }
         row = conn.execute(_PANEL_BY_ID, params).fetchone()
         return None if row is None else _panel(row)
+    if isinstance(obs_id, ids.ManualId):
+        return _find_manual(conn, obs_id)
     if not news2_available(conn):
         return None
     row = conn.execute(_NEWS2_BY_ID, (obs_id.time, obs_id.patient_digest)).fetchone()
     return None if row is None else _news2_record(row)
+
+
+def _find_manual(conn: Conn, obs_id: ids.ManualId) -> ManualRecord | None:
+    """The entry's Observation: the listing's query at the entry's patient and instant."""
+    row = conn.execute(
+        "SELECT patient_id, observed_at FROM nurse_entry WHERE id = %s AND parameter = ANY(%s)",
+        (obs_id.entry_id, list(MANUAL_KEYS)),
+    ).fetchone()
+    if row is None:
+        return None
+    at = row["observed_at"]
+    window = Window(row["patient_id"], TimeRange(at, at + timedelta(microseconds=1)), START, 100)
+    found = manual_entries(conn, window, MANUAL_KEYS)
+    return next((r for r in found if r.entry_id == obs_id.entry_id), None)
 
 
 _SPOT_BY_ID: Final = sql.SQL(

@@ -83,6 +83,28 @@ class BloodPressureRecord:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ManualRecord:
+    """A value a nurse measured and entered (``nurse_entry``, ``nabd nurse record`` or the
+    station): a counted respiratory rate, a spot SpO2, pulse or temperature, or a blood pressure
+    (its systolic and diastolic rows, entered together)."""
+
+    entry_id: int
+    """The entry's row id (a blood pressure's: its systolic row's)."""
+    time: datetime
+    """When the nurse observed it."""
+    patient_id: str
+    key: str
+    """The catalogue key, or ``blood_pressure`` for a systolic/diastolic pair."""
+    values: Mapping[str, float]
+    """By catalogue key: one value, or the systolic and diastolic pressures."""
+    performer: str
+    """Who measured it, as she is named in ``entered_by``."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "values", MappingProxyType(dict(self.values)))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class News2Record:
     """One NEWS2 score, as ``nabd.analytics.news2`` computes it (sub-scores -1 when missing).
 

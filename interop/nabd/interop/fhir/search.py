@@ -38,7 +38,7 @@ Params = Sequence[tuple[str, str]]
 _CURSOR_TEXT: Final = re.compile(r"^[a-z0-9_-]{0,64}$")
 """Cursor keys and devices: metric keys, Nabd ids, alert UUIDs (or empty)."""
 _COUNT: Final = re.compile(r"^[0-9]{1,9}$", re.ASCII)
-_MAX_RANK: Final = 3
+_MAX_RANK: Final = 4
 _MAX_CURSOR: Final = 512
 """A cursor this server writes is at most about 300 characters."""
 IGNORED: Final = frozenset({"_format"})

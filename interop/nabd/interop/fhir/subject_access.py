@@ -3,9 +3,10 @@ admission as FHIR resources, and a tally of it for the human-readable summary.
 
 Law 09-08 (Morocco, article 7) and the GDPR (article 15) give a person the right to a copy of
 the data held about them. The resources are the FHIR export's (``nabd.interop.fhir.export``:
-Patient with identity, Devices, every Observation, alert Flags) for the whole stay, plus the
-nurses' entries (ACVPU consciousness and supplemental oxygen, the two NEWS2 parameters a nurse
-records: RCP NEWS2 2017, chart 1) as Observations. The identity is read through
+Patient with identity, Devices, every Observation, the values nurses measured among them, alert
+Flags) for the whole stay, plus the nurses' other entries (ACVPU consciousness and supplemental
+oxygen, the two NEWS2 parameters only a nurse records: RCP NEWS2 2017, chart 1) as
+Observations. The identity is read through
 ``identity.read_identities`` with channel ``export``, so the export itself is an access in the
 log it carries (docs/patient-rights.md).
 
@@ -118,8 +119,9 @@ class SubjectTally:
         elif isinstance(record, BloodPressureRecord):
             for key, value in record.values.items():
                 self._metric(key).add(record.time, 0 if value is None else 1, value, value)
-        else:
+        elif isinstance(record, News2Record):
             self.news2.append(record)
+        # A ManualRecord (a value a nurse measured) is tallied with the nurses' entries.
 
     def _metric(self, key: str) -> MetricTally:
         return self.metrics.setdefault(key, MetricTally())
@@ -221,7 +223,8 @@ def resources(
         yield _counted(tally, export.to_resource(observation, systems, now=now))
     for entry in nurse_entries(conn, patient_id):
         tally.nurse_entries.append(entry)
-        yield _counted(tally, nurse_entry_observation(entry, patient_id, systems))
+        if entry.parameter not in query.MANUAL_KEYS:  # those are Observations above already
+            yield _counted(tally, nurse_entry_observation(entry, patient_id, systems))
     for alert in query.all_alerts(conn, patient_id, window):
         tally.alerts.append(alert)
         yield _counted(tally, mapping.flag(alert, systems))
