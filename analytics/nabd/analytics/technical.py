@@ -10,7 +10,8 @@ patient (and metric) at once:
 * :func:`sensor_off` - the device says contact is lost (quality flags), or it reports the 0 that
   many oximeters send with the probe off (only for metrics where 0 cannot be real);
 * :func:`flatline` - a metric that must vary (heart rate, RR intervals) has not changed at all
-  over a window: a stuck sensor or a gateway repeating a cached value;
+  over a window: a stuck sensor or a gateway repeating a cached value (:func:`flatline_walk`
+  gives the same verdicts from a ring, reading only as far back as the signal stays flat);
 * :func:`impossible` - a value no living patient can have (outside the catalogue's possible
   range, or not finite), which should have been stopped at the contract boundary;
 * :class:`BatteryState` - **low battery**, latched with hysteresis (on at or below 20 %, off only
@@ -41,6 +42,7 @@ from nabd.analytics.arrays import (
     NEVER,
     BoolArray,
     FloatArray,
+    IntArray,
     check_duration,
     check_now,
     float_per_patient,
@@ -48,7 +50,7 @@ from nabd.analytics.arrays import (
 )
 from nabd.analytics.errors import AnalyticsInputError
 from nabd.analytics.latch import Latch
-from nabd.analytics.ring import Window
+from nabd.analytics.ring import RingBuffer, Window
 from nabd.contract.catalogue import METRICS
 
 __all__ = [
@@ -59,6 +61,7 @@ __all__ = [
     "MetricExpectation",
     "data_flow",
     "flatline",
+    "flatline_walk",
     "gateway_offline",
     "impossible",
     "links_down",
@@ -197,6 +200,55 @@ def flatline(now: int, window: Window, expectation: MetricExpectation) -> BoolAr
     low = np.where(used, window.values, np.inf).min(axis=1, initial=np.inf)
     spread = np.where(enough, high, 0.0) - np.where(enough, low, 0.0)
     result: BoolArray = enough & (spread <= expectation.flatline_epsilon)
+    return result
+
+
+_FIRST_STEP: Final = 4
+"""Samples read per patient by :func:`flatline_walk`'s first step (then doubled each step)."""
+
+
+def flatline_walk(
+    now: int, ring: RingBuffer, expectation: MetricExpectation, rows: IntArray | None = None
+) -> BoolArray:
+    """:func:`flatline` of ``ring``'s patients (or of ``rows``), walking back from the newest.
+
+    The same verdict, bit for bit, without reading whole windows: a flat window needs every
+    sample in it within ``flatline_epsilon`` of each other, so a patient is done as soon as
+    the samples read so far spread wider (a varying heart rate: within its newest two or three
+    samples), or once the walk has passed the window's start or the oldest sample held. Each
+    step reads the next samples of the patients not yet done (4, then 8, 16, ...), so the work
+    per patient is proportional to how long its signal has been flat, not to the window:
+    for a ward of varying signals, a few samples instead of 300. Samples newer than ``now``
+    are stepped over, as :func:`flatline` ignores them; the ring is strictly time-ordered, so
+    what lies between the window's start and ``now`` is one run of the walk.
+
+    The spread is the same ``high - low`` of the same samples; a spread already over epsilon
+    for part of the window is over it for the whole (max and min only grow, and rounding is
+    monotonic), so stopping early changes no verdict.
+    """
+    instant = check_now(now)
+    index = np.arange(ring.patients) if rows is None else np.asarray(rows, dtype=np.int64)
+    if expectation.flatline_window_s is None:
+        return np.zeros(index.shape[0], dtype=np.bool_)
+    start = instant - seconds_to_ns(expectation.flatline_window_s)
+    eps = expectation.flatline_epsilon
+    high = np.full(index.shape[0], -np.inf)
+    low = np.full(index.shape[0], np.inf)
+    used = np.zeros(index.shape[0], dtype=np.int64)
+    walking = np.flatnonzero(ring.count[index] > 0)
+    skip, step = 0, _FIRST_STEP
+    while walking.size and skip < ring.capacity:
+        read = ring.back(index[walking], skip, step)
+        inside = read.valid & (read.times >= start) & (read.times <= instant)
+        high[walking] = np.maximum(high[walking], np.where(inside, read.values, -np.inf).max(1))
+        low[walking] = np.minimum(low[walking], np.where(inside, read.values, np.inf).min(1))
+        used[walking] += inside.sum(axis=1)
+        passed = ~read.valid[:, -1] | (read.times[:, -1] < start)
+        walking = walking[~(passed | (high[walking] - low[walking] > eps))]
+        skip, step = skip + step, 2 * step
+    enough = used >= expectation.flatline_min_points
+    spread = np.where(enough, high, 0.0) - np.where(enough, low, 0.0)
+    result: BoolArray = enough & (spread <= eps)
     return result
 
 

@@ -54,7 +54,6 @@ from nabd.analytics.glucose import ward_hypoglycaemia
 from nabd.analytics.latch import Latch
 from nabd.analytics.limits import LimitState
 from nabd.analytics.news2 import MISSING, PARAMETER_NAMES, PARAMETERS, News2, score
-from nabd.analytics.ring import Window
 from nabd.analytics.service.cohorts import Cadence, cohort_step
 from nabd.analytics.service.conditions import BY_NAME, CONDITIONS, NAMES, column
 from nabd.analytics.service.config import (
@@ -75,7 +74,7 @@ from nabd.analytics.service.state import (
 from nabd.analytics.technical import (
     BatteryState,
     data_flow,
-    flatline,
+    flatline_walk,
     gateway_offline,
     links_down,
 )
@@ -561,10 +560,7 @@ class Engine:
         assessed = af.assess(now, rr, cfg.af)
         self._af = cohort_step(self._af, rows, lambda s: s.step(now, assessed, cfg.af))
         flat = np.stack(
-            [
-                flatline(now, _rows_of(rings[k].stored(), rows), cfg.expectations[k])
-                for k in _FLATLINE_METRICS
-            ]
+            [flatline_walk(now, rings[k], cfg.expectations[k], rows) for k in _FLATLINE_METRICS]
         ).T  # column-major, as the table it goes into
         self._window_active[sel] = flat
 
@@ -635,13 +631,6 @@ class Engine:
         sel = slice(None) if rows is None else rows
         active[sel, column(f"{key}_trend")] = on[sel]
         self._slow_row(f"{key}_trend", rows, slope.slope_per_h, None)
-
-
-def _rows_of(window: Window, rows: IntArray | None) -> Window:
-    """A window cut to a cohort's rows (a copy of those rows only)."""
-    if rows is None:
-        return window
-    return Window(times=window.times[rows], values=window.values[rows], valid=window.valid[rows])
 
 
 def _idle(state: LimitState, value: FloatArray) -> bool:
