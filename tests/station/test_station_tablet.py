@@ -58,6 +58,10 @@ def _tablet(browser: Browser, station: Station, size: dict[str, int], name: str)
     page = new_page(browser, station)
     page.set_viewport_size(size)  # type: ignore[arg-type]
     sign_in(page, name)
+    # Measure only once the stylesheet is in: a layout query made while it is still loading
+    # (the sign-in's redirect) sizes the buttons without it (a 21 px high button, seen in CI).
+    page.wait_for_load_state("load")
+    page.wait_for_function("document.styleSheets.length > 0 && document.fonts.status === 'loaded'")
     return page
 
 
