@@ -12,10 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from nabd.app.cli import main
 from nabd.app.stack.testing import RunningStack
 from tests.care.agent_kit import agent_from, released, serving
-from tests.care.care_kit import token
+from tests.care.care_kit import CareCli, token
 from tests.edge.agent_harness import eventually, pending, running
 from tests.edge.virtual_peripherals import VirtualWorld
 from tests.ingest.ingest_kit import IngestDb
@@ -45,10 +44,7 @@ def test_a_withdrawal_makes_the_gateway_release_the_device(
     t = token()
     ward, strap, gateway = f"w-{t}", f"hr-{t}", f"gw-consent-{t}"
 
-    def nabd(*args: str, by: tuple[str, ...] = ("--by", "Nurse Ines")) -> str:
-        capsys.readouterr()
-        assert main([*args, "--database-url", care_url, *by]) == 0
-        return capsys.readouterr().out
+    nabd = CareCli(capsys, care_url)
 
     nabd("ward", "add", ward, "--name", "Home monitoring")
     nabd("gateway", "add", gateway, "--ward", ward)
@@ -70,7 +66,7 @@ def test_a_withdrawal_makes_the_gateway_release_the_device(
                 nabd(
                     *f"consent record {patient} --scope remote-monitoring".split(),
                     *("--text-version", "2026-11", "--collected-by", "Nurse Amal"),
-                    by=(),
+                    by=None,
                 )
                 nabd("device", "add", strap, "--kind", "heart_rate_strap", "--address", STRAP)
                 nabd("device", "assign", strap, patient)

@@ -21,7 +21,7 @@ from nabd.app.stack.testing import RunningStack
 from nabd.simulators.ble.identity import identity_of
 from nabd.simulators.devices import Device
 from tests.care.agent_kit import agent_from, serving
-from tests.care.care_kit import token
+from tests.care.care_kit import CareCli, token
 from tests.edge.agent_harness import eventually, running
 from tests.edge.record_keepers import Meter, glucose_of, keeper_on_radio
 from tests.ingest.ingest_kit import IngestDb
@@ -52,10 +52,7 @@ def test_a_meters_records_are_stored_once_and_its_reported_model_is_checked(
     identity = identity_of(f"p-gls-{t}", Device.GLUCOSE_METER)
     meter_id = f"gls-{t}"
 
-    def nabd(*args: str) -> str:
-        capsys.readouterr()
-        assert main([*args, "--database-url", care_url, "--by", "Tech Sami"]) == 0
-        return capsys.readouterr().out
+    nabd = CareCli(capsys, care_url, by="Tech Sami")
 
     nabd("ward", "add", ward, "--name", "Diabetology")
     nabd("gateway", "add", gateway, "--ward", ward)

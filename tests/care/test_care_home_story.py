@@ -23,10 +23,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from nabd.app.cli import main
 from nabd.app.stack.testing import RunningStack
 from tests.care.agent_kit import agent_from, serving
-from tests.care.care_kit import token
+from tests.care.care_kit import CareCli, token
 from tests.edge.agent_harness import eventually, pending, running
 from tests.edge.virtual_peripherals import VirtualWorld
 from tests.ingest.ingest_kit import IngestDb
@@ -70,10 +69,7 @@ def test_a_patient_at_home_misses_a_weighing_then_gains_weight(
     t = token()
     ward, gateway, scale = f"remote-hf-{t}", f"gw-home-{t}", f"scale-{t}"
 
-    def nabd(*args: str, by: str = "Nurse Ines") -> str:
-        capsys.readouterr()
-        assert main([*args, "--database-url", care_url, "--by", by]) == 0
-        return capsys.readouterr().out
+    nabd = CareCli(capsys, care_url)
 
     nabd("ward", "add", ward, "--name", "Remote monitoring, heart failure")
     nabd("gateway", "add", gateway, "--ward", ward)

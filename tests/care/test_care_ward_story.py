@@ -17,11 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from nabd.app.cli import main
 from nabd.app.stack.testing import RunningStack
 from nabd.edge.agent import Agent
 from tests.care.agent_kit import agent_from, released, serving
-from tests.care.care_kit import token
+from tests.care.care_kit import CareCli, token
 from tests.edge.agent_harness import eventually, pending, running
 from tests.edge.virtual_peripherals import VirtualWorld
 from tests.ingest.ingest_kit import IngestDb
@@ -59,10 +58,7 @@ def test_a_patient_on_real_gateways_from_admission_to_discharge(
     ward, strap = f"w-{t}", f"hr-{t}"
     first, second = f"gw-story-{t}", f"gw-story2-{t}"
 
-    def nabd(*args: str) -> str:
-        capsys.readouterr()
-        assert main([*args, "--database-url", care_url, "--by", "Nurse Ines"]) == 0
-        return capsys.readouterr().out
+    nabd = CareCli(capsys, care_url)
 
     nabd("ward", "add", ward, "--name", "Cardiology B")
     for bed, gateway in (("1", first), ("2", second)):

@@ -29,6 +29,18 @@ from tests.security.fuzz_budget import examples as fuzz_examples
 pytestmark = pytest.mark.integration
 
 
+def _kept_copy(creds: MqttCredentials, folder: Path) -> MqttCredentials:
+    """The gateway's credentials copied aside, as a thief or a stale gateway would keep them
+    after the stack removed the account and its files."""
+    return MqttCredentials(
+        creds.username,
+        creds.password,
+        Path(shutil.copy(creds.cert_file, folder)),
+        Path(shutil.copy(creds.key_file, folder)),
+        creds.port,
+    )
+
+
 def _alive(holder: Peer, topic: str) -> None:
     """The holder is still connected and still works (a PUBACK proves the session lives)."""
     assert holder.client.is_connected()
@@ -106,13 +118,7 @@ def test_a_removed_gateways_session_ends_and_nothing_of_it_is_kept(
 ) -> None:
     gateway_id = f"gw-gone-{secrets.token_hex(3)}"
     creds = nabd_stack.add_gateway(gateway_id)
-    kept = MqttCredentials(
-        creds.username,
-        creds.password,
-        Path(shutil.copy(creds.cert_file, tmp_path)),
-        Path(shutil.copy(creds.key_file, tmp_path)),
-        creds.port,
-    )
+    kept = _kept_copy(creds, tmp_path)
     expiry = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
     expiry.SessionExpiryInterval = 3600
     live = Peer(nabd_stack, kept).connected(clean_start=False, properties=expiry)
@@ -190,13 +196,7 @@ def test_a_revoked_certificate_fails_at_tls_on_both_listeners(
 ) -> None:
     gateway_id = f"gw-rv-{secrets.token_hex(3)}"
     creds = nabd_stack.add_gateway(gateway_id)
-    kept = MqttCredentials(
-        creds.username,
-        creds.password,
-        Path(shutil.copy(creds.cert_file, tmp_path)),
-        Path(shutil.copy(creds.key_file, tmp_path)),
-        creds.port,
-    )
+    kept = _kept_copy(creds, tmp_path)
     nabd_stack.remove_gateway(gateway_id)
     ingest = nabd_stack.service("ingest")
     for port, as_whom in ((creds.port, kept), (nabd_stack.mqtt_port, _mixed(kept, ingest, 0))):
