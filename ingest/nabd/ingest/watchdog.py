@@ -168,11 +168,16 @@ FROM (SELECT DISTINCT ward_id FROM patient WHERE discharged_at IS NULL) w
 LEFT JOIN analytics_lease l USING (ward_id)
 """
 _ADMITTED_SQL: Final = """
-SELECT id, ward_id FROM patient
-WHERE discharged_at IS NULL AND consent_collection_periods(id) @> now()
+WITH admitted AS (SELECT id, ward_id FROM patient WHERE discharged_at IS NULL)
+SELECT a.id, a.ward_id
+FROM admitted a
+LEFT JOIN consent_restricted_periods(ARRAY(SELECT id FROM admitted)) AS r ON r.patient_id = a.id
+WHERE r.periods IS NULL OR r.periods @> now()
 """
 """The patients watched: admitted, and whose consent allows collection now (docs/consent.md):
-one who withdrew is not monitored at all, so an interruption of monitoring is not theirs."""
+one who withdrew is not monitored at all, so an interruption of monitoring is not theirs.
+Consent is asked once for all of them (``consent_restricted_periods`` returns only patients not
+collected at every instant), not once per patient, at every pass."""
 _OPEN_SQL: Final = """
 SELECT a.id, a.patient_id, p.ward_id, a.state = 'acknowledged', a.latched, a.raised_at, a.message
 FROM alert a JOIN patient p ON p.id = a.patient_id
