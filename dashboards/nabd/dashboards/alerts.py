@@ -40,12 +40,12 @@ STATE_COLOURS = {
 }
 
 
-def _open_alerts(s: Strings) -> table.Panel:
+def _open_alerts(s: Strings, lang: Lang) -> table.Panel:
     return (
         table.Panel()
         .title(s.table_open_alerts)
         .datasource(datasource_ref())
-        .with_target(Sql(sql.ALERTS_OPEN))
+        .with_target(Sql(sql.alerts_open(lang)))
         .cell_height(common.TableCellHeight.LG)
         .no_value("—")
         .override_by_name(
@@ -128,7 +128,7 @@ def build(lang: Lang) -> Dashboard:
                     (count_stat(s.stat_escalated, counts["escalated"], "escalated", "orange"), 6),
                 ],
             ),
-            Row(14, [(_open_alerts(s), 24)]),
+            Row(14, [(_open_alerts(s, lang), 24)]),
             Row(8, [(_raised(s), 24)]),
         ],
     )
