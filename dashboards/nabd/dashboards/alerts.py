@@ -1,8 +1,9 @@
 """Alerts: every open alert of the selected wards, unacknowledged first, then by priority and age.
 
 Counts on top (critical, high, unacknowledged, escalated), the open-alert table (priority and
-state on their colours, how long each has been open, its escalation level), and the alerts
-raised over the time range, one series per priority.
+state on their colours, the condition and what the alert says in the dashboard's language, the
+station's words (:func:`nabd.dashboards.sql.alert_text`), how long each has been open, its
+escalation level), and the alerts raised over the time range, one series per priority.
 """
 
 from __future__ import annotations

@@ -358,7 +358,7 @@ def _message(
             "state": state,
             "raised_at": raised_at,
             "message": text[:500],
-            "facts": None if said is None else said.model_dump(mode="json"),
+            "facts": said,
         }
     )
     return topics.alerts(c.ward_id), to_json(payload)
