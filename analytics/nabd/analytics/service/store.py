@@ -101,9 +101,17 @@ def _ns(moment: datetime | None) -> int:
 _OPEN_SQL: Final = """
 SELECT id, patient_id, condition, raised_at, priority, coalesce(condition_priority, priority),
        escalation_level, state = 'acknowledged', coalesce(last_notified_at, raised_at),
-       silenced_until, latched, silenced_by, message, facts
+       silenced_until, latched, silenced_by, message, facts, messages IS NULL
 FROM alert WHERE state <> 'resolved' AND (%(all)s OR patient_id = ANY (%(patients)s))
 """
+
+_BACKFILL_SQL: Final = """
+UPDATE alert a SET messages = m.messages
+FROM unnest(%s::uuid[], %s::jsonb[]) AS m (id, messages)
+WHERE a.id = m.id AND a.messages IS NULL
+"""
+"""Open alerts written before migration 0130 get their sentences once restored (``IS NULL``:
+a worsening written meanwhile is newer and is kept)."""
 
 _PENDING_SQL: Final = """
 SELECT a.id, a.alert_id, a.action, a.actor, a.silence_until FROM alert_action a
@@ -218,12 +226,17 @@ class AlertStore:
         self, index: PatientIndex, patients: list[str] | None = None
     ) -> list[OpenAlert]:
         """The unresolved alerts (of ``patients``, default all), for :meth:`AlertBook.restore`
-        (those of patients without a row here, and unknown conditions, are skipped)."""
+        (those of patients without a row here, and unknown conditions, are skipped).
+
+        Those with facts but no ``messages`` (written before migration 0130) get them now,
+        rendered from their facts, so an upgrade leaves no open alert in English on a French
+        dashboard once analytics has restarted (resolved ones keep their English message)."""
         params = {"all": patients is None, "patients": patients or []}
         rows = await (await self._conn.execute(_OPEN_SQL, params)).fetchall()
         restored = []
+        unsaid: list[tuple[uuid.UUID, Jsonb | None]] = []
         for (alert_id, patient, condition, raised, priority, worst, level, acknowledged,
-             notified, silenced, latched, silenced_by, text, said) in rows:  # fmt: skip
+             notified, silenced, latched, silenced_by, text, said, unrendered) in rows:  # fmt: skip
             row = int(index.rows([patient])[0])
             if row < 0 or condition not in BY_NAME:
                 continue
@@ -246,6 +259,11 @@ class AlertStore:
             self._messages[alert_id] = text
             if said is not None:
                 self._facts[alert_id] = AlertFacts.model_validate(said, strict=False)
+                if unrendered:
+                    unsaid.append((alert_id, _messages(self._facts[alert_id])))
+        if unsaid:
+            ids, messages = zip(*unsaid, strict=True)
+            await self._conn.execute(_BACKFILL_SQL, (list(ids), list(messages)))
         return restored
 
     async def in_wards(self, patients: list[str], wards: list[str]) -> set[str]:

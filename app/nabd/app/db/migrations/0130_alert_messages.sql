@@ -11,7 +11,9 @@
 -- without a join, and inherits the alert's grants, its per-ward row-level security (0040) and
 -- its retention, with no policy of its own to keep in step.
 --
--- Alerts written before this migration keep NULL (SQL cannot render facts): the dashboards
--- show their stored English `message`, until analytics worsens one (which writes both).
+-- Alerts written before this migration keep NULL here (SQL cannot render facts): the dashboards
+-- show their stored English `message`. Analytics fills `messages` of the open ones that have
+-- facts when it restores them (its next start), or when it worsens one; resolved alerts, and
+-- watchdog alerts from before this migration (no facts), keep their English.
 ALTER TABLE alert ADD COLUMN messages jsonb
     CHECK (messages IS NULL OR jsonb_typeof(messages) = 'object');
