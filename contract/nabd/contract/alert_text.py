@@ -7,6 +7,10 @@ own user's language at display time with :func:`render`, e.g. ``SpO2 low: 86 % f
 (limit 90 %)``, ``SpO2 basse : 86 % depuis 90 s (seuil 90 %)``. Numbers keep Western digits in
 Arabic (as written on Maghreb wards and on the devices themselves); French uses a decimal comma.
 A condition with no phrase here (a newer publisher) reads as its name: never an error.
+
+Readers that cannot run Python (the Grafana dashboards, which only run SQL) read the sentences
+rendered by the writer of the facts, in every language, from ``alert.messages``
+(:func:`renderings`, migration 0130): still this one renderer, never a copy of it in SQL.
 """
 
 from __future__ import annotations
@@ -16,9 +20,9 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
-from nabd.contract.payloads import AlertFacts
+from nabd.contract.payloads import MAX_MESSAGE_CHARS, AlertFacts
 
-__all__ = ["LANGUAGES", "NAMES", "render"]
+__all__ = ["LANGUAGES", "NAMES", "render", "renderings"]
 
 LANGUAGES: Final = ("fr", "en", "ar")
 
@@ -97,10 +101,11 @@ _N: Final = {
         "بوابة السرير غير متصلة",
     ),
     "device_disconnected": ("Appareil déconnecté", "Device disconnected", "الجهاز غير متصل"),
+    # Ingest's watchdog: analytics stopped, so no alarm can be raised for the patient.
     "monitoring_interrupted": (
-        "Surveillance interrompue",
-        "Monitoring interrupted",
-        "انقطاع المراقبة",
+        "Surveillance interrompue : analyse des alarmes arrêtée",
+        "Monitoring interrupted: alarm analysis stopped",
+        "انقطاع المراقبة: تحليل الإنذارات متوقف",
     ),
     # Patients at home (docs/home-monitoring.md).
     "weight_gain": ("Prise de poids", "Weight gain", "زيادة الوزن"),
@@ -252,3 +257,9 @@ def render(facts: AlertFacts, lang: str = "en") -> str:
     if facts.items:
         text += f"{words['colon']}{', '.join(things.get(i, i) for i in facts.items)}"
     return text
+
+
+def renderings(facts: AlertFacts) -> dict[str, str]:
+    """The alert's sentence in every language (at most ``MAX_MESSAGE_CHARS`` each), as stored
+    in ``alert.messages`` for readers that only run SQL (migration 0130)."""
+    return {lang: render(facts, lang)[:MAX_MESSAGE_CHARS] for lang in LANGUAGES}
