@@ -28,9 +28,9 @@ def _hf(**gateway: float) -> CarePlan:
 
 def test_the_default_limit_is_twelve_hours_and_a_plan_may_change_it() -> None:
     assert silent_after_s([_hf(), _hf(silent_after_h=4)]).tolist() == [12 * 3600.0, 4 * 3600.0]
-    with pytest.raises(CarePlanError, match="gateway.silent_after_h"):
+    with pytest.raises(CarePlanError, match=r"gateway\.silent_after_h"):
         _hf(silent_after_h=0)
-    with pytest.raises(CarePlanError, match="gateway.silent_after_h"):
+    with pytest.raises(CarePlanError, match=r"gateway\.silent_after_h"):
         _hf(silent_after_h=24 * 8)  # at most a week: a longer silence is not monitoring
 
 
@@ -79,8 +79,14 @@ def test_bad_inputs_are_refused_with_the_field_named() -> None:
 
 def test_a_window_passed_silent_only_when_not_heard_since_it_opened() -> None:
     opened = MIDNIGHT + 5 * HOUR
+    now = MIDNIGHT + 11 * HOUR
     heard = np.array([opened - S, opened, opened + HOUR, NEVER], np.int64)
-    assert silent_through(heard, opened).tolist() == [True, False, False, False]
+    assert silent_through(now, heard, opened).tolist() == [True, False, False, False]
+    # A window shorter than the gap between two statuses of a healthy box (30 s): heard 20 s
+    # before a 12-s window opened, judged as it ends: not silence (the grace is 120 s).
+    short = MIDNIGHT + 20 * S
+    assert not silent_through(short + 12 * S, short - 20 * S, short)[()]
+    assert silent_through(short + 12 * S + 101 * S, short - 20 * S, short)[()]
 
 
 def _weights(times: list[int]) -> dict[str, Flat]:
@@ -107,9 +113,8 @@ def test_judge_now_raises_the_gateway_alert_and_notes_the_adherence_alerts_it_ex
     gateway, weight = RULES.index("home_gateway_offline"), RULES.index("adherence_weight")
     assert found.level[0, gateway] == 1  # low: a call, not an alarm
     assert np.isnan(found.value[0, gateway])  # its message shows the duration instead
-    assert found.heard_at is not None and found.heard_at[0] == unplugged
+    assert found.heard_at[0] == unplugged
     assert (found.level[0, weight], found.value[0, weight]) == (1, 2.0)
-    assert found.gateway_silent is not None
     assert found.gateway_silent[0, weight]
     assert found.gateway_silent[0, RULES.index("adherence_blood_pressure")]
     assert not found.gateway_silent[0, gateway]
@@ -119,7 +124,7 @@ def test_judge_now_raises_the_gateway_alert_and_notes_the_adherence_alerts_it_ex
                       gateway_seen=np.array([MIDNIGHT + 2 * DAY + 9 * HOUR], np.int64),
                       has_gateway=np.array([True]))  # fmt: skip
     assert heard.level[0, weight] == 1
-    assert heard.gateway_silent is not None and not heard.gateway_silent[0].any()
+    assert not heard.gateway_silent[0].any()
     assert heard.level[0, gateway] == 0
 
 
@@ -141,4 +146,4 @@ def test_a_night_with_the_box_off_raises_nothing_and_no_gateway_judges_nothing()
     # Without gateway arguments (or without a home gateway) the gateway is not judged.
     plain = judge_now({}, [plan], now=now + 3 * DAY, since=since)
     assert plain.level[0, RULES.index("home_gateway_offline")] == 0
-    assert plain.gateway_silent is not None and not plain.gateway_silent.any()
+    assert not plain.gateway_silent.any()

@@ -81,11 +81,17 @@ class HomeNow:
 
     level: Int8Array
     value: FloatArray
-    heard_at: IntArray | None = None
-    gateway_silent: BoolArray | None = None
+    heard_at: IntArray
+    gateway_silent: BoolArray
 
     def column(self, rule: str) -> int:
         return RULES.index(rule)
+
+    @classmethod
+    def empty(cls) -> HomeNow:
+        """No patient judged."""
+        return cls(np.zeros((0, len(RULES)), np.int8), np.zeros((0, len(RULES))),
+                   np.zeros(0, np.int64), np.zeros((0, len(RULES)), np.bool_))  # fmt: skip
 
 
 def judge_now(
@@ -145,7 +151,7 @@ def judge_now(
         put(rule, _newest(a.level, missed, a.occasions.valid))
         opened = _newest_opening(a.occasions.times, a.occasions.valid, schedule)
         on = level[:, RULES.index(rule)] > 0
-        gateway_silent[:, RULES.index(rule)] = on & silent_through(silence.heard_at, opened)
+        gateway_silent[:, RULES.index(rule)] = on & silent_through(now, silence.heard_at, opened)
     # No number: the message shows how long the gateway has been silent (its duration).
     level[:, RULES.index("home_gateway_offline")] = np.where(silence.active, LOW, 0)
     return HomeNow(level=level, value=value, heard_at=silence.heard_at,

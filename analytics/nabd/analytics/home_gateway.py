@@ -17,8 +17,10 @@ memory hands its readings over when the box is back, docs/home-monitoring.md).
   previous home). An ``offline`` status (its last will or a clean stop) is silence too: the
   duration counts from the last ``online`` one, so a box restarting is no alert.
 * :func:`silent_through` - whether a scheduled measurement window passed entirely while the
-  gateway was silent: then an adherence alert's "missed" may be "not received", and its message
-  says so (the adherence alert is kept, not withheld: the decision is in the docs).
+  gateway was silent (and for more than :data:`HEARTBEAT_GRACE_S`, so that a window shorter
+  than the gap between two statuses of a healthy box does not count): then an adherence
+  alert's "missed" may be "not received", and its message says so (the adherence alert is
+  kept, not withheld: the decision is in the docs).
 
 The alert is low priority and never escalates (``AlertPolicy.escalates``): waiting does not
 make an unplugged box a danger to the patient, and the clinical rules still judge whatever
@@ -29,15 +31,33 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Final
 
 import numpy as np
 import numpy.typing as npt
 
-from nabd.analytics.arrays import NEVER, BoolArray, FloatArray, IntArray, check_now
+from nabd.analytics.arrays import (
+    NEVER,
+    BoolArray,
+    FloatArray,
+    IntArray,
+    check_now,
+    seconds_to_ns,
+)
 from nabd.analytics.errors import AnalyticsInputError
 from nabd.contract.careplan import CarePlan
 
-__all__ = ["GatewaySilence", "gateway_silence", "silent_after_s", "silent_through"]
+__all__ = [
+    "HEARTBEAT_GRACE_S",
+    "GatewaySilence",
+    "gateway_silence",
+    "silent_after_s",
+    "silent_through",
+]
+
+HEARTBEAT_GRACE_S: Final = 120.0
+"""Silence shorter than this is a healthy box between two statuses, never "silent through a
+window": the ward's gateway timeout, four of the edge agent's 30-s statuses (docs/edge.md)."""
 
 
 def silent_after_s(plans: Sequence[CarePlan]) -> FloatArray:
@@ -93,11 +113,19 @@ def gateway_silence(
     )
 
 
-def silent_through(heard_at: npt.ArrayLike, opened: npt.ArrayLike) -> BoolArray:
+def silent_through(
+    now: int, heard_at: npt.ArrayLike, opened: npt.ArrayLike, grace_s: float = HEARTBEAT_GRACE_S
+) -> BoolArray:
     """Whether the gateway has not been heard since a window ``opened`` (int64 ns, any shape
-    that broadcasts with ``heard_at``): the whole window passed with the box silent, so a
-    measurement taken in it may be waiting in the device. NEVER ``heard_at``: no gateway, False.
+    that broadcasts with ``heard_at``) and is silent for more than ``grace_s`` at ``now``: the
+    whole window passed with the box silent, so a measurement taken in it may be waiting in the
+    device. The grace keeps a healthy box's heartbeat gap from reading as silence when a window
+    is shorter than it. NEVER ``heard_at``: no gateway, False.
     """
+    instant = check_now(now)
+    grace = seconds_to_ns(grace_s)
     heard = np.asarray(heard_at, dtype=np.int64)
-    result: BoolArray = (heard != NEVER) & (heard < np.asarray(opened, dtype=np.int64))
+    result: BoolArray = (
+        (heard != NEVER) & (heard < np.asarray(opened, dtype=np.int64)) & (heard < instant - grace)
+    )
     return result

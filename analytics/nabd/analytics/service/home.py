@@ -89,7 +89,7 @@ class HomePatients:
         """Engine rows of the patients at home judged last."""
         self.gateways: npt.NDArray[np.str_] = np.zeros(0, np.str_)
         """Their home gateways ('' for none), named by the ``home_gateway_offline`` alert."""
-        self.verdict = HomeNow(np.zeros((0, len(RULES)), np.int8), np.zeros((0, len(RULES))))
+        self.verdict = HomeNow.empty()
         self.judged_at = NEVER
         self.runs = 0
 
@@ -137,8 +137,6 @@ class HomePatients:
         found.priority[np.ix_(rows, _COLUMNS)] = np.maximum(level.astype(np.int8) - 1, LOW)
         found.value[np.ix_(rows, _COLUMNS)] = self.verdict.value
         verdict = self.verdict
-        if verdict.heard_at is None or verdict.gateway_silent is None:
-            return
         # The gateway's silence: its duration (since when), the gateway named.
         since = np.full(found.active.shape[0], NEVER, np.int64)
         since[rows] = verdict.heard_at
