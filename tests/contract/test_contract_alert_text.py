@@ -79,6 +79,27 @@ from nabd.contract.payloads import (
                 "ar": "انقطاع المراقبة: تحليل الإنذارات متوقف منذ 20 ثانية",
             },
         ),
+        (  # A patient at home whose home gateway is silent (docs/home-monitoring.md).
+            AlertFacts(
+                condition="home_gateway_offline", duration_s=13.5 * 3600, items=("gw-home-17",)
+            ),
+            {
+                "en": "Home gateway not heard from for 13 h: gw-home-17",
+                "fr": "Passerelle du domicile muette depuis 13 h : gw-home-17",
+                "ar": "بوابة المنزل لا تتصل منذ 13 ساعة: gw-home-17",
+            },
+        ),
+        (  # An adherence alert whose missed window passed with that gateway silent.
+            AlertFacts(condition="adherence_weight", value=2.0, items=("home_gateway_silent",)),
+            {
+                "en": "Weight not measured as planned, missed in a row: 2 (home gateway silent, "
+                "readings may be waiting in the devices)",
+                "fr": "Poids non mesuré comme prévu, mesures manquées de suite : 2 (passerelle "
+                "du domicile muette, les mesures attendent peut-être dans les appareils)",
+                "ar": "لم يُقَس الوزن كما هو مقرر، قياسات فائتة متتالية: 2 (بوابة المنزل لا تتصل، "
+                "قد تكون القياسات محفوظة في الأجهزة)",
+            },
+        ),
     ],
 )
 def test_worked_examples_read_as_a_nurse_would_say_them(

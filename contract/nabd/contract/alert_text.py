@@ -154,6 +154,11 @@ _N: Final = {
         "SpO2 not measured as planned, missed in a row",
         "لم يُقَس تشبع الأكسجين كما هو مقرر، قياسات فائتة متتالية",
     ),
+    "home_gateway_offline": (
+        "Passerelle du domicile muette",
+        "Home gateway not heard from",
+        "بوابة المنزل لا تتصل",
+    ),
 }
 
 NAMES: Final[Mapping[str, Mapping[str, str]]] = MappingProxyType(
@@ -193,6 +198,22 @@ _T: Final = {
     "temperature": ("température", "temperature", "الحرارة"),
     "body_temperature": ("température", "temperature", "الحرارة"),
 }
+_NOTE: Final = {
+    # An adherence alert whose missed window passed with the home gateway silent: the
+    # measurement may have been taken and be waiting in the device (docs/home-monitoring.md).
+    "home_gateway_silent": (
+        "passerelle du domicile muette, les mesures attendent peut-être dans les appareils",
+        "home gateway silent, readings may be waiting in the devices",
+        "بوابة المنزل لا تتصل، قد تكون القياسات محفوظة في الأجهزة",
+    ),
+}
+_NOTES: Final = MappingProxyType(
+    {
+        lang: MappingProxyType({k: v[i] for k, v in _NOTE.items()})
+        for i, lang in enumerate(LANGUAGES)
+    }
+)
+"""Items that qualify the alert rather than name what it is about: rendered among the notes."""
 _THINGS: Final = MappingProxyType(
     {lang: MappingProxyType({k: v[i] for k, v in _T.items()}) for i, lang in enumerate(LANGUAGES)}
 )
@@ -252,10 +273,12 @@ def render(facts: AlertFacts, lang: str = "en") -> str:
         missing = [things.get(m, m) for m in facts.missing]
         missing += [f"{things.get(m, m)} ({words['stale']})" for m in facts.stale]
         notes.append(f"{words['incomplete']}{words['colon']}{', '.join(missing)}")
+    notes += [_NOTES[lang][i] for i in facts.items if i in _NOTE]
     if notes:
         text += f" ({'; '.join(notes)})"
-    if facts.items:
-        text += f"{words['colon']}{', '.join(things.get(i, i) for i in facts.items)}"
+    items = [things.get(i, i) for i in facts.items if i not in _NOTE]
+    if items:
+        text += f"{words['colon']}{', '.join(items)}"
     return text
 
 
