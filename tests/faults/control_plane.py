@@ -7,20 +7,24 @@ Two faults, each while gateways publish (``tests/faults/test_ha_control_plane.py
   starts it again;
 * **the primary's Patroni lost alone**: its Patroni process kill -9, its PostgreSQL left
   running (Patroni starts it detached); the node's guard (``nabd.app.stack.patroni_guard``)
-  starts Patroni again.
+  starts Patroni again;
+* **the same, with no guard to restart it** (the guard kill -9 first): the replica is promoted
+  after the ttl while the old server still runs; ``nabd stack up`` a little later finds that
+  server without its Patroni and stops it before starting Patroni (the fence), so the commits
+  that waited there for the lost standby fail instead of being released.
 
-What is measured (docs/reliability.md): the **longest pause between two commits** of the
-gateways' readings from just before the fault to its end (the write outage: ``ingested_at`` is
-a transaction's start, so pauses are measured between transactions), how many transactions
-committed during the part of the outage where a demoted primary could not have taken any, who
-leads after, and whether Patroni reported failsafe mode active.
+What is measured (docs/reliability.md), besides the scenario's own longest pause between two
+commits of a device's readings (``ScenarioResult.pause_s``, the write outage): how many
+transactions committed during the part of the etcd outage where a demoted primary could not
+have taken any, who leads before and after, whether Patroni reported failsafe mode active,
+whether the killed Patroni's PostgreSQL kept running, and how long until the cluster was whole
+again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import os
 import signal
 import time
@@ -28,11 +32,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
-import psycopg
-
 from nabd.app.stack import daemons, ha
 from tests.faults.failover import HaControl
-from tests.faults.pipeline import Fleet
+from tests.faults.pipeline import Fleet, commit_times
 from tests.faults.scenarios import Fault, FaultContext
 from tests.faults.stack_control import wait_for
 
@@ -41,6 +43,7 @@ DEMOTED_BY_S: Final = float(ha.TTL_S + ha.RETRY_TIMEOUT_S)
 """Without failsafe_mode a primary that lost the DCS has demoted itself by then (it stops
 writing once its key could have expired; Patroni 3.0's ``_handle_dcs_error``)."""
 PATRONI_BACK_DEADLINE_S: Final = 30.0
+PROMOTION_DEADLINE_S: Final = 60.0
 POLL_S: Final = 0.25
 
 
@@ -60,55 +63,28 @@ class ControlPlaneLoss:
     commits_in_window: int = 0
     window: str = ""
     back_s: float | None = None
-    longest_pause_s: float | None = None
+    promoted_s: float | None = None
 
     def __str__(self) -> str:
         back = "-" if self.back_s is None else f"{self.back_s:.1f} s"
-        pause = "-" if self.longest_pause_s is None else f"{self.longest_pause_s:.1f} s"
+        if self.promoted_s is not None:
+            return (
+                f"{self.fault}: leader {self.leader_before} -> {self.leader_after}, promoted "
+                f"{self.promoted_s:.1f} s after the kill, the old server still running then: "
+                f"{self.postmaster_survived}; cluster whole {back} after the kill"
+            )
         if self.postmaster_survived is not None:
             return (
                 f"{self.fault}: its PostgreSQL alive after the kill: {self.postmaster_survived}; "
                 f"Patroni back and cluster ready after {back}; leader {self.leader_before} -> "
-                f"{self.leader_after}; longest pause between commits {pause}"
+                f"{self.leader_after}"
             )
         return (
             f"{self.fault}: leader {self.leader_before} -> {self.leader_after}; its roles while "
             f"down {sorted(self.roles_seen)}, failsafe active seen {self.failsafe_seen}; "
-            f"{self.commits_in_window} transactions committed {self.window}; back after {back}; "
-            f"longest pause between commits {pause}"
+            f"{self.commits_in_window} transactions committed {self.window}; cluster whole "
+            f"{back} after `nabd stack up`"
         )
-
-
-def commit_times(
-    owner_url: str, devices: list[str], since: datetime, until: datetime
-) -> list[datetime]:
-    """The distinct ``ingested_at`` (transactions) of the devices' readings in the interval."""
-    query = """
-        SELECT DISTINCT t FROM (
-            SELECT ingested_at AS t FROM observation
-             WHERE device_id = ANY(%(d)s) AND ingested_at BETWEEN %(s)s AND %(u)s
-            UNION ALL
-            SELECT ingested_at FROM unattributed_observation
-             WHERE device_id = ANY(%(d)s) AND ingested_at BETWEEN %(s)s AND %(u)s
-        ) both_tables ORDER BY t
-    """
-    with psycopg.connect(owner_url) as conn:
-        rows = conn.execute(query, {"d": devices, "s": since, "u": until}).fetchall()
-    return [row[0] for row in rows]
-
-
-def longest_pause(times: list[datetime], start: datetime, end: datetime) -> float:
-    """The longest interval without a commit in ``[start, end]`` (the ends count as bounds)."""
-    marks = [start, *(t for t in times if start <= t <= end), end]
-    return max((b - a).total_seconds() for a, b in itertools.pairwise(marks))
-
-
-def measure_outage(ctx: FaultContext, measured: ControlPlaneLoss, after: datetime) -> None:
-    """Fill ``longest_pause_s``: from 1 s before the fault to ``after``."""
-    assert measured.killed_at is not None
-    start = measured.killed_at - timedelta(seconds=1)
-    times = commit_times(ctx.stack.database_url, list(measured.devices), start, after)
-    measured.longest_pause_s = longest_pause(times, start, after)
 
 
 def _kill(pid: int, what: str) -> None:
@@ -146,11 +122,10 @@ def etcd_loss(measured: ControlPlaneLoss) -> Fault:
         measured.window = (
             f"from {DEMOTED_BY_S:g} s after the kill to etcd's restart ({ETCD_DOWN_S:g} s after it)"
         )
-        measured.commits_in_window = len(
-            await asyncio.to_thread(
-                commit_times, ctx.stack.database_url, list(f.sent), window_start, window_end
-            )
+        commits = await asyncio.to_thread(
+            commit_times, ctx.stack.database_url, list(f.sent), window_start, window_end
         )
+        measured.commits_in_window = len({t for times in commits.values() for t in times})
         start = time.monotonic()
         await asyncio.to_thread(control.rejoin)  # nabd stack up: etcd again, cluster ready
         measured.back_s = time.monotonic() - start
@@ -198,5 +173,53 @@ def patroni_loss(measured: ControlPlaneLoss) -> Fault:
         after = control.leader()
         measured.leader_after = "none" if after is None else f"node{after}"
         return f"node{leader}'s Patroni kill -9 (PostgreSQL left running), restarted by its guard"
+
+    return fault
+
+
+LATE_AFTER_PROMOTION_S: Final = 3.0
+
+
+def unguarded_patroni_loss(measured: ControlPlaneLoss) -> Fault:
+    """The primary's guard, then its Patroni, kill -9; once the replica is promoted (the old
+    server still running, read-write, its commits waiting), ``LATE_AFTER_PROMOTION_S`` later,
+    ``nabd stack up``: it must fence the old server before its Patroni starts."""
+
+    async def fault(ctx: FaultContext, f: Fleet) -> str:
+        control = HaControl(ctx.stack)
+        leader = control.leader()
+        if leader is None:
+            raise AssertionError("the --ha stack has no primary before the fault")
+        guard = ha.guard_pid(control.layout, leader)
+        pid = ha.node_pid(control.layout, leader)
+        postmaster = ha.postmaster_pid(control.layout, leader)
+        if guard is None or pid is None or postmaster is None:
+            raise AssertionError(f"node{leader}: guard {guard}, patroni {pid}, pg {postmaster}")
+        measured.fault = "primary's guard and Patroni kill -9, `nabd stack up` after the failover"
+        measured.leader_before = f"node{leader}"
+        measured.devices = tuple(f.sent)
+        await asyncio.to_thread(_kill, guard, f"node{leader}'s guard")
+        measured.killed_at = datetime.now(UTC)
+        start = time.monotonic()
+        await asyncio.to_thread(_kill, pid, f"node{leader}'s Patroni")
+        deadline = start + PROMOTION_DEADLINE_S
+        new = await asyncio.to_thread(control.leader)
+        while new is None or new == leader:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no promotion within {PROMOTION_DEADLINE_S:g} s")
+            await asyncio.sleep(POLL_S)
+            new = await asyncio.to_thread(control.leader)
+        measured.promoted_s = time.monotonic() - start
+        measured.postmaster_survived = daemons.alive(postmaster)  # two read-write servers now
+        await asyncio.sleep(LATE_AFTER_PROMOTION_S)
+        await asyncio.to_thread(control.rejoin)  # nabd stack up: fence, Patroni, rewind, ready
+        measured.back_s = time.monotonic() - start
+        measured.restored_at = datetime.now(UTC)
+        after = control.leader()
+        measured.leader_after = "none" if after is None else f"node{after}"
+        return (
+            f"node{leader}'s guard and Patroni kill -9, node{new} promoted, `nabd stack up` "
+            f"{LATE_AFTER_PROMOTION_S:g} s later"
+        )
 
     return fault

@@ -47,7 +47,7 @@ from collections.abc import Collection
 from pathlib import Path
 from typing import Any, Final
 
-from nabd.app.stack import daemons
+from nabd.app.stack import daemons, patroni_guard
 from nabd.app.stack.errors import ServiceStartError, ToolMissingError
 from nabd.app.stack.layout import Layout
 from nabd.app.stack.ports import LOCALHOST, free_port, require_free, wait_until
@@ -61,13 +61,17 @@ ETCD: Final = Path("/usr/bin/etcd")
 PATRONI: Final = Path("/usr/bin/patroni")
 PYTHON: Final = Path("/usr/bin/python3")
 """The system's interpreter, which Debian's Patroni runs on, runs the guard too."""
-GUARD: Final = Path(__file__).with_name("patroni_guard.py")
+GUARD: Final = Path(patroni_guard.__file__)
 SCOPE: Final = "nabd"
 REPLICATION_USER: Final = "replicator"
 API_USER: Final = "nabd"
 """Patroni's REST API user for the requests that change the cluster (``patronictl``)."""
 NODES: Final = 2
 TTL_S: Final = 10
+FENCE_AFTER_S: Final = TTL_S / 2
+"""A Patroni restarted later than this after its death may find its server replaced: the guard
+stops the server first (:mod:`~nabd.app.stack.patroni_guard`). Half the ttl: the key was
+renewed at most ``loop_wait`` before the death, and Patroni itself takes a moment to start."""
 LOOP_WAIT_S: Final = 1
 RETRY_TIMEOUT_S: Final = 3
 START_TIMEOUT_S: Final = 120.0
@@ -267,12 +271,20 @@ def _start_node(layout: Layout, ha: HaState, index: int, user: ServiceUser | Non
     until ``down``); a guard between two starts of its Patroni will start it itself."""
     if node_pid(layout, index) is not None or guard_pid(layout, index) is not None:
         return
+    if patroni_guard.fence(layout.node_data(index)):  # a server left without its Patroni
+        log.warning(
+            "patroni: node%d's PostgreSQL was running without its Patroni: stopped it first "
+            "(immediate), Patroni starts it again as the cluster says",
+            index,
+        )
     node = ha.nodes[index]
     if postmaster_pid(layout, index) is None:
         require_free(node.pg_port, f"node{index}'s PostgreSQL, recorded in {layout.state_file}")
     require_free(node.api_port, f"node{index}'s Patroni API, recorded in {layout.state_file}")
     patroni = as_user(user, [str(PATRONI), str(layout.node_conf(index))])
-    daemons.spawn([str(PYTHON), str(GUARD), *patroni], layout.node_log(index), _ENV)
+    guard = [str(PYTHON), str(GUARD), "--data", str(layout.node_data(index))]
+    guard += ["--fence-after", f"{FENCE_AFTER_S:g}", "--", *patroni]
+    daemons.spawn(guard, layout.node_log(index), _ENV)
     log.info("patroni: node%d started (PostgreSQL on %s:%d)", index, LOCALHOST, node.pg_port)
 
 

@@ -3,34 +3,49 @@
 Why. Patroni starts PostgreSQL detached (its own session), so a Patroni that dies alone leaves
 its PostgreSQL running *unsupervised*. On the primary's node that is the dangerous failure:
 nobody renews the leader key, the replica is promoted after the ttl (10 s), and the old server
-still accepts connections as read-write. With synchronous replication its commits then wait
-for a standby that left; a commit whose wait is cancelled (a client's ``statement_timeout``)
-is reported *committed* by PostgreSQL (a warning, "canceling wait for synchronous
-replication"), so a client could acknowledge data that exists only on the server about to be
-rewound. Production answers with systemd (``Restart=``) and Patroni's watchdog; this stack has
-neither (no ``/dev/watchdog`` here), so each node's Patroni runs under this guard, which does
-what ``Restart=always`` does: a Patroni started again within the ttl finds its PostgreSQL
-running and its leader key still its own, and carries on without a failover; one started later
-finds another leader and demotes (rewinds) its server, which ends the split brain.
+still accepts connections as read-write (two primaries). With synchronous replication its
+commits then wait for the standby that left, for ever (a ``statement_timeout`` does not cover
+that wait: PostgreSQL disables it before the commit's wait), so nothing is acknowledged there,
+but a client connected to it, or reaching it first in its host list, hangs: writes stop until
+someone starts that Patroni again (measured: no commit for 46 s, until ``nabd stack up``).
+Production answers with systemd (``Restart=``) and Patroni's watchdog; this stack has neither
+(no ``/dev/watchdog`` here), so each node's Patroni runs under this guard, which does what
+``Restart=always`` does: a Patroni started again within the ttl finds its PostgreSQL running and
+its leader key still its own, and carries on without a failover.
 
-How. ``python3 patroni_guard.py PATRONI_ARGV...``: runs the command, waits for it, runs it
-again ``RESTART_DELAY_S`` later whenever it exits, unless the guard was told to stop guarding
-(SIGTERM/SIGINT): then it exits with Patroni's status once Patroni has exited. It does not pass
-the signal on: ``nabd stack down`` stops Patroni itself, as it did before (Patroni may run
-under ``runuser``, which is the guard's child), after telling the guard. Standard
+**A late restart is fenced.** Patroni started again on a server that has meanwhile been
+replaced (its leader key expired, the replica promoted) first rewrites and reloads the server's
+configuration, *without* ``synchronous_standby_names``, and only then sees the other leader and
+demotes it: the reload releases every commit that was waiting for the lost standby, and their
+clients are told "committed" a moment before the server is stopped and rewound (measured
+without this fence: 32 acknowledged readings lost; docs/reliability.md). So when more than
+``--fence-after`` seconds (half the ttl) have passed since Patroni died, or whenever
+``nabd stack up`` finds a server running without its Patroni, the server is stopped first
+(SIGQUIT to its postmaster: PostgreSQL's immediate shutdown; waiting commits end with an error,
+nothing is released) and Patroni starts it again as whatever the cluster says it is.
+
+How. ``python3 patroni_guard.py --data DIR --fence-after S -- PATRONI_ARGV...``: runs the
+command, waits for it, runs it again ``RESTART_DELAY_S`` later whenever it exits (fencing the
+server in ``DIR`` first if the restart comes later than ``S``), unless the guard was told to
+stop guarding (SIGTERM/SIGINT): then it exits with Patroni's status once Patroni has exited. It
+does not pass the signal on: ``nabd stack down`` stops Patroni itself, as it did before (Patroni
+may run under ``runuser``, which is the guard's child), after telling the guard. Standard
 library only, run as a script by the system's ``python3`` (the one Patroni uses): it must not
-depend on the virtual environment of whoever started the stack. Killing the guard itself
-(``kill -9``) leaves Patroni running unguarded, as before this guard; ``nabd stack up`` starts
-a new one (``nabd.app.stack.ha``).
+depend on the virtual environment of whoever started the stack. Killing the guard itself (``kill
+-9``) leaves Patroni running unguarded, as before this guard; ``nabd stack up`` starts a new one
+(``nabd.app.stack.ha``).
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import signal
 import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 from types import FrameType
 from typing import Final
 
@@ -43,10 +58,70 @@ is started again after twice the previous delay, up to ``MAX_DELAY_S``: a failin
 spin; one that ran longer is restarted after ``RESTART_DELAY_S`` again."""
 
 
+FENCE_WAIT_S: Final = 60.0
+
+
+def postmaster(data: Path) -> int | None:
+    """The running postmaster of the cluster in ``data`` (its ``postmaster.pid``, checked
+    against the process's command line, which names the folder), or ``None``."""
+    try:
+        pid = int((data / "postmaster.pid").read_text().split("\n", 1)[0])
+        args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except (OSError, ValueError):
+        return None
+    return pid if os.fsencode(data) in args else None
+
+
+def fence(data: Path) -> bool:
+    """Stop the server in ``data`` at once (SIGQUIT: immediate shutdown) and wait until its
+    postmaster has exited; ``False`` when none was running."""
+    pid = postmaster(data)
+    if pid is None:
+        return False
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGQUIT)
+    deadline = time.monotonic() + FENCE_WAIT_S
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return True
+
+
+def _alive(pid: int) -> bool:
+    """Exists and is not a zombie (an exited process its parent has not reaped yet)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
+
+
+def _options(argv: list[str]) -> tuple[Path | None, float, list[str]] | None:
+    data: Path | None = None
+    fence_after = float("inf")
+    while argv and argv[0] != "--":
+        if len(argv) < 2 or argv[0] not in ("--data", "--fence-after"):
+            return None
+        if argv[0] == "--data":
+            data = Path(argv[1])
+        else:
+            fence_after = float(argv[1])
+        argv = argv[2:]
+    command = argv[1:] if argv else []
+    return (data, fence_after, command) if command else None
+
+
 def main(argv: list[str]) -> int:
-    if not argv:
-        print("usage: patroni_guard.py PATRONI [ARGS...]", file=sys.stderr)
+    try:
+        options = _options(argv)
+    except ValueError:
+        options = None
+    if options is None:
+        print(
+            "usage: patroni_guard.py [--data DIR --fence-after S] -- PATRONI [ARGS...]",
+            file=sys.stderr,
+        )
         return 2
+    data, fence_after, argv = options
     stopping = threading.Event()
 
     def stop(_signum: int, _frame: FrameType | None) -> None:
@@ -59,6 +134,7 @@ def main(argv: list[str]) -> int:
         started = time.monotonic()
         child = subprocess.Popen(argv, stdin=subprocess.DEVNULL)
         code = child.wait()
+        died = time.monotonic()
         if stopping.is_set():
             return code if code >= 0 else 128 - code  # killed by signal N: 128 + N, as a shell
         ran = time.monotonic() - started
@@ -71,6 +147,13 @@ def main(argv: list[str]) -> int:
         )
         if stopping.wait(delay):
             return 0
+        if data is not None and time.monotonic() - died > fence_after and fence(data):
+            print(
+                f"patroni_guard: restart {time.monotonic() - died:.1f} s after the exit "
+                f"(over {fence_after:g} s): the server in {data} was stopped first (SIGQUIT)",
+                file=sys.stderr,
+                flush=True,
+            )
 
 
 if __name__ == "__main__":
