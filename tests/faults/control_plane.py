@@ -64,6 +64,9 @@ class ControlPlaneLoss:
     window: str = ""
     back_s: float | None = None
     promoted_s: float | None = None
+    sync_s: float | None = None
+    """Until the leader's ``pg_stat_replication`` shows its standby ``sync`` again (PostgreSQL's
+    own view, not Patroni's ``/sync`` key, which a restarted Patroni leaves stale)."""
 
     def __str__(self) -> str:
         back = "-" if self.back_s is None else f"{self.back_s:.1f} s"
@@ -71,20 +74,42 @@ class ControlPlaneLoss:
             return (
                 f"{self.fault}: leader {self.leader_before} -> {self.leader_after}, promoted "
                 f"{self.promoted_s:.1f} s after the kill, the old server still running then: "
-                f"{self.postmaster_survived}; cluster whole {back} after the kill"
+                f"{self.postmaster_survived}; cluster whole {back} after the kill, standby sync "
+                f"{self.sync_s:.1f} s after it"
             )
         if self.postmaster_survived is not None:
             return (
                 f"{self.fault}: its PostgreSQL alive after the kill: {self.postmaster_survived}; "
-                f"Patroni back and cluster ready after {back}; leader {self.leader_before} -> "
-                f"{self.leader_after}"
+                f"Patroni back and cluster ready after {back}, standby sync again after "
+                f"{self.sync_s:.1f} s; leader {self.leader_before} -> {self.leader_after}"
             )
         return (
             f"{self.fault}: leader {self.leader_before} -> {self.leader_after}; its roles while "
             f"down {sorted(self.roles_seen)}, failsafe active seen {self.failsafe_seen}; "
             f"{self.commits_in_window} transactions committed {self.window}; cluster whole "
-            f"{back} after `nabd stack up`"
+            f"{back} after `nabd stack up`, standby sync {self.sync_s:.1f} s after it"
         )
+
+
+SYNC_DEADLINE_S: Final = 20.0
+
+
+async def _until_sync(control: HaControl, start: float) -> float:
+    """Seconds from ``start`` until the leader replicates synchronously again."""
+    deadline = time.monotonic() + SYNC_DEADLINE_S
+    while True:
+        leader = await asyncio.to_thread(control.leader)
+        state = "no leader"
+        if leader is not None:
+            state, _ = await asyncio.to_thread(control.replication, leader)
+            if state == "sync":
+                return time.monotonic() - start
+        if time.monotonic() > deadline:
+            raise AssertionError(
+                f"the leader's standby is '{state}', not 'sync', {SYNC_DEADLINE_S:g} s after "
+                "the cluster was back: commits are acknowledged on one server only"
+            )
+        await asyncio.sleep(POLL_S)
 
 
 def _kill(pid: int, what: str) -> None:
@@ -129,6 +154,7 @@ def etcd_loss(measured: ControlPlaneLoss) -> Fault:
         start = time.monotonic()
         await asyncio.to_thread(control.rejoin)  # nabd stack up: etcd again, cluster ready
         measured.back_s = time.monotonic() - start
+        measured.sync_s = await _until_sync(control, start)
         measured.restored_at = datetime.now(UTC)
         after = control.leader()
         measured.leader_after = "none" if after is None else f"node{after}"
@@ -169,6 +195,7 @@ def patroni_loss(measured: ControlPlaneLoss) -> Fault:
                 )
             await asyncio.sleep(POLL_S)
         measured.back_s = time.monotonic() - start
+        measured.sync_s = await _until_sync(control, start)
         measured.restored_at = datetime.now(UTC)
         after = control.leader()
         measured.leader_after = "none" if after is None else f"node{after}"
@@ -214,6 +241,7 @@ def unguarded_patroni_loss(measured: ControlPlaneLoss) -> Fault:
         await asyncio.sleep(LATE_AFTER_PROMOTION_S)
         await asyncio.to_thread(control.rejoin)  # nabd stack up: fence, Patroni, rewind, ready
         measured.back_s = time.monotonic() - start
+        measured.sync_s = await _until_sync(control, start)
         measured.restored_at = datetime.now(UTC)
         after = control.leader()
         measured.leader_after = "none" if after is None else f"node{after}"

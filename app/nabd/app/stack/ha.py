@@ -63,6 +63,9 @@ PYTHON: Final = Path("/usr/bin/python3")
 """The system's interpreter, which Debian's Patroni runs on, runs the guard too."""
 GUARD: Final = Path(patroni_guard.__file__)
 SCOPE: Final = "nabd"
+NAMESPACE: Final = "/nabd/"
+SYNC_KEY: Final = f"{NAMESPACE}{SCOPE}/sync"
+"""Patroni's record of the synchronous standby in etcd (``patroni_guard`` releases it)."""
 REPLICATION_USER: Final = "replicator"
 API_USER: Final = "nabd"
 """Patroni's REST API user for the requests that change the cluster (``patronictl``)."""
@@ -131,6 +134,10 @@ def etcd_pid(layout: Layout) -> int | None:
 def _etcd_healthy(ha: HaState) -> bool:
     reply = _get_json(ha.etcd_port, "/health")
     return reply is not None and str(reply.get("health")) == "true"
+
+
+def _etcd_url(ha: HaState) -> str:
+    return f"http://{LOCALHOST}:{ha.etcd_port}"
 
 
 def _start_etcd(layout: Layout, ha: HaState, timeout: float) -> None:
@@ -208,7 +215,7 @@ def patroni_config(
     superuser = state.postgres.superuser_password.get_secret_value()
     return {
         "scope": SCOPE,
-        "namespace": "/nabd/",
+        "namespace": NAMESPACE,
         "name": f"node{index}",
         "restapi": {
             "listen": f"{LOCALHOST}:{node.api_port}",
@@ -277,13 +284,17 @@ def _start_node(layout: Layout, ha: HaState, index: int, user: ServiceUser | Non
             "(immediate), Patroni starts it again as the cluster says",
             index,
         )
+        # and, if it still leads, have Patroni set its sync standby again (patroni_guard)
+        done = patroni_guard.release_sync_key(_etcd_url(ha), SYNC_KEY, f"node{index}")
+        log.info("patroni: node%d: %s", index, done)
     node = ha.nodes[index]
     if postmaster_pid(layout, index) is None:
         require_free(node.pg_port, f"node{index}'s PostgreSQL, recorded in {layout.state_file}")
     require_free(node.api_port, f"node{index}'s Patroni API, recorded in {layout.state_file}")
     patroni = as_user(user, [str(PATRONI), str(layout.node_conf(index))])
     guard = [str(PYTHON), str(GUARD), "--data", str(layout.node_data(index))]
-    guard += ["--fence-after", f"{FENCE_AFTER_S:g}", "--", *patroni]
+    guard += ["--fence-after", f"{FENCE_AFTER_S:g}", "--etcd", _etcd_url(ha)]
+    guard += ["--sync-key", SYNC_KEY, "--name", f"node{index}", "--", *patroni]
     daemons.spawn(guard, layout.node_log(index), _ENV)
     log.info("patroni: node%d started (PostgreSQL on %s:%d)", index, LOCALHOST, node.pg_port)
 

@@ -13,6 +13,17 @@ Production answers with systemd (``Restart=``) and Patroni's watchdog; this stac
 ``Restart=always`` does: a Patroni started again within the ttl finds its PostgreSQL running and
 its leader key still its own, and carries on without a failover.
 
+**Synchronous replication is restored.** Patroni 3.0.2 started again on a running primary
+rewrites its configuration *without* ``synchronous_standby_names`` and, finding the ``/sync`` key
+in etcd unchanged (same leader, same standby), never sets it again ("no action"): the primary
+would go on **asynchronously**, acknowledging commits the standby may not have (measured: a
+later failover lost 120 acknowledged readings; docs/reliability.md). So before each restart the
+guard deletes ``/sync`` when it names this node as leader (``--etcd URL --sync-key KEY --name
+NODE``): the restarted Patroni finds no synchronous standby recorded and assigns one at its
+first loop, in ``postgresql.conf`` first, then in etcd. Only the leader writes that key, and
+this node's lock is still valid, so no other node's key is deleted; while the key is empty the
+two-node cluster's only replica, which was the sync standby, stays the only candidate.
+
 **A late restart is fenced.** Patroni started again on a server that has meanwhile been
 replaced (its leader key expired, the replica promoted) first rewrites and reloads the server's
 configuration, *without* ``synchronous_standby_names``, and only then sees the other leader and
@@ -38,16 +49,20 @@ depend on the virtual environment of whoever started the stack. Killing the guar
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import json
 import os
 import signal
 import subprocess
 import sys
 import threading
 import time
+import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import Final
+from typing import Any, Final
 
 RESTART_DELAY_S: Final = 1.0
 """Short against the ttl (10 s): the restarted Patroni must renew the key before it expires."""
@@ -59,6 +74,34 @@ spin; one that ran longer is restarted after ``RESTART_DELAY_S`` again."""
 
 
 FENCE_WAIT_S: Final = 60.0
+ETCD_TIMEOUT_S: Final = 3.0
+
+
+def _etcd(url: str, call: str, key: str) -> dict[str, Any]:
+    """etcd v3's JSON gateway: ``POST URL/v3/kv/CALL`` for ``key`` (base64, as it asks)."""
+    if not url.startswith(("http://", "https://")):
+        raise ValueError(f"not an etcd URL: {url}")
+    body = json.dumps({"key": base64.b64encode(key.encode()).decode()}).encode()
+    headers = {"Content-Type": "application/json"}
+    request = urllib.request.Request(f"{url}/v3/kv/{call}", data=body, headers=headers)  # noqa: S310
+    with urllib.request.urlopen(request, timeout=ETCD_TIMEOUT_S) as reply:  # noqa: S310
+        answer = json.loads(reply.read())
+    return answer if isinstance(answer, dict) else {}
+
+
+def release_sync_key(url: str, key: str, name: str) -> str:
+    """Delete Patroni's ``/sync`` key if it names ``name`` as leader; what was done."""
+    try:
+        found = _etcd(url, "range", key).get("kvs") or []
+        if not found:
+            return "no sync key"
+        value = json.loads(base64.b64decode(found[0].get("value", "")))
+        if not isinstance(value, dict) or value.get("leader") != name:
+            return f"sync key belongs to {value.get('leader') if isinstance(value, dict) else '?'}"
+        _etcd(url, "deleterange", key)
+    except (OSError, ValueError) as exc:
+        return f"sync key not released ({exc})"
+    return f"sync key of leader {name} deleted (standby {value.get('sync_standby')})"
 
 
 def postmaster(data: Path) -> int | None:
@@ -95,19 +138,33 @@ def _alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
-def _options(argv: list[str]) -> tuple[Path | None, float, list[str]] | None:
+@dataclass
+class _Options:
+    command: list[str]
     data: Path | None = None
-    fence_after = float("inf")
+    fence_after: float = float("inf")
+    etcd: str | None = None
+    sync_key: str | None = None
+    name: str | None = None
+
+
+_VALUE_OPTIONS: Final = ("--data", "--fence-after", "--etcd", "--sync-key", "--name")
+
+
+def _options(argv: list[str]) -> _Options | None:
+    values: dict[str, str] = {}
     while argv and argv[0] != "--":
-        if len(argv) < 2 or argv[0] not in ("--data", "--fence-after"):
+        if len(argv) < 2 or argv[0] not in _VALUE_OPTIONS:
             return None
-        if argv[0] == "--data":
-            data = Path(argv[1])
-        else:
-            fence_after = float(argv[1])
+        values[argv[0]] = argv[1]
         argv = argv[2:]
     command = argv[1:] if argv else []
-    return (data, fence_after, command) if command else None
+    if not command:
+        return None
+    fence_after = float(values.get("--fence-after", "inf"))
+    data = Path(values["--data"]) if "--data" in values else None
+    etcd, key, name = values.get("--etcd"), values.get("--sync-key"), values.get("--name")
+    return _Options(command, data, fence_after, etcd, key, name)
 
 
 def main(argv: list[str]) -> int:
@@ -117,11 +174,12 @@ def main(argv: list[str]) -> int:
         options = None
     if options is None:
         print(
-            "usage: patroni_guard.py [--data DIR --fence-after S] -- PATRONI [ARGS...]",
+            "usage: patroni_guard.py [--data DIR --fence-after S --etcd URL --sync-key KEY "
+            "--name NODE] -- PATRONI [ARGS...]",
             file=sys.stderr,
         )
         return 2
-    data, fence_after, argv = options
+    data, fence_after, argv = options.data, options.fence_after, options.command
     stopping = threading.Event()
 
     def stop(_signum: int, _frame: FrameType | None) -> None:
@@ -154,6 +212,9 @@ def main(argv: list[str]) -> int:
                 file=sys.stderr,
                 flush=True,
             )
+        if options.etcd and options.sync_key and options.name:
+            done = release_sync_key(options.etcd, options.sync_key, options.name)
+            print(f"patroni_guard: {done}", file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":
