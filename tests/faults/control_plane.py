@@ -24,10 +24,13 @@ again.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import json
 import os
 import signal
 import time
+import urllib.request
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Final
@@ -110,6 +113,33 @@ async def _until_sync(control: HaControl, start: float) -> float:
                 "the cluster was back: commits are acknowledged on one server only"
             )
         await asyncio.sleep(POLL_S)
+
+
+def patch_cluster_config(control: HaControl, changes: dict[str, object]) -> None:
+    """``PATCH /config`` on node0's REST API (authenticated), as ``patronictl edit-config``."""
+    node = control.ha.nodes[0]
+    secret = f"{ha.API_USER}:{control.ha.api_password.get_secret_value()}".encode()
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{node.api_port}/config",
+        data=json.dumps(changes).encode(),
+        method="PATCH",
+        headers={
+            "Content-Type": "application/json",
+            "Authorization": "Basic " + base64.b64encode(secret).decode(),
+        },
+    )
+    with urllib.request.urlopen(request, timeout=5):  # noqa: S310 (http:// above)
+        pass
+
+
+def cluster_config(control: HaControl) -> dict[str, object]:
+    """The cluster's settings in etcd, as Patroni's ``GET /config`` shows them."""
+    with urllib.request.urlopen(
+        f"http://127.0.0.1:{control.ha.nodes[0].api_port}/config", timeout=5
+    ) as reply:
+        answer = json.loads(reply.read())
+    assert isinstance(answer, dict)
+    return answer
 
 
 def _kill(pid: int, what: str) -> None:

@@ -20,13 +20,28 @@ import pytest
 
 from tests.faults.control_plane import (
     ControlPlaneLoss,
+    cluster_config,
     etcd_loss,
+    patch_cluster_config,
     patroni_loss,
     unguarded_patroni_loss,
 )
+from tests.faults.failover import HaControl
 from tests.faults.scenarios import FaultContext, check_clean, run_scenario
+from tests.faults.stack_control import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
+
+
+def test_up_sets_failsafe_mode_again_on_a_cluster_that_lacks_it(ha_faults: FaultContext) -> None:
+    """``bootstrap.dcs`` is written once: a cluster created before ``failsafe_mode`` gets it
+    from ``nabd stack up`` (``PATCH /config``), or losing etcd would stop its writes."""
+    control = HaControl(ha_faults.stack)
+    assert cluster_config(control).get("failsafe_mode") is True  # from bootstrap
+    patch_cluster_config(control, {"failsafe_mode": False})  # as an older stack had it
+    wait_for(lambda: cluster_config(control).get("failsafe_mode") is False, "setting off", 10)
+    control.rejoin()  # nabd stack up
+    assert cluster_config(control).get("failsafe_mode") is True
 
 
 def test_etcd_lost_the_primary_keeps_writing_nothing_lost_or_doubled(
