@@ -423,6 +423,26 @@ def cpu_snapshot(groups: Mapping[str, Sequence[int]], tree: Sequence[str]) -> di
     for name, pids in groups.items():
         every = [q for p in pids for q in ([p, *children_of(p)] if name in tree else [p])]
         out[name] = sum(_cpu_s(p) for p in every)
+        if name in tree:
+            for who, members in _by_title([q for q in every if q not in pids]).items():
+                out[f"{name}:{who}"] = sum(_cpu_s(p) for p in members)
+    return out
+
+
+def _by_title(pids: Sequence[int]) -> dict[str, list[int]]:
+    """PostgreSQL's processes by whom they serve: a backend's title is ``postgres: <login>
+    <database> <client> <state>`` (the login: ingest, analytics, the benchmark's own ``nabd``);
+    anything else (checkpointer, WAL writer, autovacuum, TimescaleDB's workers) is
+    ``background``."""
+    out: dict[str, list[int]] = {}
+    for pid in pids:
+        try:
+            title = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        words = title.split()
+        client = len(words) >= 5 and words[0] == "postgres:" and "(" in words[3]
+        out.setdefault(words[1] if client else "background", []).append(pid)
     return out
 
 
@@ -542,7 +562,7 @@ def _hold(server: Server, children: Sequence[subprocess.Popen[str]], patients: l
             raise SystemExit("capacity: a generator failed")
     return Hold(
         started_wall,
-        {k: 100 * (cpu_after[k] - cpu_before[k]) / elapsed for k in cpu_after},
+        {k: 100 * (cpu_after[k] - cpu_before.get(k, 0.0)) / elapsed for k in cpu_after},
         (load_before, load_after),
         poller,
     )
@@ -587,7 +607,7 @@ def run_step(server: Server, beds: int, step_no: int) -> StepResult:
     before, t0 = cpu_snapshot(server.pids, ("postgres",)), time.monotonic()
     time.sleep(args.settle)  # analytics re-reads the registry every NABD_ANALYTICS_REGISTRY_S
     after, idle_s = cpu_snapshot(server.pids, ("postgres",)), time.monotonic() - t0
-    idle = {k: 100 * (after[k] - before[k]) / idle_s for k in after}
+    idle = {k: 100 * (after[k] - before.get(k, 0.0)) / idle_s for k in after}
     k = min(args.alert_beds, len(new))  # injected beds: spread over the step's new gateways
     targets = {new[i * len(new) // k]: i % BEDS_PER_GATEWAY for i in range(k)} if k else {}
     patients = [patient_id(g, b) for g, b in targets.items()]
@@ -625,9 +645,15 @@ def run_step(server: Server, beds: int, step_no: int) -> StepResult:
     )
 
 
+def _shares(cpu: Mapping[str, float], parts: bool) -> str:
+    """``name N%`` by decreasing share: the processes, or (``parts``) PostgreSQL's by login."""
+    chosen = {k.split(":", 1)[1] if parts else k: v for k, v in cpu.items() if (":" in k) == parts}
+    return ", ".join(f"{k} {v:.0f}%" for k, v in sorted(chosen.items(), key=lambda kv: -kv[1]))
+
+
 def describe(r: StepResult) -> str:
-    cpu = ", ".join(f"{k} {v:.0f}%" for k, v in sorted(r.cpu.items(), key=lambda kv: -kv[1]))
-    idle = ", ".join(f"{k} {v:.0f}%" for k, v in sorted(r.idle_cpu.items(), key=lambda kv: -kv[1]))
+    cpu, idle = _shares(r.cpu, parts=False), _shares(r.idle_cpu, parts=False)
+    by_login = _shares(r.cpu, parts=True)
     verdict = "held" if r.held else "NOT held"
     if not r.paced:
         verdict += ": the generators are the limit (published below the due rate)"
@@ -639,6 +665,7 @@ def describe(r: StepResult) -> str:
         f"        seconds with a batch over 1 s: {r.slow_seconds[0]}/{r.slow_seconds[1]} "
         f"(worst {_ms(r.slow_seconds[2])} ms)\n"
         f"        CPU (% of one core): {cpu}; load average {r.load[0]:.1f} -> {r.load[1]:.1f}\n"
+        f"        PostgreSQL by login: {by_login}\n"
         f"        without traffic (the settle): {idle}"
     )
 
