@@ -18,10 +18,12 @@ cohort (``window_cohorts`` 10, ``slow_cohorts`` 60: what one tick pays when the 
 and the same arithmetic written per patient in plain Python (:class:`PerPatientDetectors`,
 checked to give the engine's results on the first size, timed on 1 000 patients and scaled).
 A third table sets the window detectors against their whole-window computations as first written
-(``nabd.analytics.reference``; same verdicts checked on the first size), in µs per patient per
-second at the default 1-s cadence, and each size ends with what one core pays per second with
-everything at a 1-s cadence (ingest, tick, window detectors, a 1/60 per-minute cohort), before
-and after, and how many patients that fits. The machine is shared: the load average is printed,
+(``nabd.analytics.reference``; same verdicts checked on the first size) and against the same
+skipping detectors run on windows copied out of the rings into time order (*copied*, as the
+fourth session left them), in µs per patient per second at the default 1-s cadence, and each
+size ends with what one core pays per second with everything at a 1-s cadence (ingest, tick,
+window detectors, a 1/60 per-minute cohort), before, copied and after, and how many patients
+that fits. The machine is shared: the load average is printed,
 before and after are timed in turns (best of 5), and only their ratio is meant to travel.
 
 The per-patient implementation (:class:`PerPatient`) is the same per-second logic written the
