@@ -50,8 +50,9 @@ from nabd.analytics.ring import RingBuffer, Window
 
 __all__ = ["Desaturation", "DesaturationConfig", "DesaturationTick"]
 
-_BLOCK = 2048
-"""Patients whose rolling medians :meth:`Desaturation.step_ring` takes together."""
+_BLOCK = 1024
+"""Patients whose rolling medians :meth:`Desaturation.step_ring` takes together (1 024: 124-133
+ms at 100 000 patients, 145 in blocks of 2 048)."""
 
 
 @dataclass(frozen=True, kw_only=True)
