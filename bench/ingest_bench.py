@@ -476,7 +476,10 @@ def process(
 
 
 def ingest_env(stack: RunningStack, worker_id: str) -> dict[str, str]:
+    """The stack's variables, and any ``NABD_INGEST_*`` setting given to the benchmark (to try
+    a flush policy or a receive window without editing code)."""
     env = dict(stack.env)
+    env.update({k: v for k, v in os.environ.items() if k.startswith("NABD_INGEST_")})
     env["NABD_INGEST_WORKER_ID"] = worker_id
     return env
 

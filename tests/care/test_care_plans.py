@@ -61,7 +61,8 @@ def test_careplan_set_show_change_and_repeat(run: Run, conn: Conn, owner: Conn) 
                            "--reason", "admission", *BY)  # fmt: skip
     assert (status, out) == (0, f"{pid}: care plan version 1 (heart_failure) set\n"), err
     status, out, _ = run("careplan", "set", pid, "--set", "weight.dry_weight_kg=78.5",
-                         "--set", "weight.day_gain_kg=1.0", *BY)  # fmt: skip
+                         "--set", "weight.day_gain_kg=1.0",
+                         "--set", "gateway.silent_after_h=4", *BY)  # fmt: skip
     assert out == f"{pid}: care plan version 2 (heart_failure) set\n"
     # The same values again: nothing written.
     status, out, _ = run("careplan", "set", pid, "--set", "weight.dry_weight_kg=78.5", *BY)
@@ -73,9 +74,11 @@ def test_careplan_set_show_change_and_repeat(run: Run, conn: Conn, owner: Conn) 
     assert "  weight          morning    05:00-11:00" in out
     assert "  weight.dry_weight_kg: 78.5 (default -)" in out
     assert "  weight.day_gain_kg: 1.0 (default 1.5)" in out
+    assert "gateway        silent_after_h 4" in out  # the home gateway alert's limit (h)
+    assert "  gateway.silent_after_h: 4" in out
     stored = plan_of(conn, pid)
     expected = default_plan([Programme.HEART_FAILURE], timezone="Africa/Tunis").with_changes(
-        {"weight": {"dry_weight_kg": 78.5, "day_gain_kg": 1.0}}
+        {"weight": {"dry_weight_kg": 78.5, "day_gain_kg": 1.0}, "gateway": {"silent_after_h": 4}}
     )
     assert stored == expected
     entries = owner.execute(
@@ -89,7 +92,10 @@ def test_careplan_set_show_change_and_repeat(run: Run, conn: Conn, owner: Conn) 
     assert first["reason"] == "admission"
     assert second["old"] == first["new"]
     assert second["new"]["weight"]["dry_weight_kg"] == 78.5
-    assert second["changes"] == {"weight": {"dry_weight_kg": 78.5, "day_gain_kg": 1.0}}
+    assert second["changes"] == {
+        "weight": {"dry_weight_kg": 78.5, "day_gain_kg": 1.0},
+        "gateway": {"silent_after_h": 4},
+    }
 
 
 @pytest.mark.parametrize(
@@ -100,6 +106,7 @@ def test_careplan_set_show_change_and_repeat(run: Run, conn: Conn, owner: Conn) 
         (("--set", "weight"), 2, "write SECTION.FIELD=VALUE"),
         (("--programme", "asthma"), 2, "programme 'asthma' is not accepted: use one or more"),
         (("--set", "timezone=Mars/Olympus"), 2, "unknown time zone 'Mars/Olympus'"),
+        (("--set", "gateway.silent_after_h=0"), 2, "gateway.silent_after_h: Input should be"),
     ],
 )
 def test_careplan_refusals_are_one_or_two_lines(

@@ -8,8 +8,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from nabd.analytics.service.conditions import NAMES as CONDITION_NAMES
-from nabd.contract.alert_text import LANGUAGES, NAMES, render
-from nabd.contract.payloads import Alert, AlertFacts, PayloadError, parse, to_json
+from nabd.contract.alert_text import LANGUAGES, NAMES, render, renderings
+from nabd.contract.payloads import (
+    MAX_MESSAGE_CHARS,
+    Alert,
+    AlertFacts,
+    PayloadError,
+    parse,
+    to_json,
+)
 
 
 @pytest.mark.parametrize(
@@ -64,12 +71,53 @@ from nabd.contract.payloads import Alert, AlertFacts, PayloadError, parse, to_js
                 "ar": "نبض القلب بعيد عن المعتاد لهذا المريض: 118 /min (المعتاد 74 /min)",
             },
         ),
+        (
+            AlertFacts(condition="monitoring_interrupted", duration_s=20.4),
+            {
+                "en": "Monitoring interrupted: alarm analysis stopped for 20 s",
+                "fr": "Surveillance interrompue : analyse des alarmes arrêtée depuis 20 s",
+                "ar": "انقطاع المراقبة: تحليل الإنذارات متوقف منذ 20 ثانية",
+            },
+        ),
+        (  # A patient at home whose home gateway is silent (docs/home-monitoring.md).
+            AlertFacts(
+                condition="home_gateway_offline", duration_s=13.5 * 3600, items=("gw-home-17",)
+            ),
+            {
+                "en": "Home gateway not heard from for 13 h: gw-home-17",
+                "fr": "Passerelle du domicile muette depuis 13 h : gw-home-17",
+                "ar": "بوابة المنزل لا تتصل منذ 13 ساعة: gw-home-17",
+            },
+        ),
+        (  # An adherence alert whose missed window passed with that gateway silent.
+            AlertFacts(condition="adherence_weight", value=2.0, items=("home_gateway_silent",)),
+            {
+                "en": "Weight not measured as planned, missed in a row: 2 (home gateway silent, "
+                "readings may be waiting in the devices)",
+                "fr": "Poids non mesuré comme prévu, mesures manquées de suite : 2 (passerelle "
+                "du domicile muette, les mesures attendent peut-être dans les appareils)",
+                "ar": "لم يُقَس الوزن كما هو مقرر، قياسات فائتة متتالية: 2 (بوابة المنزل لا تتصل، "
+                "قد تكون القياسات محفوظة في الأجهزة)",
+            },
+        ),
     ],
 )
 def test_worked_examples_read_as_a_nurse_would_say_them(
     facts: AlertFacts, expected: dict[str, str]
 ) -> None:
     assert {lang: render(facts, lang) for lang in LANGUAGES} == expected
+    assert renderings(facts) == expected  # what alert.messages stores for the dashboards
+
+
+def test_stored_renderings_fit_the_message_limit() -> None:
+    facts = AlertFacts(
+        condition="device_disconnected", items=tuple(f"{'d' * 60}-{i}" for i in range(16))
+    )
+    stored = renderings(facts)
+    assert set(stored) == set(LANGUAGES)
+    for lang, text in stored.items():
+        assert len(render(facts, lang)) > MAX_MESSAGE_CHARS
+        assert text == render(facts, lang)[:MAX_MESSAGE_CHARS]
 
 
 def test_every_condition_the_service_raises_has_a_name_in_every_language() -> None:

@@ -298,7 +298,10 @@ def test_summary_counts_complete_news2_scores() -> None:
 
 
 def _snapshot() -> WardSnapshot:
-    raised = AlertRow("a1", "p-111111111111", "spo2_low", "high", "raised", START)
+    raised = AlertRow(
+        "a1", "p-111111111111", "spo2_low", "high", "raised", START,
+        text="SpO2 low: 86 % for 90 s (limit 90 %)",
+    )  # fmt: skip
     acked = AlertRow("a2", "p-111111111111", "news2", "medium", "acknowledged", START, None, "ana")
     patients = (
         PatientRow(
@@ -344,8 +347,8 @@ def test_view_renders_patients_alerts_with_their_keys_and_gateways() -> None:
     assert "36.8" in text
     assert "108/70" in text
     assert "4+" in text  # NEWS2 without respiration rate: a lower bound
-    assert "[a] spo2_low high" in text
-    assert "news2 medium ack ana" in text  # acknowledged: no key
+    assert "[a] SpO2 low: 86 % for 90 s (limit 90 %) high" in text  # what it says, not its key
+    assert "news2 medium ack ana" in text  # acknowledged: no key; no sentence: the condition
     assert "7/8 connected" in text
     assert "3 pending" in text
     assert "generated 120, ingested 118" in text

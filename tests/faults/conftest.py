@@ -14,6 +14,7 @@ _ROOT = str(Path(__file__).resolve().parents[2])
 if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
+from tests.faults.failover import AnalyticsProcess  # noqa: E402
 from tests.faults.scenarios import SHORT, FaultContext, fault_context  # noqa: E402
 
 
@@ -22,3 +23,15 @@ def faults() -> Iterator[FaultContext]:
     """A private stack and an ingest worker for this module, in a fresh folder under /tmp."""
     with fault_context(SHORT) as context:
         yield context
+
+
+@pytest.fixture(scope="module")
+def ha_faults() -> Iterator[FaultContext]:
+    """A private --ha stack (two Patroni nodes, one etcd), one ingest worker, one analytics."""
+    with fault_context(SHORT, ha=True) as context:  # ingest and analytics as `stack env` says
+        analytics = AnalyticsProcess(context.stack, context.folder / "analytics.log")
+        analytics.start()
+        try:
+            yield context
+        finally:
+            analytics.stop()

@@ -1,10 +1,11 @@
 """The ``--ha`` fault: the PostgreSQL primary's node is lost (kill -9) while gateways publish.
 
-"Lost" as a machine is lost: its Patroni, its postmaster and every server process, SIGKILLed
-together, so nothing is flushed, no leader key released, no shutdown checkpoint written. The
-replica's Patroni must notice the leader key expire and promote its server; ingest, which
-acknowledges a batch only after its commit returned, must find the new primary through its
-multi-host URL; the gateways' outboxes send again what was not acknowledged.
+"Lost" as a machine is lost: its Patroni's guard, its Patroni, its postmaster and every server
+process, SIGKILLed together, so nothing is flushed, no leader key released, no shutdown
+checkpoint written. The replica's Patroni must notice the leader key expire and promote its
+server; ingest, which acknowledges a batch only after its commit returned, must find the new
+primary through its multi-host URL; the gateways' outboxes send again what was not
+acknowledged.
 
 What is measured (RTO and RPO, docs/reliability.md):
 
@@ -111,12 +112,14 @@ class HaControl:
         return str(row[0]), None if row[1] is None else int(row[1])
 
     def lose_node(self, index: int) -> None:
-        """SIGKILL the node's Patroni, its postmaster and every child of the postmaster."""
+        """SIGKILL the node's guard, its Patroni, its postmaster and every child of the
+        postmaster (the guard first: it would start Patroni again, as on a live machine)."""
+        guard = ha.guard_pid(self.layout, index)
         patroni = ha.node_pid(self.layout, index)
         postmaster = ha.postmaster_pid(self.layout, index)
         if patroni is None or postmaster is None:
             raise AssertionError(f"node{index} is not running (patroni {patroni}, pg {postmaster})")
-        victims = [patroni, postmaster, *_children(postmaster)]
+        victims = [*([] if guard is None else [guard]), patroni, postmaster, *_children(postmaster)]
         for pid in victims:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)

@@ -24,6 +24,7 @@ import sys
 import urllib.request
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
@@ -271,6 +272,27 @@ def stored_rows(owner_url: str, devices: list[str]) -> list[tuple[str, int, str,
     """
     with psycopg.connect(owner_url) as conn:
         return [(str(d), int(s), str(m), v) for d, s, m, v in conn.execute(query, {"d": devices})]
+
+
+def commit_times(
+    owner_url: str, devices: list[str], since: datetime, until: datetime
+) -> dict[str, list[datetime]]:
+    """Each device's distinct ``ingested_at`` in ``[since, until]``: its readings' commits
+    (``ingested_at`` is the transaction's start, on this machine's one clock)."""
+    query = """
+        SELECT DISTINCT device_id, t FROM (
+            SELECT device_id, ingested_at AS t FROM observation
+             WHERE device_id = ANY(%(d)s) AND ingested_at BETWEEN %(s)s AND %(u)s
+            UNION ALL
+            SELECT device_id, ingested_at FROM unattributed_observation
+             WHERE device_id = ANY(%(d)s) AND ingested_at BETWEEN %(s)s AND %(u)s
+        ) both_tables
+    """
+    found: dict[str, list[datetime]] = {d: [] for d in devices}
+    with psycopg.connect(owner_url) as conn:
+        for device, at in conn.execute(query, {"d": devices, "s": since, "u": until}):
+            found[str(device)].append(at)
+    return found
 
 
 async def _start_gateway(

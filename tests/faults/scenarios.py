@@ -16,13 +16,22 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
 from nabd.app.stack.testing import RunningStack, running_stack
-from tests.faults.pipeline import METRIC, Fleet, IngestProcess, fleet, stop_agents, stored_rows
+from tests.faults.pipeline import (
+    METRIC,
+    Fleet,
+    IngestProcess,
+    commit_times,
+    fleet,
+    stop_agents,
+    stored_rows,
+)
 from tests.faults.stack_control import DROP_NOTICE, StackControl, wait_for
-from tests.faults.tally import ScenarioResult, tally
+from tests.faults.tally import ScenarioResult, longest_pause, tally
 
 
 @dataclass(frozen=True)
@@ -107,8 +116,10 @@ async def run_scenario(
     ) as f:
         f.feed()
         await asyncio.sleep(p.warmup_s)
+        fault_start = datetime.now(UTC)
         note = await fault(ctx, f)
         await asyncio.sleep(p.after_s)
+        publishing_end = datetime.now(UTC)
         await f.pause()
         start = time.monotonic()
         try:
@@ -124,6 +135,9 @@ async def run_scenario(
         note = f"{note}; {f.resends()} batch re-sends"
         rows = await asyncio.to_thread(stored_rows, ctx.stack.database_url, list(f.sent))
         counts = tally(f.sent, rows, METRIC)
+        commits = await asyncio.to_thread(
+            commit_times, ctx.stack.database_url, list(f.sent), fault_start, publishing_end
+        )
     return ScenarioResult(
         name,
         counts.generated,
@@ -134,6 +148,7 @@ async def run_scenario(
         left,
         drain_s,
         note,
+        longest_pause(commits, fault_start, publishing_end),
     )
 
 

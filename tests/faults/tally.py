@@ -10,8 +10,10 @@ sent (or not in that place) is unexpected.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 Row = tuple[str, int, str, float | None]
 
@@ -55,6 +57,19 @@ def _align(sent: Sequence[float | None], stored: Sequence[float | None]) -> tupl
     return len(sent) - matched, len(stored) - matched
 
 
+def longest_pause(
+    commits: Mapping[str, Sequence[datetime]], start: datetime, end: datetime
+) -> float:
+    """The write outage as a device sees it: the longest time, for any device, between two
+    commits of its readings in ``[start, end]`` (both ends count as commits, so a device never
+    stored in the window has paused for all of it). ``commits``: each device's commit times."""
+    longest = 0.0
+    for times in commits.values():
+        marks = [start, *sorted(t for t in times if start <= t <= end), end]
+        longest = max(longest, *((b - a).total_seconds() for a, b in itertools.pairwise(marks)))
+    return longest if commits else (end - start).total_seconds()
+
+
 @dataclass(frozen=True)
 class ScenarioResult:
     """One row of the report."""
@@ -68,6 +83,9 @@ class ScenarioResult:
     outbox_left: int
     drain_s: float
     note: str = ""
+    pause_s: float | None = None
+    """:func:`longest_pause` from the fault's start until the generators stop (the write outage;
+    a device's readings are otherwise committed every batch, well under a second)."""
 
     @property
     def clean(self) -> bool:
@@ -89,6 +107,7 @@ HEADER = (
     "unexpected",
     "outbox left",
     "drain s",
+    "pause s",
 )
 
 
@@ -104,6 +123,7 @@ def table(results: Sequence[ScenarioResult]) -> str:
             str(r.unexpected),
             str(r.outbox_left),
             f"{r.drain_s:.1f}",
+            "-" if r.pause_s is None else f"{r.pause_s:.1f}",
         )
         for r in results
     ]

@@ -9,14 +9,13 @@ rejoin) are printed (``-s``) and stated in docs/reliability.md.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
 
 from nabd.app.stack.ha import RECONNECT_MAX_S
 from tests.faults.failover import (
-    AnalyticsProcess,
     Failover,
     HaControl,
     first_commit_after,
@@ -25,11 +24,9 @@ from tests.faults.failover import (
     replica_loss,
 )
 from tests.faults.scenarios import (
-    SHORT,
     Fault,
     FaultContext,
     check_clean,
-    fault_context,
     run_scenario,
 )
 from tests.faults.stack_control import wait_for
@@ -47,18 +44,6 @@ FIRST_COMMIT_AFTER_PROMOTION_S = 2.0 * RECONNECT_MAX_S
 its first commit after the promotion must follow within that, with room for a loaded machine."""
 """Patroni's ttl (10 s) + loop_wait (1 s) + its retry_timeout (3 s), with room for a busy
 2-core machine: a promotion slower than this is a regression."""
-
-
-@pytest.fixture(scope="module")
-def ha_faults() -> Iterator[FaultContext]:
-    """A private --ha stack (two Patroni nodes, one etcd), one ingest worker, one analytics."""
-    with fault_context(SHORT, ha=True) as context:  # ingest and analytics as `stack env` says
-        analytics = AnalyticsProcess(context.stack, context.folder / "analytics.log")
-        analytics.start()
-        try:
-            yield context
-        finally:
-            analytics.stop()
 
 
 def _lose_a_node(

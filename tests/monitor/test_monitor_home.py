@@ -14,7 +14,7 @@ import pytest
 from nabd.analytics.alerts import HIGH, AlertPolicy
 from nabd.analytics.arrays import NS_PER_S
 from nabd.analytics.service.conditions import NAMES, column
-from nabd.analytics.service.config import EngineConfig
+from nabd.analytics.service.config import NO_ESCALATION, EngineConfig
 from nabd.analytics.service.home import ARRIVAL_GAP_S, HomePatients
 from nabd.app.stack.testing import RunningStack
 from nabd.contract.careplan import Programme, default_plan
@@ -138,6 +138,77 @@ def test_a_missed_measurement_never_escalates_a_clinical_home_alert_does() -> No
     escalating = EngineConfig().policy.escalating
     for kind in ("weight", "blood_pressure", "glucose", "spo2"):
         assert not escalating[column(f"adherence_{kind}")]
+    assert not escalating[column("home_gateway_offline")]
+    assert escalating[column("gateway_offline")]  # a bedside gateway's silence still does
     assert escalating[column("weight_gain")]
     assert escalating[column("glucose_low")]
     assert escalating[column("news2")]
+
+
+# Every condition escalates after 1 s unacknowledged, except those the service never escalates.
+FAST_ESCALATION = EngineConfig(
+    policy=AlertPolicy(
+        conditions=NAMES,
+        resolve_after_s=0.5,
+        escalate_after_s=(1.0, 1.0, 1.0, 1.0),
+        max_level=3,
+        latch_priority=HIGH,
+        escalates=[name not in NO_ESCALATION for name in NAMES],
+    )
+)
+
+
+def _message(db: MonitorDb, alert_id: Any) -> str:
+    return str(db.query("SELECT message FROM alert WHERE id = %s", (alert_id,))[0][0])
+
+
+def test_a_home_gateway_silent_for_13_hours_is_one_low_call_that_never_escalates(
+    nabd_stack: RunningStack, monitor_db: MonitorDb
+) -> None:
+    """A heart-failure patient at home whose box was unplugged 13 h ago (02:xx local, before
+    this morning's window): a low ``home_gateway_offline`` naming the gateway, no ward
+    ``gateway_offline``, the two missed mornings' adherence alerts saying the gateway was
+    silent; a low SpO2 spot reading escalates, the gateway alert does not; the gateway heard
+    again resolves it."""
+    patient = admit(monitor_db, f"p-box-{token()}", ward="remote-hf")
+    gateway = f"gw-{patient}"
+    monitor_db.execute("UPDATE patient SET home_gateway_id = %s WHERE id = %s", (gateway, patient))
+    monitor_db.execute(
+        """UPDATE gateway SET last_status = 'offline',
+                              last_seen_at = now() - interval '13 hours' WHERE id = %s""",
+        (gateway,),
+    )
+    plan = default_plan([Programme.HEART_FAILURE], timezone=zone_where_it_is(15))
+    set_care_plan(monitor_db, patient, plan, started_ago_s=1.5 * DAY_S)
+    with running(nabd_stack, monitor_db, FAST_ESCALATION, home_every_s=0.5) as monitor:
+        wanted = {"home_gateway_offline", "adherence_weight", "adherence_blood_pressure"}
+        wait_until(lambda: wanted <= _open(monitor_db, patient).keys() or None,
+                   "the gateway alert and the adherence alerts")  # fmt: skip
+        opened = _open(monitor_db, patient)
+        assert set(opened) == wanted  # no ward gateway_offline, no stale or no data
+        box = opened["home_gateway_offline"]
+        assert (box[2], box[3]) == ("low", 0)
+        assert _message(monitor_db, box[5]) == f"Home gateway not heard from for 13 h: {gateway}"
+        assert _message(monitor_db, opened["adherence_weight"][5]) == (
+            "Weight not measured as planned, missed in a row: 2 (home gateway silent, readings "
+            "may be waiting in the devices)"
+        )
+        # A clinical home alert escalates after 1 s unacknowledged; the box's silence does not.
+        store(monitor_db, [(patient, "spo2", now(), 85.0, ())])
+        wait_until(lambda: (_open(monitor_db, patient).get("spo2_low") or (0,) * 4)[3] >= 1,
+                   "the low SpO2 escalated")  # fmt: skip
+        box = _open(monitor_db, patient)["home_gateway_offline"]
+        assert (box[2], box[3]) == ("low", 0)
+        assert _open(monitor_db, patient)["adherence_weight"][3] == 0
+        # The box plugged in again: its first online status resolves the gateway alert.
+        monitor_db.execute(
+            "UPDATE gateway SET last_status = 'online', last_seen_at = now() WHERE id = %s",
+            (gateway,),
+        )
+        wait_until(lambda: "home_gateway_offline" not in _open(monitor_db, patient),
+                   "the gateway alert resolved")  # fmt: skip
+        assert audit(monitor_db, box[5]) == [
+            ("nabd-analytics", "alert_raised"),
+            ("nabd-analytics", "alert_resolved"),
+        ]
+        assert monitor.service.home.runs >= 2

@@ -14,6 +14,7 @@ import asyncio
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -21,6 +22,7 @@ import psycopg
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from psycopg.types.json import Jsonb
 
 from nabd.analytics.alerts import HIGH, AlertEventKind, AlertPolicy
 from nabd.analytics.arrays import NEVER
@@ -230,3 +232,48 @@ def test_the_database_refuses_a_second_open_alert(monitor_db: MonitorDb) -> None
         conn.execute(insert, (patient,))
         with pytest.raises(psycopg.errors.UniqueViolation):
             conn.execute(insert, (patient,))
+
+
+def test_restoring_gives_older_open_alerts_their_sentences(monitor_db: MonitorDb) -> None:
+    """An open alert written before migration 0130 (facts, no ``messages``) gets its sentences
+    when analytics restores it, so the dashboards stop showing its English after an upgrade;
+    one that has them keeps them, and a resolved one is left as it was."""
+    patient = admit(monitor_db, f"p-r{token()}")
+    facts = {"condition": "spo2_low", "value": 86.0, "unit": "%", "limit": 90.0}
+    insert = """INSERT INTO alert (patient_id, condition, priority, message, facts, messages,
+                                   raised_at, state, resolved_at)
+                VALUES (%s, %s, 'high', 'SpO2 low: 86 %% (limit 90 %%)', %s, %s, now(), %s, %s)
+                RETURNING id"""
+    with psycopg.connect(monitor_db.owner_url, autocommit=True) as conn:
+        old, kept, closed = (
+            conn.execute(insert, (patient, condition, Jsonb(facts), said, state, ended)).fetchall()[
+                0
+            ][0]
+            for condition, said, state, ended in (
+                ("spo2_low", None, "raised", None),
+                ("heart_rate_high", Jsonb({"fr": "déjà dit"}), "raised", None),
+                ("heart_rate_low", None, "resolved", datetime.now(UTC)),
+            )
+        )
+    index = PatientIndex()
+    index.admit([patient])
+
+    async def restore() -> int:
+        async with await psycopg.AsyncConnection.connect(
+            monitor_db.analytics_url, autocommit=True
+        ) as conn:
+            return len(await AlertStore(conn).open_alerts(index, [patient]))
+
+    assert asyncio.run(restore()) == 2
+    stored = dict(
+        monitor_db.query(
+            "SELECT id, messages FROM alert WHERE id = ANY(%s)", ([old, kept, closed],)
+        )
+    )
+    assert stored[old] == {
+        "fr": "SpO2 basse : 86 % (seuil 90 %)",
+        "en": "SpO2 low: 86 % (limit 90 %)",
+        "ar": "انخفاض تشبع الأكسجين SpO2: 86 % (الحد 90 %)",
+    }
+    assert stored[kept] == {"fr": "déjà dit"}
+    assert stored[closed] is None

@@ -5,16 +5,22 @@ patient alone), and the ingest login can touch no other alert."""
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
 
 from nabd.app.stack.testing import RunningStack
 from nabd.care.consents import COLLECTION_SCOPE, record_consent, withdraw_consent
-from nabd.contract.payloads import Alert, parse
+from nabd.contract.payloads import Alert, AlertFacts, parse
+from nabd.dashboards.i18n import Lang, strings
+from nabd.dashboards.macros import QueryContext, Variable, expand
+from nabd.dashboards.panels import panel_queries
+from nabd.dashboards.registry import build_all
 from nabd.ingest.watchdog import ALERT_LOCK, CONDITION, LOCK_TIMEOUT_MS, ChangeKind, Watchdog
 from tests.ingest.ingest_kit import IngestDb, ingest_database
 from tests.monitor.monitor_kit import MonitorDb, admit
@@ -97,6 +103,54 @@ def test_two_watchdogs_raise_each_alert_once_and_only_the_writer_publishes(
         (patient, CONDITION),
     ) == [("discharged",)]
     assert [c for c in a.check() if c.patient_id == patient] == []
+
+
+def test_a_watchdog_alert_reads_in_the_language_of_each_dashboard(
+    monitor_db: MonitorDb, watchdogs: list[tuple[Watchdog, Sent]]
+) -> None:
+    """The watchdog stores its alert's facts and their sentence in every language (migration
+    0130), so the French Grafana dashboards say it in French, as the station does."""
+    ward = f"wdf-{token()}"
+    patient = admit(monitor_db, f"p-wdf-{token()}", ward=ward)
+    _tick(monitor_db, 60)
+    dog, sent = watchdogs[0]
+    assert (ChangeKind.RAISED, patient) in [(c.kind, c.patient_id) for c in dog.check()]
+    ((said, messages, message),) = monitor_db.query(
+        "SELECT facts, messages, message FROM alert WHERE patient_id = %s AND condition = %s",
+        (patient, CONDITION),
+    )
+    facts = AlertFacts.model_validate(said, strict=False)
+    assert facts.condition == CONDITION
+    assert facts.duration_s is not None
+    assert 60 <= facts.duration_s < 70
+    seconds = math.floor(facts.duration_s)
+    assert messages == {
+        "fr": f"Surveillance interrompue : analyse des alarmes arrêtée depuis {seconds} s",
+        "en": f"Monitoring interrupted: alarm analysis stopped for {seconds} s",
+        "ar": f"انقطاع المراقبة: تحليل الإنذارات متوقف منذ {seconds} ثانية",
+    }
+    assert message.startswith("Monitoring interrupted: alert analysis has not run for")
+    ((_, published),) = [(t, m) for t, m in sent.messages if m.patient_id == patient]
+    assert published.facts == facts  # readers of the topic render it too
+    boards = {b.uid: b for b in build_all()}
+    context = QueryContext(
+        time_from=datetime.now(UTC) - timedelta(hours=1),
+        time_to=datetime.now(UTC),
+        interval=timedelta(minutes=1),
+        variables={"ward": Variable((ward,), multi=True, include_all=True)},
+    )
+    for lang in Lang:
+        title = strings(lang).table_open_alerts
+        query = next(q for q in panel_queries(boards[f"nabd-alerts-{lang}"]) if q.title == title)
+        with psycopg.connect(monitor_db.owner_url) as conn:
+            conn.execute("GRANT nabd_dashboards TO current_user")  # rolled back below
+            conn.execute("SET ROLE nabd_dashboards")
+            cur = conn.execute(expand(query.sql, context))
+            assert cur.description is not None
+            columns = [d.name for d in cur.description]
+            rows = [dict(zip(columns, r, strict=True)) for r in cur.fetchall()]
+            conn.rollback()
+        assert [r["message"] for r in rows if r["patient"] == patient] == [messages[lang]]
 
 
 def test_a_held_alert_lock_fails_the_pass_in_bounded_time_not_for_ever(

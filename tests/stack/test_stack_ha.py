@@ -82,6 +82,7 @@ def test_patroni_config_replicates_synchronously_with_timescaledb_and_no_trust()
     dcs = config["bootstrap"]["dcs"]
     assert dcs["synchronous_mode"] is True
     assert not dcs.get("synchronous_mode_strict", False)  # one server left keeps writing
+    assert dcs["failsafe_mode"] is True  # etcd lost: the primary keeps writing
     assert dcs["loop_wait"] + 2 * dcs["retry_timeout"] <= dcs["ttl"]  # Patroni's own rule
     pg = config["postgresql"]
     assert pg["listen"] == f"127.0.0.1:{state.ha.nodes[1].pg_port}"

@@ -14,6 +14,10 @@ reading that does not breach; a missing reading resolves nothing. The newest *ju
 is, for weight, the newest morning weight (later weighings of a day are not judged), for the
 7-day BP mean the newest reading once the mean has enough readings, and for adherence the
 newest scheduled occasion whose window has ended.
+
+The home gateway's silence (:mod:`~nabd.analytics.home_gateway`) is judged here too, from its
+last ``online`` status: the ``home_gateway_offline`` column, and per adherence column whether
+the newest missed window passed with the gateway silent (the alert's message then says so).
 """
 
 from __future__ import annotations
@@ -26,11 +30,12 @@ from typing import Final
 import numpy as np
 
 from nabd.analytics.adherence import Schedule, adherence
-from nabd.analytics.arrays import NS_PER_S, BoolArray, FloatArray, Int8Array, IntArray
+from nabd.analytics.arrays import NEVER, NS_PER_S, BoolArray, FloatArray, Int8Array, IntArray
 from nabd.analytics.glucose import GlucoseLimits, glucose_levels
 from nabd.analytics.home_bp import BloodPressureLimits, home_bp
+from nabd.analytics.home_gateway import gateway_silence, silent_after_s, silent_through
 from nabd.analytics.ring import Window
-from nabd.analytics.spot import DAY_NS, window_of
+from nabd.analytics.spot import DAY_NS, LOW, window_of
 from nabd.analytics.spot_spo2 import Spo2Limits, spo2_spot
 from nabd.analytics.weight import WeightLimits, weight_gain
 from nabd.contract.careplan import CarePlan, MeasurementKind
@@ -58,6 +63,7 @@ RULES: Final = (
     "glucose_high",
     "spo2_low",
     *(f"adherence_{kind.value}" for kind in ADHERENCE_METRIC),
+    "home_gateway_offline",
 )
 """The alert conditions of the home rules, in the columns of :class:`HomeNow`."""
 
@@ -68,22 +74,47 @@ Flat = tuple[IntArray, IntArray, FloatArray]
 @dataclass(frozen=True)
 class HomeNow:
     """Per patient and rule (:data:`RULES`): the current level (0 none, 1 low ... 4 critical)
-    and the number its message shows (NaN: none)."""
+    and the number its message shows (NaN: none); per patient when the home gateway was last
+    heard (int64 ns; NEVER: no home gateway), the start of ``home_gateway_offline``'s silence;
+    per patient and rule, ``gateway_silent``: an adherence alert whose newest missed window
+    passed with the gateway silent."""
 
     level: Int8Array
     value: FloatArray
+    heard_at: IntArray
+    gateway_silent: BoolArray
 
     def column(self, rule: str) -> int:
         return RULES.index(rule)
 
+    @classmethod
+    def empty(cls) -> HomeNow:
+        """No patient judged."""
+        return cls(np.zeros((0, len(RULES)), np.int8), np.zeros((0, len(RULES))),
+                   np.zeros(0, np.int64), np.zeros((0, len(RULES)), np.bool_))  # fmt: skip
+
 
 def judge_now(
-    readings: Mapping[str, Flat], plans: Sequence[CarePlan], *, now: int, since: IntArray
+    readings: Mapping[str, Flat],
+    plans: Sequence[CarePlan],
+    *,
+    now: int,
+    since: IntArray,
+    gateway_seen: IntArray | None = None,
+    has_gateway: BoolArray | None = None,
 ) -> HomeNow:
     """Judge every patient (one plan per row) on ``readings`` of the last days at ``now`` (ns);
     ``since`` (ns per patient) is when each was put on their plan: earlier occasions are not
-    counted as missed."""
+    counted as missed. ``gateway_seen`` (ns per patient, NEVER: never heard) is their home
+    gateway's last ``online`` status and ``has_gateway`` whether they have one (default: no
+    patient has one, the gateway is not judged)."""
     n = len(plans)
+    if has_gateway is None:
+        has_gateway = np.zeros(n, np.bool_)
+    if gateway_seen is None:
+        gateway_seen = np.full(n, NEVER, np.int64)
+    silence = gateway_silence(now, gateway_seen, since, silent_after_s(plans), has_gateway)
+    gateway_silent = np.zeros((n, len(RULES)), np.bool_)
     level = np.zeros((n, len(RULES)), np.int8)
     value = np.full((n, len(RULES)), np.nan)
 
@@ -112,11 +143,35 @@ def judge_now(
     first_day = int(today.min(initial=now // DAY_NS)) - LOOKBACK_DAYS + 1
     days = int(today.max(initial=now // DAY_NS)) - first_day + 1
     for kind, metric in ADHERENCE_METRIC.items():
-        a = adherence(windows[metric], Schedule.of(plans, kind), offsets, first_day=first_day,
+        schedule = Schedule.of(plans, kind)
+        a = adherence(windows[metric], schedule, offsets, first_day=first_day,
                       days=days, now=now, since=since)  # fmt: skip
         missed = a.missed_in_a_row.astype(np.float64)
-        put(f"adherence_{kind.value}", _newest(a.level, missed, a.occasions.valid))
-    return HomeNow(level=level, value=value)
+        rule = f"adherence_{kind.value}"
+        put(rule, _newest(a.level, missed, a.occasions.valid))
+        opened = _newest_opening(a.occasions.times, a.occasions.valid, schedule)
+        on = level[:, RULES.index(rule)] > 0
+        gateway_silent[:, RULES.index(rule)] = on & silent_through(now, silence.heard_at, opened)
+    # No number: the message shows how long the gateway has been silent (its duration).
+    level[:, RULES.index("home_gateway_offline")] = np.where(silence.active, LOW, 0)
+    return HomeNow(level=level, value=value, heard_at=silence.heard_at,
+                   gateway_silent=gateway_silent)  # fmt: skip
+
+
+def _newest_opening(ends: IntArray, judged: BoolArray, schedule: Schedule) -> IntArray:
+    """Per row, when the window of the newest judged occasion opened (int64 ns; NEVER: none).
+    Occasions are ``(days * slots)`` columns, day-major; a window opens ``end - start`` before
+    its end."""
+    rows, width = judged.shape
+    if width == 0:
+        return np.full(rows, NEVER, np.int64)
+    slots = schedule.start_s.shape[1]
+    length = np.tile(schedule.end_s - schedule.start_s, (1, width // max(slots, 1)))
+    cols = np.where(judged, np.arange(width), -1).max(axis=1, initial=-1)
+    at = np.maximum(cols, 0)[:, None]
+    end = np.take_along_axis(ends, at, axis=1)[:, 0]
+    span = np.take_along_axis(length, at, axis=1)[:, 0] * NS_PER_S
+    return np.where(cols >= 0, end - span, NEVER).astype(np.int64)
 
 
 def _window(patients: int, flat: Flat | None) -> Window:

@@ -7,6 +7,10 @@ own user's language at display time with :func:`render`, e.g. ``SpO2 low: 86 % f
 (limit 90 %)``, ``SpO2 basse : 86 % depuis 90 s (seuil 90 %)``. Numbers keep Western digits in
 Arabic (as written on Maghreb wards and on the devices themselves); French uses a decimal comma.
 A condition with no phrase here (a newer publisher) reads as its name: never an error.
+
+Readers that cannot run Python (the Grafana dashboards, which only run SQL) read the sentences
+rendered by the writer of the facts, in every language, from ``alert.messages``
+(:func:`renderings`, migration 0130): still this one renderer, never a copy of it in SQL.
 """
 
 from __future__ import annotations
@@ -16,9 +20,9 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
-from nabd.contract.payloads import AlertFacts
+from nabd.contract.payloads import MAX_MESSAGE_CHARS, AlertFacts
 
-__all__ = ["LANGUAGES", "NAMES", "render"]
+__all__ = ["LANGUAGES", "NAMES", "render", "renderings"]
 
 LANGUAGES: Final = ("fr", "en", "ar")
 
@@ -97,10 +101,11 @@ _N: Final = {
         "بوابة السرير غير متصلة",
     ),
     "device_disconnected": ("Appareil déconnecté", "Device disconnected", "الجهاز غير متصل"),
+    # Ingest's watchdog: analytics stopped, so no alarm can be raised for the patient.
     "monitoring_interrupted": (
-        "Surveillance interrompue",
-        "Monitoring interrupted",
-        "انقطاع المراقبة",
+        "Surveillance interrompue : analyse des alarmes arrêtée",
+        "Monitoring interrupted: alarm analysis stopped",
+        "انقطاع المراقبة: تحليل الإنذارات متوقف",
     ),
     # Patients at home (docs/home-monitoring.md).
     "weight_gain": ("Prise de poids", "Weight gain", "زيادة الوزن"),
@@ -149,6 +154,11 @@ _N: Final = {
         "SpO2 not measured as planned, missed in a row",
         "لم يُقَس تشبع الأكسجين كما هو مقرر، قياسات فائتة متتالية",
     ),
+    "home_gateway_offline": (
+        "Passerelle du domicile muette",
+        "Home gateway not heard from",
+        "بوابة المنزل لا تتصل",
+    ),
 }
 
 NAMES: Final[Mapping[str, Mapping[str, str]]] = MappingProxyType(
@@ -188,6 +198,22 @@ _T: Final = {
     "temperature": ("température", "temperature", "الحرارة"),
     "body_temperature": ("température", "temperature", "الحرارة"),
 }
+_NOTE: Final = {
+    # An adherence alert whose missed window passed with the home gateway silent: the
+    # measurement may have been taken and be waiting in the device (docs/home-monitoring.md).
+    "home_gateway_silent": (
+        "passerelle du domicile muette, les mesures attendent peut-être dans les appareils",
+        "home gateway silent, readings may be waiting in the devices",
+        "بوابة المنزل لا تتصل، قد تكون القياسات محفوظة في الأجهزة",
+    ),
+}
+_NOTES: Final = MappingProxyType(
+    {
+        lang: MappingProxyType({k: v[i] for k, v in _NOTE.items()})
+        for i, lang in enumerate(LANGUAGES)
+    }
+)
+"""Items that qualify the alert rather than name what it is about: rendered among the notes."""
 _THINGS: Final = MappingProxyType(
     {lang: MappingProxyType({k: v[i] for k, v in _T.items()}) for i, lang in enumerate(LANGUAGES)}
 )
@@ -247,8 +273,16 @@ def render(facts: AlertFacts, lang: str = "en") -> str:
         missing = [things.get(m, m) for m in facts.missing]
         missing += [f"{things.get(m, m)} ({words['stale']})" for m in facts.stale]
         notes.append(f"{words['incomplete']}{words['colon']}{', '.join(missing)}")
+    notes += [_NOTES[lang][i] for i in facts.items if i in _NOTE]
     if notes:
         text += f" ({'; '.join(notes)})"
-    if facts.items:
-        text += f"{words['colon']}{', '.join(things.get(i, i) for i in facts.items)}"
+    items = [things.get(i, i) for i in facts.items if i not in _NOTE]
+    if items:
+        text += f"{words['colon']}{', '.join(items)}"
     return text
+
+
+def renderings(facts: AlertFacts) -> dict[str, str]:
+    """The alert's sentence in every language (at most ``MAX_MESSAGE_CHARS`` each), as stored
+    in ``alert.messages`` for readers that only run SQL (migration 0130)."""
+    return {lang: render(facts, lang)[:MAX_MESSAGE_CHARS] for lang in LANGUAGES}

@@ -37,6 +37,7 @@ __all__ = [
     "BloodPressureThresholds",
     "CarePlan",
     "CarePlanError",
+    "GatewaySettings",
     "GlucoseThresholds",
     "GlucoseUnit",
     "MeasurementKind",
@@ -261,6 +262,24 @@ class AdherenceSettings(_Strict):
     misses_before_alert: Annotated[int, Field(ge=1, le=14)] = 2
 
 
+class GatewaySettings(_Strict):
+    """A low-priority ``home_gateway_offline`` alert once the home gateway has not been heard
+    from for ``silent_after_h`` hours (docs/home-monitoring.md, "Home gateway silent").
+
+    Our default, no guideline gives a figure: the gateway publishes its status every 30 s
+    (``edge.toml`` ``[status] interval_s``), so 12 h is no network blip; it is longer than a
+    night with the box switched off (evening to morning, about 10 h) and short enough that a
+    box unplugged after the morning measurements is reported the same evening, before the next
+    morning's slot is missed. A plan may shorten it (a patient on four glucose slots a day) or
+    lengthen it (a box known to be off for a working day)."""
+
+    silent_after_h: Annotated[float, Field(gt=0, le=168)] = 12.0
+
+    @property
+    def silent_after_s(self) -> float:
+        return self.silent_after_h * 3600.0
+
+
 class CarePlan(_Strict):
     """A patient's plan: programmes, schedule, thresholds. Build it with :func:`default_plan`."""
 
@@ -272,6 +291,7 @@ class CarePlan(_Strict):
     glucose: GlucoseThresholds = GlucoseThresholds()
     spo2: Spo2Thresholds = Spo2Thresholds()
     adherence: AdherenceSettings = AdherenceSettings()
+    gateway: GatewaySettings = GatewaySettings()
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:

@@ -566,7 +566,8 @@ class AlertFacts(Payload):
     duration_s: float | None = Field(default=None, ge=0)
     """How long the condition has held when the alert was raised or worsened."""
     items: tuple[AlertItem, ...] = Field(default=(), max_length=16)
-    """The devices or metrics concerned (stale, off, frozen, disconnected)."""
+    """The devices, gateways or metrics concerned (stale, off, frozen, disconnected, silent), or
+    a note that qualifies the alert (``home_gateway_silent``, :mod:`nabd.contract.alert_text`)."""
     risk: str | None = Field(default=None, pattern=r"^(low|low-medium|medium|high)$")
     """NEWS2: the Chart 3 risk band of a complete score."""
     missing: tuple[AlertItem, ...] = Field(default=(), max_length=16)

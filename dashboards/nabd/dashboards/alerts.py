@@ -1,8 +1,9 @@
 """Alerts: every open alert of the selected wards, unacknowledged first, then by priority and age.
 
 Counts on top (critical, high, unacknowledged, escalated), the open-alert table (priority and
-state on their colours, how long each has been open, its escalation level), and the alerts
-raised over the time range, one series per priority.
+state on their colours, the condition and what the alert says in the dashboard's language, the
+station's words (:func:`nabd.dashboards.sql.alert_text`), how long each has been open, its
+escalation level), and the alerts raised over the time range, one series per priority.
 """
 
 from __future__ import annotations
@@ -40,12 +41,12 @@ STATE_COLOURS = {
 }
 
 
-def _open_alerts(s: Strings) -> table.Panel:
+def _open_alerts(s: Strings, lang: Lang) -> table.Panel:
     return (
         table.Panel()
         .title(s.table_open_alerts)
         .datasource(datasource_ref())
-        .with_target(Sql(sql.ALERTS_OPEN))
+        .with_target(Sql(sql.alerts_open(lang)))
         .cell_height(common.TableCellHeight.LG)
         .no_value("—")
         .override_by_name(
@@ -128,7 +129,7 @@ def build(lang: Lang) -> Dashboard:
                     (count_stat(s.stat_escalated, counts["escalated"], "escalated", "orange"), 6),
                 ],
             ),
-            Row(14, [(_open_alerts(s), 24)]),
+            Row(14, [(_open_alerts(s, lang), 24)]),
             Row(8, [(_raised(s), 24)]),
         ],
     )

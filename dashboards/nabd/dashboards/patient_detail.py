@@ -221,9 +221,9 @@ def _body(s: Strings, lang: Lang) -> table.Panel:
     )
 
 
-def _alerts_annotation(s: Strings) -> SqlAnnotation:
+def _alerts_annotation(s: Strings, lang: Lang) -> SqlAnnotation:
     return SqlAnnotation(
-        s.annotation_alerts, sql.alert_annotations(s), icon_color=PRIORITY_COLOURS["high"]
+        s.annotation_alerts, sql.alert_annotations(s, lang), icon_color=PRIORITY_COLOURS["high"]
     )
 
 
@@ -249,7 +249,7 @@ def build(lang: Lang) -> Dashboard:
         new_board(SLUG, lang, s.patient_title)
         .with_variable(ward_variable(s))
         .with_variable(patient_variable(s))
-        .annotation(_alerts_annotation(s))
+        .annotation(_alerts_annotation(s, lang))
     )
     pulse, spo2, respiration, temperature, pressure, glucose, weight, rr, energy = _vitals(
         list(SERIES), s, lang

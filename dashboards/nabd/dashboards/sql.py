@@ -31,12 +31,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Final
 
+from nabd.contract.alert_text import NAMES
 from nabd.dashboards.bands import DECIMALS
 from nabd.dashboards.freshness import EXPECTED_INTERVAL_S, NEWS2_STALE_AFTER_S, STALE_AFTER_S
 from nabd.dashboards.i18n import Lang, Strings
 
 __all__ = [
-    "ALERTS_OPEN",
     "ALERT_PRIORITY_RANK",
     "DEVICES_GATEWAYS",
     "DEVICES_TABLE",
@@ -62,7 +62,10 @@ __all__ = [
     "WARD",
     "age_text",
     "alert_annotations",
+    "alert_condition",
+    "alert_text",
     "alerts_counts",
+    "alerts_open",
     "alerts_raised",
     "devices_completeness",
     "devices_counts",
@@ -354,10 +357,27 @@ WHERE l.patient_id = {PATIENT} AND m.key IN ({_in(keys)})
 ORDER BY m.key"""
 
 
-def alert_annotations(s: Strings) -> str:
+def alert_text(lang: Lang) -> str:
+    """What the alert says, in ``lang``: the sentence its writer rendered from its facts with
+    ``nabd.contract.alert_text`` (``alert.messages``, migration 0130: the nurse station's
+    words, never a second copy of them in SQL); the stored English ``message`` for alerts
+    without one (written before 0130, or by a writer that gives no facts)."""
+    return f"coalesce(a.messages ->> {literal(str(lang))}, a.message)"
+
+
+def alert_condition(lang: Lang) -> str:
+    """The alert's condition as a nurse says it in ``lang`` (``nabd.contract.alert_text``'s
+    names); a condition it does not name yet reads as its key."""
+    whens = " ".join(
+        f"WHEN {literal(k)} THEN {literal(v)}" for k, v in sorted(NAMES[str(lang)].items())
+    )
+    return f"CASE a.condition {whens} ELSE a.condition END"
+
+
+def alert_annotations(s: Strings, lang: Lang) -> str:
     """The patient's alerts overlapping the time range, as annotations (a region while open)."""
     return f"""SELECT a.raised_at AS time, a.resolved_at AS timeend,
-       {label_case("a.priority", s.priorities())} || ': ' || a.message AS text,
+       {label_case("a.priority", s.priorities())} || ': ' || {alert_text(lang)} AS text,
        a.priority || ',' || a.condition AS tags
 FROM alert a
 WHERE a.patient_id = {PATIENT}
@@ -384,8 +404,12 @@ def alerts_counts() -> Mapping[str, str]:
     }
 
 
-ALERTS_OPEN: Final = f"""SELECT a.priority, a.state, a.patient_id AS patient, w.name AS ward,
-       a.condition, a.message, extract(epoch FROM now() - a.raised_at) AS age,
+def alerts_open(lang: Lang) -> str:
+    """Open alerts of the selected wards, unacknowledged first, then by priority and age; the
+    condition and the message in ``lang`` (table)."""
+    return f"""SELECT a.priority, a.state, a.patient_id AS patient, w.name AS ward,
+       {alert_condition(lang)} AS condition, {alert_text(lang)} AS message,
+       extract(epoch FROM now() - a.raised_at) AS age,
        a.escalation_level AS escalation, a.acknowledged_by
 FROM alert a
 JOIN patient p ON p.id = a.patient_id

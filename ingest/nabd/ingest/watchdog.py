@@ -12,7 +12,9 @@ admitted patient of that ward whose consent allows collection now (one who withd
 monitored, so nothing of theirs is interrupted; docs/consent.md) gets one open technical
 alert ``monitoring_interrupted``, high priority, in the ``alert`` table (so the nurse station
 and the dashboards show it), audited by the database, and published on the ward's alerts topic
-after the commit, as analytics publishes its own.
+after the commit, as analytics publishes its own. Like analytics' alerts it carries its facts
+(how long analytics had not run) and their sentence in every language (``alert.messages``), so
+a French or Arabic nurse reads it in her language on the station and on Grafana.
 
 When ticks come back, the alert is **latched**, not resolved: it stays on the board, as the
 project's unacknowledged high-priority alerts do (IEC 60601-1-8 latching), until a nurse
@@ -43,9 +45,11 @@ from enum import StrEnum
 from typing import Any, Final
 
 import psycopg
+from psycopg.types.json import Jsonb
 
 from nabd.contract import topics
-from nabd.contract.payloads import Alert, AlertPriority, AlertState, to_json
+from nabd.contract.alert_text import renderings
+from nabd.contract.payloads import Alert, AlertFacts, AlertPriority, AlertState, to_json
 
 __all__ = [
     "CONDITION",
@@ -53,6 +57,7 @@ __all__ = [
     "ChangeKind",
     "OpenAlert",
     "Watchdog",
+    "facts",
     "interrupted",
     "message",
     "plan",
@@ -157,6 +162,15 @@ def message(tick_age_s: float | None) -> str:
     return f"Monitoring interrupted: alert analysis {since}; no alarm is raised for this patient"
 
 
+def facts(tick_age_s: float | None) -> AlertFacts:
+    """What raised the alert, as data, for each reader to render in its own language
+    (``Surveillance interrompue : analyse des alarmes arrêtée depuis 20 s``): how long
+    analytics had not run when the alert was raised (unknown if it never ran)."""
+    return AlertFacts(
+        condition=CONDITION, duration_s=None if tick_age_s is None else max(0.0, tick_age_s)
+    )
+
+
 _TICK_SQL: Final = """
 SELECT extract(epoch FROM clock_timestamp() - coalesce(written_at, time))::float8
 FROM analytics_tick ORDER BY time DESC LIMIT 1
@@ -168,11 +182,16 @@ FROM (SELECT DISTINCT ward_id FROM patient WHERE discharged_at IS NULL) w
 LEFT JOIN analytics_lease l USING (ward_id)
 """
 _ADMITTED_SQL: Final = """
-SELECT id, ward_id FROM patient
-WHERE discharged_at IS NULL AND consent_collection_periods(id) @> now()
+WITH admitted AS (SELECT id, ward_id FROM patient WHERE discharged_at IS NULL)
+SELECT a.id, a.ward_id
+FROM admitted a
+LEFT JOIN consent_restricted_periods(ARRAY(SELECT id FROM admitted)) AS r ON r.patient_id = a.id
+WHERE r.periods IS NULL OR r.periods @> now()
 """
 """The patients watched: admitted, and whose consent allows collection now (docs/consent.md):
-one who withdrew is not monitored at all, so an interruption of monitoring is not theirs."""
+one who withdrew is not monitored at all, so an interruption of monitoring is not theirs.
+Consent is asked once for all of them (``consent_restricted_periods`` returns only patients not
+collected at every instant), not once per patient, at every pass."""
 _OPEN_SQL: Final = """
 SELECT a.id, a.patient_id, p.ward_id, a.state = 'acknowledged', a.latched, a.raised_at, a.message
 FROM alert a JOIN patient p ON p.id = a.patient_id
@@ -180,9 +199,9 @@ WHERE a.condition = %s AND a.state <> 'resolved'
 """
 _INSERT_SQL: Final = """
 INSERT INTO alert (id, patient_id, condition, kind, priority, condition_priority, state, message,
-                   raised_at, updated_at, last_notified_at)
+                   facts, messages, raised_at, updated_at, last_notified_at)
 VALUES (%(id)s, %(patient)s, %(condition)s, 'technical', %(priority)s, %(priority)s, 'raised',
-        %(message)s, now(), now(), now())
+        %(message)s, %(facts)s, %(messages)s, now(), now(), now())
 ON CONFLICT (patient_id, condition) WHERE state <> 'resolved' DO NOTHING
 RETURNING raised_at
 """
@@ -279,8 +298,8 @@ class Watchdog:
                 ).fetchall()
             ]
             changes = plan_wards(stopped, admitted, open_alerts)
-            texts = {w: message(age) for w, age in ages.items()}
-            messages = self._write(conn, changes, {a.alert_id: a for a in open_alerts}, texts)
+            said = {w: facts(age) for w, age in ages.items()}
+            messages = self._write(conn, changes, {a.alert_id: a for a in open_alerts}, said)
         for topic, payload in messages:
             self._publish(topic, payload)
         if changes:
@@ -295,25 +314,31 @@ class Watchdog:
         conn: psycopg.Connection[tuple[Any, ...]],
         changes: Sequence[Change],
         known: Mapping[uuid.UUID, OpenAlert],
-        texts: Mapping[str, str],
+        said: Mapping[str, AlertFacts],
     ) -> list[tuple[str, bytes]]:
-        """Write the changes; return the messages to publish once they are committed."""
+        """Write the changes; return the messages to publish once they are committed.
+
+        A new alert stores its English ``message``, its facts and their sentence in every
+        language (``messages``, migration 0130: what the dashboards show), as analytics does."""
         out: list[tuple[str, bytes]] = []
         for c in changes:
             if c.kind is ChangeKind.RAISED:
-                text = texts.get(c.ward_id, message(None))
+                what = said.get(c.ward_id, facts(None))
+                text = message(what.duration_s)
                 params = {
                     "id": c.alert_id,
                     "patient": c.patient_id,
                     "condition": CONDITION,
                     "priority": PRIORITY.value,
                     "message": text,
+                    "facts": Jsonb(what.model_dump(mode="json", exclude_defaults=True)),
+                    "messages": Jsonb(renderings(what)),
                 }
                 row = conn.execute(_INSERT_SQL, params).fetchone()
                 if row is None:  # another worker raised it first
                     continue
                 self.raised += 1
-                out.append(_message(c, AlertState.RAISED, row[0], text))
+                out.append(_message(c, AlertState.RAISED, row[0], text, what))
             else:
                 conn.execute(_UPDATE_SQL[c.kind], (c.alert_id,))
                 if c.kind is ChangeKind.RESOLVED:
@@ -324,7 +349,9 @@ class Watchdog:
         return out
 
 
-def _message(c: Change, state: AlertState, raised_at: datetime, text: str) -> tuple[str, bytes]:
+def _message(
+    c: Change, state: AlertState, raised_at: datetime, text: str, said: AlertFacts | None = None
+) -> tuple[str, bytes]:
     payload = Alert.model_validate(
         {
             "schema": "nabd.alert/1",
@@ -336,6 +363,7 @@ def _message(c: Change, state: AlertState, raised_at: datetime, text: str) -> tu
             "state": state,
             "raised_at": raised_at,
             "message": text[:500],
+            "facts": said,
         }
     )
     return topics.alerts(c.ward_id), to_json(payload)

@@ -31,6 +31,7 @@ from psycopg import errors as pg_errors
 
 from nabd.contract.catalogue import METRICS
 from nabd.ingest import consent, dead_letter_rows, handoff, sample_times
+from nabd.ingest.array_literals import float_array, int_array, text_array, time_array
 from nabd.ingest.attribution import (
     REGISTRY_SQL,
     Attributed,
@@ -402,15 +403,15 @@ class Writer:
             return
         keys = sorted(split.latest)
         rows = [split.latest[k] for k in keys]
-        conn.execute(
+        conn.execute(  # literals, not lists: psycopg adapts lists element by element in Python
             _LATEST_SQL,
             (
-                [p for p, _ in keys],
-                [m for _, m in keys],
-                [r[0] for r in rows],
-                [r[4] for r in rows],
-                ["{" + ",".join(r[5]) + "}" for r in rows],
-                [r[1] for r in rows],
+                text_array([p for p, _ in keys]),
+                int_array([m for _, m in keys]),
+                time_array([r[0] for r in rows]),
+                float_array([r[4] for r in rows]),
+                text_array(["{" + ",".join(r[5]) + "}" for r in rows]),
+                text_array([r[1] for r in rows]),
             ),
         )
 

@@ -34,6 +34,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from nabd.contract.tls import client_context
+from nabd.mqtt.buffered import BufferedClient
 from nabd.mqtt.errors import MqttSetupError
 
 __all__ = [
@@ -221,15 +222,17 @@ class Session:
 
 def build_client(
     account: BrokerAccount, client_id: str, *, reconnect: Reconnect | None = None
-) -> mqtt.Client:
-    """A paho MQTT v5 client for ``account`` under ``client_id``, not yet connected.
+) -> BufferedClient:
+    """A paho MQTT v5 client for ``account`` under ``client_id``, not yet connected; it reads
+    the socket in large chunks and can acknowledge many messages at once
+    (:mod:`nabd.mqtt.buffered`).
 
     Raises ``OSError`` or ``ssl.SSLError`` when a TLS file is missing or unreadable (as
     :func:`~nabd.contract.tls.client_context` does): each component words that for its users.
     """
     if not client_id:
         raise MqttSetupError("client_id", "must not be empty (it keys the broker's session)")
-    client = mqtt.Client(
+    client = BufferedClient(
         CallbackAPIVersion.VERSION2, client_id=client_id, protocol=MQTTProtocolVersion.MQTTv5
     )
     client.tls_set_context(client_context(account.ca_file, account.cert_file, account.key_file))

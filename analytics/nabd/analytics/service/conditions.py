@@ -84,6 +84,10 @@ CONDITIONS: Final = (
     Condition("adherence_blood_pressure", _T, LOW, None),
     Condition("adherence_glucose", _T, LOW, None),
     Condition("adherence_spo2", _T, LOW, None),
+    # The home gateway silent longer than the plan's gateway.silent_after_h (12 h by default,
+    # nabd.analytics.home_gateway): a call about the box, low, never escalating. Its message
+    # shows how long; no number.
+    Condition("home_gateway_offline", _T, LOW, None),
 )
 """In column order. The order is part of nothing persistent: rows are stored by name."""
 

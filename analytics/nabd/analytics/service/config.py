@@ -32,6 +32,7 @@ __all__ = [
     "DEFAULT_CAPACITIES",
     "LIMIT_METRICS",
     "MINUTE_METRICS",
+    "NO_ESCALATION",
     "EngineConfig",
     "Persistence",
 ]
@@ -76,6 +77,14 @@ class Persistence:
         check_duration("clear_s", self.clear_s)
 
 
+NO_ESCALATION: Final = frozenset(
+    {*(n for n in NAMES if n.startswith("adherence_")), "home_gateway_offline"}
+)
+"""Conditions that stay a low-priority call for the remote nurse however long they wait: a
+missed home measurement, a silent home gateway (docs/home-monitoring.md). Waiting does not make
+them more urgent; the clinical home rules still escalate."""
+
+
 def _policy() -> AlertPolicy:
     return AlertPolicy(
         conditions=NAMES,
@@ -84,8 +93,7 @@ def _policy() -> AlertPolicy:
         escalate_after_s=(1800.0, 600.0, 180.0, 60.0),
         max_level=3,
         latch_priority=HIGH,
-        # A missed home measurement stays a low-priority call for the remote nurse.
-        escalates=[not name.startswith("adherence_") for name in NAMES],
+        escalates=[name not in NO_ESCALATION for name in NAMES],
     )
 
 

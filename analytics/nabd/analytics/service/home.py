@@ -14,19 +14,25 @@ taking the ward over judge the same.
 
 :meth:`HomePatients.overlay` then replaces those patients' rows of the tick's detection: the
 home rules' conditions at their current level, every ward condition off (a spot SpO2 is not a
-stream going stale, a lone home BP reading is not a NEWS2). The alert lifecycle, the ``alert``
-table, the audit and the MQTT alert topic are the ward's, unchanged: an alert stays open while
-the rule's newest judged reading breaches, and restored open alerts are matched again at the
-first tick of a session, which always judges.
+stream going stale, a lone home BP reading is not a NEWS2). The ward's ``gateway_offline``
+(120 s, medium, escalating) gives way to ``home_gateway_offline``: the home gateway not heard
+from for the plan's ``gateway.silent_after_h``, low, never escalating, naming the gateway and
+how long; an adherence alert whose newest missed window passed with the gateway silent carries
+the note ``home_gateway_silent`` (:mod:`nabd.analytics.home_gateway`). The alert lifecycle,
+the ``alert`` table, the audit and the MQTT alert topic are the ward's, unchanged: an alert
+stays open while the rule's newest judged reading breaches, and restored open alerts are matched
+again at the first tick of a session, which always judges.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Final
 
 import numpy as np
+import numpy.typing as npt
 import psycopg
 from pydantic import ValidationError
 
@@ -47,10 +53,15 @@ log = logging.getLogger(__name__)
 Conn = psycopg.AsyncConnection[tuple[Any, ...]]
 
 _PLANS_SQL: Final = """
-SELECT c.patient_id, c.plan, (extract(epoch FROM c.started_at) * 1000000)::int8
+SELECT c.patient_id, c.plan, (extract(epoch FROM c.started_at) * 1000000)::int8,
+       p.home_gateway_id, (extract(epoch FROM g.last_seen_at) * 1000000)::int8
 FROM care_plan c JOIN patient p ON p.id = c.patient_id
+LEFT JOIN gateway g ON g.id = p.home_gateway_id
 WHERE p.discharged_at IS NULL AND p.ward_id = ANY (%s) ORDER BY c.patient_id
 """
+"""Each home patient's plan and home gateway: ``last_seen_at`` is the time of its last
+``online`` status as ingest received it (an ``offline`` last will leaves it), the start of a
+silence (:mod:`nabd.analytics.home_gateway`)."""
 
 _READINGS_SQL: Final = """
 SELECT o.patient_id, m.key, (extract(epoch FROM o.time) * 1000000)::int8, o.value
@@ -63,6 +74,10 @@ ARRIVAL_GAP_S: Final = 5.0
 """New home readings are judged within this long (or ``home_every_s`` if shorter)."""
 _COLUMNS: Final = np.array([column(rule) for rule in RULES], np.int64)
 _US: Final = 1000
+_ADHERENCE: Final = tuple(rule for rule in RULES if rule.startswith("adherence_"))
+_GATEWAY_SILENT: Final = "home_gateway_silent"
+"""The note an adherence alert carries when its newest missed window passed with the home
+gateway silent (:mod:`nabd.contract.alert_text` renders it)."""
 
 
 class HomePatients:
@@ -72,7 +87,9 @@ class HomePatients:
         self.every_ns = seconds_to_ns(every_s)
         self.rows: IntArray = np.zeros(0, np.int64)
         """Engine rows of the patients at home judged last."""
-        self.verdict = HomeNow(np.zeros((0, len(RULES)), np.int8), np.zeros((0, len(RULES))))
+        self.gateways: npt.NDArray[np.str_] = np.zeros(0, np.str_)
+        """Their home gateways ('' for none), named by the ``home_gateway_offline`` alert."""
+        self.verdict = HomeNow.empty()
         self.judged_at = NEVER
         self.runs = 0
 
@@ -93,14 +110,18 @@ class HomePatients:
     async def judge(self, conn: Conn, index: PatientIndex, now: int, wards: Sequence[str]) -> None:
         """Read the plans and recent readings of the admitted patients at home of ``wards``
         (the wards this worker holds); judge them."""
-        ids, plans, since = await _plans(conn, wards)
-        rows = index.rows(ids)
+        found = await _plans(conn, wards)
+        rows = index.rows(found.ids)
         known = rows >= 0  # admitted since the registry was read: judged once it knows them
-        ids = [i for i, k in zip(ids, known.tolist(), strict=True) if k]
-        plans = [p for p, k in zip(plans, known.tolist(), strict=True) if k]
+        ids = [i for i, k in zip(found.ids, known.tolist(), strict=True) if k]
+        plans = [p for p, k in zip(found.plans, known.tolist(), strict=True) if k]
         readings = await _readings(conn, ids, now - (LOOKBACK_DAYS + 1) * DAY_NS)
-        self.verdict = judge_now(readings, plans, now=now, since=since[known])
+        gateways = found.gateways[known]
+        self.verdict = judge_now(readings, plans, now=now, since=found.since[known],
+                                 gateway_seen=found.seen[known],
+                                 has_gateway=gateways != "")  # fmt: skip
         self.rows = rows[known]
+        self.gateways = gateways
         self.judged_at = now
         self.runs += 1
 
@@ -115,14 +136,39 @@ class HomePatients:
         found.active[np.ix_(rows, _COLUMNS)] = on
         found.priority[np.ix_(rows, _COLUMNS)] = np.maximum(level.astype(np.int8) - 1, LOW)
         found.value[np.ix_(rows, _COLUMNS)] = self.verdict.value
+        verdict = self.verdict
+        # The gateway's silence: its duration (since when), the gateway named.
+        since = np.full(found.active.shape[0], NEVER, np.int64)
+        since[rows] = verdict.heard_at
+        found.since["home_gateway_offline"] = since
+        silent = verdict.level[:, RULES.index("home_gateway_offline")] > 0
+        found.items["home_gateway_offline"] = (rows[silent], self.gateways[silent])
+        # Adherence alerts whose newest missed window passed with the gateway silent say so.
+        for rule in _ADHERENCE:
+            noted = verdict.gateway_silent[:, RULES.index(rule)]
+            found.items[rule] = (rows[noted], np.full(int(noted.sum()), _GATEWAY_SILENT))
 
 
-async def _plans(conn: Conn, wards: Sequence[str]) -> tuple[list[str], list[CarePlan], IntArray]:
+@dataclass(frozen=True)
+class _Plans:
+    ids: list[str]
+    plans: list[CarePlan]
+    since: IntArray
+    """When each patient was put on their plan (ns)."""
+    gateways: npt.NDArray[np.str_]
+    """Their home gateway ('' for none)."""
+    seen: IntArray
+    """Its last ``online`` status (ns; NEVER: never heard)."""
+
+
+async def _plans(conn: Conn, wards: Sequence[str]) -> _Plans:
     cur = await conn.execute(_PLANS_SQL, (list(wards),))
     ids: list[str] = []
     plans: list[CarePlan] = []
     since: list[int] = []
-    for pid, raw, started in await cur.fetchall():
+    gateways: list[str] = []
+    seen: list[int] = []
+    for pid, raw, started, gateway, last_seen in await cur.fetchall():
         try:
             plan = CarePlan.model_validate(raw)
         except ValidationError:  # written validated; a plan this version cannot read is logged
@@ -131,7 +177,10 @@ async def _plans(conn: Conn, wards: Sequence[str]) -> tuple[list[str], list[Care
         ids.append(str(pid))
         plans.append(plan)
         since.append(int(started) * _US)
-    return ids, plans, np.array(since, np.int64)
+        gateways.append("" if gateway is None else str(gateway))
+        seen.append(NEVER if last_seen is None else int(last_seen) * _US)
+    return _Plans(ids, plans, np.array(since, np.int64), np.array(gateways, np.str_),
+                  np.array(seen, np.int64))  # fmt: skip
 
 
 async def _readings(conn: Conn, ids: list[str], since: int) -> dict[str, Flat]:

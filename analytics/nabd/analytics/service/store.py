@@ -14,7 +14,7 @@ event                     row change (every one also appends an ``audit_log`` en
 raised                    new row, state ``raised`` (the unique index refuses a second open
                           alert for the same patient and condition)
 worsened                  priority up, state back to ``raised``, acknowledgement and silence
-                          cleared, message updated
+                          cleared, message, facts and messages updated
 escalated                 ``escalation_level`` + 1, priority + 1 (at most critical)
 latched / unlatched       ``latched`` set / cleared (condition cleared / returned)
 silence_ended             ``silenced_until`` cleared
@@ -47,7 +47,7 @@ from nabd.analytics.news2 import MISSING, PARAMETERS, News2
 from nabd.analytics.service.conditions import BY_NAME, column
 from nabd.analytics.service.lifecycle import NurseAction, OpenAlert, Transition
 from nabd.analytics.service.state import PatientIndex
-from nabd.contract.alert_text import render
+from nabd.contract.alert_text import render, renderings
 from nabd.contract.payloads import AlertFacts
 
 __all__ = [
@@ -86,6 +86,11 @@ def _jsonb(facts: AlertFacts | None) -> Jsonb | None:
     return None if facts is None else Jsonb(facts.model_dump(mode="json", exclude_defaults=True))
 
 
+def _messages(facts: AlertFacts | None) -> Jsonb | None:
+    """``alert.messages``: the facts' sentence per language, for the dashboards (0130)."""
+    return None if facts is None else Jsonb(renderings(facts))
+
+
 def _ns(moment: datetime | None) -> int:
     if moment is None:
         return NEVER
@@ -96,9 +101,17 @@ def _ns(moment: datetime | None) -> int:
 _OPEN_SQL: Final = """
 SELECT id, patient_id, condition, raised_at, priority, coalesce(condition_priority, priority),
        escalation_level, state = 'acknowledged', coalesce(last_notified_at, raised_at),
-       silenced_until, latched, silenced_by, message, facts
+       silenced_until, latched, silenced_by, message, facts, messages IS NULL
 FROM alert WHERE state <> 'resolved' AND (%(all)s OR patient_id = ANY (%(patients)s))
 """
+
+_BACKFILL_SQL: Final = """
+UPDATE alert a SET messages = m.messages
+FROM unnest(%s::uuid[], %s::jsonb[]) AS m (id, messages)
+WHERE a.id = m.id AND a.messages IS NULL
+"""
+"""Open alerts written before migration 0130 get their sentences once restored (``IS NULL``:
+a worsening written meanwhile is newer and is kept)."""
 
 _PENDING_SQL: Final = """
 SELECT a.id, a.alert_id, a.action, a.actor, a.silence_until FROM alert_action a
@@ -109,11 +122,11 @@ WHERE a.applied_at IS NULL AND p.ward_id = ANY (%s) ORDER BY a.id
 
 _INSERT_SQL: Final = """
 INSERT INTO alert (id, patient_id, condition, kind, priority, condition_priority, state,
-                   metric_id, message, facts, raised_at, updated_at, last_notified_at,
-                   silenced_until, silenced_by)
+                   metric_id, message, facts, messages, raised_at, updated_at,
+                   last_notified_at, silenced_until, silenced_by)
 VALUES (%(id)s, %(patient)s, %(condition)s, %(kind)s, %(priority)s, %(condition_priority)s,
         'raised', (SELECT id FROM metric WHERE key = %(metric)s), %(message)s, %(facts)s,
-        %(at)s, %(at)s, %(at)s, %(silenced_until)s, %(silenced_by)s)
+        %(messages)s, %(at)s, %(at)s, %(at)s, %(silenced_until)s, %(silenced_by)s)
 """
 
 _UPDATE_SQL: Final = {
@@ -121,7 +134,8 @@ _UPDATE_SQL: Final = {
         UPDATE alert SET priority = %(priority)s, condition_priority = %(condition_priority)s,
                state = 'raised', acknowledged_at = NULL, acknowledged_by = NULL,
                silenced_until = NULL, silenced_by = NULL, message = %(message)s,
-               facts = %(facts)s, last_notified_at = %(at)s, updated_at = %(at)s
+               facts = %(facts)s, messages = %(messages)s, last_notified_at = %(at)s,
+               updated_at = %(at)s
         WHERE id = %(id)s""",
     AlertEventKind.ESCALATED: """
         UPDATE alert SET priority = %(priority)s, escalation_level = %(level)s,
@@ -140,6 +154,9 @@ _UPDATE_SQL: Final = {
                updated_at = %(at)s
         WHERE id = %(id)s AND state <> 'resolved'""",
 }
+
+_SAYS: Final = frozenset({AlertEventKind.RAISED, AlertEventKind.WORSENED})
+"""The events that write what the alert says (message, facts, messages)."""
 
 _AUDIT_SQL: Final = """
 INSERT INTO audit_log (actor, action, subject, details) VALUES (%s, %s, %s, %s::jsonb)
@@ -209,12 +226,17 @@ class AlertStore:
         self, index: PatientIndex, patients: list[str] | None = None
     ) -> list[OpenAlert]:
         """The unresolved alerts (of ``patients``, default all), for :meth:`AlertBook.restore`
-        (those of patients without a row here, and unknown conditions, are skipped)."""
+        (those of patients without a row here, and unknown conditions, are skipped).
+
+        Those with facts but no ``messages`` (written before migration 0130) get them now,
+        rendered from their facts, so an upgrade leaves no open alert in English on a French
+        dashboard once analytics has restarted (resolved ones keep their English message)."""
         params = {"all": patients is None, "patients": patients or []}
         rows = await (await self._conn.execute(_OPEN_SQL, params)).fetchall()
         restored = []
+        unsaid: list[tuple[uuid.UUID, Jsonb | None]] = []
         for (alert_id, patient, condition, raised, priority, worst, level, acknowledged,
-             notified, silenced, latched, silenced_by, text, said) in rows:  # fmt: skip
+             notified, silenced, latched, silenced_by, text, said, unrendered) in rows:  # fmt: skip
             row = int(index.rows([patient])[0])
             if row < 0 or condition not in BY_NAME:
                 continue
@@ -237,6 +259,11 @@ class AlertStore:
             self._messages[alert_id] = text
             if said is not None:
                 self._facts[alert_id] = AlertFacts.model_validate(said, strict=False)
+                if unrendered:
+                    unsaid.append((alert_id, _messages(self._facts[alert_id])))
+        if unsaid:
+            ids, messages = zip(*unsaid, strict=True)
+            await self._conn.execute(_BACKFILL_SQL, (list(ids), list(messages)))
         return restored
 
     async def in_wards(self, patients: list[str], wards: list[str]) -> set[str]:
@@ -354,6 +381,7 @@ class AlertStore:
             "level": t.level,
             "message": self._messages.get(t.alert_id, ""),
             "facts": _jsonb(self._facts.get(t.alert_id)),
+            "messages": (_messages(self._facts.get(t.alert_id)) if t.kind in _SAYS else None),
             "at": from_ns(t.at),
             "notified_at": from_ns(t.notified_at) if t.notified_at != NEVER else None,
             "silenced_until": from_ns(t.silenced_until) if t.silenced_until != NEVER else None,

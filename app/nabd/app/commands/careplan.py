@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from nabd.care.careplans import StoredPlan
     from nabd.care.store import Conn
 
-_SECTIONS = ("weight", "blood_pressure", "glucose", "spo2", "adherence")
+_SECTIONS = ("weight", "blood_pressure", "glucose", "spo2", "adherence", "gateway")
 
 
 def register(subparsers: Subparsers) -> None:

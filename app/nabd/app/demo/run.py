@@ -58,6 +58,7 @@ from nabd.app.stack.env import (
 )
 from nabd.app.stack.ports import free_port
 from nabd.app.stack.settings import StackSettings
+from nabd.contract.alert_text import NAMES
 
 __all__ = ["run_demo"]
 
@@ -285,7 +286,8 @@ def acknowledge(run: _Run, current: WardSnapshot, key: str) -> str:
     except (MonitorError, psycopg.Error) as error:
         return f"could not acknowledge: {error}"
     bed = next(b.bed for b in run.plan.beds if b.patient_id == row.patient_id)
-    return f"bed {bed}: {row.condition} acknowledged by {run.options.nurse}"
+    said = NAMES["en"].get(row.condition, row.condition)
+    return f"bed {bed}: {said} acknowledged by {run.options.nurse}"
 
 
 def _finished(run: _Run) -> bool:

@@ -51,6 +51,9 @@ class AlertRow:
     raised_at: float
     resolved_at: float | None = None
     acknowledged_by: str | None = None
+    text: str = ""
+    """What it says, in English (``alert.messages``, rendered from its facts: the station's
+    and the dashboards' words); empty: show the condition."""
 
     @property
     def open(self) -> bool:
@@ -169,7 +172,8 @@ class WardReader:
         with self._connect() as conn:
             rows = conn.execute(
                 "SELECT id::text, patient_id, condition, priority, state, raised_at, "
-                "resolved_at, acknowledged_by FROM alert WHERE patient_id = ANY (%s) "
+                "resolved_at, acknowledged_by, coalesce(messages ->> 'en', message) "
+                "FROM alert WHERE patient_id = ANY (%s) "
                 "ORDER BY raised_at, id",
                 (self.patient_ids,),
             ).fetchall()
@@ -183,8 +187,9 @@ class WardReader:
                 raised_at=float(r.timestamp()) if isinstance(r, datetime) else 0.0,
                 resolved_at=_epoch(z) if isinstance(z, datetime) else None,
                 acknowledged_by=None if a is None else str(a),
+                text=str(t or ""),
             )
-            for i, p, c, pr, s, r, z, a in rows
+            for i, p, c, pr, s, r, z, a, t in rows
         ]
 
     def ingested(self) -> int:

@@ -66,7 +66,8 @@ def _alerts(alerts: tuple[AlertRow, ...], keys: Mapping[str, str]) -> Text:
         key = keys.get(alert.alert_id)
         if key is not None:
             text.append(f"[{key}] ", style="bold")
-        text.append(f"{alert.condition}", style=_PRIORITY_STYLE.get(alert.priority, ""))
+        said = alert.text or alert.condition
+        text.append(said, style=_PRIORITY_STYLE.get(alert.priority, ""))
         text.append(f" {alert.priority}")
         if alert.state == "acknowledged":
             text.append(f" ack {alert.acknowledged_by or ''}".rstrip(), style="dim")

@@ -20,19 +20,34 @@ retry_timeout <= ttl``, Patroni's rule): a lost primary is replaced about 10 s a
 renewal, not Patroni's default 30 s. etcd runs on the same machine: this option shows and
 tests failover of PostgreSQL, it does not make a single machine survive its own loss
 (docs/reliability.md).
+
+**etcd lost: writes go on** (``failsafe_mode``, Patroni >= 3.0). By default a primary whose
+Patroni cannot reach the DCS demotes itself once its key could have expired (nobody could
+tell it from a partitioned primary): with the stack's single etcd, losing that one process
+would stop every write although both PostgreSQL servers are fine. With ``failsafe_mode`` the
+primary keeps its role while the DCS is unreachable *if* every member listed in the
+``/failsafe`` key (both nodes) accepts its ``POST /failsafe`` over the REST API each loop: a
+replica that hears from the primary cannot be promoted meanwhile (it could not take the key
+anyway), and a primary that cannot reach its replica demotes as before, so this adds no split
+brain. When etcd returns, the primary takes (or keeps) the leader key again. Measured by
+``tests/faults/test_ha_dcs.py``.
 """
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import json
 import logging
+import os
+import signal
 import urllib.error
 import urllib.request
 from collections.abc import Collection
 from pathlib import Path
 from typing import Any, Final
 
-from nabd.app.stack import daemons
+from nabd.app.stack import daemons, patroni_guard
 from nabd.app.stack.errors import ServiceStartError, ToolMissingError
 from nabd.app.stack.layout import Layout
 from nabd.app.stack.ports import LOCALHOST, free_port, require_free, wait_until
@@ -44,12 +59,22 @@ log = logging.getLogger(__name__)
 
 ETCD: Final = Path("/usr/bin/etcd")
 PATRONI: Final = Path("/usr/bin/patroni")
+PYTHON: Final = Path("/usr/bin/python3")
+"""The system's interpreter, which Debian's Patroni runs on, runs the guard too."""
+GUARD: Final = Path(patroni_guard.__file__)
 SCOPE: Final = "nabd"
+NAMESPACE: Final = "/nabd/"
+SYNC_KEY: Final = f"{NAMESPACE}{SCOPE}/sync"
+"""Patroni's record of the synchronous standby in etcd (``patroni_guard`` releases it)."""
 REPLICATION_USER: Final = "replicator"
 API_USER: Final = "nabd"
 """Patroni's REST API user for the requests that change the cluster (``patronictl``)."""
 NODES: Final = 2
 TTL_S: Final = 10
+FENCE_AFTER_S: Final = TTL_S / 2
+"""A Patroni restarted later than this after its death may find its server replaced: the guard
+stops the server first (:mod:`~nabd.app.stack.patroni_guard`). Half the ttl: the key was
+renewed at most ``loop_wait`` before the death, and Patroni itself takes a moment to start."""
 LOOP_WAIT_S: Final = 1
 RETRY_TIMEOUT_S: Final = 3
 START_TIMEOUT_S: Final = 120.0
@@ -111,6 +136,10 @@ def _etcd_healthy(ha: HaState) -> bool:
     return reply is not None and str(reply.get("health")) == "true"
 
 
+def _etcd_url(ha: HaState) -> str:
+    return f"http://{LOCALHOST}:{ha.etcd_port}"
+
+
 def _start_etcd(layout: Layout, ha: HaState, timeout: float) -> None:
     if etcd_pid(layout) is not None:
         return
@@ -141,6 +170,11 @@ def node_pid(layout: Layout, index: int) -> int | None:
     return daemons.find_pid("patroni", layout.node_conf(index))
 
 
+def guard_pid(layout: Layout, index: int) -> int | None:
+    """The pid of the node's :mod:`~nabd.app.stack.patroni_guard` (restarts a dead Patroni)."""
+    return daemons.find_pid(GUARD.name, layout.node_conf(index))
+
+
 def postmaster_pid(layout: Layout, index: int) -> int | None:
     """The node's postmaster, from its ``postmaster.pid``, when that process is alive."""
     try:
@@ -158,6 +192,7 @@ def _dcs_settings() -> dict[str, Any]:
         "retry_timeout": RETRY_TIMEOUT_S,
         "maximum_lag_on_failover": 1 << 20,
         "synchronous_mode": True,
+        "failsafe_mode": True,  # etcd lost: the primary goes on (module docstring)
         "postgresql": {
             "use_pg_rewind": True,
             "use_slots": True,
@@ -180,7 +215,7 @@ def patroni_config(
     superuser = state.postgres.superuser_password.get_secret_value()
     return {
         "scope": SCOPE,
-        "namespace": "/nabd/",
+        "namespace": NAMESPACE,
         "name": f"node{index}",
         "restapi": {
             "listen": f"{LOCALHOST}:{node.api_port}",
@@ -237,15 +272,30 @@ def _write_node(
 
 
 def _start_node(layout: Layout, ha: HaState, index: int, user: ServiceUser | None) -> None:
-    if node_pid(layout, index) is not None:
+    """Start the node's Patroni under its guard (:mod:`~nabd.app.stack.patroni_guard`).
+
+    A Patroni already running is left alone (one started before guards existed stays unguarded
+    until ``down``); a guard between two starts of its Patroni will start it itself."""
+    if node_pid(layout, index) is not None or guard_pid(layout, index) is not None:
         return
+    if patroni_guard.fence(layout.node_data(index)):  # a server left without its Patroni
+        log.warning(
+            "patroni: node%d's PostgreSQL was running without its Patroni: stopped it first "
+            "(immediate), Patroni starts it again as the cluster says",
+            index,
+        )
+        # and, if it still leads, have Patroni set its sync standby again (patroni_guard)
+        done = patroni_guard.release_sync_key(_etcd_url(ha), SYNC_KEY, f"node{index}")
+        log.info("patroni: node%d: %s", index, done)
     node = ha.nodes[index]
     if postmaster_pid(layout, index) is None:
         require_free(node.pg_port, f"node{index}'s PostgreSQL, recorded in {layout.state_file}")
     require_free(node.api_port, f"node{index}'s Patroni API, recorded in {layout.state_file}")
-    daemons.spawn(
-        as_user(user, [str(PATRONI), str(layout.node_conf(index))]), layout.node_log(index), _ENV
-    )
+    patroni = as_user(user, [str(PATRONI), str(layout.node_conf(index))])
+    guard = [str(PYTHON), str(GUARD), "--data", str(layout.node_data(index))]
+    guard += ["--fence-after", f"{FENCE_AFTER_S:g}", "--etcd", _etcd_url(ha)]
+    guard += ["--sync-key", SYNC_KEY, "--name", f"node{index}", "--", *patroni]
+    daemons.spawn(guard, layout.node_log(index), _ENV)
     log.info("patroni: node%d started (PostgreSQL on %s:%d)", index, LOCALHOST, node.pg_port)
 
 
@@ -285,6 +335,12 @@ def members(ha: HaState) -> list[dict[str, Any]]:
     return []
 
 
+def node_status(ha: HaState, index: int) -> dict[str, Any] | None:
+    """Node ``index``'s own view (``GET /patroni``: role, state, ``failsafe_mode_is_active``),
+    which it answers from memory, also while etcd is unreachable."""
+    return _get_json(ha.nodes[index].api_port, "/patroni")
+
+
 def leader_index(ha: HaState) -> int | None:
     """Which node is the running primary, as Patroni says (``None``: none is)."""
     for member in members(ha):
@@ -295,7 +351,7 @@ def leader_index(ha: HaState) -> int | None:
     return None
 
 
-def _ready(ha: HaState) -> bool:
+def ready(ha: HaState) -> bool:
     """A running leader and every other node a streaming sync standby or replica, with a sync
     standby among them (acknowledged = replicated from the first write)."""
     found = members(ha)
@@ -303,7 +359,43 @@ def _ready(ha: HaState) -> bool:
     return len(roles) == len(ha.nodes) and roles.count("leader") == 1 and "sync_standby" in roles
 
 
-def _describe(ha: HaState) -> str:
+def _settle_dcs_settings(ha: HaState) -> None:
+    """Bring the cluster's settings in etcd to :func:`_dcs_settings` for the plain values.
+
+    ``bootstrap.dcs`` is written once, when the cluster is created: a cluster made by an
+    earlier version (before ``failsafe_mode``) would keep its old settings for ever.
+    ``PATCH /config`` (authenticated) changes only the differing keys; Patroni applies them at
+    its next loop, with no restart."""
+    node = ha.nodes[0]
+    current = _get_json(node.api_port, "/config")
+    if current is None:
+        return
+    wanted = {k: v for k, v in _dcs_settings().items() if not isinstance(v, dict)}
+    changes = {k: v for k, v in wanted.items() if current.get(k) != v}
+    if not changes:
+        return
+    request = urllib.request.Request(
+        f"http://{LOCALHOST}:{node.api_port}/config",
+        data=json.dumps(changes).encode(),
+        method="PATCH",
+        headers={"Content-Type": "application/json", "Authorization": _api_auth(ha)},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=5):  # noqa: S310 (http:// above)
+            pass
+    except (OSError, ValueError) as exc:
+        raise ServiceStartError(
+            f"could not update the Patroni cluster's settings {sorted(changes)}: {exc}"
+        ) from exc
+    log.info("patroni: cluster settings updated: %s", ", ".join(sorted(changes)))
+
+
+def _api_auth(ha: HaState) -> str:
+    secret = f"{API_USER}:{ha.api_password.get_secret_value()}".encode()
+    return "Basic " + base64.b64encode(secret).decode()
+
+
+def describe(ha: HaState) -> str:
     found = members(ha)
     if not found:
         return "no Patroni node answers"
@@ -330,12 +422,13 @@ def up(
         _start_node(layout, ha, index, user)
     logs = ", ".join(str(layout.node_log(i)) for i in range(len(ha.nodes)))
     wait_until(
-        lambda: _ready(ha),
+        lambda: ready(ha),
         timeout=max(timeout, START_TIMEOUT_S),
         what="the Patroni cluster (a leader and a sync standby)",
-        detail=lambda: f"{_describe(ha)}; see {logs}",
+        detail=lambda: f"{describe(ha)}; see {logs}",
     )
-    log.info("patroni: %s", _describe(ha))
+    _settle_dcs_settings(ha)
+    log.info("patroni: %s", describe(ha))
 
 
 def down(layout: Layout, state: StackState, timeout: float) -> None:
@@ -344,10 +437,16 @@ def down(layout: Layout, state: StackState, timeout: float) -> None:
     leader = leader_index(ha)
     order = sorted(range(len(ha.nodes)), key=lambda i: i == leader)
     for index in order:
+        guard = guard_pid(layout, index)
+        if guard is not None:  # first, or it would start the Patroni stopped below again
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(guard, signal.SIGTERM)
         pid = node_pid(layout, index)
         if pid is not None:
             daemons.stop(pid, f"Patroni node{index}", max(timeout, 60.0))
             log.info("patroni: node%d stopped", index)
+        if guard is not None:
+            daemons.stop(guard, f"node{index}'s Patroni guard", timeout)
     pid = etcd_pid(layout)
     if pid is not None:
         daemons.stop(pid, "etcd", timeout)
