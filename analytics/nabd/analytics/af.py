@@ -23,7 +23,9 @@ depend on order, are counted on the whole window.
 
 Everything is computed for an ``(n_windows, beats)`` array at once: the windows may be one per
 patient (the newest ``beats`` intervals in a ring buffer, :func:`assess`) or many windows of one
-recording (:func:`windows`, used by ``bench/af_eval.py`` on the MIT-BIH AF database).
+recording (:func:`windows`, used by ``bench/af_eval.py`` on the MIT-BIH AF database). The
+service judges every patient each second with :func:`assess_ring`, which reads the ring itself
+and computes a statistic only where it can still change the verdict.
 """
 
 from __future__ import annotations
