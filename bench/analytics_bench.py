@@ -18,10 +18,12 @@ cohort (``window_cohorts`` 10, ``slow_cohorts`` 60: what one tick pays when the 
 and the same arithmetic written per patient in plain Python (:class:`PerPatientDetectors`,
 checked to give the engine's results on the first size, timed on 1 000 patients and scaled).
 A third table sets the window detectors against their whole-window computations as first written
-(``nabd.analytics.reference``; same verdicts checked on the first size), in µs per patient per
-second at the default 1-s cadence, and each size ends with what one core pays per second with
-everything at a 1-s cadence (ingest, tick, window detectors, a 1/60 per-minute cohort), before
-and after, and how many patients that fits. The machine is shared: the load average is printed,
+(``nabd.analytics.reference``; same verdicts checked on the first size) and against the same
+skipping detectors run on windows copied out of the rings into time order (*copied*, as the
+fourth session left them), in µs per patient per second at the default 1-s cadence, and each
+size ends with what one core pays per second with everything at a 1-s cadence (ingest, tick,
+window detectors, a 1/60 per-minute cohort), before, copied and after, and how many patients
+that fits. The machine is shared: the load average is printed,
 before and after are timed in turns (best of 5), and only their ratio is meant to travel.
 
 The per-patient implementation (:class:`PerPatient`) is the same per-second logic written the
@@ -600,14 +602,14 @@ def _best_ms(run: object, repeats: int = 3) -> float:
     return best * 1e3
 
 
-def _best_pair_ms(first: object, second: object, repeats: int = 5) -> tuple[float, float]:
+def _best_in_turns_ms(*runs: object, repeats: int = 5) -> list[float]:
     """Fastest of ``repeats`` runs of each, taken in turns, so that a burst of load from
-    other jobs falls on both alike."""
-    best = [math.inf, math.inf]
+    other jobs falls on all alike."""
+    best = [math.inf] * len(runs)
     for _ in range(repeats):
-        for i, run in enumerate((first, second)):
+        for i, run in enumerate(runs):
             best[i] = min(best[i], _best_ms(run, repeats=1))
-    return best[0], best[1]
+    return best
 
 
 def measure_detectors(n: int, plain_patients: int, check: bool) -> dict[str, float]:
@@ -625,12 +627,18 @@ def measure_detectors(n: int, plain_patients: int, check: bool) -> dict[str, flo
     window_rows = np.flatnonzero(np.arange(n) % WINDOW_COHORTS == 0)
     slow_rows = np.flatnonzero(np.arange(n) % SLOW_COHORTS == 0)
     before = reference.ReferenceDesaturation(n, engine.config.desaturation)
-    after_ms, before_ms = _best_pair_ms(
-        lambda: engine._windows(now), lambda: windows_before(engine, before, now)
+    windowed = Desaturation(n, engine.config.desaturation)
+    after_ms, before_ms, windowed_ms = _best_in_turns_ms(
+        lambda: engine._windows(now),
+        lambda: windows_before(engine, before, now),
+        lambda: windows_copied(engine, windowed, now),
     )
     result = {
         "window_ms": after_ms,
         "window_before_ms": before_ms,
+        "window_copied_ms": windowed_ms,
+        "af_lazy_ms": _best_ms(lambda: af.assess_ring(now, engine.state.rings["rr_interval"])),
+        "af_full_ms": _best_ms(lambda: af_in_full(engine, now)),
         "window_cohort_ms": _best_ms(lambda: engine._windows(now, window_rows)),
         "slow_ms": _best_ms(lambda: engine._slow_detectors(now + 60 * S), repeats=1),
         "slow_cohort_ms": _best_ms(lambda: engine._slow_detectors(now + 120 * S, slow_rows), 1),
@@ -663,6 +671,32 @@ def windows_before(engine: Engine, desaturation: Desaturation, now: int) -> obje
     return tick, latch, flat
 
 
+def af_in_full(engine: Engine, now: int) -> object:
+    """``af.assess_ring``'s work if no window could be left out (a ward where every rhythm
+    passes the turning-point and RMSSD tests, as in AF): every statistic of every ready
+    window, copied from the ring block by block. The benchmark's ward has no AF."""
+    ring, cfg = engine.state.rings["rr_interval"], engine.config.af
+    ready = np.flatnonzero(af.assess_ring(now, ring, cfg).ready)
+    return [
+        af._features(ring.newest_values(ready[i : i + af._BLOCK], cfg.beats), cfg, lazy=False)
+        for i in range(0, ready.size, af._BLOCK)
+    ]
+
+
+def windows_copied(engine: Engine, desaturation: Desaturation, now: int) -> object:
+    """``Engine._windows`` as the fourth session left it: the detectors skipping work, on
+    windows copied out of the rings into time order (``af.assess``, ``Desaturation.step``)."""
+    rings, cfg = engine.state.rings, engine.config
+    tick = desaturation.step(now, rings["spo2"].window())
+    rr = rings["rr_interval"].window(columns=cfg.af.beats)
+    assessed = af.assess(now, rr, cfg.af)
+    latch = engine._af.step(now, assessed, cfg.af)
+    flat = np.stack(
+        [flatline_walk(now, rings[k], cfg.expectations[k]) for k in _FLATLINE_METRICS]
+    ).T
+    return tick, latch, flat
+
+
 def _check_before(engine: Engine, now: int) -> None:
     """Before and after must give the same verdicts, or their ratio means nothing."""
     rings, cfg = engine.state.rings, engine.config
@@ -676,12 +710,20 @@ def _check_before(engine: Engine, now: int) -> None:
         np.array_equal(getattr(a, k), getattr(b, k), equal_nan=True)
         for k in ("current", "baseline", "in_event", "events_in_window", "events_per_hour")
     )
+    ring_tick = Desaturation(engine.patients, cfg.desaturation).step_ring(now, rings["spo2"])
+    same &= all(
+        np.array_equal(getattr(a, k), getattr(ring_tick, k), equal_nan=True)
+        for k in ("current", "baseline", "in_event", "events_in_window", "events_per_hour")
+    )
     rr = rings["rr_interval"].window(columns=cfg.af.beats)
     new_af, old_af = af.assess(now, rr, cfg.af), reference.af_assess(now, rr, cfg.af)
     same &= all(
         np.array_equal(getattr(new_af.features, k), getattr(old_af.features, k))
         for k in ("nrmssd", "tpr", "entropy", "irregular")
     )
+    lazy = af.assess_ring(now, rings["rr_interval"], cfg.af)
+    same &= np.array_equal(lazy.ready, old_af.ready)
+    same &= np.array_equal(lazy.irregular, old_af.irregular)
     for key in _FLATLINE_METRICS:
         window: Window = rings[key].stored()
         walked = flatline_walk(now, rings[key], cfg.expectations[key])
@@ -774,12 +816,20 @@ def detectors_table(sizes: list[int], per_second: dict[int, dict[str, float]]) -
               f"{r['plain_slow_ms'] / r['slow_ms']:>6.0f}  {_load()}", flush=True)  # fmt: skip
         gc.collect()
     print("\nwindow detectors (desaturation, AF, flatline) at a 1-s cadence, µs per patient per "
-          "second, best of 5 taken in turns:")  # fmt: skip
-    print(f"{'patients':>9} {'before':>8} {'after':>8} {'before/after':>12}")
+          "second, best of 5 taken in turns: before (whole windows, the reference), copied "
+          "(skipping work on windows copied into time order), after (reading the rings):"
+          )  # fmt: skip
+    print(f"{'patients':>9} {'before':>8} {'copied':>8} {'after':>8} {'before/after':>12} "
+          f"{'copied/after':>12}")  # fmt: skip
     for n, r in rows.items():
-        us = {k: r[k] * 1e3 / n for k in ("window_before_ms", "window_ms")}
-        print(f"{n:>9} {us['window_before_ms']:>8.1f} {us['window_ms']:>8.1f} "
-              f"{r['window_before_ms'] / r['window_ms']:>11.1f}x")  # fmt: skip
+        us = {k: r[k] * 1e3 / n for k in ("window_before_ms", "window_copied_ms", "window_ms")}
+        print(f"{n:>9} {us['window_before_ms']:>8.1f} {us['window_copied_ms']:>8.1f} "
+              f"{us['window_ms']:>8.1f} {r['window_before_ms'] / r['window_ms']:>11.1f}x "
+              f"{r['window_copied_ms'] / r['window_ms']:>11.1f}x")  # fmt: skip
+    for n, r in rows.items():
+        print(f"AF at {n} patients: {r['af_lazy_ms']:.0f} ms this ward (no AF), "
+              f"{r['af_full_ms']:.0f} ms if every window went through every statistic "
+              f"(a ward all in AF: +{r['af_full_ms'] - r['af_lazy_ms']:.0f} ms)")  # fmt: skip
     for n, r in rows.items():
         if n in per_second:
             _budget(n, r, per_second[n])
@@ -789,7 +839,11 @@ def _budget(n: int, detectors: dict[str, float], second: dict[str, float]) -> No
     """One core's second at ``n`` patients with everything at a 1-s cadence: ingest, the
     per-second tick, the window detectors over the whole ward, a 1/60 per-minute cohort."""
     fixed = second["ingest_ms"] + second["tick_ms"] + detectors["slow_cohort_ms"]
-    for label, window in (("before", "window_before_ms"), ("after", "window_ms")):
+    for label, window in (
+        ("before", "window_before_ms"),
+        ("copied", "window_copied_ms"),
+        ("after", "window_ms"),
+    ):
         total = fixed + detectors[window]
         print(f"1-s cadence of everything at {n} patients, {label}: ingest "
               f"{second['ingest_ms']:.0f} + tick {second['tick_ms']:.0f} + window detectors "

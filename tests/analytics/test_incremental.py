@@ -43,13 +43,16 @@ FLAT = (
 
 
 class Ward:
-    """Three rings (a heart rate, RR intervals, SpO2) and both desaturation detectors."""
+    """Three rings (a heart rate, RR intervals twice: plain and doubled, SpO2) and three
+    desaturation detectors (stepped from a window, from the ring, and the reference)."""
 
     def __init__(self, patients: int, capacity: int) -> None:
         self.hr = RingBuffer(patients, capacity)
         self.rr = RingBuffer(patients, max(capacity, AF.beats))
+        self.rr_doubled = RingBuffer(patients, max(capacity, AF.beats), doubled=True)
         self.spo2 = RingBuffer(patients, capacity)
         self.desat = Desaturation(patients, DESAT)
+        self.desat_ring = Desaturation(patients, DESAT)
         self.desat_reference = reference.ReferenceDesaturation(patients, DESAT)
 
     @property
@@ -57,19 +60,42 @@ class Ward:
         return self.hr.patients
 
     def grow(self, patients: int) -> None:
-        for ring in (self.hr, self.rr, self.spo2):
+        for ring in (self.hr, self.rr, self.rr_doubled, self.spo2):
             ring.grow(patients)
-        self.desat.grow(patients)
-        self.desat_reference.grow(patients)
+        for detector in (self.desat, self.desat_ring, self.desat_reference):
+            detector.grow(patients)
 
     def clear(self, rows: IntArray) -> None:
-        for ring in (self.hr, self.rr, self.spo2):
+        for ring in (self.hr, self.rr, self.rr_doubled, self.spo2):
             ring.clear(rows)
 
 
 def same_tick(a: DesaturationTick, b: DesaturationTick) -> None:
     for name in DesaturationTick.__dataclass_fields__:
         assert np.array_equal(getattr(a, name), getattr(b, name), equal_nan=True), name
+
+
+def same_verdicts(lazy: af.AfAssessment, whole: af.AfAssessment, cfg: af.AfConfig = AF) -> None:
+    """Ready and irregular bit for bit; a statistic computed (not NaN) equal bit for bit, and
+    left out (NaN) only where the verdict was already "regular" without it."""
+    assert np.array_equal(lazy.ready, whole.ready)
+    assert np.array_equal(lazy.irregular, whole.irregular)
+    assert not lazy.features.irregular[~lazy.ready].any()
+    ready = whole.ready
+    assert np.array_equal(lazy.features.irregular[ready], whole.features.irregular[ready])
+    low, high = cfg.tpr_band
+    expected = whole.features
+    in_band = (expected.tpr > low) & (expected.tpr < high)
+    for name, needed in (
+        ("tpr", ready),
+        ("nrmssd", ready & in_band),
+        ("entropy", ready & in_band & (expected.nrmssd > cfg.nrmssd_min)),
+    ):
+        got, want = getattr(lazy.features, name), getattr(expected, name)
+        computed = ~np.isnan(got)
+        assert not computed[~ready].any(), name
+        assert computed[needed].all(), name
+        assert np.array_equal(got[computed], want[computed]), name
 
 
 def compare(ward: Ward, now: int, cohort: IntArray) -> None:
@@ -85,18 +111,27 @@ def compare(ward: Ward, now: int, cohort: IntArray) -> None:
     assert np.array_equal(fast.irregular, slow.irregular)
     for name in ("nrmssd", "tpr", "entropy", "irregular"):
         assert np.array_equal(getattr(fast.features, name), getattr(slow.features, name)), name
+    for ring in (ward.rr, ward.rr_doubled):
+        same_verdicts(af.assess_ring(now, ring, AF), slow)
+        judged = af.assess_ring(now, ring, AF, cohort)
+        assert np.array_equal(judged.irregular, slow.irregular[cohort])
+        assert np.array_equal(judged.ready, slow.ready[cohort])
+        for columns in (0, 1, AF.beats):
+            newest = ward.rr.window(columns=columns, rows=cohort).values
+            assert np.array_equal(ring.newest_values(cohort, columns), newest, equal_nan=True)
     spo2 = ward.spo2.window(rows=cohort)
-    same_tick(
-        ward.desat.step(now, spo2, rows=cohort),
-        ward.desat_reference.step(now, spo2, rows=cohort),
-    )
+    tick = ward.desat_reference.step(now, spo2, rows=cohort)
+    same_tick(ward.desat.step(now, spo2, rows=cohort), tick)
+    same_tick(ward.desat_ring.step_ring(now, ward.spo2, rows=cohort), tick)
 
 
 VALUES = {
     "hr": (70.0, 70.0, 70.0, 70.2, 71.0, 90.0),
     "rr": (0.5, 0.625, 0.75, 0.8, 0.8125, 1.0, 1.25, 0.8000000000000002),
     "spo2": (85.0, 90.0, 93.0, 94.0, 96.0, 97.0, 97.0, 98.0),
+    "spo2 fractional": (85.0, 90.0, 93.0, 94.0, 96.0, 97.0, 97.0, 95.5),
 }
+"""Whole-number SpO2 takes the medians' int16 sort; a fractional one their float sort."""
 
 
 @settings(max_examples=80, deadline=None)
@@ -111,6 +146,7 @@ def test_fast_detectors_equal_the_reference_at_every_step(
 ) -> None:
     ward = Ward(patients, capacity)
     now = 1_750_000_000 * S
+    spo2 = data.draw(st.sampled_from(("spo2", "spo2 fractional")))
     for _ in range(steps):
         now += data.draw(st.sampled_from((1, 1, 1, 2, 3, 8, 40))) * S
         event = data.draw(st.sampled_from(("send",) * 8 + ("grow", "clear")))
@@ -118,7 +154,11 @@ def test_fast_detectors_equal_the_reference_at_every_step(
             ward.grow(ward.patients + data.draw(st.integers(1, 2)))
         elif event == "clear":
             ward.clear(np.array([data.draw(st.integers(0, ward.patients - 1))]))
-        for key, ring in (("hr", ward.hr), ("rr", ward.rr), ("spo2", ward.spo2)):
+        for key, rings in (
+            ("hr", (ward.hr,)),
+            ("rr", (ward.rr, ward.rr_doubled)),
+            (spo2, (ward.spo2,)),
+        ):
             size = data.draw(st.integers(0, 3 * ward.patients))
             rows = data.draw(st.lists(st.integers(0, ward.patients - 1), min_size=size,
                                       max_size=size))  # fmt: skip
@@ -126,7 +166,8 @@ def test_fast_detectors_equal_the_reference_at_every_step(
             ahead = st.sampled_from((-3, -2, -1, -1, 0, 0, 0, 1))
             times = [now + data.draw(ahead) * S // 2 for _ in rows]
             values = [data.draw(st.sampled_from(VALUES[key])) for _ in rows]
-            ring.push(np.array(rows, dtype=np.int64), np.array(times, dtype=np.int64), values)
+            for ring in rings:
+                ring.push(np.array(rows, dtype=np.int64), np.array(times, dtype=np.int64), values)
         cohort = np.array(
             sorted(data.draw(st.sets(st.integers(0, ward.patients - 1), min_size=1))),
             dtype=np.int64,
@@ -140,18 +181,37 @@ def test_fast_detectors_equal_the_reference_at_every_step(
         np.float64,
         st.tuples(st.integers(0, 12), st.just(32)),
         elements=st.sampled_from((0.4, 0.6, 0.6, 0.8, 0.8, 0.8, 1.0, 1.2)) | st.floats(0.3, 2.0),
+    )
+    | arrays(  # a span too wide for keys: the general path
+        np.float64,
+        st.tuples(st.integers(0, 12), st.just(32)),
+        elements=st.sampled_from((1e-9, 0.8, 0.8, 1e9)) | st.floats(1e-3, 1e3),
     ),
     trim=st.integers(0, 14),
 )
 def test_trimming_by_sorted_values_equals_the_stable_argsort(
     intervals: np.ndarray, trim: int
 ) -> None:
-    """Ties at the trimming thresholds (and rows of one value) are ranked by position."""
+    """Ties at the trimming thresholds (and rows of one value) are ranked by position, by
+    sorted values (the general path) or by sorted keys (:func:`af._keys`); judged lazily, the
+    same verdicts."""
     assert np.array_equal(af._kept(intervals, trim), reference.af_kept(intervals, trim))
     cfg = af.AfConfig(beats=32, trim=trim)
     fast, slow = af.features(intervals, cfg), reference.af_features(intervals, cfg)
     for name in ("nrmssd", "tpr", "entropy", "irregular"):
-        assert np.array_equal(getattr(fast, name), getattr(slow, name)), name
+        assert np.array_equal(getattr(fast, name), getattr(slow, name), equal_nan=True), name
+    keyed = af._keys(intervals)
+    if keyed is not None:
+        keys, _ = keyed
+        kept = af._kept_by_key(keys, np.sort(keys, axis=1), trim)
+        assert np.array_equal(kept, reference.af_kept(intervals, trim))
+    ready = np.ones(intervals.shape[0], dtype=np.bool_)
+    lazy = af._features(np.ascontiguousarray(intervals), cfg, lazy=True)
+    same_verdicts(
+        af.AfAssessment(features=lazy, ready=ready, irregular=lazy.irregular),
+        af.AfAssessment(features=slow, ready=ready, irregular=slow.irregular),
+        cfg,
+    )
 
 
 def test_walking_back_reads_only_as_far_as_the_signal_stays_flat() -> None:

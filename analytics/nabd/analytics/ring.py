@@ -32,6 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+from numpy.lib.stride_tricks import sliding_window_view
 
 from nabd.analytics.arrays import NEVER, BoolArray, FloatArray, IntArray, flat_view, pad_rows
 from nabd.analytics.errors import AnalyticsInputError
@@ -91,9 +92,15 @@ class RingBuffer:
     ``capacity`` is per patient. Memory is ``patients * capacity * 16`` bytes (float64 value plus
     int64 time): a 60-bed ward keeping 6 h of one-per-second samples is 60 * 21600 * 16 B =
     21 MB per metric, so long baselines are better fed one-per-minute summaries.
+
+    ``doubled`` keeps a second copy of the values, each written twice (slots ``s`` and
+    ``s + capacity`` of a row twice as wide), so that the newest ``k`` values of any row are one
+    contiguous slice whatever the write index: :meth:`newest_values` then copies whole rows of
+    ``k`` values instead of gathering every cell by its own index (about 9 times cheaper, for
+    ``capacity * 8`` more bytes per patient). The AF detector reads its 128 beats this way.
     """
 
-    def __init__(self, patients: int, capacity: int) -> None:
+    def __init__(self, patients: int, capacity: int, *, doubled: bool = False) -> None:
         if patients < 0:
             raise AnalyticsInputError("patients", f"must be >= 0, got {patients}")
         if capacity < 1:
@@ -104,6 +111,9 @@ class RingBuffer:
         self._head: IntArray = np.zeros(patients, dtype=np.int64)
         self._count: IntArray = np.zeros(patients, dtype=np.int64)
         self._newest: IntArray = np.full(patients, NEVER, dtype=np.int64)
+        self._doubled: FloatArray | None = (
+            np.full((patients, 2 * capacity), np.nan, dtype=np.float64) if doubled else None
+        )
 
     @property
     def patients(self) -> int:
@@ -177,10 +187,16 @@ class RingBuffer:
         ``valid`` is exactly "the value is not NaN". ``latest_*`` and ``oldest_time`` of the
         result mean nothing (they assume time order); use :meth:`latest` instead.
         """
+        times, values = self.storage()
+        return Window(times=times, values=values, valid=~np.isnan(values))
+
+    def storage(self) -> tuple[IntArray, FloatArray]:
+        """:meth:`stored`'s times and values alone (read-only views), for a detector that
+        reads them a block of patients at a time and would not use a whole-ward ``valid``."""
         times, values = self._times.view(), self._values.view()
         times.flags.writeable = False
         values.flags.writeable = False
-        return Window(times=times, values=values, valid=~np.isnan(values))
+        return times, values
 
     def latest(self) -> tuple[IntArray, FloatArray]:
         """Each patient's newest sample: ``(time, value)``, NEVER and NaN when there is none.
@@ -215,8 +231,33 @@ class RingBuffer:
         values = np.where(valid, flat_view(self._values)[cell], np.nan)
         return Window(times=times, values=values, valid=valid)
 
+    def newest_values(self, rows: IntArray, columns: int) -> FloatArray:
+        """The newest ``columns`` values of each of ``rows``, oldest first (a fresh array).
+
+        Values only, no times or validity: for detectors that have already checked, from
+        :meth:`back`, that the rows hold enough recent samples. Slots beyond a row's ``count``
+        are NaN (an unfilled slot holds NaN). With ``doubled`` each row's values are one
+        contiguous slice, copied as a row of a strided view; otherwise one gather by cell.
+        """
+        if not 0 <= columns <= self._capacity:
+            raise AnalyticsInputError("columns", f"must be in 0..{self._capacity}, got {columns}")
+        index = self._rows(rows)
+        cap = self._capacity
+        if self._doubled is not None and columns:
+            flat = np.reshape(self._doubled, -1, copy=False)
+            starts = index * (2 * cap) + self._head[index] + (cap - columns)
+            result: FloatArray = sliding_window_view(flat, columns)[starts]
+            return result
+        slot = self._head[index][:, None] - columns + np.arange(columns, dtype=np.int64)
+        slot += np.where(slot < 0, cap, 0)
+        slot += (index * cap)[:, None]
+        gathered: FloatArray = flat_view(self._values)[slot]
+        return gathered
+
     def grow(self, patients: int) -> None:
         """Make room for ``patients`` patients in all (admissions); existing rows are kept."""
+        if self._doubled is not None:
+            self._doubled = pad_rows(self._doubled, patients, fill=np.nan)
         self._times = pad_rows(self._times, patients, fill=0)
         self._values = pad_rows(self._values, patients, fill=np.nan)
         self._head = pad_rows(self._head, patients, fill=0)
@@ -232,6 +273,8 @@ class RingBuffer:
         self._newest[index] = NEVER
         self._values[index] = np.nan
         self._times[index] = 0
+        if self._doubled is not None:
+            self._doubled[index] = np.nan
 
     # ---- internals ---------------------------------------------------------------------------
 
@@ -281,10 +324,20 @@ class RingBuffer:
         cell = rows * self._capacity + slot
         flat_view(self._times)[cell] = stamp[keep]
         flat_view(self._values)[cell] = value[keep]
+        self._write_doubled(rows, slot, value[keep])
         self._head[rows] = (slot + 1) % self._capacity
         self._count[rows] = np.minimum(self._count[rows] + 1, self._capacity)
         self._newest[rows] = stamp[keep]
         return keep
+
+    def _write_doubled(self, rows: IntArray, slot: IntArray, value: FloatArray) -> None:
+        """The doubled copy's two cells of each written slot (no-op without ``doubled``)."""
+        if self._doubled is None:
+            return
+        flat = np.reshape(self._doubled, -1, copy=False)
+        cell = rows * (2 * self._capacity) + slot
+        flat[cell] = value
+        flat[cell + self._capacity] = value
 
     def _floor(self, index: IntArray, stamp: IntArray) -> IntArray:
         """Per sorted sample: the time it must exceed (previous in its run, or newest stored)."""
@@ -307,6 +360,7 @@ class RingBuffer:
         cell = index[fits] * self._capacity + slot[fits]
         flat_view(self._times)[cell] = stamp[fits]
         flat_view(self._values)[cell] = value[fits]
+        self._write_doubled(index[fits], slot[fits], value[fits])
         patients = index[starts]
         self._head[patients] = (self._head[patients] + lengths) % self._capacity
         self._count[patients] = np.minimum(self._count[patients] + lengths, self._capacity)

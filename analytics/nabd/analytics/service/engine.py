@@ -552,12 +552,11 @@ class Engine:
         """
         rings, cfg = self.state.rings, self.config
         sel = slice(None) if rows is None else rows
-        tick = self._desaturation.step(now, rings["spo2"].window(rows=rows), rows=rows)
+        tick = self._desaturation.step_ring(now, rings["spo2"], rows=rows)
         self._desat_in_event[sel] = tick.in_event
         self._desat_current[sel] = tick.current
         self._desat_baseline[sel] = tick.baseline
-        rr = rings["rr_interval"].window(columns=cfg.af.beats, rows=rows)
-        assessed = af.assess(now, rr, cfg.af)
+        assessed = af.assess_ring(now, rings["rr_interval"], cfg.af, rows)
         self._af = cohort_step(self._af, rows, lambda s: s.step(now, assessed, cfg.af))
         flat = np.stack(
             [flatline_walk(now, rings[k], cfg.expectations[k], rows) for k in _FLATLINE_METRICS]

@@ -119,7 +119,12 @@ class WardState:
     def __init__(self, config: EngineConfig) -> None:
         self.config = config
         self.index = PatientIndex()
-        self.rings = {key: RingBuffer(0, cap) for key, cap in config.capacities.items()}
+        self.rings = {
+            # The AF detector copies each patient's newest beats every run: a doubled ring
+            # makes each copy one contiguous row (RingBuffer, ``doubled``).
+            key: RingBuffer(0, cap, doubled=key == "rr_interval")
+            for key, cap in config.capacities.items()
+        }
         self.minutes = {key: RingBuffer(0, config.minute_capacity) for key in MINUTE_METRICS}
         self.glucose = RingBuffer(0, config.glucose.readings)
         """Each patient's newest clean glucose readings: a CGM's persistence is judged on them."""
