@@ -24,6 +24,11 @@ thermometer, blood-pressure cuff and scale. Then, on the same rows:
 (g) **generator alone**: the same publishers with nobody subscribed (the broker drops the
     messages): the ceiling of the load generator and the broker's TLS intake, to check that (b)
     measures ingest and not its source.
+(h) **delivery alone**: the same publishers, and one process that subscribes as an ingest worker
+    does (its client, the shared subscription, TLS, QoS 1) and only receives: no validation, no
+    database. Rows per second from the first publish to the last message received: on this
+    machine no consumer, ingest included, can go faster, so (h) / (a) bounds what (b) / (a) can
+    ever show here.
 
 Tables are emptied between phases. Everything runs on this machine, so publishers, broker,
 ingest and PostgreSQL share its cores. The gateways are spread over ``--publisher-procs``
@@ -656,6 +661,54 @@ def naive(stack: RunningStack, pool: PublisherPool, batches: int) -> float:
     return rows / (float(row[0]) - first)
 
 
+def receiver_child(expected: int) -> int:
+    """(h): receive ``expected`` messages through ingest's shared subscription and client (TLS,
+    QoS 1, PUBACK each) and do nothing else; print the wall time of the last and the CPU used."""
+    account = BrokerAccount.from_settings(IngestSettings())
+    client = build_client(account, "bench-receiver")
+    got = [0]
+    done = threading.Event()
+    started_cpu = time.process_time()
+
+    def on_message(client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        got[0] += 1
+        if got[0] == expected:
+            done.set()
+
+    client.on_message = on_message
+    client.on_subscribe = lambda *_: print("ready", flush=True)
+    connect(client, account, Session(clean_start=CleanStart.ALWAYS))
+    client.subscribe(topics.shared(topics.INGEST_SHARE_GROUP, topics.ALL_OBSERVATIONS), qos=1)
+    client.loop_start()
+    done.wait(600)
+    last = time.time()
+    print(json.dumps({"last": last, "cpu": time.process_time() - started_cpu}), flush=True)
+    client.disconnect()
+    client.loop_stop()
+    return 0
+
+
+def delivery(stack: RunningStack, pool: PublisherPool) -> tuple[float, float]:
+    """(h) rows/s from the first publish to the last message received by a consumer that only
+    receives, and that consumer's CPU per message (us): what MQTT delivery alone allows."""
+    batches = len(pool.gws[0].payloads)
+    expected = batches * len(pool.gws)
+    rows = sum(sum(g.batch_rows) for g in pool.gws)
+    cmd = [sys.executable, __file__, "--receiver-child", str(expected)]
+    child = subprocess.Popen(
+        cmd, env=os.environ | dict(stack.env), stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert child.stdout is not None
+        if child.stdout.readline().strip() != "ready":
+            raise SystemExit("bench: the receiver did not start")
+        first, _ = pool.publish_all(range(batches))
+        done = json.loads(child.stdout.readline())
+    finally:
+        child.wait(60)
+    return rows / (float(done["last"]) - first), float(done["cpu"]) / expected * 1e6
+
+
 # -- (d) latency at half load ---------------------------------------------------------------
 
 
@@ -713,7 +766,10 @@ def main() -> int:
     )
     parser.add_argument("--naive-consumer", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--publisher-child", help=argparse.SUPPRESS)
+    parser.add_argument("--receiver-child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.receiver_child:
+        return receiver_child(args.receiver_child)
     if args.naive_consumer:
         return naive_consumer()
     if args.publisher_child:
@@ -760,6 +816,8 @@ def run_phases(
     first, last = pool.publish_all(range(len(gws[0].payloads)))  # nobody subscribed
     out["generator"] = rows / (last - first)
     print(f"(g) generator alone: {out['generator']:,.0f} rows/s", file=sys.stderr)
+    out["delivery"] = delivery(stack, pool)
+    print(f"(h) delivery alone: {out['delivery'][0]:,.0f} rows/s", file=sys.stderr)
     copies, e2e = [], []
     for _ in range(args.repeat):  # (a) and (b) alternate: the machine's other load drifts
         empty_tables(owner)
@@ -825,6 +883,12 @@ def report(r: dict[str, Any], args: argparse.Namespace, elapsed: float) -> None:
             f"{r['generator']:,.0f} rows/s",
             f"{r['generator'] / best:.1f} x best (b)"
             + (": the limit" if r["generator"] < best / GENERATOR_BOUND else ""),
+        ),
+        line(
+            "(h) delivery alone: receive + PUBACK, no work",
+            f"{r['delivery'][0]:,.0f} rows/s",
+            f"{r['delivery'][0] / copy:.2f} x (a), {r['delivery'][1]:,.0f} us CPU per message:"
+            " no consumer on this machine exceeds it",
         ),
         line(
             "(c) naive INSERT per reading, per message",
