@@ -10,6 +10,8 @@ the day (220 ms instead of 21 ms at 1 000 beds after 12 minutes of data)."""
 
 from __future__ import annotations
 
+import asyncio
+
 import psycopg
 import pytest
 
@@ -65,3 +67,33 @@ def max_seq(db: MonitorDb) -> int:
         row = conn.execute("SELECT coalesce(max(seq), 0) FROM observation_commit").fetchone()
     assert row is not None
     return int(row[0])
+
+
+def test_a_backlog_is_read_in_reads_of_bounded_rows_each_entry_once(monitor_db: MonitorDb) -> None:
+    """Five flushes of 20 readings waiting, a budget of 25 rows a read: the reads take entries
+    1-2, 3-4, then 5 (an entry is never split, the first always comes), and together every
+    entry exactly once. Counting entries alone let a backlog outlast the statement timeout."""
+    patients = [f"p-backlog-{i:02d}" for i in range(20)]
+    for p in patients:
+        admit(monitor_db, p, ward="w-backlog")
+    start = max_seq(monitor_db)
+    for k in range(5):
+        store(monitor_db, [(p, "heart_rate", ago(1 + k), 60.0 + k, ()) for p in patients])
+
+    async def read_all() -> list[tuple[int, int]]:
+        conn = await psycopg.AsyncConnection.connect(monitor_db.analytics_url, autocommit=True)
+        async with conn:
+            reader = source.ObservationSource(conn, fetch_limit=500, fetch_rows=25)
+            await reader.setup()
+            seen: list[tuple[int, int]] = []
+            watermark = start
+            while True:
+                got = await reader.fetch(watermark, ["w-backlog"])
+                if not got.commits:
+                    return seen
+                seen.append((got.commits, got.watermark))
+                watermark = got.watermark
+
+    reads = asyncio.run(read_all())
+    assert [n for n, _ in reads] == [2, 2, 1]
+    assert [w for _, w in reads] == [start + 2, start + 4, start + 5]

@@ -155,7 +155,7 @@ class MonitorService:
         async with conn, listener:
             self.stats.sessions += 1
             await listener.execute(f"LISTEN {CHANNEL}")
-            source = ObservationSource(conn, self.settings.fetch_limit)
+            source = ObservationSource(conn, self.settings.fetch_limit, self.settings.fetch_rows)
             store = AlertStore(conn)
             await source.setup()
             if self._watermark < 0:

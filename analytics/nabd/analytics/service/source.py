@@ -71,9 +71,19 @@ SELECT * FROM unnest(%s::text[], %s::int4[]) ON CONFLICT (patient_id) DO NOTHING
 """
 
 _COMMITS_SQL: Final = """
-SELECT seq, (extract(epoch FROM committed_at) * 1000000)::int8
-FROM observation_commit WHERE seq > %s ORDER BY seq LIMIT %s
+SELECT seq, committed_us FROM (
+    SELECT seq, committed_us, sum(rows_stored) OVER (ORDER BY seq) - rows_stored AS before
+    FROM (SELECT seq, (extract(epoch FROM committed_at) * 1000000)::int8 AS committed_us,
+                 rows_stored
+          FROM observation_commit WHERE seq > %s ORDER BY seq LIMIT %s) AS first_entries
+) AS entries
+WHERE before < %s ORDER BY seq
 """
+"""The next journal entries: at most ``fetch_limit`` of them, and only as many as hold fewer than
+``fetch_rows`` rows before the last (the first entry always comes). Counting entries alone let a
+backlog ask for 500 flushes of 5 000 rows at once: at 4 000 beds, once analytics had fallen a
+little behind, that read outlasted the statement timeout, the session restarted, and every
+retry asked for the same backlog again (bench/capacity.py): monitoring stopped for good."""
 
 _ROWS_SQL: Final = """
 SELECT coalesce(r.row, -1), CASE WHEN r.row IS NULL THEN o.patient_id END, m.key,
@@ -197,9 +207,10 @@ class Fetched:
 class ObservationSource:
     """Committed observations after a watermark, with rows attached by the database."""
 
-    def __init__(self, conn: Conn, fetch_limit: int = 500) -> None:
+    def __init__(self, conn: Conn, fetch_limit: int = 500, fetch_rows: int = 50_000) -> None:
         self._conn = conn
         self._limit = fetch_limit
+        self._rows = fetch_rows
         self._registered = 0
 
     async def setup(self) -> None:
@@ -250,7 +261,7 @@ class ObservationSource:
     async def fetch(self, watermark: int, wards: list[str]) -> Fetched:
         """The journal entries after ``watermark`` (at most ``fetch_limit``) and the rows of
         their observations of patients in ``wards`` (this worker's)."""
-        cur = await self._conn.execute(_COMMITS_SQL, (watermark, self._limit))
+        cur = await self._conn.execute(_COMMITS_SQL, (watermark, self._limit, self._rows))
         commits = await cur.fetchall()
         if not commits:
             return Fetched(Samples.empty(), (), watermark, NEVER, 0, 0)
