@@ -54,6 +54,7 @@ from nabd.edge.status import (
     gateway_status,
     wire_status,
 )
+from nabd.edge.waiting import at_most
 
 __all__ = ["Agent"]
 
@@ -212,8 +213,7 @@ class Agent:
     @staticmethod
     async def _until(stop: asyncio.Event) -> None:
         while not stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), _STOP_POLL)
+            await at_most(stop.wait(), _STOP_POLL)
         raise _Stopping
 
     async def _bluetooth(self, ingress: Ingress) -> None:

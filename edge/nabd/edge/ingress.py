@@ -9,7 +9,6 @@ many readings), then wakes the sender. A reading is published only after it has 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Final
@@ -25,6 +24,7 @@ from nabd.edge.runtime import Runtime
 from nabd.edge.sequence import SeqAllocator, group_seqs
 from nabd.edge.stamp import stamp, usable
 from nabd.edge.status import DeviceHealth
+from nabd.edge.waiting import at_most
 
 __all__ = ["Ingress"]
 
@@ -119,8 +119,7 @@ class Ingress:
         """Write queued readings to the outbox, many per transaction, until cancelled."""
         while True:
             if not self._pending and not self._ready.is_set():
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._ready.wait(), _IDLE_WAIT)
+                await at_most(self._ready.wait(), _IDLE_WAIT)
                 continue
             try:
                 await self.flush()

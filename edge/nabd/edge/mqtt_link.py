@@ -36,6 +36,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from nabd.contract import topics
 from nabd.edge.errors import EdgeConfigError
 from nabd.edge.settings import BrokerParams
+from nabd.edge.waiting import at_most
 from nabd.mqtt.client import BrokerAccount, CleanStart, Reconnect, Session, build_client, start
 from nabd.mqtt.errors import MqttSetupError
 
@@ -113,8 +114,8 @@ class MqttLink:
         self._stopping = True
         if self.connected.is_set():
             info = self._client.publish(self._status_topic, self._offline, qos=QOS, retain=True)
-            with contextlib.suppress(RuntimeError, ValueError, TimeoutError):
-                await asyncio.wait_for(
+            with contextlib.suppress(RuntimeError, ValueError):
+                await at_most(
                     asyncio.to_thread(info.wait_for_publish, _STOP_TIMEOUT), _STOP_TIMEOUT + 1
                 )
         self._client.disconnect()

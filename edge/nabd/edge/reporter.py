@@ -11,7 +11,6 @@ device changes state, and at once when :meth:`Reporter.request` asks (the broker
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -28,6 +27,7 @@ from nabd.edge.status import (
     StatusReport,
     is_silent,
 )
+from nabd.edge.waiting import at_most
 
 __all__ = ["Reporter"]
 
@@ -87,8 +87,7 @@ class Reporter:
                 await self.write()
                 next_write = now + self._config.status.interval_s
                 states = current
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._requested.wait(), self._tick)
+            await at_most(self._requested.wait(), self._tick)
 
     def _states(self) -> dict[str, DeviceState]:
         return {device_id: health.state for device_id, health in self._devices.items()}

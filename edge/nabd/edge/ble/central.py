@@ -33,6 +33,7 @@ from nabd.edge.ingress import Ingress
 from nabd.edge.roster import Roster, changes
 from nabd.edge.runtime import Runtime
 from nabd.edge.status import DeviceHealth
+from nabd.edge.waiting import at_most
 
 __all__ = ["Central"]
 
@@ -97,8 +98,7 @@ class Central:
     async def _park(self) -> None:
         """Keep the group (and the scanner) alive until cancelled, following the roster."""
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._roster.changed.wait(), _IDLE_WAIT)
+            await at_most(self._roster.changed.wait(), _IDLE_WAIT)
             if self._roster.changed.is_set():
                 self._roster.changed.clear()
                 await self._follow_roster()

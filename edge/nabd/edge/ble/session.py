@@ -62,6 +62,7 @@ from nabd.edge.ingress import Ingress
 from nabd.edge.records import PROFILES
 from nabd.edge.runtime import Runtime
 from nabd.edge.status import DeviceHealth, DeviceState
+from nabd.edge.waiting import at_most
 
 __all__ = ["DeviceSession"]
 
@@ -262,8 +263,7 @@ class DeviceSession:
 
     async def _stay_connected(self, client: BleakClient) -> None:
         while client.is_connected and not self._disconnected.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._disconnected.wait(), _LINK_CHECK)
+            await at_most(self._disconnected.wait(), _LINK_CHECK)
         self._event("device_lost", "the connection dropped")
 
     def _on_value(self, characteristic: BleakGATTCharacteristic, data: bytearray) -> None:
