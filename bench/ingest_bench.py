@@ -637,17 +637,25 @@ def naive_consumer() -> int:
     return 0
 
 
-def naive(stack: RunningStack, pool: PublisherPool, batches: int) -> float:
-    owner = stack.database_url
-    rows = sum(sum(g.batch_rows[:batches]) for g in pool.gws)
-    cmd = [sys.executable, __file__, "--naive-consumer"]
+def ready_child(stack: RunningStack, args: list[str], what: str) -> subprocess.Popen[str]:
+    """This script run again with ``args`` against the stack, once it has printed ``ready``
+    (subscribed): the naive consumer of (c), the receiver of (h)."""
+    cmd = [sys.executable, __file__, *args]
     child = subprocess.Popen(
         cmd, env=os.environ | dict(stack.env), stdout=subprocess.PIPE, text=True
     )
+    assert child.stdout is not None
+    if child.stdout.readline().strip() != "ready":
+        child.terminate()
+        raise SystemExit(f"bench: {what} did not start")
+    return child
+
+
+def naive(stack: RunningStack, pool: PublisherPool, batches: int) -> float:
+    owner = stack.database_url
+    rows = sum(sum(g.batch_rows[:batches]) for g in pool.gws)
+    child = ready_child(stack, ["--naive-consumer"], "the naive consumer")
     try:
-        assert child.stdout is not None
-        if child.stdout.readline().strip() != "ready":
-            raise SystemExit("bench: the naive consumer did not start")
         first, _ = pool.publish_all(range(batches))
         wait_for(lambda: count_batches(owner) == batches * len(pool.gws), "the naive consumer", 300)
     finally:
@@ -694,15 +702,10 @@ def delivery(stack: RunningStack, pool: PublisherPool) -> tuple[float, float]:
     batches = len(pool.gws[0].payloads)
     expected = batches * len(pool.gws)
     rows = sum(sum(g.batch_rows) for g in pool.gws)
-    cmd = [sys.executable, __file__, "--receiver-child", str(expected)]
-    child = subprocess.Popen(
-        cmd, env=os.environ | dict(stack.env), stdout=subprocess.PIPE, text=True
-    )
+    child = ready_child(stack, ["--receiver-child", str(expected)], "the receiver")
     try:
-        assert child.stdout is not None
-        if child.stdout.readline().strip() != "ready":
-            raise SystemExit("bench: the receiver did not start")
         first, _ = pool.publish_all(range(batches))
+        assert child.stdout is not None
         done = json.loads(child.stdout.readline())
     finally:
         child.wait(60)
