@@ -1,9 +1,10 @@
 """Who a reading belongs to: the device must be the publishing gateway's, and the patient is the
 one the device was assigned to at the sample's time.
 
-The registry rows of a flush's devices are read by one query *inside the flush transaction*
-(:data:`REGISTRY_SQL`), never from a long-lived cache, so a device registered or re-assigned a
-moment ago counts at once; the rules themselves are pure (:class:`Registry`):
+The registry rows of a flush's devices are as of *the flush transaction*: read by one query
+(:data:`REGISTRY_SQL`), or kept from an earlier flush when the registry's change counter, read in
+this transaction, has not moved (:mod:`nabd.ingest.registry_cache`), so a device registered or
+re-assigned a moment ago counts at once; the rules themselves are pure (:class:`Registry`):
 
 * **Registration.** Every reading's device must be registered (``device.gateway_id``) to the
   gateway whose topic carried the batch; otherwise the whole batch is a dead letter (a gateway

@@ -48,6 +48,7 @@ from nabd.ingest.errors import (
 from nabd.ingest.inbox import Pending
 from nabd.ingest.metrics import HEALTH_UPSERT_SQL, HealthSnapshot
 from nabd.ingest.reattribution import Reattributed, reattribute
+from nabd.ingest.registry_cache import VERSION_SQL, RegistryCache
 from nabd.ingest.staging import (
     CREATE_STAGING_SQL,
     FROM_STAGING_SQL,
@@ -197,12 +198,14 @@ class Writer:
         self._clock = clock
         self._next_reattribution = 0.0
         self._conn: Conn | None = None
+        self._registry_cache = RegistryCache()
 
     # -- connection -------------------------------------------------------------------------
 
     def connect(self) -> dict[str, int]:
         """(Re)connect, prepare the staging table; return the metric ids by catalogue key."""
         self.close()
+        self._registry_cache.clear()
         try:
             conn: Conn = psycopg.connect(
                 self._conninfo,
@@ -368,10 +371,18 @@ class Writer:
         ).fetchall()
         return {BatchId(str(g), str(b), int(s)) for g, b, s in rows}
 
-    @staticmethod
-    def _registry(conn: Conn, items: Iterable[Pending]) -> Registry:
-        devices = sorted({row[1] for p in items for row in p.rows})
-        return Registry.from_rows(conn.execute(REGISTRY_SQL, (devices,)))
+    def _registry(self, conn: Conn, items: Iterable[Pending]) -> Registry:
+        """The registry of the flush's devices, as of this transaction (read again only if the
+        registry changed since it was last read: :mod:`nabd.ingest.registry_cache`)."""
+        found = conn.execute(VERSION_SQL).fetchone()
+        if found is None:  # the counter's row is gone: trust nothing kept
+            self._registry_cache.clear()
+        version = int(found[0]) if found is not None else -1
+        return self._registry_cache.registry(
+            (row[1] for p in items for row in p.rows),
+            version,
+            lambda devices: conn.execute(REGISTRY_SQL, (list(devices),)).fetchall(),
+        )
 
     @staticmethod
     def _insert(conn: Conn, split: Attributed) -> tuple[int, int, Attributed]:

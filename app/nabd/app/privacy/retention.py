@@ -169,6 +169,7 @@ NOT_RETAINED: Final[dict[str, str]] = {
     "analytics_worker": "one row per analytics worker, rewritten (its heartbeat)",
     "analytics_lease": "which analytics worker scores which ward now, rewritten every tick",
     "observation_commit_counter": "one counter row",
+    "registry_version": "one counter row: how many times the device registry changed",
     "station_user": "staff accounts of the nurse station (staff, not patients)",
     "station_session": "signed-in sessions, deleted at sign-out",
     "ward_viewer": "which login sees which ward",
