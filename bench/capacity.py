@@ -115,10 +115,14 @@ def bed_readings(  # noqa: PLR0917 (one bed's second: each argument is a coordin
     the thermometer when their period comes (or a cuff reading of 230 mmHg when ``abnormal``)."""
     base = f"{gateway_id}-b{bed}-"
     wobble = (seq * 7 + bed * 13) % 20
-    hr = 65.0 + wobble
+    # Sinus rhythm: the rate drifts slowly (about 5 /min over 40 s), so successive RR intervals
+    # differ by a few ms. A rate jumping by 7 /min every second had every bed in "atrial
+    # fibrillation", thousands of alerts at once: not a ward's normal load.
+    beat = 70.0 + 5.0 * math.sin(2 * math.pi * (seq + bed * 7) / 40)
+    hr = float(round(beat))
     out: list[dict[str, Any]] = [
         _reading(base + "hr", seq, "heart_rate", hr, "/min", at),
-        _reading(base + "hr", seq, "rr_interval", round(60.0 / hr, 3), "s", at),
+        _reading(base + "hr", seq, "rr_interval", round(60.0 / beat, 3), "s", at),
         _reading(base + "ox", seq, "spo2", 96.0 + wobble % 4, "%", at),
         _reading(base + "ox", seq, "pulse_rate", hr + 1.0, "/min", at),
     ]
@@ -416,16 +420,32 @@ def _cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _TICK
 
 
-def cpu_snapshot(groups: Mapping[str, Sequence[int]], tree: Sequence[str]) -> dict[str, float]:
-    """CPU seconds per named group; groups named in ``tree`` include their children (PostgreSQL's
-    backends), counted while alive (a backend that exits takes its seconds with it)."""
-    out: dict[str, float] = {}
+Snapshot = dict[str, dict[int, float]]
+"""CPU seconds of each process, per named group."""
+
+
+def cpu_snapshot(groups: Mapping[str, Sequence[int]], tree: Sequence[str]) -> Snapshot:
+    """CPU seconds per process of each named group; groups named in ``tree`` include their
+    children (PostgreSQL's backends), also as ``<group>:<login>``."""
+    out: Snapshot = {}
     for name, pids in groups.items():
         every = [q for p in pids for q in ([p, *children_of(p)] if name in tree else [p])]
-        out[name] = sum(_cpu_s(p) for p in every)
+        out[name] = {p: _cpu_s(p) for p in every}
         if name in tree:
             for who, members in _by_title([q for q in every if q not in pids]).items():
-                out[f"{name}:{who}"] = sum(_cpu_s(p) for p in members)
+                out[f"{name}:{who}"] = {p: _cpu_s(p) for p in members}
+    return out
+
+
+def cpu_percent(before: Snapshot, after: Snapshot, seconds: float) -> dict[str, float]:
+    """% of one core each group used between two snapshots. A process that exited in between
+    took its seconds with it and counts nothing (subtracting its earlier total made the sum
+    negative); one that started counts all its seconds."""
+    out: dict[str, float] = {}
+    for name, now in after.items():
+        then = before.get(name, {})
+        used = sum(s - then.get(p, 0.0) for p, s in now.items())
+        out[name] = 100 * max(used, 0.0) / seconds
     return out
 
 
@@ -562,7 +582,7 @@ def _hold(server: Server, children: Sequence[subprocess.Popen[str]], patients: l
             raise SystemExit("capacity: a generator failed")
     return Hold(
         started_wall,
-        {k: 100 * (cpu_after[k] - cpu_before.get(k, 0.0)) / elapsed for k in cpu_after},
+        cpu_percent(cpu_before, cpu_after, elapsed),
         (load_before, load_after),
         poller,
     )
@@ -607,7 +627,7 @@ def run_step(server: Server, beds: int, step_no: int) -> StepResult:
     before, t0 = cpu_snapshot(server.pids, ("postgres",)), time.monotonic()
     time.sleep(args.settle)  # analytics re-reads the registry every NABD_ANALYTICS_REGISTRY_S
     after, idle_s = cpu_snapshot(server.pids, ("postgres",)), time.monotonic() - t0
-    idle = {k: 100 * (after[k] - before.get(k, 0.0)) / idle_s for k in after}
+    idle = cpu_percent(before, after, idle_s)
     k = min(args.alert_beds, len(new))  # injected beds: spread over the step's new gateways
     targets = {new[i * len(new) // k]: i % BEDS_PER_GATEWAY for i in range(k)} if k else {}
     patients = [patient_id(g, b) for g, b in targets.items()]

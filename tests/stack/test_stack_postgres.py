@@ -10,6 +10,7 @@ import pytest
 
 from nabd.app.cli import main
 from nabd.app.stack.layout import Layout
+from nabd.app.stack.postgres import shared_buffers_mb
 from nabd.app.stack.provision import admin_url
 from nabd.app.stack.state import SUPERUSER, load_state
 from nabd.app.stack.testing import RunningStack, database_name
@@ -136,3 +137,27 @@ def test_service_logins_belong_to_their_group_role(
 def test_the_state_file_is_private(nabd_stack: RunningStack) -> None:
     state_file: Path = Layout(nabd_stack.state_dir).state_file
     assert state_file.stat().st_mode & 0o077 == 0
+
+
+@pytest.mark.parametrize(
+    ("memory_gib", "expected_mb"),
+    [(0.25, 128), (2, 512), (8, 2048), (24, 4096), (256, 4096)],
+)
+def test_shared_buffers_are_a_quarter_of_memory_within_bounds(
+    memory_gib: float, expected_mb: int
+) -> None:
+    assert shared_buffers_mb(int(memory_gib * 1024**3)) == expected_mb
+
+
+def test_the_server_runs_with_the_shared_buffers_sized_for_this_machine(
+    nabd_stack: RunningStack,
+) -> None:
+    state = load_state(Layout(nabd_stack.state_dir))
+    assert state is not None
+    url = admin_url(state.pg_ports, SUPERUSER, state.postgres.superuser_password.get_secret_value())
+    with psycopg.connect(url) as conn:
+        row = conn.execute(
+            "SELECT setting::int8 * 8192 / 1048576 FROM pg_settings WHERE name = 'shared_buffers'"
+        ).fetchone()
+    assert row is not None
+    assert int(row[0]) == shared_buffers_mb()

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Final
 
-from nabd.ingest.attribution import Registry
+from nabd.ingest.attribution import Assignment, Registry
 
 __all__ = ["VERSION_SQL", "RegistryCache"]
 
@@ -26,7 +26,7 @@ RegistryRow = tuple[Any, ...]
 
 
 class RegistryCache:
-    """Registry rows by device id, valid for one ``registry_version``.
+    """What the registry says of each device seen, valid for one ``registry_version``.
 
     ``limit`` bounds the devices kept (unknown ids sent by a misconfigured gateway are cached
     too, as "no rows"): past it, the cache starts afresh rather than grow without end.
@@ -35,14 +35,15 @@ class RegistryCache:
     def __init__(self, limit: int = 200_000) -> None:
         self._limit = limit
         self._version: int | None = None
-        self._rows: dict[str, tuple[RegistryRow, ...]] = {}
+        self._devices: dict[str, tuple[str | None, tuple[Assignment, ...]]] = {}
+        """Device -> (its gateway, its assignments), as :class:`Registry` holds them."""
         self.reads = 0
         """Registry reads made (devices not cached, or a changed registry): for tests."""
 
     def clear(self) -> None:
         """Forget everything (a new connection may be to another server: a failover)."""
         self._version = None
-        self._rows.clear()
+        self._devices.clear()
 
     def registry(
         self,
@@ -53,18 +54,23 @@ class RegistryCache:
         """The :class:`Registry` of ``devices`` at registry ``version``; ``read(ids)`` returns
         the registry rows of ``ids`` (first column: the device id) from the database."""
         if version != self._version:
-            self._rows.clear()
+            self._devices.clear()
             self._version = version
         wanted = set(devices)
-        missing = sorted(wanted.difference(self._rows))
+        missing = sorted(wanted.difference(self._devices))
         if missing:
-            if len(self._rows) + len(missing) > self._limit:
-                self._rows.clear()
+            if len(self._devices) + len(missing) > self._limit:
+                self._devices.clear()
                 missing = sorted(wanted)
             found: dict[str, list[RegistryRow]] = {d: [] for d in missing}
             for row in read(missing):
                 found[str(row[0])].append(tuple(row))
-            self._rows.update((d, tuple(rows)) for d, rows in found.items())
+            for device, rows in found.items():
+                one = Registry.from_rows(rows)
+                self._devices[device] = (one.gateways.get(device), one.assignments.get(device, ()))
             self.reads += 1
-        rows = self._rows
-        return Registry.from_rows(row for d in wanted for row in rows[d])
+        kept = [(d, self._devices[d]) for d in wanted]
+        return Registry(
+            {d: gateway for d, (gateway, _) in kept if gateway is not None},
+            {d: worn for d, (_, worn) in kept if worn},
+        )

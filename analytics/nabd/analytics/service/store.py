@@ -330,7 +330,10 @@ class AlertStore:
         ``facts`` what raised it (:func:`nabd.analytics.service.engine.facts`), as data.
         """
         published = []
-        async with self._conn.cursor() as cur:
+        # One pipeline: the three statements of each transition go out without waiting for the
+        # previous ones' replies. Written one by one, 3 500 "stale data" alerts at once (every
+        # patient after a broker restart) held the tick 2.3 s, and a clinical alert behind it.
+        async with self._conn.pipeline(), self._conn.cursor() as cur:
             for t in transitions:
                 patient = index.id_of(t.row)
                 if t.kind in (AlertEventKind.RAISED, AlertEventKind.WORSENED):
