@@ -172,6 +172,7 @@ class Strings:  # one field per label; grouped by dashboard
     stat_home_patients: str
     stat_adherence_alerts: str
     stat_home_alerts: str
+    stat_home_technical: str
     stat_silent_day: str
     table_home_patients: str
     col_programmes: str
@@ -362,6 +363,7 @@ _EN: Final = Strings(
     stat_home_patients="Patients at home",
     stat_adherence_alerts="Measurements missed (open)",
     stat_home_alerts="Clinical alerts (open)",
+    stat_home_technical="Technical alerts (open)",
     stat_silent_day="No data for 24 h",
     table_home_patients="Patients at home, open alerts first",
     col_programmes="Programmes",
@@ -499,6 +501,7 @@ _FR: Final = Strings(
     stat_home_patients="Patients à domicile",
     stat_adherence_alerts="Mesures manquées (ouvertes)",
     stat_home_alerts="Alertes cliniques (ouvertes)",
+    stat_home_technical="Alertes techniques (ouvertes)",
     stat_silent_day="Sans donnée depuis 24 h",
     table_home_patients="Patients à domicile, alertes ouvertes en premier",
     col_programmes="Programmes",

@@ -590,17 +590,25 @@ _HOME_PATIENT: Final = (
 )
 """A patient at home is one with a care plan (docs/home-monitoring.md)."""
 _ADHERENCE: Final = "a.condition LIKE 'adherence\\_%'"
+_CLINICAL: Final = "a.kind = 'physiological'"
+"""An alert about the patient, not about the equipment or a missed measurement: the alert's
+IEC 60601-1-8 kind (migration 0030), as analytics classifies its condition
+(``nabd.analytics.service.conditions``): adherence and ``home_gateway_offline`` are technical."""
 
 
 def remote_counts() -> Mapping[str, str]:
-    """Stat queries of the remote-monitoring dashboard, by the column each returns."""
+    """Stat queries of the remote-monitoring dashboard, by the column each returns: open
+    adherence alerts, open clinical (physiological) alerts, and the other open technical
+    alerts (a home gateway silent)."""
     open_alert = "FROM alert a JOIN home h ON h.id = a.patient_id WHERE a.state <> 'resolved'"
     return {
         "patients": f"WITH {_HOME_PATIENT} SELECT count(*) AS patients FROM home",
         "adherence": f"WITH {_HOME_PATIENT} SELECT count(*) AS adherence {open_alert}"
         f" AND {_ADHERENCE}",
         "clinical": f"WITH {_HOME_PATIENT} SELECT count(*) AS clinical {open_alert}"
-        f" AND NOT {_ADHERENCE}",
+        f" AND {_CLINICAL}",
+        "technical": f"WITH {_HOME_PATIENT} SELECT count(*) AS technical {open_alert}"
+        f" AND NOT {_CLINICAL} AND NOT {_ADHERENCE}",
         "silent": f"""WITH {_HOME_PATIENT}
 SELECT count(*) AS silent FROM home h
 WHERE NOT EXISTS (SELECT 1 FROM observation_latest l WHERE l.patient_id = h.id
