@@ -20,9 +20,10 @@ import numpy as np
 import pytest
 
 from nabd.analytics.service.conditions import BY_NAME
+from nabd.contract.catalogue import METRICS
 from nabd.dashboards import sql
 from nabd.dashboards.bands import METRIC_BANDS, SCORE_COLOURS
-from nabd.dashboards.i18n import Lang, strings
+from nabd.dashboards.i18n import Lang, metric_name, strings
 from nabd.dashboards.macros import expand
 from nabd.dashboards.panels import panel_queries
 from nabd.dashboards.registry import BuiltDashboard, build_all
@@ -289,12 +290,18 @@ def test_alerts_are_annotations_on_the_patient_charts(dashboards_sql: Runner, la
     assert acknowledged["timeend"] is None  # still open: a region up to now
 
 
-def test_completeness_is_received_over_expected_samples(dashboards_sql: Runner) -> None:
+def test_completeness_is_received_over_expected_samples(dashboards_sql: Runner, lang: Lang) -> None:
     ward = dashboards_sql.ward
     rows = panel_result(
-        dashboards_sql, "nabd-devices-en", strings(Lang.EN).table_completeness
+        dashboards_sql, f"nabd-devices-{lang}", strings(lang).table_completeness
     ).records()
-    row = next(r for r in rows if r["patient"] == ward.septic and r["metric"] == "Heart rate")
+    heart_rate = {
+        Lang.EN: "Heart rate",
+        Lang.FR: "Fréquence cardiaque",
+        Lang.AR: "معدل ضربات القلب",
+    }
+    assert {r["metric"] for r in rows} <= {metric_name(key, lang) for key in METRICS}
+    row = next(r for r in rows if r["patient"] == ward.septic and r["metric"] == heart_rate[lang])
     start = (ward.now - timedelta(hours=24)).timestamp()
     times = ward.heart_rate_times[ward.septic]
     received = int(((times >= start) & (times <= ward.now.timestamp())).sum())

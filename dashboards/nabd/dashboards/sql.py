@@ -32,9 +32,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Final
 
 from nabd.contract.alert_text import NAMES
+from nabd.contract.catalogue import METRICS
 from nabd.dashboards.bands import DECIMALS
 from nabd.dashboards.freshness import EXPECTED_INTERVAL_S, NEWS2_STALE_AFTER_S, STALE_AFTER_S
-from nabd.dashboards.i18n import Lang, Strings
+from nabd.dashboards.i18n import Lang, Strings, metric_name
 
 __all__ = [
     "ALERT_PRIORITY_RANK",
@@ -157,7 +158,18 @@ def _stale_suffix(stale: str, seconds: str, s: Strings) -> str:
 
 
 def _metric_name(lang: Lang) -> str:
-    return "m.name_fr" if lang is Lang.FR else "m.name_en"
+    """The name of metric ``m`` in ``lang``: the ``metric`` table's ``name_en``/``name_fr``
+    columns, and for Arabic the catalogue's ``name_ar`` written into the query (the table has
+    no Arabic column: no migration for what the catalogue already holds); a key the catalogue
+    does not know reads as its English name."""
+    if lang is Lang.EN:
+        return "m.name_en"
+    if lang is Lang.FR:
+        return "m.name_fr"
+    whens = " ".join(
+        f"WHEN {literal(key)} THEN {literal(metric_name(key, lang))}" for key in sorted(METRICS)
+    )
+    return f"CASE m.key {whens} ELSE m.name_en END"
 
 
 def _stale_after(alias: str = "sa") -> str:
