@@ -226,16 +226,20 @@ def test_range_rejects_impossible_values(key: str, value: float) -> None:
 
 
 @pytest.mark.parametrize("row", METRICS.values(), ids=lambda row: row.key)
-def test_names_exist_in_both_languages_and_differ(row: Metric) -> None:
+def test_names_exist_in_every_language_and_differ(row: Metric) -> None:
     assert row.name_en.strip()
     assert row.name_fr.strip()
+    assert row.name_ar.strip()
     assert row.name_en != row.name_fr
+    assert len({row.name_en, row.name_fr, row.name_ar}) == 3
+    assert re.search(r"[\u0600-\u06ff]", row.name_ar), "an Arabic name is written in Arabic"
 
 
 def test_names_are_unique_per_language() -> None:
     rows = list(METRICS.values())
     assert len({row.name_en for row in rows}) == len(rows)
     assert len({row.name_fr for row in rows}) == len(rows)
+    assert len({row.name_ar for row in rows}) == len(rows)
 
 
 def test_kinds() -> None:

@@ -39,12 +39,12 @@ def _number(value: float) -> str:
 def catalogue_table() -> str:
     """The catalogue as the Markdown table docs/contract.md carries (paste it there if it fails)."""
     lines = [
-        "| key | name | nom | unit (UCUM) | possible range | IEEE 11073-10101 | code "
+        "| key | name | nom | الاسم | unit (UCUM) | possible range | IEEE 11073-10101 | code "
         "(partition::term) | LOINC | kind |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     lines += [
-        f"| `{row.key}` | {row.name_en} | {row.name_fr} | `{row.unit}` "
+        f"| `{row.key}` | {row.name_en} | {row.name_fr} | {row.name_ar} | `{row.unit}` "
         f"| {_number(row.min_value)} to {_number(row.max_value)} | `{row.mdc_ref_id}` "
         f"| {row.mdc_code} ({row.mdc_partition}::{row.mdc_term}) | {row.loinc or 'none'} "
         f"| {row.kind} |"

@@ -377,9 +377,10 @@ def _home(conn: psycopg.Connection[tuple[object, ...]], ids: Sequence[str], now:
             [(pid, plan.model_dump_json(), ["heart_failure"]) for pid in ids],
         )
         cur.execute(
-            """INSERT INTO alert (patient_id, condition, priority, state, raised_at,
+            """INSERT INTO alert (patient_id, condition, kind, priority, state, raised_at,
                                   acknowledged_at, acknowledged_by, message)
-               VALUES (%s, 'adherence_weight', 'low', 'acknowledged', %s, %s, 'nurse-r', %s)""",
+               VALUES (%s, 'adherence_weight', 'technical', 'low', 'acknowledged', %s, %s,
+                       'nurse-r', %s)""",
             (ids[0], now - timedelta(hours=3), now - timedelta(hours=2),
              "Weight not measured as planned: 2 scheduled in a row missed"),
         )  # fmt: skip

@@ -1,5 +1,6 @@
 """A nurse reads an alert in her dashboard's language: the French dashboards show the French
-sentence of an alert raised by analytics, the English ones the English, the same words as the
+sentence of an alert raised by analytics, the English ones the English, the Arabic ones the
+Arabic (Western digits, as the station writes it), the same words as the
 nurse station (both from ``nabd.contract.alert_text``: the writer stores the renderings in
 ``alert.messages``, migration 0130); an alert without them (written before 0130) shows its
 stored English ``message``.
@@ -43,9 +44,10 @@ FACTS = AlertFacts(condition="spo2_low", value=86.0, unit="%", limit=90.0, durat
 SAYS = {
     Lang.FR: "SpO2 basse : 86 % depuis 90 s (seuil 90 %)",
     Lang.EN: "SpO2 low: 86 % for 90 s (limit 90 %)",
+    Lang.AR: "انخفاض تشبع الأكسجين SpO2: 86 % منذ 90 ثانية (الحد 90 %)",
 }
 """Written out, not computed: the test fails if the dashboards show anything else."""
-CONDITION = {Lang.FR: "SpO2 basse", Lang.EN: "SpO2 low"}
+CONDITION = {Lang.FR: "SpO2 basse", Lang.EN: "SpO2 low", Lang.AR: "انخفاض تشبع الأكسجين SpO2"}
 
 
 def _sql(uid: str, title: str) -> str:

@@ -78,6 +78,14 @@ def test_export_is_stable_and_drops_what_is_no_longer_exported(tmp_path: Path) -
     assert main(["dashboards", "export", str(tmp_path), "--lang", "en"]) == 0
     names = {p.stem for p in (tmp_path / "dashboards" / "nabd").glob("*.json")}
     assert names == {b.uid for b in build_all() if b.lang == "en"}
+    assert main(["dashboards", "export", str(tmp_path), "--lang", "ar"]) == 0
+    arabic = {p.stem: p for p in (tmp_path / "dashboards" / "nabd").glob("*.json")}
+    assert set(arabic) == {b.uid for b in build_all() if b.lang == "ar"}
+    ward = json.loads(arabic["nabd-ward-ar"].read_text(encoding="utf-8"))
+    assert ward["title"] == "Nabd · نظرة عامة على المصلحة"  # written as UTF-8, not \u escapes
+    assert "نظرة عامة" in arabic["nabd-ward-ar"].read_text(encoding="utf-8")
+    assert main(["dashboards", "export", str(tmp_path)]) == 0  # default: every language
+    assert len(list((tmp_path / "dashboards" / "nabd").glob("*.json"))) == len(build_all())
 
 
 def test_export_refuses_what_it_cannot_do(tmp_path: Path) -> None:

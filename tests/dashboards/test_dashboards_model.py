@@ -16,9 +16,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from nabd.analytics import news2
+from nabd.contract.alert_text import NAMES
 from nabd.contract.catalogue import METRICS, MetricKind
 from nabd.dashboards.bands import METRIC_BANDS, SCORE_COLOURS, cell_ranges, chart_steps
-from nabd.dashboards.i18n import STRINGS, Lang, Strings
+from nabd.dashboards.i18n import STRINGS, Lang, Strings, metric_name
 from nabd.dashboards.layout import Row
 from nabd.dashboards.registry import BUILDERS, BuiltDashboard, build_all
 from nabd.dashboards.style import label_pattern
@@ -31,7 +32,7 @@ def panels(board: BuiltDashboard) -> list[Mapping[str, Any]]:
     return list(board.model["panels"])
 
 
-def test_every_dashboard_exists_in_both_languages_with_a_stable_uid() -> None:
+def test_every_dashboard_exists_in_every_language_with_a_stable_uid() -> None:
     assert {b.uid for b in BOARDS} == {f"nabd-{slug}-{lang}" for slug in BUILDERS for lang in Lang}
     for board in BOARDS:
         assert board.model["uid"] == board.uid
@@ -124,20 +125,51 @@ def _labels(model: Any) -> Iterator[str]:
             yield from _labels(item)
 
 
-def test_no_label_leaks_from_one_language_into_the_other() -> None:
-    en, fr = STRINGS[Lang.EN], STRINGS[Lang.FR]
-    only_en = {getattr(en, f.name) for f in dataclasses.fields(Strings)} - {
-        getattr(fr, f.name) for f in dataclasses.fields(Strings)
-    }
-    only_fr = {getattr(fr, f.name) for f in dataclasses.fields(Strings)} - {
-        getattr(en, f.name) for f in dataclasses.fields(Strings)
-    }
+def _words(lang: Lang) -> set[str]:
+    """Every label, metric name and alert condition name of ``lang``."""
+    s = STRINGS[lang]
+    return (
+        {getattr(s, f.name) for f in dataclasses.fields(Strings)}
+        | {metric_name(key, lang) for key in METRICS}
+        | set(NAMES[str(lang)].values())
+    )
+
+
+def test_no_label_leaks_from_one_language_into_another() -> None:
     for board in BOARDS:
+        own = _words(board.lang)
+        foreign = set().union(*(_words(lang) for lang in Lang if lang is not board.lang)) - own
         shown = set(_labels(board.model)) | set(
             re.findall(r"'([^']+)'", " ".join(t["rawSql"] for t in _targets(board)))
         )
-        leaked = shown & (only_en if board.lang is Lang.FR else only_fr)
+        leaked = shown & foreign
         assert not leaked, (board.uid, leaked)
+
+
+_ARABIC = re.compile(r"[\u0600-\u06ff]")
+
+
+def test_every_arabic_label_is_translated_where_french_is() -> None:
+    """Arabic keeps a label as in English only where French does too (NEWS2, MQTT, SpO2 %);
+    everything else is written in Arabic letters."""
+    en, fr, ar = (STRINGS[lang] for lang in (Lang.EN, Lang.FR, Lang.AR))
+    for f in dataclasses.fields(Strings):
+        english, french, arabic = (getattr(s, f.name) for s in (en, fr, ar))
+        if arabic == english:
+            assert french == english, f"{f.name}: French translates {english!r}, Arabic does not"
+        else:
+            assert _ARABIC.search(arabic), (f.name, arabic)
+    for key in METRICS:
+        assert _ARABIC.search(metric_name(key, Lang.AR)), key
+
+
+def test_arabic_dashboards_show_arabic_titles_and_western_digits() -> None:
+    for board in (b for b in BOARDS if b.lang is Lang.AR):
+        assert _ARABIC.search(board.title)
+        for panel in panels(board):
+            assert _ARABIC.search(panel["title"]) or panel["title"] in ("NEWS2",), panel["title"]
+        shown = " ".join(_labels(board.model))
+        assert not re.search(r"[\u0660-\u0669\u06f0-\u06f9]", shown), "no Arabic-Indic digits"
 
 
 def test_labels_are_checked_on_construction() -> None:

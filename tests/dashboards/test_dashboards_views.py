@@ -19,9 +19,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pytest
 
+from nabd.analytics.service.conditions import BY_NAME
+from nabd.contract.catalogue import METRICS
 from nabd.dashboards import sql
 from nabd.dashboards.bands import METRIC_BANDS, SCORE_COLOURS
-from nabd.dashboards.i18n import Lang, strings
+from nabd.dashboards.i18n import Lang, metric_name, strings
 from nabd.dashboards.macros import expand
 from nabd.dashboards.panels import panel_queries
 from nabd.dashboards.registry import BuiltDashboard, build_all
@@ -215,7 +217,7 @@ def test_remote_monitoring_lists_the_patients_at_home_only(
         name: dashboards_sql.query(expand(text, context), elapsed=timedelta(0)).rows[0][0]
         for name, text in sql.remote_counts().items()
     }
-    assert counts == {"patients": 4, "adherence": 1, "clinical": 0, "silent": 0}
+    assert counts == {"patients": 4, "adherence": 1, "clinical": 0, "technical": 0, "silent": 0}
     result = dashboards_sql.query(expand(sql.remote_patients(s), context), elapsed=timedelta(0))
     rows = {r[0]: dict(zip(result.columns, r, strict=True)) for r in result.rows}
     assert set(rows) == set(home)
@@ -225,6 +227,28 @@ def test_remote_monitoring_lists_the_patients_at_home_only(
     assert {r["programmes"] for r in rows.values()} == {"heart_failure"}
     assert all(r["days_with_data"] in {"2/7", "3/7"} for r in rows.values())  # 26 h of data
     assert all(r["weight"] is not None for r in rows.values())
+
+
+def test_remote_monitoring_counts_a_silent_home_gateway_as_technical_not_clinical(
+    dashboards_sql: Runner,
+) -> None:
+    """A nurse reading "clinical alerts" sees alerts about the patient only: an open
+    ``home_gateway_offline`` (technical, low: the home box is silent) is counted among the
+    technical alerts, a weight gain among the clinical ones; each kind as analytics writes it
+    (``conditions.BY_NAME``)."""
+    home = dashboards_sql.ward.patients[-4:]
+    opened = [(home[1], "home_gateway_offline", "low"), (home[2], "weight_gain", "medium")]
+    context = dashboards_sql.context()
+    counts = {}
+    for name, text in sql.remote_counts().items():
+        with dashboards_sql.conn.cursor() as cur:  # rolled back by the query below
+            cur.executemany(
+                """INSERT INTO alert (patient_id, condition, kind, priority, message, raised_at)
+                   VALUES (%s, %s, %s, %s, %s, now())""",
+                [(p, c, BY_NAME[c].kind.value, prio, c) for p, c, prio in opened],
+            )
+        counts[name] = dashboards_sql.query(expand(text, context), elapsed=timedelta(0)).rows[0][0]
+    assert counts == {"patients": 4, "adherence": 1, "clinical": 1, "technical": 1, "silent": 0}
 
 
 def test_ward_counts(dashboards_sql: Runner) -> None:
@@ -266,12 +290,18 @@ def test_alerts_are_annotations_on_the_patient_charts(dashboards_sql: Runner, la
     assert acknowledged["timeend"] is None  # still open: a region up to now
 
 
-def test_completeness_is_received_over_expected_samples(dashboards_sql: Runner) -> None:
+def test_completeness_is_received_over_expected_samples(dashboards_sql: Runner, lang: Lang) -> None:
     ward = dashboards_sql.ward
     rows = panel_result(
-        dashboards_sql, "nabd-devices-en", strings(Lang.EN).table_completeness
+        dashboards_sql, f"nabd-devices-{lang}", strings(lang).table_completeness
     ).records()
-    row = next(r for r in rows if r["patient"] == ward.septic and r["metric"] == "Heart rate")
+    heart_rate = {
+        Lang.EN: "Heart rate",
+        Lang.FR: "Fréquence cardiaque",
+        Lang.AR: "معدل ضربات القلب",
+    }
+    assert {r["metric"] for r in rows} <= {metric_name(key, lang) for key in METRICS}
+    row = next(r for r in rows if r["patient"] == ward.septic and r["metric"] == heart_rate[lang])
     start = (ward.now - timedelta(hours=24)).timestamp()
     times = ward.heart_rate_times[ward.septic]
     received = int(((times >= start) & (times <= ward.now.timestamp())).sum())

@@ -223,8 +223,10 @@ def test_a_device_cannot_be_assigned_to_two_patients_at_once(
         ("nabd_ingest", "UPDATE patient SET ward_id = ward_id", False),
         ("nabd_ingest", "DELETE FROM observation", False),
         # Ingest reads and writes only its watchdog's alerts (0045, row policy tested in
-        # tests/monitor/test_watchdog_db.py), never an alert's message or the audit log.
-        ("nabd_ingest", "UPDATE alert SET message = message", False),
+        # tests/monitor/test_watchdog_db.py): their state and what they say (0142), never their
+        # priority, nor the audit log.
+        ("nabd_ingest", "UPDATE alert SET message = message", True),
+        ("nabd_ingest", "UPDATE alert SET priority = priority", False),
         ("nabd_ingest", "SELECT count(*) FROM audit_log", False),
         ("nabd_ingest", "SELECT * FROM identity.patient_identity", False),
         ("nabd_analytics", "UPDATE alert SET state = state", True),

@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from psycopg.types.json import Jsonb
 
-from nabd.analytics.alerts import HIGH, AlertEventKind, AlertPolicy
+from nabd.analytics.alerts import HIGH, MEDIUM, AlertEventKind, AlertPolicy
 from nabd.analytics.arrays import NEVER
 from nabd.analytics.service import actions
 from nabd.analytics.service.conditions import NAMES
@@ -32,6 +32,8 @@ from nabd.analytics.service.errors import AlertActionError
 from nabd.analytics.service.lifecycle import AlertBook, Transition
 from nabd.analytics.service.state import PatientIndex
 from nabd.analytics.service.store import AlertStore
+from nabd.contract.alert_text import render, renderings
+from nabd.contract.payloads import AlertFacts
 from tests.monitor.monitor_kit import MonitorDb, admit
 from tests.stack_kit import token
 
@@ -277,3 +279,61 @@ def test_restoring_gives_older_open_alerts_their_sentences(monitor_db: MonitorDb
     }
     assert stored[kept] == {"fr": "déjà dit"}
     assert stored[closed] is None
+
+
+def test_a_worsening_says_the_current_state_with_or_without_new_facts(
+    monitor_db: MonitorDb,
+) -> None:
+    """An alert worsens (priority up): what every reader shows follows its current state. With
+    new facts, the sentences in every language are theirs; without (a writer that has none),
+    the earlier facts no longer describe the alert, so they are not kept next to the new
+    message: the station and the dashboards then show the current message."""
+    patients = [admit(monitor_db, f"p-w{token()}") for _ in range(2)]
+    index = PatientIndex()
+    index.admit(patients)
+    book = AlertBook(POLICY, 2)
+    col = NAMES.index("spo2_low")
+    before = AlertFacts(condition="spo2_low", value=89.0, unit="%", limit=90.0)
+    after = AlertFacts(condition="spo2_low", value=84.0, unit="%", limit=90.0)
+
+    async def drive() -> None:
+        async with await psycopg.AsyncConnection.connect(
+            monitor_db.analytics_url, autocommit=True
+        ) as conn:
+            store = AlertStore(conn)
+            now = int(datetime.now(UTC).timestamp()) * S
+            for level, said, at in ((MEDIUM, before, now), (HIGH, after, now + S)):
+                active = np.zeros((2, len(NAMES)), np.bool_)
+                priority = np.zeros((2, len(NAMES)), np.int8)
+                active[:, col], priority[:, col] = True, level
+                found = book.step(at, active, priority)
+                assert {t.kind for t in found} == (
+                    {AlertEventKind.RAISED} if level == MEDIUM else {AlertEventKind.WORSENED}
+                )
+                text = {(r, "spo2_low"): render(said, "en") for r in range(2)}
+                # Patient 0's writer gives the facts each time; patient 1's only at the raise.
+                facts = {(0, "spo2_low"): said}
+                if level == MEDIUM:
+                    facts[(1, "spo2_low")] = said
+                async with conn.transaction():
+                    await store.write(
+                        found, index, np.zeros(2, np.int64), ["w1"], text, facts=facts
+                    )
+
+    asyncio.run(drive())
+    rows = dict(
+        (p, (prio, message, said, messages))
+        for p, prio, message, said, messages in monitor_db.query(
+            "SELECT patient_id, priority, message, facts, messages FROM alert"
+            " WHERE patient_id = ANY(%s)",
+            (patients,),
+        )
+    )
+    assert rows[patients[0]][0] == "high"
+    assert rows[patients[0]][1:] == (
+        render(after, "en"),
+        after.model_dump(mode="json", exclude_defaults=True),
+        renderings(after),
+    )
+    assert rows[patients[1]][0] == "high"
+    assert rows[patients[1]][1:] == (render(after, "en"), None, None)

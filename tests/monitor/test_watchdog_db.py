@@ -324,3 +324,57 @@ def test_a_withdrawn_patient_gets_no_interruption_alert(
     assert [c for c in dog.check() if c.patient_id == patient] == []
     assert _open(monitor_db, patient) == []
     assert [m for _, m in sent.messages if m.patient_id == patient] == []
+
+
+def test_the_alert_says_what_resumed_and_after_how_long_in_every_language(
+    monitor_db: MonitorDb, watchdogs: list[tuple[Watchdog, Sent]]
+) -> None:
+    """Ticks back: the latched alert's facts and sentences say the analysis resumed and after
+    how long it had stopped (from before the raise); stopped again: they say it stopped again;
+    resolved once acknowledged: the resolution published carries what resumed, not the raise's
+    sentence."""
+    ward = f"wdr-{token()}"
+    patient = admit(monitor_db, f"p-wdr-{token()}", ward=ward)
+    _tick(monitor_db, 60)
+    dog, sent = watchdogs[0]
+    dog.check()
+    said = "SELECT facts, messages, message FROM alert WHERE patient_id = %s AND condition = %s"
+
+    _tick(monitor_db, 0)
+    dog.check()
+    assert _open(monitor_db, patient) == [("raised", True)]
+    ((facts, messages, message),) = monitor_db.query(said, (patient, CONDITION))
+    resumed = AlertFacts.model_validate(facts, strict=False)
+    assert resumed.duration_s is not None
+    assert 60 <= resumed.duration_s < 70  # 60 s stopped before the raise, then one pass
+    seconds = math.floor(resumed.duration_s)
+    assert messages == {
+        "fr": f"Surveillance rétablie : analyse des alarmes relancée après {seconds} s",
+        "en": f"Monitoring resumed: alarm analysis running again after {seconds} s",
+        "ar": f"استئناف المراقبة: تحليل الإنذارات يعمل من جديد بعد {seconds} ثانية",
+    }
+    assert message == messages["en"]
+
+    _tick(monitor_db, 30)  # stopped again: unlatched, and it says so
+    dog.check()
+    assert _open(monitor_db, patient) == [("raised", False)]
+    ((facts, messages, _),) = monitor_db.query(said, (patient, CONDITION))
+    assert messages["en"].startswith("Monitoring interrupted: alarm analysis stopped for 3")
+
+    _tick(monitor_db, 0)
+    dog.check()
+    monitor_db.execute(
+        "UPDATE alert SET state = 'acknowledged', acknowledged_at = now(),"
+        " acknowledged_by = 'nurse-a' WHERE patient_id = %s AND condition = %s"
+        " AND state <> 'resolved'",
+        (patient, CONDITION),
+    )
+    dog.check()
+    assert _open(monitor_db, patient) == []
+    ((facts, messages, _),) = monitor_db.query(said, (patient, CONDITION))
+    assert messages["fr"].startswith("Surveillance rétablie : analyse des alarmes relancée après")
+    (resolution,) = [
+        m for _, m in sent.messages if m.patient_id == patient and m.state == "resolved"
+    ]
+    assert resolution.facts == AlertFacts.model_validate(facts, strict=False)
+    assert resolution.message == messages["en"]

@@ -22,7 +22,7 @@ from typing import Final
 
 from nabd.contract.payloads import MAX_MESSAGE_CHARS, AlertFacts
 
-__all__ = ["LANGUAGES", "NAMES", "render", "renderings"]
+__all__ = ["LANGUAGES", "NAMES", "RESUMED", "render", "renderings"]
 
 LANGUAGES: Final = ("fr", "en", "ar")
 
@@ -161,12 +161,18 @@ _N: Final = {
     ),
 }
 
-NAMES: Final[Mapping[str, Mapping[str, str]]] = MappingProxyType(
-    {
-        lang: MappingProxyType({key: names[i] for key, names in _N.items()})
-        for i, lang in enumerate(LANGUAGES)
-    }
-)
+
+def _by_language(table: Mapping[str, tuple[str, str, str]]) -> Mapping[str, Mapping[str, str]]:
+    """``{key: (fr, en, ar)}`` as ``{lang: {key: text}}``, read-only."""
+    return MappingProxyType(
+        {
+            lang: MappingProxyType({key: texts[i] for key, texts in table.items()})
+            for i, lang in enumerate(LANGUAGES)
+        }
+    )
+
+
+NAMES: Final[Mapping[str, Mapping[str, str]]] = _by_language(_N)
 """Per language, each condition's name as a nurse says it."""
 
 _WORDS: Final = MappingProxyType(
@@ -174,15 +180,18 @@ _WORDS: Final = MappingProxyType(
         "fr": {"for": "depuis", "limit": "seuil", "usual": "habituel", "risk": "risque",
                "incomplete": "incomplet, manque", "low": "faible", "low-medium": "faible à moyen",
                "medium": "moyen", "high": "élevé", "s": "s", "min": "min", "h": "h",
-               "colon": " : ", "per_h": "/h", "stale": "périmé"},
+               "colon": " : ", "per_h": "/h", "stale": "périmé", "after": "après",
+               "resumed": "rétabli"},
         "en": {"for": "for", "limit": "limit", "usual": "usual", "risk": "risk",
                "incomplete": "incomplete, missing", "low": "low", "low-medium": "low-medium",
                "medium": "medium", "high": "high", "s": "s", "min": "min", "h": "h",
-               "colon": ": ", "per_h": "/h", "stale": "stale"},
+               "colon": ": ", "per_h": "/h", "stale": "stale", "after": "after",
+               "resumed": "resumed"},
         "ar": {"for": "منذ", "limit": "الحد", "usual": "المعتاد", "risk": "الخطر",
                "incomplete": "غير مكتمل، ينقص", "low": "منخفض", "low-medium": "منخفض إلى متوسط",
                "medium": "متوسط", "high": "مرتفع", "s": "ثانية", "min": "دقيقة", "h": "ساعة",
-               "colon": ": ", "per_h": "/ساعة", "stale": "قديم"},
+               "colon": ": ", "per_h": "/ساعة", "stale": "قديم", "after": "بعد",
+               "resumed": "انتهى"},
     }
 )  # fmt: skip
 
@@ -207,16 +216,35 @@ _NOTE: Final = {
         "بوابة المنزل لا تتصل، قد تكون القياسات محفوظة في الأجهزة",
     ),
 }
-_NOTES: Final = MappingProxyType(
-    {
-        lang: MappingProxyType({k: v[i] for k, v in _NOTE.items()})
-        for i, lang in enumerate(LANGUAGES)
-    }
-)
+RESUMED: Final = "resumed"
+"""The note a silence alert carries once what fell silent is back (:data:`_R`): its facts then
+say what resumed, ``duration_s`` how long it had been silent, ``items`` still what it names.
+Written by whoever ends the silence (ingest's watchdog for ``monitoring_interrupted``,
+analytics for the others); a reader that knows no phrase for it shows the note's name."""
+_R: Final = {
+    "monitoring_interrupted": (
+        "Surveillance rétablie : analyse des alarmes relancée",
+        "Monitoring resumed: alarm analysis running again",
+        "استئناف المراقبة: تحليل الإنذارات يعمل من جديد",
+    ),
+    "stale_data": ("Données de nouveau reçues", "Data arriving again", "عودة وصول البيانات"),
+    "gateway_offline": (
+        "Passerelle de chevet de nouveau en ligne",
+        "Bedside gateway back online",
+        "بوابة السرير متصلة من جديد",
+    ),
+    "device_disconnected": ("Appareil reconnecté", "Device reconnected", "الجهاز متصل من جديد"),
+    "home_gateway_offline": (
+        "Passerelle du domicile de nouveau entendue",
+        "Home gateway heard from again",
+        "بوابة المنزل تتصل من جديد",
+    ),
+}
+_RESUMED_NAMES: Final = _by_language(_R)
+"""Per language, what a silence alert says once what fell silent is back."""
+_NOTES: Final = _by_language(_NOTE)
 """Items that qualify the alert rather than name what it is about: rendered among the notes."""
-_THINGS: Final = MappingProxyType(
-    {lang: MappingProxyType({k: v[i] for k, v in _T.items()}) for i, lang in enumerate(LANGUAGES)}
-)
+_THINGS: Final = _by_language(_T)
 """Parameters and metrics an alert lists, by language; devices are listed by their id."""
 
 _ONE_DECIMAL: Final = frozenset({"°C", "Cel", "mmol/L", "kg"})
@@ -250,6 +278,8 @@ def render(facts: AlertFacts, lang: str = "en") -> str:
     """The alert's sentence in ``lang`` (``fr``, ``en``, ``ar``; anything else: English)."""
     lang = lang if lang in NAMES else "en"
     words = _WORDS[lang]
+    if RESUMED in facts.items:
+        return _resumed(facts, lang, words)
     name = NAMES[lang].get(facts.condition, facts.condition)
     trend = facts.condition.endswith("_trend")
     text = name
@@ -277,6 +307,20 @@ def render(facts: AlertFacts, lang: str = "en") -> str:
     if notes:
         text += f" ({'; '.join(notes)})"
     items = [things.get(i, i) for i in facts.items if i not in _NOTE]
+    if items:
+        text += f"{words['colon']}{', '.join(items)}"
+    return text
+
+
+def _resumed(facts: AlertFacts, lang: str, words: Mapping[str, str]) -> str:
+    """A silence alert once what fell silent is back: ``Bedside gateway back online after 4
+    min: gw-3``."""
+    name = NAMES[lang].get(facts.condition, facts.condition)
+    text = _RESUMED_NAMES[lang].get(facts.condition, f"{name} ({words['resumed']})")
+    if facts.duration_s is not None:
+        text += f" {words['after']} {_duration(facts.duration_s, words)}"
+    things = _THINGS[lang]
+    items = [things.get(i, i) for i in facts.items if i != RESUMED and i not in _NOTE]
     if items:
         text += f"{words['colon']}{', '.join(items)}"
     return text

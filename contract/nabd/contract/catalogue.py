@@ -63,6 +63,8 @@ class Metric:
     range_basis: str
     name_en: str
     name_fr: str
+    name_ar: str
+    """Display names in English, French and Arabic (dashboards, patient summaries)."""
     kind: MetricKind
 
     def admits(self, value: float) -> bool:
@@ -85,6 +87,7 @@ _ROWS: Final = (
         "atrial fibrillation, neonatal SVT); 350 leaves margin",
         name_en="Heart rate",
         name_fr="Fréquence cardiaque",
+        name_ar="معدل ضربات القلب",
         kind=MetricKind.VITAL,
     ),
     Metric(
@@ -101,6 +104,7 @@ _ROWS: Final = (
         "of seconds are documented in reflex syncope, 60 s bounds them",
         name_en="RR interval",
         name_fr="Intervalle RR",
+        name_ar="الفاصل RR",
         kind=MetricKind.VITAL,
     ),
     Metric(
@@ -118,6 +122,7 @@ _ROWS: Final = (
         "(~35 000 kJ for an ultra-endurance effort)",
         name_en="Energy expended",
         name_fr="Dépense énergétique",
+        name_ar="الطاقة المستهلكة",
         kind=MetricKind.VITAL,
     ),
     Metric(
@@ -133,6 +138,7 @@ _ROWS: Final = (
         range_basis="a saturation is a fraction of haemoglobin: 0 to 100 % by definition",
         name_en="Oxygen saturation (SpO2)",
         name_fr="Saturation en oxygène (SpO2)",
+        name_ar="تشبع الأكسجين (SpO2)",
         kind=MetricKind.VITAL,
     ),
     Metric(
@@ -148,6 +154,7 @@ _ROWS: Final = (
         range_basis="same bounds as heart rate: a peripheral pulse cannot be faster than the heart",
         name_en="Pulse rate",
         name_fr="Fréquence du pouls",
+        name_ar="معدل النبض",
         kind=MetricKind.VITAL,
     ),
     Metric(
@@ -163,6 +170,7 @@ _ROWS: Final = (
         range_basis="0 is apnoea; distressed neonates reach ~120/min; 150 leaves margin",
         name_en="Respiratory rate",
         name_fr="Fréquence respiratoire",
+        name_ar="معدل التنفس",
         kind=MetricKind.VITAL,
     ),
     Metric(
@@ -179,6 +187,7 @@ _ROWS: Final = (
         "hypothermia) and 46.5 °C (heat stroke); 10 and 47 bound them",
         name_en="Body temperature",
         name_fr="Température corporelle",
+        name_ar="حرارة الجسم",
         kind=MetricKind.VITAL,
     ),
     Metric(
@@ -195,6 +204,7 @@ _ROWS: Final = (
         "(about 300 mm[Hg] for automated cuffs); 0 is circulatory arrest",
         name_en="Systolic blood pressure",
         name_fr="Pression artérielle systolique",
+        name_ar="الضغط الانقباضي",
         kind=MetricKind.VITAL,
     ),
     Metric(
@@ -211,6 +221,7 @@ _ROWS: Final = (
         "reading because the two arrive as separate readings",
         name_en="Diastolic blood pressure",
         name_fr="Pression artérielle diastolique",
+        name_ar="الضغط الانبساطي",
         kind=MetricKind.VITAL,
     ),
     Metric(
@@ -226,6 +237,7 @@ _ROWS: Final = (
         range_basis="lies between diastolic and systolic, so the same cuff limit applies",
         name_en="Mean arterial pressure",
         name_fr="Pression artérielle moyenne",
+        name_ar="متوسط الضغط الشرياني",
         kind=MetricKind.VITAL,
     ),
     Metric(
@@ -242,6 +254,7 @@ _ROWS: Final = (
         "hyperosmolar state); meters read 0.6-33 mmol/L, so 150 is generous",
         name_en="Blood glucose",
         name_fr="Glycémie",
+        name_ar="سكر الدم",
         kind=MetricKind.VITAL,
     ),
     Metric(
@@ -258,6 +271,7 @@ _ROWS: Final = (
         "recorded human ~635 kg",
         name_en="Body weight",
         name_fr="Poids corporel",
+        name_ar="وزن الجسم",
         kind=MetricKind.VITAL,
     ),
     Metric(
@@ -274,6 +288,7 @@ _ROWS: Final = (
         "recorded human was ~185 kg/m2",
         name_en="Body mass index",
         name_fr="Indice de masse corporelle",
+        name_ar="مؤشر كتلة الجسم",
         kind=MetricKind.VITAL,
     ),
     Metric(
@@ -290,6 +305,7 @@ _ROWS: Final = (
         "human 2.72 m",
         name_en="Body height",
         name_fr="Taille",
+        name_ar="طول الجسم",
         kind=MetricKind.VITAL,
     ),
     Metric(
@@ -309,6 +325,7 @@ _ROWS: Final = (
         range_basis="a state of charge is 0 to 100 % by definition",
         name_en="Battery level",
         name_fr="Niveau de batterie",
+        name_ar="مستوى البطارية",
         kind=MetricKind.TECHNICAL,
     ),
     Metric(
@@ -325,6 +342,7 @@ _ROWS: Final = (
         "the whole; oximeters display 0.02-20 %",
         name_en="Pulse amplitude index",
         name_fr="Indice d'amplitude du pouls",
+        name_ar="مؤشر سعة النبض",
         # Technical: it says how trustworthy the SpO2 and pulse rate are, it is not scored itself.
         kind=MetricKind.TECHNICAL,
     ),

@@ -1,8 +1,13 @@
-"""Every word a nurse or an operator reads on the dashboards, in English and in French.
+"""Every word a nurse or an operator reads on the dashboards, in English, French and Arabic.
 
 One frozen :class:`Strings` per language: a missing translation is a missing constructor
 argument, which mypy and the first import refuse, not a blank label on a ward screen. Metric
-names come from the contract's catalogue (``name_en``/``name_fr``) and are not repeated here.
+names come from the contract's catalogue (``name_en``/``name_fr``/``name_ar``) and are not
+repeated here. The nurse station takes its risk, priority, state and column labels from here in
+all three languages, so a nurse reads the same words on both screens.
+
+Arabic keeps Western digits (0-9), as Moroccan wards write them and as the monitors show them;
+international symbols (%, °C, mmHg, kg, SpO2, NEWS2) stay as printed on the devices.
 
 Risk, priority, state and connection labels are also written into SQL results and matched by the
 panels' value mappings, so they must stay distinct from one another (``Strings`` checks it).
@@ -30,6 +35,7 @@ class Lang(StrEnum):
 
     EN = "en"
     FR = "fr"
+    AR = "ar"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -54,6 +60,8 @@ class Strings:  # one field per label; grouped by dashboard
     unit_min: str
     unit_hour: str
     unit_day: str
+    unit_per_min: str
+    """A rate's unit on the charts (pulse, respiration)."""
     # NEWS2 risk (Chart 3).
     risk_low: str
     risk_low_medium: str
@@ -172,6 +180,7 @@ class Strings:  # one field per label; grouped by dashboard
     stat_home_patients: str
     stat_adherence_alerts: str
     stat_home_alerts: str
+    stat_home_technical: str
     stat_silent_day: str
     table_home_patients: str
     col_programmes: str
@@ -254,6 +263,7 @@ _EN: Final = Strings(
     unit_min="min",
     unit_hour="h",
     unit_day="d",
+    unit_per_min="/min",
     risk_low="Low",
     risk_low_medium="Low-medium",
     risk_medium="Medium",
@@ -362,6 +372,7 @@ _EN: Final = Strings(
     stat_home_patients="Patients at home",
     stat_adherence_alerts="Measurements missed (open)",
     stat_home_alerts="Clinical alerts (open)",
+    stat_home_technical="Technical alerts (open)",
     stat_silent_day="No data for 24 h",
     table_home_patients="Patients at home, open alerts first",
     col_programmes="Programmes",
@@ -391,6 +402,7 @@ _FR: Final = Strings(
     unit_min="min",
     unit_hour="h",
     unit_day="j",
+    unit_per_min="/min",
     risk_low="Faible",
     risk_low_medium="Faible-moyen",
     risk_medium="Moyen",
@@ -499,6 +511,7 @@ _FR: Final = Strings(
     stat_home_patients="Patients à domicile",
     stat_adherence_alerts="Mesures manquées (ouvertes)",
     stat_home_alerts="Alertes cliniques (ouvertes)",
+    stat_home_technical="Alertes techniques (ouvertes)",
     stat_silent_day="Sans donnée depuis 24 h",
     table_home_patients="Patients à domicile, alertes ouvertes en premier",
     col_programmes="Programmes",
@@ -509,7 +522,150 @@ _FR: Final = Strings(
     panel_systolic_trend="Pression artérielle systolique",
 )
 
-STRINGS: Final[Mapping[Lang, Strings]] = MappingProxyType({Lang.EN: _EN, Lang.FR: _FR})
+_AR: Final = Strings(
+    ward_title="Nabd · نظرة عامة على المصلحة",
+    patient_title="Nabd · ملف المريض",
+    alerts_title="Nabd · الإنذارات",
+    devices_title="Nabd · الأجهزة والبوابات",
+    pipeline_title="Nabd · حالة سلسلة البيانات",
+    var_ward="المصلحة",
+    var_patient="المريض",
+    open_patient="فتح ملف المريض",
+    open_in_station="فتح في محطة التمريض",
+    stale="قديم",
+    sensor_off="المستشعر منزوع",
+    no_value="لا قيمة",
+    incomplete="غير مكتمل",
+    no_score="لا درجة (لم يُقَس أي مؤشر)",
+    scale2="السلّم 2 لـ SpO2",
+    unit_min="دقيقة",
+    unit_hour="ساعة",
+    unit_day="يوم",
+    unit_per_min="/دقيقة",
+    risk_low="منخفض",
+    risk_low_medium="منخفض-متوسط",
+    risk_medium="متوسط",
+    risk_high="مرتفع",
+    priority_low="منخفضة",
+    priority_medium="متوسطة",
+    priority_high="عالية",
+    priority_critical="حرجة",
+    state_raised="غير مؤكَّد",
+    state_acknowledged="مؤكَّد",
+    state_silenced="مكتوم",
+    state_resolved="منتهٍ",
+    gateway_online="متصلة",
+    gateway_offline="غير متصلة",
+    gateway_unknown="غير معروفة",
+    conn_connected="متصل",
+    conn_silent="صامت",
+    conn_gateway_offline="البوابة غير متصلة",
+    conn_no_data="لا بيانات",
+    col_patient="المريض",
+    col_ward="المصلحة",
+    col_news2="NEWS2",
+    col_pulse="النبض /دقيقة",
+    col_spo2="SpO2 %",
+    col_respiration="التنفس /دقيقة",
+    col_temperature="الحرارة °C",
+    col_systolic="الضغط الانقباضي mmHg",
+    col_alerts="الإنذارات",
+    col_last_seen="آخر البيانات",
+    col_device="الجهاز",
+    col_kind="النوع",
+    col_battery="البطارية",
+    col_gateway="البوابة",
+    col_gateway_state="حالة البوابة",
+    col_connection="الاتصال",
+    col_devices="الأجهزة",
+    col_metric="القياس",
+    col_value="القيمة",
+    col_unit="الوحدة",
+    col_time="الوقت",
+    col_priority="الأولوية",
+    col_state="الحالة",
+    col_condition="نوع الإنذار",
+    col_message="الرسالة",
+    col_age="مفتوح منذ",
+    col_escalation="التصعيد",
+    col_acknowledged_by="أكّده",
+    col_received="المستلمة",
+    col_expected="المتوقعة",
+    col_completeness="الاكتمال",
+    col_topic="موضوع MQTT",
+    col_reason="السبب",
+    col_field="الحقل",
+    col_worker="عملية الاستقبال",
+    col_mqtt="MQTT",
+    col_pending="رسائل في الانتظار",
+    col_flush="آخر كتابة",
+    col_lag="آخر تأخير",
+    col_db_errors="أخطاء قاعدة البيانات",
+    mqtt_connected="متصل",
+    mqtt_disconnected="غير متصل",
+    stat_patients="المرضى",
+    stat_high_risk="خطر NEWS2 مرتفع",
+    stat_unacknowledged="إنذارات غير مؤكَّدة",
+    stat_stale_patients="مرضى ببيانات قديمة",
+    table_patients="المرضى، الأخطر أولًا",
+    stat_news2="NEWS2",
+    stat_open_alerts="الإنذارات المفتوحة",
+    stat_last_data="آخر البيانات",
+    panel_pulse="معدل ضربات القلب والنبض",
+    panel_blood_pressure="ضغط الدم",
+    panel_body="قياسات الجسم (الأحدث)",
+    panel_news2_trend="تطور NEWS2",
+    panel_devices="الأجهزة",
+    panel_battery="بطارية الأجهزة",
+    annotation_alerts="الإنذارات",
+    stat_critical="إنذارات حرجة",
+    stat_high="إنذارات ذات أولوية عالية",
+    stat_escalated="إنذارات مصعَّدة",
+    table_open_alerts="الإنذارات المفتوحة، غير المؤكَّدة أولًا",
+    panel_alerts_raised="الإنذارات المُطلقة",
+    stat_gateways_offline="بوابات غير متصلة",
+    stat_devices_silent="أجهزة صامتة",
+    stat_low_battery="بطاريات عند 20 % أو أقل",
+    table_gateways="البوابات",
+    table_devices="الأجهزة",
+    table_completeness="اكتمال البيانات (العينات المستلمة / المتوقعة)",
+    stat_ingest_rate="القراءات في الثانية (5 دقائق)",
+    stat_last_batch="منذ آخر دفعة",
+    stat_dead_letters="الرسائل المرفوضة",
+    stat_last_tick="منذ آخر دورة تحليل",
+    panel_ingest_rate="معدل الاستقبال",
+    panel_lag="التأخير من البوابة إلى قاعدة البيانات",
+    panel_tick="مدة دورة التحليل",
+    panel_dead_letters="الرسائل المرفوضة",
+    table_dead_letters="آخر الرسائل المرفوضة",
+    table_ingest_workers="عمليات الاستقبال",
+    series_readings="قراءة/ثانية",
+    series_batches="دفعة/ثانية",
+    series_lag_p50="الوسيط",
+    series_lag_p95="المئين 95",
+    series_tick_max="الأطول",
+    series_tick_mean="المتوسط",
+    series_dead_letters="رسائل مرفوضة",
+    remote_title="Nabd · المراقبة عن بعد",
+    stat_home_patients="المرضى في المنزل",
+    stat_adherence_alerts="قياسات فائتة (مفتوحة)",
+    stat_home_alerts="إنذارات سريرية (مفتوحة)",
+    stat_home_technical="إنذارات تقنية (مفتوحة)",
+    stat_silent_day="بلا بيانات منذ 24 ساعة",
+    table_home_patients="المرضى في المنزل، الإنذارات المفتوحة أولًا",
+    col_programmes="البرامج",
+    col_days_with_data="أيام بها بيانات (7 أيام)",
+    col_weight="الوزن (kg)",
+    col_blood_pressure="ضغط الدم",
+    panel_weight_trend="الوزن",
+    panel_systolic_trend="الضغط الانقباضي",
+)
+"""Arabic: the nurse station's words where it has them (risk, priority, alert state, the ward's
+columns; alert condition names and "stale" as ``nabd.contract.alert_text`` writes them)."""
+
+STRINGS: Final[Mapping[Lang, Strings]] = MappingProxyType(
+    {Lang.EN: _EN, Lang.FR: _FR, Lang.AR: _AR}
+)
 
 
 def strings(lang: Lang) -> Strings:
@@ -520,4 +676,4 @@ def strings(lang: Lang) -> Strings:
 def metric_name(key: str, lang: Lang) -> str:
     """A catalogue metric's name in ``lang``."""
     row = METRICS[key]
-    return row.name_fr if lang is Lang.FR else row.name_en
+    return {Lang.EN: row.name_en, Lang.FR: row.name_fr, Lang.AR: row.name_ar}[lang]

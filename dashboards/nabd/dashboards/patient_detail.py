@@ -39,7 +39,7 @@ from nabd.dashboards.style import (
 )
 from nabd.dashboards.target import Sql, SqlAnnotation, datasource_ref
 
-__all__ = ["BODY_METRICS", "SERIES", "SLUG", "Series", "build"]
+__all__ = ["BODY_METRICS", "PER_MINUTE", "SERIES", "SLUG", "Series", "build"]
 
 SLUG = "patient"
 
@@ -58,16 +58,21 @@ class Series:
 
     keys: tuple[str, ...]
     unit: str
+    """A Grafana unit id, or :data:`PER_MINUTE`."""
     bands: str | None = None
     spot: bool = False
     title: str | None = None
     """Panel title; default: the first metric's catalogue name."""
 
 
+PER_MINUTE: Final = "per_minute"
+"""A rate per minute: Grafana has no such unit, so the panel gets the suffix ``/min`` in the
+dashboard's language (``/دقيقة`` in Arabic)."""
+
 SERIES: Final[Mapping[str, Series]] = {
-    "pulse": Series(("heart_rate", "pulse_rate"), "suffix: /min", bands="heart_rate"),
+    "pulse": Series(("heart_rate", "pulse_rate"), PER_MINUTE, bands="heart_rate"),
     "spo2": Series(("spo2",), "percent", bands="spo2"),
-    "respiration": Series(("respiration_rate",), "suffix: /min", bands="respiration_rate"),
+    "respiration": Series(("respiration_rate",), PER_MINUTE, bands="respiration_rate"),
     "temperature": Series(("body_temperature",), "celsius", bands="body_temperature", spot=True),
     "blood_pressure": Series(
         ("systolic_bp", "diastolic_bp", "mean_arterial_pressure"),
@@ -127,7 +132,7 @@ def _vital_panel(name: str, spec: Series, s: Strings, lang: Lang) -> timeseries.
     panel = series_panel(
         _title(name, spec, s, lang),
         sql.patient_vitals(spec.keys, lang),
-        spec.unit,
+        f"suffix: {s.unit_per_min}" if spec.unit == PER_MINUTE else spec.unit,
         spot=spec.spot,
     )
     if spec.bands is None:

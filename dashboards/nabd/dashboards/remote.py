@@ -1,12 +1,14 @@
 """Remote monitoring: the remote-monitoring nurse's screen of patients at home (issue 21).
 
-A patient at home is one with a care plan (docs/home-monitoring.md). Four counts on top
-(patients at home, open "measurement missed" adherence alerts, open clinical alerts, patients
-with no data for 24 h), the patient table (programmes, time since the last measurement, days
-with data of the last 7, open alerts by highest priority, the newest weight and blood
-pressure; open alerts first), and the weight and systolic pressure of every patient at home
-over the time range (spot readings drawn as points, one series per patient). The ``ward``
-variable selects the remote-monitoring wards (a ward stands for a remote team, docs/care.md).
+A patient at home is one with a care plan (docs/home-monitoring.md). Counts on top: patients
+at home and open clinical alerts (physiological, by the alert's kind), then below them what is
+about measuring them: open "measurement missed" adherence alerts, the other open technical
+alerts (a home gateway silent) and patients with no data for 24 h. Then the patient table
+(programmes, time since the last measurement, days with data of the last 7, open alerts by
+highest priority, the newest weight and blood pressure; open alerts first), and the weight and
+systolic pressure of every patient at home over the time range (spot readings drawn as points,
+one series per patient). The ``ward`` variable selects the remote-monitoring wards (a ward
+stands for a remote team, docs/care.md).
 """
 
 from __future__ import annotations
@@ -76,6 +78,7 @@ def build(lang: Lang) -> Dashboard:
     patients = big_stat(s.stat_home_patients, counts["patients"], "patients", steps((None, "blue")))
     adherence = count_stat(s.stat_adherence_alerts, counts["adherence"], "adherence", "yellow")
     clinical = count_stat(s.stat_home_alerts, counts["clinical"], "clinical", "orange")
+    technical = count_stat(s.stat_home_technical, counts["technical"], "technical", "yellow")
     silent = count_stat(s.stat_silent_day, counts["silent"], "silent", "yellow")
     weight = series_panel(s.panel_weight_trend, sql.remote_trend("body_weight"), "kg", spot=True)
     systolic = series_panel(
@@ -84,7 +87,9 @@ def build(lang: Lang) -> Dashboard:
     return place(
         board,
         [
-            Row(6, [(patients, 6), (adherence, 6), (clinical, 6), (silent, 6)]),
+            # What is about the patients, then what is about measuring them (technical).
+            Row(5, [(patients, 12), (clinical, 12)]),
+            Row(5, [(adherence, 8), (technical, 8), (silent, 8)]),
             Row(16, [(_patients(s, lang), 24)]),
             Row(10, [(weight, 12), (systolic, 12)]),
         ],

@@ -32,9 +32,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Final
 
 from nabd.contract.alert_text import NAMES
+from nabd.contract.catalogue import METRICS
 from nabd.dashboards.bands import DECIMALS
 from nabd.dashboards.freshness import EXPECTED_INTERVAL_S, NEWS2_STALE_AFTER_S, STALE_AFTER_S
-from nabd.dashboards.i18n import Lang, Strings
+from nabd.dashboards.i18n import Lang, Strings, metric_name
 
 __all__ = [
     "ALERT_PRIORITY_RANK",
@@ -157,7 +158,18 @@ def _stale_suffix(stale: str, seconds: str, s: Strings) -> str:
 
 
 def _metric_name(lang: Lang) -> str:
-    return "m.name_fr" if lang is Lang.FR else "m.name_en"
+    """The name of metric ``m`` in ``lang``: the ``metric`` table's ``name_en``/``name_fr``
+    columns, and for Arabic the catalogue's ``name_ar`` written into the query (the table has
+    no Arabic column: no migration for what the catalogue already holds); a key the catalogue
+    does not know reads as its English name."""
+    if lang is Lang.EN:
+        return "m.name_en"
+    if lang is Lang.FR:
+        return "m.name_fr"
+    whens = " ".join(
+        f"WHEN {literal(key)} THEN {literal(metric_name(key, lang))}" for key in sorted(METRICS)
+    )
+    return f"CASE m.key {whens} ELSE m.name_en END"
 
 
 def _stale_after(alias: str = "sa") -> str:
@@ -590,17 +602,25 @@ _HOME_PATIENT: Final = (
 )
 """A patient at home is one with a care plan (docs/home-monitoring.md)."""
 _ADHERENCE: Final = "a.condition LIKE 'adherence\\_%'"
+_CLINICAL: Final = "a.kind = 'physiological'"
+"""An alert about the patient, not about the equipment or a missed measurement: the alert's
+IEC 60601-1-8 kind (migration 0030), as analytics classifies its condition
+(``nabd.analytics.service.conditions``): adherence and ``home_gateway_offline`` are technical."""
 
 
 def remote_counts() -> Mapping[str, str]:
-    """Stat queries of the remote-monitoring dashboard, by the column each returns."""
+    """Stat queries of the remote-monitoring dashboard, by the column each returns: open
+    adherence alerts, open clinical (physiological) alerts, and the other open technical
+    alerts (a home gateway silent)."""
     open_alert = "FROM alert a JOIN home h ON h.id = a.patient_id WHERE a.state <> 'resolved'"
     return {
         "patients": f"WITH {_HOME_PATIENT} SELECT count(*) AS patients FROM home",
         "adherence": f"WITH {_HOME_PATIENT} SELECT count(*) AS adherence {open_alert}"
         f" AND {_ADHERENCE}",
         "clinical": f"WITH {_HOME_PATIENT} SELECT count(*) AS clinical {open_alert}"
-        f" AND NOT {_ADHERENCE}",
+        f" AND {_CLINICAL}",
+        "technical": f"WITH {_HOME_PATIENT} SELECT count(*) AS technical {open_alert}"
+        f" AND NOT {_CLINICAL} AND NOT {_ADHERENCE}",
         "silent": f"""WITH {_HOME_PATIENT}
 SELECT count(*) AS silent FROM home h
 WHERE NOT EXISTS (SELECT 1 FROM observation_latest l WHERE l.patient_id = h.id

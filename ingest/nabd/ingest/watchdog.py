@@ -48,7 +48,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from nabd.contract import topics
-from nabd.contract.alert_text import renderings
+from nabd.contract.alert_text import RESUMED, render, renderings
 from nabd.contract.payloads import Alert, AlertFacts, AlertPriority, AlertState, to_json
 
 __all__ = [
@@ -62,6 +62,7 @@ __all__ = [
     "message",
     "plan",
     "plan_wards",
+    "resumed",
 ]
 
 log = logging.getLogger(__name__)
@@ -96,6 +97,10 @@ class OpenAlert:
     latched: bool
     raised_at: datetime
     message: str
+    facts: AlertFacts | None = None
+    """What it says now (None: written before facts, migration 0105)."""
+    open_s: float = 0.0
+    """How long it has been open, on the database's clock."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +176,15 @@ def facts(tick_age_s: float | None) -> AlertFacts:
     )
 
 
+def resumed(was: OpenAlert) -> AlertFacts:
+    """What the alert says once the ward's analytics ticks again: how long it had not run,
+    from before the alert was raised (its raise's ``duration_s``) to this pass (``Monitoring
+    resumed: alarm analysis running again after 4 min``)."""
+    before = was.facts.duration_s if was.facts is not None and was.facts.duration_s else 0.0
+    return AlertFacts(condition=CONDITION, duration_s=before + max(0.0, was.open_s),
+                      items=(RESUMED,))  # fmt: skip
+
+
 _TICK_SQL: Final = """
 SELECT extract(epoch FROM clock_timestamp() - coalesce(written_at, time))::float8
 FROM analytics_tick ORDER BY time DESC LIMIT 1
@@ -193,7 +207,8 @@ one who withdrew is not monitored at all, so an interruption of monitoring is no
 Consent is asked once for all of them (``consent_restricted_periods`` returns only patients not
 collected at every instant), not once per patient, at every pass."""
 _OPEN_SQL: Final = """
-SELECT a.id, a.patient_id, p.ward_id, a.state = 'acknowledged', a.latched, a.raised_at, a.message
+SELECT a.id, a.patient_id, p.ward_id, a.state = 'acknowledged', a.latched, a.raised_at, a.message,
+       a.facts, extract(epoch FROM now() - a.raised_at)::float8
 FROM alert a JOIN patient p ON p.id = a.patient_id
 WHERE a.condition = %s AND a.state <> 'resolved'
 """
@@ -205,6 +220,9 @@ VALUES (%(id)s, %(patient)s, %(condition)s, 'technical', %(priority)s, %(priorit
 ON CONFLICT (patient_id, condition) WHERE state <> 'resolved' DO NOTHING
 RETURNING raised_at
 """
+_SAY_SQL: Final = """UPDATE alert SET facts = %(facts)s, messages = %(messages)s,
+    message = %(message)s WHERE id = %(id)s"""
+"""What the alert says as its state changes (migration 0142)."""
 _UPDATE_SQL: Final = {
     ChangeKind.LATCHED: "UPDATE alert SET latched = true, updated_at = now() WHERE id = %s",
     ChangeKind.UNLATCHED: "UPDATE alert SET latched = false, updated_at = now() WHERE id = %s",
@@ -292,8 +310,18 @@ class Watchdog:
             }
             admitted = {str(p): str(w) for p, w in conn.execute(_ADMITTED_SQL).fetchall()}
             open_alerts = [
-                OpenAlert(i, p, w, bool(ack), bool(latched), raised, text)
-                for i, p, w, ack, latched, raised, text in conn.execute(
+                OpenAlert(
+                    i,
+                    p,
+                    w,
+                    bool(ack),
+                    bool(latched),
+                    raised,
+                    text,
+                    None if said is None else AlertFacts.model_validate(said, strict=False),
+                    float(open_s),
+                )
+                for i, p, w, ack, latched, raised, text, said, open_s in conn.execute(
                     _OPEN_SQL, (CONDITION,)
                 ).fetchall()
             ]
@@ -330,9 +358,7 @@ class Watchdog:
                     "patient": c.patient_id,
                     "condition": CONDITION,
                     "priority": PRIORITY.value,
-                    "message": text,
-                    "facts": Jsonb(what.model_dump(mode="json", exclude_defaults=True)),
-                    "messages": Jsonb(renderings(what)),
+                    **_said(what, text),
                 }
                 row = conn.execute(_INSERT_SQL, params).fetchone()
                 if row is None:  # another worker raised it first
@@ -341,12 +367,42 @@ class Watchdog:
                 out.append(_message(c, AlertState.RAISED, row[0], text, what))
             else:
                 conn.execute(_UPDATE_SQL[c.kind], (c.alert_id,))
+                was = known[c.alert_id]
+                now = _says(was, c.kind, said.get(c.ward_id, facts(None)))
+                if now is not None:
+                    conn.execute(_SAY_SQL, {"id": c.alert_id, **_said(now, render(now, "en"))})
                 if c.kind is ChangeKind.RESOLVED:
                     self.resolved += 1
-                    was = known[c.alert_id]
-                    out.append(_message(c, AlertState.RESOLVED, was.raised_at, was.message))
+                    last = now or was.facts
+                    text = was.message if last is None else render(last, "en")
+                    out.append(_message(c, AlertState.RESOLVED, was.raised_at, text, last))
             conn.execute("SELECT pg_notify(%s, %s)", (ALERTS_CHANNEL, f"{c.kind}:{c.alert_id}"))
         return out
+
+
+def _said(what: AlertFacts, message: str) -> dict[str, Any]:
+    """The columns that say what the alert is: its facts, their sentence in every language
+    (migration 0130) and the English ``message``."""
+    return {
+        "facts": Jsonb(what.model_dump(mode="json", exclude_defaults=True)),
+        "messages": Jsonb(renderings(what)),
+        "message": message,
+    }
+
+
+def _says(was: OpenAlert, kind: ChangeKind, stopped: AlertFacts) -> AlertFacts | None:
+    """What the alert says after ``kind`` if that changes (None: unchanged). Ticks again
+    (latched, or resolved without having been latched): what resumed, after how long; stopped
+    again (unlatched): how long the ward's analytics has not run (``stopped``). A resolution of
+    a latched alert keeps what the latch wrote: the analysis resumed then, not at the nurse's
+    acknowledgement."""
+    if kind is ChangeKind.UNLATCHED:
+        return stopped
+    if kind is ChangeKind.LATCHED or not was.latched:
+        return resumed(was)
+    if was.facts is None or RESUMED not in was.facts.items:  # latched before 0142
+        return resumed(was)
+    return None
 
 
 def _message(

@@ -1,8 +1,8 @@
 """The station's words in French, English and Arabic (right to left).
 
-Risk, priority, alert-state and column labels in French and English are the Grafana dashboards'
-own (:mod:`nabd.dashboards.i18n`), so a nurse reads the same word on both screens; Arabic adds
-them here. Every phrase must exist in all three languages (``tests/station`` checks it).
+Risk, priority, alert-state and column labels are the Grafana dashboards' own in all three
+languages (:mod:`nabd.dashboards.i18n`), so a nurse reads the same word on both screens. Every
+phrase must exist in all three languages (``tests/station`` checks it).
 """
 
 from __future__ import annotations
@@ -27,35 +27,7 @@ _SHARED: Final = (
     "col_temperature", "col_alerts", "col_priority", "col_state", "col_message",
     "incomplete", "no_value",
 )  # fmt: skip
-"""Labels taken from the dashboards for English and French."""
-
-_ARABIC_SHARED: Final[Mapping[str, str]] = {
-    "risk_low": "منخفض",
-    "risk_low_medium": "منخفض-متوسط",
-    "risk_medium": "متوسط",
-    "risk_high": "مرتفع",
-    "priority_low": "منخفضة",
-    "priority_medium": "متوسطة",
-    "priority_high": "عالية",
-    "priority_critical": "حرجة",
-    "state_raised": "غير مؤكَّد",
-    "state_acknowledged": "مؤكَّد",
-    "state_silenced": "مكتوم",
-    "state_resolved": "منتهٍ",
-    "col_patient": "المريض",
-    "col_ward": "المصلحة",
-    "col_news2": "NEWS2",
-    "col_pulse": "النبض",
-    "col_spo2": "SpO2",
-    "col_respiration": "التنفس",
-    "col_temperature": "الحرارة",
-    "col_alerts": "الإنذارات",
-    "col_priority": "الأولوية",
-    "col_state": "الحالة",
-    "col_message": "الرسالة",
-    "incomplete": "غير مكتمل",
-    "no_value": "لا قيمة",
-}
+"""Labels taken from the dashboards, in every language."""
 
 PHRASES: Final[Mapping[str, Mapping[str, str]]] = {
     "title": {"en": "Nurse station", "fr": "Poste de soins", "ar": "محطة التمريض"},
@@ -533,13 +505,13 @@ _DATE_SEPARATOR: Final[Mapping[str, str]] = {"en": ", ", "fr": ", ", "ar": "، "
 
 
 class Translator:
-    """``t("key")`` in one language; shared labels from the dashboards for EN/FR; dates and
+    """``t("key")`` in one language; shared labels from the dashboards; dates and
     numbers as that language writes them (:meth:`when`, :meth:`number`)."""
 
     def __init__(self, lang: Language, zone: tzinfo | None = None) -> None:
         self.lang = lang
         self.zone = zone or ZoneInfo("UTC")
-        self._shared = None if lang is Language.AR else strings(Lang(lang.value))
+        self._shared = strings(Lang(lang.value))
 
     def number(self, value: float, decimals: int | None = None) -> str:
         """``value`` with ``decimals`` places (default: as few as it needs, at most 2) and the
@@ -566,7 +538,7 @@ class Translator:
 
     def __call__(self, key: str, **values: object) -> str:
         if key in _SHARED:
-            text = _ARABIC_SHARED[key] if self._shared is None else getattr(self._shared, key)
+            text = str(getattr(self._shared, key))
         else:
             text = (PHRASES.get(key) or CONSENT_PHRASES[key])[self.lang.value]
         return text.format(**values) if values else text

@@ -14,7 +14,8 @@ event                     row change (every one also appends an ``audit_log`` en
 raised                    new row, state ``raised`` (the unique index refuses a second open
                           alert for the same patient and condition)
 worsened                  priority up, state back to ``raised``, acknowledgement and silence
-                          cleared, message, facts and messages updated
+                          cleared, message, facts and messages updated (a worsening without
+                          facts clears the earlier ones: readers show the new message)
 escalated                 ``escalation_level`` + 1, priority + 1 (at most critical)
 latched / unlatched       ``latched`` set / cleared (condition cleared / returned)
 silence_ended             ``silenced_until`` cleared
@@ -341,6 +342,8 @@ class AlertStore:
                     said = (facts or {}).get((t.row, t.condition))
                     if said is not None:
                         self._facts[t.alert_id] = said
+                    else:  # the earlier facts describe the earlier state: not kept as current
+                        self._facts.pop(t.alert_id, None)
                 if t.reason is None:  # else the database wrote, audited and notified it
                     await self._write_one(cur, t, patient)
                 published.append(

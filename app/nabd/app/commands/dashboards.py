@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-LANGS = ("en", "fr", "both")
+LANGS = ("en", "fr", "ar", "all")
 _STATION_HELP = (
     "the nurse station's base URL: patient cells then link to its patient page;"
     " default: $NABD_DASHBOARDS_STATION_URL; without either, no link"
@@ -59,7 +59,7 @@ def register(subparsers: Subparsers) -> None:
         "DIR/dashboards/nabd/*.json, for DIR to be mounted as Grafana's provisioning folder.",
     )
     export.add_argument("directory", type=Path, metavar="DIR")
-    export.add_argument("--lang", choices=LANGS, default="both", help="default: both")
+    export.add_argument("--lang", choices=LANGS, default="all", help="default: all")
     export.add_argument(
         "--mount",
         default="/etc/grafana/provisioning",
@@ -75,7 +75,7 @@ def register(subparsers: Subparsers) -> None:
     )
     deploy.add_argument("--url", help="Grafana's base URL; default: $NABD_GRAFANA_URL")
     deploy.add_argument("--token", help="service-account token; default: $NABD_GRAFANA_TOKEN")
-    deploy.add_argument("--lang", choices=LANGS, default="both", help="default: both")
+    deploy.add_argument("--lang", choices=LANGS, default="all", help="default: all")
     deploy.add_argument("--station-url", help=_STATION_HELP)
     deploy.set_defaults(handler=_deploy)
 
@@ -83,7 +83,7 @@ def register(subparsers: Subparsers) -> None:
 def _langs(choice: str) -> tuple[Lang, ...]:
     from nabd.dashboards.i18n import Lang
 
-    return tuple(Lang) if choice == "both" else (Lang(choice),)
+    return tuple(Lang) if choice == "all" else (Lang(choice),)
 
 
 def _export(args: argparse.Namespace) -> int:

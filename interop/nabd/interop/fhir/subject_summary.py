@@ -99,21 +99,6 @@ PHRASES: Final[Mapping[str, Mapping[str, str]]] = {
     "high": {"fr": "élevé", "en": "high", "ar": "مرتفع"},
 }  # fmt: skip
 
-METRIC_AR: Final[Mapping[str, str]] = {
-    "heart_rate": "معدل ضربات القلب",
-    "spo2": "تشبع الأكسجين",
-    "respiration_rate": "معدل التنفس",
-    "body_temperature": "حرارة الجسم",
-    "systolic_bp": "الضغط الانقباضي",
-    "diastolic_bp": "الضغط الانبساطي",
-    "mean_arterial_pressure": "متوسط الضغط الشرياني",
-    "body_weight": "الوزن",
-    "glucose": "سكر الدم",
-    "pulse_rate": "النبض",
-    "rr_interval": "الفاصل RR",
-}
-"""Arabic names of the common vitals; any other metric shows its English catalogue name."""
-
 
 @dataclass(frozen=True, slots=True)
 class AccessLine:
@@ -216,9 +201,7 @@ def _metric_name(key: str, lang: str) -> str:
         row = metric(key)
     except ContractError:
         return key
-    if lang == "ar":
-        return METRIC_AR.get(key, row.name_en)
-    return row.name_fr if lang == "fr" else row.name_en
+    return {"ar": row.name_ar, "fr": row.name_fr}.get(lang, row.name_en)
 
 
 def _at(value: datetime | None) -> str:
