@@ -61,7 +61,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from nabd.app.stack.testing import RunningStack
 
 BEDS_PER_GATEWAY = 4
 BEDS_PER_WARD = 32
@@ -200,6 +203,27 @@ def percentile(values: Sequence[float], p: float) -> float:
 
 
 @dataclass(frozen=True)
+class Statement:
+    """One line of ``pg_stat_statements``: what PostgreSQL spent on one statement."""
+
+    seconds: float
+    calls: int
+    text: str
+
+    def __str__(self) -> str:
+        each = 1000 * self.seconds / max(self.calls, 1)
+        return f"{self.seconds:6.1f} s in {self.calls:>6} calls ({each:.1f} ms each): {self.text}"
+
+
+_STATEMENTS_SQL = """
+SELECT total_exec_time / 1000, calls, left(regexp_replace(query, '\\s+', ' ', 'g'), 80)
+FROM pg_stat_statements
+WHERE dbid = (SELECT oid FROM pg_database WHERE datname = %s)
+ORDER BY total_exec_time DESC LIMIT %s
+"""
+
+
+@dataclass(frozen=True)
 class StepResult:
     beds: int
     published: int
@@ -219,6 +243,8 @@ class StepResult:
     slow_seconds: tuple[int, int, float] = (0, 0, 0.0)
     """(seconds of the hold whose batches' worst reading -> commit exceeded 1 s, seconds, the
     worst): a few slow seconds is a stall, most of them is saturation."""
+    statements: tuple[Statement, ...] = ()
+    """With ``--statements``: PostgreSQL's costliest statements during the hold."""
 
     @property
     def lost(self) -> int:
@@ -478,6 +504,8 @@ class Server:
     owner_url: str
     pids: dict[str, list[int]]
     registered: int = 0
+    statements_url: str | None = None
+    """The superuser's URL to the database, when ``--statements`` loaded pg_stat_statements."""
 
 
 class AlertPoller(threading.Thread):
@@ -617,6 +645,49 @@ def _stored(owner_url: str, since: float, until: float) -> int:
     return int(row[0]) if row else 0
 
 
+def enable_statements(stack: RunningStack) -> str:
+    """Load ``pg_stat_statements`` into the stack's server (a restart, before ingest and
+    analytics connect) and return the superuser's URL to the database: the statements' costs
+    name what PostgreSQL's share of the CPU is spent on (how the registry read, the
+    ``reading_identity`` cache misses and the alert storm were found)."""
+    import psycopg  # noqa: PLC0415
+
+    from nabd.app.stack import lifecycle  # noqa: PLC0415
+    from nabd.app.stack.layout import Layout  # noqa: PLC0415
+    from nabd.app.stack.provision import admin_url  # noqa: PLC0415
+    from nabd.app.stack.state import DATABASE, SUPERUSER, load_state  # noqa: PLC0415
+
+    state = load_state(Layout(stack.state_dir))
+    assert state is not None
+    url = admin_url(state.pg_ports, SUPERUSER, state.postgres.superuser_password.get_secret_value())
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("ALTER SYSTEM SET shared_preload_libraries = timescaledb, pg_stat_statements")
+    lifecycle.down(stack.settings)
+    lifecycle.up(stack.settings, want_ha=False)
+    url = url.rsplit("/", 1)[0] + "/" + DATABASE
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+    return url
+
+
+def statements_reset(url: str | None) -> None:
+    import psycopg  # noqa: PLC0415
+
+    if url is not None:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("SELECT pg_stat_statements_reset()")
+
+
+def statements_read(url: str | None, top: int = 8) -> tuple[Statement, ...]:
+    import psycopg  # noqa: PLC0415
+
+    if url is None:
+        return ()
+    with psycopg.connect(url, autocommit=True) as conn:
+        rows = conn.execute(_STATEMENTS_SQL, (url.rsplit("/", 1)[1], top)).fetchall()
+    return tuple(Statement(float(t), int(n), str(q)) for t, n, q in rows)
+
+
 def run_step(server: Server, beds: int, step_no: int) -> StepResult:
     """Register the step's new beds, hold the load, and judge it."""
     args = server.args
@@ -631,8 +702,10 @@ def run_step(server: Server, beds: int, step_no: int) -> StepResult:
     k = min(args.alert_beds, len(new))  # injected beds: spread over the step's new gateways
     targets = {new[i * len(new) // k]: i % BEDS_PER_GATEWAY for i in range(k)} if k else {}
     patients = [patient_id(g, b) for g, b in targets.items()]
+    statements_reset(server.statements_url)
     children, outs = _start_generators(server, gws, targets, step_no)
     hold = _hold(server, children, patients)
+    costliest = statements_read(server.statements_url)
     results = [json.loads(out.read_text()) for out in outs]
     sent = {(r["ids"][g], r["boots"][g], s): (at, n) for r in results for g, s, at, n in r["sent"]}
     injected = {p: at for r in results for p, at in r["injected"].items()}
@@ -662,6 +735,7 @@ def run_step(server: Server, beds: int, step_no: int) -> StepResult:
         idle_cpu=idle,
         load=hold.load,
         slow_seconds=slow_seconds(points, hold.started_wall),
+        statements=costliest,
     )
 
 
@@ -687,6 +761,7 @@ def describe(r: StepResult) -> str:
         f"        CPU (% of one core): {cpu}; load average {r.load[0]:.1f} -> {r.load[1]:.1f}\n"
         f"        PostgreSQL by login: {by_login}\n"
         f"        without traffic (the settle): {idle}"
+        + "".join(f"\n        PostgreSQL statement: {st}" for st in r.statements)
     )
 
 
@@ -699,6 +774,11 @@ def _arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--periodic-s", type=int, default=900, help="cuff and thermometer period")
     p.add_argument("--settle", type=float, default=7.0, help="seconds for analytics' registry")
     p.add_argument("--drain", type=float, default=60.0, help="seconds to wait for last commits")
+    p.add_argument(
+        "--statements",
+        action="store_true",
+        help="load pg_stat_statements and print each hold's costliest statements",
+    )
     p.add_argument("--generator", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--state-dir", help=argparse.SUPPRESS)
     p.add_argument("--ids", help=argparse.SUPPRESS)
@@ -732,6 +812,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         with running_stack(folder / "stack", timeout=60.0) as stack:
+            statements_url = enable_statements(stack) if args.statements else None
             stack.add_gateways(gateway_ids(steps[-1]))
             port = free_port()
             env = {**stack.env, "NABD_ANALYTICS_REGISTRY_S": str(min(5.0, args.settle / 2))}
@@ -748,7 +829,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "mosquitto": [mosquitto.running_pid(layout) or 0],
                     "postgres": [postgres.postmaster_pid(layout) or 0],
                 }
-                server = Server(args, folder, folder / "stack", env, stack.database_url, pids)
+                server = Server(
+                    args, folder, folder / "stack", env, stack.database_url, pids, 0, statements_url
+                )
                 for i, beds in enumerate(steps):
                     result = run_step(server, beds, i)
                     results.append(result)

@@ -94,9 +94,10 @@ def test_the_last_line_names_the_largest_step_held() -> None:
 
 @pytest.mark.integration
 def test_a_tiny_run_works_end_to_end() -> None:
-    """Two gateways (8 beds), 6 s: the line is printed, nothing lost, the alert came."""
+    """Two gateways (8 beds), 6 s: the line is printed, nothing lost, the alert came, and
+    PostgreSQL's costliest statements are named (``--statements``)."""
     cmd = [sys.executable, str(_BENCH), "--beds", "8", "--hold", "6", "--settle", "3"]
-    cmd += ["--generators", "1", "--alert-beds", "1", "--drain", "30"]
+    cmd += ["--generators", "1", "--alert-beds", "1", "--drain", "30", "--statements"]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=240, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     last = done.stdout.strip().splitlines()[-1]
@@ -106,3 +107,30 @@ def test_a_tiny_run_works_end_to_end() -> None:
     match = re.fullmatch(pattern, last)
     assert match, done.stdout
     assert "8 beds: 12/12 batches published, 12 committed" in done.stdout
+    assert "PostgreSQL statement:" in done.stdout
+    assert "COPY reading_identity" in done.stdout  # ingest's writes are among them
+
+
+def test_the_beds_are_in_sinus_rhythm_not_atrial_fibrillation() -> None:
+    """The ward's normal load: no bed's RR intervals look irregular to the AF detector (a rate
+    jumping every second once put every bed in AF: thousands of alerts, not a ward's load)."""
+    import numpy as np  # noqa: PLC0415
+
+    from nabd.analytics import af  # noqa: PLC0415
+    from nabd.analytics.reference import af_features  # noqa: PLC0415
+
+    cfg = af.AfConfig()
+    rr: dict[str, list[float]] = {}
+    for seq in range(300):
+        for bed in range(capacity.BEDS_PER_GATEWAY):
+            for r in capacity.bed_readings("cap-00001", bed, seq, seq, "t", 900, abnormal=False):
+                if r["metric"] == "rr_interval":
+                    rr.setdefault(r["device_id"], []).append(float(r["value"]))
+    series = np.array([v[-cfg.beats :] for v in rr.values()])
+    assert not af_features(series, cfg).irregular.any()
+
+
+def test_a_process_that_exits_between_snapshots_counts_nothing_not_less() -> None:
+    before = {"postgres": {1: 10.0, 2: 50.0}}
+    after = {"postgres": {1: 12.0, 3: 1.0}}  # 2 exited, 3 started
+    assert capacity.cpu_percent(before, after, 2.0) == {"postgres": 150.0}
