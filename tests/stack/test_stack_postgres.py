@@ -10,7 +10,7 @@ import pytest
 
 from nabd.app.cli import main
 from nabd.app.stack.layout import Layout
-from nabd.app.stack.postgres import shared_buffers_mb
+from nabd.app.stack.postgres import MAX_WAL_SIZE, shared_buffers_mb
 from nabd.app.stack.provision import admin_url
 from nabd.app.stack.state import SUPERUSER, load_state
 from nabd.app.stack.testing import RunningStack, database_name
@@ -149,15 +149,20 @@ def test_shared_buffers_are_a_quarter_of_memory_within_bounds(
     assert shared_buffers_mb(int(memory_gib * 1024**3)) == expected_mb
 
 
-def test_the_server_runs_with_the_shared_buffers_sized_for_this_machine(
+_SHOWN = ("max_wal_size", "wal_compression")
+
+
+def test_the_server_runs_with_the_memory_and_checkpoint_settings_of_the_stack(
     nabd_stack: RunningStack,
 ) -> None:
     state = load_state(Layout(nabd_stack.state_dir))
     assert state is not None
     url = admin_url(state.pg_ports, SUPERUSER, state.postgres.superuser_password.get_secret_value())
     with psycopg.connect(url) as conn:
-        row = conn.execute(
+        shown = {name: conn.execute(f"SHOW {name}").fetchone() for name in _SHOWN}
+        buffers = conn.execute(
             "SELECT setting::int8 * 8192 / 1048576 FROM pg_settings WHERE name = 'shared_buffers'"
         ).fetchone()
-    assert row is not None
-    assert int(row[0]) == shared_buffers_mb()
+    assert buffers == (shared_buffers_mb(),)
+    assert shown["max_wal_size"] == (MAX_WAL_SIZE,)
+    assert shown["wal_compression"] == ("lz4",)

@@ -51,7 +51,7 @@ from nabd.app.stack import daemons, patroni_guard
 from nabd.app.stack.errors import ServiceStartError, ToolMissingError
 from nabd.app.stack.layout import Layout
 from nabd.app.stack.ports import LOCALHOST, free_port, require_free, wait_until
-from nabd.app.stack.postgres import PgInstall, shared_buffers_mb
+from nabd.app.stack.postgres import MAX_WAL_SIZE, PgInstall, shared_buffers_mb
 from nabd.app.stack.privileges import ServiceUser, as_user, give, is_root
 from nabd.app.stack.state import SUPERUSER, HaNode, HaState, StackState, new_secret
 
@@ -250,6 +250,8 @@ def patroni_config(
                 "timescaledb.telemetry_level": "off",
                 "timescaledb.max_background_workers": 16,
                 "shared_buffers": f"{shared_buffers_mb()}MB",
+                "max_wal_size": MAX_WAL_SIZE,
+                "wal_compression": "lz4",
             },
             "pg_hba": [
                 f"host replication {REPLICATION_USER} {LOCALHOST}/32 scram-sha-256",
