@@ -134,3 +134,18 @@ def test_a_process_that_exits_between_snapshots_counts_nothing_not_less() -> Non
     before = {"postgres": {1: 10.0, 2: 50.0}}
     after = {"postgres": {1: 12.0, 3: 1.0}}  # 2 exited, 3 started
     assert capacity.cpu_percent(before, after, 2.0) == {"postgres": 150.0}
+
+
+@pytest.mark.parametrize("periodic_s", [60, 900])
+def test_the_generators_fast_payloads_are_batch_payload_byte_for_byte(periodic_s: int) -> None:
+    makers = {
+        g: capacity.GatewayPayloads(g, BOOT, 1_234_567, periodic_s)
+        for g in ("cap-00000", "cap-00417")
+    }
+    for g, maker in makers.items():
+        for second in range(2 * periodic_s):
+            for abnormal in (None, 1) if second % 37 == 0 else (None,):
+                expected = capacity.batch_payload(
+                    g, BOOT, second, 1_234_567, NOW, periodic_s, abnormal
+                )
+                assert maker.payload(second, NOW, abnormal) == expected, (g, second, abnormal)
