@@ -59,7 +59,7 @@ import uuid
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -297,6 +297,8 @@ class StepResult:
     worst): a few slow seconds is a stall, most of them is saturation."""
     statements: tuple[Statement, ...] = ()
     """With ``--statements``: PostgreSQL's costliest statements during the hold."""
+    copy_rows_s: float = 0.0
+    """This machine's binary COPY rate (:class:`Machine`), to say the step's rate against it."""
 
     @property
     def lost(self) -> int:
@@ -574,6 +576,8 @@ class Server:
     registered: int = 0
     statements_url: str | None = None
     """The superuser's URL to the database, when ``--statements`` loaded pg_stat_statements."""
+    copy_rows_s: float = 0.0
+    """:attr:`Machine.copy_rows_s`, measured before the first step."""
 
 
 class AlertPoller(threading.Thread):
@@ -698,6 +702,69 @@ def _committed(owner_url: str, boots: Sequence[str]) -> dict[tuple[str, str, int
         }
 
 
+@dataclass(frozen=True)
+class Machine:
+    """This machine's speed, measured at the start of the run: the same code held 7 000 beds
+    on one 2-vCPU machine and not 6 000 on another whose binary COPY was half as fast (issue 22,
+    eighth session), so a capacity is only comparable with the baseline beside it."""
+
+    copy_rows_s: float
+    """Binary COPY of reading rows into ``observation``, 20 000 rows a transaction, as ingest
+    writes them: PostgreSQL's and the disk's pace, with psycopg's per-row Python."""
+    python_us: float
+    """Building one gateway batch with ``json.dumps`` (:func:`batch_payload`), best of 3: the
+    pace of the Python processes (ingest, analytics, the generators)."""
+
+    def __str__(self) -> str:
+        return (
+            f"machine: binary COPY {self.copy_rows_s:,.0f} rows/s into observation; Python "
+            f"reference {self.python_us:.1f} µs a batch (json.dumps of 16 readings, best of 3)"
+        )
+
+
+_BASELINE_ROWS = 200_000
+_BASELINE_CHUNK = 20_000
+_BASELINE_DAY = datetime(2001, 1, 1, tzinfo=UTC)
+"""Rows of the baseline are dated in 2001, in a chunk of their own, dropped afterwards."""
+
+
+def measure_machine(owner_url: str) -> Machine:
+    """:class:`Machine`, measured on the stack just started (before any step)."""
+    import psycopg  # noqa: PLC0415
+
+    from nabd.ingest.staging import OBSERVATION_COPY, OBSERVATION_TYPES  # noqa: PLC0415
+
+    rows: list[tuple[Any, ...]] = [
+        (
+            f"p-base-{i % 4000}", _BASELINE_DAY + timedelta(microseconds=i), f"base-{i % 16000}",
+            1 + i % 4, i, 60.0 + i % 40, [], _BASELINE_DAY, "base-gw",
+        )
+        for i in range(_BASELINE_ROWS)
+    ]  # fmt: skip
+    with psycopg.connect(owner_url) as conn:
+        started = time.perf_counter()
+        for i in range(0, len(rows), _BASELINE_CHUNK):
+            with conn.transaction(), conn.cursor() as cur, cur.copy(OBSERVATION_COPY) as copy:
+                copy.set_types(list(OBSERVATION_TYPES))
+                for row in rows[i : i + _BASELINE_CHUNK]:
+                    copy.write_row(row)
+        copy_rows_s = len(rows) / (time.perf_counter() - started)
+        conn.execute(
+            "SELECT drop_chunks('observation', older_than => %s)",
+            (_BASELINE_DAY.replace(year=2002),),
+        )
+        conn.commit()
+    best = math.inf
+    for _ in range(3):
+        t0 = time.perf_counter()
+        for k in range(2000):
+            batch_payload(
+                "cap-00001", "0c5b1f36-7d0e-4a7e-9a41-3b1f2f6c9e10", k, 10, _BASELINE_DAY, 900, None
+            )
+        best = min(best, (time.perf_counter() - t0) / 2000)
+    return Machine(copy_rows_s, best * 1e6)
+
+
 def _stored(owner_url: str, since: float, until: float) -> int:
     """Readings stored with a receipt time in ``[since, until)`` (epoch seconds)."""
     import psycopg  # noqa: PLC0415
@@ -795,6 +862,7 @@ def run_step(server: Server, beds: int, step_no: int) -> StepResult:
         due=sum(int(r["due"]) for r in results),
         committed=sum(1 for key in sent if key in done),
         readings_sent=sum(n for _, n in sent.values()),
+        copy_rows_s=server.copy_rows_s,
         readings_stored=_stored(server.owner_url, hold.started_wall - 1, time.time() + 1),
         commit_p50_s=percentile(lat, 50),
         commit_p99_s=percentile(lat, 99),
@@ -819,8 +887,11 @@ def describe(r: StepResult) -> str:
     verdict = "held" if r.held else "NOT held"
     if not r.paced:
         verdict += ": the generators are the limit (published below the due rate)"
+    rate = r.readings_sent / max(1, r.due) * r.beds / BEDS_PER_GATEWAY
+    against = f", {rate / r.copy_rows_s:.2f} x binary COPY" if r.copy_rows_s else ""
     return (
-        f"{r.beds:>6} beds: {r.published}/{r.due} batches published, {r.committed} committed, "
+        f"{r.beds:>6} beds ({rate:,.0f} readings/s{against}): "
+        f"{r.published}/{r.due} batches published, {r.committed} committed, "
         f"readings {r.readings_stored}/{r.readings_sent} stored; reading->commit p50 "
         f"{_ms(r.commit_p50_s)} / p99 {_ms(r.commit_p99_s)} ms; reading->alert "
         f"{_ms(r.alert_s)} ms; {verdict}\n"
@@ -881,6 +952,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with running_stack(folder / "stack", timeout=60.0) as stack:
             statements_url = enable_statements(stack) if args.statements else None
+            machine = measure_machine(stack.database_url)
+            print(machine, flush=True)
             stack.add_gateways(gateway_ids(steps[-1]))
             port = free_port()
             env = {**stack.env, "NABD_ANALYTICS_REGISTRY_S": str(min(5.0, args.settle / 2))}
@@ -898,8 +971,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "postgres": [postgres.postmaster_pid(layout) or 0],
                 }
                 server = Server(
-                    args, folder, folder / "stack", env, stack.database_url, pids, 0, statements_url
-                )
+                    args, folder, folder / "stack", env, stack.database_url, pids,
+                    statements_url=statements_url, copy_rows_s=machine.copy_rows_s,
+                )  # fmt: skip
                 for i, beds in enumerate(steps):
                     result = run_step(server, beds, i)
                     results.append(result)

@@ -106,7 +106,11 @@ def test_a_tiny_run_works_end_to_end() -> None:
     )
     match = re.fullmatch(pattern, last)
     assert match, done.stdout
-    assert "8 beds: 12/12 batches published, 12 committed" in done.stdout
+    assert re.search(
+        r"8 beds \(\d+ readings/s, [0-9.]+ x binary COPY\): 12/12 batches published, 12 committed",
+        done.stdout,
+    ), done.stdout
+    assert re.search(r"^machine: binary COPY [0-9,]+ rows/s", done.stdout, re.MULTILINE)
     assert "PostgreSQL statement:" in done.stdout
     assert "COPY reading_identity" in done.stdout  # ingest's writes are among them
 
