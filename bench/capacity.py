@@ -261,14 +261,25 @@ class Statement:
     seconds: float
     calls: int
     text: str
+    wal_mb: float = 0.0
+    """WAL written, MB: with ``full_pages``, what a checkpoint cycle makes it log again."""
+    full_pages: int = 0
+    """Whole pages logged (the first change to a page after a checkpoint)."""
+    pages_read: int = 0
+    """Pages not in shared buffers (read from the operating system)."""
 
     def __str__(self) -> str:
         each = 1000 * self.seconds / max(self.calls, 1)
-        return f"{self.seconds:6.1f} s in {self.calls:>6} calls ({each:.1f} ms each): {self.text}"
+        return (
+            f"{self.seconds:6.1f} s in {self.calls:>6} calls ({each:.1f} ms each; WAL "
+            f"{self.wal_mb:,.0f} MB, {self.full_pages:,} full pages; {self.pages_read:,} pages "
+            f"read): {self.text}"
+        )
 
 
 _STATEMENTS_SQL = """
-SELECT total_exec_time / 1000, calls, left(regexp_replace(query, '\\s+', ' ', 'g'), 80)
+SELECT total_exec_time / 1000, calls, left(regexp_replace(query, '\\s+', ' ', 'g'), 80),
+       wal_bytes / 1e6, wal_fpi, shared_blks_read
 FROM pg_stat_statements
 WHERE dbid = (SELECT oid FROM pg_database WHERE datname = %s)
 ORDER BY total_exec_time DESC LIMIT %s
@@ -820,7 +831,10 @@ def statements_read(url: str | None, top: int = 8) -> tuple[Statement, ...]:
         return ()
     with psycopg.connect(url, autocommit=True) as conn:
         rows = conn.execute(_STATEMENTS_SQL, (url.rsplit("/", 1)[1], top)).fetchall()
-    return tuple(Statement(float(t), int(n), str(q)) for t, n, q in rows)
+    return tuple(
+        Statement(float(t), int(n), str(q), float(w), int(f), int(r))
+        for t, n, q, w, f, r in rows
+    )
 
 
 def run_step(server: Server, beds: int, step_no: int) -> StepResult:
