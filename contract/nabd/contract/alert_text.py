@@ -22,7 +22,7 @@ from typing import Final
 
 from nabd.contract.payloads import MAX_MESSAGE_CHARS, AlertFacts
 
-__all__ = ["LANGUAGES", "NAMES", "RESUMED", "render", "renderings"]
+__all__ = ["LANGUAGES", "NAMES", "RESUMED", "SILENCES", "render", "renderings", "resumed"]
 
 LANGUAGES: Final = ("fr", "en", "ar")
 
@@ -240,6 +240,9 @@ _R: Final = {
         "بوابة المنزل تتصل من جديد",
     ),
 }
+SILENCES: Final = frozenset(_R)
+"""The silence conditions: something stopped being heard from. Once it is back, their alert
+says so, and after how long (:func:`resumed`), rather than what it said when raised."""
 _RESUMED_NAMES: Final = _by_language(_R)
 """Per language, what a silence alert says once what fell silent is back."""
 _NOTES: Final = _by_language(_NOTE)
@@ -324,6 +327,16 @@ def _resumed(facts: AlertFacts, lang: str, words: Mapping[str, str]) -> str:
     if items:
         text += f"{words['colon']}{', '.join(items)}"
     return text
+
+
+def resumed(said: AlertFacts | None, condition: str, silent_s: float) -> AlertFacts:
+    """What a silence alert says once what fell silent is back: the note :data:`RESUMED`,
+    ``duration_s`` the whole silence (``silent_s``, from before the alert was raised to when
+    it ended), and still the things the alert named (``said``, what it said until then: the
+    devices, the metrics, the gateway), so ``Device disconnected for 2 min: thermo-7`` becomes
+    ``Device reconnected after 5 min: thermo-7``. Its other notes described the silence."""
+    kept = () if said is None else tuple(i for i in said.items if i != RESUMED and i not in _NOTE)
+    return AlertFacts(condition=condition, duration_s=max(0.0, silent_s), items=(*kept, RESUMED))
 
 
 def renderings(facts: AlertFacts) -> dict[str, str]:
