@@ -4,8 +4,9 @@ Analytics stores and publishes what raised an alert as data (:class:`AlertFacts`
 condition, the value and its unit, the limit, the patient's usual value, how long it has held,
 the devices concerned) and a default English rendering. Every reader renders the facts in its
 own user's language at display time with :func:`render`, e.g. ``SpO2 low: 86 % for 90 s
-(limit 90 %)``, ``SpO2 basse : 86 % depuis 90 s (seuil 90 %)``. Numbers keep Western digits in
-Arabic (as written on Maghreb wards and on the devices themselves); French uses a decimal comma.
+(limit 90 %)``, ``SpO2 basse : 86 % depuis 90 s (seuil 90 %)``. Numbers are written as the
+nurse station writes them (:mod:`nabd.contract.numbers`): Western digits in Arabic (as written
+on Maghreb wards and on the devices themselves), a decimal comma in French and Arabic.
 A condition with no phrase here (a newer publisher) reads as its name: never an error.
 
 Readers that cannot run Python (the Grafana dashboards, which only run SQL) read the sentences
@@ -20,6 +21,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
+from nabd.contract.numbers import number
 from nabd.contract.payloads import MAX_MESSAGE_CHARS, AlertFacts
 
 __all__ = ["LANGUAGES", "NAMES", "RESUMED", "SILENCES", "render", "renderings", "resumed"]
@@ -254,9 +256,8 @@ _ONE_DECIMAL: Final = frozenset({"°C", "Cel", "mmol/L", "kg"})
 
 
 def _number(value: float, unit: str | None, lang: str, signed: bool = False) -> str:
-    decimals = 1 if signed or unit in _ONE_DECIMAL else 0
-    text = f"{value:+.{decimals}f}" if signed else f"{value:.{decimals}f}"
-    return text.replace(".", ",") if lang == "fr" else text
+    """As the nurse station writes numbers (:func:`nabd.contract.numbers.number`)."""
+    return number(value, lang, 1 if signed or unit in _ONE_DECIMAL else 0, signed=signed)
 
 
 _DISPLAY: Final = MappingProxyType({"Cel": "°C", "mm[Hg]": "mmHg"})
