@@ -35,7 +35,7 @@ from nabd.contract.payloads import (
             {
                 "en": "Temperature high: 39.4 °C (limit 39.1 °C)",
                 "fr": "Température haute : 39,4 °C (seuil 39,1 °C)",
-                "ar": "ارتفاع الحرارة: 39.4 °C (الحد 39.1 °C)",
+                "ar": "ارتفاع الحرارة: 39,4 °C (الحد 39,1 °C)",
             },
         ),
         (

@@ -254,6 +254,24 @@ def test_a_gateway_is_offline_only_when_it_says_so_or_falls_silent() -> None:
     assert silent.detect(T0).active[0, column("gateway_offline")]
 
 
+def test_a_silence_says_since_when_so_its_end_can_say_after_how_long() -> None:
+    """Stale data counts from the newest reading of the metric silent longest, a gateway's
+    silence from when it was last heard: the alert says for how long, and the store adds the
+    rest once the condition clears (data resumed after ...). A gateway that said ``offline``
+    but was never heard from has no known start: no duration rather than a made-up one."""
+    e = engine(gateway_seen=T0 - 200 * S)
+    feed(e, -100, "spo2", [97.0])
+    feed(e, -50, "heart_rate", [70.0])
+    found = e.detect(T0)
+    assert facts(found, 0, "stale_data").duration_s == 100.0
+    assert message(found, 0, "stale_data") == "Monitoring interrupted for 100 s: heart rate, SpO2"
+    assert facts(found, 0, "gateway_offline").duration_s == 200.0
+    assert message(found, 0, "gateway_offline") == "Bedside gateway offline for 3 min"
+    said = engine(gateway_online=False, gateway_seen=NEVER).detect(T0)
+    assert said.active[0, column("gateway_offline")]
+    assert facts(said, 0, "gateway_offline").duration_s is None
+
+
 def test_many_patients_together_equal_each_alone() -> None:
     rng = np.random.default_rng(3)
     patients, seconds = 4, 150

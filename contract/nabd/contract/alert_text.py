@@ -4,8 +4,9 @@ Analytics stores and publishes what raised an alert as data (:class:`AlertFacts`
 condition, the value and its unit, the limit, the patient's usual value, how long it has held,
 the devices concerned) and a default English rendering. Every reader renders the facts in its
 own user's language at display time with :func:`render`, e.g. ``SpO2 low: 86 % for 90 s
-(limit 90 %)``, ``SpO2 basse : 86 % depuis 90 s (seuil 90 %)``. Numbers keep Western digits in
-Arabic (as written on Maghreb wards and on the devices themselves); French uses a decimal comma.
+(limit 90 %)``, ``SpO2 basse : 86 % depuis 90 s (seuil 90 %)``. Numbers are written as the
+nurse station writes them (:mod:`nabd.contract.numbers`): Western digits in Arabic (as written
+on Maghreb wards and on the devices themselves), a decimal comma in French and Arabic.
 A condition with no phrase here (a newer publisher) reads as its name: never an error.
 
 Readers that cannot run Python (the Grafana dashboards, which only run SQL) read the sentences
@@ -20,9 +21,10 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
+from nabd.contract.numbers import number
 from nabd.contract.payloads import MAX_MESSAGE_CHARS, AlertFacts
 
-__all__ = ["LANGUAGES", "NAMES", "RESUMED", "render", "renderings"]
+__all__ = ["LANGUAGES", "NAMES", "RESUMED", "SILENCES", "render", "renderings", "resumed"]
 
 LANGUAGES: Final = ("fr", "en", "ar")
 
@@ -240,6 +242,9 @@ _R: Final = {
         "بوابة المنزل تتصل من جديد",
     ),
 }
+SILENCES: Final = frozenset(_R)
+"""The silence conditions: something stopped being heard from. Once it is back, their alert
+says so, and after how long (:func:`resumed`), rather than what it said when raised."""
 _RESUMED_NAMES: Final = _by_language(_R)
 """Per language, what a silence alert says once what fell silent is back."""
 _NOTES: Final = _by_language(_NOTE)
@@ -251,9 +256,8 @@ _ONE_DECIMAL: Final = frozenset({"°C", "Cel", "mmol/L", "kg"})
 
 
 def _number(value: float, unit: str | None, lang: str, signed: bool = False) -> str:
-    decimals = 1 if signed or unit in _ONE_DECIMAL else 0
-    text = f"{value:+.{decimals}f}" if signed else f"{value:.{decimals}f}"
-    return text.replace(".", ",") if lang == "fr" else text
+    """As the nurse station writes numbers (:func:`nabd.contract.numbers.number`)."""
+    return number(value, lang, 1 if signed or unit in _ONE_DECIMAL else 0, signed=signed)
 
 
 _DISPLAY: Final = MappingProxyType({"Cel": "°C", "mm[Hg]": "mmHg"})
@@ -324,6 +328,16 @@ def _resumed(facts: AlertFacts, lang: str, words: Mapping[str, str]) -> str:
     if items:
         text += f"{words['colon']}{', '.join(items)}"
     return text
+
+
+def resumed(said: AlertFacts | None, condition: str, silent_s: float) -> AlertFacts:
+    """What a silence alert says once what fell silent is back: the note :data:`RESUMED`,
+    ``duration_s`` the whole silence (``silent_s``, from before the alert was raised to when
+    it ended), and still the things the alert named (``said``, what it said until then: the
+    devices, the metrics, the gateway), so ``Device disconnected for 2 min: thermo-7`` becomes
+    ``Device reconnected after 5 min: thermo-7``. Its other notes described the silence."""
+    kept = () if said is None else tuple(i for i in said.items if i != RESUMED and i not in _NOTE)
+    return AlertFacts(condition=condition, duration_s=max(0.0, silent_s), items=(*kept, RESUMED))
 
 
 def renderings(facts: AlertFacts) -> dict[str, str]:

@@ -7,12 +7,12 @@ phrase must exist in all three languages (``tests/station`` checks it).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from datetime import datetime, tzinfo
 from typing import Final
 from zoneinfo import ZoneInfo
 
+from nabd.contract.numbers import number
 from nabd.dashboards.i18n import Lang, strings
 from nabd.station.consent import CONSENT_PHRASES
 from nabd.station.users import Language
@@ -497,10 +497,6 @@ _MONTHS: Final[Mapping[str, tuple[str, ...]]] = {
 }  # fmt: skip
 """Month names as written in each locale; Arabic's are Morocco's (CLDR ``ar-MA``)."""
 
-_DECIMAL: Final[Mapping[str, str]] = {"en": ".", "fr": ",", "ar": ","}
-"""Decimal separator: CLDR ``en``, ``fr`` and ``ar-MA`` (Morocco writes Western digits, 0-9,
-with a decimal comma; Arabic-Indic digits are the Mashriq's, not the users' here)."""
-
 _DATE_SEPARATOR: Final[Mapping[str, str]] = {"en": ", ", "fr": ", ", "ar": "، "}
 
 
@@ -515,17 +511,9 @@ class Translator:
 
     def number(self, value: float, decimals: int | None = None) -> str:
         """``value`` with ``decimals`` places (default: as few as it needs, at most 2) and the
-        locale's decimal separator, Western digits in all three languages; no grouping (a
-        vital sign or a limit has at most four digits)."""
-        if math.isinf(value):
-            return ("-" if value < 0 else "") + "∞"
-        if decimals is None:
-            text = f"{value:.2f}".rstrip("0").rstrip(".")
-        else:
-            text = f"{value:.{decimals}f}"
-        if text in {"-0", "-0.0"}:
-            text = text[1:]
-        return text.replace(".", _DECIMAL[self.lang.value])
+        locale's decimal separator, Western digits in all three languages; no grouping. The
+        alert sentences write numbers with the same function (:mod:`nabd.contract.numbers`)."""
+        return number(value, self.lang.value, decimals)
 
     def when(self, at: datetime) -> str:
         """A date and time in the station's time zone: ``6 Dec 2026, 14:05`` (en),

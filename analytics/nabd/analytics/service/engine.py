@@ -507,6 +507,7 @@ class Engine:
         stale = flow.stale & st.has_device[:, None]
         found.active[:, column("stale_data")] = _any_column(stale)
         found.masks["stale_data"] = (stale, tuple(keys))
+        found.since["stale_data"] = _silent_since(st.latest_time[:, idx], stale)
         sensors = [metric_index(k) for k in _SENSOR_METRICS]
         zero = np.array([cfg.expectations[k].zero_means_off for k in _SENSOR_METRICS])
         sensor_limits = np.array([cfg.expectations[k].stale_after_s for k in _SENSOR_METRICS])
@@ -532,9 +533,12 @@ class Engine:
         # A gateway nobody has recorded a status for is not called offline: until ingest records
         # it, a silent gateway shows as stale data, not as a flood of "offline" alerts.
         seen = np.where(st.gateway_last_seen == NEVER, now, st.gateway_last_seen)
-        found.active[:, column("gateway_offline")] = gateway_offline(
+        offline = gateway_offline(
             now, st.gateway_online, seen, st.gateway_of, cfg.gateway_timeout_s
         )
+        found.active[:, column("gateway_offline")] = offline
+        heard = np.r_[st.gateway_last_seen, NEVER][st.gateway_of]  # -1 (no gateway): NEVER
+        found.since["gateway_offline"] = np.where(offline, heard, NEVER)
         self._links(now, found)
 
     def _battery_level(self, now: int) -> FloatArray:
@@ -657,4 +661,15 @@ def _any_column(mask: BoolArray) -> BoolArray:
     result = np.zeros(mask.shape[0], dtype=np.bool_)
     for i in range(mask.shape[1]):
         result |= mask[:, i]
+    return result
+
+
+def _silent_since(newest: IntArray, stale: BoolArray) -> IntArray:
+    """Per patient, the newest sample time of the metric silent longest among the ``stale``
+    ones (NEVER: none stale): when the silence ``stale_data`` names began, so its alert says
+    for how long and, once data is back, after how long (a loop over metrics, as above)."""
+    since = np.full(newest.shape[0], np.iinfo(np.int64).max, dtype=np.int64)
+    for i in range(newest.shape[1]):
+        since = np.where(stale[:, i], np.minimum(since, newest[:, i]), since)
+    result: IntArray = np.where(since == np.iinfo(np.int64).max, NEVER, since)
     return result

@@ -20,7 +20,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Final, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -42,6 +42,8 @@ __all__ = ["AlertBook", "NurseAction", "OpenAlert", "Transition"]
 
 _FIELDS = tuple(AlertState.__dataclass_fields__)
 _POLICIES_KEPT = 256
+_CLEARS: Final = frozenset({AlertEventKind.RESOLVED, AlertEventKind.LATCHED})
+"""The events of a condition that has cleared (their transitions carry when it did)."""
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,11 @@ class Transition:
     reason: str | None = None
     """Why an alert was closed by someone else than the service (``discharged``): the database
     already resolved and audited it, so the store only publishes it."""
+    cleared_at: int = NEVER
+    """For ``resolved`` and ``latched``: when the condition became inactive (the first tick it
+    was off; NEVER: unknown, or closed by someone else). The event itself comes later, after
+    the ``resolve_after_s`` hold-down or a nurse's acknowledgement: a silence alert says how
+    long the silence lasted up to this moment, not up to the event (the store)."""
 
 
 class AlertBook:
@@ -391,6 +398,9 @@ class AlertBook:
                     notified_at=int(self._cells["notified_at"][cell]),
                     actions=mine,
                     silenced_by=self._silencer.get(cell) if silenced_until != NEVER else None,
+                    cleared_at=(
+                        int(self._cells["inactive_since"][cell]) if kind in _CLEARS else NEVER
+                    ),
                 )
             )
         return out

@@ -56,6 +56,7 @@ from nabd.analytics.service.samples import Samples
 from nabd.analytics.service.settings import MonitorSettings
 from nabd.analytics.service.source import CHANNEL, Fetched, ObservationSource, load_registry
 from nabd.analytics.service.store import AlertStore, News2Writer, Published, TickRecord
+from nabd.contract.alert_text import SILENCES
 from nabd.contract.payloads import AlertFacts
 
 __all__ = ["MonitorService", "TickStats"]
@@ -394,10 +395,12 @@ async def _either(wake: asyncio.Event, stop: asyncio.Event) -> None:
 
 
 def _facts(found: Detection, transitions: list[Transition]) -> dict[tuple[int, str], AlertFacts]:
+    """What raised or worsened alerts say, and silence alerts silent again (the store)."""
     return {
         (t.row, t.condition): facts(found, t.row, t.condition)
         for t in transitions
         if t.kind in _WITH_MESSAGE
+        or (t.kind is AlertEventKind.UNLATCHED and t.condition in SILENCES)
     }
 
 

@@ -17,9 +17,13 @@ worsened                  priority up, state back to ``raised``, acknowledgement
                           cleared, message, facts and messages updated (a worsening without
                           facts clears the earlier ones: readers show the new message)
 escalated                 ``escalation_level`` + 1, priority + 1 (at most critical)
-latched / unlatched       ``latched`` set / cleared (condition cleared / returned)
+latched / unlatched       ``latched`` set / cleared (condition cleared / returned); a silence
+                          alert's message, facts and messages say what resumed and after how
+                          long / that it is silent again (below)
 silence_ended             ``silenced_until`` cleared
-resolved                  state ``resolved``, ``resolved_at``; one the patient's discharge
+resolved                  state ``resolved``, ``resolved_at``; a silence alert's message,
+                          facts and messages say what resumed and after how long (kept from
+                          its latch if it was latched); one the patient's discharge
                           closed (``reason`` set) was resolved and audited by the database's
                           trigger (migration 0032): it is only published
 acknowledged / silenced   nothing: ``nabd alerts`` changed the row and wrote the audit entry
@@ -27,6 +31,16 @@ acknowledged / silenced   nothing: ``nabd alerts`` changed the row and wrote the
 ========================  ===================================================================
 
 The service's own transitions are audited as actor ``nabd-analytics``; a nurse's as the nurse.
+
+A silence alert (``stale_data``, ``gateway_offline``, ``device_disconnected``,
+``home_gateway_offline``: :data:`nabd.contract.alert_text.SILENCES`) that kept saying, once
+resolved, what it said when raised ("Device disconnected for 2 min") would tell the nurse
+reading the history nothing of the end of the silence. When its condition clears, its facts
+become :func:`nabd.contract.alert_text.resumed`'s (what is back, after how long: from the
+start of the silence its facts measured to the transition's ``cleared_at``, not to the event,
+which comes after the resolve hold-down or a nurse's acknowledgement) and its sentences in
+every language are rewritten with them, as ingest's watchdog does for
+``monitoring_interrupted`` (migration 0142). The things it named are kept.
 """
 
 from __future__ import annotations
@@ -48,8 +62,8 @@ from nabd.analytics.news2 import MISSING, PARAMETERS, News2
 from nabd.analytics.service.conditions import BY_NAME, column
 from nabd.analytics.service.lifecycle import NurseAction, OpenAlert, Transition
 from nabd.analytics.service.state import PatientIndex
-from nabd.contract.alert_text import render, renderings
-from nabd.contract.payloads import AlertFacts
+from nabd.contract.alert_text import RESUMED, SILENCES, render, renderings, resumed
+from nabd.contract.payloads import MAX_MESSAGE_CHARS, AlertFacts
 
 __all__ = [
     "ACTOR",
@@ -159,6 +173,15 @@ _UPDATE_SQL: Final = {
 _SAYS: Final = frozenset({AlertEventKind.RAISED, AlertEventKind.WORSENED})
 """The events that write what the alert says (message, facts, messages)."""
 
+_SAY_SQL: Final = """
+UPDATE alert SET message = %(message)s, facts = %(facts)s, messages = %(messages)s
+WHERE id = %(id)s"""
+"""What a silence alert says as its condition clears or returns (on top of the event's own
+statement, in the same pipeline)."""
+_SILENCE_EVENTS: Final = frozenset(
+    {AlertEventKind.LATCHED, AlertEventKind.UNLATCHED, AlertEventKind.RESOLVED}
+)
+
 _AUDIT_SQL: Final = """
 INSERT INTO audit_log (actor, action, subject, details) VALUES (%s, %s, %s, %s::jsonb)
 """
@@ -218,6 +241,9 @@ class AlertStore:
         self._conn = conn
         self._messages: dict[uuid.UUID, str] = {}
         self._facts: dict[uuid.UUID, AlertFacts] = {}
+        self._said_at: dict[uuid.UUID, int] = {}
+        """When the current facts were found (their ``duration_s`` is up to then); absent for
+        a restored alert: its raise."""
 
     async def lock(self) -> None:
         """Serialise with nurses' actions until this transaction ends."""
@@ -328,7 +354,8 @@ class AlertStore:
         """Write the transitions in order; return what to publish once this commits.
 
         ``messages`` holds the message of each (row, condition) raised or worsened this tick,
-        ``facts`` what raised it (:func:`nabd.analytics.service.engine.facts`), as data.
+        ``facts`` what raised it (:func:`nabd.analytics.service.engine.facts`), as data, and
+        those of a silence alert whose condition returned (unlatched).
         """
         published = []
         # One pipeline: the three statements of each transition go out without waiting for the
@@ -342,10 +369,13 @@ class AlertStore:
                     said = (facts or {}).get((t.row, t.condition))
                     if said is not None:
                         self._facts[t.alert_id] = said
+                        self._said_at[t.alert_id] = t.at
                     else:  # the earlier facts describe the earlier state: not kept as current
                         self._facts.pop(t.alert_id, None)
                 if t.reason is None:  # else the database wrote, audited and notified it
                     await self._write_one(cur, t, patient)
+                    if t.condition in SILENCES and t.kind in _SILENCE_EVENTS:
+                        await self._silence(cur, t, (facts or {}).get((t.row, t.condition)))
                 published.append(
                     Published(
                         transition=t,
@@ -358,7 +388,39 @@ class AlertStore:
                 if t.kind is AlertEventKind.RESOLVED:
                     self._messages.pop(t.alert_id, None)
                     self._facts.pop(t.alert_id, None)
+                    self._said_at.pop(t.alert_id, None)
         return published
+
+    async def _silence(
+        self, cur: psycopg.AsyncCursor[tuple[Any, ...]], t: Transition, back: AlertFacts | None
+    ) -> None:
+        """Make a silence alert say what its condition does now (the module's docstring):
+        cleared (latched, or resolved without a latch before it): what resumed, after how long;
+        silent again (unlatched): ``back``, the current facts (none given: unchanged). A
+        resolution after a latch keeps what the latch said: the silence ended then."""
+        said = self._facts.get(t.alert_id)
+        if t.kind is AlertEventKind.UNLATCHED:
+            if back is None:
+                return
+            now, self._said_at[t.alert_id] = back, t.at
+        elif t.kind is AlertEventKind.RESOLVED and said is not None and RESUMED in said.items:
+            return
+        else:
+            found_at = self._said_at.get(t.alert_id, t.raised_at)
+            before = (said.duration_s or 0.0) if said is not None else 0.0
+            ended = t.cleared_at if t.cleared_at != NEVER else t.at
+            now = resumed(said, t.condition, before + (ended - found_at) / 1e9)
+        self._facts[t.alert_id] = now
+        self._messages[t.alert_id] = render(now, "en")[:MAX_MESSAGE_CHARS]
+        await cur.execute(
+            _SAY_SQL,
+            {
+                "id": t.alert_id,
+                "message": self._messages[t.alert_id],
+                "facts": _jsonb(now),
+                "messages": _messages(now),
+            },
+        )
 
     async def _write_one(
         self, cur: psycopg.AsyncCursor[tuple[Any, ...]], t: Transition, patient: str
