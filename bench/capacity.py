@@ -832,8 +832,7 @@ def statements_read(url: str | None, top: int = 8) -> tuple[Statement, ...]:
     with psycopg.connect(url, autocommit=True) as conn:
         rows = conn.execute(_STATEMENTS_SQL, (url.rsplit("/", 1)[1], top)).fetchall()
     return tuple(
-        Statement(float(t), int(n), str(q), float(w), int(f), int(r))
-        for t, n, q, w, f, r in rows
+        Statement(float(t), int(n), str(q), float(w), int(f), int(r)) for t, n, q, w, f, r in rows
     )
 
 
