@@ -5,6 +5,8 @@ database, no browser."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from nabd.contract.alert_text import render
@@ -69,3 +71,18 @@ def test_arabic_writes_a_decimal_comma_in_both() -> None:
     assert Translator(Language.AR).number(86, 0) == "86"
     trend = AlertFacts(condition="heart_rate_trend", value=-2.5, unit="/min")
     assert render(trend, "ar").startswith("تغير مستمر في نبض القلب: -2,5 /min/ساعة")
+
+
+@pytest.mark.parametrize(
+    ("seconds", "en", "ar"),
+    [
+        (41, "41 s ago", "منذ 41 ثانية"),
+        (180, "3 min ago", "منذ 3 دقيقة"),
+        (7200, "2 h ago", "منذ 2 ساعة"),
+    ],
+)
+def test_an_age_is_written_with_each_languages_unit_words(seconds: int, en: str, ar: str) -> None:
+    now = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
+    at = now - timedelta(seconds=seconds)
+    assert Translator(Language("en")).age(at, now) == en
+    assert Translator(Language("ar")).age(at, now) == ar

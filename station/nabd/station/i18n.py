@@ -158,6 +158,11 @@ PHRASES: Final[Mapping[str, Mapping[str, str]]] = {
     "done_record": {"en": "Observations recorded.", "fr": "Observations enregistrées.",
                     "ar": "تم تسجيل الملاحظات."},
     "ago": {"en": "{n} ago", "fr": "il y a {n}", "ar": "منذ {n}"},
+    # Units of an age: Arabic writes the words, as the alert sentences do
+    # (nabd.contract.alert_text), not "s" / "min" / "h" in Latin letters.
+    "age_s": {"en": "{n} s", "fr": "{n} s", "ar": "{n} ثانية"},
+    "age_min": {"en": "{n} min", "fr": "{n} min", "ar": "{n} دقيقة"},
+    "age_h": {"en": "{n} h", "fr": "{n} h", "ar": "{n} ساعة"},
     "new_alert": {"en": "New high-priority alert", "fr": "Nouvelle alerte prioritaire",
                   "ar": "إنذار جديد ذو أولوية عالية"},
     "back": {"en": "Back to the board", "fr": "Retour au tableau", "ar": "العودة إلى اللوحة"},
@@ -532,12 +537,13 @@ class Translator:
         return text.format(**values) if values else text
 
     def age(self, at: datetime, now: datetime) -> str:
-        """How old a value is, in the largest whole unit (``12 s``, ``3 min``, ``2 h``)."""
+        """How old a value is, in the largest whole unit (``12 s``, ``3 min``, ``2 h``; in
+        Arabic ``12 ثانية``, with the alert sentences' unit words)."""
         seconds = max(0, int((now - at).total_seconds()))
         if seconds < 60:
-            n = f"{seconds} s"
+            n = self("age_s", n=seconds)
         elif seconds < 3600:
-            n = f"{seconds // 60} min"
+            n = self("age_min", n=seconds // 60)
         else:
-            n = f"{seconds // 3600} h"
+            n = self("age_h", n=seconds // 3600)
         return self("ago", n=n)
