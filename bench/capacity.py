@@ -310,6 +310,8 @@ class StepResult:
     """With ``--statements``: PostgreSQL's costliest statements during the hold."""
     copy_rows_s: float = 0.0
     """This machine's binary COPY rate (:class:`Machine`), to say the step's rate against it."""
+    raised: Mapping[str, int] = field(default_factory=dict)
+    """Alerts raised from the start of the hold to the end of the drain, by condition."""
 
     @property
     def lost(self) -> int:
@@ -776,6 +778,21 @@ def measure_machine(owner_url: str) -> Machine:
     return Machine(copy_rows_s, best * 1e6)
 
 
+def _raised(owner_url: str, since: float, until: float) -> dict[str, int]:
+    """Alerts raised in ``[since, until)`` (epoch seconds), by condition: what the nurses would
+    have seen. A ward's normal load raises a few; an overloaded server raised ``stale_data``
+    for every patient at once (docs/reliability.md), which a step should show."""
+    import psycopg  # noqa: PLC0415
+
+    with psycopg.connect(owner_url) as conn:
+        rows = conn.execute(
+            "SELECT condition, count(*) FROM alert WHERE raised_at >= to_timestamp(%s)"
+            " AND raised_at < to_timestamp(%s) GROUP BY 1 ORDER BY 2 DESC, 1",
+            (since, until),
+        ).fetchall()
+    return {str(c): int(n) for c, n in rows}
+
+
 def _stored(owner_url: str, since: float, until: float) -> int:
     """Readings stored with a receipt time in ``[since, until)`` (epoch seconds)."""
     import psycopg  # noqa: PLC0415
@@ -885,7 +902,12 @@ def run_step(server: Server, beds: int, step_no: int) -> StepResult:
         load=hold.load,
         slow_seconds=slow_seconds(points, hold.started_wall),
         statements=costliest,
+        raised=_raised(server.owner_url, hold.started_wall, time.time()),
     )
+
+
+def _counts(raised: Mapping[str, int]) -> str:
+    return ", ".join(f"{c} {n}" for c, n in raised.items()) or "none"
 
 
 def _shares(cpu: Mapping[str, float], parts: bool) -> str:
@@ -912,7 +934,8 @@ def describe(r: StepResult) -> str:
         f"(worst {_ms(r.slow_seconds[2])} ms)\n"
         f"        CPU (% of one core): {cpu}; load average {r.load[0]:.1f} -> {r.load[1]:.1f}\n"
         f"        PostgreSQL by login: {by_login}\n"
-        f"        without traffic (the settle): {idle}"
+        f"        without traffic (the settle): {idle}\n"
+        f"        alerts raised (hold and drain): {_counts(r.raised)}"
         + "".join(f"\n        PostgreSQL statement: {st}" for st in r.statements)
     )
 

@@ -112,6 +112,9 @@ def test_a_tiny_run_works_end_to_end() -> None:
     ), done.stdout
     assert re.search(r"^machine: binary COPY [0-9,]+ rows/s", done.stdout, re.MULTILINE)
     assert "PostgreSQL statement:" in done.stdout
+    raised = re.search(r"alerts raised \(hold and drain\): (.*)", done.stdout)
+    assert raised, done.stdout
+    assert "systolic_bp_high 1" in raised.group(1)  # the injected bed's, and only once
     assert "COPY reading_identity" in done.stdout  # ingest's writes are among them
 
 
