@@ -267,3 +267,32 @@ def test_a_backlog_from_the_broker_arrives_whole_in_few_reads_and_ack_many_settl
     finally:
         _end(client)
         _forget(broker, client_id)
+
+
+class _EndsWhenCompared(threading.Thread):
+    """A network thread that ends at the worst moment: while ``loop_stop`` compares it with the
+    calling thread, it does what paho's ``_thread_main`` does as it ends (``_thread = None``)."""
+
+    def __init__(self, client: BufferedClient) -> None:
+        super().__init__(target=lambda: None)
+        self.client = client
+
+    def __ne__(self, other: object) -> bool:
+        self.client._thread = None
+        return other is not self
+
+
+def test_loop_stop_survives_the_network_thread_ending_during_it() -> None:
+    """paho 2.2's ``loop_stop`` reads ``self._thread`` twice; the thread ending in between
+    raised ``AttributeError`` and failed a clean analytics shutdown once in a full test run."""
+    client = BufferedClient(
+        CallbackAPIVersion.VERSION2, client_id="stop", protocol=MQTTProtocolVersion.MQTTv5
+    )
+    thread = _EndsWhenCompared(client)
+    thread.start()
+    client._thread = thread
+    assert client.loop_stop() == mqtt.MQTT_ERR_SUCCESS
+    after: threading.Thread | None = client._thread  # widened: the stop cleared it
+    assert after is None
+    assert not thread.is_alive()
+    assert client.loop_stop() == mqtt.MQTT_ERR_INVAL  # stopped already: as paho answers

@@ -29,6 +29,7 @@ broker: many packets per chunk, packets split across chunks, reconnection, batch
 from __future__ import annotations
 
 import struct
+import threading
 from collections.abc import Iterable
 from typing import Any, Final
 
@@ -104,6 +105,23 @@ class BufferedClient(mqtt.Client):
         """Close as paho does, and drop what was buffered: it belonged to that connection."""
         self._chunk, self._chunk_pos = b"", 0
         super()._sock_close()
+
+    # -- stopping -------------------------------------------------------------------------
+
+    def loop_stop(self) -> MQTTErrorCode:
+        """paho's ``loop_stop`` without its race. paho checks ``self._thread``, then joins
+        ``self._thread``; its network thread sets that attribute to ``None`` as it ends, which
+        it does on its own right after a ``disconnect()``. Ending in between, the join raised
+        ``AttributeError: 'NoneType' object has no attribute 'join'`` and a clean shutdown of
+        analytics failed (seen once in a full test run). The thread is read once here."""
+        thread = self._thread
+        if thread is None:
+            return MQTTErrorCode.MQTT_ERR_INVAL
+        self._thread_terminate = True
+        if threading.current_thread() is not thread:
+            thread.join()
+            self._thread = None
+        return MQTTErrorCode.MQTT_ERR_SUCCESS
 
     # -- acknowledging --------------------------------------------------------------------
 
