@@ -667,9 +667,8 @@ def _any_column(mask: BoolArray) -> BoolArray:
 def _silent_since(newest: IntArray, stale: BoolArray) -> IntArray:
     """Per patient, the newest sample time of the metric silent longest among the ``stale``
     ones (NEVER: none stale): when the silence ``stale_data`` names began, so its alert says
-    for how long and, once data is back, after how long (a loop over metrics, as above)."""
-    since = np.full(newest.shape[0], np.iinfo(np.int64).max, dtype=np.int64)
-    for i in range(newest.shape[1]):
-        since = np.where(stale[:, i], np.minimum(since, newest[:, i]), since)
-    result: IntArray = np.where(since == np.iinfo(np.int64).max, NEVER, since)
+    for how long and, once data is back, after how long."""
+    none = np.iinfo(np.int64).max
+    since = np.where(stale, newest, none).min(axis=1, initial=none)
+    result: IntArray = np.where(since == none, NEVER, since)
     return result
