@@ -312,6 +312,9 @@ class StepResult:
     """This machine's binary COPY rate (:class:`Machine`), to say the step's rate against it."""
     raised: Mapping[str, int] = field(default_factory=dict)
     """Alerts raised from the start of the hold to the end of the drain, by condition."""
+    delayed: tuple[int, float] = (0, 0.0)
+    """(analytics ticks that found readings arriving late, the worst delay in s) over the same
+    span: what the nurse station's "readings arrive late" notice would have said."""
 
     @property
     def lost(self) -> int:
@@ -793,6 +796,20 @@ def _raised(owner_url: str, since: float, until: float) -> dict[str, int]:
     return {str(c): int(n) for c, n in rows}
 
 
+def _delayed(owner_url: str, since: float, until: float) -> tuple[int, float]:
+    """Analytics' ticks in ``[since, until)`` that recorded readings arriving late (migration
+    0153), and the worst delay (s)."""
+    import psycopg  # noqa: PLC0415
+
+    with psycopg.connect(owner_url) as conn:
+        row = conn.execute(
+            "SELECT count(readings_delay_ms), coalesce(max(readings_delay_ms), 0) / 1000"
+            " FROM analytics_tick WHERE time >= to_timestamp(%s) AND time < to_timestamp(%s)",
+            (since, until),
+        ).fetchone()
+    return (int(row[0]), float(row[1])) if row else (0, 0.0)
+
+
 def _stored(owner_url: str, since: float, until: float) -> int:
     """Readings stored with a receipt time in ``[since, until)`` (epoch seconds)."""
     import psycopg  # noqa: PLC0415
@@ -903,11 +920,19 @@ def run_step(server: Server, beds: int, step_no: int) -> StepResult:
         slow_seconds=slow_seconds(points, hold.started_wall),
         statements=costliest,
         raised=_raised(server.owner_url, hold.started_wall, time.time()),
+        delayed=_delayed(server.owner_url, hold.started_wall, time.time()),
     )
 
 
 def _counts(raised: Mapping[str, int]) -> str:
     return ", ".join(f"{c} {n}" for c, n in raised.items()) or "none"
+
+
+def _late(delayed: tuple[int, float]) -> str:
+    ticks, worst = delayed
+    if not ticks:
+        return "readings reached analytics on time"
+    return f"readings late at {ticks} analytics ticks (worst {worst:.0f} s)"
 
 
 def _shares(cpu: Mapping[str, float], parts: bool) -> str:
@@ -935,7 +960,8 @@ def describe(r: StepResult) -> str:
         f"        CPU (% of one core): {cpu}; load average {r.load[0]:.1f} -> {r.load[1]:.1f}\n"
         f"        PostgreSQL by login: {by_login}\n"
         f"        without traffic (the settle): {idle}\n"
-        f"        alerts raised (hold and drain): {_counts(r.raised)}"
+        f"        alerts raised (hold and drain): {_counts(r.raised)}; "
+        f"{_late(r.delayed)}"
         + "".join(f"\n        PostgreSQL statement: {st}" for st in r.statements)
     )
 

@@ -115,6 +115,7 @@ def test_a_tiny_run_works_end_to_end() -> None:
     raised = re.search(r"alerts raised \(hold and drain\): (.*)", done.stdout)
     assert raised, done.stdout
     assert "systolic_bp_high 1" in raised.group(1)  # the injected bed's, and only once
+    assert "; readings reached analytics on time" in raised.group(1)  # 8 beds: no delay
     assert "COPY reading_identity" in done.stdout  # ingest's writes are among them
 
 

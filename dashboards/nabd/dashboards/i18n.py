@@ -174,6 +174,7 @@ class Strings:  # one field per label; grouped by dashboard
     series_lag_p95: str
     series_tick_max: str
     series_tick_mean: str
+    series_readings_late: str
     series_dead_letters: str
     # Remote monitoring (patients at home).
     remote_title: str
@@ -367,6 +368,7 @@ _EN: Final = Strings(
     series_lag_p95="95th percentile",
     series_tick_max="longest",
     series_tick_mean="mean",
+    series_readings_late="readings late by",
     series_dead_letters="dead letters",
     remote_title="Nabd · Remote monitoring",
     stat_home_patients="Patients at home",
@@ -506,6 +508,7 @@ _FR: Final = Strings(
     series_lag_p95="95e centile",
     series_tick_max="plus long",
     series_tick_mean="moyenne",
+    series_readings_late="retard des mesures",
     series_dead_letters="messages rejetés",
     remote_title="Nabd · Télésurveillance",
     stat_home_patients="Patients à domicile",
@@ -645,6 +648,7 @@ _AR: Final = Strings(
     series_lag_p95="المئين 95",
     series_tick_max="الأطول",
     series_tick_mean="المتوسط",
+    series_readings_late="تأخر وصول القراءات",
     series_dead_letters="رسائل مرفوضة",
     remote_title="Nabd · المراقبة عن بعد",
     stat_home_patients="المرضى في المنزل",

@@ -3,9 +3,10 @@
 Counts on top (readings per second over the last five minutes, time since the last committed
 batch, dead letters in the range, time since the last analytics tick), then the ingest rate
 (readings and batches per second, from ``ingested_batch``), the lag from a reading to its commit
-(``observation_commit``), how long analytics ticks take (``analytics_tick``), dead letters over
-time and the latest ones with their reasons (never their payloads, which the dashboards role
-cannot read), and each ingest worker's own report (``ingest_health``).
+(``observation_commit``), how long analytics ticks take and how late their readings arrive
+(``analytics_tick``), dead letters over time and the latest ones with their reasons (never their
+payloads, which the dashboards role cannot read), and each ingest worker's own report
+(``ingest_health``).
 """
 
 from __future__ import annotations
@@ -135,7 +136,11 @@ def build(lang: Lang) -> Dashboard:
         s.panel_tick,
         sql.PIPELINE_TICK_TIME,
         "ms",
-        {"tick_max": s.series_tick_max, "tick_mean": s.series_tick_mean},
+        {
+            "tick_max": s.series_tick_max,
+            "tick_mean": s.series_tick_mean,
+            "readings_delay": s.series_readings_late,
+        },
     )
     dead = _series(
         s.panel_dead_letters,

@@ -24,6 +24,7 @@ from nabd.analytics.glucose import WardGlucose
 from nabd.analytics.limits import DEFAULT_LIMITS, LimitConfig
 from nabd.analytics.service.conditions import NAMES
 from nabd.analytics.service.errors import MonitorInputError
+from nabd.analytics.service.readings_delay import ReadingsDelayPolicy
 from nabd.analytics.technical import DEFAULT_EXPECTATIONS, BatteryConfig, MetricExpectation
 from nabd.analytics.trend import TrendConfig
 
@@ -139,6 +140,10 @@ class EngineConfig:
     no_data_grace_s: float = 120.0
     """After admission (or a service start), how long to wait for a first sample."""
     gateway_timeout_s: float = 120.0
+    readings_delay: ReadingsDelayPolicy = field(default_factory=ReadingsDelayPolicy)
+    """When the freshest readings arrive late, a patient's silence is judged beyond that delay
+    (``stale_data``), and the delay is said once per ward instead
+    (:mod:`nabd.analytics.service.readings_delay`)."""
     link_grace_s: float = 60.0
     """A device's Bluetooth link must stay down this long before ``device_disconnected``: the
     edge agent reconnects within seconds after a normal drop (backing off to at most a minute),

@@ -63,6 +63,7 @@ from nabd.analytics.service.config import (
     EngineConfig,
 )
 from nabd.analytics.service.lifecycle import AlertBook, NurseAction, Transition
+from nabd.analytics.service.readings_delay import ReadingsDelay
 from nabd.analytics.service.registry import Registry
 from nabd.analytics.service.samples import Samples, metric_index
 from nabd.analytics.service.state import (
@@ -209,6 +210,8 @@ class Engine:
         self._slow_active = np.zeros((0, len(CONDITIONS)), dtype=np.bool_)
         self._window_cadence = Cadence(self.config.window_every_s, self.config.window_cohorts)
         self._slow_cadence = Cadence(self.config.slow_every_s, self.config.slow_cohorts)
+        self.delay = ReadingsDelay(self.config.readings_delay)
+        """How late the freshest readings arrive (:meth:`arrived`); excuses that much silence."""
         self._last_minute = NEVER
         self._minute_done = np.zeros(0, dtype=np.int64)
         """Per patient, the start of the last minute summarised into its minute rings."""
@@ -228,6 +231,11 @@ class Engine:
 
     def ingest(self, samples: Samples) -> IngestCount:
         return self.state.ingest(samples)
+
+    def arrived(self, now: int, samples: Samples) -> None:
+        """``samples`` reached the service at ``now`` (a tick's fetch, not a warm-up read back
+        from the database): how late they are is the pipeline's delay."""
+        self.delay.observe(now, samples.time)
 
     def warm_minutes(self, samples: Samples, upto: int, rows: IntArray | None = None) -> None:
         """Refill the per-minute rings (service start) from medians read back from the database.
@@ -283,7 +291,10 @@ class Engine:
         if self.started_at == NEVER:
             self.started_at = now
         n, conditions = self.patients, len(CONDITIONS)
-        fresh = self._fresh(now)
+        # Silence is judged from here: ``now`` less the pipeline's delay while readings arrive
+        # late (nabd.analytics.service.readings_delay); a value that late is still current.
+        heard = now - self.delay.allowance_ns(now)
+        fresh = self._fresh(heard)
         found = Detection(
             now=now,
             active=np.zeros((n, conditions), dtype=np.bool_, order="F"),
@@ -296,7 +307,7 @@ class Engine:
         self._news2_condition(now, found)
         self._hard_limits(now, fresh, found)
         self._glucose(now, found)
-        self._technical(now, found)
+        self._technical(now, heard, found)
         run, rows = self._window_cadence.due(now, n)
         if run:
             self._windows(now, rows)
@@ -338,7 +349,9 @@ class Engine:
         return self.book.step(found.now, found.active, found.priority, actions)
 
     def _fresh(self, now: int) -> dict[str, FloatArray]:
-        """Each windowed metric's current value, NaN when missing or stale.
+        """Each windowed metric's current value, NaN when missing or stale at ``now`` (the
+        tick's, less the pipeline's delay: a heart rate that reached us 30 s late on an
+        overloaded server is still the current one, and its limits still apply).
 
         The current value is the newest clean sample, or for metrics with ``confirm_samples``
         k > 1 the median of the newest k (a slowly sampled metric keeps its newest value until
@@ -494,7 +507,7 @@ class Engine:
         found.value[:, col] = minutes
         found.items["device_disconnected"] = (st.link_row[down], st.link_device[down])
 
-    def _technical(self, now: int, found: Detection) -> None:
+    def _technical(self, now: int, heard: int, found: Detection) -> None:
         st, cfg = self.state, self.config
         seen_any = _any_column(st.latest_time != NEVER)
         since = np.maximum(st.admitted_at, self.started_at)
@@ -503,7 +516,7 @@ class Engine:
         keys = list(CONTINUOUS_METRICS)
         idx = [metric_index(k) for k in keys]
         limits = np.array([cfg.expectations[k].stale_after_s for k in keys])
-        flow = data_flow(now, st.latest_time[:, idx], limits)
+        flow = data_flow(heard, st.latest_time[:, idx], limits)
         stale = flow.stale & st.has_device[:, None]
         found.active[:, column("stale_data")] = _any_column(stale)
         found.masks["stale_data"] = (stale, tuple(keys))
@@ -513,7 +526,7 @@ class Engine:
         sensor_limits = np.array([cfg.expectations[k].stale_after_s for k in _SENSOR_METRICS])
         times = st.latest_time[:, sensors]
         off = st.latest_contact_lost[:, sensors] | (zero & (st.latest_value[:, sensors] == 0))
-        off &= ~data_flow(now, times, sensor_limits).stale  # a stale "off" is stale data
+        off &= ~data_flow(heard, times, sensor_limits).stale  # a stale "off" is stale data
         off &= times != NEVER
         breach = _any_column(off)
         self._sensor = self._sensor.step(

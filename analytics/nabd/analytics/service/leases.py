@@ -89,7 +89,7 @@ WHERE worker_id = %(me)s AND ward_id = ANY(%(wards)s)
 _FENCE_SQL: Final = """
 UPDATE analytics_lease l
 SET expires_at = clock_timestamp() + make_interval(secs => %(lease)s),
-    ticked_at = clock_timestamp()
+    ticked_at = clock_timestamp(), readings_delay_s = %(delay)s
 FROM unnest(%(wards)s::text[], %(epochs)s::int8[]) AS mine (ward_id, epoch)
 WHERE l.ward_id = mine.ward_id AND l.epoch = mine.epoch AND l.worker_id = %(me)s
 RETURNING l.ward_id
@@ -195,9 +195,10 @@ class Leases:
                 claimed[ward] = int(row[0])
         return claimed
 
-    async def fence(self, conn: Conn) -> tuple[str, ...]:
+    async def fence(self, conn: Conn, readings_delay_s: float | None = None) -> tuple[str, ...]:
         """Renew every lease held, inside the caller's transaction; forget and return the wards
-        whose lease another worker has taken (nothing may be written for them)."""
+        whose lease another worker has taken (nothing may be written for them). Each ward's
+        row also says how late its readings arrive (None: on time), for the nurse station."""
         if not self.owned:
             return ()
         wards = list(self.owned)
@@ -209,6 +210,7 @@ class Leases:
                     "lease": self.lease_s,
                     "wards": wards,
                     "epochs": [self.owned[w] for w in wards],
+                    "delay": readings_delay_s,
                 },
             )
         ).fetchall()

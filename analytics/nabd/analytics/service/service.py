@@ -104,6 +104,8 @@ class MonitorService:
         self.home = HomePatients(settings.home_every_s)
         self._watermark = -1
         self._discharged = 0
+        self._late = False
+        """Whether the last tick found readings arriving late (logged when that changes)."""
         """The newest discharge number (migration 0032) this service has acted on."""
         self._registry_at = NEVER
         self.leases = Leases(settings.worker_id, settings.lease_s)
@@ -231,6 +233,7 @@ class MonitorService:
             samples = await source.refetch_unknown(self._watermark, fetched.watermark, wards)
         self.engine.ingest(samples)
         now = time.time_ns()
+        self.engine.arrived(now, samples)
         if self.home.due(now, samples.row):
             await self.home.judge(conn, self.engine.state.index, now, wards)
         found = self.engine.detect(now)
@@ -260,7 +263,9 @@ class MonitorService:
         source, store = io
         async with conn.transaction():
             await store.lock()
-            lost = await self.leases.fence(conn)
+            delayed = self.engine.delay.delayed_s(found.now)
+            self._say_late(delayed)
+            lost = await self.leases.fence(conn, delayed)
             if lost:  # this worker hung past its leases: another one owns these wards now
                 rows = await self._release(source, lost)
                 found.active[rows] = False
@@ -289,6 +294,7 @@ class MonitorService:
                     detect_ms=detect_ms,
                     store_ms=store_ms,
                     oldest_commit=fetched.oldest_commit,
+                    readings_delay_s=delayed,
                 )
             )
         self.stats.last_store_ms = (time.perf_counter() - started) * 1000
@@ -296,6 +302,20 @@ class MonitorService:
         for t in transitions:
             self.stats.kinds[t.kind.value] = self.stats.kinds.get(t.kind.value, 0) + 1
         return published
+
+    def _say_late(self, delayed: float | None) -> None:
+        """Log when readings start or stop arriving late: for IT, what the station shows."""
+        if (delayed is not None) == self._late:
+            return
+        self._late = delayed is not None
+        if delayed is not None:
+            log.warning(
+                "readings arrive %.0f s late: silence is judged beyond that delay and the "
+                "nurse station says so (the server is likely overloaded)",
+                delayed,
+            )
+        else:
+            log.warning("readings arrive on time again")
 
     async def _balance(
         self, conn: Conn, source: ObservationSource, store: AlertStore, *, force: bool = False

@@ -198,11 +198,12 @@ ON CONFLICT DO NOTHING
 
 _TICK_SQL: Final = """
 INSERT INTO analytics_tick (time, duration_ms, patients, samples, events, detect_ms, store_ms,
-                            handoff_lag_ms)
+                            handoff_lag_ms, readings_delay_ms)
 VALUES (%(time)s, %(duration_ms)s, %(patients)s, %(samples)s, %(events)s, %(detect_ms)s,
         %(store_ms)s,
         CASE WHEN %(oldest)s::timestamptz IS NULL THEN NULL
-             ELSE extract(epoch FROM clock_timestamp() - %(oldest)s::timestamptz) * 1000 END)
+             ELSE extract(epoch FROM clock_timestamp() - %(oldest)s::timestamptz) * 1000 END,
+        %(delay_ms)s)
 """
 
 _NEWS2_PARTS: Final = PARAMETERS
@@ -232,6 +233,8 @@ class TickRecord:
     store_ms: float
     oldest_commit: int
     """Commit time of the oldest hand-off entry folded in (NEVER: none)."""
+    readings_delay_s: float | None = None
+    """How late the freshest readings arrive, while that is late (migration 0153)."""
 
 
 class AlertStore:
@@ -468,6 +471,9 @@ class AlertStore:
                 "detect_ms": record.detect_ms,
                 "store_ms": record.store_ms,
                 "oldest": None if record.oldest_commit == NEVER else from_ns(record.oldest_commit),
+                "delay_ms": None
+                if record.readings_delay_s is None
+                else record.readings_delay_s * 1000,
             },
         )
 
