@@ -32,6 +32,7 @@ from nabd.station import (
     board,
     charge,
     consent,
+    delays,
     gateways,
     password_change,
     scope,
@@ -229,29 +230,41 @@ def create_app(  # noqa: PLR0915 - the factory declares every route over one set
                 board.with_names(conn, rows, reader=user.name, what=what)
         return rows
 
+    def late_for(
+        conn: psycopg.Connection[Any], user: SignedIn, ward: str | None = None
+    ) -> list[delays.LateWard]:
+        """Her wards (or ``ward``, if hers) whose readings arrive late."""
+        with scope.as_user(conn, user):
+            wards = [w for w in delays.visible_wards(conn) if ward is None or w == ward]
+            scope.as_station(conn)
+            return delays.late(conn, wards)
+
     @app.get("/", response_class=HTMLResponse)
     def ward_board(request: Request) -> Response:
         with database() as conn:
             user = user_of(request, conn)
             rows = rows_for(conn, user)
-        return page(request, "board.html", user, rows=rows, vitals=board.VITALS)
+            late = late_for(conn, user)
+        return page(request, "board.html", user, rows=rows, vitals=board.VITALS, delays=late)
 
     @app.get("/board/rows", response_class=HTMLResponse)
     def board_rows(request: Request) -> Response:
         with database() as conn:
             user = user_of(request, conn)
             rows = rows_for(conn, user)
-        return page(request, "_rows.html", user, rows=rows, vitals=board.VITALS)
+            late = late_for(conn, user)
+        return page(request, "_refresh.html", user, rows=rows, vitals=board.VITALS, delays=late)
 
     @app.get("/patients/{patient_id}", response_class=HTMLResponse)
     def patient_page(request: Request, patient_id: str, done: str | None = None) -> Response:
         with database() as conn:
             user = user_of(request, conn)
             rows = rows_for(conn, user, patient_id)
+            late = late_for(conn, user, rows[0].ward_id) if rows else []
         if not rows:
             raise _not_found(patient_id)
         return page(request, "patient.html", user, row=rows[0], vitals=board.VITALS,
-                    done=done if done in _DONE else None)  # fmt: skip
+                    done=done if done in _DONE else None, delays=late)  # fmt: skip
 
     def act(request: Request, alert_id: str, csrf: str | None, do: _Action, done: str) -> Response:
         with database() as conn:
@@ -273,8 +286,9 @@ def create_app(  # noqa: PLR0915 - the factory declares every route over one set
         message: str, status: int,
     ) -> Response:  # fmt: skip
         rows = rows_for(conn, user, patient)
+        late = late_for(conn, user, rows[0].ward_id)
         return page(request, "patient.html", user, status, row=rows[0], vitals=board.VITALS,
-                    error=message)  # fmt: skip
+                    error=message, delays=late)  # fmt: skip
 
     @app.post("/alerts/{alert_id}/ack")
     def acknowledge(

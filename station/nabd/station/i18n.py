@@ -163,6 +163,17 @@ PHRASES: Final[Mapping[str, Mapping[str, str]]] = {
     "age_s": {"en": "{n} s", "fr": "{n} s", "ar": "{n} ثانية"},
     "age_min": {"en": "{n} min", "fr": "{n} min", "ar": "{n} دقيقة"},
     "age_h": {"en": "{n} h", "fr": "{n} h", "ar": "{n} ساعة"},
+    # Readings, and so alarms, arriving late on a ward (nabd.station.delays); {late} is a
+    # duration of :meth:`Translator.duration`. Arabic: to be reviewed by a native speaker.
+    "late_readings": {"en": "Late readings", "fr": "Mesures en retard", "ar": "قياسات متأخرة"},
+    "readings_late": {
+        "en": "Readings from this ward arrive {late} late: alarms are {late} late too. The"
+              " server is overloaded; tell IT.",
+        "fr": "Les mesures de ce service arrivent avec {late} de retard : les alarmes aussi."
+              " Le serveur est surchargé ; prévenez l'informatique.",
+        "ar": "تصل قياسات هذه المصلحة بتأخر {late}: فالإنذارات أيضًا تتأخر {late}."
+              " الخادم مُثقَل؛ أبلغ مصلحة المعلوميات.",
+    },
     "new_alert": {"en": "New high-priority alert", "fr": "Nouvelle alerte prioritaire",
                   "ar": "إنذار جديد ذو أولوية عالية"},
     "back": {"en": "Back to the board", "fr": "Retour au tableau", "ar": "العودة إلى اللوحة"},
@@ -535,6 +546,16 @@ class Translator:
         else:
             text = (PHRASES.get(key) or CONSENT_PHRASES[key])[self.lang.value]
         return text.format(**values) if values else text
+
+    def duration(self, seconds: float) -> str:
+        """A length of time with the age units (``45 s``, ``3 min``, ``2 h``; in Arabic
+        ``45 ثانية``): whole seconds below two minutes, where a nurse weighs each one."""
+        whole = max(0, round(seconds))
+        if whole < 120:
+            return self("age_s", n=self.number(whole, 0))
+        if whole < 7200:
+            return self("age_min", n=self.number(whole // 60, 0))
+        return self("age_h", n=self.number(whole // 3600, 0))
 
     def age(self, at: datetime, now: datetime) -> str:
         """How old a value is, in the largest whole unit (``12 s``, ``3 min``, ``2 h``; in

@@ -4,6 +4,7 @@
 (function () {
   const rows = document.getElementById("rows");
   const cue = document.getElementById("cue");
+  const delays = document.getElementById("delays");
   if (!rows) return;
   const every = Number(rows.dataset.refreshMs) || 5000;
   const urgent = () => new Set(Array.from(
@@ -28,6 +29,12 @@
       if (response.redirected || response.status === 401) { window.location = "/login"; return; }
       if (!response.ok) return;
       rows.innerHTML = await response.text();
+      // The late-readings notices come first, in a template: above the table, only if changed.
+      const late = rows.querySelector("template#delays-fresh");
+      if (late) {
+        if (delays && delays.innerHTML !== late.innerHTML) delays.replaceChildren(late.content);
+        late.remove();
+      }
       const now = urgent();
       const fresh = Array.from(now).filter((id) => !seen.has(id));
       if (fresh.length) { cue.hidden = false; beep(); }
