@@ -156,3 +156,20 @@ def test_a_pipeline_that_stops_is_still_silence_for_everyone() -> None:
         if second == 29:
             assert not found.active[:, column("stale_data")].any()
     assert found.active[:, column("stale_data")].all()
+
+
+def test_stored_records_and_patients_at_home_are_not_the_pipeline_being_late() -> None:
+    """A cuff uploading the pressures it stored, a meter's glucose, a respiration rate (once a
+    minute), or a patient at home sending her day: late by design. Only readings streamed live
+    (heart rate, pulse, SpO2, RR intervals) of patients on a ward say how late the pipeline is."""
+    e = engine(2)
+    for second in range(12):
+        now = T0 + second * S
+        old = np.full(2, T0 - 3600 * S)
+        e.arrived(
+            now, Samples.of(np.arange(2), ["systolic_bp", "respiration_rate"], old, [120.0, 16.0])
+        )
+        e.arrived(now, Samples.of([1], ["heart_rate"], [T0 - 600 * S], [70.0]), away=np.array([1]))
+    assert e.delay.delay_ns(T0 + 11 * S) is None
+    e.arrived(T0 + 12 * S, Samples.of([0], ["rr_interval"], [T0 - 18 * S], [0.8]))
+    assert e.delay.delayed_s(T0 + 12 * S) == 30.0

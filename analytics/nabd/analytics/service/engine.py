@@ -93,6 +93,10 @@ _DEVICE_KEY: Final = {"temperature": "body_temperature"}
 _DEVICE_PART: Final = ("respiration_rate", "spo2", "systolic_bp", "heart_rate", "body_temperature")
 _GLUCOSE_INDEX: Final = metric_index("glucose")
 _SENSOR_METRICS: Final = ("spo2", "pulse_rate", "heart_rate")
+_STREAMED: Final = ("heart_rate", "pulse_rate", "spo2", "rr_interval")
+"""Metrics a device streams live, a sample a second: how late they arrive is the pipeline's
+delay (respiration rate comes once a minute, spot measurements when taken or uploaded)."""
+_STREAMED_INDEX: Final = np.array([metric_index(k) for k in _STREAMED], dtype=np.int64)
 _FLATLINE_METRICS: Final = ("heart_rate", "pulse_rate", "rr_interval")
 _BASELINE_SIDES: Final = {"heart_rate": "both", "spo2": "below", "respiration_rate": "both"}
 _TREND_SIDES: Final = {"heart_rate": "both", "spo2": "falling", "respiration_rate": "both"}
@@ -232,10 +236,17 @@ class Engine:
     def ingest(self, samples: Samples) -> IngestCount:
         return self.state.ingest(samples)
 
-    def arrived(self, now: int, samples: Samples) -> None:
+    def arrived(self, now: int, samples: Samples, away: IntArray | None = None) -> None:
         """``samples`` reached the service at ``now`` (a tick's fetch, not a warm-up read back
-        from the database): how late they are is the pipeline's delay."""
-        self.delay.observe(now, samples.time)
+        from the database): how late they are is the pipeline's delay.
+
+        Only readings streamed live count (:data:`_STREAMED`: a sample a second), and none of
+        the rows ``away`` (patients at home): a cuff or a meter uploading the records it stored,
+        or a home gateway sending its day, is late by design, not because the pipeline is."""
+        live = np.isin(samples.metric, _STREAMED_INDEX)
+        if away is not None and away.size:
+            live &= ~np.isin(samples.row, away)
+        self.delay.observe(now, samples.time[live])
 
     def warm_minutes(self, samples: Samples, upto: int, rows: IntArray | None = None) -> None:
         """Refill the per-minute rings (service start) from medians read back from the database.

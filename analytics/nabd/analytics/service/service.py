@@ -233,7 +233,7 @@ class MonitorService:
             samples = await source.refetch_unknown(self._watermark, fetched.watermark, wards)
         self.engine.ingest(samples)
         now = time.time_ns()
-        self.engine.arrived(now, samples)
+        self.engine.arrived(now, samples, away=self.home.rows)
         if self.home.due(now, samples.row):
             await self.home.judge(conn, self.engine.state.index, now, wards)
         found = self.engine.detect(now)
