@@ -748,7 +748,7 @@ def measure_machine(owner_url: str) -> Machine:
     """:class:`Machine`, measured on the stack just started (before any step)."""
     import psycopg  # noqa: PLC0415
 
-    from nabd.ingest.staging import OBSERVATION_COPY, OBSERVATION_TYPES  # noqa: PLC0415
+    from bench.copy_rate import copy_rows_per_s  # noqa: PLC0415
 
     rows: list[tuple[Any, ...]] = [
         (
@@ -757,14 +757,8 @@ def measure_machine(owner_url: str) -> Machine:
         )
         for i in range(_BASELINE_ROWS)
     ]  # fmt: skip
+    copy_rows_s = copy_rows_per_s(owner_url, rows, _BASELINE_CHUNK)
     with psycopg.connect(owner_url) as conn:
-        started = time.perf_counter()
-        for i in range(0, len(rows), _BASELINE_CHUNK):
-            with conn.transaction(), conn.cursor() as cur, cur.copy(OBSERVATION_COPY) as copy:
-                copy.set_types(list(OBSERVATION_TYPES))
-                for row in rows[i : i + _BASELINE_CHUNK]:
-                    copy.write_row(row)
-        copy_rows_s = len(rows) / (time.perf_counter() - started)
         conn.execute(
             "SELECT drop_chunks('observation', older_than => %s)",
             (_BASELINE_DAY.replace(year=2002),),

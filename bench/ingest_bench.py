@@ -69,8 +69,13 @@ from nabd.contract import topics
 from nabd.contract.catalogue import METRICS
 from nabd.contract.payloads import IngestAck, parse, parse_batch
 from nabd.ingest.settings import IngestSettings
-from nabd.ingest.staging import OBSERVATION_COPY, OBSERVATION_TYPES
 from nabd.mqtt.client import Broker, BrokerAccount, CleanStart, Session, build_client, connect
+
+_ROOT = Path(__file__).resolve().parents[1]
+if str(_ROOT) not in sys.path:
+    sys.path.insert(0, str(_ROOT))
+
+from bench.copy_rate import copy_rows_per_s  # noqa: E402
 
 DEVICES: tuple[tuple[str, tuple[str, ...], bool], ...] = (
     # (kind, metrics per measurement, has a clock)
@@ -246,14 +251,7 @@ def raw_copy(ingest_url: str, gws: list[Gateway], metric_ids: dict[str, int]) ->
     """Rows per second of binary COPY straight into the hypertable (ingest's own statement)."""
     remap = {i + 1: metric_ids[key] for i, key in enumerate(METRICS)}
     rows = [(r[1], r[0], r[2], remap[r[3]], *r[4:]) for gw in gws for r in gw.rows]
-    started = time.perf_counter()
-    with psycopg.connect(ingest_url) as conn:
-        for i in range(0, len(rows), COPY_CHUNK):
-            with conn.transaction(), conn.cursor() as cur, cur.copy(OBSERVATION_COPY) as copy:
-                copy.set_types(list(OBSERVATION_TYPES))
-                for row in rows[i : i + COPY_CHUNK]:
-                    copy.write_row(row)
-    return len(rows) / (time.perf_counter() - started)
+    return copy_rows_per_s(ingest_url, rows, COPY_CHUNK)
 
 
 # -- gateways over MQTT ---------------------------------------------------------------------
