@@ -47,7 +47,7 @@ from typing import Any, Final
 import psycopg
 from psycopg.types.json import Jsonb
 
-from nabd.contract import topics
+from nabd.contract import alert_text, topics
 from nabd.contract.alert_text import RESUMED, render, renderings
 from nabd.contract.payloads import Alert, AlertFacts, AlertPriority, AlertState, to_json
 
@@ -181,8 +181,7 @@ def resumed(was: OpenAlert) -> AlertFacts:
     from before the alert was raised (its raise's ``duration_s``) to this pass (``Monitoring
     resumed: alarm analysis running again after 4 min``)."""
     before = was.facts.duration_s if was.facts is not None and was.facts.duration_s else 0.0
-    return AlertFacts(condition=CONDITION, duration_s=before + max(0.0, was.open_s),
-                      items=(RESUMED,))  # fmt: skip
+    return alert_text.resumed(was.facts, CONDITION, before + max(0.0, was.open_s))
 
 
 _TICK_SQL: Final = """
