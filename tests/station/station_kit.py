@@ -105,10 +105,18 @@ class Station:
 
 @contextmanager
 def serve(
-    stack: RunningStack, seeded: Seeded, issuer: Issuer | None = None, **overrides: Any
+    stack: RunningStack,
+    seeded: Seeded,
+    issuer: Issuer | None = None,
+    *,
+    port: int = 0,
+    **overrides: Any,
 ) -> Iterator[Station]:
-    """The station over HTTPS on a free port, with the local stack's certificate (and
-    ``issuer`` for gateway credentials, if given)."""
+    """The station over HTTPS on a free port (or ``port``: a station stopped and served again
+    at the same address, for an open page to find; another socket may share that address and
+    take its connections over when it stops), with the local stack's certificate (and
+    ``issuer`` for gateway credentials, if given). Leaving the block stops the server: its
+    listening socket closes and its open connections end."""
     layout = Layout(stack.settings.root)
     settings = StationSettings(
         database_url=seeded.station_url,
@@ -118,7 +126,9 @@ def serve(
         **overrides,
     )
     sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # bound again after a stop
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)  # or by another while it stops
+    sock.bind(("127.0.0.1", port))
     config = uvicorn.Config(
         create_app(settings, issuer=issuer), lifespan="off", ws="none", http="h11",
         log_level="warning",

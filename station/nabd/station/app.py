@@ -47,7 +47,7 @@ from nabd.station.sessions import COOKIE, SignedIn
 from nabd.station.settings import StationSettings
 from nabd.station.users import Language
 
-__all__ = ["COOKIE", "create_app"]
+__all__ = ["COOKIE", "SCREEN_STALE_S", "create_app"]
 
 log = logging.getLogger("nabd.station")
 
@@ -56,6 +56,10 @@ _ENTRY_VALID_S: Final = 4 * 3600.0
 """A nurse's entry (ACVPU, oxygen, a value she measured) counts for 4 h, the default of ``nabd
 nurse record``: the 4-hourly round of a NEWS2 of 1-4 (RCP NEWS2 2017, chart 4; a local
 policy)."""
+
+SCREEN_STALE_S: Final = 20.0
+"""With no good refresh of the board for this long (or three refresh periods, if longer), the
+board says it is not up to date (static/board.js): four missed refreshes at the default 5 s."""
 
 Connect = Callable[[], psycopg.Connection[Any]]
 _Action = Callable[[psycopg.Connection[Any], SignedIn, uuid.UUID], object]
@@ -119,6 +123,7 @@ def create_app(  # noqa: PLR0915 - the factory declares every route over one set
             "dir": direction(lang),
             "now": datetime.now(UTC),
             "refresh_ms": int(settings.refresh_s * 1000),
+            "stale_ms": int(max(SCREEN_STALE_S, 3 * settings.refresh_s) * 1000),
             "grafana_url": settings.grafana_url,
         }
         return templates.TemplateResponse(request, template, context, status_code=status)
@@ -230,41 +235,42 @@ def create_app(  # noqa: PLR0915 - the factory declares every route over one set
                 board.with_names(conn, rows, reader=user.name, what=what)
         return rows
 
-    def late_for(
+    def notices_for(
         conn: psycopg.Connection[Any], user: SignedIn, ward: str | None = None
-    ) -> list[delays.LateWard]:
-        """Her wards (or ``ward``, if hers) whose readings arrive late."""
+    ) -> delays.WardNotices:
+        """Her wards (or ``ward``, if hers) no longer scored, or whose readings arrive late."""
         with scope.as_user(conn, user):
             wards = [w for w in delays.visible_wards(conn) if ward is None or w == ward]
+            occupied = [w for w in delays.occupied_wards(conn) if w in wards]
             scope.as_station(conn)
-            return delays.late(conn, wards)
+            return delays.WardNotices(delays.stopped(conn, occupied), delays.late(conn, wards))
 
     @app.get("/", response_class=HTMLResponse)
     def ward_board(request: Request) -> Response:
         with database() as conn:
             user = user_of(request, conn)
             rows = rows_for(conn, user)
-            late = late_for(conn, user)
-        return page(request, "board.html", user, rows=rows, vitals=board.VITALS, delays=late)
+            notices = notices_for(conn, user)
+        return page(request, "board.html", user, rows=rows, vitals=board.VITALS, notices=notices)
 
     @app.get("/board/rows", response_class=HTMLResponse)
     def board_rows(request: Request) -> Response:
         with database() as conn:
             user = user_of(request, conn)
             rows = rows_for(conn, user)
-            late = late_for(conn, user)
-        return page(request, "_refresh.html", user, rows=rows, vitals=board.VITALS, delays=late)
+            notices = notices_for(conn, user)
+        return page(request, "_refresh.html", user, rows=rows, vitals=board.VITALS, notices=notices)
 
     @app.get("/patients/{patient_id}", response_class=HTMLResponse)
     def patient_page(request: Request, patient_id: str, done: str | None = None) -> Response:
         with database() as conn:
             user = user_of(request, conn)
             rows = rows_for(conn, user, patient_id)
-            late = late_for(conn, user, rows[0].ward_id) if rows else []
+            notices = notices_for(conn, user, rows[0].ward_id) if rows else None
         if not rows:
             raise _not_found(patient_id)
         return page(request, "patient.html", user, row=rows[0], vitals=board.VITALS,
-                    done=done if done in _DONE else None, delays=late)  # fmt: skip
+                    done=done if done in _DONE else None, notices=notices)  # fmt: skip
 
     def act(request: Request, alert_id: str, csrf: str | None, do: _Action, done: str) -> Response:
         with database() as conn:
@@ -286,9 +292,9 @@ def create_app(  # noqa: PLR0915 - the factory declares every route over one set
         message: str, status: int,
     ) -> Response:  # fmt: skip
         rows = rows_for(conn, user, patient)
-        late = late_for(conn, user, rows[0].ward_id)
+        notices = notices_for(conn, user, rows[0].ward_id)
         return page(request, "patient.html", user, status, row=rows[0], vitals=board.VITALS,
-                    error=message, delays=late)  # fmt: skip
+                    error=message, notices=notices)  # fmt: skip
 
     @app.post("/alerts/{alert_id}/ack")
     def acknowledge(

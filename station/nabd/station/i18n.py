@@ -174,6 +174,40 @@ PHRASES: Final[Mapping[str, Mapping[str, str]]] = {
         "ar": "تصل قياسات هذه المصلحة بتأخر {late}: فالإنذارات أيضًا تتأخر {late}."
               " الخادم مُثقَل؛ أبلغ مصلحة المعلوميات.",
     },
+    # A ward no longer scored at all (nabd.station.delays.stopped): no alarm is raised there.
+    # {since} is a duration of :meth:`Translator.duration`. Arabic: to be reviewed by a native
+    # speaker.
+    "analysis_stopped": {"en": "Alarm analysis stopped", "fr": "Analyse des alarmes arrêtée",
+                         "ar": "تحليل الإنذارات متوقف"},
+    "analysis_stopped_since": {
+        "en": "Alarm analysis for this ward stopped {since} ago: no alarm is being raised."
+              " Watch the patients directly and call IT.",
+        "fr": "L'analyse des alarmes de ce service est arrêtée depuis {since} : aucune alarme"
+              " n'est déclenchée. Surveillez directement les patients et appelez"
+              " l'informatique.",
+        "ar": "تحليل الإنذارات لهذه المصلحة متوقف منذ {since}: لا يُطلَق أي إنذار. راقب المرضى"
+              " مباشرةً واتصل بمصلحة المعلوميات.",
+    },
+    "analysis_not_running": {
+        "en": "Alarm analysis is not running for this ward: no alarm is being raised. Watch the"
+              " patients directly and call IT.",
+        "fr": "L'analyse des alarmes ne tourne pas pour ce service : aucune alarme n'est"
+              " déclenchée. Surveillez directement les patients et appelez l'informatique.",
+        "ar": "تحليل الإنذارات لا يعمل لهذه المصلحة: لا يُطلَق أي إنذار. راقب المرضى مباشرةً"
+              " واتصل بمصلحة المعلوميات.",
+    },
+    # The board itself not refreshing (static/board.js): shown by the browser, written here;
+    # {at} is the time of the last good refresh (:meth:`Translator.clock`). Arabic: to be
+    # reviewed by a native speaker.
+    "screen_stale": {"en": "Screen not updated", "fr": "Écran non mis à jour",
+                     "ar": "الشاشة غير محدَّثة"},
+    "screen_stale_since": {
+        "en": "This screen has not been updated since {at}: alarms may be missing. Check with"
+              " IT.",
+        "fr": "Cet écran n'est plus mis à jour depuis {at} : des alarmes peuvent manquer."
+              " Vérifiez avec l'informatique.",
+        "ar": "لم تُحدَّث هذه الشاشة منذ {at}: قد تغيب عنها إنذارات. تحقّق مع مصلحة المعلوميات.",
+    },
     "new_alert": {"en": "New high-priority alert", "fr": "Nouvelle alerte prioritaire",
                   "ar": "إنذار جديد ذو أولوية عالية"},
     "back": {"en": "Back to the board", "fr": "Retour au tableau", "ar": "العودة إلى اللوحة"},
@@ -539,6 +573,11 @@ class Translator:
         month = _MONTHS[self.lang.value][local.month - 1]
         return (f"{local.day} {month} {local.year}{_DATE_SEPARATOR[self.lang.value]}"
                 f"{local:%H:%M}")  # fmt: skip
+
+    def clock(self, at: datetime) -> str:
+        """The time of day in the station's time zone, ``14:02``, the 24-hour clock of a ward
+        (Western digits in all three languages, as :meth:`when`)."""
+        return f"{at.astimezone(self.zone):%H:%M}"
 
     def __call__(self, key: str, **values: object) -> str:
         if key in _SHARED:
