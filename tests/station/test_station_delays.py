@@ -15,6 +15,7 @@ import psycopg
 import pytest
 from playwright.sync_api import Browser, expect
 
+from nabd.station.delays import LateWard, StoppedWard, steady
 from nabd.station.i18n import Translator
 from nabd.station.users import Language
 from tests.station.browser_kit import new_page
@@ -163,3 +164,14 @@ def test_the_notice_in_arabic_reads_right_to_left(
     expect(notice).to_be_visible()
     expect(notice).to_contain_text(LATE["ar"])
     assert notice.evaluate("el => getComputedStyle(el).direction") == "rtl"
+
+
+def test_the_numbers_a_notice_says_move_in_steps_so_it_is_not_announced_every_refresh() -> None:
+    """A live region is read again whenever its text changes: the delay is said in 5-s steps,
+    a stopped analysis in 30-s steps below 2 min, so a refresh every 5 s does not re-announce."""
+    assert [LateWard("w1", s).said_s for s in (5.0, 7.9, 45.2, 49.9, 50.1)] == [5, 5, 45, 45, 50]
+    assert [StoppedWard("w1", s).said_s for s in (30.5, 59.0, 61.0, 95.0, 121.0)] == [
+        30, 30, 60, 90, 120,
+    ]  # fmt: skip
+    assert StoppedWard("w1", None).said_s is None
+    assert steady(0.4, 5.0) == 5.0  # at least one step: never "0 s"

@@ -40,6 +40,7 @@ __all__ = [
     "WardNotices",
     "late",
     "occupied_wards",
+    "steady",
     "stopped",
     "visible_wards",
 ]
@@ -50,11 +51,26 @@ FRESH_S: Final = 30.0
 """A tick older than this is not the present delay: analytics has stopped (the watchdog's)."""
 
 
+def steady(seconds: float, step: float) -> float:
+    """``seconds`` to a multiple of ``step`` (at least one step): what a notice says.
+
+    Why: the notices are live regions (``role=alert``, ``role=status``) re-read on every 5-s
+    refresh; a screen reader announces a notice again whenever its text changes, so a number
+    that moved by a second at each refresh was announced every 5 s. Said in steps, it changes
+    at most once a step, and the nurse loses nothing she would act on."""
+    return max(step, (seconds // step) * step)
+
+
 @dataclass(frozen=True)
 class LateWard:
     ward_id: str
     delay_s: float
     """How late (seconds) the ward's freshest readings reach analytics."""
+
+    @property
+    def said_s(self) -> float:
+        """The delay the notice says: in steps of 5 s (it is 5 s at least when set)."""
+        return steady(self.delay_s, 5.0)
 
 
 @dataclass(frozen=True)
@@ -76,6 +92,12 @@ class StoppedWard:
     ward_id: str
     stopped_s: float | None
     """How long ago (seconds, the database's clock) the ward was last scored; None: never."""
+
+    @property
+    def said_s(self) -> float | None:
+        """How long the notice says: in steps of 30 s below 2 min (then minutes, which the
+        duration shows whole anyway)."""
+        return None if self.stopped_s is None else steady(self.stopped_s, 30.0)
 
 
 def occupied_wards(conn: Conn) -> list[str]:
