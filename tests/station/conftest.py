@@ -14,6 +14,7 @@ if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
 from nabd.app.stack.testing import RunningStack  # noqa: E402
+from tests.station.lease_kit import Owner, no_leases  # noqa: E402
 from tests.station.station_kit import Seeded, Station, seed, serve  # noqa: E402
 
 if TYPE_CHECKING:
@@ -38,3 +39,10 @@ def browser() -> Iterator[Browser]:
 
     with chromium() as launched:
         yield launched
+
+
+@pytest.fixture
+def owner(station: Station) -> Iterator[Owner]:
+    """The owner's connection to the station's database, no analytics lease before or after
+    (the late-readings and stopped-analysis tests write them: ``lease_kit.lease``)."""
+    yield from no_leases(station)

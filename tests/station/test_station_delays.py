@@ -6,12 +6,8 @@ a real browser, a delay that starts after the board was opened appears with its 
 
 from __future__ import annotations
 
-import html
-from collections.abc import Iterator
 from datetime import timedelta
 
-import httpx
-import psycopg
 import pytest
 from playwright.sync_api import Browser, expect
 
@@ -20,12 +16,12 @@ from nabd.station.i18n import Translator
 from nabd.station.users import Language
 from tests.station.browser_kit import new_page
 from tests.station.browser_kit import sign_in as sign_in_browser
+from tests.station.lease_kit import Owner, lease, page_text
 from tests.station.station_kit import Station
 from tests.station.test_station_http import client, sign_in
 
 pytestmark = pytest.mark.integration
 
-Owner = psycopg.Connection[tuple[object, ...]]
 
 LATE = {
     "fr": "Les mesures de ce service arrivent avec 45 s de retard : les alarmes aussi. Le serveur"
@@ -36,33 +32,6 @@ LATE = {
           " مُثقَل؛ أبلغ مصلحة المعلوميات.",
 }  # fmt: skip
 NOTICE = 'class="notice delay" role="status"'
-
-
-@pytest.fixture
-def owner(station: Station) -> Iterator[Owner]:
-    with psycopg.connect(station.seeded.owner_url, autocommit=True) as conn:
-        conn.execute("DELETE FROM analytics_lease")
-        yield conn
-        conn.execute("DELETE FROM analytics_lease")
-
-
-def _lease(owner: Owner, ward: str, delay_s: float | None, ticked_ago: timedelta) -> None:
-    """The ward's lease as its owning analytics worker stamps it each tick."""
-    owner.execute(
-        """INSERT INTO analytics_lease (ward_id, worker_id, epoch, acquired_at, expires_at,
-                                        ticked_at, readings_delay_s)
-           VALUES (%(w)s, 'worker-1', 1, now() - interval '1 hour', now() + interval '10 s',
-                   now() - %(ago)s, %(d)s)
-           ON CONFLICT (ward_id) DO UPDATE
-           SET ticked_at = EXCLUDED.ticked_at, readings_delay_s = EXCLUDED.readings_delay_s""",
-        {"w": ward, "ago": ticked_ago, "d": delay_s},
-    )
-
-
-def _page(c: httpx.Client, path: str) -> str:
-    reply = c.get(path)
-    assert reply.status_code == 200, reply.text
-    return html.unescape(reply.text)
 
 
 def _notices(page: str) -> int:
@@ -81,56 +50,56 @@ def test_the_delay_reads_as_each_language_writes_it() -> None:
 def test_a_late_ward_shows_one_notice_in_her_language_to_its_nurses_only(
     station: Station, owner: Owner
 ) -> None:
-    _lease(owner, "w1", 45.0, timedelta(seconds=1))
-    _lease(owner, "w2", None, timedelta(seconds=1))  # on time
+    lease(owner, "w1", timedelta(seconds=1), delay_s=45.0)
+    lease(owner, "w2", timedelta(seconds=1))  # on time
     with client(station) as c:
         sign_in(c, "amina")  # French, w1
         for path in ("/", "/board/rows", "/patients/p-a"):
-            page = _page(c, path)
+            page = page_text(c, path)
             assert _notices(page) == 1, path
             assert LATE["fr"] in page, path
             assert 'data-ward="w1"><strong>Mesures en retard · w1</strong>' in page
     with client(station) as c:
         sign_in(c, "chloe")  # English, w1 and w2: w1's notice, none for w2
-        board = _page(c, "/")
+        board = page_text(c, "/")
         assert _notices(board) == 1
         assert LATE["en"] in board
         assert 'data-ward="w1"' in board
         assert 'data-ward="w2"' not in board
-        assert _notices(_page(c, "/patients/p-b")) == 0  # her w2 patient: on time
+        assert _notices(page_text(c, "/patients/p-b")) == 0  # her w2 patient: on time
     with client(station) as c:
         sign_in(c, "bilal")  # Arabic, w2 only: w1's delay is not his to see
         for path in ("/", "/board/rows", "/patients/p-b"):
-            page = _page(c, path)
+            page = page_text(c, path)
             assert _notices(page) == 0, path
             assert 'data-ward="w1"' not in page, path
 
-    _lease(owner, "w2", 45.0, timedelta(seconds=1))
+    lease(owner, "w2", timedelta(seconds=1), delay_s=45.0)
     with client(station) as c:
         sign_in(c, "bilal")
-        board = _page(c, "/")
+        board = page_text(c, "/")
         assert _notices(board) == 1
         assert LATE["ar"] in board
         assert 'data-ward="w2"' in board
         assert 'dir="rtl"' in board
     with client(station) as c:
         sign_in(c, "chloe")  # one notice per ward
-        assert _notices(_page(c, "/")) == 2
+        assert _notices(page_text(c, "/")) == 2
 
 
 def test_no_notice_on_time_nor_from_a_stale_tick(station: Station, owner: Owner) -> None:
     with client(station) as c:
         sign_in(c, "amina")
-        assert _notices(_page(c, "/")) == 0  # no lease at all
-        _lease(owner, "w1", None, timedelta(seconds=1))
-        assert _notices(_page(c, "/")) == 0  # readings on time
+        assert _notices(page_text(c, "/")) == 0  # no lease at all
+        lease(owner, "w1", timedelta(seconds=1))
+        assert _notices(page_text(c, "/")) == 0  # readings on time
         # Analytics stopped two minutes ago with the ward late: the watchdog's alert says so,
         # not this notice (its delay is no longer the present's).
-        _lease(owner, "w1", 45.0, timedelta(minutes=2))
+        lease(owner, "w1", timedelta(minutes=2), delay_s=45.0)
         for path in ("/", "/board/rows", "/patients/p-a"):
-            assert _notices(_page(c, path)) == 0, path
-        _lease(owner, "w1", 45.0, timedelta(seconds=1))
-        assert _notices(_page(c, "/")) == 1
+            assert _notices(page_text(c, path)) == 0, path
+        lease(owner, "w1", timedelta(seconds=1), delay_s=45.0)
+        assert _notices(page_text(c, "/")) == 1
 
 
 def test_a_delay_that_starts_on_an_open_board_shows_above_it(
@@ -141,7 +110,7 @@ def test_a_delay_that_starts_on_an_open_board_shows_above_it(
     notices = page.locator("#delays .notice.delay")
     expect(notices).to_have_count(0)
 
-    _lease(owner, "w1", 45.0, timedelta(seconds=0))
+    lease(owner, "w1", timedelta(seconds=0), delay_s=45.0)
     # The board refreshes by itself (1 s here): the notice moves above the table.
     expect(notices).to_have_count(1, timeout=10_000)
     expect(notices.first).to_be_visible()
@@ -150,14 +119,14 @@ def test_a_delay_that_starts_on_an_open_board_shows_above_it(
     expect(page.locator("#rows template")).to_have_count(0)
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
-    _lease(owner, "w1", None, timedelta(seconds=0))  # on time again
+    lease(owner, "w1", timedelta(seconds=0))  # on time again
     expect(notices).to_have_count(0, timeout=10_000)
 
 
 def test_the_notice_in_arabic_reads_right_to_left(
     browser: Browser, station: Station, owner: Owner
 ) -> None:
-    _lease(owner, "w2", 45.0, timedelta(seconds=0))
+    lease(owner, "w2", timedelta(seconds=0), delay_s=45.0)
     page = new_page(browser, station)
     sign_in_browser(page, "bilal")
     notice = page.locator("#delays .notice.delay")

@@ -8,14 +8,10 @@ saying it at the next good refresh."""
 
 from __future__ import annotations
 
-import html
 import re
 import socket
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-import httpx
-import psycopg
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
@@ -24,12 +20,12 @@ from nabd.station.i18n import Translator
 from nabd.station.users import Language, NewUser, Role, add_user
 from tests.station.browser_kit import new_page
 from tests.station.browser_kit import sign_in as sign_in_browser
+from tests.station.lease_kit import Owner, lease, page_text
 from tests.station.station_kit import PASSWORD, Seeded, Station, serve
 from tests.station.test_station_http import client, sign_in
 
 pytestmark = pytest.mark.integration
 
-Owner = psycopg.Connection[tuple[object, ...]]
 
 STOPPED = {
     "fr": "L'analyse des alarmes de ce service est arrêtée depuis 2 min : aucune alarme n'est"
@@ -49,36 +45,6 @@ STOPPED_NOTICE = 'class="notice stopped" role="alert"'
 LATE_NOTICE = 'class="notice delay" role="status"'
 
 
-@pytest.fixture
-def owner(station: Station) -> Iterator[Owner]:
-    with psycopg.connect(station.seeded.owner_url, autocommit=True) as conn:
-        conn.execute("DELETE FROM analytics_lease")
-        yield conn
-        conn.execute("DELETE FROM analytics_lease")
-
-
-def _lease(
-    owner: Owner, ward: str, ticked_ago: timedelta | None, delay_s: float | None = None
-) -> None:
-    """The ward's lease as its owning analytics worker stamps it each tick (``ticked_ago``
-    None: taken, never ticked)."""
-    owner.execute(
-        """INSERT INTO analytics_lease (ward_id, worker_id, epoch, acquired_at, expires_at,
-                                        ticked_at, readings_delay_s)
-           VALUES (%(w)s, 'worker-1', 1, now() - interval '1 hour', now() + interval '10 s',
-                   now() - %(ago)s::interval, %(d)s)
-           ON CONFLICT (ward_id) DO UPDATE
-           SET ticked_at = EXCLUDED.ticked_at, readings_delay_s = EXCLUDED.readings_delay_s""",
-        {"w": ward, "ago": ticked_ago, "d": delay_s},
-    )
-
-
-def _page(c: httpx.Client, path: str) -> str:
-    reply = c.get(path)
-    assert reply.status_code == 200, reply.text
-    return html.unescape(reply.text)
-
-
 def _stopped(page: str) -> int:
     return page.count(STOPPED_NOTICE)
 
@@ -94,40 +60,40 @@ def test_the_stopped_notice_reads_as_each_language_writes_it() -> None:
 def test_a_ward_stopped_two_minutes_ago_is_said_in_her_language_to_its_nurses_only(
     station: Station, owner: Owner
 ) -> None:
-    _lease(owner, "w1", timedelta(minutes=2), delay_s=45.0)  # stopped while late
-    _lease(owner, "w2", timedelta(seconds=1))
+    lease(owner, "w1", timedelta(minutes=2), delay_s=45.0)  # stopped while late
+    lease(owner, "w2", timedelta(seconds=1))
     with client(station) as c:
         sign_in(c, "amina")  # French, w1
         for path in ("/", "/board/rows", "/patients/p-a"):
-            page = _page(c, path)
+            page = page_text(c, path)
             assert _stopped(page) == 1, path
             assert STOPPED["fr"] in page, path
             assert 'data-ward="w1"><strong>⚠ Analyse des alarmes arrêtée · w1</strong>' in page
             assert LATE_NOTICE not in page, path  # its delay is not the present's
     with client(station) as c:
         sign_in(c, "chloe")  # English, w1 and w2: w1's notice only
-        board = _page(c, "/")
+        board = page_text(c, "/")
         assert _stopped(board) == 1
         assert STOPPED["en"] in board
         assert 'data-ward="w2"' not in board
-        assert _stopped(_page(c, "/patients/p-b")) == 0  # her w2 patient: scored
+        assert _stopped(page_text(c, "/patients/p-b")) == 0  # her w2 patient: scored
     with client(station) as c:
         sign_in(c, "bilal")  # Arabic, w2 only: w1 is not his to see
         for path in ("/", "/board/rows", "/patients/p-b"):
-            page = _page(c, path)
+            page = page_text(c, path)
             assert _stopped(page) == 0, path
             assert 'data-ward="w1"' not in page, path
 
-    _lease(owner, "w2", timedelta(minutes=2))
+    lease(owner, "w2", timedelta(minutes=2))
     with client(station) as c:
         sign_in(c, "bilal")
-        board = _page(c, "/")
+        board = page_text(c, "/")
         assert _stopped(board) == 1
         assert STOPPED["ar"] in board
         assert 'dir="rtl"' in board
     with client(station) as c:
         sign_in(c, "chloe")  # one notice per ward
-        assert _stopped(_page(c, "/")) == 2
+        assert _stopped(page_text(c, "/")) == 2
 
 
 def test_a_ward_scored_now_says_nothing_and_one_never_scored_is_stopped(
@@ -136,21 +102,21 @@ def test_a_ward_scored_now_says_nothing_and_one_never_scored_is_stopped(
     with client(station) as c:
         sign_in(c, "amina")
         for path in ("/", "/board/rows", "/patients/p-a"):  # no lease row at all
-            page = _page(c, path)
+            page = page_text(c, path)
             assert _stopped(page) == 1, path
             assert NEVER["fr"] in page, path
-        _lease(owner, "w1", None)  # taken, never ticked
-        assert NEVER["fr"] in _page(c, "/")
-        _lease(owner, "w1", timedelta(seconds=0))
+        lease(owner, "w1", None)  # taken, never ticked
+        assert NEVER["fr"] in page_text(c, "/")
+        lease(owner, "w1", timedelta(seconds=0))
         for path in ("/", "/board/rows", "/patients/p-a"):
-            assert _stopped(_page(c, path)) == 0, path
-        _lease(owner, "w1", timedelta(seconds=0), delay_s=45.0)  # late, not stopped
-        page = _page(c, "/")
+            assert _stopped(page_text(c, path)) == 0, path
+        lease(owner, "w1", timedelta(seconds=0), delay_s=45.0)  # late, not stopped
+        page = page_text(c, "/")
         assert _stopped(page) == 0
         assert page.count(LATE_NOTICE) == 1
     with client(station) as c:
         sign_in(c, "chloe")
-        board = _page(c, "/")
+        board = page_text(c, "/")
         assert _stopped(board) == 1  # w2 has no lease row
         assert NEVER["en"] in board
         assert 'class="notice stopped" role="alert" data-ward="w2"' in board
@@ -162,7 +128,7 @@ def test_a_ward_with_no_admitted_patient_says_nothing(station: Station, owner: O
                             password=PASSWORD, lang=Language.EN), by="test-admin")  # fmt: skip
     with client(station) as c:
         sign_in(c, "erin")
-        board = _page(c, "/")
+        board = page_text(c, "/")
         assert "No admitted patient in your wards." in board
         assert _stopped(board) == 0
 

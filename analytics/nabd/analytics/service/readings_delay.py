@@ -10,11 +10,10 @@ So each tick the service tells :class:`ReadingsDelay` when it received readings 
 the freshest of them was (the sample's own time, ``observation.time``, as ingest stored it:
 implausible device clocks are already restamped there, ``nabd.ingest.sample_times``), of the
 readings streamed live only (``Engine.arrived``: stored records uploaded later, and patients at
-home, are late by design). The delay
-is the **smallest** such lag over the last ``window_s``: one tick that brought only a gateway's
-replayed backlog (old readings) does not make the pipeline look late as long as any other tick
-of the window brought fresh ones, and a pipeline whose readings stopped altogether has no delay
-(its silence is ``stale_data``, as before).
+home, are late by design). The delay is the **smallest** such lag over the last ``window_s``:
+one tick that brought only a gateway's replayed backlog (old readings) does not make the
+pipeline look late as long as any other tick of the window brought fresh ones, and a pipeline
+whose readings stopped altogether has no delay (its silence is ``stale_data``, as before).
 
 While the delay is at least ``delayed_after_s`` the pipeline is *delayed*: a patient's silence
 is judged beyond it (``allowance_ns``), and the service writes the delay with its tick

@@ -104,9 +104,9 @@ class MonitorService:
         self.home = HomePatients(settings.home_every_s)
         self._watermark = -1
         self._discharged = 0
+        """The newest discharge number (migration 0032) this service has acted on."""
         self._late = False
         """Whether the last tick found readings arriving late (logged when that changes)."""
-        """The newest discharge number (migration 0032) this service has acted on."""
         self._registry_at = NEVER
         self.leases = Leases(settings.worker_id, settings.lease_s)
         self._balanced = -float("inf")
